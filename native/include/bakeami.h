@@ -1,0 +1,147 @@
+/*
+ * bakeami.h - the public C API of libbakeami, the tested-AMI baker.
+ *
+ * The CLI and the JNI bridge use only this header. Conventions (libgit2's):
+ * opaque handles, bakeami_<module>_<verb> names, out-params first, int
+ * error codes (0 ok, negative failure) with a thread-local last error,
+ * versioned options structs, callbacks take `void *payload` last, and every
+ * _free() accepts NULL. Many bakes may run at once in one process.
+ */
+#ifndef INCLUDE_bakeami_h__
+#define INCLUDE_bakeami_h__
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BAKEAMI_EXTERN(type) __attribute__((visibility("default"))) type
+
+#define BAKEAMI_VERSION "0.1.0"
+
+/** Error codes. Numbers are never reused. */
+typedef enum {
+	BAKEAMI_OK = 0,
+	BAKEAMI_ERROR = -1,       /* generic failure; see bakeami_error_last() */
+	BAKEAMI_EINVALID = -2,    /* bad template, variable or option */
+	BAKEAMI_EAWS = -3,        /* an AWS call failed */
+	BAKEAMI_ESSH = -4,        /* SSH connect, exec or transfer failed */
+	BAKEAMI_ETIMEOUT = -5,    /* a wait passed its deadline */
+	BAKEAMI_ECANCELLED = -6,  /* bakeami_bake_cancel() or a signal */
+	BAKEAMI_ETESTFAIL = -7,   /* the image's tests failed */
+	BAKEAMI_ENOMEM = -8,
+	BAKEAMI_ENOTFOUND = -9,   /* a resource or file does not exist */
+	BAKEAMI_EPROVISION = -10, /* a provisioner exited non-zero */
+	BAKEAMI_EIO = -11         /* local file I/O */
+} bakeami_error_t;
+
+/** The last error on this thread: a one-line message, or "" if none. */
+BAKEAMI_EXTERN(const char *) bakeami_error_last(void);
+BAKEAMI_EXTERN(const char *) bakeami_strerror(int code);
+/** Process exit code for an error code: 0, 1, 2, 3 or 130. */
+BAKEAMI_EXTERN(int) bakeami_exit_code(int code);
+
+/** One-time library init (curl, libssh2, libxml2). Idempotent, thread-safe. */
+BAKEAMI_EXTERN(int) bakeami_init(void);
+
+/* ---- log events ---------------------------------------------------- */
+
+typedef enum {
+	BAKEAMI_EVENT_STEP = 0,   /* "==> 00:03.2 launch: i-0abc running" */
+	BAKEAMI_EVENT_OUTPUT = 1, /* one line of provisioner/test output */
+	BAKEAMI_EVENT_STATE = 2,  /* a state transition */
+	BAKEAMI_EVENT_WARN = 3,
+	BAKEAMI_EVENT_ERROR = 4,
+	BAKEAMI_EVENT_SUMMARY = 5,
+	BAKEAMI_EVENT_DEBUG = 6
+} bakeami_event_kind;
+
+typedef struct {
+	unsigned int version;     /* BAKEAMI_EVENT_VERSION */
+	bakeami_event_kind kind;
+	double elapsed;           /* seconds since the bake started */
+	const char *stage;        /* "launch", "provision", ... */
+	const char *text;         /* the message alone, secrets masked */
+	const char *line;         /* the console line, formatted, secrets masked */
+	const char *json;         /* the same event as one JSON object */
+	int stream;               /* OUTPUT: 1 stdout, 2 stderr; else 0 */
+} bakeami_event;
+#define BAKEAMI_EVENT_VERSION 1
+
+typedef void (*bakeami_log_cb)(const bakeami_event *ev, void *payload);
+
+/* ---- options ------------------------------------------------------- */
+
+typedef struct {
+	unsigned int version;          /* BAKEAMI_OPTIONS_VERSION */
+	const char *template_path;     /* required */
+	const char *const *vars;       /* "k=v" strings, later wins; may be NULL */
+	size_t vars_count;
+	const char *const *var_files;  /* JSON files, applied before vars */
+	size_t var_files_count;
+	const char *journal_path;      /* NULL: .bakeami/journal/<run-id>.jsonl */
+	const char *manifest_path;     /* NULL: none */
+	const char *result_path;       /* NULL: none */
+	const char *junit_path;        /* NULL: none */
+	int on_error_abort;            /* 1: leave resources for debugging */
+	int debug;                     /* 1: emit DEBUG events */
+	/* AWS credentials that override the chain (e.g. from Jenkins); NULL: chain */
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;
+	const char *region;            /* overrides the template and AWS_REGION */
+	const char *const *extra_tags; /* "k=v" provenance tags (BUILD_URL=...) */
+	size_t extra_tags_count;
+	bakeami_log_cb log_cb;
+	void *log_payload;
+} bakeami_options;
+#define BAKEAMI_OPTIONS_VERSION 1
+#define BAKEAMI_OPTIONS_INIT {BAKEAMI_OPTIONS_VERSION}
+BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
+
+/* ---- the bake ------------------------------------------------------ */
+
+typedef struct bakeami_bake bakeami_bake;
+
+/** Make a bake from options (copied); does no network call. */
+BAKEAMI_EXTERN(int) bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts);
+/** Run it to the end. Returns 0 or an error code; cleanup always ran. */
+BAKEAMI_EXTERN(int) bakeami_bake_run(bakeami_bake *bake);
+/** Ask a running bake to stop and clean up. Any thread; async-signal-safe. */
+BAKEAMI_EXTERN(void) bakeami_bake_cancel(bakeami_bake *bake);
+/** The run id (known from bakeami_bake_new on). */
+BAKEAMI_EXTERN(const char *) bakeami_bake_run_id(const bakeami_bake *bake);
+/** The AMI id in `region` (NULL: the build region), or NULL. */
+BAKEAMI_EXTERN(const char *) bakeami_bake_ami(const bakeami_bake *bake, const char *region);
+/** The result document (JSON; see README), owned by the bake. */
+BAKEAMI_EXTERN(const char *) bakeami_bake_result_json(const bakeami_bake *bake);
+/** The error message of the run, or NULL. */
+BAKEAMI_EXTERN(const char *) bakeami_bake_error(const bakeami_bake *bake);
+BAKEAMI_EXTERN(void) bakeami_bake_free(bakeami_bake *bake);
+
+/** Validate a template (and its variables) without any network call. */
+BAKEAMI_EXTERN(int) bakeami_template_validate(const bakeami_options *opts);
+
+/* ---- cleanup of killed bakes -------------------------------------- */
+
+typedef struct {
+	unsigned int version;          /* BAKEAMI_CLEANUP_OPTIONS_VERSION */
+	const char *journal_path;      /* one of these three */
+	const char *run_id;
+	int stale;                     /* every bakeami resource past its expiry */
+	long older_than_seconds;       /* with stale: created before now - this */
+	const char *region;
+	bakeami_log_cb log_cb;
+	void *log_payload;
+} bakeami_cleanup_options;
+#define BAKEAMI_CLEANUP_OPTIONS_VERSION 1
+#define BAKEAMI_CLEANUP_OPTIONS_INIT {BAKEAMI_CLEANUP_OPTIONS_VERSION}
+
+BAKEAMI_EXTERN(int) bakeami_cleanup_run(const bakeami_cleanup_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

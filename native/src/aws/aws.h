@@ -1,0 +1,98 @@
+/*
+ * aws.h - signed AWS calls: credentials chain, region, endpoints, retries.
+ * Knows nothing of bakes or SSH. Query (EC2) responses are libxml2 docs;
+ * JSON-protocol (SSM) responses are cJSON trees.
+ */
+#ifndef BK_AWS_H
+#define BK_AWS_H
+
+#include <cJSON.h>
+#include <libxml/tree.h>
+
+#include "../util/util.h"
+
+typedef struct {
+	char *access_key_id;
+	char *secret_access_key;
+	char *session_token;   /* NULL when none */
+	char *source;          /* "env", "profile foo", "assume-role arn", "imds", "explicit" */
+	double expires;        /* epoch seconds; 0 = never */
+} bk_aws_creds;
+
+typedef struct {
+	/* Explicit credentials win over the chain when access_key_id is set. */
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;
+	const char *profile;        /* NULL: $AWS_PROFILE, else "default" */
+	const char *region;         /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION, profile region */
+	int max_retries;            /* 0: 10 */
+	const bk_cancel *cancel;    /* may be NULL */
+	bk_logger log;              /* retries and credential source are logged */
+} bk_aws_config;
+
+typedef struct bk_aws bk_aws;
+
+/* Resolve credentials (env, profile incl. role_arn+source_profile via STS
+ * AssumeRole, IMDSv2) and region. Fails with BAKEAMI_EINVALID naming what is
+ * missing. Thread-safe per client; one client per bake. */
+int bk_aws_new(bk_aws **out, const bk_aws_config *cfg);
+void bk_aws_free(bk_aws *aws);
+const char *bk_aws_region(const bk_aws *aws);
+const bk_aws_creds *bk_aws_credentials(const bk_aws *aws);
+/* Number of calls made so far per service ("ec2"), retries included. */
+long bk_aws_call_count(const bk_aws *aws, const char *service);
+
+/* Query-API parameters, kept in insertion order. */
+typedef bk_kv bk_params;
+int bk_params_add(bk_params *p, const char *key, const char *val);
+int bk_params_addf(bk_params *p, const char *key, const char *fmt, ...) BK_PRINTF(3, 4);
+
+/* Endpoint URL for service in region: AWS_ENDPOINT_URL_<SERVICE>, then
+ * AWS_ENDPOINT_URL, then https://<service>.<region>.amazonaws.com. */
+char *bk_aws_endpoint(const char *service, const char *region);
+
+/* A signed Query-API POST (EC2: Version=2016-11-15; STS: 2011-06-15).
+ * region NULL = the client's region. On an AWS error returns BAKEAMI_EAWS
+ * with "<Action>: <Code>: <Message> (request id <id>)" as the last error and,
+ * if err_code is not NULL, the code copied into it (64 bytes). Retries
+ * throttling, 5xx and network errors with exponential backoff and full
+ * jitter; never retries other 4xx. */
+int bk_aws_query(xmlDocPtr *out, bk_aws *aws, const char *service,
+		 const char *region, const char *action, const bk_params *params,
+		 char err_code[64]);
+
+/* A signed JSON-protocol call (SSM: target "AmazonSSM.GetParameter"). */
+int bk_aws_json(cJSON **out, bk_aws *aws, const char *service,
+		const char *region, const char *target, const cJSON *body,
+		char err_code[64]);
+
+/* ---- XML helpers: namespace-agnostic, by local name ------------------ */
+/* First descendant element of node named `name` (depth-first), or NULL. */
+xmlNodePtr bk_xml_find(xmlNodePtr node, const char *name);
+/* First direct child element named `name`, or NULL. */
+xmlNodePtr bk_xml_child(xmlNodePtr node, const char *name);
+/* Text of the first direct child `name`, malloc'd; NULL if absent. */
+char *bk_xml_child_text(xmlNodePtr node, const char *name);
+/* Parse an AWS error body (EC2 <Response><Errors><Error>, or the
+ * <ErrorResponse><Error> form): fills code/message/request id. 0 if found. */
+int bk_xml_parse_error(const char *body, size_t len, char code[64],
+		       char message[512], char request_id[128]);
+
+/* ---- the retry policy, separate so it can be unit-tested --------------- */
+typedef struct {
+	int max_retries;       /* attempts after the first */
+	long base_ms;          /* first backoff cap, e.g. 200 */
+	long max_ms;           /* cap, e.g. 20000 */
+} bk_retry_policy;
+/* Is this outcome worth retrying? http_status 0 = network error. */
+bool bk_retry_should(int http_status, const char *aws_code);
+/* Delay before attempt `attempt` (1-based), full jitter from rnd in [0,1). */
+long bk_retry_delay_ms(const bk_retry_policy *p, int attempt, double rnd);
+
+/* ---- credential files (INI), separate for unit tests ------------------ */
+/* Value of key in [section] of an AWS INI file body; NULL if absent. In
+ * ~/.aws/config sections are "profile NAME" except "default". */
+char *bk_ini_get(const char *ini, const char *section, const char *key);
+
+#endif

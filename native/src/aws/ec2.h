@@ -1,0 +1,136 @@
+/*
+ * ec2.h - the EC2 operations a bake needs, typed. Each call is one
+ * bk_aws_query(); errors come back as BAKEAMI_EAWS with the AWS code in
+ * the last error message.
+ */
+#ifndef BK_EC2_H
+#define BK_EC2_H
+
+#include "aws.h"
+
+typedef struct {
+	char *id;
+	char *name;
+	char *state;           /* "available", "pending", "failed" */
+	char *owner_id;
+	char *creation_date;   /* ISO 8601 */
+	char *root_device_type;
+	bk_kv tags;
+	bk_strv snapshot_ids;  /* from the block device mappings */
+} bk_ec2_image;
+
+typedef struct {
+	bk_ec2_image *items;
+	size_t count;
+} bk_ec2_images;
+void bk_ec2_images_free(bk_ec2_images *imgs);
+
+typedef struct {
+	const char *const *image_ids;  size_t image_ids_count;
+	const char *const *owners;     size_t owners_count;
+	const bk_kv *filters;          /* name -> value (one value per name) */
+} bk_ec2_image_query;
+
+/* Images matching the query, sorted newest first by creation date. */
+int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
+			   const bk_ec2_image_query *q);
+
+int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name,
+			   const char *public_key_line, const bk_kv *tags);
+int bk_ec2_delete_key_pair(bk_aws *aws, const char *name);
+
+int bk_ec2_create_security_group(char **out_group_id, bk_aws *aws, const char *name,
+				 const char *description, const char *vpc_id,
+				 const bk_kv *tags);
+/* tcp ingress on port from each CIDR. */
+int bk_ec2_authorize_ingress(bk_aws *aws, const char *group_id, int port,
+			     const char *const *cidrs, size_t cidrs_count);
+/* Retries DependencyViolation until `deadline` (bk_now() seconds). */
+int bk_ec2_delete_security_group(bk_aws *aws, const char *group_id, double deadline);
+
+typedef struct {
+	const char *device_name;
+	int volume_size;          /* GiB, 0 = default */
+	const char *volume_type;  /* NULL = default */
+	int delete_on_termination; /* -1 unset, 0, 1 */
+	int encrypted;             /* -1 unset */
+	int iops, throughput;      /* 0 unset */
+	const char *snapshot_id;
+	const char *kms_key_id;
+	int no_device;
+} bk_ec2_bdm;
+
+typedef struct {
+	const char *image_id;
+	const char *instance_type;
+	const char *key_name;            /* NULL: none */
+	const char *const *security_group_ids; size_t security_group_ids_count;
+	const char *subnet_id;           /* NULL: default */
+	const char *iam_instance_profile; /* name or ARN; NULL: none */
+	const char *user_data;           /* plain text; base64-encoded here */
+	const char *availability_zone;
+	int associate_public_ip;         /* -1 unset, 0, 1 */
+	const char *http_tokens;         /* "required" (default) or "optional" */
+	int http_put_response_hop_limit; /* 0: unset */
+	const char *http_endpoint;       /* NULL: unset */
+	const char *shutdown_behavior;   /* NULL: unset */
+	const bk_ec2_bdm *bdms; size_t bdms_count;
+	const bk_kv *instance_tags;
+	const bk_kv *volume_tags;
+	const char *client_token;        /* required: idempotency */
+} bk_ec2_run_request;
+
+typedef struct {
+	char *id;
+	char *state;          /* pending, running, shutting-down, terminated, stopping, stopped */
+	char *public_ip;
+	char *private_ip;
+	char *public_dns;
+	char *vpc_id;
+	char *subnet_id;
+	char *image_id;
+	bk_kv tags;
+} bk_ec2_instance;
+void bk_ec2_instance_free(bk_ec2_instance *inst);
+
+int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_request *req);
+/* ENOTFOUND when EC2 does not (yet) know the id. */
+int bk_ec2_describe_instance(bk_ec2_instance *out, bk_aws *aws, const char *instance_id);
+int bk_ec2_terminate_instance(bk_aws *aws, const char *instance_id);
+
+typedef struct {
+	const char *instance_id;
+	const char *name;
+	const char *description;
+	int no_reboot;
+	const bk_ec2_bdm *bdms; size_t bdms_count;
+	const bk_kv *image_tags;
+	const bk_kv *snapshot_tags;
+	const char *client_token;
+} bk_ec2_image_request;
+/* CreateImage with TagSpecifications (image, and snapshot when given). */
+int bk_ec2_create_image(char **out_image_id, bk_aws *aws, const bk_ec2_image_request *req);
+int bk_ec2_deregister_image(bk_aws *aws, const char *region, const char *image_id);
+int bk_ec2_delete_snapshot(bk_aws *aws, const char *region, const char *snapshot_id);
+int bk_ec2_create_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
+		       size_t count, const bk_kv *tags);
+
+/* ---- finding bakeami resources by tag (cleanup --run-id / --stale) ---- */
+typedef struct {
+	char *type;    /* "instance", "key-pair", "security-group", "image", "snapshot" */
+	char *id;      /* for key pairs, the key name */
+	char *run_id;  /* bakeami:run-id */
+	char *expires; /* bakeami:expires, ISO 8601 */
+	char *state;   /* instances: state; else NULL */
+} bk_ec2_tagged;
+typedef struct {
+	bk_ec2_tagged *items;
+	size_t count;
+} bk_ec2_tagged_list;
+void bk_ec2_tagged_free(bk_ec2_tagged_list *l);
+/* Every resource carrying tag bakeami:run-id (= run_id, or any if NULL),
+ * via DescribeTags (resource-type filter) + state for instances. */
+int bk_ec2_find_tagged(bk_ec2_tagged_list *out, bk_aws *aws, const char *region,
+		       const char *run_id);
+
+#endif

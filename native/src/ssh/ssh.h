@@ -1,0 +1,60 @@
+/*
+ * ssh.h - libssh2 sessions to the build instance: keys, connect with
+ * retries and a host-key policy, exec with live line output, SFTP.
+ * Knows nothing of AWS or bakes. Every blocking wait honours `cancel`.
+ */
+#ifndef BK_SSH_H
+#define BK_SSH_H
+
+#include "../util/util.h"
+
+typedef struct bk_ssh_key bk_ssh_key;
+
+/* A fresh ed25519 key made in memory with OpenSSL; never written to disk. */
+int bk_ssh_key_generate(bk_ssh_key **out, const char *comment);
+/* A user-supplied private key file (OpenSSH or PEM; RSA, ECDSA, ed25519). */
+int bk_ssh_key_load(bk_ssh_key **out, const char *path);
+/* "ssh-ed25519 AAAA... comment" */
+const char *bk_ssh_key_public_line(const bk_ssh_key *key);
+/* The private key as OpenSSH PEM text (for Serverspec's TARGET_KEY file). */
+const char *bk_ssh_key_private_pem(const bk_ssh_key *key);
+void bk_ssh_key_free(bk_ssh_key *key);
+
+typedef struct {
+	const char *host;
+	int port;                    /* 0: 22 */
+	const char *user;
+	const bk_ssh_key *key;
+	double timeout_s;            /* overall deadline for connect retries; 0: 300 */
+	double retry_interval_s;     /* 0: adaptive, 0.5s rising to 5s */
+	const char *host_key_fingerprint; /* "SHA256:..." pins the host key; NULL: trust first */
+	const bk_cancel *cancel;
+	bk_logger log;               /* attempts and the fingerprint are logged */
+} bk_ssh_options;
+
+typedef struct bk_ssh bk_ssh;
+
+int bk_ssh_connect(bk_ssh **out, const bk_ssh_options *opts);
+/* "SHA256:<base64 without padding>", as ssh-keygen -l prints it. */
+const char *bk_ssh_host_fingerprint(const bk_ssh *s);
+void bk_ssh_free(bk_ssh *s);  /* disconnects */
+
+/* Called once per complete line (without '\n'), as output arrives; a
+ * trailing partial line is flushed at the end. stream: 1 stdout, 2 stderr. */
+typedef void (*bk_ssh_line_cb)(int stream, const char *line, size_t len, void *payload);
+
+/* Run cmd; *exit_status gets its status (or -1 when the connection dropped
+ * before a status arrived: BAKEAMI_ESSH is returned then). timeout_s 0: none. */
+int bk_ssh_exec(int *exit_status, bk_ssh *s, const char *cmd, double timeout_s,
+		bk_ssh_line_cb cb, void *payload);
+
+/* Upload a local file or directory. Packer's rule: a directory source ending
+ * in '/' uploads its contents into dst; without it, the directory itself is
+ * created inside dst. A file goes to dst (or dst/<name> if dst ends in '/'). */
+int bk_ssh_upload(bk_ssh *s, const char *local, const char *remote);
+/* Download a remote file or directory (same trailing-slash rule). */
+int bk_ssh_download(bk_ssh *s, const char *remote, const char *local);
+/* Upload bytes to a remote file with a mode. */
+int bk_ssh_put(bk_ssh *s, const char *remote, const void *data, size_t len, int mode);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * template.h - Packer JSON templates (amazon-ebs subset, DESIGN.md §4):
+ * loading, variables, {{ }} interpolation, validation with JSON paths.
+ * Makes no network call.
+ *
+ * Two phases, as Packer's deferred interpolation:
+ *   bk_template_load()  parses, merges variables, validates every field and
+ *                       renders everything with empty build variables, so
+ *                       syntax errors and undefined variables fail early;
+ *   bk_template_bind()  renders again once the source AMI is known, giving
+ *                       the final config with {{.SourceAMI}} etc. filled in.
+ */
+#ifndef BK_TEMPLATE_H
+#define BK_TEMPLATE_H
+
+#include <cJSON.h>
+
+#include "../util/util.h"
+#include "../aws/ec2.h"
+
+typedef struct bk_template bk_template;
+
+typedef struct {
+	const char *path;
+	const char *const *var_files; size_t var_files_count;
+	const char *const *vars; size_t vars_count;     /* "k=v" */
+} bk_template_source;
+
+/* Errors are BAKEAMI_EINVALID with "<file>: <json.path>: <what>" or, for
+ * JSON syntax, "<file>:<line>:<col>: <what>". */
+int bk_template_load(bk_template **out, const bk_template_source *src);
+void bk_template_free(bk_template *tpl);
+
+/* Values of sensitive variables (and any secret_key / token fields), for
+ * masking in logs. */
+const bk_strv *bk_template_secrets(const bk_template *tpl);
+
+/* Build variables, known after the source AMI is resolved. */
+typedef struct {
+	const char *source_ami;
+	const char *source_ami_name;
+	const char *source_ami_creation_date;
+	const char *source_ami_owner;
+	const bk_kv *source_ami_tags;
+	const char *build_region;
+	const char *run_id;       /* {{build `PackerRunUUID`}} */
+	const char *ssh_host, *ssh_user, *instance_id;
+	int ssh_port;
+} bk_build_vars;
+
+typedef enum {
+	BK_PROV_SHELL,
+	BK_PROV_FILE,
+	BK_PROV_SHELL_LOCAL,
+	BK_PROV_PUPPET_MASTERLESS,
+	BK_PROV_PUPPET_SERVER,
+	BK_PROV_ANSIBLE_LOCAL
+} bk_prov_type;
+
+typedef struct {
+	bk_prov_type type;
+	char *type_name;            /* as written */
+	char *path;                 /* "provisioners[2]" for messages */
+	double pause_before_s;
+	double timeout_s;           /* 0: none */
+	int max_retries;
+	cJSON *cfg;                 /* the rendered provisioner object (owned) */
+} bk_provisioner;
+
+typedef struct {
+	/* builder identity */
+	char *builder_type;         /* "amazon-ebs" or "amazon-instance" */
+	char *build_name;           /* "name" or the type */
+	/* AWS access */
+	char *region;
+	char *access_key, *secret_key, *token, *profile;
+	char *custom_endpoint_ec2;
+	/* source */
+	char *source_ami;                    /* NULL when a filter is used */
+	bk_kv source_ami_filters;            /* source_ami_filter.filters */
+	bk_strv source_ami_owners;
+	int source_ami_most_recent;
+	/* instance */
+	char *instance_type;
+	char *subnet_id, *vpc_id, *availability_zone;
+	bk_strv security_group_ids;
+	bk_strv temporary_security_group_source_cidrs;
+	char *iam_instance_profile;
+	char *user_data;                     /* user_data, or user_data_file's contents */
+	int associate_public_ip_address;     /* -1 unset */
+	char *shutdown_behavior;
+	char *http_tokens;                   /* metadata_options; default "required" */
+	int http_put_response_hop_limit;
+	char *http_endpoint;
+	bk_ec2_bdm *launch_bdms; size_t launch_bdms_count;
+	bk_ec2_bdm *ami_bdms; size_t ami_bdms_count;
+	/* image */
+	char *ami_name;
+	char *ami_description;
+	bk_kv tags, run_tags, run_volume_tags, snapshot_tags;
+	int skip_create_ami;
+	int force_deregister, force_delete_snapshot;
+	int no_reboot;                       /* disable_stop_instance / explicit */
+	bk_strv ami_regions;
+	/* communicator */
+	char *ssh_username;
+	char *ssh_host;
+	int ssh_port;
+	double ssh_timeout_s;
+	char *ssh_keypair_name, *ssh_private_key_file;
+	char *ssh_host_key_fingerprint;
+	int ssh_clear_authorized_keys;       /* default 1 */
+	char *ssh_interface;                 /* public_ip (default), private_ip, ... */
+	char *check_ip_url;                  /* for the SG source when no ssh_host */
+	/* waits */
+	double instance_timeout_s;           /* running: default 600 */
+	double image_timeout_s;              /* available: default 1800 */
+	/* provisioners, tests, promote */
+	bk_provisioner *provisioners; size_t provisioners_count;
+	cJSON *tests;                        /* rendered, validated; NULL if absent */
+	cJSON *promote;                      /* rendered, validated; NULL if absent */
+	cJSON *post_processors;              /* manifest options; NULL if absent */
+	char *template_path, *template_dir;
+} bk_build_config;
+
+/* The config rendered with empty build variables (valid after load). */
+const bk_build_config *bk_template_config(const bk_template *tpl);
+/* Render the template again with real build variables. */
+int bk_template_bind(bk_build_config **out, const bk_template *tpl, const bk_build_vars *bv);
+void bk_build_config_free(bk_build_config *cfg);
+
+/* ---- interpolation, exposed for unit tests and later issues ---------- */
+typedef struct bk_interp bk_interp;   /* variables + build vars + clock */
+int bk_template_render(char **out, const bk_template *tpl, const bk_build_vars *bv,
+		       const char *text, const char *json_path);
+/* clean_resource_name: keep [A-Za-z0-9()[] ./-'@_], others become '-'. */
+char *bk_clean_resource_name(const char *s);
+/* Go reference-time layout ("2006-01-02T15:04:05Z07:00") to text. */
+char *bk_go_time_format(const char *layout, double epoch);
+
+#endif

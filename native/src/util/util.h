@@ -1,0 +1,108 @@
+/*
+ * util.h - small shared pieces: thread-local errors, growable buffers,
+ * string helpers, cancellation, time and a layer-neutral logger.
+ * Every layer (aws, ssh, template, bake) includes this; it includes no layer.
+ */
+#ifndef BK_UTIL_H
+#define BK_UTIL_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bakeami.h"
+
+#define BK_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define BK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors: set the thread-local message, return the code ---------- */
+int bk_err(int code, const char *fmt, ...) BK_PRINTF(2, 3);
+int bk_verr(int code, const char *fmt, va_list ap);
+/* Prefix the current message: "ctx: <old message>". Returns code. */
+int bk_err_wrap(int code, const char *fmt, ...) BK_PRINTF(2, 3);
+const char *bk_err_msg(void);
+void bk_err_clear(void);
+
+/* ---- growable byte buffer, always NUL-terminated when ptr != NULL --- */
+typedef struct {
+	char *ptr;
+	size_t len;
+	size_t cap;
+} bk_buf;
+#define BK_BUF_INIT {NULL, 0, 0}
+int bk_buf_put(bk_buf *b, const void *data, size_t n);
+int bk_buf_puts(bk_buf *b, const char *s);
+int bk_buf_putc(bk_buf *b, char c);
+int bk_buf_printf(bk_buf *b, const char *fmt, ...) BK_PRINTF(2, 3);
+int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap);
+/* Returns the string (never NULL: "" when empty) and resets the buffer. */
+char *bk_buf_detach(bk_buf *b);
+void bk_buf_clear(bk_buf *b);
+void bk_buf_free(bk_buf *b);
+
+/* ---- strings (abort-free: NULL on ENOMEM) --------------------------- */
+char *bk_strdup(const char *s);           /* NULL in, NULL out */
+char *bk_strndup(const char *s, size_t n);
+char *bk_sprintf(const char *fmt, ...) BK_PRINTF(1, 2);
+bool bk_str_starts(const char *s, const char *prefix);
+bool bk_str_ends(const char *s, const char *suffix);
+/* A NULL-terminated vector of owned strings. */
+typedef struct {
+	char **items;
+	size_t count;
+	size_t cap;
+} bk_strv;
+#define BK_STRV_INIT {NULL, 0, 0}
+int bk_strv_push(bk_strv *v, const char *s);  /* copies s */
+void bk_strv_free(bk_strv *v);
+/* Ordered key/value list of owned strings; set() replaces an existing key. */
+typedef struct {
+	char **keys;
+	char **vals;
+	size_t count;
+	size_t cap;
+} bk_kv;
+#define BK_KV_INIT {NULL, NULL, 0, 0}
+int bk_kv_add(bk_kv *kv, const char *k, const char *v);  /* appends */
+int bk_kv_set(bk_kv *kv, const char *k, const char *v);  /* replaces */
+const char *bk_kv_get(const bk_kv *kv, const char *k);
+void bk_kv_free(bk_kv *kv);
+
+/* ---- files ---------------------------------------------------------- */
+/* Read a whole file; sets an error naming the path on failure. */
+int bk_file_read(char **out, size_t *out_len, const char *path);
+int bk_file_write(const char *path, const char *data, size_t len, int mode);
+/* mkdir -p */
+int bk_mkdirs(const char *path, int mode);
+
+/* ---- time ----------------------------------------------------------- */
+double bk_now(void);            /* monotonic seconds */
+double bk_wall(void);           /* epoch seconds */
+/* "2026-11-26T04:25:53Z" for an epoch time */
+void bk_iso8601(char out[32], double epoch);
+
+/* ---- cancellation --------------------------------------------------- */
+typedef struct {
+	atomic_int flag;
+} bk_cancel;
+bool bk_cancelled(const bk_cancel *c);       /* NULL: never */
+void bk_cancel_set(bk_cancel *c);
+/* Sleep up to ms, waking early on cancel. 0, or BAKEAMI_ECANCELLED. */
+int bk_sleep_ms(const bk_cancel *c, long ms);
+
+/* ---- logger: lower layers report through this, the bake formats ---- */
+typedef enum { BK_LOG_DEBUG, BK_LOG_INFO, BK_LOG_WARN, BK_LOG_ERROR } bk_log_level;
+typedef struct {
+	void (*fn)(bk_log_level level, const char *msg, void *payload);
+	void *payload;
+} bk_logger;
+void bk_logf(const bk_logger *lg, bk_log_level level, const char *fmt, ...) BK_PRINTF(3, 4);
+
+/* ---- random / encoding (OpenSSL) ------------------------------------ */
+int bk_random_hex(char *out, size_t nbytes);   /* out holds 2*nbytes+1 */
+void bk_uuid4(char out[37]);
+char *bk_base64(const unsigned char *data, size_t len);  /* no newlines */
+void bk_sha256_hex(char out[65], const void *data, size_t len);
+
+#endif
