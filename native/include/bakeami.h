@@ -98,7 +98,7 @@ typedef struct {
 	void *log_payload;
 } bakeami_options;
 #define BAKEAMI_OPTIONS_VERSION 1
-#define BAKEAMI_OPTIONS_INIT {BAKEAMI_OPTIONS_VERSION}
+#define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
 BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
 
 /* ---- the bake ------------------------------------------------------ */
@@ -109,7 +109,7 @@ typedef struct bakeami_bake bakeami_bake;
 BAKEAMI_EXTERN(int) bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts);
 /** Run it to the end. Returns 0 or an error code; cleanup always ran. */
 BAKEAMI_EXTERN(int) bakeami_bake_run(bakeami_bake *bake);
-/** Ask a running bake to stop and clean up. Any thread; async-signal-safe. */
+/** Ask a running bake to stop and clean up. Any thread (not a signal handler: it takes a lock). */
 BAKEAMI_EXTERN(void) bakeami_bake_cancel(bakeami_bake *bake);
 /** The run id (known from bakeami_bake_new on). */
 BAKEAMI_EXTERN(const char *) bakeami_bake_run_id(const bakeami_bake *bake);
@@ -137,7 +137,7 @@ typedef struct {
 	void *log_payload;
 } bakeami_cleanup_options;
 #define BAKEAMI_CLEANUP_OPTIONS_VERSION 1
-#define BAKEAMI_CLEANUP_OPTIONS_INIT {BAKEAMI_CLEANUP_OPTIONS_VERSION}
+#define BAKEAMI_CLEANUP_OPTIONS_INIT {.version = BAKEAMI_CLEANUP_OPTIONS_VERSION}
 
 BAKEAMI_EXTERN(int) bakeami_cleanup_run(const bakeami_cleanup_options *opts);
 

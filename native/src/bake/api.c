@@ -1,0 +1,168 @@
+/* api.c - the public handle: creation, option copies, accessors, free. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+
+#include "bake.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void init_all(void)
+{
+	xmlInitParser();
+	if ((init_rc = bk_aws_global_init()) == 0)
+		init_rc = bk_ssh_global_init();
+}
+
+int bakeami_init(void)
+{
+	pthread_once(&init_once, init_all);
+	return init_rc;
+}
+
+int bakeami_options_init(bakeami_options *opts, unsigned int version)
+{
+	bakeami_options tmpl = BAKEAMI_OPTIONS_INIT;
+
+	if (version != BAKEAMI_OPTIONS_VERSION)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_options: unsupported version %u", version);
+	*opts = tmpl;
+	return 0;
+}
+
+/* Copy a string into the bake's owned store; NULL stays NULL. */
+static int own(bakeami_bake *b, const char **field)
+{
+	if (!*field)
+		return 0;
+	if (bk_strv_push(&b->owned, *field) < 0)
+		return BAKEAMI_ENOMEM;
+	*field = b->owned.items[b->owned.count - 1];
+	return 0;
+}
+
+static int own_list(bakeami_bake *b, const char *const **list, size_t n)
+{
+	const char **copy;
+
+	if (!*list || n == 0)
+		return 0;
+	if (!(copy = calloc(n, sizeof(*copy))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = (*list)[i];
+		if (own(b, &copy[i]) < 0) {
+			free(copy);
+			return BAKEAMI_ENOMEM;
+		}
+	}
+	*list = copy;
+	return 0;
+}
+
+static int copy_options(bakeami_bake *b, const bakeami_options *o)
+{
+	/* Each string is its own allocation, so growing `owned` moves no string. */
+	b->opts = *o;
+	if (own(b, &b->opts.template_path) || own(b, &b->opts.journal_path) ||
+	    own(b, &b->opts.manifest_path) || own(b, &b->opts.result_path) ||
+	    own(b, &b->opts.junit_path) || own(b, &b->opts.access_key_id) ||
+	    own(b, &b->opts.secret_access_key) || own(b, &b->opts.session_token) ||
+	    own(b, &b->opts.region) ||
+	    own_list(b, &b->opts.vars, o->vars_count) ||
+	    own_list(b, &b->opts.var_files, o->var_files_count) ||
+	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))
+		return BAKEAMI_ENOMEM;
+	return 0;
+}
+
+int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
+{
+	bakeami_bake *b;
+	int rc;
+
+	*out = NULL;
+	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing or unsupported version");
+	if (!opts->template_path || !*opts->template_path)
+		return bk_err(BAKEAMI_EINVALID, "no template given");
+	if ((rc = bakeami_init()) < 0)
+		return rc;
+	if (!(b = calloc(1, sizeof(*b))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	pthread_mutex_init(&b->mu, NULL);
+	b->state = BK_VALIDATE;
+	if ((rc = copy_options(b, opts)) < 0 ||
+	    (rc = bk_random_hex(b->run_id + 3, 6)) < 0 ||
+	    (rc = bk_add_secret(b, opts->secret_access_key)) < 0 ||
+	    (rc = bk_add_secret(b, opts->session_token)) < 0) {
+		bakeami_bake_free(b);
+		return rc;
+	}
+	memcpy(b->run_id, "bk-", 3);
+	*out = b;
+	return 0;
+}
+
+const char *bakeami_bake_run_id(const bakeami_bake *bake)
+{
+	return bake ? bake->run_id : NULL;
+}
+
+const char *bakeami_bake_ami(const bakeami_bake *bake, const char *region)
+{
+	if (!bake || !bake->image_keep || !bake->image_id)
+		return NULL;
+	if (region && strcmp(region, bk_aws_region(bake->aws)) != 0)
+		return NULL;
+	return bake->image_id;
+}
+
+const char *bakeami_bake_result_json(const bakeami_bake *bake)
+{
+	return bake ? bake->result_json : NULL;
+}
+
+const char *bakeami_bake_error(const bakeami_bake *bake)
+{
+	return bake ? bake->error : NULL;
+}
+
+static void free_lists(bakeami_bake *b)
+{
+	free((void *)b->opts.vars);
+	free((void *)b->opts.var_files);
+	free((void *)b->opts.extra_tags);
+	bk_strv_free(&b->owned);
+	bk_strv_free(&b->secrets);
+	bk_strv_free(&b->cleaned);
+	bk_strv_free(&b->cleanup_failed);
+	bk_strv_free(&b->left);
+	bk_strv_free(&b->image_snapshots);
+}
+
+void bakeami_bake_free(bakeami_bake *b)
+{
+	if (!b)
+		return;
+	bk_ssh_free(b->ssh);
+	bk_ssh_key_free(b->key);
+	bk_aws_free(b->aws);
+	bk_journal_free(b->journal);
+	bk_build_config_free(b->cfg);
+	bk_template_free(b->tpl);
+	bk_ec2_images_free(&b->sources);
+	bk_ec2_instance_free(&b->instance);
+	free(b->key_name);
+	free(b->sg_id);
+	free(b->ssh_host);
+	free(b->image_id);
+	free(b->error);
+	free(b->result_json);
+	free_lists(b);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}

@@ -1,0 +1,132 @@
+/*
+ * bake.h - the bake: one state enum, one switch (machine.c), one
+ * set_state(); one file per stage. Internal to libbakeami.
+ */
+#ifndef BK_BAKE_H
+#define BK_BAKE_H
+
+#include <pthread.h>
+
+#include "../aws/ec2.h"
+#include "../ssh/ssh.h"
+#include "../template/template.h"
+#include "journal.h"
+
+typedef enum {
+	BK_VALIDATE,              /* load and check the template: no AWS call */
+	BK_RESOLVE_SOURCE,        /* source AMI by id or filter; ami_name pre-check */
+	BK_CREATE_KEYPAIR,        /* ephemeral ed25519 key, imported */
+	BK_CREATE_SECURITY_GROUP, /* SSH from our address only */
+	BK_LAUNCH,                /* RunInstances, tagged on create */
+	BK_WAIT_RUNNING,
+	BK_WAIT_SSH,
+	BK_PROVISION,
+	BK_TEST,                  /* tests before the image (issue 3) */
+	BK_CREATE_IMAGE,
+	BK_WAIT_IMAGE,
+	BK_TEST_IMAGE,            /* tests on a fresh instance (issue 3) */
+	BK_PROMOTE,               /* issue 4 */
+	BK_CLEANUP,               /* reverse order of creation; not cancellable */
+	BK_DONE,
+	BK_STATE_LAST             /* never a state; keep bk_state_name() in step */
+} bk_state;
+
+const char *bk_state_name(bk_state s);   /* "WAIT_SSH" */
+const char *bk_state_stage(bk_state s);  /* "ssh": the console's stage word */
+
+struct bakeami_bake {
+	/* options, deep-copied */
+	bakeami_options opts;
+	bk_strv owned;                /* backing store of the copied strings */
+	/* control */
+	pthread_mutex_t mu;           /* guards state vs. cancel */
+	bk_state state;
+	bk_cancel work_cancel;        /* set by cancel outside CLEANUP */
+	atomic_int cancel_requested;
+	int rc;                       /* first failure's code, 0 */
+	char *error;                  /* first failure's message */
+	bk_state failed_state;
+	/* time */
+	double t0, wall0, state_t0;
+	double stage_secs[BK_STATE_LAST];
+	char run_id[32];
+	/* parts */
+	bk_template *tpl;
+	bk_build_config *cfg;         /* bound after RESOLVE_SOURCE */
+	bk_aws *aws;
+	bk_journal *journal;
+	bk_strv secrets;              /* masked in every event */
+	/* resources, in order of creation */
+	bk_ec2_images sources;        /* DescribeImages result, newest first */
+	const bk_ec2_image *source;   /* sources.items[0] */
+	bk_ssh_key *key;
+	char *key_name;               /* set when we imported it */
+	char *sg_id;
+	bk_ec2_instance instance;     /* .id set once launched */
+	int instance_gone;
+	char *ssh_host;
+	int ssh_port;
+	bk_ssh *ssh;
+	char *image_id;
+	int image_keep;               /* 1 once the image passed everything */
+	bk_strv image_snapshots;
+	/* report */
+	bk_strv cleaned;              /* "terminated instance i-..." */
+	bk_strv cleanup_failed;
+	bk_strv left;                 /* resources kept on --on-error abort */
+	long ec2_calls;
+	char *result_json;
+};
+
+/* ---- machine.c ---- */
+void bk_set_state(bakeami_bake *b, bk_state next, int line);
+#define set_state(b, s) bk_set_state((b), (s), __LINE__)
+/* Record the first failure (code + current bk_err_msg()); returns rc. */
+int bk_bake_fail(bakeami_bake *b, int rc);
+
+/* ---- log.c: events to the caller, secrets masked ---- */
+void bk_emit(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *fmt, ...) BK_PRINTF(4, 5);
+#define bk_step(b, ...) bk_emit((b), BAKEAMI_EVENT_STEP, 0, __VA_ARGS__)
+#define bk_warn(b, ...) bk_emit((b), BAKEAMI_EVENT_WARN, 0, __VA_ARGS__)
+bk_logger bk_bake_logger(bakeami_bake *b);
+void bk_output_line(int stream, const char *line, size_t len, void *payload);
+int bk_add_secret(bakeami_bake *b, const char *s);
+/* Mask every secret in text: a new string. */
+char *bk_mask(const bakeami_bake *b, const char *text);
+
+/* ---- the stages: each returns 0 or an error code ---- */
+int bk_stage_validate(bakeami_bake *b);
+int bk_stage_resolve_source(bakeami_bake *b);
+int bk_stage_create_keypair(bakeami_bake *b);
+int bk_stage_create_security_group(bakeami_bake *b);
+int bk_stage_launch(bakeami_bake *b);
+int bk_stage_wait_running(bakeami_bake *b);
+int bk_stage_wait_ssh(bakeami_bake *b);
+int bk_stage_provision(bakeami_bake *b);
+int bk_stage_test(bakeami_bake *b);
+int bk_stage_create_image(bakeami_bake *b);
+int bk_stage_wait_image(bakeami_bake *b);
+int bk_stage_test_image(bakeami_bake *b);
+int bk_stage_promote(bakeami_bake *b);
+void bk_stage_cleanup(bakeami_bake *b);
+
+/* ---- shared helpers ---- */
+/* Load and validate, refusing features this build lacks. No AWS call. */
+int bk_bake_load_template(bk_template **out, const bakeami_options *o);
+/* Tags every resource carries: bakeami:run-id, bakeami:expires, CreatedBy. */
+int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags);
+/* Poll with adaptive intervals until check() says done (1), fails (<0) or
+ * the deadline passes. check returns 0 to keep waiting. */
+int bk_poll(bakeami_bake *b, double timeout_s, const char *what,
+	    int (*check)(bakeami_bake *b, void *arg), void *arg, const bk_cancel *cancel);
+/* A ClientToken unique to this run and purpose. */
+void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose);
+
+/* ---- result.c ---- */
+int bk_result_build(bakeami_bake *b);
+int bk_manifest_write(bakeami_bake *b, const char *path);
+
+/* Time-to-live of every resource, written in the bakeami:expires tag. */
+#define BK_RESOURCE_TTL_S (6 * 3600)
+
+#endif

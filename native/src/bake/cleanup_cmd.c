@@ -1,0 +1,157 @@
+/*
+ * cleanup_cmd.c - `bakeami cleanup`: finish the cleanup of a bake that
+ * was killed, from its journal, by run id, or every stale bakeami resource.
+ * Images are removed only on a journal's word: a tag alone cannot tell a
+ * half-made image from a finished one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bake.h"
+#include "reap.h"
+
+typedef struct {
+	const bakeami_cleanup_options *opts;
+	double t0;
+} cleanup_log;
+
+static void cleanup_emit(bk_log_level level, const char *msg, void *payload)
+{
+	cleanup_log *cl = payload;
+	double t = bk_now() - cl->t0;
+	bakeami_event ev = {BAKEAMI_EVENT_VERSION, BAKEAMI_EVENT_STEP, t, "cleanup", msg,
+			    NULL, NULL, 0};
+	char *line, *json;
+	cJSON *o;
+
+	if (!cl->opts->log_cb || level == BK_LOG_DEBUG)
+		return;
+	if (level >= BK_LOG_WARN)
+		ev.kind = level == BK_LOG_WARN ? BAKEAMI_EVENT_WARN : BAKEAMI_EVENT_ERROR;
+	line = bk_sprintf("==> %02d:%04.1f cleanup: %s%s", (int)(t / 60), t - 60 * (int)(t / 60),
+			  level >= BK_LOG_WARN ? "WARNING: " : "", msg);
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "t", t);
+	cJSON_AddStringToObject(o, "kind", level >= BK_LOG_WARN ? "warn" : "step");
+	cJSON_AddStringToObject(o, "stage", "cleanup");
+	cJSON_AddStringToObject(o, "text", msg);
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	ev.line = line ? line : msg;
+	ev.json = json ? json : "{}";
+	cl->opts->log_cb(&ev, cl->opts->log_payload);
+	free(line);
+	free(json);
+}
+
+static int reap_journal(bk_reaper *r, const bk_journal_state *st)
+{
+	int rc = 0;
+
+	for (size_t i = st->count; i-- > 0;)
+		if (bk_reap(r, st->items[i].type, st->items[i].id) < 0)
+			rc = BAKEAMI_ERROR;
+	return rc;
+}
+
+static bool is_stale(const bk_ec2_tagged *t, const bakeami_cleanup_options *o)
+{
+	struct tm tm = {0};
+	double expires, now = bk_wall();
+
+	if (!t->expires || !strptime(t->expires, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return false;
+	expires = (double)timegm(&tm);
+	if (o->older_than_seconds > 0)   /* created = expires - TTL */
+		return expires - BK_RESOURCE_TTL_S < now - (double)o->older_than_seconds;
+	return expires < now;
+}
+
+/* Instances first, then groups, then key pairs: the reverse of creation. */
+static int reap_tagged(bk_reaper *r, const char *run_id, const bakeami_cleanup_options *o)
+{
+	static const char *const order[] = {"instance", "security-group", "key-pair"};
+	bk_ec2_tagged_list l = {0};
+	int rc = bk_ec2_find_tagged(&l, r->aws, NULL, run_id), failed = 0;
+
+	for (size_t k = 0; rc == 0 && k < BK_ARRAY_SIZE(order); k++) {
+		for (size_t i = 0; i < l.count; i++) {
+			const bk_ec2_tagged *t = &l.items[i];
+			if (strcmp(t->type, order[k]) || (o->stale && !is_stale(t, o)) ||
+			    (t->state && !strcmp(t->state, "terminated")))
+				continue;
+			if (bk_reap(r, t->type, t->id) < 0)
+				failed = 1;
+		}
+	}
+	bk_ec2_tagged_free(&l);
+	return rc < 0 ? rc : failed ? BAKEAMI_ERROR : 0;
+}
+
+static int open_aws(bk_aws **aws, const char *region, bk_logger log)
+{
+	bk_aws_config ac = {0};
+
+	ac.region = region;
+	ac.log = log;
+	return bk_aws_new(aws, &ac);
+}
+
+static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv *cleaned,
+		       bk_strv *failed)
+{
+	bk_journal_state st = {0};
+	bk_journal *j = NULL;
+	bk_aws *aws = NULL;
+	int rc;
+
+	if (o->journal_path && (rc = bk_journal_read(&st, o->journal_path)) < 0)
+		return rc;
+	rc = open_aws(&aws, o->region ? o->region : st.region, log);
+	if (rc == 0 && o->journal_path)
+		rc = bk_journal_open(&j, o->journal_path, st.run_id, bk_aws_region(aws));
+	if (rc == 0) {
+		bk_reaper r = {aws, j, log, cleaned, failed, bk_now() + 15 * 60};
+		const char *run_id = o->journal_path ? st.run_id : o->run_id;
+		if (o->journal_path)
+			bk_logf(&log, BK_LOG_INFO, "journal %s: run %s, %zu resources to delete",
+				o->journal_path, st.run_id, st.count);
+		int r1 = o->journal_path ? reap_journal(&r, &st) : 0;
+		/* Tags catch what was created but never journalled (killed mid-call). */
+		rc = reap_tagged(&r, o->stale ? NULL : run_id, o);
+		if (rc == 0 && r1 < 0)
+			rc = r1;
+		if (j)
+			bk_journal_done(j, rc == 0 ? "cleaned" : "cleanup-failed");
+	}
+	bk_journal_free(j);
+	bk_aws_free(aws);
+	bk_journal_state_free(&st);
+	return rc;
+}
+
+int bakeami_cleanup_run(const bakeami_cleanup_options *o)
+{
+	bk_strv cleaned = BK_STRV_INIT, failed = BK_STRV_INIT;
+	cleanup_log cl = {o, bk_now()};
+	bk_logger log = {cleanup_emit, &cl};
+	int rc, modes;
+
+	if (!o || o->version != BAKEAMI_CLEANUP_OPTIONS_VERSION)
+		return bk_err(BAKEAMI_EINVALID, "cleanup options: missing or unsupported version");
+	modes = !!o->journal_path + !!o->run_id + !!o->stale;
+	if (modes != 1)
+		return bk_err(BAKEAMI_EINVALID, "cleanup: give exactly one of --journal, --run-id, --stale");
+	if ((rc = bakeami_init()) < 0)
+		return rc;
+	rc = run_cleanup(o, log, &cleaned, &failed);
+	if (rc == 0 || failed.count || cleaned.count)
+		bk_logf(&log, BK_LOG_INFO, "%zu deleted, %zu failed", cleaned.count, failed.count);
+	if (rc == 0 && failed.count)
+		rc = bk_err(BAKEAMI_ERROR, "%zu resources could not be deleted", failed.count);
+	bk_strv_free(&cleaned);
+	bk_strv_free(&failed);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/* common.c - helpers the stages share: tags, polling, client tokens. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bake.h"
+
+int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
+{
+	char expires[32];
+	int rc = 0;
+
+	for (size_t i = 0; user_tags && rc == 0 && i < user_tags->count; i++)
+		rc = bk_kv_set(out, user_tags->keys[i], user_tags->vals[i]);
+	/* provenance from the caller (BUILD_URL=... from Jenkins) */
+	for (size_t i = 0; rc == 0 && i < b->opts.extra_tags_count; i++) {
+		const char *kv = b->opts.extra_tags[i], *eq = strchr(kv, '=');
+		char *k = eq ? bk_strndup(kv, (size_t)(eq - kv)) : NULL;
+		if (k)
+			rc = bk_kv_set(out, k, eq + 1);
+		free(k);
+	}
+	bk_iso8601(expires, b->wall0 + BK_RESOURCE_TTL_S);
+	if (rc == 0)
+		rc = bk_kv_set(out, "bakeami:run-id", b->run_id);
+	if (rc == 0)
+		rc = bk_kv_set(out, "bakeami:expires", expires);
+	if (rc == 0)
+		rc = bk_kv_set(out, "CreatedBy", "bakeami");
+	return rc;
+}
+
+void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose)
+{
+	snprintf(out, 64, "%s-%s", b->run_id, purpose);
+}
+
+/* Adaptive: poll soon (moto and warm AWS answer at once), then back off to
+ * a 15 s ceiling so long waits don't hammer the API. */
+static long next_interval_ms(long cur)
+{
+	long next = cur * 2;
+	return next > 15000 ? 15000 : next;
+}
+
+int bk_poll(bakeami_bake *b, double timeout_s, const char *what,
+	    int (*check)(bakeami_bake *b, void *arg), void *arg, const bk_cancel *cancel)
+{
+	double deadline = bk_now() + (timeout_s > 0 ? timeout_s : 600);
+	long interval = 250;
+
+	for (;;) {
+		int rc = check(b, arg);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		if (bk_now() + interval / 1000.0 > deadline)
+			return bk_err(BAKEAMI_ETIMEOUT, "timed out after %.0fs waiting for %s",
+				      timeout_s, what);
+		if ((rc = bk_sleep_ms(cancel, interval)) < 0)
+			return bk_err(rc, "cancelled while waiting for %s", what);
+		interval = next_interval_ms(interval);
+	}
+}

@@ -1,0 +1,190 @@
+/* result.c - the run's outcome: result JSON, console summary, and the
+ * Packer-format manifest. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "bake.h"
+
+static const char *status_of(int rc)
+{
+	switch (rc) {
+	case 0: return "succeeded";
+	case BAKEAMI_ECANCELLED: return "cancelled";
+	case BAKEAMI_ETESTFAIL: return "tests_failed";
+	case BAKEAMI_EINVALID: return "invalid";
+	default: return "failed";
+	}
+}
+
+static cJSON *string_array(const bk_strv *v)
+{
+	return cJSON_CreateStringArray((const char *const *)v->items, (int)v->count);
+}
+
+static cJSON *timings(const bakeami_bake *b)
+{
+	cJSON *t = cJSON_CreateObject();
+
+	for (int s = 0; t && s < BK_STATE_LAST; s++)
+		if (b->stage_secs[s] > 0)
+			cJSON_AddNumberToObject(t, bk_state_name((bk_state)s),
+						(double)(long)(b->stage_secs[s] * 1000) / 1000);
+	if (t)
+		cJSON_AddNumberToObject(t, "total", (double)(long)((bk_now() - b->t0) * 1000) / 1000);
+	return t;
+}
+
+static cJSON *cleanup_report(const bakeami_bake *b)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (c) {
+		cJSON_AddItemToObject(c, "deleted", string_array(&b->cleaned));
+		cJSON_AddItemToObject(c, "failed", string_array(&b->cleanup_failed));
+		cJSON_AddItemToObject(c, "left", string_array(&b->left));
+	}
+	return c;
+}
+
+static cJSON *result_object(const bakeami_bake *b)
+{
+	cJSON *o = cJSON_CreateObject(), *amis = cJSON_CreateObject();
+	const char *region = b->aws ? bk_aws_region(b->aws) : NULL;
+
+	if (!o || !amis) {
+		cJSON_Delete(o);
+		cJSON_Delete(amis);
+		return NULL;
+	}
+	cJSON_AddStringToObject(o, "run_id", b->run_id);
+	cJSON_AddStringToObject(o, "status", status_of(b->rc));
+	cJSON_AddNumberToObject(o, "exit_code", bakeami_exit_code(b->rc));
+	if (b->error)
+		cJSON_AddStringToObject(o, "error", b->error);
+	if (region)
+		cJSON_AddStringToObject(o, "build_region", region);
+	if (b->source) {
+		cJSON_AddStringToObject(o, "source_ami", b->source->id);
+		if (b->source->name)
+			cJSON_AddStringToObject(o, "source_ami_name", b->source->name);
+	}
+	if (b->image_keep && region)
+		cJSON_AddStringToObject(amis, region, b->image_id);
+	cJSON_AddItemToObject(o, "amis", amis);
+	if (b->instance.id)
+		cJSON_AddStringToObject(o, "instance_id", b->instance.id);
+	cJSON_AddItemToObject(o, "timings", timings(b));
+	cJSON_AddItemToObject(o, "cleanup", cleanup_report(b));
+	if (b->aws)
+		cJSON_AddNumberToObject(o, "ec2_calls", (double)bk_aws_call_count(b->aws, "ec2"));
+	if (b->journal)
+		cJSON_AddStringToObject(o, "journal", bk_journal_path(b->journal));
+	return o;
+}
+
+static void emit_summary(bakeami_bake *b)
+{
+	bk_buf stages = BK_BUF_INIT;
+
+	for (int s = 0; s < BK_STATE_LAST; s++)
+		if (b->stage_secs[s] >= 0.05)
+			bk_buf_printf(&stages, "%s%s %.1fs", stages.len ? ", " : "",
+				      bk_state_stage((bk_state)s), b->stage_secs[s]);
+	bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "==> summary: %s in %.1fs (run %s)",
+		status_of(b->rc), bk_now() - b->t0, b->run_id);
+	if (b->image_keep)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    AMI %s: %s (%s)", bk_aws_region(b->aws),
+			b->image_id, b->cfg->ami_name);
+	if (b->error)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    error: %s", b->error);
+	if (stages.len)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    stages: %s", stages.ptr);
+	bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    cleaned up: %zu deleted, %zu failed, %zu left",
+		b->cleaned.count, b->cleanup_failed.count, b->left.count);
+	for (size_t i = 0; i < b->cleaned.count; i++)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "      - %s", b->cleaned.items[i]);
+	for (size_t i = 0; i < b->cleanup_failed.count; i++)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "      ! %s", b->cleanup_failed.items[i]);
+	bk_buf_free(&stages);
+}
+
+int bk_result_build(bakeami_bake *b)
+{
+	cJSON *o = result_object(b);
+	char *masked;
+
+	emit_summary(b);
+	free(b->result_json);
+	b->result_json = NULL;
+	if (!o || !(masked = cJSON_Print(o))) {
+		cJSON_Delete(o);
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	}
+	cJSON_Delete(o);
+	b->result_json = bk_mask(b, masked);
+	free(masked);
+	return b->result_json ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+}
+
+/* ---- Packer's manifest: builds appended across runs ------------------ */
+
+static cJSON *manifest_build(const bakeami_bake *b)
+{
+	cJSON *e = cJSON_CreateObject();
+	char *artifact = bk_sprintf("%s:%s", bk_aws_region(b->aws), b->image_id);
+
+	if (e && artifact) {
+		cJSON_AddStringToObject(e, "name", b->cfg->build_name);
+		cJSON_AddStringToObject(e, "builder_type", b->cfg->builder_type);
+		cJSON_AddNumberToObject(e, "build_time", (double)(long)bk_wall());
+		cJSON_AddNullToObject(e, "files");
+		cJSON_AddStringToObject(e, "artifact_id", artifact);
+		cJSON_AddStringToObject(e, "packer_run_uuid", b->run_id);
+		cJSON_AddItemToObject(e, "custom_data", cJSON_CreateObject());
+	}
+	free(artifact);
+	return e;
+}
+
+static cJSON *manifest_load(const char *path)
+{
+	char *data = NULL;
+	cJSON *m = NULL;
+
+	if (bk_file_read(&data, NULL, path) == 0)
+		m = cJSON_Parse(data);
+	free(data);
+	if (!m || !cJSON_IsArray(cJSON_GetObjectItem(m, "builds"))) {
+		cJSON_Delete(m);
+		m = cJSON_CreateObject();
+		if (m)
+			cJSON_AddItemToObject(m, "builds", cJSON_CreateArray());
+	}
+	bk_err_clear();
+	return m;
+}
+
+int bk_manifest_write(bakeami_bake *b, const char *path)
+{
+	cJSON *m = manifest_load(path), *build = manifest_build(b);
+	char *text;
+	int rc;
+
+	if (!m || !build) {
+		cJSON_Delete(m);
+		cJSON_Delete(build);
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	}
+	cJSON_AddItemToArray(cJSON_GetObjectItem(m, "builds"), build);
+	cJSON_DeleteItemFromObject(m, "last_run_uuid");
+	cJSON_AddStringToObject(m, "last_run_uuid", b->run_id);
+	text = cJSON_Print(m);
+	cJSON_Delete(m);
+	if (!text)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	rc = bk_file_write(path, text, strlen(text), 0644);
+	free(text);
+	return rc;
+}

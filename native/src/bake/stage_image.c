@@ -1,0 +1,81 @@
+/* stage_image.c - CREATE_IMAGE and WAIT_IMAGE. The image is journalled
+ * before anything waits on it, so a kill never leaks a pending AMI. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bake.h"
+
+int bk_stage_create_image(bakeami_bake *b)
+{
+	const bk_build_config *c = b->cfg;
+	bk_ec2_image_request req = {0};
+	bk_kv tags = BK_KV_INIT;
+	char token[64];
+	int rc;
+
+	if (c->skip_create_ami) {
+		bk_step(b, "skip_create_ami: no image is created");
+		return 0;
+	}
+	bk_client_token(token, b, "image");
+	req.instance_id = b->instance.id;
+	req.name = c->ami_name;
+	req.description = c->ami_description;
+	req.no_reboot = c->no_reboot;
+	req.bdms = c->ami_bdms;
+	req.bdms_count = c->ami_bdms_count;
+	req.snapshot_tags = &c->snapshot_tags;
+	req.client_token = token;
+	if ((rc = bk_bake_tags(&tags, b, &c->tags)) < 0 ||
+	    (rc = bk_kv_set(&tags, "SourceAMI", b->source->id)) < 0)
+		goto done;
+	req.image_tags = &tags;
+	if ((rc = bk_journal_intent(b->journal, "image", c->ami_name)) < 0 ||
+	    (rc = bk_ec2_create_image(&b->image_id, b->aws, &req)) < 0 ||
+	    (rc = bk_journal_created(b->journal, "image", b->image_id)) < 0)
+		goto done;
+	bk_step(b, "creating image %s (%s) from %s", b->image_id, c->ami_name, b->instance.id);
+done:
+	bk_kv_free(&tags);
+	return rc;
+}
+
+static int image_available(bakeami_bake *b, void *arg)
+{
+	const char *ids[1] = {b->image_id};
+	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL};
+	bk_ec2_images imgs = {0};
+	int rc;
+
+	(void)arg;
+	if ((rc = bk_ec2_describe_images(&imgs, b->aws, NULL, &q)) < 0)
+		return rc == BAKEAMI_ENOTFOUND ? 0 : rc;
+	if (imgs.count == 0) {
+		rc = 0;
+	} else if (!strcmp(imgs.items[0].state, "available")) {
+		bk_strv_free(&b->image_snapshots);
+		b->image_snapshots = imgs.items[0].snapshot_ids;
+		memset(&imgs.items[0].snapshot_ids, 0, sizeof(bk_strv));
+		rc = 1;
+	} else if (!strcmp(imgs.items[0].state, "pending")) {
+		rc = 0;
+	} else {
+		rc = bk_err(BAKEAMI_EAWS, "image %s is %s", b->image_id, imgs.items[0].state);
+	}
+	bk_ec2_images_free(&imgs);
+	return rc;
+}
+
+int bk_stage_wait_image(bakeami_bake *b)
+{
+	int rc;
+
+	if (!b->image_id)
+		return 0;
+	rc = bk_poll(b, b->cfg->image_timeout_s, "the image to become available",
+		     image_available, NULL, &b->work_cancel);
+	if (rc == 0)
+		bk_step(b, "%s available (%zu snapshot%s)", b->image_id, b->image_snapshots.count,
+			b->image_snapshots.count == 1 ? "" : "s");
+	return rc;
+}

@@ -1,0 +1,146 @@
+/* stage_secgroup.c - CREATE_SECURITY_GROUP: SSH admitted only from where
+ * we connect from, never 0.0.0.0/0 unless the template says so. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "bake.h"
+
+#define BK_DEFAULT_CHECK_IP "https://checkip.amazonaws.com"
+
+static size_t collect(char *data, size_t size, size_t n, void *buf)
+{
+	return bk_buf_put(buf, data, size * n) == 0 ? size * n : 0;
+}
+
+/* The agent's public address from a check-ip endpoint (plain-text body). */
+static int public_address(char out[INET6_ADDRSTRLEN + 4], bakeami_bake *b, const char *url)
+{
+	CURL *h = curl_easy_init();
+	bk_buf body = BK_BUF_INIT;
+	CURLcode cc = CURLE_FAILED_INIT;
+	unsigned char tmp[sizeof(struct in6_addr)];
+	int rc;
+
+	if (h) {
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+		cc = curl_easy_perform(h);
+		curl_easy_cleanup(h);
+	}
+	while (body.len && (body.ptr[body.len - 1] == '\n' || body.ptr[body.len - 1] == '\r' ||
+			    body.ptr[body.len - 1] == ' '))
+		body.ptr[--body.len] = '\0';
+	if (cc != CURLE_OK)
+		rc = bk_err(BAKEAMI_EAWS, "check-ip %s: %s", url, curl_easy_strerror(cc));
+	else if (inet_pton(AF_INET, body.ptr, tmp) == 1)
+		rc = snprintf(out, INET6_ADDRSTRLEN + 4, "%s/32", body.ptr) > 0 ? 0 : BAKEAMI_ERROR;
+	else if (inet_pton(AF_INET6, body.ptr, tmp) == 1)
+		rc = snprintf(out, INET6_ADDRSTRLEN + 4, "%s/128", body.ptr) > 0 ? 0 : BAKEAMI_ERROR;
+	else
+		rc = bk_err(BAKEAMI_EAWS, "check-ip %s: not an IP address: %.40s", url, body.ptr ? body.ptr : "");
+	if (rc == 0)
+		bk_step(b, "public address %s (from %s)", out, url);
+	bk_buf_free(&body);
+	return rc;
+}
+
+/* The local address the kernel would use to reach host: a connected UDP
+ * socket sends nothing but has a source address. */
+static int route_source(char out[INET6_ADDRSTRLEN + 4], const char *host, int port)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char portstr[16], addr[INET6_ADDRSTRLEN];
+	int fd = -1, rc = BAKEAMI_ERROR;
+
+	hints.ai_socktype = SOCK_DGRAM;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &ai) != 0)
+		return bk_err(BAKEAMI_ESSH, "cannot resolve ssh_host %s", host);
+	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
+		snprintf(out, INET6_ADDRSTRLEN + 4, "%s/%d", addr, ss.ss_family == AF_INET ? 32 : 128);
+		rc = 0;
+	} else {
+		rc = bk_err(BAKEAMI_ESSH, "no route to ssh_host %s", host);
+	}
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
+static int source_cidrs(bk_strv *out, bakeami_bake *b)
+{
+	const bk_build_config *c = b->cfg;
+	char cidr[INET6_ADDRSTRLEN + 4];
+	int rc;
+
+	for (size_t i = 0; i < c->temporary_security_group_source_cidrs.count; i++)
+		if ((rc = bk_strv_push(out, c->temporary_security_group_source_cidrs.items[i])) < 0)
+			return rc;
+	if (out->count)
+		return 0;
+	rc = c->ssh_host ? route_source(cidr, c->ssh_host, c->ssh_port)
+		: public_address(cidr, b, c->check_ip_url ? c->check_ip_url : BK_DEFAULT_CHECK_IP);
+	if (rc < 0)
+		return rc;
+	return bk_strv_push(out, cidr);
+}
+
+static int create_group(bakeami_bake *b, const bk_strv *cidrs)
+{
+	bk_kv tags = BK_KV_INIT;
+	char *name = bk_sprintf("bakeami-%s", b->run_id);
+	int rc;
+
+	if (!name)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	if ((rc = bk_bake_tags(&tags, b, NULL)) < 0 ||
+	    (rc = bk_journal_intent(b->journal, "security-group", name)) < 0 ||
+	    (rc = bk_ec2_create_security_group(&b->sg_id, b->aws, name,
+					       "bakeami temporary SSH access",
+					       b->cfg->vpc_id, &tags)) < 0 ||
+	    (rc = bk_journal_created(b->journal, "security-group", b->sg_id)) < 0)
+		goto done;
+	rc = bk_ec2_authorize_ingress(b->aws, b->sg_id, b->cfg->ssh_port,
+				      (const char *const *)cidrs->items, cidrs->count);
+	if (rc == 0)
+		bk_step(b, "temporary security group %s admits tcp/%d from %s%s", b->sg_id,
+			b->cfg->ssh_port, cidrs->items[0], cidrs->count > 1 ? " and others" : "");
+done:
+	bk_kv_free(&tags);
+	free(name);
+	return rc;
+}
+
+int bk_stage_create_security_group(bakeami_bake *b)
+{
+	bk_strv cidrs = BK_STRV_INIT;
+	int rc;
+
+	if (b->cfg->security_group_ids.count) {
+		bk_step(b, "using security groups given by the template");
+		return 0;
+	}
+	if ((rc = source_cidrs(&cidrs, b)) == 0)
+		rc = create_group(b, &cidrs);
+	bk_strv_free(&cidrs);
+	return rc;
+}

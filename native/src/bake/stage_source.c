@@ -1,0 +1,109 @@
+/* stage_source.c - RESOLVE_SOURCE: the source AMI, the bound config,
+ * and the ami_name pre-check (an image name must be unused). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bake.h"
+
+static int describe_source(bakeami_bake *b, const bk_build_config *c)
+{
+	bk_ec2_image_query q = {0};
+	const char *ids[1] = {c->source_ami};
+
+	if (c->source_ami && *c->source_ami) {
+		q.image_ids = ids;
+		q.image_ids_count = 1;
+	} else {
+		q.owners = (const char *const *)c->source_ami_owners.items;
+		q.owners_count = c->source_ami_owners.count;
+		q.filters = &c->source_ami_filters;
+	}
+	return bk_ec2_describe_images(&b->sources, b->aws, NULL, &q);
+}
+
+static int pick_source(bakeami_bake *b, const bk_build_config *c)
+{
+	if (b->sources.count == 0)
+		return bk_err(BAKEAMI_ENOTFOUND, "source AMI %s not found%s",
+			      c->source_ami ? c->source_ami : "(source_ami_filter)",
+			      c->source_ami ? "" : ": no image matches the filter and owners");
+	if (b->sources.count > 1 && !c->source_ami_most_recent)
+		return bk_err(BAKEAMI_EINVALID,
+			      "source_ami_filter matched %zu images; set most_recent to take the newest",
+			      b->sources.count);
+	b->source = &b->sources.items[0];
+	if (b->source->state && strcmp(b->source->state, "available") != 0)
+		return bk_err(BAKEAMI_EINVALID, "source AMI %s is %s, not available",
+			      b->source->id, b->source->state);
+	return 0;
+}
+
+static int bind_config(bakeami_bake *b)
+{
+	bk_build_vars bv = {0};
+	int rc;
+
+	bv.source_ami = b->source->id;
+	bv.source_ami_name = b->source->name;
+	bv.source_ami_creation_date = b->source->creation_date;
+	bv.source_ami_owner = b->source->owner_id;
+	bv.source_ami_tags = &b->source->tags;
+	bv.build_region = bk_aws_region(b->aws);
+	bv.run_id = b->run_id;
+	if ((rc = bk_template_bind(&b->cfg, b->tpl, &bv)) < 0)
+		return rc;
+	const bk_strv *sec = bk_template_secrets(b->tpl);
+	for (size_t i = 0; i < sec->count; i++)
+		if ((rc = bk_add_secret(b, sec->items[i])) < 0)
+			return rc;
+	return 0;
+}
+
+/* Deregister a same-named image of ours when force_deregister says so. */
+static int force_deregister(bakeami_bake *b, const bk_ec2_image *old)
+{
+	int rc;
+
+	bk_step(b, "force_deregister: deregistering %s (%s)", old->id, old->name);
+	if ((rc = bk_ec2_deregister_image(b->aws, NULL, old->id)) < 0)
+		return rc;
+	for (size_t i = 0; b->cfg->force_delete_snapshot && i < old->snapshot_ids.count; i++)
+		if ((rc = bk_ec2_delete_snapshot(b->aws, NULL, old->snapshot_ids.items[i])) < 0)
+			return rc;
+	return 0;
+}
+
+static int name_precheck(bakeami_bake *b)
+{
+	const char *self[] = {"self"};
+	bk_kv filters = BK_KV_INIT;
+	bk_ec2_images found = {0};
+	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
+	int rc;
+
+	if (b->cfg->skip_create_ami)
+		return 0;
+	if ((rc = bk_kv_add(&filters, "name", b->cfg->ami_name)) == 0)
+		rc = bk_ec2_describe_images(&found, b->aws, NULL, &q);
+	for (size_t i = 0; rc == 0 && i < found.count; i++)
+		rc = b->cfg->force_deregister ? force_deregister(b, &found.items[i])
+			: bk_err(BAKEAMI_EINVALID,
+				 "an image named '%s' already exists (%s); change ami_name or set force_deregister",
+				 b->cfg->ami_name, found.items[i].id);
+	bk_kv_free(&filters);
+	bk_ec2_images_free(&found);
+	return rc;
+}
+
+int bk_stage_resolve_source(bakeami_bake *b)
+{
+	const bk_build_config *c0 = bk_template_config(b->tpl);
+	int rc;
+
+	if ((rc = describe_source(b, c0)) < 0 || (rc = pick_source(b, c0)) < 0)
+		return rc;
+	bk_step(b, "source %s (%s)", b->source->id, b->source->name ? b->source->name : "unnamed");
+	if ((rc = bind_config(b)) < 0)
+		return rc;
+	return name_precheck(b);
+}

@@ -1,0 +1,103 @@
+/* stage_validate.c - VALIDATE: template, AWS client, journal. The only
+ * stage that runs before anything exists in AWS. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bake.h"
+
+/* Features of later issues fail loudly rather than being skipped. */
+static int refuse_unsupported(const bk_build_config *c, const char *file)
+{
+	if (c->tests)
+		return bk_err(BAKEAMI_EINVALID, "%s: tests: the test stage is not supported by this build yet", file);
+	if (c->promote)
+		return bk_err(BAKEAMI_EINVALID, "%s: promote: promotion is not supported by this build yet", file);
+	if (c->ami_regions.count)
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].ami_regions: copying to other regions is not supported by this build yet", file);
+	if (c->subnet_id && !c->vpc_id && !c->security_group_ids.count)
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].vpc_id: required with subnet_id when bakeami creates the temporary security group", file);
+	return 0;
+}
+
+int bk_bake_load_template(bk_template **out, const bakeami_options *o)
+{
+	bk_template_source src = {o->template_path, o->var_files, o->var_files_count,
+				  o->vars, o->vars_count};
+	int rc = bk_template_load(out, &src);
+
+	if (rc == 0 && (rc = refuse_unsupported(bk_template_config(*out), o->template_path)) < 0) {
+		bk_template_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static int make_aws(bakeami_bake *b, const bk_build_config *c)
+{
+	bk_aws_config ac = {0};
+	int rc;
+
+	ac.access_key_id = b->opts.access_key_id ? b->opts.access_key_id : c->access_key;
+	ac.secret_access_key = b->opts.access_key_id ? b->opts.secret_access_key : c->secret_key;
+	ac.session_token = b->opts.access_key_id ? b->opts.session_token : c->token;
+	ac.profile = c->profile;
+	ac.region = b->opts.region ? b->opts.region : (c->region && *c->region ? c->region : NULL);
+	ac.cancel = &b->work_cancel;
+	ac.log = bk_bake_logger(b);
+	if ((rc = bk_aws_new(&b->aws, &ac)) < 0)
+		return rc;
+	if (c->custom_endpoint_ec2)
+		bk_warn(b, "custom_endpoint_ec2 is ignored: set AWS_ENDPOINT_URL_EC2 instead");
+	/* Temporary credentials from the chain are secrets too. */
+	const bk_aws_creds *cr = bk_aws_credentials(b->aws);
+	if ((rc = bk_add_secret(b, cr->secret_access_key)) < 0 ||
+	    (rc = bk_add_secret(b, cr->session_token)) < 0)
+		return rc;
+	bk_step(b, "credentials from %s, region %s", cr->source, bk_aws_region(b->aws));
+	return 0;
+}
+
+static int open_journal(bakeami_bake *b)
+{
+	char *path = b->opts.journal_path ? bk_strdup(b->opts.journal_path)
+		: bk_sprintf(".bakeami/journal/%s.jsonl", b->run_id);
+	int rc;
+
+	if (!path)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	rc = bk_journal_open(&b->journal, path, b->run_id, bk_aws_region(b->aws));
+	if (rc == 0)
+		bk_step(b, "run %s, journal %s", b->run_id, path);
+	free(path);
+	return rc;
+}
+
+int bk_stage_validate(bakeami_bake *b)
+{
+	const bk_strv *sec;
+	int rc;
+
+	if ((rc = bk_bake_load_template(&b->tpl, &b->opts)) < 0)
+		return rc;
+	sec = bk_template_secrets(b->tpl);
+	for (size_t i = 0; i < sec->count; i++)
+		if ((rc = bk_add_secret(b, sec->items[i])) < 0)
+			return rc;
+	bk_step(b, "template %s (%s)", b->opts.template_path,
+		bk_template_config(b->tpl)->builder_type);
+	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0)
+		return rc;
+	return open_journal(b);
+}
+
+int bakeami_template_validate(const bakeami_options *opts)
+{
+	bk_template *tpl = NULL;
+	int rc;
+
+	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
+	rc = bk_bake_load_template(&tpl, opts);
+	bk_template_free(tpl);
+	return rc;
+}
