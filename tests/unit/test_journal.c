@@ -1,0 +1,145 @@
+/* test_journal.c - the resource journal: records, reading back, torn lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bake/journal.h"
+
+static char *tmp_path(const char *name)
+{
+	char *dir = bk_sprintf("/tmp/bakeami-journal-%d", (int)getpid());
+	char *p = bk_sprintf("%s/sub/dir/%s", dir, name);
+	free(dir);
+	return p;
+}
+
+static void write_bake(const char *path, bool finish)
+{
+	bk_journal *j = NULL;
+
+	assert_int_equal(bk_journal_open(&j, path, "bk-0123456789ab", "us-east-1"), 0);
+	assert_int_equal(bk_journal_intent(j, "key-pair", "bakeami-bk-0123456789ab"), 0);
+	assert_int_equal(bk_journal_created(j, "key-pair", "bakeami-bk-0123456789ab"), 0);
+	assert_int_equal(bk_journal_intent(j, "security-group", "bakeami-bk-0123456789ab"), 0);
+	assert_int_equal(bk_journal_created(j, "security-group", "sg-1"), 0);
+	assert_int_equal(bk_journal_intent(j, "instance", "bk-0123456789ab-run"), 0);
+	assert_int_equal(bk_journal_created(j, "instance", "i-1"), 0);
+	if (finish) {
+		assert_int_equal(bk_journal_deleted(j, "instance", "i-1"), 0);
+		assert_int_equal(bk_journal_deleted(j, "security-group", "sg-1"), 0);
+		assert_int_equal(bk_journal_done(j, "succeeded"), 0);
+	}
+	bk_journal_free(j);
+}
+
+static void test_journal__creates_dirs_private_mode(void **state)
+{
+	char *path = tmp_path("a.jsonl");
+	struct stat st;
+
+	(void)state;
+	write_bake(path, false);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	unlink(path);
+	free(path);
+}
+
+static void test_journal__killed_bake_lists_live_resources_in_order(void **state)
+{
+	char *path = tmp_path("b.jsonl");
+	bk_journal_state st;
+
+	(void)state;
+	write_bake(path, false);
+	assert_int_equal(bk_journal_read(&st, path), 0);
+	assert_string_equal(st.run_id, "bk-0123456789ab");
+	assert_string_equal(st.region, "us-east-1");
+	assert_int_equal(st.done, 0);
+	assert_int_equal(st.count, 3);
+	assert_string_equal(st.items[0].type, "key-pair");
+	assert_string_equal(st.items[1].id, "sg-1");
+	assert_string_equal(st.items[2].id, "i-1");
+	assert_int_equal(st.pending_intents.count, 0);
+	bk_journal_state_free(&st);
+	unlink(path);
+	free(path);
+}
+
+static void test_journal__deleted_and_done(void **state)
+{
+	char *path = tmp_path("c.jsonl");
+	bk_journal_state st;
+
+	(void)state;
+	write_bake(path, true);
+	assert_int_equal(bk_journal_read(&st, path), 0);
+	assert_int_equal(st.done, 1);
+	assert_int_equal(st.count, 1);
+	assert_string_equal(st.items[0].type, "key-pair");
+	bk_journal_state_free(&st);
+	unlink(path);
+	free(path);
+}
+
+/* A kill between intent and created leaves an intent to search by tag,
+ * and a kill mid-write leaves a torn last line that must not stop reading. */
+static void test_journal__torn_line_and_pending_intent(void **state)
+{
+	char *path = tmp_path("d.jsonl");
+	bk_journal *j = NULL;
+	bk_journal_state st;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(bk_journal_open(&j, path, "bk-x", "eu-west-1"), 0);
+	assert_int_equal(bk_journal_intent(j, "instance", "bk-x-run"), 0);
+	bk_journal_free(j);
+	f = fopen(path, "a");
+	fputs("{\"t\":\"2026-11-26T00:00:00Z\",\"event\":\"crea", f);
+	fclose(f);
+	assert_int_equal(bk_journal_read(&st, path), 0);
+	assert_int_equal(st.count, 0);
+	assert_int_equal(st.pending_intents.count, 1);
+	assert_string_equal(st.pending_intents.items[0], "instance bk-x-run");
+	bk_journal_state_free(&st);
+	unlink(path);
+	free(path);
+}
+
+static void test_journal__missing_and_empty_files(void **state)
+{
+	char *path = tmp_path("e.jsonl");
+	bk_journal_state st;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(bk_journal_read(&st, "/nonexistent/j.jsonl"), BAKEAMI_ENOTFOUND);
+	assert_non_null(strstr(bk_err_msg(), "/nonexistent/j.jsonl"));
+	write_bake(path, false);
+	f = fopen(path, "w");
+	fclose(f);
+	assert_int_equal(bk_journal_read(&st, path), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "no start record"));
+	unlink(path);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_journal__creates_dirs_private_mode),
+		cmocka_unit_test(test_journal__killed_bake_lists_live_resources_in_order),
+		cmocka_unit_test(test_journal__deleted_and_done),
+		cmocka_unit_test(test_journal__torn_line_and_pending_intent),
+		cmocka_unit_test(test_journal__missing_and_empty_files),
+	};
+	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
+}
