@@ -1,0 +1,182 @@
+"""End-to-end bakes against the lab (moto + a real sshd on loopback).
+
+Each test gets a reset lab and must leave nothing behind: the clean_lab
+fixture checks moto after the test for instances, key pairs, security
+groups, images and snapshots made by the bake.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATE = os.path.join(HERE, "templates", "bake.json")
+# Packer 1.6.6 makes 21 EC2 calls for the same bake with a temporary key pair.
+MAX_EC2_CALLS = 13
+
+
+def bake_args(lab, *extra, template=TEMPLATE):
+    return ["bake", "-var", "ssh_host=127.0.0.1", "-var", f"ssh_port={lab.ssh_port}",
+            *extra, template]
+
+
+def images_named_e2e(lab):
+    ec2 = lab.ec2()
+    return ec2.describe_images(Owners=["self"])["Images"]
+
+
+def test_happy_path(lab, clean_lab, bakeami, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    result = tmp_path / "result.json"
+    journal = tmp_path / "journal.jsonl"
+    proc = bakeami.start(bake_args(lab, "--manifest", str(manifest), "--result", str(result),
+                                   "--journal", str(journal)))
+    arrivals = {}
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        for word in ("first-line", "second-line"):
+            if word in line and word not in arrivals:
+                arrivals[word] = time.monotonic()
+    rc = proc.wait(timeout=120)
+    out = "\n".join(lines)
+    assert rc == 0, out + proc.stderr.read()
+    # live: the first line reached us a second before the second was printed
+    assert arrivals["second-line"] - arrivals["first-line"] >= 0.8, out
+    assert "    | first-line" in out and "    ! to-stderr" in out
+
+    images = images_named_e2e(lab)
+    assert len(images) == 1, images
+    image = images[0]
+    tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
+    src = json.loads(result.read_text())["source_ami"]
+    assert tags["SourceAMI"] == src and src.startswith("ami-")
+    assert tags["Role"] == "web" and tags["Name"] == "e2e-web"
+    assert tags["BuildRegion"] == "us-east-1"
+    assert tags["bakeami:run-id"] == json.loads(result.read_text())["run_id"]
+
+    m = json.loads(manifest.read_text())
+    assert m["builds"][-1]["artifact_id"] == f"us-east-1:{image['ImageId']}"
+    assert m["builds"][-1]["builder_type"] == "amazon-ebs"
+    assert m["last_run_uuid"] == m["builds"][-1]["packer_run_uuid"]
+
+    res = json.loads(result.read_text())
+    assert res["status"] == "succeeded" and res["amis"] == {"us-east-1": image["ImageId"]}
+    calls = lab.calls(service="ec2")
+    print(f"\nEC2 calls for the happy-path bake: {len(calls)} (Packer 1.6.6: 21): {calls}")
+    assert len(calls) <= MAX_EC2_CALLS, calls
+    assert res["ec2_calls"] == len(calls)
+    # the sensitive word never shows, the file provisioner's upload happened
+    assert "not-set" not in out
+    assert "the word is <sensitive>" in out
+    with open("/tmp/bakeami-e2e-motd") as f:
+        assert "bakeami-baked" in f.read()
+    clean_lab.keep_images([image["ImageId"]])
+
+
+def test_secrets_masked_everywhere(lab, clean_lab, bakeami, tmp_path):
+    secret = "hunter2-very-secret"
+    result = tmp_path / "result.json"
+    r = bakeami.run(bake_args(lab, "-var", f"secret_word={secret}", "--result", str(result),
+                              "--log-format", "json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert secret not in r.stdout and secret not in r.stderr
+    assert secret not in result.read_text()
+    events = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    texts = [e["text"] for e in events if e["kind"] == "output"]
+    assert "the word is <sensitive>" in texts
+    assert all(e["run_id"].startswith("bk-") for e in events)
+    clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+
+
+def test_failing_provisioner(lab, clean_lab, bakeami):
+    r = bakeami.run(bake_args(lab, "-var", "fail_status=3"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "provisioners[0] (shell)" in r.stderr and "status 3" in r.stderr, r.stderr
+    assert images_named_e2e(lab) == []
+    assert "deleted instance" in r.stdout
+
+
+def _wait_for(proc, needle, timeout=60):
+    deadline = time.monotonic() + timeout
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if needle in line:
+            return seen
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError(f"never saw {needle!r}: {''.join(seen)}")
+
+
+def test_sigint_during_provisioning(lab, clean_lab, bakeami):
+    proc = bakeami.start(bake_args(lab, "-var", "sleep=30"))
+    _wait_for(proc, "the word is")
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read()
+    rc = proc.wait(timeout=60)
+    assert rc == 130, rest
+    assert "deleted instance" in rest and "deleted key-pair" in rest, rest
+    assert images_named_e2e(lab) == []
+
+
+def test_sigkill_then_cleanup_journal(lab, clean_lab, bakeami, tmp_path):
+    journal = tmp_path / "j.jsonl"
+    proc = bakeami.start(bake_args(lab, "-var", "sleep=30", "--journal", str(journal)))
+    _wait_for(proc, "the word is")
+    proc.kill()
+    proc.wait(timeout=10)
+    left = lab.leftovers()
+    assert left["instances"] and left["key_pairs"] and left["security_groups"], left
+    r = bakeami.run(["cleanup", "--journal", str(journal)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "deleted instance" in r.stdout
+    assert not any(lab.leftovers().values()), lab.leftovers()
+
+
+def test_cleanup_by_run_id(lab, clean_lab, bakeami, tmp_path):
+    journal = tmp_path / "j.jsonl"
+    proc = bakeami.start(bake_args(lab, "-var", "sleep=30", "--journal", str(journal)))
+    _wait_for(proc, "the word is")
+    proc.kill()
+    proc.wait(timeout=10)
+    run_id = json.loads(journal.read_text().splitlines()[0])["id"]
+    r = bakeami.run(["cleanup", "--run-id", run_id])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not any(lab.leftovers().values()), lab.leftovers()
+
+
+def test_throttled_calls_are_retried(lab, clean_lab, bakeami):
+    lab.inject(action="RunInstances", kind="throttle", count=2)
+    lab.inject(action="CreateImage", kind="503", count=1)
+    r = bakeami.run(bake_args(lab))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "RequestLimitExceeded" in r.stdout
+    # the retried calls did not create twice
+    assert len(images_named_e2e(lab)) == 1
+    clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+
+
+def test_on_error_abort_keeps_then_cleanup(lab, clean_lab, bakeami, tmp_path):
+    journal = tmp_path / "j.jsonl"
+    r = bakeami.run(bake_args(lab, "-var", "fail_status=4", "--on-error", "abort",
+                              "--journal", str(journal)))
+    assert r.returncode == 1
+    assert f"bakeami cleanup --journal {journal}" in r.stdout
+    assert lab.leftovers()["instances"]
+    r = bakeami.run(["cleanup", "--journal", str(journal)])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_valgrind_happy_path(lab, clean_lab, bakeami, tmp_path):
+    log = tmp_path / "vg.log"
+    r = bakeami.run(bake_args(lab), timeout=600, wrapper=[
+        "valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite", "--error-exitcode=99", f"--log-file={log}"])
+    assert r.returncode == 0, log.read_text()[-4000:] + r.stdout[-2000:]
+    text = log.read_text()
+    assert "ERROR SUMMARY: 0 errors" in text, text[-4000:]
+    clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
