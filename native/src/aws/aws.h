@@ -37,6 +37,12 @@ typedef struct bk_aws bk_aws;
  * AssumeRole, IMDSv2) and region. Fails with BAKEAMI_EINVALID naming what is
  * missing. Thread-safe per client; one client per bake. */
 int bk_aws_new(bk_aws **out, const bk_aws_config *cfg);
+/* curl_global_init + xmlInitParser, once per process (bakeami_init calls
+ * it; bk_aws_new does too). */
+int bk_aws_global_init(void);
+/* Swap the cancel flag, e.g. to NULL so CLEANUP can still call AWS after the
+ * bake was cancelled. */
+void bk_aws_set_cancel(bk_aws *aws, const bk_cancel *cancel);
 void bk_aws_free(bk_aws *aws);
 const char *bk_aws_region(const bk_aws *aws);
 const bk_aws_creds *bk_aws_credentials(const bk_aws *aws);

@@ -1,0 +1,207 @@
+/* client.c - the bk_aws client: setup, endpoints, parameters, call counts. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+
+#include "aws_int.h"
+
+#define DEFAULT_MAX_RETRIES 10
+#define DEFAULT_BASE_MS 200
+#define DEFAULT_MAX_MS 20000
+
+/* curl_global_init and xmlInitParser are not thread-safe: run them once. */
+static pthread_once_t aws_global_init_once = PTHREAD_ONCE_INIT;
+static CURLcode aws_global_init_result = CURLE_FAILED_INIT;
+
+static void aws_global_init_run(void)
+{
+	aws_global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	xmlInitParser();
+}
+
+int bk_aws_global_init(void)
+{
+	pthread_once(&aws_global_init_once, aws_global_init_run);
+	if (aws_global_init_result != CURLE_OK)
+		return bk_err(BAKEAMI_ERROR, "curl_global_init: %s",
+			      curl_easy_strerror(aws_global_init_result));
+	return 0;
+}
+
+static const char *const service_names[BK_SVC_COUNT] = {
+	[BK_SVC_EC2] = "ec2", [BK_SVC_SSM] = "ssm", [BK_SVC_STS] = "sts",
+	[BK_SVC_IAM] = "iam", [BK_SVC_S3] = "s3", [BK_SVC_OTHER] = "other",
+};
+
+int bk_aws__service_index(const char *service)
+{
+	for (int i = 0; i < BK_SVC_OTHER; i++)
+		if (service && strcmp(service, service_names[i]) == 0)
+			return i;
+	return BK_SVC_OTHER;
+}
+
+long bk_aws_call_count(const bk_aws *aws, const char *service)
+{
+	if (!aws || !service)
+		return 0;
+	return atomic_load(&((bk_aws *)aws)->calls[bk_aws__service_index(service)]);
+}
+
+const char *bk_aws_region(const bk_aws *aws)
+{
+	return aws ? aws->region : NULL;
+}
+
+const bk_aws_creds *bk_aws_credentials(const bk_aws *aws)
+{
+	return aws ? &aws->creds : NULL;
+}
+
+void bk_aws_set_cancel(bk_aws *aws, const bk_cancel *cancel)
+{
+	if (aws)
+		atomic_store(&aws->cancel, cancel);
+}
+
+int bk_params_add(bk_params *p, const char *key, const char *val)
+{
+	return bk_kv_add(p, key, val);
+}
+
+int bk_params_addf(bk_params *p, const char *key, const char *fmt, ...)
+{
+	bk_buf b = BK_BUF_INIT;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = bk_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = bk_kv_add(p, key, b.ptr ? b.ptr : "");
+	bk_buf_free(&b);
+	return rc;
+}
+
+/* ---- endpoints ------------------------------------------------------------ */
+
+static char *env_endpoint(const char *service)
+{
+	char name[64];
+	size_t n = (size_t)snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_");
+	const char *v;
+
+	for (const char *s = service; *s && n + 1 < sizeof(name); s++)
+		name[n++] = isalnum((unsigned char)*s) ? (char)toupper((unsigned char)*s) : '_';
+	name[n] = '\0';
+	v = getenv(name);
+	if (!v || !*v)
+		v = getenv("AWS_ENDPOINT_URL");
+	if (!v || !*v)
+		return NULL;
+	/* "http://host:port/" and "http://host:port" mean the same endpoint. */
+	n = strlen(v);
+	while (n > 0 && v[n - 1] == '/')
+		n--;
+	return bk_strndup(v, n);
+}
+
+char *bk_aws_endpoint(const char *service, const char *region)
+{
+	char *env = env_endpoint(service);
+
+	if (env)
+		return env;
+	if (strcmp(service, "iam") == 0)
+		return bk_strdup("https://iam.amazonaws.com");
+	return bk_sprintf("https://%s.%s.amazonaws.com%s", service, region,
+			  bk_str_starts(region, "cn-") ? ".cn" : "");
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static bk_retry_policy retry_policy(const bk_aws_config *cfg)
+{
+	bk_retry_policy p = {DEFAULT_MAX_RETRIES, DEFAULT_BASE_MS, DEFAULT_MAX_MS};
+	const char *base = getenv("BAKEAMI_RETRY_BASE_MS");
+
+	if (cfg->max_retries > 0)
+		p.max_retries = cfg->max_retries;
+	/* Tests shrink the backoff so fault scenarios stay fast. */
+	if (base && *base) {
+		long v = strtol(base, NULL, 10);
+		if (v > 0)
+			p.base_ms = v;
+	}
+	return p;
+}
+
+static void log_identity(const bk_aws *aws)
+{
+	const char *key = aws->creds.access_key_id;
+	size_t n = strlen(key);
+
+	/* The key id is not secret, but its tail is all anyone needs to see. */
+	bk_logf(&aws->log, BK_LOG_INFO, "AWS credentials from %s (key ...%s), region %s",
+		aws->creds.source ? aws->creds.source : "?", n > 4 ? key + n - 4 : "",
+		aws->region);
+}
+
+int bk_aws_new(bk_aws **out, const bk_aws_config *cfg)
+{
+	bk_aws *aws;
+	int rc;
+
+	*out = NULL;
+	if ((rc = bk_aws_global_init()) < 0)
+		return rc;
+	if (!(aws = calloc(1, sizeof(*aws))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	pthread_mutex_init(&aws->lock, NULL);
+	pthread_mutex_init(&aws->refresh_lock, NULL);
+	atomic_init(&aws->cancel, cfg->cancel);
+	for (int i = 0; i < BK_SVC_COUNT; i++)
+		atomic_init(&aws->calls[i], 0);
+	aws->log = cfg->log;
+	aws->retry = retry_policy(cfg);
+	if (!(aws->curl = curl_easy_init()))
+		rc = bk_err(BAKEAMI_ERROR, "curl_easy_init failed");
+	if (rc == 0)
+		rc = bk_aws__resolve_region(&aws->region, cfg);
+	if (rc == 0)
+		rc = bk_aws__resolve_creds(aws, cfg);
+	if (rc < 0) {
+		bk_aws_free(aws);
+		return rc;
+	}
+	log_identity(aws);
+	*out = aws;
+	return 0;
+}
+
+void bk_aws_free(bk_aws *aws)
+{
+	if (!aws)
+		return;
+	if (aws->curl)
+		curl_easy_cleanup(aws->curl);
+	bk_aws__creds_clear(&aws->creds);
+	bk_aws__creds_clear(&aws->refresh.source);
+	free(aws->refresh.role_arn);
+	free(aws->refresh.external_id);
+	free(aws->refresh.session_name);
+	while (aws->retired) {
+		struct bk_creds_node *next = aws->retired->next;
+		bk_aws__creds_clear(&aws->retired->creds);
+		free(aws->retired);
+		aws->retired = next;
+	}
+	free(aws->region);
+	pthread_mutex_destroy(&aws->lock);
+	pthread_mutex_destroy(&aws->refresh_lock);
+	free(aws);
+}

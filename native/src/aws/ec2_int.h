@@ -1,0 +1,34 @@
+/*
+ * ec2_int.h - helpers shared by the ec2_*.c files: building Query-API
+ * lists, tags and block device mappings, and reading common response parts.
+ */
+#ifndef BK_EC2_INT_H
+#define BK_EC2_INT_H
+
+#include "aws_int.h"
+#include "ec2.h"
+
+/* bk_aws_query on "ec2". */
+int bk_ec2__call(xmlDocPtr *out, bk_aws *aws, const char *region, const char *action,
+		 const bk_params *p, char code[64]);
+
+/* prefix.1, prefix.2, ... = vals */
+int bk_ec2__list(bk_params *p, const char *prefix, const char *const *vals, size_t n);
+/* Filter.<n>.Name = name, Filter.<n>.Value.N = vals */
+int bk_ec2__filter(bk_params *p, int n, const char *name, const char *const *vals, size_t nvals);
+/* <prefix>Tag.N.Key/Value, prefix "" or "TagSpecification.1." */
+int bk_ec2__tags(bk_params *p, const char *prefix, const bk_kv *tags);
+/* TagSpecification.<++*n> for resource type, when tags has entries. */
+int bk_ec2__tag_spec(bk_params *p, int *n, const char *type, const bk_kv *tags);
+/* BlockDeviceMapping.N.* */
+int bk_ec2__bdms(bk_params *p, const bk_ec2_bdm *bdms, size_t n);
+
+/* <tagSet><item><key/><value/></item>...</tagSet> under parent into out. */
+int bk_ec2__parse_tags(bk_kv *out, xmlNodePtr parent);
+/* Text of child `name` into *out: NULL if absent (an error if required). */
+int bk_ec2__text(char **out, xmlNodePtr node, const char *name, bool required);
+/* The <item> children of the list element `name` under parent. */
+xmlNodePtr bk_ec2__first_item(xmlNodePtr parent, const char *name);
+xmlNodePtr bk_ec2__next_item(xmlNodePtr item);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * aws_probe - a tiny driver of the aws layer for tests/e2e/test_aws_signing.py.
+ * Credentials, region and endpoint come from the environment (the chain).
+ *
+ *   aws_probe describe-images [NAME]  signed EC2 DescribeImages (Owner self,
+ *                                 optionally Filter name=NAME)
+ *   aws_probe whoami              signed STS GetCallerIdentity, prints the ARN
+ *   aws_probe ssm-get NAME        signed SSM GetParameter (JSON protocol)
+ *
+ * Prints "source=<credential source>" first, then the result; on failure
+ * "error: <message>" on stderr and exit status 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/ec2.h"
+
+static void log_line(bk_log_level level, const char *msg, void *payload)
+{
+	(void)payload;
+	fprintf(stderr, "log %d: %s\n", (int)level, msg);
+}
+
+static int describe_images(bk_aws *aws, const char *name)
+{
+	const char *self = "self";
+	bk_kv filters = BK_KV_INIT;
+	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters};
+	bk_ec2_images imgs;
+	int rc = name ? bk_kv_add(&filters, "name", name) : 0;
+
+	if (rc == 0)
+		rc = bk_ec2_describe_images(&imgs, aws, NULL, &q);
+	bk_kv_free(&filters);
+
+	if (rc == 0) {
+		printf("images=%zu\n", imgs.count);
+		bk_ec2_images_free(&imgs);
+	}
+	return rc;
+}
+
+static int whoami(bk_aws *aws)
+{
+	xmlDocPtr doc = NULL;
+	int rc = bk_aws_query(&doc, aws, "sts", NULL, "GetCallerIdentity", NULL, NULL);
+
+	if (rc == 0) {
+		char *arn = bk_xml_child_text(bk_xml_find(xmlDocGetRootElement(doc),
+							  "GetCallerIdentityResult"), "Arn");
+		printf("arn=%s\n", arn ? arn : "");
+		free(arn);
+	}
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+static int ssm_get(bk_aws *aws, const char *name)
+{
+	cJSON *body = cJSON_CreateObject(), *out = NULL;
+	int rc;
+
+	if (!body || !cJSON_AddStringToObject(body, "Name", name)) {
+		cJSON_Delete(body);
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	}
+	rc = bk_aws_json(&out, aws, "ssm", NULL, "AmazonSSM.GetParameter", body, NULL);
+	if (rc == 0) {
+		const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Parameter"), "Value");
+		printf("value=%s\n", cJSON_IsString(v) ? v->valuestring : "");
+	}
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	bk_aws_config cfg = {0};
+	bk_aws *aws = NULL;
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: aws_probe describe-images [NAME]|whoami|ssm-get NAME\n");
+		return 2;
+	}
+	cfg.log.fn = log_line;
+	rc = bk_aws_new(&aws, &cfg);
+	if (rc == 0) {
+		printf("source=%s region=%s\n", bk_aws_credentials(aws)->source, bk_aws_region(aws));
+		if (strcmp(argv[1], "describe-images") == 0)
+			rc = describe_images(aws, argc > 2 ? argv[2] : NULL);
+		else if (strcmp(argv[1], "whoami") == 0)
+			rc = whoami(aws);
+		else if (strcmp(argv[1], "ssm-get") == 0 && argc > 2)
+			rc = ssm_get(aws, argv[2]);
+		else
+			rc = bk_err(BAKEAMI_EINVALID, "unknown command %s", argv[1]);
+		printf("calls ec2=%ld sts=%ld ssm=%ld\n", bk_aws_call_count(aws, "ec2"),
+		       bk_aws_call_count(aws, "sts"), bk_aws_call_count(aws, "ssm"));
+	}
+	if (rc < 0)
+		fprintf(stderr, "error: %s\n", bk_err_msg());
+	bk_aws_free(aws);
+	return rc < 0 ? 1 : 0;
+}
