@@ -132,6 +132,9 @@ static void print_event(const bakeami_event *ev, void *payload)
 {
 	const cli_args *c = payload;
 
+	/* Transitions are for debugging; JSON consumers get them all. */
+	if (!c->json && !c->debug && ev->kind == BAKEAMI_EVENT_STATE)
+		return;
 	fputs(c->json ? ev->json : ev->line, stdout);
 	fputc('\n', stdout);
 	fflush(stdout);

@@ -48,8 +48,10 @@ static int own_list(bakeami_bake *b, const char *const **list, size_t n)
 {
 	const char **copy;
 
-	if (!*list || n == 0)
+	if (!*list || n == 0) {
+		*list = NULL;   /* never keep (or later free) the caller's array */
 		return 0;
+	}
 	if (!(copy = calloc(n, sizeof(*copy))))
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {

@@ -19,7 +19,7 @@ static int user_key(bakeami_bake *b)
 int bk_stage_create_keypair(bakeami_bake *b)
 {
 	bk_kv tags = BK_KV_INIT;
-	char *name;
+	char *name, *key_pair_id = NULL;
 	int rc;
 
 	if (b->cfg->ssh_private_key_file)
@@ -31,15 +31,16 @@ int bk_stage_create_keypair(bakeami_bake *b)
 	    (rc = bk_bake_tags(&tags, b, NULL)) < 0 ||
 	    (rc = bk_journal_intent(b->journal, "key-pair", name)) < 0)
 		goto done;
-	rc = bk_ec2_import_key_pair(NULL, b->aws, name, bk_ssh_key_public_line(b->key), &tags);
+	rc = bk_ec2_import_key_pair(&key_pair_id, b->aws, name, bk_ssh_key_public_line(b->key), &tags);
 	if (rc == 0) {
 		b->key_name = name;
 		name = NULL;
 		rc = bk_journal_created(b->journal, "key-pair", b->key_name);
-		bk_step(b, "imported temporary ed25519 key pair %s", b->key_name);
+		bk_step(b, "imported temporary ed25519 key pair %s (%s)", b->key_name, key_pair_id);
 	}
 done:
 	bk_kv_free(&tags);
+	free(key_pair_id);
 	free(name);
 	return rc;
 }

@@ -4,8 +4,6 @@
 int bk_stage_wait_ssh(bakeami_bake *b)
 {
 	bk_ssh_options o = {0};
-	double t = bk_now();
-	int rc;
 
 	o.host = b->ssh_host;
 	o.port = b->ssh_port;
@@ -15,9 +13,6 @@ int bk_stage_wait_ssh(bakeami_bake *b)
 	o.host_key_fingerprint = b->cfg->ssh_host_key_fingerprint;
 	o.cancel = &b->work_cancel;
 	o.log = bk_bake_logger(b);
-	if ((rc = bk_ssh_connect(&b->ssh, &o)) < 0)
-		return rc;
-	bk_step(b, "connected as %s@%s:%d in %.1fs, host key %s", o.user, o.host, o.port,
-		bk_now() - t, bk_ssh_host_fingerprint(b->ssh));
-	return 0;
+	/* The SSH layer logs the attempts, the host key and the connection. */
+	return bk_ssh_connect(&b->ssh, &o);
 }

@@ -53,7 +53,6 @@ static int make_aws(bakeami_bake *b, const bk_build_config *c)
 	if ((rc = bk_add_secret(b, cr->secret_access_key)) < 0 ||
 	    (rc = bk_add_secret(b, cr->session_token)) < 0)
 		return rc;
-	bk_step(b, "credentials from %s, region %s", cr->source, bk_aws_region(b->aws));
 	return 0;
 }
 
