@@ -1,0 +1,352 @@
+"""A counting, fault-injecting HTTP proxy that sits in front of moto.
+
+Every request is forwarded to the upstream unchanged (method, path, headers in their order and
+spelling, body bytes), so SigV4 signatures made for the proxy's Host stay valid. Each request
+is recorded as a `Call`. A `FaultRule` can replace the Nth matching request with an AWS-style
+error, a closed or reset connection, a dropped response (the request reaches moto, the answer
+never reaches the client) or a delay.
+
+Runs in the test process (threads); only ever listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import re
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape
+
+__all__ = ["Call", "FaultRule", "FaultProxy", "FAULT_KINDS"]
+
+# kind -> (HTTP status, error code, message) for the kinds answered with an error document.
+_ERRORS = {
+    "throttle": (400, "RequestLimitExceeded", "Request limit exceeded."),
+    "503": (503, "Unavailable", "The server is temporarily unable to service your request."),
+    "500": (500, "InternalError", "An internal error has occurred."),
+}
+# JSON-protocol services (SSM, ...) spell throttling differently.
+_JSON_CODES = {"RequestLimitExceeded": "ThrottlingException"}
+FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay")
+
+_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
+
+
+@dataclass
+class Call:
+    """One request seen by the proxy."""
+
+    time: float  # wall clock (time.time()) when the request arrived
+    method: str
+    path: str
+    service: str | None  # from the SigV4 credential scope, else the X-Amz-Target prefix
+    region: str | None  # from the SigV4 credential scope
+    action: str | None  # form/query Action, or the X-Amz-Target operation
+    params: dict[str, str]  # form or query parameters (last value wins); {} for JSON bodies
+    headers: list[tuple[str, str]]
+    body: bytes
+    status: int | None = None  # what the client got; None when it got no response
+    fault: str | None = None  # the injected fault kind, if any
+    duration: float = 0.0  # seconds from arrival until the answer (or the drop) was ready
+
+
+@dataclass
+class FaultRule:
+    """Replace matching requests number nth .. nth+count-1 (1-based) with a fault.
+
+    action/service None or "*" match anything. count None means every match from nth on.
+    """
+
+    kind: str
+    action: str | None = None
+    service: str | None = None
+    nth: int = 1
+    count: int | None = 1
+    delay: float = 0.0  # seconds; for kind "delay" (also applied before any other kind)
+    status: int | None = None  # for kind "error"
+    code: str | None = None  # for kind "error"
+    message: str | None = None  # for kind "error"
+    seen: int = 0  # matching requests so far
+    fired: int = 0  # faults injected so far
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.kind == "error" and not (self.status and self.code):
+            raise ValueError("kind 'error' needs status= and code=")
+        if self.nth < 1:
+            raise ValueError("nth counts from 1")
+
+    def _matches(self, call: Call) -> bool:
+        return self.action in (None, "*", call.action) and self.service in (None, "*", call.service)
+
+    def _take(self, call: Call) -> bool:
+        """Counts the call if it matches; True when this rule fires for it. Caller holds the lock."""
+        if not self._matches(call):
+            return False
+        self.seen += 1
+        if self.seen < self.nth or (self.count is not None and self.fired >= self.count):
+            return False
+        self.fired += 1
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        return self.count is not None and self.fired >= self.count
+
+
+def parse_call(method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Call:
+    hdr = {k.lower(): v for k, v in headers}
+    split = urlsplit(target)
+    service = region = None
+    m = _CREDENTIAL.search(hdr.get("authorization", "")) or _CREDENTIAL.search(
+        "Credential=" + dict(parse_qsl(split.query)).get("X-Amz-Credential", "")
+    )
+    if m:
+        region, service = m.group(1), m.group(2)
+    params: dict[str, str] = {}
+    action = None
+    amz_target = hdr.get("x-amz-target")
+    if amz_target:  # JSON protocol: "AmazonSSM.GetParameter"
+        prefix, _, action = amz_target.rpartition(".")
+        service = service or prefix.lower() or None
+    else:
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        ctype = hdr.get("content-type", "")
+        if body and (ctype.startswith("application/x-www-form-urlencoded") or not ctype):
+            params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        action = params.get("Action")
+    return Call(time.time(), method, split.path or "/", service, region, action, params, headers, body)
+
+
+def _error_document(call: Call, status: int, code: str, message: str) -> tuple[int, list, bytes]:
+    request_id = str(uuid.uuid4())
+    if any(k.lower() == "x-amz-target" for k, _ in call.headers):
+        body = json.dumps({"__type": _JSON_CODES.get(code, code), "message": message}).encode()
+        ctype = "application/x-amz-json-1.1"
+    else:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Response><Errors><Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"</Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        ctype = "text/xml;charset=UTF-8"
+    return status, [("Content-Type", ctype), ("x-amzn-RequestId", request_id)], body
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, proxy: "FaultProxy"):
+        self.proxy = proxy
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is no news
+            super().handle_error(request, client_address)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, and 100-continue handled for us
+    server: _Server
+
+    def log_message(self, format, *args):  # noqa: A002 - signature from the base class
+        pass
+
+    def _read_body(self) -> tuple[bytes, bytes]:
+        """Returns (body, bytes to send upstream): re-chunked when the client sent chunks."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            body = b"".join(chunks)
+            wire = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+            return body, wire
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        return body, body
+
+    def _handle(self) -> None:
+        proxy = self.server.proxy
+        started = time.monotonic()
+        headers = list(self.headers.raw_items())
+        body, wire = self._read_body()
+        call = parse_call(self.command, self.path, headers, body)
+        rule = proxy._admit(call)
+
+        def done(status: int | None) -> None:
+            call.status = status
+            call.duration = time.monotonic() - started
+
+        if rule and rule.delay:
+            time.sleep(rule.delay)
+        kind = rule.kind if rule else None
+        if kind in ("close", "reset"):
+            done(None)
+            self._abort(reset=kind == "reset")
+            return
+        if kind in _ERRORS or kind == "error":
+            status, code, message = _ERRORS.get(kind) or (rule.status, rule.code, rule.message or rule.code)
+            done(status)  # before answering: a test may look right after the answer
+            self._respond(*_error_document(call, status, code, message))
+            return
+        try:
+            status, reason, resp_headers, resp_body = proxy._forward(self.command, self.path, headers, wire)
+        except OSError as e:
+            status, resp_headers, resp_body = _error_document(call, 502, "ProxyUpstreamError", str(e))
+            reason = "Bad Gateway"
+        if kind == "drop":  # moto did the work; the client never hears of it
+            done(None)
+            self._abort(reset=True)
+            return
+        done(status)
+        self._respond(status, resp_headers, resp_body, reason)
+
+    def _respond(self, status: int, headers: list, body: bytes, reason: str | None = None) -> None:
+        reason = reason if reason is not None else self.responses.get(status, ("",))[0]
+        out = [f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")]
+        for k, v in headers:
+            if k.lower() not in _HOP_BY_HOP:
+                out.append(f"{k}: {v}\r\n".encode("latin-1"))
+        out.append(f"Content-Length: {len(body)}\r\n".encode())
+        if self.close_connection:
+            out.append(b"Connection: close\r\n")
+        out.append(b"\r\n")
+        out.append(body)
+        self.wfile.write(b"".join(out))
+
+    def _abort(self, reset: bool) -> None:
+        """Ends the connection with no response: FIN (close) or RST (reset)."""
+        self.close_connection = True
+        if reset:
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.rfile.close()  # drop the makefile reference so close() really closes
+                self.connection.close()
+            except OSError:
+                pass
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
+
+
+class FaultProxy:
+    def __init__(self, upstream_host: str, upstream_port: int, upstream_timeout: float = 120.0):
+        self.upstream = (upstream_host, upstream_port)
+        self.upstream_timeout = upstream_timeout
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._rules: list[FaultRule] = []
+        self.total = 0  # requests ever seen (reset_calls() doesn't change it)
+        self.regions: set[str] = set()  # regions signed for (reset_calls() doesn't change it)
+        self._changed = threading.Condition(self._lock)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    def start(self) -> int:
+        self._server = _Server(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fault-proxy",
+                                        daemon=True)
+        self._thread.start()
+        return self.port
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- faults ----------------------------------------------------------------------------
+    def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
+               nth: int = 1, service: str | None = None, delay: float = 0.0,
+               status: int | None = None, code: str | None = None, message: str | None = None) -> FaultRule:
+        if kind == "delay" and not delay:
+            raise ValueError("kind 'delay' needs delay=SECONDS")
+        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def _admit(self, call: Call) -> FaultRule | None:
+        with self._lock:
+            fired = None
+            for rule in self._rules:
+                if rule._take(call) and fired is None:
+                    fired = rule
+            call.fault = fired.kind if fired else None
+            self._calls.append(call)
+            self.total += 1
+            if call.region:
+                self.regions.add(call.region)
+            self._changed.notify_all()
+            return fired
+
+    # -- forwarding ------------------------------------------------------------------------
+    def _forward(self, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):
+        conn = http.client.HTTPConnection(*self.upstream, timeout=self.upstream_timeout)
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for k, v in headers:
+                conn.putheader(k, v)
+            conn.endheaders(wire or None)
+            resp = conn.getresponse()
+            body = resp.read()
+            return resp.status, resp.reason, resp.getheaders(), body
+        finally:
+            conn.close()
+
+    # -- the call log ----------------------------------------------------------------------
+    def records(self, service: str | None = None, action: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._calls
+                    if service in (None, c.service) and action in (None, c.action)]
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def wait_for(self, action: str, service: str | None = None, timeout: float = 30.0,
+                 count: int = 1) -> Call:
+        """Blocks until `count` calls of `action` have arrived; returns the last of them."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                seen = [c for c in self._calls if c.action == action and service in (None, c.service)]
+                if len(seen) >= count:
+                    return seen[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {action} call #{count} through the proxy within {timeout}s "
+                                       f"(saw {[c.action for c in self._calls]})")
+                self._changed.wait(left)
