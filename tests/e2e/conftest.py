@@ -150,3 +150,20 @@ def example(tmp_path: Path):
         return template
 
     return copy
+
+
+# ---- figures the harness prints at the end of the run ----------------------
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report_figure():
+    """report_figure("EC2 calls ...: 13") prints the line in pytest's summary."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("bakeami figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
