@@ -14,6 +14,11 @@ static int refuse_unsupported(const bk_build_config *c, const char *file)
 		return bk_err(BAKEAMI_EINVALID, "%s: promote: promotion is not supported by this build yet", file);
 	if (c->ami_regions.count)
 		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].ami_regions: copying to other regions is not supported by this build yet", file);
+	if (c->ami_users.count || c->ami_groups.count || c->snapshot_users.count ||
+	    c->snapshot_groups.count)
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].ami_users: sharing images is not supported by this build yet", file);
+	if (c->encrypt_boot == 1)
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].encrypt_boot: encrypting a copy is not supported by this build yet", file);
 	if (c->subnet_id && !c->vpc_id && !c->security_group_ids.count)
 		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].vpc_id: required with subnet_id when bakeami creates the temporary security group", file);
 	return 0;
@@ -84,6 +89,9 @@ int bk_stage_validate(bakeami_bake *b)
 			return rc;
 	bk_step(b, "template %s (%s)", b->opts.template_path,
 		bk_template_config(b->tpl)->builder_type);
+	const bk_strv *warn = bk_template_warnings(b->tpl);
+	for (size_t i = 0; i < warn->count; i++)
+		bk_warn(b, "%s", warn->items[i]);
 	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0)
 		return rc;
 	return open_journal(b);

@@ -34,6 +34,16 @@ void bk_template_free(bk_template *tpl);
 /* Values of sensitive variables (and any secret_key / token fields), for
  * masking in logs. */
 const bk_strv *bk_template_secrets(const bk_template *tpl);
+/* Notes for the log made while loading: trailing commas removed, the old
+ * clean_ami_name and puppet-server `options` accepted, post-processors
+ * ignored. Never holds secrets. */
+const bk_strv *bk_template_warnings(const bk_template *tpl);
+/* The run start (epoch seconds) that {{isotime}} and {{timestamp}} use, and
+ * the run id ({{build `PackerRunUUID`}} when bk_build_vars.run_id is NULL). */
+double bk_template_start_time(const bk_template *tpl);
+const char *bk_template_run_id(const bk_template *tpl);
+/* A resolved user variable, or NULL when not declared. */
+const char *bk_template_var(const bk_template *tpl, const char *name);
 
 /* Build variables, known after the source AMI is resolved. */
 typedef struct {
@@ -121,6 +131,17 @@ typedef struct {
 	cJSON *promote;                      /* rendered, validated; NULL if absent */
 	cJSON *post_processors;              /* manifest options; NULL if absent */
 	char *template_path, *template_dir;
+	/* ---- added by the template module ---- */
+	cJSON *builder;                      /* the whole rendered builder object (owned):
+					      * amazon-instance keys, ignored Packer keys */
+	bk_strv ami_users, ami_groups, snapshot_users, snapshot_groups;
+	int encrypt_boot;                    /* -1 unset (keep the source's), 0, 1 */
+	char *kms_key_id;
+	int ebs_optimized, ena_support, sriov_support;   /* -1 unset */
+	int max_retries;                     /* -1 unset: the AWS layer's default */
+	double poll_delay_s;                 /* aws_polling.delay_seconds; 0 unset */
+	int skip_region_validation;
+	char *ami_virtualization_type;       /* NULL unset */
 } bk_build_config;
 
 /* The config rendered with empty build variables (valid after load). */
@@ -137,5 +158,7 @@ int bk_template_render(char **out, const bk_template *tpl, const bk_build_vars *
 char *bk_clean_resource_name(const char *s);
 /* Go reference-time layout ("2006-01-02T15:04:05Z07:00") to text. */
 char *bk_go_time_format(const char *layout, double epoch);
+/* Go duration ("5m", "30s", "1h30m", "1.5h", "0") to seconds; -1 if bad. */
+int bk_go_duration(double *out_seconds, const char *s);
 
 #endif

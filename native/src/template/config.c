@@ -1,0 +1,712 @@
+/*
+ * config.c - the builder: one amazon-ebs or amazon-instance object, rendered,
+ * read field by field through a table into bk_build_config, then checked as
+ * a whole. Unknown keys are errors (a typo would otherwise be silently
+ * ignored); the harmless Packer keys we do not act on are in the table as
+ * "accepted", with their types still checked.
+ */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template_int.h"
+
+typedef int (*setter)(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off);
+
+typedef struct {
+	const char *key;
+	setter set;
+	size_t off;
+	unsigned flags;
+} field;
+
+enum { INSTANCE_ONLY = 1, REQUIRED = 2 };
+
+#define OFF(f) offsetof(bk_build_config, f)
+#define AT(c, off, type) ((type *)((char *)(c)->cfg + (off)))
+
+static int set_str(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	return bk_tpl_get_str(AT(c, off, char *), c, v, path);
+}
+
+static int set_bool(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	return bk_tpl_get_bool(AT(c, off, int), c, v, path);
+}
+
+static int set_int(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	long long n;
+	int rc = bk_tpl_get_int(&n, c, v, path);
+
+	if (rc == 0 && (n < 0 || n > 1000000))
+		return bk_tpl_err(c->file, path, "%lld is out of range (0 to 1000000)", n);
+	if (rc == 0)
+		*AT(c, off, int) = (int)n;
+	return rc;
+}
+
+static int set_dur(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	return bk_tpl_get_dur(AT(c, off, double), c, v, path);
+}
+
+static int set_strv(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	return bk_tpl_get_strv(AT(c, off, bk_strv), c, v, path);
+}
+
+static int set_kv(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	return bk_tpl_get_kv(AT(c, off, bk_kv), c, v, path);
+}
+
+/* Accepted and type-checked, not stored: the rendered object keeps it. */
+static int check_str(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	char *s = NULL;
+	int rc = bk_tpl_get_str(&s, c, v, path);
+
+	(void)off;
+	free(s);
+	return rc;
+}
+
+static int check_bool(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	int b;
+
+	(void)off;
+	return bk_tpl_get_bool(&b, c, v, path);
+}
+
+static int check_int(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	long long n;
+
+	(void)off;
+	return bk_tpl_get_int(&n, c, v, path);
+}
+
+static int check_dur(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	double d;
+
+	(void)off;
+	return bk_tpl_get_dur(&d, c, v, path);
+}
+
+static int check_strv(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	bk_strv s = BK_STRV_INIT;
+	int rc = bk_tpl_get_strv(&s, c, v, path);
+
+	(void)off;
+	bk_strv_free(&s);
+	return rc;
+}
+
+static int check_any(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)c, (void)v, (void)path, (void)off;
+	return 0;
+}
+
+static int unsupported(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)v, (void)off;
+	return bk_tpl_err(c->file, path, "not supported by bakeami yet");
+}
+
+static int set_spot(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)off;
+	if (cJSON_IsString(v) && !*v->valuestring)
+		return 0;   /* "" is Packer's "no spot" */
+	return bk_tpl_err(c->file, path, "spot instances are not supported yet: remove "
+			  "spot_price (or set it to \"\")");
+}
+
+static int set_communicator(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)off;
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "ssh") == 0)
+		return 0;
+	return bk_tpl_err(c->file, path, "only \"ssh\" is supported");
+}
+
+static int set_sg_id(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	char *s = NULL;
+	int rc = bk_tpl_get_str(&s, c, v, path);
+
+	(void)off;
+	if (rc == 0 && *s)
+		rc = bk_strv_push(&c->cfg->security_group_ids, s);
+	free(s);
+	return rc;
+}
+
+static int set_sg_ids(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	bk_strv ids = BK_STRV_INIT;
+	int rc = bk_tpl_get_strv(&ids, c, v, path);
+
+	(void)off;
+	for (size_t i = 0; rc == 0 && i < ids.count; i++)
+		rc = bk_strv_push(&c->cfg->security_group_ids, ids.items[i]);
+	bk_strv_free(&ids);
+	return rc;
+}
+
+static bool valid_cidr(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	unsigned char addr[16];
+	char host[64], *end;
+	long bits;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(host))
+		return false;
+	memcpy(host, s, (size_t)(slash - s));
+	host[slash - s] = '\0';
+	bits = strtol(slash + 1, &end, 10);
+	if (!slash[1] || *end || bits < 0)
+		return false;
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return bits <= 32;
+	return inet_pton(AF_INET6, host, addr) == 1 && bits <= 128;
+}
+
+static int set_cidrs(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	bk_strv *cidrs = AT(c, off, bk_strv);
+	int rc = bk_tpl_get_strv(cidrs, c, v, path);
+
+	for (size_t i = 0; rc == 0 && i < cidrs->count; i++)
+		if (!valid_cidr(cidrs->items[i])) {
+			char *sub = bk_tpl_jpath_index(path, i);
+			rc = bk_tpl_err(c->file, sub ? sub : path, "\"%s\" is not a CIDR block "
+					"like 203.0.113.7/32", cidrs->items[i]);
+			free(sub);
+		}
+	return rc;
+}
+
+static int set_filter(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	static const char *const keys[] = {"filters", "owners", "most_recent", NULL};
+	bk_build_config *cfg = c->cfg;
+	int rc = bk_tpl_only_keys(c, v, path, keys, NULL);
+
+	(void)off;
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&cfg->source_ami_filters, c, v, "filters", path, 'k');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&cfg->source_ami_owners, c, v, "owners", path, 'v');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&cfg->source_ami_most_recent, c, v, "most_recent", path, 'b');
+	if (rc == 0 && cfg->source_ami_filters.count == 0)
+		rc = bk_tpl_err(c->file, path, "needs at least one entry in filters");
+	/* Packer's rule: never pick an image from just anyone. */
+	if (rc == 0 && cfg->source_ami_owners.count == 0 &&
+	    !bk_kv_get(&cfg->source_ami_filters, "owner-id") &&
+	    !bk_kv_get(&cfg->source_ami_filters, "owner-alias"))
+		rc = bk_tpl_err(c->file, path, "owners is required (e.g. [\"amazon\"] or an "
+				"account id) unless filters has owner-id or owner-alias");
+	return rc;
+}
+
+static int set_metadata(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	static const char *const keys[] = {"http_endpoint", "http_tokens",
+		"http_put_response_hop_limit", "instance_metadata_tags", NULL};
+	bk_build_config *cfg = c->cfg;
+	char *tags = NULL;
+	int rc = bk_tpl_only_keys(c, v, path, keys, NULL);
+
+	(void)off;
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&cfg->http_endpoint, c, v, "http_endpoint", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&cfg->http_tokens, c, v, "http_tokens", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&cfg->http_put_response_hop_limit, c, v,
+				"http_put_response_hop_limit", path, 'i');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&tags, c, v, "instance_metadata_tags", path, 's');
+	free(tags);
+	return rc;
+}
+
+/* Packer's aws_polling drives the waiters: a wait lasts delay x attempts
+ * (the SDK's 15 s x 40, and 120 attempts for images, when unset). */
+static int set_polling(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	static const char *const keys[] = {"delay_seconds", "max_attempts", NULL};
+	bk_build_config *cfg = c->cfg;
+	int delay = 0, attempts = 0;
+	int rc = bk_tpl_only_keys(c, v, path, keys, NULL);
+
+	(void)off;
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&delay, c, v, "delay_seconds", path, 'i');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&attempts, c, v, "max_attempts", path, 'i');
+	if (rc != 0)
+		return rc;
+	cfg->poll_delay_s = delay;
+	cfg->instance_timeout_s = (delay ? delay : 15) * (attempts ? attempts : 40);
+	cfg->image_timeout_s = (delay ? delay : 15) * (attempts ? attempts : 120);
+	return 0;
+}
+
+static int read_bdm(bk_cfg_ctx *c, const cJSON *o, const char *path, bk_ec2_bdm *d)
+{
+	static const char *const keys[] = {"device_name", "volume_size", "volume_type",
+		"delete_on_termination", "encrypted", "iops", "throughput", "snapshot_id",
+		"kms_key_id", "no_device", "virtual_name", NULL};
+	char *virt = NULL;
+	int rc = bk_tpl_only_keys(c, o, path, keys, "a block device mapping");
+
+	d->delete_on_termination = d->encrypted = -1;
+	if (rc == 0)
+		rc = bk_tpl_get_opt((char **)&d->device_name, c, o, "device_name", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt((char **)&d->volume_type, c, o, "volume_type", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt((char **)&d->snapshot_id, c, o, "snapshot_id", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt((char **)&d->kms_key_id, c, o, "kms_key_id", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&virt, c, o, "virtual_name", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&d->volume_size, c, o, "volume_size", path, 'i');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&d->iops, c, o, "iops", path, 'i');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&d->throughput, c, o, "throughput", path, 'i');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&d->delete_on_termination, c, o, "delete_on_termination", path, 'b');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&d->encrypted, c, o, "encrypted", path, 'b');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&d->no_device, c, o, "no_device", path, 'b');
+	free(virt);
+	if (rc == 0 && (!d->device_name || !*d->device_name))
+		rc = bk_tpl_err(c->file, path, "device_name is required (e.g. \"/dev/xvda\")");
+	return rc;
+}
+
+static void bdms_free(bk_ec2_bdm *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)b[i].device_name);
+		free((char *)b[i].volume_type);
+		free((char *)b[i].snapshot_id);
+		free((char *)b[i].kms_key_id);
+	}
+	free(b);
+}
+
+static int read_bdms(bk_cfg_ctx *c, const cJSON *v, const char *path,
+		     bk_ec2_bdm **out, size_t *count)
+{
+	size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+	int rc = 0;
+
+	if (!cJSON_IsArray(v))
+		return bk_tpl_err(c->file, path, "expected an array of objects, got %s",
+				  bk_tpl_json_type(v));
+	bdms_free(*out, *count);
+	*count = 0;
+	if (!(*out = calloc(n ? n : 1, sizeof(**out))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	for (const cJSON *it = v->child; it && rc == 0; it = it->next, i++) {
+		char *sub = bk_tpl_jpath_index(path, i);
+		rc = sub ? read_bdm(c, it, sub, &(*out)[i]) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		*count = i + 1;
+		free(sub);
+	}
+	return rc;
+}
+
+static int set_launch_bdms(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)off;
+	return read_bdms(c, v, path, &c->cfg->launch_bdms, &c->cfg->launch_bdms_count);
+}
+
+static int set_ami_bdms(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)off;
+	return read_bdms(c, v, path, &c->cfg->ami_bdms, &c->cfg->ami_bdms_count);
+}
+
+static int set_user_data_file(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	char *rel = NULL, *found = NULL;
+	int rc = bk_tpl_get_str(&rel, c, v, path);
+
+	(void)off;
+	if (rc == 0 && *rel)
+		rc = bk_tpl_find_local(&found, c, rel, path);
+	if (rc == 0 && found) {
+		free(c->cfg->user_data);
+		c->cfg->user_data = NULL;
+		if ((rc = bk_file_read(&c->cfg->user_data, NULL, found)) < 0)
+			rc = bk_tpl_err(c->file, path, "%s", bk_err_msg());
+	}
+	free(rel);
+	free(found);
+	return rc;
+}
+
+static int noop(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	(void)c, (void)v, (void)path, (void)off;
+	return 0;   /* type and name: read before the table runs */
+}
+
+static const field fields[] = {
+	{"type", noop, 0, 0},
+	{"name", noop, 0, 0},
+	/* AWS access */
+	{"region", set_str, OFF(region), 0},
+	{"access_key", set_str, OFF(access_key), 0},
+	{"secret_key", set_str, OFF(secret_key), 0},
+	{"token", set_str, OFF(token), 0},
+	{"profile", set_str, OFF(profile), 0},
+	{"custom_endpoint_ec2", set_str, OFF(custom_endpoint_ec2), 0},
+	{"max_retries", set_int, OFF(max_retries), 0},
+	{"aws_polling", set_polling, 0, 0},
+	{"skip_region_validation", set_bool, OFF(skip_region_validation), 0},
+	/* source */
+	{"source_ami", set_str, OFF(source_ami), 0},
+	{"source_ami_filter", set_filter, 0, 0},
+	/* instance */
+	{"instance_type", set_str, OFF(instance_type), REQUIRED},
+	{"subnet_id", set_str, OFF(subnet_id), 0},
+	{"vpc_id", set_str, OFF(vpc_id), 0},
+	{"availability_zone", set_str, OFF(availability_zone), 0},
+	{"security_group_id", set_sg_id, 0, 0},
+	{"security_group_ids", set_sg_ids, 0, 0},
+	{"temporary_security_group_source_cidrs", set_cidrs,
+	 OFF(temporary_security_group_source_cidrs), 0},
+	{"iam_instance_profile", set_str, OFF(iam_instance_profile), 0},
+	{"user_data", set_str, OFF(user_data), 0},
+	{"user_data_file", set_user_data_file, 0, 0},
+	{"associate_public_ip_address", set_bool, OFF(associate_public_ip_address), 0},
+	{"shutdown_behavior", set_str, OFF(shutdown_behavior), 0},
+	{"metadata_options", set_metadata, 0, 0},
+	{"launch_block_device_mappings", set_launch_bdms, 0, 0},
+	{"ami_block_device_mappings", set_ami_bdms, 0, 0},
+	{"ebs_optimized", set_bool, OFF(ebs_optimized), 0},
+	{"ena_support", set_bool, OFF(ena_support), 0},
+	{"sriov_support", set_bool, OFF(sriov_support), 0},
+	/* image */
+	{"ami_name", set_str, OFF(ami_name), REQUIRED},
+	{"ami_description", set_str, OFF(ami_description), 0},
+	{"ami_virtualization_type", set_str, OFF(ami_virtualization_type), 0},
+	{"tags", set_kv, OFF(tags), 0},
+	{"run_tags", set_kv, OFF(run_tags), 0},
+	{"run_volume_tags", set_kv, OFF(run_volume_tags), 0},
+	{"snapshot_tags", set_kv, OFF(snapshot_tags), 0},
+	{"skip_create_ami", set_bool, OFF(skip_create_ami), 0},
+	{"force_deregister", set_bool, OFF(force_deregister), 0},
+	{"force_delete_snapshot", set_bool, OFF(force_delete_snapshot), 0},
+	{"ami_regions", set_strv, OFF(ami_regions), 0},
+	{"ami_users", set_strv, OFF(ami_users), 0},
+	{"ami_groups", set_strv, OFF(ami_groups), 0},
+	{"snapshot_users", set_strv, OFF(snapshot_users), 0},
+	{"snapshot_groups", set_strv, OFF(snapshot_groups), 0},
+	{"encrypt_boot", set_bool, OFF(encrypt_boot), 0},
+	{"kms_key_id", set_str, OFF(kms_key_id), 0},
+	/* communicator */
+	{"communicator", set_communicator, 0, 0},
+	{"ssh_username", set_str, OFF(ssh_username), REQUIRED},
+	{"ssh_host", set_str, OFF(ssh_host), 0},
+	{"ssh_port", set_int, OFF(ssh_port), 0},
+	{"ssh_timeout", set_dur, OFF(ssh_timeout_s), 0},
+	{"ssh_keypair_name", set_str, OFF(ssh_keypair_name), 0},
+	{"ssh_private_key_file", set_str, OFF(ssh_private_key_file), 0},
+	{"ssh_host_key_fingerprint", set_str, OFF(ssh_host_key_fingerprint), 0},
+	{"ssh_clear_authorized_keys", set_bool, OFF(ssh_clear_authorized_keys), 0},
+	{"ssh_interface", set_str, OFF(ssh_interface), 0},
+	/* accepted, not acted on (the rendered builder object keeps them) */
+	{"disable_stop_instance", check_bool, 0, 0},
+	{"skip_metadata_api_check", check_bool, 0, 0},
+	{"skip_credential_validation", check_bool, 0, 0},
+	{"skip_profile_validation", check_bool, 0, 0},
+	{"insecure_skip_tls_verify", check_bool, 0, 0},
+	{"decode_authorization_messages", check_bool, 0, 0},
+	{"enable_t2_unlimited", check_bool, 0, 0},
+	{"enable_unlimited_credits", check_bool, 0, 0},
+	{"temporary_security_group_source_public_ip", check_bool, 0, 0},
+	{"ssh_pty", check_bool, 0, 0},
+	{"ssh_handshake_attempts", check_int, 0, 0},
+	{"ssh_keep_alive_interval", check_dur, 0, 0},
+	{"ssh_read_write_timeout", check_dur, 0, 0},
+	{"ssh_file_transfer_method", check_str, 0, 0},
+	{"temporary_key_pair_name", check_str, 0, 0},
+	{"temporary_key_pair_type", check_str, 0, 0},
+	{"tenancy", check_str, 0, 0},
+	{"placement_tenancy", check_str, 0, 0},
+	{"imds_support", check_str, 0, 0},
+	{"deprecate_at", check_str, 0, 0},
+	{"ami_product_codes", check_strv, 0, 0},
+	{"ami_org_arns", check_strv, 0, 0},
+	{"ami_ou_arns", check_strv, 0, 0},
+	{"region_kms_key_ids", check_any, 0, 0},
+	/* Packer has these; we would silently do something else. */
+	{"spot_price", set_spot, 0, 0},
+	{"spot_instance_types", unsupported, 0, 0},
+	{"spot_price_auto_product", unsupported, 0, 0},
+	{"spot_tags", unsupported, 0, 0},
+	{"ssh_password", unsupported, 0, 0},
+	{"ssh_agent_auth", unsupported, 0, 0},
+	{"ssh_bastion_host", unsupported, 0, 0},
+	{"ssh_proxy_host", unsupported, 0, 0},
+	{"security_group_filter", unsupported, 0, 0},
+	{"subnet_filter", unsupported, 0, 0},
+	{"vpc_filter", unsupported, 0, 0},
+	{"temporary_iam_instance_profile_policy_document", unsupported, 0, 0},
+	/* amazon-instance (instance-store bundles); kept in cfg->builder */
+	{"account_id", check_str, 0, INSTANCE_ONLY | REQUIRED},
+	{"s3_bucket", check_str, 0, INSTANCE_ONLY | REQUIRED},
+	{"x509_cert_path", check_str, 0, INSTANCE_ONLY | REQUIRED},
+	{"x509_key_path", check_str, 0, INSTANCE_ONLY | REQUIRED},
+	{"x509_upload_path", check_str, 0, INSTANCE_ONLY},
+	{"bundle_destination", check_str, 0, INSTANCE_ONLY},
+	{"bundle_prefix", check_str, 0, INSTANCE_ONLY},
+	{"bundle_upload_command", check_str, 0, INSTANCE_ONLY},
+	{"bundle_vol_command", check_str, 0, INSTANCE_ONLY},
+};
+
+static const field *find_field(const char *key)
+{
+	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++)
+		if (strcmp(fields[i].key, key) == 0)
+			return &fields[i];
+	return NULL;
+}
+
+static bool is_instance(const bk_cfg_ctx *c)
+{
+	return strcmp(c->cfg->builder_type, "amazon-instance") == 0;
+}
+
+static int read_fields(bk_cfg_ctx *c, const char *bpath)
+{
+	int rc = 0;
+
+	for (const cJSON *it = c->cfg->builder->child; it && rc == 0; it = it->next) {
+		const field *f = find_field(it->string);
+		char *path = bk_tpl_jpath_key(bpath, it->string);
+		if (!path)
+			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c)))
+			rc = bk_tpl_err(c->file, path, "unknown key for an %s builder",
+					c->cfg->builder_type);
+		else
+			rc = f->set(c, it, path, f->off);
+		free(path);
+	}
+	return rc;
+}
+
+static int check_required(bk_cfg_ctx *c, const char *bpath)
+{
+	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++) {
+		const field *f = &fields[i];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->cfg->builder, f->key);
+		bool instance_key = f->flags & INSTANCE_ONLY;
+		char path[128];
+
+		if (!(f->flags & REQUIRED) || (instance_key && !is_instance(c)) ||
+		    (strcmp(f->key, "ami_name") == 0 && c->cfg->skip_create_ami))
+			continue;
+		snprintf(path, sizeof(path), "%s.%s", bpath, f->key);
+		if (!v)
+			return bk_tpl_err(c->file, path, "required but missing");
+		/* amazon-instance keys only need to be there: we do not bundle. */
+		if (!instance_key && !*v->valuestring)
+			return bk_tpl_err(c->file, path, "must not be empty");
+	}
+	return 0;
+}
+
+/* Optional strings left empty (often by an unset variable) mean unset. */
+static void empty_to_null(bk_build_config *cfg)
+{
+	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++) {
+		char **s = (char **)((char *)cfg + fields[i].off);
+		if (fields[i].set != set_str || (fields[i].flags & REQUIRED) || !*s || **s)
+			continue;
+		free(*s);
+		*s = NULL;
+	}
+}
+
+static int set_defaults(bk_build_config *cfg, const bk_template *tpl)
+{
+	cfg->ssh_port = 22;
+	cfg->ssh_timeout_s = 300;
+	cfg->ssh_clear_authorized_keys = 1;
+	cfg->instance_timeout_s = 600;
+	cfg->image_timeout_s = 1800;
+	cfg->associate_public_ip_address = -1;
+	cfg->encrypt_boot = cfg->ebs_optimized = cfg->ena_support = cfg->sriov_support = -1;
+	cfg->max_retries = -1;
+	cfg->http_tokens = bk_strdup("required");
+	cfg->template_path = bk_strdup(tpl->path);
+	cfg->template_dir = bk_strdup(tpl->dir);
+	if (!cfg->http_tokens || !cfg->template_path || !cfg->template_dir)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int check_type(const bk_cfg_ctx *c, const cJSON *b)
+{
+	static const char *const later[] = {"amazon-chroot", "amazon-ebssurrogate",
+					    "amazon-ebsvolume"};
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(b, "type");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+
+	if (!cJSON_IsObject(b))
+		return bk_tpl_err(c->file, "builders[0]", "expected an object, got %s",
+				  bk_tpl_json_type(b));
+	if (!type)
+		return bk_tpl_err(c->file, "builders[0].type", "required but missing");
+	if (!cJSON_IsString(type))
+		return bk_tpl_err(c->file, "builders[0].type", "expected a string, got %s",
+				  bk_tpl_json_type(type));
+	if (name && !cJSON_IsString(name))
+		return bk_tpl_err(c->file, "builders[0].name", "expected a string, got %s",
+				  bk_tpl_json_type(name));
+	if (!strcmp(type->valuestring, "amazon-ebs") || !strcmp(type->valuestring, "amazon-instance"))
+		return 0;
+	for (size_t i = 0; i < BK_ARRAY_SIZE(later); i++)
+		if (strcmp(type->valuestring, later[i]) == 0)
+			return bk_tpl_err(c->file, "builders[0].type", "\"%s\" is not supported "
+					  "yet (use amazon-ebs)", type->valuestring);
+	return bk_tpl_err(c->file, "builders[0].type", "unknown builder type \"%s\" "
+			  "(supported: amazon-ebs, amazon-instance)", type->valuestring);
+}
+
+static int pick_builder(const bk_cfg_ctx *c, const cJSON **out)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(c->tpl->root, "builders");
+	int n = cJSON_GetArraySize(list);
+
+	if (!list)
+		return bk_tpl_err(c->file, "builders", "required: one amazon-ebs or "
+				  "amazon-instance builder");
+	if (!cJSON_IsArray(list))
+		return bk_tpl_err(c->file, "builders", "expected an array, got %s",
+				  bk_tpl_json_type(list));
+	if (n == 0)
+		return bk_tpl_err(c->file, "builders", "empty: one amazon-ebs or "
+				  "amazon-instance builder is required");
+	if (n > 1)
+		return bk_tpl_err(c->file, "builders", "only one builder per template is "
+				  "supported (found %d): split it into one template per image", n);
+	*out = list->child;
+	return check_type(c, list->child);
+}
+
+static int builder_build(bk_cfg_ctx *c)
+{
+	const char *bpath = "builders[0]";
+	bk_build_config *cfg = c->cfg;
+	const cJSON *b = NULL;
+	int rc = pick_builder(c, &b);
+
+	if (rc == 0)
+		rc = bk_interp_render_json(&cfg->builder, c->in, b, bpath);
+	if (rc != 0)
+		return rc;
+	cfg->builder_type = bk_strdup(c->in->build_type);
+	cfg->build_name = bk_strdup(c->in->build_name);
+	if (!cfg->builder_type || !cfg->build_name)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	if ((rc = read_fields(c, bpath)) == 0)
+		rc = check_required(c, bpath);
+	if (rc == 0)
+		rc = bk_tpl_builder_validate(c, bpath);
+	if (rc == 0)
+		empty_to_null(cfg);
+	return rc;
+}
+
+int bk_tpl_config_build(bk_build_config **out, const bk_template *tpl,
+		    const bk_build_vars *bv, bk_strv *warnings)
+{
+	bk_build_config *cfg = calloc(1, sizeof(*cfg));
+	const cJSON *root = tpl->root;
+	bk_interp in;
+	bk_cfg_ctx c = {tpl, tpl->path, &in, cfg, warnings};
+	int rc;
+
+	*out = NULL;
+	if (!cfg)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	bk_interp_init(&in, tpl, bv, warnings);
+	if ((rc = set_defaults(cfg, tpl)) == 0)
+		rc = builder_build(&c);
+	if (rc == 0)
+		rc = bk_tpl_provisioners_build(&c, cJSON_GetObjectItemCaseSensitive(root, "provisioners"));
+	if (rc == 0)
+		rc = bk_tpl_tests_build(&c, cJSON_GetObjectItemCaseSensitive(root, "tests"));
+	if (rc == 0)
+		rc = bk_tpl_promote_build(&c, cJSON_GetObjectItemCaseSensitive(root, "promote"));
+	if (rc == 0)
+		rc = bk_tpl_post_processors_build(&c, cJSON_GetObjectItemCaseSensitive(root,
+									       "post-processors"));
+	if (rc != 0) {
+		bk_build_config_free(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void bk_build_config_free(bk_build_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++)
+		if (fields[i].set == set_str)
+			free(*(char **)((char *)cfg + fields[i].off));
+	free(cfg->builder_type);
+	free(cfg->build_name);
+	/* user_data (also user_data_file's contents) is freed by the loop. */
+	free(cfg->http_tokens);
+	free(cfg->http_endpoint);
+	bk_kv_free(&cfg->source_ami_filters);
+	bk_strv_free(&cfg->source_ami_owners);
+	bk_strv_free(&cfg->security_group_ids);
+	bk_strv_free(&cfg->temporary_security_group_source_cidrs);
+	bdms_free(cfg->launch_bdms, cfg->launch_bdms_count);
+	bdms_free(cfg->ami_bdms, cfg->ami_bdms_count);
+	bk_kv_free(&cfg->tags);
+	bk_kv_free(&cfg->run_tags);
+	bk_kv_free(&cfg->run_volume_tags);
+	bk_kv_free(&cfg->snapshot_tags);
+	bk_strv_free(&cfg->ami_regions);
+	bk_strv_free(&cfg->ami_users);
+	bk_strv_free(&cfg->ami_groups);
+	bk_strv_free(&cfg->snapshot_users);
+	bk_strv_free(&cfg->snapshot_groups);
+	free(cfg->check_ip_url);
+	bk_tpl_provisioners_free(cfg);
+	cJSON_Delete(cfg->tests);
+	cJSON_Delete(cfg->promote);
+	cJSON_Delete(cfg->post_processors);
+	cJSON_Delete(cfg->builder);
+	free(cfg->template_path);
+	free(cfg->template_dir);
+	free(cfg);
+}

@@ -1,0 +1,300 @@
+/*
+ * sections.c - the two extensions (tests, promote) and post-processors.
+ * tests and promote are checked for shape here and kept as rendered JSON:
+ * the verify and promote code read the details. Of the post-processors
+ * only "manifest" means something to us; others are noted and skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template_int.h"
+
+static int path_err(const bk_cfg_ctx *c, const char *parent, const char *key,
+		    const char *what)
+{
+	char *p = bk_tpl_jpath_key(parent, key);
+	int rc = bk_tpl_err(c->file, p ? p : parent, "%s", what);
+
+	free(p);
+	return rc;
+}
+
+static int check_when(const bk_cfg_ctx *c, const cJSON *t)
+{
+	static const char *const whens[] = {"before_image", "after_image", "both"};
+	char *when = NULL;
+	int rc = bk_tpl_get_opt(&when, c, t, "when", "tests", 's');
+
+	for (size_t i = 0; rc == 0 && when && i < BK_ARRAY_SIZE(whens); i++)
+		if (strcmp(when, whens[i]) == 0) {
+			free(when);
+			return 0;
+		}
+	if (rc == 0 && when) {
+		char what[160];
+		snprintf(what, sizeof(what), "\"%.60s\" is not one of before_image, after_image, "
+			 "both", when);
+		rc = path_err(c, "tests", "when", what);
+	}
+	free(when);
+	return rc;
+}
+
+/* A check says what it checks with one of these keys. */
+static bool has_kind(const cJSON *check)
+{
+	static const char *const kinds[] = {"package", "service", "port", "file", "command",
+					    "user", "process", "kernel_param"};
+
+	for (size_t i = 0; i < BK_ARRAY_SIZE(kinds); i++)
+		if (cJSON_GetObjectItemCaseSensitive(check, kinds[i]))
+			return true;
+	return false;
+}
+
+static int check_checks(const bk_cfg_ctx *c, const cJSON *t)
+{
+	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(t, "checks");
+	size_t i = 0;
+	char path[48];
+
+	if (!checks)
+		return 0;
+	if (!cJSON_IsArray(checks))
+		return bk_tpl_err(c->file, "tests.checks", "expected an array of objects, got %s",
+				  bk_tpl_json_type(checks));
+	for (const cJSON *it = checks->child; it; it = it->next, i++) {
+		snprintf(path, sizeof(path), "tests.checks[%zu]", i);
+		if (!cJSON_IsObject(it))
+			return bk_tpl_err(c->file, path, "expected an object, got %s",
+					  bk_tpl_json_type(it));
+		if (!has_kind(it))
+			return bk_tpl_err(c->file, path, "a check needs one of package, service, "
+					  "port, file, command, user, process, kernel_param");
+	}
+	return 0;
+}
+
+static int check_serverspec(const bk_cfg_ctx *c, const cJSON *t)
+{
+	static const char *const keys[] = {"dir", "pattern", "command", NULL};
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "serverspec");
+	char *tmp = NULL;
+	int rc;
+
+	if (!s)
+		return 0;
+	rc = bk_tpl_only_keys(c, s, "tests.serverspec", keys, NULL);
+	for (size_t i = 0; rc == 0 && keys[i]; i++) {
+		rc = bk_tpl_get_opt(&tmp, c, s, keys[i], "tests.serverspec", 's');
+		free(tmp);
+		tmp = NULL;
+	}
+	return rc;
+}
+
+int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests)
+{
+	static const char *const keys[] = {"when", "checks", "serverspec", NULL};
+	cJSON *t = NULL;
+	int rc;
+
+	if (!tests)
+		return 0;
+	if ((rc = bk_interp_render_json(&t, c->in, tests, "tests")) != 0)
+		return rc;
+	rc = bk_tpl_only_keys(c, t, "tests", keys, NULL);
+	if (rc == 0)
+		rc = check_when(c, t);
+	if (rc == 0)
+		rc = check_checks(c, t);
+	if (rc == 0)
+		rc = check_serverspec(c, t);
+	if (rc != 0) {
+		cJSON_Delete(t);
+		return rc;
+	}
+	c->cfg->tests = t;
+	return 0;
+}
+
+static bool account_id(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n == 12 && !s[n];
+}
+
+static int check_share(const bk_cfg_ctx *c, const cJSON *p)
+{
+	bk_strv ids = BK_STRV_INIT;
+	char path[48];
+	int rc = bk_tpl_get_opt(&ids, c, p, "share_with", "promote", 'v');
+
+	for (size_t i = 0; rc == 0 && i < ids.count; i++)
+		if (!account_id(ids.items[i])) {
+			snprintf(path, sizeof(path), "promote.share_with[%zu]", i);
+			rc = bk_tpl_err(c->file, path, "\"%.40s\" is not a 12-digit AWS account "
+					"id", ids.items[i]);
+		}
+	bk_strv_free(&ids);
+	return rc;
+}
+
+static int check_numbers(const bk_cfg_ctx *c, const cJSON *p)
+{
+	const cJSON *keep = cJSON_GetObjectItemCaseSensitive(p, "keep_last");
+	const cJSON *days = cJSON_GetObjectItemCaseSensitive(p, "deprecate_after_days");
+	long long n = 0;
+	int rc = 0;
+
+	if (keep && (rc = bk_tpl_get_int(&n, c, keep, "promote.keep_last")) == 0 && n < 1)
+		rc = bk_tpl_err(c->file, "promote.keep_last", "must be a positive integer "
+				"(got %lld)", n);
+	if (rc == 0 && days && (rc = bk_tpl_get_int(&n, c, days, "promote.deprecate_after_days")) == 0
+	    && n < 0)
+		rc = bk_tpl_err(c->file, "promote.deprecate_after_days", "must not be negative "
+				"(got %lld)", n);
+	return rc;
+}
+
+static int check_promote_types(const bk_cfg_ctx *c, const cJSON *p)
+{
+	bk_strv v = BK_STRV_INIT;
+	bk_kv k = BK_KV_INIT;
+	char *s = NULL;
+	int rc = bk_tpl_get_opt(&v, c, p, "regions", "promote", 'v');
+
+	bk_strv_free(&v);
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&v, c, p, "share_with_org_arns", "promote", 'v');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&s, c, p, "ssm_parameter", "promote", 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&k, c, p, "tags", "promote", 'k');
+	bk_strv_free(&v);
+	bk_kv_free(&k);
+	free(s);
+	return rc;
+}
+
+int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote)
+{
+	static const char *const keys[] = {"regions", "share_with", "share_with_org_arns",
+		"ssm_parameter", "tags", "deprecate_after_days", "keep_last", NULL};
+	cJSON *p = NULL;
+	int rc;
+
+	if (!promote)
+		return 0;
+	if ((rc = bk_interp_render_json(&p, c->in, promote, "promote")) != 0)
+		return rc;
+	rc = bk_tpl_only_keys(c, p, "promote", keys, NULL);
+	if (rc == 0)
+		rc = check_promote_types(c, p);
+	if (rc == 0)
+		rc = check_share(c, p);
+	if (rc == 0)
+		rc = check_numbers(c, p);
+	if (rc != 0) {
+		cJSON_Delete(p);
+		return rc;
+	}
+	c->cfg->promote = p;
+	return 0;
+}
+
+static int check_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path)
+{
+	static const char *const keys[] = {"type", "name", "output", "strip_path",
+		"strip_time", "custom_data", "keep_input_artifact", "only", "except", NULL};
+	char *s = NULL;
+	int b, rc = bk_tpl_only_keys(c, m, path, keys, "a manifest post-processor");
+	bk_kv kv = BK_KV_INIT;
+
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&s, c, m, "output", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&b, c, m, "strip_path", path, 'b');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&b, c, m, "strip_time", path, 'b');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&kv, c, m, "custom_data", path, 'k');
+	free(s);
+	bk_kv_free(&kv);
+	return rc;
+}
+
+static int manifest(bk_cfg_ctx *c, const cJSON *pp, const char *path)
+{
+	cJSON *m = NULL;
+	int rc;
+
+	if (c->cfg->post_processors) {
+		bk_tpl_warn(c->warnings, "%s: %s: only the first manifest post-processor is used",
+			c->file, path);
+		return 0;
+	}
+	if (cJSON_IsString(pp)) {
+		m = cJSON_CreateObject();
+		rc = m && cJSON_AddStringToObject(m, "type", "manifest") ? 0
+		     : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	} else {
+		rc = bk_interp_render_json(&m, c->in, pp, path);
+	}
+	if (rc == 0)
+		rc = check_manifest(c, m, path);
+	if (rc != 0) {
+		cJSON_Delete(m);
+		return rc;
+	}
+	c->cfg->post_processors = m;
+	return 0;
+}
+
+/* One entry: "name", {"type": ...}; a nested array is a chain. */
+static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
+{
+	const char *type = cJSON_IsString(pp) ? pp->valuestring
+			   : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pp, "type"));
+	size_t i = 0;
+	int rc = 0;
+
+	if (cJSON_IsArray(pp) && !nested) {
+		for (const cJSON *it = pp->child; it && rc == 0; it = it->next, i++) {
+			char *sub = bk_tpl_jpath_index(path, i);
+			rc = sub ? one_pp(c, it, sub, true) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+			free(sub);
+		}
+		return rc;
+	}
+	if (!type)
+		return bk_tpl_err(c->file, path, "expected a post-processor name or an object "
+				  "with a string \"type\"");
+	if (strcmp(type, "manifest") == 0)
+		return manifest(c, pp, path);
+	bk_tpl_warn(c->warnings, "%s: %s: post-processor \"%s\" is ignored by bakeami", c->file,
+		path, type);
+	return 0;
+}
+
+int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	if (!pps)
+		return 0;
+	if (!cJSON_IsArray(pps))
+		return bk_tpl_err(c->file, "post-processors", "expected an array, got %s",
+				  bk_tpl_json_type(pps));
+	for (const cJSON *it = pps->child; it && rc == 0; it = it->next, i++) {
+		char *sub = bk_tpl_jpath_index("post-processors", i);
+		rc = sub ? one_pp(c, it, sub, false) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		free(sub);
+	}
+	return rc;
+}

@@ -1,0 +1,202 @@
+/*
+ * template.c - bk_template_load: parse, check the top level, resolve the
+ * variables, build the config with empty build variables (so every error
+ * shows before any AWS call), and collect the secrets to mask.
+ */
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "template_int.h"
+
+static const char *const top_keys[] = {
+	"min_packer_version", "description", "variables", "sensitive-variables",
+	"builders", "provisioners", "post-processors", "error-cleanup-provisioner",
+	"comments", "push", "tests", "promote", NULL};
+
+static int check_top(bk_template *tpl)
+{
+	const cJSON *root = tpl->root;
+
+	if (!cJSON_IsObject(root))
+		return bk_err(BAKEAMI_EINVALID, "%s: a template is a JSON object, got %s",
+			      tpl->path, bk_tpl_json_type(root));
+	for (const cJSON *it = root->child; it; it = it->next) {
+		const char *const *k = top_keys;
+		while (*k && strcmp(*k, it->string) != 0)
+			k++;
+		if (!*k && it->string[0] != '_')   /* "_x": Packer's comment keys */
+			return bk_tpl_err(tpl->path, it->string, "unknown top-level key (known: "
+					  "variables, sensitive-variables, builders, provisioners, "
+					  "post-processors, tests, promote, description, "
+					  "min_packer_version)");
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const char *key = i ? "min_packer_version" : "description";
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+		if (v && !cJSON_IsString(v))
+			return bk_tpl_err(tpl->path, key, "expected a string, got %s",
+					  bk_tpl_json_type(v));
+	}
+	if (cJSON_GetObjectItemCaseSensitive(root, "error-cleanup-provisioner"))
+		bk_tpl_warn(&tpl->warnings, "%s: error-cleanup-provisioner is ignored by bakeami "
+			"(cleanup is automatic)", tpl->path);
+	if (cJSON_GetObjectItemCaseSensitive(root, "push"))
+		bk_tpl_warn(&tpl->warnings, "%s: push is ignored by bakeami", tpl->path);
+	return 0;
+}
+
+/* The absolute directory of the template, for template_dir and paths. */
+static int locate(bk_template *tpl, const char *path)
+{
+	char cwd[PATH_MAX], *copy = bk_strdup(path), *dir;
+
+	if (!copy || !getcwd(cwd, sizeof(cwd))) {
+		free(copy);
+		return bk_err(BAKEAMI_EIO, "cannot read the working directory");
+	}
+	dir = dirname(copy);
+	tpl->pwd = bk_strdup(cwd);
+	if (dir[0] == '/')
+		tpl->dir = bk_strdup(dir);
+	else if (strcmp(dir, ".") == 0)
+		tpl->dir = bk_strdup(cwd);
+	else
+		tpl->dir = bk_sprintf("%s/%s", cwd, dir);
+	free(copy);
+	return tpl->pwd && tpl->dir ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+}
+
+static int add_secret(bk_template *tpl, const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (size_t i = 0; i < tpl->secrets.count; i++)
+		if (strcmp(tpl->secrets.items[i], s) == 0)
+			return 0;
+	return bk_strv_push(&tpl->secrets, s);
+}
+
+static int collect_secrets(bk_template *tpl)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < tpl->sensitive.count; i++)
+		rc = add_secret(tpl, bk_kv_get(&tpl->vars, tpl->sensitive.items[i]));
+	if (rc == 0)
+		rc = add_secret(tpl, tpl->cfg->secret_key);
+	if (rc == 0)
+		rc = add_secret(tpl, tpl->cfg->token);
+	return rc;
+}
+
+/* Messages may quote a rendered value; the caller has no handle to mask
+ * them with when loading fails, so sensitive values are masked here. */
+int bk_template_mask_error(const bk_template *tpl, int rc)
+{
+	char *msg = bk_strdup(bk_err_msg()), *tmp;
+
+	for (size_t i = 0; msg && i < tpl->sensitive.count; i++) {
+		const char *v = bk_kv_get(&tpl->vars, tpl->sensitive.items[i]);
+		char *hit;
+		while (v && *v && (hit = strstr(msg, v))) {
+			*hit = '\0';
+			tmp = bk_sprintf("%s<sensitive>%s", msg, hit + strlen(v));
+			free(msg);
+			if (!(msg = tmp))
+				break;
+		}
+	}
+	if (msg)
+		bk_err(rc, "%s", msg);
+	free(msg);
+	return rc;
+}
+
+static int load(bk_template *tpl, const bk_template_source *src)
+{
+	int rc;
+
+	if (!src || !src->path || !*src->path)
+		return bk_err(BAKEAMI_EINVALID, "no template path given");
+	tpl->start = bk_wall();
+	bk_uuid4(tpl->run_id);
+	if (!(tpl->path = bk_strdup(src->path)))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	if ((rc = locate(tpl, src->path)) != 0)
+		return rc;
+	if ((rc = bk_tpl_json_load_file(&tpl->root, src->path, &tpl->warnings)) != 0)
+		return rc;
+	if ((rc = check_top(tpl)) != 0)
+		return rc;
+	if ((rc = bk_tpl_vars_resolve(tpl, src)) != 0)
+		return rc;
+	if ((rc = bk_tpl_config_build(&tpl->cfg, tpl, NULL, &tpl->warnings)) != 0)
+		return rc;
+	return collect_secrets(tpl);
+}
+
+int bk_template_load(bk_template **out, const bk_template_source *src)
+{
+	bk_template *tpl = calloc(1, sizeof(*tpl));
+	int rc;
+
+	*out = NULL;
+	if (!tpl)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	if ((rc = load(tpl, src)) != 0) {
+		bk_template_mask_error(tpl, rc);
+		bk_template_free(tpl);
+		return rc;
+	}
+	*out = tpl;
+	return 0;
+}
+
+void bk_template_free(bk_template *tpl)
+{
+	if (!tpl)
+		return;
+	free(tpl->path);
+	free(tpl->dir);
+	free(tpl->pwd);
+	cJSON_Delete(tpl->root);
+	bk_kv_free(&tpl->vars);
+	bk_strv_free(&tpl->sensitive);
+	bk_strv_free(&tpl->secrets);
+	bk_strv_free(&tpl->warnings);
+	bk_build_config_free(tpl->cfg);
+	free(tpl);
+}
+
+const bk_strv *bk_template_secrets(const bk_template *tpl)
+{
+	return &tpl->secrets;
+}
+
+const bk_strv *bk_template_warnings(const bk_template *tpl)
+{
+	return &tpl->warnings;
+}
+
+const bk_build_config *bk_template_config(const bk_template *tpl)
+{
+	return tpl->cfg;
+}
+
+double bk_template_start_time(const bk_template *tpl)
+{
+	return tpl->start;
+}
+
+const char *bk_template_run_id(const bk_template *tpl)
+{
+	return tpl->run_id;
+}
+
+const char *bk_template_var(const bk_template *tpl, const char *name)
+{
+	return bk_kv_get(&tpl->vars, name);
+}

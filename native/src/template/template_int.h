@@ -1,0 +1,155 @@
+/*
+ * template_int.h - what the template module's files share. Not for other
+ * layers: they use template.h.
+ */
+#ifndef BK_TEMPLATE_INT_H
+#define BK_TEMPLATE_INT_H
+
+#include <stdbool.h>
+
+#include "template.h"
+
+/* Objects and arrays nested deeper than this are refused before parsing. */
+#define BK_JSON_MAX_DEPTH 64
+
+struct bk_template {
+	char *path;               /* as given: every message starts with it */
+	char *dir;                /* absolute directory of the template */
+	char *pwd;                /* working directory at load */
+	cJSON *root;              /* the parsed template, unrendered */
+	double start;             /* run start, for isotime and timestamp */
+	char run_id[37];
+	bk_kv vars;               /* resolved user variables */
+	bk_strv sensitive;        /* names from sensitive-variables */
+	bk_strv secrets, warnings;
+	bk_build_config *cfg;     /* rendered with empty build variables */
+};
+
+/* Replace sensitive values in the current error message; returns rc. */
+int bk_template_mask_error(const bk_template *tpl, int rc);
+
+/* ---- json.c: loading, paths, types ---------------------------------- */
+/* Read and parse a JSON file. Trailing commas are removed (noted in
+ * warnings, may be NULL); bad UTF-8, nesting deeper than BK_JSON_MAX_DEPTH,
+ * syntax errors and duplicate keys fail with "<path>:<line>:<col>: ...". */
+int bk_tpl_json_load_file(cJSON **out, const char *path, bk_strv *warnings);
+/* The same for text in memory; `name` starts the messages. */
+int bk_tpl_json_parse(cJSON **out, const char *text, size_t len, const char *name,
+		  bk_strv *warnings);
+/* "number", "string", "boolean", "null", "object", "array" */
+const char *bk_tpl_json_type(const cJSON *item);
+/* "a.b" or a["odd key"]; "a[3]". NULL on ENOMEM. */
+char *bk_tpl_jpath_key(const char *parent, const char *key);
+char *bk_tpl_jpath_index(const char *parent, size_t i);
+/* Replace a string item's value (cJSON owns it). */
+int bk_tpl_json_set_string(cJSON *item, const char *s);
+
+/* ---- interp.c: the {{ }} engine ------------------------------------- */
+/* Looks a user variable up: 0 and *out, BAKEAMI_ENOTFOUND (no message) when
+ * the variable is not declared, or another code with the message set. */
+typedef int (*bk_user_fn)(const char **out, const char *name, void *payload);
+
+struct bk_interp {
+	const char *file;          /* message prefix */
+	const bk_build_vars *bv;   /* NULL: every build variable is empty */
+	bk_user_fn user;
+	void *user_payload;
+	const char *build_name, *build_type;
+	const char *template_dir, *pwd, *run_id;
+	double start;
+	bool allow_env;            /* only while rendering variables */
+	bool keep_unknown;         /* leave {{.Path}} etc. for a later renderer */
+	bk_strv *warnings;         /* may be NULL */
+};
+
+/* Render one string; errors are "<file>: <path>: <what>". */
+int bk_interp_render(char **out, const bk_interp *in, const char *text, const char *path);
+/* Render every string (and object key) in a copy of src. Values of keys
+ * that other renderers finish later (execute_command, bundle_*_command)
+ * keep the fields they do not know. */
+int bk_interp_render_json(cJSON **out, const bk_interp *in, const cJSON *src,
+			  const char *path);
+/* An interp for the template's non-variable fields. */
+void bk_interp_init(bk_interp *in, const bk_template *tpl, const bk_build_vars *bv,
+		    bk_strv *warnings);
+/* Add a note once. */
+void bk_tpl_warn(bk_strv *warnings, const char *fmt, ...) BK_PRINTF(2, 3);
+/* "<file>: <path>: <what>" as BAKEAMI_EINVALID. */
+int bk_tpl_err(const char *file, const char *path, const char *fmt, ...) BK_PRINTF(3, 4);
+
+/* ---- interp.c / funcs.c internals ----------------------------------- */
+/* Returned (not an error) for a field keep_unknown leaves as written. */
+#define BK_KEEP 1
+
+typedef struct {
+	char *s;                   /* owned; NULL for numbers */
+	long long n;
+	bool num;                  /* an integer literal */
+} bk_ival;
+
+typedef struct {
+	const bk_interp *in;
+	const char *path;
+	const char *p, *end;       /* what is left of the action */
+	const char *act, *act_end; /* the whole action, for messages */
+} bk_iparser;
+
+int bk_tpl_iperr(const bk_iparser *ps, const char *fmt, ...) BK_PRINTF(2, 3);
+
+typedef int (*bk_ifn)(char **out, const bk_iparser *ps, const bk_ival *a, size_t n);
+typedef struct {
+	const char *name;
+	int min_args;
+	const char *sig;           /* one letter per argument: s string, i integer */
+	bk_ifn fn;
+} bk_ifunc;
+
+/* NULL when no function has that name. */
+const bk_ifunc *bk_tpl_ifunc_find(const char *name);
+/* {{.SourceAMI}} etc.: 0 and *out, BK_KEEP, or an error. */
+int bk_tpl_build_field(char **out, const bk_iparser *ps, const char *name);
+
+/* ---- vars.c ---------------------------------------------------------- */
+int bk_tpl_vars_resolve(bk_template *tpl, const bk_template_source *src);
+
+/* ---- config.c, provisioners.c, sections.c ---------------------------- */
+/* Build a config from the template rendered with bv (NULL at load). */
+int bk_tpl_config_build(bk_build_config **out, const bk_template *tpl,
+		    const bk_build_vars *bv, bk_strv *warnings);
+
+typedef struct {
+	const bk_template *tpl;
+	const char *file;
+	const bk_interp *in;
+	bk_build_config *cfg;
+	bk_strv *warnings;
+} bk_cfg_ctx;
+
+/* Cross-field checks of the builder once every field is read. */
+int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath);
+int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list);
+void bk_tpl_provisioners_free(bk_build_config *cfg);
+int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests);
+int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote);
+int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps);
+
+/* Typed readers for rendered values; errors name the path. */
+int bk_tpl_get_str(char **out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+int bk_tpl_get_bool(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+int bk_tpl_get_int(long long *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+int bk_tpl_get_dur(double *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+int bk_tpl_get_strv(bk_strv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+int bk_tpl_get_kv(bk_kv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+/* obj[key] when present, read as kind: 's' char *, 'b' int (bool), 'i' int
+ * (0..1e9), 'd' double seconds (a Go duration), 'v' bk_strv, 'k' bk_kv. */
+int bk_tpl_get_opt(void *dst, const bk_cfg_ctx *c, const cJSON *obj, const char *key,
+	       const char *path, char kind);
+/* obj must be an object whose keys are all in the NULL-terminated keys;
+ * what ("a shell provisioner") completes "unknown key for ...". */
+int bk_tpl_only_keys(const bk_cfg_ctx *c, const cJSON *obj, const char *path,
+		 const char *const *keys, const char *what);
+/* Find a local file: absolute as is; relative, next to the template, then
+ * in the working directory. *out is the path that exists. */
+int bk_tpl_find_local(char **out, const bk_cfg_ctx *c, const char *rel, const char *path);
+
+#endif

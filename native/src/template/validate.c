@@ -1,0 +1,184 @@
+/*
+ * validate.c - checks on the builder that need more than one field or a
+ * rule of EC2's (AMI names, fingerprints), run after every field is read.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template_int.h"
+
+static int ferr(const bk_cfg_ctx *c, const char *bpath, const char *key, const char *fmt, ...)
+	BK_PRINTF(4, 5);
+
+static int ferr(const bk_cfg_ctx *c, const char *bpath, const char *key, const char *fmt, ...)
+{
+	char path[160], what[512];
+	va_list ap;
+
+	snprintf(path, sizeof(path), "%s%s%s", bpath, key ? "." : "", key ? key : "");
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return bk_tpl_err(c->file, path, "%s", what);
+}
+
+static bool set(const char *s)
+{
+	return s && *s;
+}
+
+static bool one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+static int check_source(bk_cfg_ctx *c, const char *bpath)
+{
+	bk_build_config *cfg = c->cfg;
+
+	if (set(cfg->source_ami))
+		return 0;
+	if (cfg->source_ami_filters.count == 0)
+		return ferr(c, bpath, NULL, "no source image: set source_ami or "
+			    "source_ami_filter (source_ami is empty)");
+	return 0;
+}
+
+/* EC2's rule, checked by Packer too: 3-128 characters from a small set. */
+static int check_ami_name(bk_cfg_ctx *c, const char *bpath)
+{
+	const char *name = c->cfg->ami_name;
+	size_t len = name ? strlen(name) : 0;
+	char *clean;
+	int rc = 0;
+
+	if (c->cfg->skip_create_ami || !name)
+		return 0;
+	if (len < 3 || len > 128)
+		return ferr(c, bpath, "ami_name", "\"%s\" must be 3 to 128 characters long "
+			    "(it is %zu)", name, len);
+	if (!(clean = bk_clean_resource_name(name)))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	if (strcmp(clean, name) != 0)
+		rc = ferr(c, bpath, "ami_name", "\"%s\" has characters AMI names cannot have "
+			  "(only letters, digits and ()[] ./-'@_): pass the part that makes "
+			  "them through clean_resource_name, e.g. {{isotime | "
+			  "clean_resource_name}}", name);
+	free(clean);
+	return rc;
+}
+
+/* "SHA256:" and the unpadded base64 of 32 bytes, as ssh-keygen -lf prints. */
+static bool valid_fingerprint(const char *s)
+{
+	size_t n = 0;
+
+	if (!bk_str_starts(s, "SHA256:"))
+		return false;
+	for (s += 7; s[n] && (strchr("+/", s[n]) || (s[n] >= 'A' && s[n] <= 'Z') ||
+			      (s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9'));
+	     n++)
+		;
+	return n == 43 && (!s[n] || strcmp(s + n, "=") == 0);
+}
+
+static int check_ssh_key(bk_cfg_ctx *c, const char *bpath)
+{
+	bk_build_config *cfg = c->cfg;
+	char *found = NULL, path[160];
+	int rc;
+
+	if (set(cfg->ssh_keypair_name) && !set(cfg->ssh_private_key_file))
+		return ferr(c, bpath, "ssh_keypair_name", "needs ssh_private_key_file, the "
+			    "private key of that key pair");
+	if (set(cfg->ssh_host_key_fingerprint) && !valid_fingerprint(cfg->ssh_host_key_fingerprint))
+		return ferr(c, bpath, "ssh_host_key_fingerprint", "\"%s\" is not a fingerprint: "
+			    "expected SHA256: and 43 base64 characters, as ssh-keygen -lf "
+			    "prints it", cfg->ssh_host_key_fingerprint);
+	if (!set(cfg->ssh_private_key_file))
+		return 0;
+	snprintf(path, sizeof(path), "%s.ssh_private_key_file", bpath);
+	if ((rc = bk_tpl_find_local(&found, c, cfg->ssh_private_key_file, path)) != 0)
+		return rc;
+	free(cfg->ssh_private_key_file);
+	cfg->ssh_private_key_file = found;
+	return 0;
+}
+
+static int check_ssh(bk_cfg_ctx *c, const char *bpath)
+{
+	static const char *const ifaces[] = {"public_ip", "private_ip", "public_dns",
+					     "private_dns", NULL};
+	bk_build_config *cfg = c->cfg;
+
+	if (cfg->ssh_port < 1 || cfg->ssh_port > 65535)
+		return ferr(c, bpath, "ssh_port", "%d is not a TCP port (1-65535)", cfg->ssh_port);
+	if (cfg->ssh_timeout_s <= 0)
+		return ferr(c, bpath, "ssh_timeout", "must be longer than 0");
+	if (!set(cfg->ssh_interface)) {
+		free(cfg->ssh_interface);
+		if (!(cfg->ssh_interface = bk_strdup("public_ip")))
+			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	} else if (!one_of(cfg->ssh_interface, ifaces)) {
+		return ferr(c, bpath, "ssh_interface", "\"%s\" is not supported (use public_ip, "
+			    "private_ip, public_dns or private_dns)", cfg->ssh_interface);
+	}
+	return check_ssh_key(c, bpath);
+}
+
+static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const char *v,
+			const char *const *list, const char *listed)
+{
+	if (!set(v) || one_of(v, list))
+		return 0;
+	return ferr(c, bpath, key, "\"%s\" is not one of %s", v, listed);
+}
+
+static int check_instance(bk_cfg_ctx *c, const char *bpath)
+{
+	static const char *const shutdown[] = {"stop", "terminate", NULL};
+	static const char *const tokens[] = {"required", "optional", NULL};
+	static const char *const endpoint[] = {"enabled", "disabled", NULL};
+	bk_build_config *cfg = c->cfg;
+	const cJSON *b = cfg->builder;
+	int rc = check_choice(c, bpath, "shutdown_behavior", cfg->shutdown_behavior, shutdown,
+			      "stop, terminate");
+
+	if (rc == 0)
+		rc = check_choice(c, bpath, "metadata_options.http_tokens", cfg->http_tokens,
+				  tokens, "required, optional");
+	if (rc == 0)
+		rc = check_choice(c, bpath, "metadata_options.http_endpoint", cfg->http_endpoint,
+				  endpoint, "enabled, disabled");
+	if (rc == 0 && cfg->http_put_response_hop_limit > 64)
+		rc = ferr(c, bpath, "metadata_options.http_put_response_hop_limit",
+			  "must be 1 to 64");
+	if (rc == 0 && set(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "user_data"))) &&
+	    cJSON_GetObjectItemCaseSensitive(b, "user_data_file"))
+		rc = ferr(c, bpath, "user_data_file", "use either user_data or user_data_file, "
+			  "not both");
+	if (rc == 0 && !set(cfg->http_tokens)) {
+		free(cfg->http_tokens);
+		if (!(cfg->http_tokens = bk_strdup("required")))
+			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+	}
+	return rc;
+}
+
+int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath)
+{
+	int rc = check_source(c, bpath);
+
+	if (rc == 0)
+		rc = check_ami_name(c, bpath);
+	if (rc == 0)
+		rc = check_ssh(c, bpath);
+	if (rc == 0)
+		rc = check_instance(c, bpath);
+	return rc;
+}

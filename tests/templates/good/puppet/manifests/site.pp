@@ -1,0 +1,1 @@
+file { "/tmp/puppet-was-here": content => "yes\n" }
