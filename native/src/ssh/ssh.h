@@ -10,6 +10,9 @@
 
 typedef struct bk_ssh_key bk_ssh_key;
 
+/* libssh2_init(0), once per process (pthread_once); bk_ssh_connect calls it. */
+int bk_ssh_global_init(void);
+
 /* A fresh ed25519 key made in memory with OpenSSL; never written to disk. */
 int bk_ssh_key_generate(bk_ssh_key **out, const char *comment);
 /* A user-supplied private key file (OpenSSH or PEM; RSA, ECDSA, ed25519). */
@@ -18,6 +21,8 @@ int bk_ssh_key_load(bk_ssh_key **out, const char *path);
 const char *bk_ssh_key_public_line(const bk_ssh_key *key);
 /* The private key as OpenSSH PEM text (for Serverspec's TARGET_KEY file). */
 const char *bk_ssh_key_private_pem(const bk_ssh_key *key);
+/* "SHA256:..." of the public key, as ssh-keygen -l prints it. */
+const char *bk_ssh_key_fingerprint(const bk_ssh_key *key);
 void bk_ssh_key_free(bk_ssh_key *key);
 
 typedef struct {
@@ -38,6 +43,12 @@ int bk_ssh_connect(bk_ssh **out, const bk_ssh_options *opts);
 /* "SHA256:<base64 without padding>", as ssh-keygen -l prints it. */
 const char *bk_ssh_host_fingerprint(const bk_ssh *s);
 void bk_ssh_free(bk_ssh *s);  /* disconnects */
+/* False once the connection dropped (e.g. the instance rebooted). */
+int bk_ssh_connected(const bk_ssh *s);
+/* Drop the connection and connect again with the same options, the host
+ * key pinned to the one seen first; timeout_s 0: the options' timeout.
+ * The key given to bk_ssh_connect must still be alive. */
+int bk_ssh_reconnect(bk_ssh *s, double timeout_s);
 
 /* Called once per complete line (without '\n'), as output arrives; a
  * trailing partial line is flushed at the end. stream: 1 stdout, 2 stderr. */

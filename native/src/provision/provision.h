@@ -1,0 +1,29 @@
+/*
+ * provision.h - provisioners run over an SSH session: shell, file (and,
+ * in later issues, puppet and ansible). They talk to the instance only
+ * through ssh.h.
+ */
+#ifndef BK_PROVISION_H
+#define BK_PROVISION_H
+
+#include "../ssh/ssh.h"
+#include "../template/template.h"
+
+typedef struct {
+	bk_ssh *ssh;
+	const bk_provisioner *prov;      /* rendered config, validated by template/ */
+	const bk_build_config *cfg;      /* whole build (template_dir, names, ...) */
+	const bk_cancel *cancel;
+	bk_ssh_line_cb output;           /* each remote output line, live */
+	void *output_payload;
+	bk_logger log;                   /* "uploading x to y", "running script z" */
+	const bk_kv *env;                /* PACKER_BUILD_NAME, PACKER_BUILDER_TYPE, ... */
+} bk_provision_ctx;
+
+/* Run one provisioner (honouring pause_before, timeout and max_retries).
+ * A non-zero remote exit is BAKEAMI_EPROVISION with a message naming the
+ * provisioner, e.g. "provisioners[1] (shell): script 2 of 3 (setup.sh)
+ * exited with status 3". */
+int bk_provision_run(const bk_provision_ctx *ctx);
+
+#endif

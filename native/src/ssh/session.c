@@ -1,0 +1,516 @@
+/*
+ * session.c - connecting to the build instance: TCP with retries while it
+ * boots, the SSH handshake, the host-key policy (pin or trust on first
+ * use) and publickey auth from memory. libssh2 runs non-blocking and every
+ * wait is a poll() of at most BK_SSH_SLICE_MS, so a cancel is seen fast.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ssh_internal.h"
+
+#define DEFAULT_TIMEOUT_S 300.0
+#define TCP_ATTEMPT_S 10.0       /* one TCP connect attempt */
+#define HANDSHAKE_ATTEMPT_S 30.0 /* handshake + auth of one attempt */
+#define INTERVAL_MIN_S 0.5
+#define INTERVAL_MAX_S 5.0
+#define LOG_EVERY_S 5.0
+#define KEEPALIVE_S 5            /* Packer's default */
+#define CLOSE_GRACE_S 1.0        /* disconnect is not cancellable; bound it */
+
+/* What one attempt tells the retry loop, besides fatal error codes. */
+enum { ATTEMPT_RETRY = 1, ATTEMPT_AUTH = 2 };
+
+typedef struct {
+	double deadline;
+	double interval;
+	double last_log;
+	int n;
+	int last;                    /* ATTEMPT_RETRY or ATTEMPT_AUTH */
+	char reason[256];
+} retry_state;
+
+/* ---- process-wide init ---------------------------------------------- */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void global_init(void)
+{
+	init_rc = libssh2_init(0);
+}
+
+int bk_ssh_global_init(void)
+{
+	pthread_once(&init_once, global_init);
+	return init_rc == 0 ? 0 : bk_err(BAKEAMI_ESSH, "libssh2_init failed (%d)", init_rc);
+}
+
+/* ---- helpers shared with exec.c and sftp.c -------------------------- */
+
+int bk_ssh__wait(bk_ssh *s, double deadline)
+{
+	int dir = libssh2_session_block_directions(s->session);
+	struct pollfd pfd = {s->sock, 0, 0};
+	double now = bk_now();
+	int ms = BK_SSH_SLICE_MS;
+
+	if (bk_cancelled(s->cancel))
+		return BAKEAMI_ECANCELLED;
+	if (deadline > 0 && now >= deadline)
+		return BAKEAMI_ETIMEOUT;
+	if (deadline > 0 && (deadline - now) * 1000 < ms)
+		ms = (int)((deadline - now) * 1000) + 1;
+	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+		pfd.events |= POLLIN;
+	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		pfd.events |= POLLOUT;
+	/* No direction: libssh2 wants another call soon; a short nap avoids
+	 * spinning. */
+	if (pfd.events == 0)
+		ms = 10;
+	poll(&pfd, 1, ms);
+	return bk_cancelled(s->cancel) ? BAKEAMI_ECANCELLED : 0;
+}
+
+void bk_ssh__nap(bk_ssh *s)
+{
+	struct pollfd pfd = {s->sock, POLLIN, 0};
+	int dir = s->session ? libssh2_session_block_directions(s->session) : 0;
+
+	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		pfd.events |= POLLOUT;
+	poll(&pfd, s->sock >= 0 ? 1 : 0, 10);
+}
+
+const char *bk_ssh__errmsg(bk_ssh *s)
+{
+	char *msg = NULL;
+
+	if (!s->session)
+		return "not connected";
+	libssh2_session_last_error(s->session, &msg, NULL, 0);
+	return msg && *msg ? msg : "unknown libssh2 error";
+}
+
+bool bk_ssh__is_drop(int rc)
+{
+	return rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
+	       rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+	       rc == LIBSSH2_ERROR_TIMEOUT;
+}
+
+int bk_ssh__drop(bk_ssh *s, const char *doing)
+{
+	s->alive = false;
+	return bk_err(BAKEAMI_ESSH, "connection to %s:%d lost while %s: %s",
+		      s->host, s->port, doing, bk_ssh__errmsg(s));
+}
+
+/* ---- TCP ------------------------------------------------------------ */
+
+/* "Connection refused" -> "connection refused", to read well mid-sentence. */
+static void set_reason(char *reason, size_t cap, const char *what)
+{
+	snprintf(reason, cap, "%s", what);
+	if (reason[0] >= 'A' && reason[0] <= 'Z' && !(reason[1] >= 'A' && reason[1] <= 'Z'))
+		reason[0] = (char)(reason[0] - 'A' + 'a');
+}
+
+/* Notice a dead instance within a minute or two instead of TCP's ~15. */
+static void tune_socket(int fd)
+{
+	int on = 1, idle = 30, intvl = 10, cnt = 6;
+	unsigned int user_timeout_ms = 120000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* Wait for a non-blocking connect; 0, ATTEMPT_RETRY or ECANCELLED. */
+static int tcp_wait(bk_ssh *s, int fd, double until, char *reason, size_t cap)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	for (;;) {
+		struct pollfd pfd = {fd, POLLOUT, 0};
+		if (poll(&pfd, 1, BK_SSH_SLICE_MS) > 0)
+			break;
+		if (bk_cancelled(s->cancel))
+			return BAKEAMI_ECANCELLED;
+		if (bk_now() >= until) {
+			set_reason(reason, cap, "TCP connect timed out");
+			return ATTEMPT_RETRY;
+		}
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		set_reason(reason, cap, strerror(err));
+		return ATTEMPT_RETRY;
+	}
+	return 0;
+}
+
+static int tcp_try_addr(bk_ssh *s, const struct addrinfo *ai, double until,
+			char *reason, size_t cap)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			ai->ai_protocol);
+	int rc = 0;
+
+	if (fd < 0) {
+		set_reason(reason, cap, strerror(errno));
+		return ATTEMPT_RETRY;
+	}
+	tune_socket(fd);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno == EINPROGRESS)
+			rc = tcp_wait(s, fd, until, reason, cap);
+		else {
+			set_reason(reason, cap, strerror(errno));
+			rc = ATTEMPT_RETRY;
+		}
+	}
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	s->sock = fd;
+	return 0;
+}
+
+/* Resolve every attempt: the address may change while the instance boots. */
+static int tcp_connect(bk_ssh *s, double deadline, char *reason, size_t cap)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char port[16];
+	double until = fmin(deadline, bk_now() + TCP_ATTEMPT_S);
+	int rc = ATTEMPT_RETRY, g;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", s->port);
+	if ((g = getaddrinfo(s->host, port, &hints, &res)) != 0) {
+		snprintf(reason, cap, "cannot resolve %s: %s", s->host, gai_strerror(g));
+		return ATTEMPT_RETRY;
+	}
+	for (struct addrinfo *ai = res; ai && rc == ATTEMPT_RETRY; ai = ai->ai_next)
+		rc = tcp_try_addr(s, ai, until, reason, cap);
+	freeaddrinfo(res);
+	return rc;
+}
+
+/* ---- SSH ------------------------------------------------------------ */
+
+/* Bounded and not cancellable: a cancelled bake still says goodbye. */
+static void session_close(bk_ssh *s)
+{
+	double until = bk_now() + CLOSE_GRACE_S;
+
+	bk_ssh__sftp_close(s);
+	if (s->session && s->alive)
+		while (libssh2_session_disconnect(s->session, "bakeami done") ==
+			       LIBSSH2_ERROR_EAGAIN && bk_now() < until)
+			bk_ssh__nap(s);
+	/* With the socket shut down libssh2's frees fail fast instead of
+	 * waiting for replies that will not come. */
+	if (s->sock >= 0)
+		shutdown(s->sock, SHUT_RDWR);
+	if (s->session)
+		while (libssh2_session_free(s->session) == LIBSSH2_ERROR_EAGAIN &&
+		       bk_now() < until + CLOSE_GRACE_S)
+			bk_ssh__nap(s);
+	if (s->sock >= 0)
+		close(s->sock);
+	s->session = NULL;
+	s->sock = -1;
+	s->alive = false;
+}
+
+static int session_open(bk_ssh *s)
+{
+	if (!(s->session = libssh2_session_init_ex(NULL, NULL, NULL, s)))
+		return bk_err(BAKEAMI_ENOMEM, "libssh2_session_init failed");
+	libssh2_session_set_blocking(s->session, 0);
+	/* ed25519 first, so the fingerprint is the one users usually pin
+	 * (ssh-keygen -lf ssh_host_ed25519_key.pub); libssh2 drops the
+	 * names it does not support. */
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
+				    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+				    "ecdsa-sha2-nistp521,ssh-rsa");
+	libssh2_keepalive_config(s->session, 1, KEEPALIVE_S);
+	return 0;
+}
+
+static int handshake(bk_ssh *s, double until, char *reason, size_t cap)
+{
+	int rc;
+
+	while ((rc = libssh2_session_handshake(s->session, s->sock)) == LIBSSH2_ERROR_EAGAIN) {
+		int w = bk_ssh__wait(s, until);
+		if (w == BAKEAMI_ETIMEOUT) {
+			set_reason(reason, cap, "SSH handshake timed out");
+			return ATTEMPT_RETRY;
+		}
+		if (w < 0)
+			return w;
+	}
+	if (rc < 0) {
+		snprintf(reason, cap, "SSH handshake failed: %s", bk_ssh__errmsg(s));
+		return ATTEMPT_RETRY;
+	}
+	return 0;
+}
+
+/* Compare ignoring the "SHA256:" prefix and base64 padding. */
+static bool fp_equal(const char *want, const char *got)
+{
+	size_t n;
+
+	if (bk_str_starts(want, "SHA256:"))
+		want += 7;
+	got += 7;
+	n = strlen(want);
+	while (n > 0 && want[n - 1] == '=')
+		n--;
+	return n == strlen(got) && strncmp(want, got, n) == 0;
+}
+
+static int check_host_key(bk_ssh *s)
+{
+	const char *md = libssh2_hostkey_hash(s->session, LIBSSH2_HOSTKEY_HASH_SHA256);
+
+	if (!md)
+		return bk_err(BAKEAMI_ESSH, "no host key from %s:%d", s->host, s->port);
+	bk_ssh__fp_format(s->fingerprint, (const unsigned char *)md);
+	if (s->pin && *s->pin && !fp_equal(s->pin, s->fingerprint))
+		return bk_err(BAKEAMI_ESSH, "host key mismatch: expected %s, got %s from %s:%d",
+			      s->pin, s->fingerprint, s->host, s->port);
+	return 0;
+}
+
+static int authenticate(bk_ssh *s, double until, char *reason, size_t cap)
+{
+	const char *pub = bk_ssh_key_public_line(s->key);
+	size_t privlen;
+	const char *priv = bk_ssh__key_private(s->key, &privlen);
+	int rc;
+
+	while ((rc = libssh2_userauth_publickey_frommemory(
+			s->session, s->user, strlen(s->user), pub, strlen(pub), priv,
+			privlen, "")) == LIBSSH2_ERROR_EAGAIN) {
+		int w = bk_ssh__wait(s, until);
+		if (w == BAKEAMI_ETIMEOUT) {
+			set_reason(reason, cap, "SSH authentication timed out");
+			return ATTEMPT_RETRY;
+		}
+		if (w < 0)
+			return w;
+	}
+	if (rc == 0)
+		return 0;
+	if (rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) {
+		/* cloud-init may not have installed the key yet: retry. */
+		snprintf(reason, cap, "authentication failed for %s@%s:%d", s->user, s->host, s->port);
+		return ATTEMPT_AUTH;
+	}
+	if (bk_ssh__is_drop(rc)) {
+		snprintf(reason, cap, "connection lost during authentication: %s", bk_ssh__errmsg(s));
+		return ATTEMPT_RETRY;
+	}
+	return bk_err(BAKEAMI_ESSH, "cannot authenticate %s@%s:%d with the key: %s",
+		      s->user, s->host, s->port, bk_ssh__errmsg(s));
+}
+
+/* One full attempt: TCP, handshake, host key, auth. */
+static int attempt(bk_ssh *s, double deadline, char *reason, size_t cap)
+{
+	double until;
+	int rc = tcp_connect(s, deadline, reason, cap);
+
+	if (rc != 0)
+		return rc;
+	until = fmin(deadline, bk_now() + HANDSHAKE_ATTEMPT_S);
+	rc = session_open(s);
+	rc = rc ? rc : handshake(s, until, reason, cap);
+	rc = rc ? rc : check_host_key(s);
+	rc = rc ? rc : authenticate(s, until, reason, cap);
+	if (rc != 0)
+		session_close(s);
+	return rc;
+}
+
+/* ---- the retry loop ------------------------------------------------- */
+
+static void log_attempt(bk_ssh *s, retry_state *r)
+{
+	double now = bk_now();
+	bool info = r->n == 1 || now - r->last_log >= LOG_EVERY_S;
+
+	bk_logf(&s->log, info ? BK_LOG_INFO : BK_LOG_DEBUG,
+		"waiting for SSH on %s:%d (attempt %d: %s)", s->host, s->port, r->n, r->reason);
+	if (info)
+		r->last_log = now;
+}
+
+/* libssh2 before 1.11 signs RSA keys with SHA-1 only ("ssh-rsa"), which
+ * OpenSSH 8.8 and later refuse by default: say so, or the failure is a
+ * mystery. */
+static const char *auth_hint(const bk_ssh *s)
+{
+	const char *pub = bk_ssh_key_public_line(s->key);
+
+	if (LIBSSH2_VERSION_NUM < 0x010b00 && bk_str_starts(pub, "ssh-rsa "))
+		return "; this libssh2 signs RSA keys with SHA-1 only, which OpenSSH 8.8 and "
+		       "later refuse: use an ed25519 or ECDSA key";
+	return "";
+}
+
+static int give_up(bk_ssh *s, const retry_state *r, double timeout_s)
+{
+	if (r->last == ATTEMPT_AUTH)
+		return bk_err(BAKEAMI_ESSH, "%s (the server refused the key for %gs, %d attempts%s)",
+			      r->reason, timeout_s, r->n, auth_hint(s));
+	return bk_err(BAKEAMI_ETIMEOUT, "timed out after %gs waiting for SSH on %s:%d: %s",
+		      timeout_s, s->host, s->port, r->reason);
+}
+
+/* Sleep before the next attempt, never past the deadline. */
+static int pause_retry(bk_ssh *s, retry_state *r)
+{
+	double left = r->deadline - bk_now();
+	double nap = fmin(r->interval, left);
+
+	if (s->retry_interval_s <= 0)
+		r->interval = fmin(r->interval * 1.5, INTERVAL_MAX_S);
+	if (nap <= 0)
+		return 0;
+	return bk_sleep_ms(s->cancel, (long)(nap * 1000));
+}
+
+static int dial(bk_ssh *s, double timeout_s)
+{
+	retry_state r = {0};
+	int rc;
+
+	r.deadline = bk_now() + timeout_s;
+	r.interval = s->retry_interval_s > 0 ? s->retry_interval_s : INTERVAL_MIN_S;
+	for (;;) {
+		rc = attempt(s, r.deadline, r.reason, sizeof(r.reason));
+		if (rc == BAKEAMI_ECANCELLED)
+			return bk_err(rc, "cancelled while waiting for SSH on %s:%d", s->host, s->port);
+		if (rc <= 0)
+			return rc;
+		r.n++;
+		r.last = rc;
+		log_attempt(s, &r);
+		if ((rc = pause_retry(s, &r)) < 0)
+			return bk_err(rc, "cancelled while waiting for SSH on %s:%d", s->host, s->port);
+		/* An attempt started at the deadline could only time out and
+		 * would hide the real reason. */
+		if (bk_now() >= r.deadline)
+			return give_up(s, &r, timeout_s);
+	}
+}
+
+/* ---- public API ----------------------------------------------------- */
+
+static int copy_options(bk_ssh *s, const bk_ssh_options *o)
+{
+	s->sock = -1;
+	s->port = o->port > 0 ? o->port : 22;
+	s->key = o->key;
+	s->timeout_s = o->timeout_s > 0 ? o->timeout_s : DEFAULT_TIMEOUT_S;
+	s->retry_interval_s = o->retry_interval_s;
+	s->cancel = o->cancel;
+	s->log = o->log;
+	s->host = bk_strdup(o->host);
+	s->user = bk_strdup(o->user);
+	s->pin = bk_strdup(o->host_key_fingerprint);
+	if (!s->host || !s->user || (o->host_key_fingerprint && !s->pin))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int connected(bk_ssh *s)
+{
+	s->alive = true;
+	bk_logf(&s->log, BK_LOG_INFO, "host key %s (%s)", s->fingerprint,
+		s->pin ? "matches the pinned key" : "trusted on first use");
+	/* Later reconnects must reach the same machine. */
+	if (!s->pin && !(s->pin = bk_strdup(s->fingerprint)))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	bk_logf(&s->log, BK_LOG_INFO, "connected to %s@%s:%d", s->user, s->host, s->port);
+	return 0;
+}
+
+int bk_ssh_connect(bk_ssh **out, const bk_ssh_options *opts)
+{
+	bk_ssh *s;
+	int rc;
+
+	*out = NULL;
+	if (!opts || !opts->host || !*opts->host || !opts->user || !*opts->user || !opts->key)
+		return bk_err(BAKEAMI_EINVALID, "SSH needs a host, a user and a key");
+	if ((rc = bk_ssh_global_init()) < 0)
+		return rc;
+	if (!(s = calloc(1, sizeof(*s))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	rc = copy_options(s, opts);
+	rc = rc ? rc : dial(s, s->timeout_s);
+	rc = rc ? rc : connected(s);
+	if (rc < 0) {
+		bk_ssh_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int bk_ssh_reconnect(bk_ssh *s, double timeout_s)
+{
+	int rc;
+
+	session_close(s);
+	bk_logf(&s->log, BK_LOG_INFO, "reconnecting to %s@%s:%d", s->user, s->host, s->port);
+	rc = dial(s, timeout_s > 0 ? timeout_s : s->timeout_s);
+	return rc ? rc : connected(s);
+}
+
+int bk_ssh_connected(const bk_ssh *s)
+{
+	return s && s->alive && s->session;
+}
+
+const char *bk_ssh_host_fingerprint(const bk_ssh *s)
+{
+	return s ? s->fingerprint : NULL;
+}
+
+void bk_ssh_free(bk_ssh *s)
+{
+	if (!s)
+		return;
+	session_close(s);
+	free(s->host);
+	free(s->user);
+	free(s->pin);
+	free(s);
+}
