@@ -8,6 +8,9 @@ APT_PACKAGES=(
   build-essential pkg-config
   libcurl4-openssl-dev libssh2-1-dev libcjson-dev libxml2-dev libssl-dev libcmocka-dev
   openssh-server sudo valgrind python3-pip
+  ruby-serverspec ruby-net-ssh ruby-rspec-junit-formatter # real Serverspec for the test stage
+  libxml2-utils # xmllint validates JUnit output against tests/junit/junit.xsd
+  default-jdk-headless maven # the Jenkins shim and its JUnit tests
   curl # the e2e lab's AuthorizedKeysCommand asks moto for the key pairs with it
 )
 MOTO_MIN=5.2.3

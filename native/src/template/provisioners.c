@@ -29,10 +29,11 @@ static const pkey shell_keys[] = {META_KEYS,
 	{"execute_command", 's'}, {"inline_shebang", 's'}, {"remote_folder", 's'},
 	{"remote_file", 's'}, {"remote_path", 's'}, {"expect_disconnect", 'b'},
 	{"valid_exit_codes", 'n'}, {"skip_clean", 'b'}, {"binary", 'b'},
-	{"start_retry_timeout", 'd'}, {NULL, 0}};
+	{"start_retry_timeout", 'd'}, {"use_env_var_file", 'b'}, {"env_var_format", 's'},
+	{"env", 'k'}, {"pause_after", 'd'}, {NULL, 0}};
 static const pkey file_keys[] = {META_KEYS,
 	{"source", 's'}, {"sources", 'v'}, {"destination", 's'}, {"direction", 's'},
-	{"generated", 'b'}, {NULL, 0}};
+	{"generated", 'b'}, {"content", 's'}, {NULL, 0}};
 static const pkey puppet_server_keys[] = {META_KEYS,
 	{"options", 's'}, {"facter", 'k'}, {"extra_arguments", 'v'}, {"puppet_server", 's'},
 	{"puppet_node", 's'}, {"ignore_exit_codes", 'b'}, {"staging_dir", 's'},
@@ -236,11 +237,11 @@ static int check_file(prov *p)
 {
 	const char *dir = cJSON_GetStringValue(get(p, "direction"));
 	const cJSON *gen = get(p, "generated");
-	int n = !!get(p, "source") + !!get(p, "sources"), rc;
+	int n = !!get(p, "source") + !!get(p, "sources") + !!get(p, "content"), rc;
 
 	if (n != 1)
 		return bk_tpl_err(p->c->file, p->path, "a file provisioner needs exactly one "
-				  "of source or sources (found %d)", n);
+				  "of source, sources or content (found %d)", n);
 	if (!get(p, "destination"))
 		return perr_key(p, "destination", "required but missing");
 	if (dir && strcmp(dir, "upload") != 0 && strcmp(dir, "download") != 0)
