@@ -58,6 +58,14 @@ def test_happy_path(lab, clean_lab, bakeami, tmp_path, report_figure):
     assert tags["BuildRegion"] == "us-east-1"
     assert tags["bakeami:run-id"] == json.loads(result.read_text())["run_id"]
 
+    assert tags["CreatedBy"] == "bakeami" and tags["SourceAMIName"].startswith("al2023-ami")
+    assert "bakeami:expires" not in tags   # the image is meant to stay
+    snap_ids = [bdm["Ebs"]["SnapshotId"] for bdm in image["BlockDeviceMappings"] if "Ebs" in bdm]
+    snaps = lab.ec2().describe_snapshots(SnapshotIds=snap_ids)["Snapshots"]
+    for snap in snaps:
+        stags = {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
+        assert stags["bakeami:run-id"] == tags["bakeami:run-id"] and stags["SourceAMI"] == src
+
     m = json.loads(manifest.read_text())
     assert m["builds"][-1]["artifact_id"] == f"us-east-1:{image['ImageId']}"
     assert m["builds"][-1]["builder_type"] == "amazon-ebs"

@@ -63,7 +63,6 @@ struct bakeami_bake {
 	char *key_name;               /* set when we imported it */
 	char *sg_id;
 	bk_ec2_instance instance;     /* .id set once launched */
-	int instance_gone;
 	char *ssh_host;
 	int ssh_port;
 	bk_ssh *ssh;
@@ -115,6 +114,11 @@ void bk_stage_cleanup(bakeami_bake *b);
 int bk_bake_load_template(bk_template **out, const bakeami_options *o);
 /* Tags every resource carries: bakeami:run-id, bakeami:expires, CreatedBy. */
 int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags);
+/* Tags of the image and its snapshots: user tags plus provenance
+ * (bakeami:run-id, SourceAMI, SourceAMIName, BuildRegion, CreatedBy, and
+ * BUILD_URL/BUILD_NUMBER/GIT_COMMIT from the environment and extra_tags);
+ * no expiry: the image is meant to stay. */
+int bk_image_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags);
 /* Poll with adaptive intervals until check() says done (1), fails (<0) or
  * the deadline passes. check returns 0 to keep waiting. */
 int bk_poll(bakeami_bake *b, double timeout_s, const char *what,

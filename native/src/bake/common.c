@@ -1,8 +1,44 @@
 /* common.c - helpers the stages share: tags, polling, client tokens. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bake.h"
+
+/* Provenance from the environment: a Jenkins build sets these. */
+static int env_tags(bk_kv *out)
+{
+	static const char *const names[] = {"BUILD_URL", "BUILD_NUMBER", "GIT_COMMIT"};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < BK_ARRAY_SIZE(names); i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			rc = bk_kv_set(out, names[i], v);
+	}
+	return rc;
+}
+
+int bk_image_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
+{
+	int rc = 0;
+
+	for (size_t i = 0; user_tags && rc == 0 && i < user_tags->count; i++)
+		rc = bk_kv_set(out, user_tags->keys[i], user_tags->vals[i]);
+	if (rc == 0)
+		rc = env_tags(out);
+	if (rc == 0)
+		rc = bk_kv_set(out, "bakeami:run-id", b->run_id);
+	if (rc == 0)
+		rc = bk_kv_set(out, "SourceAMI", b->source->id);
+	if (rc == 0 && b->source->name)
+		rc = bk_kv_set(out, "SourceAMIName", b->source->name);
+	if (rc == 0)
+		rc = bk_kv_set(out, "BuildRegion", bk_aws_region(b->aws));
+	if (rc == 0)
+		rc = bk_kv_set(out, "CreatedBy", "bakeami");
+	return rc;
+}
 
 int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 {

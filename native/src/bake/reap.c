@@ -54,6 +54,11 @@ int bk_reap_instance(bk_reaper *r, const char *id)
 	return reaped(r, "instance", id, rc);
 }
 
+int bk_reap_instance_nowait(bk_reaper *r, const char *id)
+{
+	return reaped(r, "instance", id, bk_ec2_terminate_instance(r->aws, id));
+}
+
 int bk_reap_security_group(bk_reaper *r, const char *id)
 {
 	return reaped(r, "security-group", id,

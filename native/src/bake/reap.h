@@ -20,6 +20,9 @@ typedef struct {
 } bk_reaper;
 
 int bk_reap_instance(bk_reaper *r, const char *id);
+/* Terminate without waiting: for when a following security-group delete,
+ * which EC2 refuses while the instance exists, is the wait. */
+int bk_reap_instance_nowait(bk_reaper *r, const char *id);
 int bk_reap_security_group(bk_reaper *r, const char *id);
 int bk_reap_key_pair(bk_reaper *r, const char *name);
 /* snapshots NULL: found with DescribeImages first. */

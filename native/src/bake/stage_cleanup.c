@@ -29,8 +29,12 @@ static void reap_all(bakeami_bake *b, bk_reaper *r)
 {
 	if (b->image_id && !b->image_keep)
 		bk_reap_image(r, b->image_id, b->image_snapshots.count ? &b->image_snapshots : NULL);
-	if (b->instance.id && bk_reap_instance(r, b->instance.id) == 0)
-		b->instance_gone = 1;
+	/* Our group outlives the instance in EC2's eyes (DependencyViolation
+	 * until it is gone), so its delete retries double as the wait. */
+	if (b->instance.id && b->sg_id)
+		bk_reap_instance_nowait(r, b->instance.id);
+	else if (b->instance.id)
+		bk_reap_instance(r, b->instance.id);
 	if (b->sg_id)
 		bk_reap_security_group(r, b->sg_id);
 	if (b->key_name)

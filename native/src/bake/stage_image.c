@@ -24,10 +24,8 @@ int bk_stage_create_image(bakeami_bake *b)
 	req.no_reboot = c->no_reboot;
 	req.bdms = c->ami_bdms;
 	req.bdms_count = c->ami_bdms_count;
-	req.snapshot_tags = &c->snapshot_tags;
 	req.client_token = token;
-	if ((rc = bk_bake_tags(&tags, b, &c->tags)) < 0 ||
-	    (rc = bk_kv_set(&tags, "SourceAMI", b->source->id)) < 0)
+	if ((rc = bk_image_tags(&tags, b, &c->tags)) < 0)
 		goto done;
 	req.image_tags = &tags;
 	if ((rc = bk_journal_intent(b->journal, "image", c->ami_name)) < 0 ||
@@ -66,6 +64,22 @@ static int image_available(bakeami_bake *b, void *arg)
 	return rc;
 }
 
+/* One CreateTags once the snapshots are known: CreateImage's snapshot
+ * TagSpecification is not supported everywhere (moto answers 500). */
+static int tag_snapshots(bakeami_bake *b)
+{
+	bk_kv tags = BK_KV_INIT;
+	int rc;
+
+	if (!b->image_snapshots.count)
+		return 0;
+	if ((rc = bk_image_tags(&tags, b, &b->cfg->snapshot_tags)) == 0)
+		rc = bk_ec2_create_tags(b->aws, NULL, (const char *const *)b->image_snapshots.items,
+					b->image_snapshots.count, &tags);
+	bk_kv_free(&tags);
+	return rc;
+}
+
 int bk_stage_wait_image(bakeami_bake *b)
 {
 	int rc;
@@ -75,7 +89,9 @@ int bk_stage_wait_image(bakeami_bake *b)
 	rc = bk_poll(b, b->cfg->image_timeout_s, "the image to become available",
 		     image_available, NULL, &b->work_cancel);
 	if (rc == 0)
-		bk_step(b, "%s available (%zu snapshot%s)", b->image_id, b->image_snapshots.count,
-			b->image_snapshots.count == 1 ? "" : "s");
+		rc = tag_snapshots(b);
+	if (rc == 0)
+		bk_step(b, "%s available (%zu snapshot%s tagged)", b->image_id,
+			b->image_snapshots.count, b->image_snapshots.count == 1 ? "" : "s");
 	return rc;
 }
