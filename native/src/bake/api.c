@@ -116,11 +116,9 @@ const char *bakeami_bake_run_id(const bakeami_bake *bake)
 
 const char *bakeami_bake_ami(const bakeami_bake *bake, const char *region)
 {
-	if (!bake || !bake->image_keep || !bake->image_id)
+	if (!bake || !bake->aws)
 		return NULL;
-	if (region && strcmp(region, bk_aws_region(bake->aws)) != 0)
-		return NULL;
-	return bake->image_id;
+	return bk_kv_get(&bake->amis, region ? region : bk_aws_region(bake->aws));
 }
 
 const char *bakeami_bake_result_json(const bakeami_bake *bake)
@@ -144,6 +142,8 @@ static void free_lists(bakeami_bake *b)
 	bk_strv_free(&b->cleanup_failed);
 	bk_strv_free(&b->left);
 	bk_strv_free(&b->image_snapshots);
+	bk_strv_free(&b->rolled_back);
+	bk_kv_free(&b->amis);
 }
 
 void bakeami_bake_free(bakeami_bake *b)

@@ -69,6 +69,11 @@ struct bakeami_bake {
 	char *image_id;
 	int image_keep;               /* 1 once the image passed everything */
 	bk_strv image_snapshots;
+	/* promotion (issue 4): filled by stage_promote.c */
+	bk_kv amis;                   /* region -> AMI id of every kept image */
+	bk_strv rolled_back;          /* what a failed promotion undid */
+	/* tests (issue 3): filled by stage_test.c */
+	void *tests_report;           /* bk_test_report *, NULL when no tests ran */
 	/* report */
 	bk_strv cleaned;              /* "terminated instance i-..." */
 	bk_strv cleanup_failed;

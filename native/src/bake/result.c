@@ -44,6 +44,7 @@ static cJSON *cleanup_report(const bakeami_bake *b)
 		cJSON_AddItemToObject(c, "deleted", string_array(&b->cleaned));
 		cJSON_AddItemToObject(c, "failed", string_array(&b->cleanup_failed));
 		cJSON_AddItemToObject(c, "left", string_array(&b->left));
+		cJSON_AddItemToObject(c, "rolled_back", string_array(&b->rolled_back));
 	}
 	return c;
 }
@@ -70,8 +71,8 @@ static cJSON *result_object(const bakeami_bake *b)
 		if (b->source->name)
 			cJSON_AddStringToObject(o, "source_ami_name", b->source->name);
 	}
-	if (b->image_keep && region)
-		cJSON_AddStringToObject(amis, region, b->image_id);
+	for (size_t i = 0; i < b->amis.count; i++)
+		cJSON_AddStringToObject(amis, b->amis.keys[i], b->amis.vals[i]);
 	cJSON_AddItemToObject(o, "amis", amis);
 	if (b->instance.id)
 		cJSON_AddStringToObject(o, "instance_id", b->instance.id);
@@ -94,9 +95,9 @@ static void emit_summary(bakeami_bake *b)
 				      bk_state_stage((bk_state)s), b->stage_secs[s]);
 	bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "==> summary: %s in %.1fs (run %s)",
 		status_of(b->rc), bk_now() - b->t0, b->run_id);
-	if (b->image_keep)
-		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    AMI %s: %s (%s)", bk_aws_region(b->aws),
-			b->image_id, b->cfg->ami_name);
+	for (size_t i = 0; i < b->amis.count; i++)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    AMI %s: %s (%s)", b->amis.keys[i],
+			b->amis.vals[i], b->cfg->ami_name);
 	if (b->error)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    error: %s", b->error);
 	if (stages.len)
@@ -130,10 +131,37 @@ int bk_result_build(bakeami_bake *b)
 
 /* ---- Packer's manifest: builds appended across runs ------------------ */
 
+/* Packer's form: sorted "region:ami" pairs joined by commas. */
+static int by_string(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static char *artifact_id(const bakeami_bake *b)
+{
+	bk_strv pairs = BK_STRV_INIT;
+	bk_buf out = BK_BUF_INIT;
+
+	for (size_t i = 0; i < b->amis.count; i++) {
+		char *pair = bk_sprintf("%s:%s", b->amis.keys[i], b->amis.vals[i]);
+		if (!pair || bk_strv_push(&pairs, pair) < 0) {
+			free(pair);
+			bk_strv_free(&pairs);
+			return NULL;
+		}
+		free(pair);
+	}
+	qsort(pairs.items, pairs.count, sizeof(char *), by_string);
+	for (size_t i = 0; i < pairs.count; i++)
+		bk_buf_printf(&out, "%s%s", i ? "," : "", pairs.items[i]);
+	bk_strv_free(&pairs);
+	return bk_buf_detach(&out);
+}
+
 static cJSON *manifest_build(const bakeami_bake *b)
 {
 	cJSON *e = cJSON_CreateObject();
-	char *artifact = bk_sprintf("%s:%s", bk_aws_region(b->aws), b->image_id);
+	char *artifact = artifact_id(b);
 
 	if (e && artifact) {
 		cJSON_AddStringToObject(e, "name", b->cfg->build_name);

@@ -12,5 +12,5 @@ int bk_stage_promote(bakeami_bake *b)
 	if ((rc = bk_journal_kept(b->journal, "image", b->image_id)) < 0)
 		return rc;
 	b->image_keep = 1;
-	return 0;
+	return bk_kv_set(&b->amis, bk_aws_region(b->aws), b->image_id);
 }
