@@ -16,12 +16,14 @@ CLI_SRC := $(wildcard native/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+PROBE_SRC := $(wildcard tests/e2e/*_probe.c)
+PROBE_BIN := $(PROBE_SRC:tests/e2e/%.c=$(BUILD)/probes/%)
 
 LIB     := $(BUILD)/libbakeami.so
 ARCHIVE := $(BUILD)/libbakeami.a
 CLI     := $(BUILD)/bakeami
 
-.PHONY: all deps test unit e2e demo bench clean
+.PHONY: all deps test unit e2e probes demo bench clean
 all: $(LIB) $(CLI)
 
 $(BUILD)/%.o: %.c $(wildcard native/include/*.h native/src/*/*.h)
@@ -44,6 +46,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(ARCHIVE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fvisibility=default -Inative/src -o $@ $< $(ARCHIVE) $(LDLIBS) -lcmocka
 
+# Small drivers the e2e tests run against the library (tests/e2e/*_probe.c).
+$(BUILD)/probes/%: tests/e2e/%.c $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=default -Inative/src -o $@ $< $(ARCHIVE) $(LDLIBS)
+
+probes: $(PROBE_BIN)
+
 deps:
 	@tests/deps.sh
 
@@ -51,7 +60,7 @@ deps:
 unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
-e2e: all
+e2e: all probes
 	python3 -m pytest -q tests/e2e
 
 test: deps all

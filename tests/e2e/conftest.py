@@ -167,3 +167,9 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("bakeami figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+def probe_binary(name: str) -> Path:
+    """build/probes/<name>, made by the Makefile from tests/e2e/<name>.c."""
+    subprocess.run(["make", "-s", f"build/probes/{name}"], cwd=REPO, check=True)
+    return REPO / "build" / "probes" / name

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import probe_binary
+
 REPO = Path(__file__).resolve().parents[2]
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ec2:*", "sts:*", "ssm:*"], "Resource": "*"}]})
@@ -26,31 +28,9 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
      "Action": "sts:AssumeRole"}]})
 
 
-def library_inputs():
-    """build/libbakeami.a; if the tree does not build right now (another
-    layer mid-change), the aws and util sources the probe needs."""
-    made = subprocess.run(["make", "-s", "build/libbakeami.a"], cwd=REPO,
-                          capture_output=True, text=True)
-    if made.returncode == 0:
-        return ["build/libbakeami.a"]
-    return sorted(str(p.relative_to(REPO)) for d in ("aws", "util")
-                  for p in (REPO / "native/src" / d).glob("*.c"))
-
-
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory):
-    """Build aws_probe (tests/e2e/aws_probe.c) against the library."""
-    pkgs = ["libcurl", "libssh2", "libcjson", "libxml-2.0", "libcrypto"]
-    cflags = subprocess.run(["pkg-config", "--cflags", *pkgs], check=True,
-                            capture_output=True, text=True).stdout.split()
-    libs = subprocess.run(["pkg-config", "--libs", *pkgs], check=True,
-                          capture_output=True, text=True).stdout.split()
-    out = tmp_path_factory.mktemp("probe") / "aws_probe"
-    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-                    "-Inative/include", "-Inative/src", *cflags, "-o", str(out),
-                    "tests/e2e/aws_probe.c", *library_inputs(), *libs, "-pthread", "-lm"],
-                   cwd=REPO, check=True)
-    return out
+def probe():
+    return probe_binary("aws_probe")
 
 
 @pytest.fixture()

@@ -189,3 +189,19 @@ def test_valgrind_happy_path(lab, clean_lab, bakeami, tmp_path):
     text = log.read_text()
     assert "ERROR SUMMARY: 0 errors" in text, text[-4000:]
     clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+
+
+def test_parallel_bakes_in_one_process(lab, clean_lab):
+    """Four bakes on four threads of one process, through the public API."""
+    probe = os.path.join(HERE, "..", "..", "build", "probes", "parallel_probe")
+    env = dict(os.environ, **lab.env())
+    r = subprocess.run([probe, "4", TEMPLATE, "-var", "ssh_host=127.0.0.1",
+                        "-var", f"ssh_port={lab.ssh_port}"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    amis = [line.split("ami=")[1].split()[0] for line in r.stdout.splitlines()]
+    runs = {line.split("run=")[1].split()[0] for line in r.stdout.splitlines()}
+    assert len(amis) == 4 and all(a.startswith("ami-") for a in amis), r.stdout
+    assert len(set(amis)) == 4 and len(runs) == 4, r.stdout
+    assert sorted(img["ImageId"] for img in images_named_e2e(lab)) == sorted(amis)
+    clean_lab.keep_images(amis)

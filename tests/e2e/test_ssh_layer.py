@@ -19,10 +19,11 @@ import time
 
 import pytest
 
+from conftest import probe_binary
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 USER = "bakeami-ssh-test"
 SSHD = "/usr/sbin/sshd"
-PKGS = "libcurl libssh2 libcjson libxml-2.0 libcrypto"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists(SSHD) or not shutil.which("ssh-keygen"),
@@ -132,14 +133,8 @@ def work():
 
 
 @pytest.fixture(scope="module")
-def probe(work):
-    subprocess.run(["make", "-s", "build/libbakeami.a"], cwd=ROOT, check=True)
-    flags = sh(f"pkg-config --cflags --libs {PKGS}").stdout.split()
-    out = work / "ssh_probe"
-    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-g",
-                    "-pthread", "-Inative/include", "-Inative/src", "tests/e2e/ssh_probe.c",
-                    "build/libbakeami.a", *flags, "-lm", "-o", str(out)], cwd=ROOT, check=True)
-    return out
+def probe():
+    return probe_binary("ssh_probe")
 
 
 @pytest.fixture(scope="module")
