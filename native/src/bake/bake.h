@@ -128,6 +128,14 @@ int bk_image_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags);
  * the deadline passes. check returns 0 to keep waiting. */
 int bk_poll(bakeami_bake *b, double timeout_s, const char *what,
 	    int (*check)(bakeami_bake *b, void *arg), void *arg, const bk_cancel *cancel);
+/* RunInstances from image_id with the build's settings, journalled and
+ * tagged; purpose makes the ClientToken ("run", "test"). */
+int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
+	      const char *purpose, const char *name);
+/* Wait for inst to run; *ssh_host gets the address SSH should use. */
+int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);
+/* Connect to host with the build's SSH settings and key. */
+int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);
 /* A ClientToken unique to this run and purpose. */
 void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose);
 

@@ -1,11 +1,12 @@
 /* stage_launch.c - LAUNCH and WAIT_RUNNING: one instance, tagged on
- * create, IMDSv2 required by default, idempotent through a ClientToken. */
+ * create, IMDSv2 required by default, idempotent through a ClientToken.
+ * TEST_IMAGE launches its instance from the new image the same way. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bake.h"
 
-static int launch_tags(bk_kv *inst, bk_kv *vol, const bakeami_bake *b)
+static int launch_tags(bk_kv *inst, bk_kv *vol, const bakeami_bake *b, const char *name)
 {
 	int rc;
 
@@ -13,15 +14,16 @@ static int launch_tags(bk_kv *inst, bk_kv *vol, const bakeami_bake *b)
 	    (rc = bk_bake_tags(vol, b, &b->cfg->run_volume_tags)) < 0)
 		return rc;
 	if (!bk_kv_get(inst, "Name"))
-		rc = bk_kv_add(inst, "Name", "bakeami builder");
+		rc = bk_kv_add(inst, "Name", name);
 	return rc;
 }
 
-static void fill_request(bk_ec2_run_request *r, const bakeami_bake *b, const char *token)
+static void fill_request(bk_ec2_run_request *r, const bakeami_bake *b, const char *image_id,
+			 const char *token)
 {
 	const bk_build_config *c = b->cfg;
 
-	r->image_id = b->source->id;
+	r->image_id = image_id;
 	r->instance_type = c->instance_type;
 	r->key_name = b->key_name ? b->key_name : c->ssh_keypair_name;
 	if (b->sg_id) {
@@ -45,43 +47,48 @@ static void fill_request(bk_ec2_run_request *r, const bakeami_bake *b, const cha
 	r->client_token = token;
 }
 
-int bk_stage_launch(bakeami_bake *b)
+int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
+	      const char *purpose, const char *name)
 {
 	bk_ec2_run_request req = {0};
 	bk_kv itags = BK_KV_INIT, vtags = BK_KV_INIT;
 	char token[64];
 	int rc;
 
-	bk_client_token(token, b, "run");
-	fill_request(&req, b, token);
-	if ((rc = launch_tags(&itags, &vtags, b)) < 0)
+	bk_client_token(token, b, purpose);
+	fill_request(&req, b, image_id, token);
+	if ((rc = launch_tags(&itags, &vtags, b, name)) < 0)
 		goto done;
 	req.instance_tags = &itags;
 	req.volume_tags = &vtags;
 	if ((rc = bk_journal_intent(b->journal, "instance", token)) < 0 ||
-	    (rc = bk_ec2_run_instance(&b->instance, b->aws, &req)) < 0 ||
-	    (rc = bk_journal_created(b->journal, "instance", b->instance.id)) < 0)
+	    (rc = bk_ec2_run_instance(out, b->aws, &req)) < 0 ||
+	    (rc = bk_journal_created(b->journal, "instance", out->id)) < 0)
 		goto done;
-	bk_step(b, "%s launched from %s (%s)", b->instance.id, b->source->id, b->cfg->instance_type);
+	bk_step(b, "%s launched from %s (%s)", out->id, image_id, b->cfg->instance_type);
 done:
 	bk_kv_free(&itags);
 	bk_kv_free(&vtags);
 	return rc;
 }
 
+int bk_stage_launch(bakeami_bake *b)
+{
+	return bk_launch(b, &b->instance, b->source->id, "run", "bakeami builder");
+}
+
 static int instance_running(bakeami_bake *b, void *arg)
 {
-	bk_ec2_instance now = {0};
+	bk_ec2_instance *inst = arg, now = {0};
 	int rc;
 
-	(void)arg;
-	rc = bk_ec2_describe_instance(&now, b->aws, b->instance.id);
+	rc = bk_ec2_describe_instance(&now, b->aws, inst->id);
 	if (rc == BAKEAMI_ENOTFOUND)   /* EC2 is eventually consistent */
 		return 0;
 	if (rc < 0)
 		return rc;
-	bk_ec2_instance_free(&b->instance);
-	b->instance = now;
+	bk_ec2_instance_free(inst);
+	*inst = now;
 	if (!strcmp(now.state, "running"))
 		return 1;
 	if (!strcmp(now.state, "pending"))
@@ -91,33 +98,38 @@ static int instance_running(bakeami_bake *b, void *arg)
 }
 
 /* The address SSH uses: ssh_host, else per ssh_interface. */
-static int pick_ssh_host(bakeami_bake *b)
+static int pick_ssh_host(char **out, const bakeami_bake *b, const bk_ec2_instance *inst)
 {
 	const bk_build_config *c = b->cfg;
 	const char *iface = c->ssh_interface ? c->ssh_interface : "public_ip";
 	const char *host = c->ssh_host;
 
 	if (!host && !strcmp(iface, "private_ip"))
-		host = b->instance.private_ip;
+		host = inst->private_ip;
 	else if (!host && !strcmp(iface, "public_dns"))
-		host = b->instance.public_dns;
+		host = inst->public_dns;
 	else if (!host)
-		host = b->instance.public_ip ? b->instance.public_ip : b->instance.private_ip;
+		host = inst->public_ip ? inst->public_ip : inst->private_ip;
 	if (!host || !*host)
-		return bk_err(BAKEAMI_EAWS, "instance %s has no %s address for SSH", b->instance.id, iface);
-	b->ssh_host = bk_strdup(host);
-	b->ssh_port = c->ssh_port;
-	return b->ssh_host ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_err(BAKEAMI_EAWS, "instance %s has no %s address for SSH", inst->id, iface);
+	*out = bk_strdup(host);
+	return *out ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+}
+
+int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host)
+{
+	int rc = bk_poll(b, b->cfg->instance_timeout_s, "the instance to run",
+			 instance_running, inst, &b->work_cancel);
+
+	if (rc < 0 || (rc = pick_ssh_host(ssh_host, b, inst)) < 0)
+		return rc;
+	bk_step(b, "%s running (%s), SSH at %s:%d", inst->id, b->cfg->instance_type,
+		*ssh_host, b->cfg->ssh_port);
+	return 0;
 }
 
 int bk_stage_wait_running(bakeami_bake *b)
 {
-	int rc = bk_poll(b, b->cfg->instance_timeout_s, "the instance to run",
-			 instance_running, NULL, &b->work_cancel);
-
-	if (rc < 0 || (rc = pick_ssh_host(b)) < 0)
-		return rc;
-	bk_step(b, "%s running (%s), SSH at %s:%d", b->instance.id, b->cfg->instance_type,
-		b->ssh_host, b->ssh_port);
-	return 0;
+	b->ssh_port = b->cfg->ssh_port;
+	return bk_wait_running(b, &b->instance, &b->ssh_host);
 }
