@@ -16,6 +16,10 @@
  * command (default rspec) is not on PATH, or its dir does not exist. */
 int bk_verify_validate(const cJSON *tests, const char *file, const char *template_dir);
 
+/* Whether the tests run in phase ("before_image" or "after_image"), by
+ * tests.when (default "before_image"; "both"). False for NULL tests. */
+int bk_verify_wants(const cJSON *tests, const char *phase);
+
 typedef enum { BK_TEST_PASSED, BK_TEST_FAILED, BK_TEST_ERROR, BK_TEST_SKIPPED } bk_test_status;
 
 typedef struct {
@@ -34,6 +38,10 @@ typedef struct {
 } bk_test_report;
 
 void bk_test_report_free(bk_test_report *r);
+/* Append a case; every string is copied (message and output may be NULL). */
+int bk_test_report_add(bk_test_report *r, const char *suite, const char *name,
+		       const char *classname, bk_test_status status, double seconds,
+		       const char *message, const char *output);
 size_t bk_test_report_count(const bk_test_report *r, bk_test_status status);
 
 typedef struct {
