@@ -158,6 +158,8 @@ void bakeami_bake_free(bakeami_bake *b)
 	bk_template_free(b->tpl);
 	bk_ec2_images_free(&b->sources);
 	bk_ec2_instance_free(&b->instance);
+	bk_ec2_instance_free(&b->test_instance);
+	bk_test_report_release(b);
 	free(b->key_name);
 	free(b->sg_id);
 	free(b->ssh_host);

@@ -74,6 +74,7 @@ struct bakeami_bake {
 	bk_strv rolled_back;          /* what a failed promotion undid */
 	/* tests (issue 3): filled by stage_test.c */
 	void *tests_report;           /* bk_test_report *, NULL when no tests ran */
+	bk_ec2_instance test_instance; /* after_image: launched from the new image */
 	/* report */
 	bk_strv cleaned;              /* "terminated instance i-..." */
 	bk_strv cleanup_failed;
@@ -138,6 +139,11 @@ int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);
 int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);
 /* A ClientToken unique to this run and purpose. */
 void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose);
+
+/* ---- stage_test.c ---- */
+/* TestStatus=passed and TestsPassed=N when tests ran (none: nothing). */
+int bk_test_tags(bk_kv *out, const bakeami_bake *b);
+void bk_test_report_release(bakeami_bake *b);
 
 /* ---- result.c ---- */
 int bk_result_build(bakeami_bake *b);

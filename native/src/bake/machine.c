@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../verify/verify.h"
 #include "bake.h"
 
 static const char *const state_names[] = {
@@ -120,6 +121,9 @@ static void finish(bakeami_bake *b)
 	if (b->opts.manifest_path && b->image_keep)
 		rc = bk_manifest_write(b, b->opts.manifest_path);
 	if (rc < 0)
+		bk_bake_fail(b, rc);
+	if (b->opts.junit_path && b->tests_report &&
+	    (rc = bk_junit_write(b->tests_report, b->opts.junit_path)) < 0)
 		bk_bake_fail(b, rc);
 	bk_result_build(b);
 	if (b->opts.result_path && b->result_json &&

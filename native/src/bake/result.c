@@ -5,6 +5,7 @@
 
 #include <cJSON.h>
 
+#include "../verify/verify.h"
 #include "bake.h"
 
 static const char *status_of(int rc)
@@ -49,6 +50,19 @@ static cJSON *cleanup_report(const bakeami_bake *b)
 	return c;
 }
 
+static cJSON *tests_summary(const bk_test_report *r)
+{
+	cJSON *t = cJSON_CreateObject();
+
+	if (t) {
+		cJSON_AddNumberToObject(t, "passed", (double)bk_test_report_count(r, BK_TEST_PASSED));
+		cJSON_AddNumberToObject(t, "failed", (double)bk_test_report_count(r, BK_TEST_FAILED));
+		cJSON_AddNumberToObject(t, "errors", (double)bk_test_report_count(r, BK_TEST_ERROR));
+		cJSON_AddNumberToObject(t, "skipped", (double)bk_test_report_count(r, BK_TEST_SKIPPED));
+	}
+	return t;
+}
+
 static cJSON *result_object(const bakeami_bake *b)
 {
 	cJSON *o = cJSON_CreateObject(), *amis = cJSON_CreateObject();
@@ -76,6 +90,8 @@ static cJSON *result_object(const bakeami_bake *b)
 	cJSON_AddItemToObject(o, "amis", amis);
 	if (b->instance.id)
 		cJSON_AddStringToObject(o, "instance_id", b->instance.id);
+	if (b->tests_report)
+		cJSON_AddItemToObject(o, "tests", tests_summary(b->tests_report));
 	cJSON_AddItemToObject(o, "timings", timings(b));
 	cJSON_AddItemToObject(o, "cleanup", cleanup_report(b));
 	if (b->aws)

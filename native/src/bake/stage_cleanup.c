@@ -15,6 +15,8 @@ static void keep_for_debugging(bakeami_bake *b)
 {
 	if (b->instance.id)
 		bk_strv_push(&b->left, b->instance.id);
+	if (b->test_instance.id)
+		bk_strv_push(&b->left, b->test_instance.id);
 	if (b->sg_id)
 		bk_strv_push(&b->left, b->sg_id);
 	if (b->key_name)
@@ -27,6 +29,8 @@ static void keep_for_debugging(bakeami_bake *b)
 
 static void reap_all(bakeami_bake *b, bk_reaper *r)
 {
+	if (b->test_instance.id)
+		bk_reap_instance(r, b->test_instance.id);
 	if (b->image_id && !b->image_keep)
 		bk_reap_image(r, b->image_id, b->image_snapshots.count ? &b->image_snapshots : NULL);
 	/* Our group outlives the instance in EC2's eyes (DependencyViolation

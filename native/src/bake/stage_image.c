@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../verify/verify.h"
 #include "bake.h"
 
 int bk_stage_create_image(bakeami_bake *b)
@@ -25,7 +26,8 @@ int bk_stage_create_image(bakeami_bake *b)
 	req.bdms = c->ami_bdms;
 	req.bdms_count = c->ami_bdms_count;
 	req.client_token = token;
-	if ((rc = bk_image_tags(&tags, b, &c->tags)) < 0)
+	if ((rc = bk_image_tags(&tags, b, &c->tags)) < 0 ||
+	    (!bk_verify_wants(c->tests, "after_image") && (rc = bk_test_tags(&tags, b)) < 0))
 		goto done;
 	req.image_tags = &tags;
 	if ((rc = bk_journal_intent(b->journal, "image", c->ami_name)) < 0 ||

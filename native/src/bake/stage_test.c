@@ -1,15 +1,129 @@
-/* stage_test.c - TEST and TEST_IMAGE: the image's tests (issue 3). A
- * template that asks for tests is refused at VALIDATE until they exist. */
+/*
+ * stage_test.c - TEST and TEST_IMAGE: the machine is tested before it
+ * becomes an image (tests.when before_image, the default), and/or on a
+ * fresh instance launched from the new image (after_image). A failure is
+ * BAKEAMI_ETESTFAIL: the bake exits 3 and CLEANUP removes the image.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../verify/verify.h"
 #include "bake.h"
+#include "reap.h"
+
+static bk_test_report *report(bakeami_bake *b)
+{
+	if (!b->tests_report)
+		b->tests_report = calloc(1, sizeof(bk_test_report));
+	return b->tests_report;
+}
+
+static void table_line(const char *line, void *payload)
+{
+	bk_emit(payload, BAKEAMI_EVENT_STEP, 0, "%s", line);
+}
+
+static int run_tests(bakeami_bake *b, bk_ssh *ssh, const char *host, const char *phase)
+{
+	bk_verify_ctx ctx = {0};
+	bk_test_report *r = report(b);
+	size_t before = r ? r->count : 0;
+	int rc;
+
+	if (!r)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	ctx.ssh = ssh;
+	ctx.tests = b->cfg->tests;
+	ctx.template_dir = b->cfg->template_dir;
+	ctx.phase = phase;
+	ctx.host = host;
+	ctx.port = b->cfg->ssh_port;
+	ctx.user = b->cfg->ssh_username;
+	ctx.private_key_pem = bk_ssh_key_private_pem(b->key);
+	ctx.cancel = &b->work_cancel;
+	ctx.log = bk_bake_logger(b);
+	ctx.output = bk_output_line;
+	ctx.output_payload = b;
+	bk_step(b, "testing (%s)", phase);
+	rc = bk_verify_run(r, &ctx);
+	bk_test_report_table(r, table_line, b);
+	if (rc == 0)
+		bk_step(b, "%zu tests passed (%s)", r->count - before, phase);
+	return rc;
+}
 
 int bk_stage_test(bakeami_bake *b)
 {
-	(void)b;
-	return 0;
+	if (!bk_verify_wants(b->cfg->tests, "before_image"))
+		return 0;
+	return run_tests(b, b->ssh, b->ssh_host, "before_image");
+}
+
+/* The test instance goes as soon as the tests are done, pass or fail. */
+static void drop_test_instance(bakeami_bake *b, bk_ssh **ssh)
+{
+	bk_reaper r = {b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
+		       &b->cleanup_failed, bk_now() + 600};
+
+	bk_ssh_free(*ssh);
+	*ssh = NULL;
+	if (b->test_instance.id && bk_reap_instance(&r, b->test_instance.id) == 0) {
+		bk_ec2_instance_free(&b->test_instance);
+		memset(&b->test_instance, 0, sizeof(b->test_instance));
+	}
+}
+
+int bk_test_tags(bk_kv *out, const bakeami_bake *b)
+{
+	const bk_test_report *r = b->tests_report;
+	char n[32];
+	int rc;
+
+	if (!r)
+		return 0;
+	snprintf(n, sizeof(n), "%zu", bk_test_report_count(r, BK_TEST_PASSED));
+	if ((rc = bk_kv_set(out, "TestStatus", "passed")) < 0)
+		return rc;
+	return bk_kv_set(out, "TestsPassed", n);
+}
+
+/* After-image tests pass after CreateImage, so their status is a tag of
+ * its own; before-image results went on with CreateImage's tags. */
+static int tag_test_status(bakeami_bake *b)
+{
+	const char *ids[1] = {b->image_id};
+	bk_kv tags = BK_KV_INIT;
+	int rc = bk_test_tags(&tags, b);
+
+	if (rc == 0)
+		rc = bk_ec2_create_tags(b->aws, NULL, ids, 1, &tags);
+	bk_kv_free(&tags);
+	return rc;
 }
 
 int bk_stage_test_image(bakeami_bake *b)
 {
-	(void)b;
-	return 0;
+	bk_ssh *ssh = NULL;
+	char *host = NULL;
+	int rc;
+
+	if (!b->image_id || !bk_verify_wants(b->cfg->tests, "after_image"))
+		return 0;
+	rc = bk_launch(b, &b->test_instance, b->image_id, "test", "bakeami image test");
+	if (rc == 0)
+		rc = bk_wait_running(b, &b->test_instance, &host);
+	if (rc == 0)
+		rc = bk_connect(b, &ssh, host);
+	if (rc == 0)
+		rc = run_tests(b, ssh, host, "after_image");
+	drop_test_instance(b, &ssh);
+	free(host);
+	return rc < 0 ? rc : tag_test_status(b);
+}
+
+void bk_test_report_release(bakeami_bake *b)
+{
+	bk_test_report_free(b->tests_report);
+	free(b->tests_report);
+	b->tests_report = NULL;
 }

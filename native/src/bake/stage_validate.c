@@ -3,13 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../verify/verify.h"
 #include "bake.h"
 
 /* Features of later issues fail loudly rather than being skipped. */
 static int refuse_unsupported(const bk_build_config *c, const char *file)
 {
-	if (c->tests)
-		return bk_err(BAKEAMI_EINVALID, "%s: tests: the test stage is not supported by this build yet", file);
 	if (c->promote)
 		return bk_err(BAKEAMI_EINVALID, "%s: promote: promotion is not supported by this build yet", file);
 	if (c->ami_regions.count)
@@ -30,7 +29,10 @@ int bk_bake_load_template(bk_template **out, const bakeami_options *o)
 				  o->vars, o->vars_count};
 	int rc = bk_template_load(out, &src);
 
-	if (rc == 0 && (rc = refuse_unsupported(bk_template_config(*out), o->template_path)) < 0) {
+	const bk_build_config *c = rc == 0 ? bk_template_config(*out) : NULL;
+	if (rc == 0 && ((rc = refuse_unsupported(c, o->template_path)) < 0 ||
+			(c->tests && (rc = bk_verify_validate(c->tests, o->template_path,
+							      c->template_dir)) < 0))) {
 		bk_template_free(*out);
 		*out = NULL;
 	}
