@@ -2,8 +2,8 @@
  * stage that runs before anything exists in AWS. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "../verify/verify.h"
 #include "bake.h"
 
 /* Features of later issues fail loudly rather than being skipped. */
@@ -29,14 +29,48 @@ int bk_bake_load_template(bk_template **out, const bakeami_options *o)
 				  o->vars, o->vars_count};
 	int rc = bk_template_load(out, &src);
 
-	const bk_build_config *c = rc == 0 ? bk_template_config(*out) : NULL;
-	if (rc == 0 && ((rc = refuse_unsupported(c, o->template_path)) < 0 ||
-			(c->tests && (rc = bk_verify_validate(c->tests, o->template_path,
-							      c->template_dir)) < 0))) {
+	if (rc == 0 && (rc = refuse_unsupported(bk_template_config(*out), o->template_path)) < 0) {
 		bk_template_free(*out);
 		*out = NULL;
 	}
 	return rc;
+}
+
+/* Output files are written after cleanup; a bad path found then would fail
+ * a bake whose image already exists. So their folders are made, and
+ * checked writable, before anything is created. */
+static int output_ready(const char *path, const char *option)
+{
+	char *dir;
+	int rc = 0;
+
+	if (!path)
+		return 0;
+	if (!(dir = bk_strdup(path)))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		rc = bk_mkdirs(dir, 0755);
+	} else if (!slash) {
+		strcpy(dir, ".");
+	}
+	if (rc == 0 && access(dir, W_OK) != 0)
+		rc = bk_err(BAKEAMI_EINVALID, "%s %s: folder %s is not writable", option, path, dir);
+	else if (rc < 0)
+		rc = bk_err_wrap(BAKEAMI_EINVALID, "%s %s", option, path);
+	free(dir);
+	return rc;
+}
+
+static int outputs_ready(const bakeami_options *o)
+{
+	int rc;
+
+	if ((rc = output_ready(o->manifest_path, "--manifest")) < 0 ||
+	    (rc = output_ready(o->result_path, "--result")) < 0)
+		return rc;
+	return output_ready(o->junit_path, "--junit");
 }
 
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
@@ -83,7 +117,8 @@ int bk_stage_validate(bakeami_bake *b)
 	const bk_strv *sec;
 	int rc;
 
-	if ((rc = bk_bake_load_template(&b->tpl, &b->opts)) < 0)
+	if ((rc = bk_bake_load_template(&b->tpl, &b->opts)) < 0 ||
+	    (rc = outputs_ready(&b->opts)) < 0)
 		return rc;
 	sec = bk_template_secrets(b->tpl);
 	for (size_t i = 0; i < sec->count; i++)

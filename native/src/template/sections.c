@@ -1,102 +1,18 @@
 /*
  * sections.c - the two extensions (tests, promote) and post-processors.
- * tests and promote are checked for shape here and kept as rendered JSON:
- * the verify and promote code read the details. Of the post-processors
+ * tests are checked by the verify module's validator, promote for shape;
+ * both are kept as rendered JSON. Of the post-processors
  * only "manifest" means something to us; others are noted and skipped.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../verify/verify.h"
 #include "template_int.h"
-
-static int path_err(const bk_cfg_ctx *c, const char *parent, const char *key,
-		    const char *what)
-{
-	char *p = bk_tpl_jpath_key(parent, key);
-	int rc = bk_tpl_err(c->file, p ? p : parent, "%s", what);
-
-	free(p);
-	return rc;
-}
-
-static int check_when(const bk_cfg_ctx *c, const cJSON *t)
-{
-	static const char *const whens[] = {"before_image", "after_image", "both"};
-	char *when = NULL;
-	int rc = bk_tpl_get_opt(&when, c, t, "when", "tests", 's');
-
-	for (size_t i = 0; rc == 0 && when && i < BK_ARRAY_SIZE(whens); i++)
-		if (strcmp(when, whens[i]) == 0) {
-			free(when);
-			return 0;
-		}
-	if (rc == 0 && when) {
-		char what[160];
-		snprintf(what, sizeof(what), "\"%.60s\" is not one of before_image, after_image, "
-			 "both", when);
-		rc = path_err(c, "tests", "when", what);
-	}
-	free(when);
-	return rc;
-}
-
-/* A check says what it checks with one of these keys. */
-static bool has_kind(const cJSON *check)
-{
-	static const char *const kinds[] = {"package", "service", "port", "file", "command",
-					    "user", "process", "kernel_param"};
-
-	for (size_t i = 0; i < BK_ARRAY_SIZE(kinds); i++)
-		if (cJSON_GetObjectItemCaseSensitive(check, kinds[i]))
-			return true;
-	return false;
-}
-
-static int check_checks(const bk_cfg_ctx *c, const cJSON *t)
-{
-	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(t, "checks");
-	size_t i = 0;
-	char path[48];
-
-	if (!checks)
-		return 0;
-	if (!cJSON_IsArray(checks))
-		return bk_tpl_err(c->file, "tests.checks", "expected an array of objects, got %s",
-				  bk_tpl_json_type(checks));
-	for (const cJSON *it = checks->child; it; it = it->next, i++) {
-		snprintf(path, sizeof(path), "tests.checks[%zu]", i);
-		if (!cJSON_IsObject(it))
-			return bk_tpl_err(c->file, path, "expected an object, got %s",
-					  bk_tpl_json_type(it));
-		if (!has_kind(it))
-			return bk_tpl_err(c->file, path, "a check needs one of package, service, "
-					  "port, file, command, user, process, kernel_param");
-	}
-	return 0;
-}
-
-static int check_serverspec(const bk_cfg_ctx *c, const cJSON *t)
-{
-	static const char *const keys[] = {"dir", "pattern", "command", NULL};
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "serverspec");
-	char *tmp = NULL;
-	int rc;
-
-	if (!s)
-		return 0;
-	rc = bk_tpl_only_keys(c, s, "tests.serverspec", keys, NULL);
-	for (size_t i = 0; rc == 0 && keys[i]; i++) {
-		rc = bk_tpl_get_opt(&tmp, c, s, keys[i], "tests.serverspec", 's');
-		free(tmp);
-		tmp = NULL;
-	}
-	return rc;
-}
 
 int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests)
 {
-	static const char *const keys[] = {"when", "checks", "serverspec", NULL};
 	cJSON *t = NULL;
 	int rc;
 
@@ -104,13 +20,8 @@ int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests)
 		return 0;
 	if ((rc = bk_interp_render_json(&t, c->in, tests, "tests")) != 0)
 		return rc;
-	rc = bk_tpl_only_keys(c, t, "tests", keys, NULL);
-	if (rc == 0)
-		rc = check_when(c, t);
-	if (rc == 0)
-		rc = check_checks(c, t);
-	if (rc == 0)
-		rc = check_serverspec(c, t);
+	/* One validator for tests: the verify module's, which knows every check. */
+	rc = bk_verify_validate(t, c->file, c->cfg->template_dir);
 	if (rc != 0) {
 		cJSON_Delete(t);
 		return rc;
@@ -171,8 +82,15 @@ static int check_promote_types(const bk_cfg_ctx *c, const cJSON *p)
 	bk_strv_free(&v);
 	if (rc == 0)
 		rc = bk_tpl_get_opt(&v, c, p, "share_with_org_arns", "promote", 'v');
+	bk_strv_free(&v);
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&v, c, p, "share_with_ou_arns", "promote", 'v');
 	if (rc == 0)
 		rc = bk_tpl_get_opt(&s, c, p, "ssm_parameter", "promote", 's');
+	free(s);
+	s = NULL;
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&s, c, p, "family", "promote", 's');
 	if (rc == 0)
 		rc = bk_tpl_get_opt(&k, c, p, "tags", "promote", 'k');
 	bk_strv_free(&v);
@@ -184,7 +102,8 @@ static int check_promote_types(const bk_cfg_ctx *c, const cJSON *p)
 int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote)
 {
 	static const char *const keys[] = {"regions", "share_with", "share_with_org_arns",
-		"ssm_parameter", "tags", "deprecate_after_days", "keep_last", NULL};
+		"share_with_ou_arns", "ssm_parameter", "tags", "deprecate_after_days", "keep_last",
+		"family", NULL};
 	cJSON *p = NULL;
 	int rc;
 
