@@ -5,49 +5,20 @@
 
 #include "bake.h"
 
-/* Provenance from the environment: a Jenkins build sets these. */
-static int env_tags(bk_kv *out)
+/* User tags, then provenance: BUILD_URL and friends from the environment
+ * (a Jenkins shell step), then the caller's extra_tags (the plugin's). */
+static int user_and_provenance(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 {
-	static const char *const names[] = {"BUILD_URL", "BUILD_NUMBER", "GIT_COMMIT"};
+	static const char *const env_names[] = {"BUILD_URL", "BUILD_NUMBER", "GIT_COMMIT"};
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < BK_ARRAY_SIZE(names); i++) {
-		const char *v = getenv(names[i]);
+	for (size_t i = 0; user_tags && rc == 0 && i < user_tags->count; i++)
+		rc = bk_kv_set(out, user_tags->keys[i], user_tags->vals[i]);
+	for (size_t i = 0; rc == 0 && i < BK_ARRAY_SIZE(env_names); i++) {
+		const char *v = getenv(env_names[i]);
 		if (v && *v)
-			rc = bk_kv_set(out, names[i], v);
+			rc = bk_kv_set(out, env_names[i], v);
 	}
-	return rc;
-}
-
-int bk_image_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
-{
-	int rc = 0;
-
-	for (size_t i = 0; user_tags && rc == 0 && i < user_tags->count; i++)
-		rc = bk_kv_set(out, user_tags->keys[i], user_tags->vals[i]);
-	if (rc == 0)
-		rc = env_tags(out);
-	if (rc == 0)
-		rc = bk_kv_set(out, "bakeami:run-id", b->run_id);
-	if (rc == 0)
-		rc = bk_kv_set(out, "SourceAMI", b->source->id);
-	if (rc == 0 && b->source->name)
-		rc = bk_kv_set(out, "SourceAMIName", b->source->name);
-	if (rc == 0)
-		rc = bk_kv_set(out, "BuildRegion", bk_aws_region(b->aws));
-	if (rc == 0)
-		rc = bk_kv_set(out, "CreatedBy", "bakeami");
-	return rc;
-}
-
-int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
-{
-	char expires[32];
-	int rc = 0;
-
-	for (size_t i = 0; user_tags && rc == 0 && i < user_tags->count; i++)
-		rc = bk_kv_set(out, user_tags->keys[i], user_tags->vals[i]);
-	/* provenance from the caller (BUILD_URL=... from Jenkins) */
 	for (size_t i = 0; rc == 0 && i < b->opts.extra_tags_count; i++) {
 		const char *kv = b->opts.extra_tags[i], *eq = strchr(kv, '=');
 		char *k = eq ? bk_strndup(kv, (size_t)(eq - kv)) : NULL;
@@ -55,13 +26,35 @@ int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 			rc = bk_kv_set(out, k, eq + 1);
 		free(k);
 	}
-	bk_iso8601(expires, b->wall0 + BK_RESOURCE_TTL_S);
 	if (rc == 0)
 		rc = bk_kv_set(out, "bakeami:run-id", b->run_id);
 	if (rc == 0)
-		rc = bk_kv_set(out, "bakeami:expires", expires);
-	if (rc == 0)
 		rc = bk_kv_set(out, "CreatedBy", "bakeami");
+	return rc;
+}
+
+int bk_image_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
+{
+	int rc = user_and_provenance(out, b, user_tags);
+
+	if (rc == 0)
+		rc = bk_kv_set(out, "SourceAMI", b->source->id);
+	if (rc == 0 && b->source->name)
+		rc = bk_kv_set(out, "SourceAMIName", b->source->name);
+	if (rc == 0)
+		rc = bk_kv_set(out, "BuildRegion", bk_aws_region(b->aws));
+	return rc;
+}
+
+/* Temporary resources also say when they may be swept. */
+int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
+{
+	char expires[32];
+	int rc = user_and_provenance(out, b, user_tags);
+
+	bk_iso8601(expires, b->wall0 + BK_RESOURCE_TTL_S);
+	if (rc == 0)
+		rc = bk_kv_set(out, "bakeami:expires", expires);
 	return rc;
 }
 
