@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
+import lab as lab_module
 from lab import AKC_ROOT, Lab
 
 
@@ -50,7 +51,7 @@ def test_env_points_bakes_at_the_proxy_on_loopback(lab, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://10.1.2.3:3128")
     env = lab.env(BAKEAMI_RETRY_BASE_MS=None, EXTRA="1")
     assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{lab.proxy.port}"
-    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("testing", "testing")
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == lab_module.TEST_CREDS
     assert env["AWS_REGION"] == "us-east-1" and env["AWS_EC2_METADATA_DISABLED"] == "true"
     assert "AWS_PROFILE" not in env and "HTTPS_PROXY" not in env and "BAKEAMI_RETRY_BASE_MS" not in env
     assert env["EXTRA"] == "1" and lab.env()["BAKEAMI_RETRY_BASE_MS"] == "10"
@@ -304,7 +305,7 @@ def test_image_copies_in_other_regions_are_found(clean_lab):
 def test_iam_auth_mode(clean_lab, tmp_path):
     lab = clean_lab.lab
     key_id, secret = lab.enable_iam_auth()
-    assert lab.env()["AWS_ACCESS_KEY_ID"] == key_id and key_id != "testing"
+    assert lab.env()["AWS_ACCESS_KEY_ID"] == key_id and key_id != lab_module.TEST_CREDS[0]
     # signatures survive the proxy: the right key works, a wrong secret is refused
     proxied(lab).describe_key_pairs()
     with pytest.raises(ClientError) as e:
@@ -315,7 +316,7 @@ def test_iam_auth_mode(clean_lab, tmp_path):
     lab.ec2().import_key_pair(KeyName="auth", PublicKeyMaterial=(tmp_path / "key.pub").read_bytes())
     assert ssh(lab, key).stdout == "ok\n"
     lab.reset()
-    assert lab.env()["AWS_ACCESS_KEY_ID"] == "testing"
+    assert lab.env()["AWS_ACCESS_KEY_ID"] == lab_module.TEST_CREDS[0]
     proxied(lab, secret="anything").describe_key_pairs()
 
 

@@ -19,10 +19,11 @@ import time
 
 import pytest
 
+from conftest import probe_binary
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 USER = "bakeami-verify"
 SSHD = "/usr/sbin/sshd"
-PKGS = "libcurl libssh2 libcjson libxml-2.0 libcrypto"
 XSD = ROOT / "tests" / "junit" / "junit.xsd"
 SUITE = ROOT / "examples" / "serverspec"
 SERVICE = "bakeami-verify-probe"      # a SysV service "running" while our sshd runs
@@ -149,14 +150,8 @@ def work():
 
 
 @pytest.fixture(scope="module")
-def probe(work):
-    subprocess.run(["make", "-s", "build/libbakeami.a"], cwd=ROOT, check=True)
-    flags = sh(f"pkg-config --cflags --libs {PKGS}").stdout.split()
-    out = work / "verify_probe"
-    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-g",
-                    "-pthread", "-Inative/include", "-Inative/src", "tests/e2e/verify_probe.c",
-                    "build/libbakeami.a", *flags, "-lm", "-o", str(out)], cwd=ROOT, check=True)
-    return out
+def probe():
+    return probe_binary("verify_probe")
 
 
 @pytest.fixture(scope="module")
