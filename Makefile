@@ -24,7 +24,7 @@ ARCHIVE := $(BUILD)/libbakeami.a
 CLI     := $(BUILD)/bakeami
 
 .PHONY: all deps test unit e2e probes demo bench clean
-all: $(LIB) $(CLI)
+all: $(LIB) $(CLI) plugin-jar
 
 $(BUILD)/%.o: %.c $(wildcard native/include/*.h native/src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -63,8 +63,10 @@ unit: $(UNIT_BIN)
 e2e: all probes
 	python3 -m pytest -q tests/e2e
 
+# The Java units run here; the shim's lab tests are part of e2e.
 test: deps all
 	$(MAKE) unit
+	$(MAKE) java-unit
 	$(MAKE) e2e
 
 demo: deps all
@@ -72,3 +74,5 @@ demo: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+include java.mk

@@ -1,0 +1,196 @@
+package io.bakeami.jenkins;
+
+import edu.umd.cs.findbugs.annotations.NonNull;
+import hudson.EnvVars;
+import hudson.Extension;
+import hudson.FilePath;
+import hudson.Launcher;
+import hudson.model.AbstractProject;
+import hudson.model.Item;
+import hudson.model.Run;
+import hudson.model.TaskListener;
+import hudson.tasks.BuildStepDescriptor;
+import hudson.tasks.Builder;
+import hudson.util.FormValidation;
+import hudson.util.ListBoxModel;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import jenkins.tasks.SimpleBuildStep;
+import org.jenkinsci.Symbol;
+import org.kohsuke.stapler.AncestorInPath;
+import org.kohsuke.stapler.DataBoundConstructor;
+import org.kohsuke.stapler.DataBoundSetter;
+import org.kohsuke.stapler.QueryParameter;
+import org.kohsuke.stapler.verb.POST;
+
+/**
+ * The freestyle "Bake a tested AMI" build step. Same parameters as the {@code bakeAmi} Pipeline
+ * step, except that variables and variable files are text (one {@code key=value} or path per
+ * line), as a freestyle form edits them. Later steps get the AMI as {@code $BAKEAMI_AMI_ID}.
+ * Its symbol differs from the step's name because Pipeline resolves step names first.
+ */
+public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
+    private final String template;
+    private String vars = "";
+    private String varFiles = "";
+    private String region;
+    private String credentialsId;
+    private String junit;
+    private String manifest;
+    private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
+
+    @DataBoundConstructor
+    public BakeAmiBuilder(String template) {
+        this.template = template == null ? null : template.trim();
+    }
+
+    public String getTemplate() {
+        return template;
+    }
+
+    public String getVars() {
+        return vars;
+    }
+
+    /** One key=value per line. */
+    @DataBoundSetter
+    public void setVars(String vars) {
+        this.vars = vars == null ? "" : vars;
+    }
+
+    public String getVarFiles() {
+        return varFiles;
+    }
+
+    /** One workspace-relative JSON file per line. */
+    @DataBoundSetter
+    public void setVarFiles(String varFiles) {
+        this.varFiles = varFiles == null ? "" : varFiles;
+    }
+
+    public String getRegion() {
+        return region;
+    }
+
+    @DataBoundSetter
+    public void setRegion(String region) {
+        this.region = BakeAmiForms.fixEmpty(region);
+    }
+
+    public String getCredentialsId() {
+        return credentialsId;
+    }
+
+    @DataBoundSetter
+    public void setCredentialsId(String credentialsId) {
+        this.credentialsId = BakeAmiForms.fixEmpty(credentialsId);
+    }
+
+    public String getJunit() {
+        return junit;
+    }
+
+    @DataBoundSetter
+    public void setJunit(String junit) {
+        this.junit = BakeAmiForms.fixEmpty(junit);
+    }
+
+    public String getManifest() {
+        return manifest;
+    }
+
+    @DataBoundSetter
+    public void setManifest(String manifest) {
+        this.manifest = BakeAmiForms.fixEmpty(manifest);
+    }
+
+    public String getOnError() {
+        return onError;
+    }
+
+    @DataBoundSetter
+    public void setOnError(String onError) {
+        this.onError = BakeAmiForms.checkedOnError(BakeAmiForms.fixEmpty(onError));
+    }
+
+    /** The request, with build variables in the variables' values expanded. */
+    BakeRequest toRequest(EnvVars env) {
+        List<String> kv = new ArrayList<>();
+        for (String line : BakeAmiForms.lines(vars)) {
+            int eq = line.indexOf('=');
+            kv.add(eq > 0 ? line.substring(0, eq + 1) + env.expand(line.substring(eq + 1)) : line);
+        }
+        return new BakeRequest(template, kv, BakeAmiForms.lines(varFiles), region, credentialsId, junit, manifest,
+                onError);
+    }
+
+    /**
+     * Bakes in the workspace (on the agent). An abort interrupts this thread; the runner then waits,
+     * bounded, for the agent's cleanup before the InterruptedException ends the build.
+     */
+    @Override
+    public void perform(@NonNull Run<?, ?> run, @NonNull FilePath workspace, @NonNull EnvVars env,
+            @NonNull Launcher launcher, @NonNull TaskListener listener) throws InterruptedException, IOException {
+        BakeOutcome out = BakeAmiRunner.bake(toRequest(env), run, workspace, env, listener);
+        if (out.ami != null) {
+            run.addAction(new BakeAmiAction(out.ami, out.region, out.runId));
+        }
+    }
+
+    @Symbol("bakeAmiBuilder")
+    @Extension
+    public static final class DescriptorImpl extends BuildStepDescriptor<Builder> {
+        @SuppressWarnings("rawtypes")
+        @Override
+        public boolean isApplicable(Class<? extends AbstractProject> jobType) {
+            return true;
+        }
+
+        @NonNull
+        @Override
+        public String getDisplayName() {
+            return "Bake a tested AMI";
+        }
+
+        public FormValidation doCheckTemplate(@QueryParameter String value) {
+            return BakeAmiForms.checkTemplate(value);
+        }
+
+        public FormValidation doCheckVars(@QueryParameter String value) {
+            for (String line : BakeAmiForms.lines(value)) {
+                if (line.indexOf('=') <= 0) {
+                    return FormValidation.error("'" + line + "' must read key=value");
+                }
+            }
+            return FormValidation.ok();
+        }
+
+        public FormValidation doCheckVarFiles(@QueryParameter String value) {
+            for (String line : BakeAmiForms.lines(value)) {
+                FormValidation v = BakeAmiForms.checkOptionalPath(line);
+                if (v.kind != FormValidation.Kind.OK) {
+                    return v;
+                }
+            }
+            return FormValidation.ok();
+        }
+
+        public FormValidation doCheckJunit(@QueryParameter String value) {
+            return BakeAmiForms.checkOptionalPath(value);
+        }
+
+        public FormValidation doCheckManifest(@QueryParameter String value) {
+            return BakeAmiForms.checkOptionalPath(value);
+        }
+
+        @POST
+        public ListBoxModel doFillCredentialsIdItems(@AncestorInPath Item item, @QueryParameter String credentialsId) {
+            return BakeAmiForms.fillCredentialsIdItems(item, credentialsId);
+        }
+
+        public ListBoxModel doFillOnErrorItems() {
+            return BakeAmiForms.fillOnErrorItems();
+        }
+    }
+}

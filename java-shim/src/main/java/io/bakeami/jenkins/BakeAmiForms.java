@@ -1,0 +1,117 @@
+package io.bakeami.jenkins;
+
+import com.cloudbees.jenkins.plugins.awscredentials.AmazonWebServicesCredentials;
+import com.cloudbees.plugins.credentials.CredentialsMatchers;
+import com.cloudbees.plugins.credentials.CredentialsProvider;
+import com.cloudbees.plugins.credentials.common.StandardListBoxModel;
+import hudson.model.Item;
+import hudson.security.ACL;
+import hudson.util.FormValidation;
+import hudson.util.ListBoxModel;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.regex.Pattern;
+import jenkins.model.Jenkins;
+
+/** Form validation and list boxes both descriptors share, and the path rules the runner enforces. */
+final class BakeAmiForms {
+    static final String ON_ERROR_CLEANUP = "cleanup";
+    static final String ON_ERROR_ABORT = "abort";
+    private static final Pattern SEGMENT = Pattern.compile("[/\\\\]");
+
+    private BakeAmiForms() {}
+
+    /** Why a template path is unusable, or null: required, workspace-relative, inside it, *.json. */
+    static String templateProblem(String value) {
+        if (value == null || value.trim().isEmpty()) {
+            return "a template is required";
+        }
+        String p = workspacePathProblem(value);
+        if (p != null) {
+            return p;
+        }
+        if (!value.trim().endsWith(".json")) {
+            return "a template is a .json file";
+        }
+        return null;
+    }
+
+    /** Why a path is not a workspace-relative path inside the workspace, or null. */
+    static String workspacePathProblem(String value) {
+        String v = value.trim();
+        if (v.startsWith("/") || v.startsWith("\\") || v.matches("^[A-Za-z]:.*") || v.startsWith("~")) {
+            return "'" + value + "' must be relative to the workspace";
+        }
+        for (String seg : SEGMENT.split(v)) {
+            if (seg.equals("..")) {
+                return "'" + value + "' must stay inside the workspace (no '..')";
+            }
+        }
+        return null;
+    }
+
+    static FormValidation checkTemplate(String value) {
+        String p = templateProblem(value);
+        return p == null ? FormValidation.ok() : FormValidation.error(p);
+    }
+
+    static FormValidation checkOptionalPath(String value) {
+        if (value == null || value.trim().isEmpty()) {
+            return FormValidation.ok();
+        }
+        String p = workspacePathProblem(value);
+        return p == null ? FormValidation.ok() : FormValidation.error(p);
+    }
+
+    /** The AWS credentials a user may pick; only ids for users who may not list them. */
+    static ListBoxModel fillCredentialsIdItems(Item item, String credentialsId) {
+        StandardListBoxModel result = new StandardListBoxModel();
+        String current = credentialsId == null ? "" : credentialsId;
+        if (item == null) {
+            if (!Jenkins.get().hasPermission(Jenkins.ADMINISTER)) {
+                return result.includeCurrentValue(current);
+            }
+        } else if (!item.hasPermission(Item.EXTENDED_READ) && !item.hasPermission(CredentialsProvider.USE_ITEM)) {
+            return result.includeCurrentValue(current);
+        }
+        return result.includeEmptyValue()
+                .includeMatchingAs(ACL.SYSTEM2, item, AmazonWebServicesCredentials.class, Collections.emptyList(),
+                        CredentialsMatchers.always())
+                .includeCurrentValue(current);
+    }
+
+    static ListBoxModel fillOnErrorItems() {
+        ListBoxModel m = new ListBoxModel();
+        m.add("Clean up everything the bake made (default)", ON_ERROR_CLEANUP);
+        m.add("Leave the instance and key pair for debugging", ON_ERROR_ABORT);
+        return m;
+    }
+
+    static String checkedOnError(String value) {
+        if (value == null || value.isEmpty()) {
+            return ON_ERROR_CLEANUP;
+        }
+        if (!value.equals(ON_ERROR_CLEANUP) && !value.equals(ON_ERROR_ABORT)) {
+            throw new IllegalArgumentException("onError must be 'cleanup' or 'abort', not '" + value + "'");
+        }
+        return value;
+    }
+
+    static String fixEmpty(String s) {
+        return s == null || s.trim().isEmpty() ? null : s.trim();
+    }
+
+    /** Non-blank lines, trimmed. */
+    static List<String> lines(String text) {
+        List<String> out = new ArrayList<>();
+        if (text != null) {
+            for (String l : text.split("\\r?\\n")) {
+                if (!l.trim().isEmpty()) {
+                    out.add(l.trim());
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,185 @@
+package io.bakeami.jenkins;
+
+import edu.umd.cs.findbugs.annotations.NonNull;
+import hudson.EnvVars;
+import hudson.Extension;
+import hudson.FilePath;
+import hudson.Launcher;
+import hudson.model.Descriptor;
+import hudson.model.Item;
+import hudson.model.Run;
+import hudson.model.TaskListener;
+import hudson.util.FormValidation;
+import hudson.util.ListBoxModel;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jenkinsci.plugins.workflow.steps.Step;
+import org.jenkinsci.plugins.workflow.steps.StepContext;
+import org.jenkinsci.plugins.workflow.steps.StepDescriptor;
+import org.jenkinsci.plugins.workflow.steps.StepExecution;
+import org.kohsuke.stapler.AncestorInPath;
+import org.kohsuke.stapler.DataBoundConstructor;
+import org.kohsuke.stapler.DataBoundSetter;
+import org.kohsuke.stapler.QueryParameter;
+import org.kohsuke.stapler.verb.POST;
+
+/**
+ * {@code def ami = bakeAmi template: 'images/web.json', vars: [version: env.BUILD_NUMBER]}: bakes
+ * a tested AMI on the current node and returns its id in the build region.
+ */
+public class BakeAmiStep extends Step {
+    private final String template;
+    private Map<String, String> vars = Collections.emptyMap();
+    private List<String> varFiles = Collections.emptyList();
+    private String region;
+    private String credentialsId;
+    private String junit;
+    private String manifest;
+    private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
+
+    /** @param template the template, relative to the workspace */
+    @DataBoundConstructor
+    public BakeAmiStep(String template) throws Descriptor.FormException {
+        String p = BakeAmiForms.templateProblem(template);
+        if (p != null) {
+            throw new Descriptor.FormException(p, "template");
+        }
+        this.template = template.trim();
+    }
+
+    public String getTemplate() {
+        return template;
+    }
+
+    public Map<String, String> getVars() {
+        return vars;
+    }
+
+    /** Template variables; values are turned into strings (Pipeline may pass GStrings or numbers). */
+    @DataBoundSetter
+    public void setVars(Map<String, String> vars) {
+        Map<String, String> copy = new LinkedHashMap<>();
+        if (vars != null) {
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) vars).entrySet()) {
+                copy.put(String.valueOf(e.getKey()), e.getValue() == null ? "" : String.valueOf(e.getValue()));
+            }
+        }
+        this.vars = copy;
+    }
+
+    public List<String> getVarFiles() {
+        return varFiles;
+    }
+
+    @DataBoundSetter
+    public void setVarFiles(List<String> varFiles) {
+        List<String> copy = new ArrayList<>();
+        if (varFiles != null) {
+            for (Object f : varFiles) {
+                copy.add(String.valueOf(f));
+            }
+        }
+        this.varFiles = copy;
+    }
+
+    public String getRegion() {
+        return region;
+    }
+
+    @DataBoundSetter
+    public void setRegion(String region) {
+        this.region = BakeAmiForms.fixEmpty(region);
+    }
+
+    public String getCredentialsId() {
+        return credentialsId;
+    }
+
+    @DataBoundSetter
+    public void setCredentialsId(String credentialsId) {
+        this.credentialsId = BakeAmiForms.fixEmpty(credentialsId);
+    }
+
+    public String getJunit() {
+        return junit;
+    }
+
+    @DataBoundSetter
+    public void setJunit(String junit) {
+        this.junit = BakeAmiForms.fixEmpty(junit);
+    }
+
+    public String getManifest() {
+        return manifest;
+    }
+
+    @DataBoundSetter
+    public void setManifest(String manifest) {
+        this.manifest = BakeAmiForms.fixEmpty(manifest);
+    }
+
+    public String getOnError() {
+        return onError;
+    }
+
+    /** "cleanup" (default): delete what the bake made on failure; "abort": leave it for debugging. */
+    @DataBoundSetter
+    public void setOnError(String onError) {
+        this.onError = BakeAmiForms.checkedOnError(BakeAmiForms.fixEmpty(onError));
+    }
+
+    BakeRequest toRequest() {
+        List<String> kv = new ArrayList<>();
+        vars.forEach((k, v) -> kv.add(k + "=" + v));
+        return new BakeRequest(template, kv, varFiles, region, credentialsId, junit, manifest, onError);
+    }
+
+    @Override
+    public StepExecution start(StepContext context) throws Exception {
+        return new BakeAmiStepExecution(toRequest(), context);
+    }
+
+    @Extension
+    public static class DescriptorImpl extends StepDescriptor {
+        @Override
+        public String getFunctionName() {
+            return "bakeAmi";
+        }
+
+        @NonNull
+        @Override
+        public String getDisplayName() {
+            return "Bake a tested AMI";
+        }
+
+        @Override
+        public Set<? extends Class<?>> getRequiredContext() {
+            return Set.of(FilePath.class, Launcher.class, TaskListener.class, Run.class, EnvVars.class);
+        }
+
+        public FormValidation doCheckTemplate(@QueryParameter String value) {
+            return BakeAmiForms.checkTemplate(value);
+        }
+
+        public FormValidation doCheckJunit(@QueryParameter String value) {
+            return BakeAmiForms.checkOptionalPath(value);
+        }
+
+        public FormValidation doCheckManifest(@QueryParameter String value) {
+            return BakeAmiForms.checkOptionalPath(value);
+        }
+
+        @POST
+        public ListBoxModel doFillCredentialsIdItems(@AncestorInPath Item item, @QueryParameter String credentialsId) {
+            return BakeAmiForms.fillCredentialsIdItems(item, credentialsId);
+        }
+
+        public ListBoxModel doFillOnErrorItems() {
+            return BakeAmiForms.fillOnErrorItems();
+        }
+    }
+}

@@ -1,0 +1,195 @@
+/*
+ * NativeBaker.c - natives of io.bakeami.nativelib.NativeBaker: library
+ * init and version, plus what every C file of the bridge shares:
+ * JNI_OnLoad/JNI_OnUnload (the cached classes and method ids) and the
+ * UTF-8 and exception helpers of bakeami_jni.h.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bakeami_jni.h"
+#include "io_bakeami_nativelib_NativeBaker.h"
+
+struct bkj_cache bkj;
+
+/* ---- JNI_OnLoad / JNI_OnUnload ----------------------------------------- */
+
+static jclass global_class(JNIEnv *env, const char *name)
+{
+	jclass local = (*env)->FindClass(env, name), global;
+
+	if (!local)
+		return NULL;
+	global = (*env)->NewGlobalRef(env, local);
+	(*env)->DeleteLocalRef(env, local);
+	return global;
+}
+
+static void release_cache(JNIEnv *env)
+{
+	if (bkj.native_baker)
+		(*env)->DeleteGlobalRef(env, bkj.native_baker);
+	if (bkj.bake)
+		(*env)->DeleteGlobalRef(env, bkj.bake);
+	memset(&bkj, 0, sizeof(bkj));
+}
+
+/* Everything is looked up once here: lazily filled statics would race
+ * between bakes running on several threads. FindClass here resolves
+ * through the class loader that called System.load. */
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
+{
+	JNIEnv *env;
+
+	(void)reserved;
+	if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK)
+		return JNI_ERR;
+	bkj.vm = vm;
+	if (!(bkj.native_baker = global_class(env, "io/bakeami/nativelib/NativeBaker")) ||
+	    !(bkj.throwex = (*env)->GetStaticMethodID(env, bkj.native_baker, "throwex", "(I[B)V")) ||
+	    !(bkj.bake = global_class(env, "io/bakeami/nativelib/Bake")) ||
+	    !(bkj.event = (*env)->GetMethodID(env, bkj.bake, "event", "(IID[B[B)V"))) {
+		release_cache(env);
+		return JNI_ERR; /* a NoSuchMethodError/NoClassDefFoundError is pending */
+	}
+	return JNI_VERSION_1_8;
+}
+
+/* Runs when the class loader that loaded this copy is collected. */
+JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved)
+{
+	JNIEnv *env;
+
+	(void)reserved;
+	if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) == JNI_OK)
+		release_cache(env);
+}
+
+/* ---- helpers (bakeami_jni.h) ------------------------------------------- */
+
+void bkj_throw(JNIEnv *env, int code, const char *msg)
+{
+	jbyteArray bytes;
+
+	if ((*env)->ExceptionCheck(env))
+		return; /* one is already on its way */
+	if (!msg || !*msg)
+		msg = bakeami_strerror(code);
+	if (!(bytes = bkj_bytes(env, msg)))
+		return; /* OutOfMemoryError pending */
+	(*env)->CallStaticVoidMethod(env, bkj.native_baker, bkj.throwex, (jint)code, bytes);
+	(*env)->DeleteLocalRef(env, bytes);
+}
+
+char *bkj_cstr(JNIEnv *env, jbyteArray bytes, int *err)
+{
+	jsize len;
+	char *s;
+
+	if (!bytes)
+		return NULL;
+	len = (*env)->GetArrayLength(env, bytes);
+	if (!(s = malloc((size_t)len + 1))) {
+		*err = 1;
+		bkj_throw(env, BAKEAMI_ENOMEM, "out of memory");
+		return NULL;
+	}
+	(*env)->GetByteArrayRegion(env, bytes, 0, len, (jbyte *)s);
+	s[len] = '\0';
+	return s;
+}
+
+char **bkj_cstrv(JNIEnv *env, jobjectArray arr, size_t *count, int *err)
+{
+	jsize n;
+	char **v;
+
+	*count = 0;
+	if (!arr)
+		return NULL;
+	n = (*env)->GetArrayLength(env, arr);
+	if (!(v = calloc((size_t)n + 1, sizeof(*v)))) {
+		*err = 1;
+		bkj_throw(env, BAKEAMI_ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (jsize i = 0; i < n; i++) {
+		jbyteArray item = (*env)->GetObjectArrayElement(env, arr, i);
+
+		v[i] = bkj_cstr(env, item, err);
+		(*env)->DeleteLocalRef(env, item);
+		if (*err || !v[i]) {
+			if (!*err) {
+				*err = 1;
+				bkj_throw(env, BAKEAMI_EINVALID, "a list holds a null string");
+			}
+			bkj_cstrv_free(v, (size_t)i);
+			return NULL;
+		}
+	}
+	*count = (size_t)n;
+	return v;
+}
+
+void bkj_cstrv_free(char **v, size_t count)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < count; i++)
+		free(v[i]);
+	free(v);
+}
+
+void bkj_free_secret(char *s)
+{
+	if (!s)
+		return;
+	/* volatile: the compiler may not drop a store to memory about to be freed */
+	for (volatile char *p = s; *p; p++)
+		*p = 0;
+	free(s);
+}
+
+jbyteArray bkj_bytes(JNIEnv *env, const char *s)
+{
+	jsize len;
+	jbyteArray a;
+
+	if (!s)
+		return NULL;
+	len = (jsize)strlen(s);
+	if ((a = (*env)->NewByteArray(env, len)))
+		(*env)->SetByteArrayRegion(env, a, 0, len, (const jbyte *)s);
+	return a;
+}
+
+/* ---- natives ----------------------------------------------------------- */
+
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_NativeBaker_version0(JNIEnv *env, jclass cls)
+{
+	(void)cls;
+	return bkj_bytes(env, BAKEAMI_VERSION);
+}
+
+JNIEXPORT void JNICALL Java_io_bakeami_nativelib_NativeBaker_init0(JNIEnv *env, jclass cls)
+{
+	int rc;
+
+	(void)cls;
+	if ((rc = bakeami_init()) < 0)
+		bkj_throw(env, rc, bakeami_error_last());
+}
+
+JNIEXPORT jint JNICALL Java_io_bakeami_nativelib_NativeBaker_exitCode0(JNIEnv *env, jclass cls, jint code)
+{
+	(void)env;
+	(void)cls;
+	return bakeami_exit_code(code);
+}
+
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_NativeBaker_strerror0(JNIEnv *env, jclass cls, jint code)
+{
+	(void)cls;
+	return bkj_bytes(env, bakeami_strerror(code));
+}

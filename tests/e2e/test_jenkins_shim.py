@@ -1,0 +1,135 @@
+"""The Jenkins plugin end to end: the real bakeAmi step execution, freestyle builder and agent
+callables (tests/java/src/io/bakeami/jenkins/E2eTest.java, with stand-in Jenkins objects), through
+JNI into the real library, against the lab.
+
+Each test runs one E2eTest method in a JVM with the lab's environment, then checks moto: the AMI
+the Java side printed (AMI=...) exists with the build's provenance tags (TAG k=v), the calls were
+signed with the Jenkins credentials, and nothing else is left (clean_lab).
+
+The classes come from `make java-test-classes` (java.mk), which the module fixture runs.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab import REPO  # noqa: E402
+
+JB = REPO / "build" / "java"
+PLUGIN_JAR = REPO / "build" / "bakeami-plugin.jar"
+CLASSPATH = ":".join(str(p) for p in (
+    JB / "test-classes", PLUGIN_JAR, JB / "stubs", JB / "lib" / "junit-4.13.2.jar",
+    JB / "lib" / "hamcrest-core-1.3.jar"))
+# What the stand-in "AWS Credentials" entry resolves to (an assumed role: with a session token).
+ACCESS_KEY = "ASIAJENKINSSHIMTEST1"
+SECRET_KEY = "jenkins-shim-secret-" + secrets.token_hex(8)
+SESSION_TOKEN = "jenkins-shim-session-token-" + secrets.token_hex(12)
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
+
+
+def _make() -> list[str]:
+    """make, with java.mk included even before the Makefile includes it."""
+    cmd = ["make", "-s"]
+    if "java.mk" not in (REPO / "Makefile").read_text():
+        cmd += ["-f", "Makefile", "-f", "java.mk"]
+    return cmd
+
+
+@pytest.fixture(scope="module")
+def java_classes():
+    r = subprocess.run([*_make(), "java-test-classes"], cwd=REPO, capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        pytest.fail(f"make java-test-classes failed:\n{r.stdout}\n{r.stderr}")
+
+
+def run_java(lab, method: str, cwd: Path, env_overrides: dict | None = None,
+             props: dict | None = None) -> str:
+    """Runs E2eTest#method; returns its stdout after checking it passed."""
+    all_props = {
+        "bakeami.test.repo": REPO,
+        "bakeami.test.sshPort": lab.ssh_port,
+        "bakeami.test.sshHost": lab.ssh_host,
+        "bakeami.native.dir": cwd / "native",
+        "bakeami.cleanupTimeoutSeconds": 120,
+        **(props or {}),
+    }
+    # -Xcheck:jni: the JVM checks every JNI call and warns when a native frame holds more than
+    # 32 local references, i.e. when log events would pile up references over a long bake.
+    cmd = ["java", "-Xcheck:jni", *(f"-D{k}={v}" for k, v in all_props.items()), "-cp", CLASSPATH,
+           "io.bakeami.test.RunTests", f"io.bakeami.jenkins.E2eTest#{method}"]
+    r = subprocess.run(cmd, cwd=cwd, env=lab.env(**(env_overrides or {})), capture_output=True,
+                       text=True, timeout=300)
+    out = r.stdout + r.stderr
+    m = SUMMARY.findall(r.stdout)
+    assert r.returncode == 0 and m and m[-1] == ("1", "0"), out
+    assert "WARNING in native method" not in out and "JNI local refs" not in out, out
+    # The JVM's working directory is not the workspace: nothing may land there.
+    assert not (cwd / ".bakeami").exists(), "the journal went to the JVM's cwd, not the workspace"
+    return out
+
+
+def printed_ami(out: str) -> str:
+    amis = re.findall(r"^AMI=(ami-[0-9a-f]+)$", out, re.M)
+    assert len(amis) == 1, out
+    return amis[0]
+
+
+def assert_provenance(lab, ami: str, out: str) -> None:
+    """The build's provenance (bakeami_options.extra_tags) is on the instance and on the AMI."""
+    expected = dict(line[4:].split("=", 1) for line in out.splitlines() if line.startswith("TAG "))
+    assert set(expected) == {"BUILD_URL", "BUILD_NUMBER", "GIT_COMMIT", "jenkins:run"}, out
+    ec2 = lab.ec2()
+    instances = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert len(instances) == 1, instances  # the bake's build instance (terminated)
+    image = ec2.describe_images(ImageIds=[ami])["Images"][0]
+    for what, tag_list in (("instance", instances[0].get("Tags", [])), ("image", image.get("Tags", []))):
+        tags = {t["Key"]: t["Value"] for t in tag_list}
+        for k, v in expected.items():
+            assert tags.get(k) == v, f"the {what} lacks the provenance tag {k}={v}: {tags}"
+
+
+def test_step_bakes_with_jenkins_credentials(lab, clean_lab, java_classes, tmp_path):
+    # The agent has no AWS credentials of its own: the bake can only work with Jenkins's.
+    out = run_java(lab, "pipelineStepBakesWithCredentials", tmp_path,
+                   env_overrides={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+                   props={"bakeami.test.accessKey": ACCESS_KEY, "bakeami.test.secretKey": SECRET_KEY,
+                          "bakeami.test.sessionToken": SESSION_TOKEN})
+    ami = printed_ami(out)
+    clean_lab.keep_images([ami])
+    assert_provenance(lab, ami, out)
+    # The native code signed every call with the Jenkins key and sent the session token.
+    ec2 = lab.requests(service="ec2")
+    assert ec2, "no EC2 call went through the proxy"
+    for call in ec2:
+        headers = {k.lower(): v for k, v in call.headers}
+        assert f"Credential={ACCESS_KEY}/" in headers.get("authorization", ""), call.action
+        assert headers.get("x-amz-security-token") == SESSION_TOKEN, call.action
+    # ...and never printed them (the Java side checked the captured console too).
+    assert SECRET_KEY not in out and SESSION_TOKEN not in out
+
+
+def test_step_abort_cleans_up_before_failing(lab, clean_lab, java_classes, tmp_path):
+    out = run_java(lab, "pipelineAbortLogsCleanupBeforeFailing", tmp_path)
+    assert "deleted instance" in out
+    assert lab.ec2().describe_images(Owners=["self"])["Images"] == []
+    assert not any(lab.leftovers().values()), lab.leftovers()
+
+
+def test_freestyle_builder_exports_ami_id(lab, clean_lab, java_classes, tmp_path):
+    out = run_java(lab, "freestyleBuilderExportsTheAmi", tmp_path)
+    ami = printed_ami(out)
+    clean_lab.keep_images([ami])
+    assert_provenance(lab, ami, out)
+
+
+def test_interrupt_cancels_and_cleans_up(lab, clean_lab, java_classes, tmp_path):
+    out = run_java(lab, "interruptingTheBakeCancelsAndCleansUp", tmp_path)
+    assert "deleted instance" in out
+    assert not any(lab.leftovers().values()), lab.leftovers()

@@ -1,0 +1,10 @@
+/* Compile-only stand-in of a Jenkins type (tests/java/jenkins-api, see README.md); never packaged. */
+package com.cloudbees.plugins.credentials.common;
+
+import com.cloudbees.plugins.credentials.Credentials;
+import edu.umd.cs.findbugs.annotations.NonNull;
+
+public interface IdCredentials extends Credentials {
+    @NonNull
+    String getId();
+}

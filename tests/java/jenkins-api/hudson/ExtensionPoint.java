@@ -1,0 +1,4 @@
+/* Compile-only stand-in of a Jenkins type (tests/java/jenkins-api, see README.md); never packaged. */
+package hudson;
+
+public interface ExtensionPoint {}

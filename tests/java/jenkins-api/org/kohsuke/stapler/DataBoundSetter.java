@@ -1,0 +1,9 @@
+/* Compile-only stand-in of a Jenkins type (tests/java/jenkins-api, see README.md); never packaged. */
+package org.kohsuke.stapler;
+
+import java.lang.annotation.*;
+
+@Retention(RetentionPolicy.RUNTIME)
+@Target({ElementType.METHOD, ElementType.FIELD})
+@Documented
+public @interface DataBoundSetter {}

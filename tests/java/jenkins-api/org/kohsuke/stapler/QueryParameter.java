@@ -1,0 +1,15 @@
+/* Compile-only stand-in of a Jenkins type (tests/java/jenkins-api, see README.md); never packaged. */
+package org.kohsuke.stapler;
+
+import java.lang.annotation.*;
+
+@Retention(RetentionPolicy.RUNTIME)
+@Target(ElementType.PARAMETER)
+@Documented
+public @interface QueryParameter {
+    String value() default "";
+
+    boolean required() default false;
+
+    boolean fixEmpty() default false;
+}

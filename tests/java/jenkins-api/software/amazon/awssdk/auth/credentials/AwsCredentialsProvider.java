@@ -1,0 +1,7 @@
+/* Compile-only stand-in of a Jenkins type (tests/java/jenkins-api, see README.md); never packaged. */
+package software.amazon.awssdk.auth.credentials;
+
+@FunctionalInterface
+public interface AwsCredentialsProvider {
+    AwsCredentials resolveCredentials();
+}

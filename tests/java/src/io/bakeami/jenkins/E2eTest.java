@@ -1,0 +1,237 @@
+package io.bakeami.jenkins;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertSame;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+import static org.junit.Assume.assumeNotNull;
+
+import com.cloudbees.plugins.credentials.CredentialsProvider;
+import hudson.EnvVars;
+import hudson.FilePath;
+import hudson.Launcher;
+import hudson.model.Run;
+import hudson.model.TaskListener;
+import io.bakeami.test.fakes.CapturingListener;
+import io.bakeami.test.fakes.CapturingListener.Line;
+import io.bakeami.test.fakes.FakeAgentChannel;
+import io.bakeami.test.fakes.FakeRun;
+import io.bakeami.test.fakes.FakeStepContext;
+import io.bakeami.test.fakes.StandInAwsCredentials;
+import io.bakeami.test.fakes.Workspaces;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException;
+import org.jenkinsci.plugins.workflow.steps.StepExecution;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+
+/**
+ * The real step execution, builder and callables, through JNI into the real library, against
+ * the e2e lab (moto + sshd). Run by tests/e2e/test_jenkins_shim.py, which starts the lab, passes
+ * its environment and -Dbakeami.test.sshPort, and checks moto afterwards (each test prints
+ * AMI=... and TAG k=v lines for that).
+ */
+public class E2eTest {
+    private static final Pattern AMI = Pattern.compile("ami-[0-9a-f]+");
+    private static final long STEP_TIMEOUT_S = 150;
+
+    private String sshPort;
+    private Path ws;
+    private CapturingListener listener;
+    private FakeRun run;
+    private EnvVars env;
+
+    @Before
+    public void setUp() throws Exception {
+        sshPort = System.getProperty("bakeami.test.sshPort");
+        assumeNotNull(sshPort); // only with the lab
+        ws = Workspaces.withE2eTemplates();
+        listener = new CapturingListener(true);
+        run = new FakeRun();
+        env = new EnvVars();
+        env.put("BUILD_URL", "http://jenkins.example/job/bakeami-e2e/7/");
+        env.put("BUILD_NUMBER", "7");
+        env.put("GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567");
+    }
+
+    @After
+    public void tearDown() {
+        CredentialsProvider.standInStore.clear();
+        Workspaces.delete(ws);
+    }
+
+    private Map<String, String> labVars(String... more) {
+        Map<String, String> vars = new LinkedHashMap<>();
+        vars.put("ssh_host", System.getProperty("bakeami.test.sshHost", "127.0.0.1"));
+        vars.put("ssh_port", sshPort);
+        for (int i = 0; i + 1 < more.length; i += 2) {
+            vars.put(more[i], more[i + 1]);
+        }
+        return vars;
+    }
+
+    private FakeStepContext context(FilePath workspace) {
+        return new FakeStepContext()
+                .with(Run.class, run)
+                .with(FilePath.class, workspace)
+                .with(EnvVars.class, env)
+                .with(TaskListener.class, listener)
+                .with(Launcher.class, new Launcher(listener, workspace.getChannel()) {});
+    }
+
+    private void printTags() {
+        for (String t : BakeAmiRunner.provenance(run, env)) {
+            System.out.println("TAG " + t);
+        }
+    }
+
+    private void assertLiveAndInOrder() {
+        Line first = listener.first("first-line");
+        Line second = listener.first("second-line");
+        assertNotNull(listener.text(), first);
+        assertNotNull(listener.text(), second);
+        double gap = (second.nanos() - first.nanos()) / 1e9;
+        System.out.printf("first-line -> second-line: %.2f s apart on the console%n", gap);
+        assertTrue("lines were not live: " + gap + " s apart", gap >= 0.8);
+    }
+
+    /** bakeAmi in a Pipeline: credentials from an "AWS Credentials" entry with a session token. */
+    @Test
+    public void pipelineStepBakesWithCredentials() throws Exception {
+        String accessKey = System.getProperty("bakeami.test.accessKey");
+        String secret = System.getProperty("bakeami.test.secretKey");
+        String token = System.getProperty("bakeami.test.sessionToken");
+        assumeNotNull(accessKey, secret, token);
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("aws-bake",
+                software.amazon.awssdk.auth.credentials.AwsSessionCredentials.create(accessKey, secret, token)));
+
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars());
+        step.setCredentialsId("aws-bake");
+        step.setRegion("us-east-1");
+        step.setManifest("out/manifest.json");
+        FakeStepContext ctx = context(new FilePath(ws.toFile()));
+        StepExecution exec = step.start(ctx);
+        assertFalse("the step must not block the CPS thread", exec.start());
+        String ami = (String) ctx.await(STEP_TIMEOUT_S);
+
+        assertTrue(ami, AMI.matcher(ami).matches());
+        System.out.println("AMI=" + ami);
+        printTags();
+        assertLiveAndInOrder();
+        String log = listener.text();
+        assertFalse("the secret key reached the log", log.contains(secret));
+        assertFalse("the session token reached the log", log.contains(token));
+        List<CapturingListener.Link> links = listener.links();
+        assertEquals(1, links.size());
+        assertEquals("https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#ImageDetails:imageId=" + ami,
+                links.get(0).url());
+        assertEquals(ami, links.get(0).text());
+        assertTrue(log, log.contains("[bakeAmi] AMI " + ami + " in us-east-1"));
+        assertTrue(Files.readString(ws.resolve("out/manifest.json")).contains(ami));
+        try (Stream<Path> s = Files.list(ws.resolve(".bakeami/journal"))) {
+            assertEquals("the journal is in the workspace", 1, s.count());
+        }
+        assertEquals(1, ctx.completions());
+    }
+
+    /**
+     * Abort with the workspace on an "agent" (remoting semantics: the interrupted call returns at
+     * once, the agent thread is interrupted): stop() returns at once, the agent cancels the
+     * bake, and the step fails with the stop cause only after the cleanup lines were logged.
+     */
+    @Test
+    public void pipelineAbortLogsCleanupBeforeFailing() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars("sleep", "30"));
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+
+        FlowInterruptedException cause = new FlowInterruptedException("aborted by the test");
+        long t0 = System.nanoTime();
+        exec.stop(cause);
+        assertTrue("stop() blocked", (System.nanoTime() - t0) / 1e9 < 2);
+        try {
+            ctx.await(STEP_TIMEOUT_S);
+            fail("the aborted step succeeded");
+        } catch (ExecutionException e) {
+            assertSame(cause, e.getCause());
+        }
+        double stopToFail = (ctx.completedNanos() - t0) / 1e9;
+        System.out.printf("stop() -> onFailure: %.2f s%n", stopToFail);
+        Line deleted = listener.first("deleted instance");
+        assertNotNull("no cleanup in the log:\n" + listener.text(), deleted);
+        for (Line l : listener.lines()) {
+            assertTrue("logged after the step failed: " + l.text(), l.nanos() <= ctx.completedNanos());
+        }
+        assertTrue(listener.text(), deleted.nanos() < ctx.completedNanos());
+        assertTrue("waited for the provisioner's sleep", stopToFail < 25);
+        assertFalse(listener.text(), listener.text().contains("[bakeAmi] AMI"));
+        assertEquals(1, ctx.completions());
+    }
+
+    /** The freestyle builder: the AMI reaches later steps as BAKEAMI_AMI_ID. */
+    @Test
+    public void freestyleBuilderExportsTheAmi() throws Exception {
+        BakeAmiBuilder b = new BakeAmiBuilder("bake.json");
+        env.put("LAB_SSH_PORT", sshPort);
+        b.setVars("ssh_host=127.0.0.1\nssh_port=${LAB_SSH_PORT}");
+        FilePath workspace = new FilePath(ws.toFile());
+        b.perform(run, workspace, env, new Launcher(listener, workspace.getChannel()) {}, listener);
+        String ami = run.getEnvironment(listener).get("BAKEAMI_AMI_ID");
+        assertNotNull(ami);
+        assertTrue(ami, AMI.matcher(ami).matches());
+        System.out.println("AMI=" + ami);
+        printTags();
+        assertLiveAndInOrder();
+        assertEquals(ami, listener.links().get(0).text());
+    }
+
+    /**
+     * An interrupt of the thread running the callable: what a freestyle abort (Executor.interrupt)
+     * does on the built-in node, and what a closing channel does to the agent's thread. It cancels
+     * the bake; the cleanup is logged before the InterruptedException comes out.
+     */
+    @Test
+    public void interruptingTheBakeCancelsAndCleansUp() throws Exception {
+        BakeAmiBuilder b = new BakeAmiBuilder("bake.json");
+        b.setVars("ssh_host=127.0.0.1\nssh_port=" + sshPort + "\nsleep=30");
+        FilePath workspace = new FilePath(ws.toFile());
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        long[] endedNanos = {0};
+        Thread builder = new Thread(() -> {
+            try {
+                b.perform(run, workspace, env, new Launcher(listener, workspace.getChannel()) {}, listener);
+            } catch (Throwable t) {
+                thrown.set(t);
+            } finally {
+                endedNanos[0] = System.nanoTime();
+            }
+        }, "executor");
+        builder.start();
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        builder.interrupt();
+        builder.join(STEP_TIMEOUT_S * 1000);
+        assertFalse("perform() did not return", builder.isAlive());
+        assertTrue(String.valueOf(thrown.get()), thrown.get() instanceof InterruptedException);
+        Line deleted = listener.first("deleted instance");
+        assertNotNull("no cleanup in the log:\n" + listener.text(), deleted);
+        assertTrue(deleted.nanos() < endedNanos[0]);
+        assertTrue(run.getActions(BakeAmiAction.class).isEmpty());
+        assertTrue(new File(ws.toFile(), ".bakeami/journal").isDirectory());
+    }
+}

@@ -1,0 +1,201 @@
+package io.bakeami.jenkins;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import com.cloudbees.plugins.credentials.CredentialsProvider;
+import hudson.AbortException;
+import hudson.EnvVars;
+import hudson.FilePath;
+import hudson.Launcher;
+import hudson.model.Descriptor;
+import hudson.model.Item;
+import hudson.model.Run;
+import hudson.model.TaskListener;
+import hudson.security.Permission;
+import hudson.util.FormValidation;
+import hudson.util.ListBoxModel;
+import io.bakeami.test.fakes.CapturingListener;
+import io.bakeami.test.fakes.FakeRun;
+import io.bakeami.test.fakes.StandInAwsCredentials;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import jenkins.model.Jenkins;
+import org.jenkinsci.Symbol;
+import org.junit.After;
+import org.junit.Test;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
+
+/** The step, builder, forms and controller-side pieces, without native code or the lab. */
+public class PluginUnitTest {
+    @After
+    public void reset() {
+        CredentialsProvider.standInStore.clear();
+        Jenkins.standInAdmin = true;
+    }
+
+    private static FormValidation.Kind check(String template) {
+        return new BakeAmiStep.DescriptorImpl().doCheckTemplate(template).kind;
+    }
+
+    @Test
+    public void templateValidation() {
+        assertEquals(FormValidation.Kind.OK, check("images/web.json"));
+        assertEquals(FormValidation.Kind.OK, check("web.json"));
+        assertEquals(FormValidation.Kind.OK, check("a/..b/c..json"));
+        for (String bad : new String[] {null, "", "  ", "web.yaml", "images/web", "../web.json",
+                "images/../../web.json", "images\\..\\web.json", "/etc/web.json", "C:\\web.json", "~/web.json"}) {
+            assertEquals("accepted " + bad, FormValidation.Kind.ERROR, check(bad));
+        }
+        assertEquals(FormValidation.Kind.ERROR,
+                new BakeAmiBuilder.DescriptorImpl().doCheckTemplate("../x.json").kind);
+    }
+
+    @Test
+    public void theStepRefusesABadTemplate() {
+        try {
+            new BakeAmiStep("../outside.json");
+            fail("took a template outside the workspace");
+        } catch (Descriptor.FormException e) {
+            assertEquals("template", e.getFormField());
+        }
+    }
+
+    @Test
+    public void descriptors() throws Exception {
+        BakeAmiStep.DescriptorImpl d = new BakeAmiStep.DescriptorImpl();
+        assertEquals("bakeAmi", d.getFunctionName());
+        assertEquals(Set.of(FilePath.class, Launcher.class, TaskListener.class, Run.class, EnvVars.class),
+                d.getRequiredContext());
+        Symbol sym = BakeAmiBuilder.DescriptorImpl.class.getAnnotation(Symbol.class);
+        assertEquals("bakeAmiBuilder", sym.value()[0]);
+        assertNotEquals(d.getFunctionName(), sym.value()[0]);
+        assertTrue(new BakeAmiBuilder.DescriptorImpl().isApplicable(null));
+        assertEquals(2, d.doFillOnErrorItems().size());
+    }
+
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public void stepParameters() throws Exception {
+        BakeAmiStep s = new BakeAmiStep(" images/web.json ");
+        Map raw = new HashMap();
+        raw.put("version", 42); // Pipeline passes numbers and GStrings too
+        raw.put("name", "web");
+        s.setVars(raw);
+        s.setVarFiles((List) List.of("vars/prod.json"));
+        s.setOnError("abort");
+        s.setRegion("  ");
+        BakeRequest r = s.toRequest();
+        assertEquals("images/web.json", r.template);
+        assertTrue(r.vars.contains("version=42") && r.vars.contains("name=web"));
+        assertEquals(List.of("vars/prod.json"), r.varFiles);
+        assertTrue(r.onErrorAbort);
+        assertNull(r.region);
+        assertNull(r.problem());
+        try {
+            s.setOnError("retry");
+            fail("took onError 'retry'");
+        } catch (IllegalArgumentException expected) {
+            // cleanup | abort
+        }
+        s.setVarFiles((List) List.of("../secrets.json"));
+        assertTrue(s.toRequest().problem().startsWith("varFiles"));
+    }
+
+    @Test
+    public void builderExpandsBuildVariablesInValues() {
+        BakeAmiBuilder b = new BakeAmiBuilder("web.json");
+        b.setVars("version=${BUILD_NUMBER}\n\n  port=$PORT  \nliteral=$UNSET");
+        EnvVars env = new EnvVars();
+        env.put("BUILD_NUMBER", "7");
+        env.put("PORT", "2222");
+        assertEquals(List.of("version=7", "port=2222", "literal=$UNSET"), b.toRequest(env).vars);
+        assertEquals(FormValidation.Kind.ERROR, new BakeAmiBuilder.DescriptorImpl().doCheckVars("novalue").kind);
+        assertEquals(FormValidation.Kind.ERROR,
+                new BakeAmiBuilder.DescriptorImpl().doCheckVarFiles("ok.json\n/etc/x.json").kind);
+    }
+
+    @Test
+    public void credentialsListBox() {
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("aws-prod",
+                AwsBasicCredentials.create("AKIDPROD", "secret")));
+        ListBoxModel all = new BakeAmiStep.DescriptorImpl().doFillCredentialsIdItems(null, "");
+        assertEquals("", all.get(0).value); // the empty choice: the agent's own chain
+        assertTrue(all.toString(), all.stream().anyMatch(o -> o.value.equals("aws-prod")));
+        Jenkins.standInAdmin = false;
+        ListBoxModel none = new BakeAmiStep.DescriptorImpl().doFillCredentialsIdItems(null, "old-id");
+        assertEquals(1, none.size());
+        assertEquals("old-id", none.get(0).value);
+        Item noRights = new Item() {
+            @Override
+            public boolean hasPermission(Permission p) {
+                return false;
+            }
+        };
+        assertEquals(1, new BakeAmiBuilder.DescriptorImpl().doFillCredentialsIdItems(noRights, "x").size());
+    }
+
+    @Test
+    public void credentialsResolveOnTheController() throws Exception {
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("role",
+                AwsSessionCredentials.create("ASIAEXAMPLE", "s3cr3t", "t0k3n")));
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("keys",
+                AwsBasicCredentials.create("AKIAEXAMPLE", "s3cr3t")));
+        FakeRun run = new FakeRun();
+        assertEquals(List.of("ASIAEXAMPLE", "s3cr3t", "t0k3n"),
+                List.of(BakeAmiRunner.resolveCredentials("role", run)));
+        assertNull(BakeAmiRunner.resolveCredentials("keys", run)[2]);
+        try {
+            BakeAmiRunner.resolveCredentials("nope", run);
+            fail("resolved a missing id");
+        } catch (AbortException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("'nope'"));
+        }
+    }
+
+    @Test
+    public void provenanceAndConsoleLink() {
+        EnvVars env = new EnvVars();
+        env.put("BUILD_URL", "https://ci.example/job/x/7/");
+        env.put("BUILD_NUMBER", "7");
+        List<String> tags = BakeAmiRunner.provenance(new FakeRun(), env);
+        assertEquals(List.of("BUILD_URL=https://ci.example/job/x/7/", "BUILD_NUMBER=7", "jenkins:run=bakeami-e2e#7"),
+                tags);
+        assertEquals("https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#ImageDetails:imageId=ami-0abc",
+                BakeAmiRunner.consoleUrl("eu-west-1", "ami-0abc"));
+    }
+
+    @Test
+    public void theCallableSerializesAndNeverShowsItsSecrets() throws Exception {
+        BakeRequest r = new BakeAmiStep("web.json").toRequest();
+        BakeCallable c = new BakeCallable("k", r, new String[] {"AKID", "the-secret", "the-token"}, List.of("a=b"),
+                1000, new CapturingListener(false));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(c);
+        }
+        assertTrue(bytes.size() > 0);
+        assertFalse(c.toString().contains("the-secret"));
+        assertFalse(c.toString().contains("the-token"));
+        assertFalse(new String(bytes.toByteArray(), StandardCharsets.ISO_8859_1).isEmpty());
+    }
+
+    @Test
+    public void theActionExportsTheAmi() throws Exception {
+        FakeRun run = new FakeRun();
+        run.addAction(new BakeAmiAction("ami-0123", "us-east-1", "bk-1"));
+        EnvVars env = run.getEnvironment(new CapturingListener(false));
+        assertEquals("ami-0123", env.get("BAKEAMI_AMI_ID"));
+        assertEquals("us-east-1", env.get("BAKEAMI_AMI_REGION"));
+    }
+}

@@ -1,0 +1,57 @@
+package io.bakeami.test.fakes;
+
+import com.amazonaws.auth.AWSCredentials;
+import com.cloudbees.jenkins.plugins.awscredentials.AmazonWebServicesCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentials;
+
+/** An "AWS Credentials" entry: what the aws-credentials plugin's AWSCredentialsImpl resolves to. */
+public final class StandInAwsCredentials implements AmazonWebServicesCredentials {
+    private static final long serialVersionUID = 1L;
+
+    private final String id;
+    private final transient AwsCredentials resolved;
+
+    public StandInAwsCredentials(String id, AwsCredentials resolved) {
+        this.id = id;
+        this.resolved = resolved;
+    }
+
+    @Override
+    public String getId() {
+        return id;
+    }
+
+    @Override
+    public String getDescription() {
+        return "stand-in " + id;
+    }
+
+    @Override
+    public String getDisplayName() {
+        return id;
+    }
+
+    @Override
+    public AwsCredentials resolveCredentials() {
+        return resolved;
+    }
+
+    @Override
+    public AwsCredentials resolveCredentials(String mfaToken) {
+        return resolved;
+    }
+
+    @Override
+    @Deprecated
+    public AWSCredentials getCredentials(String mfaToken) {
+        throw new UnsupportedOperationException("the shim uses the SDK v2 view");
+    }
+
+    @Override
+    public AWSCredentials getCredentials() {
+        throw new UnsupportedOperationException("the shim uses the SDK v2 view");
+    }
+
+    @Override
+    public void refresh() {}
+}
