@@ -12,35 +12,27 @@ import pathlib
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 import pytest
 
+import plain_sshd
 from conftest import probe_binary
+from plain_sshd import Sshd, free_port, sh
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 USER = "bakeami-ssh-test"
-SSHD = "/usr/sbin/sshd"
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists(SSHD) or not shutil.which("ssh-keygen"),
-    reason="needs root, /usr/sbin/sshd and ssh-keygen")
+pytestmark = plain_sshd.requires_root_and_sshd
+
+# The fixtures work (a 0755 temp folder), user (USER, login shell /bin/sh,
+# passwordless sudo) and sshd (a plain sshd that lets USER in).
+work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/sh", work_prefix="bakeami-ssh-e2e-")
 
 
 # ---- helpers ------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sh(cmd, **kw):
-    return subprocess.run(cmd, shell=True, check=True, capture_output=True, text=True, **kw)
-
 
 class Result:
     """The probe's events: "KIND rest..." lines."""
@@ -75,89 +67,11 @@ class Result:
         return f"<probe rc={self.returncode} {self.elapsed:.2f}s\n{self.stdout}\n{self.stderr}>"
 
 
-class Sshd:
-    def __init__(self, work, port):
-        self.dir = work / f"sshd-{port}"
-        self.dir.mkdir()
-        self.port = port
-        self.hostkey = self.dir / "hostkey"
-        self.authorized_keys = work / "authorized_keys"
-        sh(f"ssh-keygen -q -t ed25519 -N '' -f {self.hostkey}")
-        (self.dir / "sshd_config").write_text(
-            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {self.hostkey}\n"
-            f"PidFile {self.dir}/sshd.pid\nUsePAM no\nStrictModes no\n"
-            f"AuthorizedKeysFile {self.authorized_keys}\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\n"
-            f"AllowUsers {USER}\nLogLevel VERBOSE\n")
-        self.log = open(self.dir / "log", "w")
-        os.makedirs("/run/sshd", exist_ok=True)
-        self.proc = subprocess.Popen([SSHD, "-f", str(self.dir / "sshd_config"), "-D", "-e"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_listening()
-
-    def _wait_listening(self):
-        until = time.monotonic() + 10
-        while time.monotonic() < until:
-            assert self.proc.poll() is None, (self.dir / "log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("sshd did not listen")
-
-    def fingerprint(self):
-        return sh(f"ssh-keygen -lf {self.hostkey}.pub").stdout.split()[1]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 # ---- fixtures -----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def work():
-    # sshd reads authorized_keys as the test user: the folder must be
-    # traversable, which pytest's 0700 tmp_path is not.
-    d = pathlib.Path(tempfile.mkdtemp(prefix="bakeami-ssh-e2e-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
 
 @pytest.fixture(scope="module")
 def probe():
     return probe_binary("ssh_probe")
-
-
-@pytest.fixture(scope="module")
-def user():
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        sh(f"useradd -m -s /bin/sh {USER}")
-    sh(f"usermod -p '*' {USER}")     # a locked ("!") account is refused
-    if shutil.which("sudo"):
-        p = pathlib.Path(f"/etc/sudoers.d/{USER}")
-        p.write_text(f"{USER} ALL=(ALL) NOPASSWD:ALL\n")
-        p.chmod(0o440)
-    return pwd.getpwnam(USER)
-
-
-@pytest.fixture(scope="module")
-def sshd(work, user):
-    (work / "authorized_keys").write_text("")
-    (work / "authorized_keys").chmod(0o644)
-    d = Sshd(work, free_port())
-    yield d
-    d.stop()
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +82,7 @@ def key(work, probe, sshd):
     path = work / "id_test"
     path.write_text(out.split("\n", 2)[2])
     path.chmod(0o600)
-    with open(sshd.authorized_keys, "a") as f:
-        f.write(pub + "\n")
+    sshd.authorize(pub)
     return path
 
 
@@ -245,7 +158,7 @@ def test_connect_succeeds_once_sshd_comes_up(probe, sshd, key, work):
     p = subprocess.Popen([str(probe), "--key", str(key), "--timeout", "20", "127.0.0.1",
                           str(port), USER, "exec", "echo up"], stdout=subprocess.PIPE, text=True)
     time.sleep(1.5)
-    late = Sshd(work, port)
+    late = Sshd(work, port, USER)
     try:
         out, _ = p.communicate(timeout=30)
     finally:
@@ -451,8 +364,6 @@ def test_shell_provisioner_inline_env_and_cleanup(probe, sshd, key, remote):
 
 
 def test_shell_provisioner_sudo(probe, sshd, key, remote):
-    if not shutil.which("sudo"):
-        pytest.skip("sudo is not installed")
     r = run(probe, sshd, *prov(type="shell", inline=["sudo -n id -u"], remote_folder=str(remote)),
             key=key)
     assert r.rcs()[0][1] == 0 and r.text("OUT") == ["0"], r

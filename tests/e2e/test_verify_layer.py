@@ -10,56 +10,36 @@ Needs root (sshd, a test user, a SysV init script); nothing leaves loopback.
 import json
 import os
 import pathlib
-import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 import pytest
 
+import plain_sshd
 from conftest import probe_binary
+from plain_sshd import free_port, sh, wait_listening
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 USER = "bakeami-verify"
-SSHD = "/usr/sbin/sshd"
 XSD = ROOT / "tests" / "junit" / "junit.xsd"
 SUITE = ROOT / "examples" / "serverspec"
 SERVICE = "bakeami-verify-probe"      # a SysV service "running" while our sshd runs
 PWNED = "/tmp/bakeami-verify-pwned"
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists(SSHD) or not shutil.which("ssh-keygen"),
-    reason="needs root, /usr/sbin/sshd and ssh-keygen")
+pytestmark = plain_sshd.requires_root_and_sshd
+
+# The fixtures work (a 0755 temp folder), user (USER, login shell /bin/bash,
+# passwordless sudo) and sshd (a plain sshd that lets USER in).
+work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/bash",
+                                       work_prefix="bakeami-verify-e2e-")
 
 needs_rspec = pytest.mark.skipif(
     not shutil.which("rspec"), reason="needs rspec and Serverspec (apt-get install ruby-serverspec)")
 
 
 # ---- helpers ------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sh(cmd, **kw):
-    return subprocess.run(cmd, shell=True, check=True, capture_output=True, text=True, **kw)
-
-
-def wait_listening(port, proc, what):
-    until = time.monotonic() + 10
-    while time.monotonic() < until:
-        assert proc.poll() is None, f"{what} exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{what} did not listen on {port}")
-
 
 def validate_junit(path):
     """xmllint (libxml2-utils) or lxml; the same XSD the unit tests use."""
@@ -105,49 +85,7 @@ class Result:
         return f"<probe rc={self.returncode} {self.elapsed:.2f}s\n{self.stdout}\n{self.stderr}>"
 
 
-class Sshd:
-    def __init__(self, work, port):
-        self.dir = work / f"sshd-{port}"
-        self.dir.mkdir()
-        self.port = port
-        self.hostkey = self.dir / "hostkey"
-        self.pidfile = self.dir / "sshd.pid"
-        self.authorized_keys = work / "authorized_keys"
-        sh(f"ssh-keygen -q -t ed25519 -N '' -f {self.hostkey}")
-        (self.dir / "sshd_config").write_text(
-            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {self.hostkey}\n"
-            f"PidFile {self.pidfile}\nUsePAM no\nStrictModes no\n"
-            f"AuthorizedKeysFile {self.authorized_keys}\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nAcceptEnv LANG LC_*\n"
-            f"AllowUsers {USER}\nMaxSessions 50\nMaxStartups 50\nLogLevel VERBOSE\n")
-        self.log = open(self.dir / "log", "w")
-        os.makedirs("/run/sshd", exist_ok=True)
-        self.proc = subprocess.Popen([SSHD, "-f", str(self.dir / "sshd_config"), "-D", "-e"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        wait_listening(port, self.proc, "sshd")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 # ---- fixtures -----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def work():
-    # sshd reads authorized_keys as the test user: the folder must be
-    # traversable, which pytest's 0700 tmp_path is not.
-    d = pathlib.Path(tempfile.mkdtemp(prefix="bakeami-verify-e2e-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
 
 @pytest.fixture(scope="module")
 def probe():
@@ -155,37 +93,11 @@ def probe():
 
 
 @pytest.fixture(scope="module")
-def user():
-    if not shutil.which("sudo"):
-        pytest.skip("needs sudo (apt-get install sudo)")
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        sh(f"useradd -m -s /bin/bash {USER}")
-    sh(f"usermod -p '*' {USER}")     # a locked ("!") account is refused
-    sudoers = pathlib.Path(f"/etc/sudoers.d/{USER}")
-    sudoers.write_text(f"{USER} ALL=(ALL) NOPASSWD:ALL\n")
-    sudoers.chmod(0o440)
-    yield pwd.getpwnam(USER)
-    sudoers.unlink()
-
-
-@pytest.fixture(scope="module")
-def sshd(work, user):
-    (work / "authorized_keys").write_text("")
-    (work / "authorized_keys").chmod(0o644)
-    d = Sshd(work, free_port())
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
 def key(work, sshd):
     """An ed25519 key made by ssh-keygen, installed for the user."""
     path = work / "id_ed25519"
     sh(f"ssh-keygen -q -t ed25519 -N '' -C bakeami-verify-e2e -f {path}")
-    with open(sshd.authorized_keys, "a") as f:
-        f.write((work / "id_ed25519.pub").read_text())
+    sshd.authorize((work / "id_ed25519.pub").read_text())
     return path
 
 
