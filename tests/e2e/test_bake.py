@@ -205,3 +205,19 @@ def test_parallel_bakes_in_one_process(lab, clean_lab):
     assert len(set(amis)) == 4 and len(runs) == 4, r.stdout
     assert sorted(img["ImageId"] for img in images_named_e2e(lab)) == sorted(amis)
     clean_lab.keep_images(amis)
+
+
+def test_cleanup_stale(lab, clean_lab, bakeami, tmp_path):
+    proc = bakeami.start(bake_args(lab, "-var", "sleep=30"))
+    _wait_for(proc, "the word is")
+    proc.kill()
+    proc.wait(timeout=10)
+    # nothing is past its 6 h expiry yet: --stale alone must keep everything
+    r = bakeami.run(["cleanup", "--stale"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lab.leftovers()["instances"], r.stdout
+    time.sleep(1.1)
+    r = bakeami.run(["cleanup", "--stale", "--older-than", "1s"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "deleted instance" in r.stdout and "deleted key-pair" in r.stdout, r.stdout
+    assert not any(lab.leftovers().values()), lab.leftovers()
