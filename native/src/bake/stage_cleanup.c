@@ -65,7 +65,8 @@ void bk_stage_cleanup(bakeami_bake *b)
 	b->ssh = NULL;
 	if (!b->aws)
 		return;   /* failed before anything could be created */
-	if (b->rc != 0 && b->opts.on_error_abort)
+	/* A cancel means "stop and tidy up", even with --on-error abort. */
+	if (b->rc != 0 && b->rc != BAKEAMI_ECANCELLED && b->opts.on_error_abort)
 		keep_for_debugging(b);
 	else
 		reap_all(b, &r);
