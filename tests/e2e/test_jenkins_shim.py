@@ -33,17 +33,9 @@ SESSION_TOKEN = "jenkins-shim-session-token-" + secrets.token_hex(12)
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
 
 
-def _make() -> list[str]:
-    """make, with java.mk included even before the Makefile includes it."""
-    cmd = ["make", "-s"]
-    if "java.mk" not in (REPO / "Makefile").read_text():
-        cmd += ["-f", "Makefile", "-f", "java.mk"]
-    return cmd
-
-
 @pytest.fixture(scope="module")
 def java_classes():
-    r = subprocess.run([*_make(), "java-test-classes"], cwd=REPO, capture_output=True, text=True,
+    r = subprocess.run(["make", "-s", "java-test-classes"], cwd=REPO, capture_output=True, text=True,
                        timeout=600)
     if r.returncode != 0:
         pytest.fail(f"make java-test-classes failed:\n{r.stdout}\n{r.stderr}")
