@@ -212,7 +212,8 @@ def test_user_key_files(probe, sshd, work):
         r = run(probe, sshd, "exec", "echo ok", key=kdir / name)
         assert r.connect() == (0, "") and r.text("OUT") == ["ok"], (name, r)
     # libssh2 1.10 signs RSA with SHA-1 only; OpenSSH 8.8+ refuses that.
-    r = run(probe, sshd, "exec", "true", key=kdir / "rsa", opts=["--timeout", "1"])
+    # 3 s: under load a 1 s deadline can pass before the first auth attempt ends.
+    r = run(probe, sshd, "exec", "true", key=kdir / "rsa", opts=["--timeout", "3"])
     rc, msg = r.connect()
     if rc != 0:
         assert "use an ed25519 or ECDSA key" in msg, msg
