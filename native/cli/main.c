@@ -1,5 +1,5 @@
 /*
- * main.c - the `bakeami` command: bake, validate, cleanup, version.
+ * main.c - the `bakeami` command: bake, validate, promote, cleanup, version.
  * Uses only bakeami.h. Exit codes: 0 baked, 1 failed, 2 bad input or
  * usage, 3 tests failed, 130 cancelled.
  */
@@ -29,6 +29,8 @@ static void usage(FILE *f)
 	      "                    [--result F] [--journal F] [--on-error cleanup|abort]\n"
 	      "                    [--log-format text|json] [--debug] TEMPLATE\n"
 	      "       bakeami validate [-var K=V]... [-var-file F]... TEMPLATE\n"
+	      "       bakeami promote --ami AMI_ID [-var K=V]... [-var-file F]... [--result F]\n"
+	      "                       [--journal F] [--log-format text|json] [--debug] TEMPLATE\n"
 	      "       bakeami cleanup (--journal F | --run-id ID | --stale [--older-than 6h]) [--region R]\n"
 	      "       bakeami version\n", f);
 }
@@ -76,7 +78,7 @@ static int parse_value(cli_args *c, int argc, char **argv, int *i)
 {
 	static const char *const names[] = {"var", "var-file", "manifest", "junit", "result",
 					    "journal", "on-error", "log-format", "ami",
-					    "run-id", "region", "older-than"};
+					    "run-id", "region", "older-than", "template"};
 	const char *v = NULL;
 	size_t k;
 
@@ -105,6 +107,9 @@ static int parse_value(cli_args *c, int argc, char **argv, int *i)
 	case 9: c->run_id = v; break;
 	case 10: c->region = v; break;
 	case 11: c->older_than = v; break;
+	case 12: if (c->template_path)
+			return usage_error("more than one template given (%s)", v);
+		c->template_path = v; break;
 	}
 	return 1;
 }
@@ -188,30 +193,56 @@ static int fail(int rc)
 	return bakeami_exit_code(rc);
 }
 
-static int cmd_bake(cli_args *c)
+/* Run a bake or a promotion with SIGINT/SIGTERM turned into a cancel. */
+static int run_cancellable(bakeami_bake *bake, int (*run)(bakeami_bake *))
 {
 	signal_watch w;
-	bakeami_options o;
 	pthread_t tid;
 	int rc;
 
-	if (!c->template_path)
-		return usage_error("%s", "bake: no template given");
-	fill_options(&o, c);
-	if ((rc = bakeami_bake_new(&w.bake, &o)) < 0)
-		return fail(rc);
+	w.bake = bake;
 	sigemptyset(&w.set);
 	sigaddset(&w.set, SIGINT);
 	sigaddset(&w.set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
 	pthread_create(&tid, NULL, watch_signals, &w);
-	rc = bakeami_bake_run(w.bake);
+	rc = run(bake);
 	pthread_cancel(tid);
 	pthread_join(tid, NULL);
 	if (rc < 0)
-		fprintf(stderr, "bakeami: error: %s\n", bakeami_bake_error(w.bake));
-	bakeami_bake_free(w.bake);
+		fprintf(stderr, "bakeami: error: %s\n", bakeami_bake_error(bake));
+	bakeami_bake_free(bake);
 	return bakeami_exit_code(rc);
+}
+
+static int cmd_bake(cli_args *c)
+{
+	bakeami_bake *bake;
+	bakeami_options o;
+	int rc;
+
+	if (!c->template_path)
+		return usage_error("%s", "bake: no template given");
+	fill_options(&o, c);
+	if ((rc = bakeami_bake_new(&bake, &o)) < 0)
+		return fail(rc);
+	return run_cancellable(bake, bakeami_bake_run);
+}
+
+static int cmd_promote(cli_args *c)
+{
+	bakeami_bake *promotion;
+	bakeami_options o;
+	int rc;
+
+	if (!c->ami)
+		return usage_error("%s", "promote: --ami AMI_ID is required");
+	if (!c->template_path)
+		return usage_error("%s", "promote: no template given");
+	fill_options(&o, c);
+	if ((rc = bakeami_promote_new(&promotion, &o, c->ami)) < 0)
+		return fail(rc);
+	return run_cancellable(promotion, bakeami_promote_run);
 }
 
 static int cmd_validate(cli_args *c)
@@ -286,6 +317,6 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "cleanup"))
 		return cmd_cleanup(&c);
 	if (!strcmp(cmd, "promote"))
-		return usage_error("%s", "promote: not supported by this build yet");
+		return cmd_promote(&c);
 	return usage_error("unknown command '%s'", cmd);
 }

@@ -121,6 +121,27 @@ BAKEAMI_EXTERN(const char *) bakeami_bake_result_json(const bakeami_bake *bake);
 BAKEAMI_EXTERN(const char *) bakeami_bake_error(const bakeami_bake *bake);
 BAKEAMI_EXTERN(void) bakeami_bake_free(bakeami_bake *bake);
 
+/* ---- promotion of an existing image ---------------------------------- */
+
+/**
+ * Make a promotion of an image baked earlier (a later "promote to
+ * production" job): the template's promote block, ami_regions and sharing
+ * applied to ami_id, which must be available and owned by the account, in
+ * the template's (or opts->region's) region. Options are copied; no network
+ * call. The handle is a bakeami_bake: cancel, run id, AMIs per region,
+ * result, error and free work on it; run it with bakeami_promote_run, not
+ * bakeami_bake_run.
+ */
+BAKEAMI_EXTERN(int) bakeami_promote_new(bakeami_bake **out, const bakeami_options *opts,
+					const char *ami_id);
+/**
+ * Run it once. 0: promoted in every region. BAKEAMI_EINVALID: nothing to
+ * promote, or the image is unknown, not available or not ours. Another
+ * error: the promotion failed and all it changed was undone (the image
+ * itself is untouched). Same exit codes as a bake (bakeami_exit_code).
+ */
+BAKEAMI_EXTERN(int) bakeami_promote_run(bakeami_bake *promotion);
+
 /** Validate a template (and its variables) without any network call. */
 BAKEAMI_EXTERN(int) bakeami_template_validate(const bakeami_options *opts);
 

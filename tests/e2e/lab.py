@@ -457,6 +457,7 @@ class Lab:
             self._set_creds(*TEST_CREDS)
         self.proxy.reset_calls()
         self.proxy.clear_faults()
+        self.proxy.clear_stand_ins()
         self.proxy.regions.clear()
         self._warm()
         self._clean_mark = self.proxy.total
@@ -544,18 +545,27 @@ class Lab:
 
     def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
                nth: int = 1, service: str | None = None, delay: float = 0.0, status: int | None = None,
-               code: str | None = None, message: str | None = None) -> FaultRule:
+               code: str | None = None, message: str | None = None, region: str | None = None) -> FaultRule:
         """Fault for matching calls nth..nth+count-1 (count None: all from nth on).
 
         kind: throttle (400 RequestLimitExceeded; ThrottlingException for JSON services),
         503, 500, error (status=, code=, message=), close (no response, FIN), reset (no
         response, RST), drop (forwarded to moto, then RST instead of the response),
         delay (delay= seconds, then forwarded). delay= also delays any other kind.
+        region= matches only calls signed for that region.
         """
-        return self.proxy.inject(action, kind, count, nth, service, delay, status, code, message)
+        return self.proxy.inject(action, kind, count, nth, service, delay, status, code, message, region)
 
     def clear_faults(self) -> None:
         self.proxy.clear_faults()
+
+    def deprecations(self, region: str | None = None) -> dict[str, str | None]:
+        """Image id -> DeprecateAt of the EnableImageDeprecation calls the proxy answered in
+        `region` (default lab.region) since the last reset; None after a DisableImageDeprecation.
+        moto lacks both calls: the proxy stands in for them (proxy.py _stand_in)."""
+        region = region or self.region
+        with self.proxy._lock:
+            return {image: at for (r, image), at in self.proxy.deprecations.items() if r == region}
 
     def wait_for_call(self, action: str, timeout: float = 30.0, service: str | None = None,
                       count: int = 1) -> Call:

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
@@ -37,6 +38,8 @@ _ERRORS = {
 # JSON-protocol services (SSM, ...) spell throttling differently.
 _JSON_CODES = {"RequestLimitExceeded": "ThrottlingException"}
 FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay")
+# EC2 calls the proxy answers itself, as AWS documents them: moto does not implement them.
+_DEPRECATION_ACTIONS = ("EnableImageDeprecation", "DisableImageDeprecation")
 
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
@@ -64,7 +67,7 @@ class Call:
 class FaultRule:
     """Replace matching requests number nth .. nth+count-1 (1-based) with a fault.
 
-    action/service None or "*" match anything. count None means every match from nth on.
+    action/service/region None or "*" match anything. count None means every match from nth on.
     """
 
     kind: str
@@ -76,6 +79,7 @@ class FaultRule:
     status: int | None = None  # for kind "error"
     code: str | None = None  # for kind "error"
     message: str | None = None  # for kind "error"
+    region: str | None = None  # the region the call is signed for
     seen: int = 0  # matching requests so far
     fired: int = 0  # faults injected so far
 
@@ -88,7 +92,8 @@ class FaultRule:
             raise ValueError("nth counts from 1")
 
     def _matches(self, call: Call) -> bool:
-        return self.action in (None, "*", call.action) and self.service in (None, "*", call.service)
+        return (self.action in (None, "*", call.action) and self.service in (None, "*", call.service)
+                and self.region in (None, "*", call.region))
 
     def _take(self, call: Call) -> bool:
         """Counts the call if it matches; True when this rule fires for it. Caller holds the lock."""
@@ -127,6 +132,14 @@ def parse_call(method: str, target: str, headers: list[tuple[str, str]], body: b
             params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
         action = params.get("Action")
     return Call(time.time(), method, split.path or "/", service, region, action, params, headers, body)
+
+
+def _iso8601(text: str | None) -> bool:
+    try:
+        datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+        return bool(text)
+    except ValueError:
+        return False
 
 
 def _error_document(call: Call, status: int, code: str, message: str) -> tuple[int, list, bytes]:
@@ -208,6 +221,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             done(status)  # before answering: a test may look right after the answer
             self._respond(*_error_document(call, status, code, message))
             return
+        stand_in = proxy._stand_in(call) if kind is None else None
+        if stand_in:
+            done(stand_in[0])
+            self._respond(*stand_in)
+            return
         try:
             status, reason, resp_headers, resp_body = proxy._forward(self.command, self.path, headers, wire)
         except OSError as e:
@@ -217,6 +235,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             done(None)
             self._abort(reset=True)
             return
+        resp_body = proxy._stand_in_answer(call, status, resp_body)
         done(status)
         self._respond(status, resp_headers, resp_body, reason)
 
@@ -259,6 +278,8 @@ class FaultProxy:
         self._changed = threading.Condition(self._lock)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # Stand-in state for calls moto lacks: (region, image id) -> DeprecateAt, None once disabled
+        self.deprecations: dict[tuple[str, str], str | None] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> int:
@@ -286,10 +307,11 @@ class FaultProxy:
     # -- faults ----------------------------------------------------------------------------
     def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
                nth: int = 1, service: str | None = None, delay: float = 0.0,
-               status: int | None = None, code: str | None = None, message: str | None = None) -> FaultRule:
+               status: int | None = None, code: str | None = None, message: str | None = None,
+               region: str | None = None) -> FaultRule:
         if kind == "delay" and not delay:
             raise ValueError("kind 'delay' needs delay=SECONDS")
-        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message)
+        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message, region)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -311,6 +333,49 @@ class FaultProxy:
                 self.regions.add(call.region)
             self._changed.notify_all()
             return fired
+
+    # -- stand-ins for calls moto lacks (reference/moto.md) ---------------------------------
+    def _stand_in(self, call: Call) -> tuple[int, list, bytes] | None:
+        """Answers EnableImageDeprecation / DisableImageDeprecation as EC2 documents them
+        (moto 5.2 answers them with an HTML 500) and records the DeprecateAt per image, which
+        DescribeImages then shows (_stand_in_answer)."""
+        if call.service != "ec2" or call.action not in _DEPRECATION_ACTIONS:
+            return None
+        image = call.params.get("ImageId", "")
+        at = call.params.get("DeprecateAt") if call.action == "EnableImageDeprecation" else None
+        if not image.startswith("ami-"):
+            return _error_document(call, 400, "InvalidAMIID.Malformed", f'Invalid id: "{image}"')
+        if call.action == "EnableImageDeprecation" and not _iso8601(at):
+            return _error_document(call, 400, "InvalidParameterValue",
+                                   f"Value ({at}) for parameter DeprecateAt is invalid")
+        with self._lock:
+            self.deprecations[(call.region or "", image)] = at
+        request_id = str(uuid.uuid4())
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{call.action}Response '
+                f'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>{request_id}</requestId>'
+                f"<return>true</return></{call.action}Response>").encode()
+        return 200, [("Content-Type", "text/xml;charset=UTF-8"), ("x-amzn-RequestId", request_id)], body
+
+    def _stand_in_answer(self, call: Call, status: int, body: bytes) -> bytes:
+        """DescribeImages shows the stand-in's deprecationTime, as EC2 does after
+        EnableImageDeprecation (moto never has the field)."""
+        if call.service != "ec2" or call.action != "DescribeImages" or status != 200:
+            return body
+        with self._lock:
+            times = {image: at for (region, image), at in self.deprecations.items()
+                     if region == (call.region or "") and at}
+        if not times:
+            return body
+
+        def add(m: re.Match) -> bytes:
+            at = times.get(m.group(1).decode())
+            return m.group(0) + (f"<deprecationTime>{escape(at)}</deprecationTime>".encode() if at else b"")
+
+        return re.sub(rb"<imageId>(ami-[0-9a-f]+)</imageId>", add, body)
+
+    def clear_stand_ins(self) -> None:
+        with self._lock:
+            self.deprecations.clear()
 
     # -- forwarding ------------------------------------------------------------------------
     def _forward(self, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):

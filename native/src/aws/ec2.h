@@ -133,4 +133,73 @@ void bk_ec2_tagged_free(bk_ec2_tagged_list *l);
 int bk_ec2_find_tagged(bk_ec2_tagged_list *out, bk_aws *aws, const char *region,
 		       const char *run_id);
 
+/* ---- promotion (issue 4): ec2_promote.c and ssm.c ---------------------- */
+
+typedef struct {
+	const char *source_image_id;
+	const char *source_region;
+	const char *name;          /* required by EC2: the copy's name */
+	const char *description;   /* NULL: none */
+	int encrypted;             /* 1: Encrypted=true */
+	const char *kms_key_id;    /* with encrypted; NULL: the region's default key */
+	const char *client_token;  /* required: a retried CopyImage never copies twice */
+} bk_ec2_copy_request;
+/* CopyImage into `region` (the call is signed for it); the copy's id. */
+int bk_ec2_copy_image(char **out_image_id, bk_aws *aws, const char *region,
+		      const bk_ec2_copy_request *req);
+
+/* Who may launch an image. */
+typedef struct {
+	bk_strv users;      /* account ids */
+	bk_strv groups;     /* "all" */
+	bk_strv org_arns;   /* arn:aws:organizations::...:organization/o-... */
+	bk_strv ou_arns;    /* arn:aws:organizations::...:ou/o-.../ou-... */
+} bk_ec2_perms;
+void bk_ec2_perms_free(bk_ec2_perms *p);
+bool bk_ec2_perms_empty(const bk_ec2_perms *p);
+/* ModifyImageAttribute LaunchPermission.Add (add) or .Remove; nothing to
+ * do when p is empty. */
+int bk_ec2_launch_permission(bk_aws *aws, const char *region, const char *image_id,
+			     bool add, const bk_ec2_perms *p);
+/* DescribeImageAttribute launchPermission. */
+int bk_ec2_describe_launch_permission(bk_ec2_perms *out, bk_aws *aws, const char *region,
+				      const char *image_id);
+/* ModifySnapshotAttribute createVolumePermission add/remove for account ids
+ * and groups ("all"). */
+int bk_ec2_volume_permission(bk_aws *aws, const char *region, const char *snapshot_id,
+			     bool add, const bk_strv *users, const bk_strv *groups);
+/* DescribeSnapshotAttribute createVolumePermission: account ids, groups. */
+int bk_ec2_describe_volume_permission(bk_strv *users, bk_strv *groups, bk_aws *aws,
+				      const char *region, const char *snapshot_id);
+/* The image's deprecationTime (DescribeImages), NULL when none is set. */
+int bk_ec2_image_deprecation_time(char **out, bk_aws *aws, const char *region,
+				  const char *image_id);
+/* EnableImageDeprecation at deprecate_at (ISO 8601), or with NULL
+ * DisableImageDeprecation. */
+int bk_ec2_image_deprecation(bk_aws *aws, const char *region, const char *image_id,
+			     const char *deprecate_at);
+/* DeleteTags: each key with its value (only a tag with that value goes). */
+int bk_ec2_delete_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
+		       size_t count, const bk_kv *tags);
+/* Which of the images an instance still uses (pending, running, stopping or
+ * stopped): image id -> one such instance id. */
+int bk_ec2_images_in_use(bk_kv *out, bk_aws *aws, const char *region,
+			 const char *const *image_ids, size_t count);
+
+/* SSM Parameter Store (JSON protocol). */
+typedef struct {
+	char *value;       /* NULL: the parameter does not exist */
+	char *type;        /* String, StringList, SecureString */
+	char *data_type;   /* text, aws:ec2:image */
+} bk_ssm_parameter;
+void bk_ssm_parameter_free(bk_ssm_parameter *p);
+/* GetParameter; a parameter that does not exist is not an error (value NULL). */
+int bk_ssm_get_parameter(bk_ssm_parameter *out, bk_aws *aws, const char *region,
+			 const char *name);
+/* PutParameter with Overwrite; type NULL: String, data_type NULL: text. */
+int bk_ssm_put_parameter(bk_aws *aws, const char *region, const char *name,
+			 const char *value, const char *type, const char *data_type);
+/* DeleteParameter; one already gone counts as deleted. */
+int bk_ssm_delete_parameter(bk_aws *aws, const char *region, const char *name);
+
 #endif

@@ -69,9 +69,10 @@ struct bakeami_bake {
 	char *image_id;
 	int image_keep;               /* 1 once the image passed everything */
 	bk_strv image_snapshots;
-	/* promotion (issue 4): filled by stage_promote.c */
+	/* promotion (issue 4): filled by stage_promote.c and promote_cmd.c */
 	bk_kv amis;                   /* region -> AMI id of every kept image */
 	bk_strv rolled_back;          /* what a failed promotion undid */
+	const char *promote_ami;      /* bakeami_promote_new's image (its copy is in `owned`) */
 	/* tests (issue 3): filled by stage_test.c */
 	void *tests_report;           /* bk_test_report *, NULL when no tests ran */
 	bk_ec2_instance test_instance; /* after_image: launched from the new image */

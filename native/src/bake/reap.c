@@ -70,12 +70,12 @@ int bk_reap_key_pair(bk_reaper *r, const char *name)
 	return reaped(r, "key-pair", name, bk_ec2_delete_key_pair(r->aws, name));
 }
 
-static int image_snapshots(bk_strv *out, bk_reaper *r, const char *id)
+static int image_snapshots(bk_strv *out, bk_reaper *r, const char *region, const char *id)
 {
 	const char *ids[1] = {id};
 	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL};
 	bk_ec2_images imgs = {0};
-	int rc = bk_ec2_describe_images(&imgs, r->aws, NULL, &q);
+	int rc = bk_ec2_describe_images(&imgs, r->aws, region, &q);
 
 	if (rc == BAKEAMI_ENOTFOUND)
 		return 0;
@@ -85,23 +85,46 @@ static int image_snapshots(bk_strv *out, bk_reaper *r, const char *id)
 	return rc;
 }
 
-/* Deregister first: EC2 refuses to delete a snapshot an image still uses. */
-int bk_reap_image(bk_reaper *r, const char *id, const bk_strv *snapshots)
+/* Deregister first: EC2 refuses to delete a snapshot an image still uses.
+ * name is what the journal calls the image: its id, or "region:id" for a
+ * copy in another region. */
+static int reap_image_in(bk_reaper *r, const char *region, const char *id, const char *name,
+			 const bk_strv *snapshots)
 {
 	bk_strv found = BK_STRV_INIT;
 	int rc = 0;
 
-	if (!snapshots && (rc = image_snapshots(&found, r, id)) < 0) {
+	if (!snapshots && (rc = image_snapshots(&found, r, region, id)) < 0) {
 		bk_strv_free(&found);
-		return reaped(r, "image", id, rc);
+		return reaped(r, "image", name, rc);
 	}
 	if (!snapshots)
 		snapshots = &found;
-	rc = reaped(r, "image", id, bk_ec2_deregister_image(r->aws, NULL, id));
+	rc = reaped(r, "image", name, bk_ec2_deregister_image(r->aws, region, id));
 	for (size_t i = 0; rc == 0 && i < snapshots->count; i++)
 		reaped(r, "snapshot", snapshots->items[i],
-		       bk_ec2_delete_snapshot(r->aws, NULL, snapshots->items[i]));
+		       bk_ec2_delete_snapshot(r->aws, region, snapshots->items[i]));
 	bk_strv_free(&found);
+	return rc;
+}
+
+int bk_reap_image(bk_reaper *r, const char *id, const bk_strv *snapshots)
+{
+	return reap_image_in(r, NULL, id, id, snapshots);
+}
+
+/* A copy made by a promotion is journalled as "us-west-2:ami-..." (the
+ * journal records one region); its calls are signed for that region. */
+static int reap_region_image(bk_reaper *r, const char *name)
+{
+	const char *colon = strchr(name, ':');
+	char *region = bk_strndup(name, (size_t)(colon - name));
+	int rc;
+
+	if (!region)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	rc = reap_image_in(r, region, colon + 1, name, NULL);
+	free(region);
 	return rc;
 }
 
@@ -114,6 +137,6 @@ int bk_reap(bk_reaper *r, const char *type, const char *id)
 	if (!strcmp(type, "key-pair"))
 		return bk_reap_key_pair(r, id);
 	if (!strcmp(type, "image"))
-		return bk_reap_image(r, id, NULL);
+		return strchr(id, ':') ? reap_region_image(r, id) : bk_reap_image(r, id, NULL);
 	return bk_err(BAKEAMI_EINVALID, "unknown resource type %s", type);
 }

@@ -5,22 +5,19 @@
 #include <unistd.h>
 
 #include "bake.h"
+#include "promote.h"
 
 /* Features of later issues fail loudly rather than being skipped. */
 static int refuse_unsupported(const bk_build_config *c, const char *file)
 {
-	if (c->promote)
-		return bk_err(BAKEAMI_EINVALID, "%s: promote: promotion is not supported by this build yet", file);
-	if (c->ami_regions.count)
-		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].ami_regions: copying to other regions is not supported by this build yet", file);
-	if (c->ami_users.count || c->ami_groups.count || c->snapshot_users.count ||
-	    c->snapshot_groups.count)
-		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].ami_users: sharing images is not supported by this build yet", file);
+	/* An encrypted build-region image needs CreateImage under a temporary
+	 * name and an encrypted CopyImage back, as Packer does. Copies are
+	 * encrypted with region_kms_key_ids. */
 	if (c->encrypt_boot == 1)
-		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].encrypt_boot: encrypting a copy is not supported by this build yet", file);
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].encrypt_boot: encrypting the image in the build region is not supported by this build yet; encrypt the launch volumes (launch_block_device_mappings[].encrypted), and use region_kms_key_ids for encrypted copies", file);
 	if (c->subnet_id && !c->vpc_id && !c->security_group_ids.count)
 		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].vpc_id: required with subnet_id when bakeami creates the temporary security group", file);
-	return 0;
+	return bk_promote_check(c, file);
 }
 
 int bk_bake_load_template(bk_template **out, const bakeami_options *o)
