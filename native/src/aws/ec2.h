@@ -31,7 +31,8 @@ typedef struct {
 	const bk_kv *filters;          /* name -> value (one value per name) */
 } bk_ec2_image_query;
 
-/* Images matching the query, sorted newest first by creation date. */
+/* Images matching the query, sorted newest first by creation date.
+ * BAKEAMI_ENOTFOUND when an ImageId is unknown (InvalidAMIID.NotFound). */
 int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 			   const bk_ec2_image_query *q);
 

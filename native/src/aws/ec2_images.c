@@ -114,11 +114,15 @@ int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 {
 	bk_params p = BK_KV_INIT;
 	xmlDocPtr doc = NULL;
+	char code[64] = "";
 	int rc = image_query_params(&p, q);
 
 	memset(out, 0, sizeof(*out));
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, region, "DescribeImages", &p, NULL);
+		rc = bk_ec2__call(&doc, aws, region, "DescribeImages", &p, code);
+	/* Callers tell "no such image" (gone, or not yet visible) from failures. */
+	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidAMIID.NotFound") == 0)
+		rc = BAKEAMI_ENOTFOUND;
 	if (rc == 0)
 		rc = parse_images(out, doc);
 	if (rc < 0)

@@ -19,9 +19,11 @@ static const char *status_of(int rc)
 	}
 }
 
+/* cJSON gives NULL for an empty list; the result keeps every key. */
 static cJSON *string_array(const bk_strv *v)
 {
-	return cJSON_CreateStringArray((const char *const *)v->items, (int)v->count);
+	return v->count ? cJSON_CreateStringArray((const char *const *)v->items, (int)v->count)
+			: cJSON_CreateArray();
 }
 
 static cJSON *timings(const bakeami_bake *b)
