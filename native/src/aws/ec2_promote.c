@@ -243,23 +243,6 @@ int bk_ec2_image_deprecation(bk_aws *aws, const char *region, const char *image_
 	return rc;
 }
 
-int bk_ec2_delete_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
-		       size_t count, const bk_kv *tags)
-{
-	bk_params p = BK_KV_INIT;
-	int rc;
-
-	if (!tags || tags->count == 0 || count == 0)
-		return 0;
-	rc = bk_ec2__list(&p, "ResourceId", resource_ids, count);
-	if (rc == 0)
-		rc = bk_ec2__tags(&p, "", tags);
-	if (rc == 0)
-		rc = call_only(aws, region, "DeleteTags", &p);
-	bk_kv_free(&p);
-	return rc;
-}
-
 /* ---- images in use ---------------------------------------------------------------- */
 
 /* imageId -> instanceId for each instance of a DescribeInstances page. */

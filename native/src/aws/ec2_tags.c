@@ -12,8 +12,9 @@
 /* EC2 takes at most 200 values per filter. */
 #define FILTER_CHUNK 200
 
-int bk_ec2_create_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
-		       size_t count, const bk_kv *tags)
+/* CreateTags and DeleteTags take the same parameters. */
+static int tags_call(bk_aws *aws, const char *region, const char *action,
+		     const char *const *resource_ids, size_t count, const bk_kv *tags)
 {
 	bk_params p = BK_KV_INIT;
 	xmlDocPtr doc = NULL;
@@ -25,10 +26,22 @@ int bk_ec2_create_tags(bk_aws *aws, const char *region, const char *const *resou
 	if (rc == 0)
 		rc = bk_ec2__tags(&p, "", tags);
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, region, "CreateTags", &p, NULL);
+		rc = bk_ec2__call(&doc, aws, region, action, &p, NULL);
 	xmlFreeDoc(doc);
 	bk_kv_free(&p);
 	return rc;
+}
+
+int bk_ec2_create_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
+		       size_t count, const bk_kv *tags)
+{
+	return tags_call(aws, region, "CreateTags", resource_ids, count, tags);
+}
+
+int bk_ec2_delete_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
+		       size_t count, const bk_kv *tags)
+{
+	return tags_call(aws, region, "DeleteTags", resource_ids, count, tags);
 }
 
 static void tagged_clear(bk_ec2_tagged *t)

@@ -146,6 +146,9 @@ void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose);
 int bk_test_tags(bk_kv *out, const bakeami_bake *b);
 void bk_test_report_release(bakeami_bake *b);
 
+/* ---- machine.c: manifest, JUnit and result files, after cleanup ---- */
+void bk_bake_finish(bakeami_bake *b);
+
 /* ---- result.c ---- */
 int bk_result_build(bakeami_bake *b);
 int bk_manifest_write(bakeami_bake *b, const char *path);

@@ -113,12 +113,13 @@ static int run_machine(bakeami_bake *b)
 	return b->rc;
 }
 
-/* Outputs are written after cleanup, so they report what was cleaned. */
-static void finish(bakeami_bake *b)
+/* Outputs are written after cleanup, so they report what was cleaned; a
+ * manifest, as Packer's, only for a run that succeeded with an image. */
+void bk_bake_finish(bakeami_bake *b)
 {
 	int rc = 0;
 
-	if (b->opts.manifest_path && b->image_keep)
+	if (b->opts.manifest_path && b->rc == 0 && b->amis.count)
 		rc = bk_manifest_write(b, b->opts.manifest_path);
 	if (rc < 0)
 		bk_bake_fail(b, rc);
@@ -143,7 +144,7 @@ int bakeami_bake_run(bakeami_bake *bake)
 	bake->t0 = bake->state_t0 = bk_now();
 	bake->wall0 = bk_wall();
 	rc = run_machine(bake);
-	finish(bake);
+	bk_bake_finish(bake);
 	rc = bake->rc;
 	if (rc < 0)
 		bk_err(rc, "%s", bake->error ? bake->error : bakeami_strerror(rc));

@@ -179,22 +179,6 @@ static void record_failure(bakeami_bake *b, int rc)
 	bk_emit(b, BAKEAMI_EVENT_ERROR, 0, "%s", b->error);
 }
 
-/* As a bake's: outputs after cleanup, failures to write them count. */
-static void finish(bakeami_bake *b)
-{
-	int rc = 0;
-
-	if (b->opts.manifest_path && b->rc == 0)
-		rc = bk_manifest_write(b, b->opts.manifest_path);
-	if (rc < 0)
-		bk_bake_fail(b, rc);
-	bk_result_build(b);
-	if (b->opts.result_path && b->result_json &&
-	    (rc = bk_file_write(b->opts.result_path, b->result_json,
-				strlen(b->result_json), 0644)) < 0)
-		bk_bake_fail(b, rc);
-}
-
 int bakeami_promote_run(bakeami_bake *b)
 {
 	int rc;
@@ -220,7 +204,7 @@ int bakeami_promote_run(bakeami_bake *b)
 	set_state(b, BK_CLEANUP);
 	bk_stage_cleanup(b);
 	set_state(b, BK_DONE);
-	finish(b);
+	bk_bake_finish(b);
 	if (b->rc < 0)
 		bk_err(b->rc, "%s", b->error ? b->error : bakeami_strerror(b->rc));
 	return b->rc;
