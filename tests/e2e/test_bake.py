@@ -221,3 +221,47 @@ def test_cleanup_stale(lab, clean_lab, bakeami, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "deleted instance" in r.stdout and "deleted key-pair" in r.stdout, r.stdout
     assert not any(lab.leftovers().values()), lab.leftovers()
+
+
+def _variant(tmp_path, name, **builder):
+    with open(TEMPLATE) as f:
+        tpl = json.load(f)
+    tpl["builders"][0].update(builder)
+    for prov in tpl["provisioners"]:
+        if prov["type"] == "file":   # keep the upload's source found from the copy
+            prov["source"] = os.path.join(HERE, "templates", prov["source"])
+    path = tmp_path / name
+    path.write_text(json.dumps(tpl))
+    return str(path)
+
+
+def test_encrypt_boot(lab, clean_lab, bakeami, tmp_path):
+    """encrypt_boot: made under a temporary name, copied encrypted under the real
+    one, the unencrypted image and its snapshot removed."""
+    template = _variant(tmp_path, "enc.json", encrypt_boot=True,
+                        kms_key_id="alias/bakeami-e2e")
+    r = bakeami.run(bake_args(lab, template=template))
+    assert r.returncode == 0, r.stdout + r.stderr
+    images = images_named_e2e(lab)
+    assert len(images) == 1, images
+    image = images[0]
+    assert image["Name"].startswith("e2e ") and "unencrypted" not in image["Name"]
+    copies = lab.requests(service="ec2", action="CopyImage")
+    assert len(copies) == 1
+    params = copies[0].params
+    assert params["Encrypted"] == "true" and params["KmsKeyId"] == "alias/bakeami-e2e"
+    assert params["SourceImageId"] != image["ImageId"]
+    tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
+    assert tags["Role"] == "web" and tags["SourceAMI"].startswith("ami-")
+    snaps = lab.leftovers()["snapshots"]
+    assert len(snaps) == 1 and image["ImageId"] in snaps[0], snaps
+    assert "deleted image" in r.stdout
+    clean_lab.keep_images([image["ImageId"]])
+
+
+def test_encrypt_boot_with_default_key_cannot_share(lab, clean_lab, bakeami, tmp_path):
+    template = _variant(tmp_path, "enc-share.json", encrypt_boot=True,
+                        ami_users=["111122223333"])
+    r = bakeami.run(["validate", *bake_args(lab, template=template)[1:]])
+    assert r.returncode == 2 and "builders[0].kms_key_id" in r.stderr, r.stderr
+    assert lab.calls() == []

@@ -142,6 +142,7 @@ static void free_lists(bakeami_bake *b)
 	bk_strv_free(&b->cleanup_failed);
 	bk_strv_free(&b->left);
 	bk_strv_free(&b->image_snapshots);
+	bk_strv_free(&b->unencrypted_snapshots);
 	bk_strv_free(&b->rolled_back);
 	bk_kv_free(&b->amis);
 }
@@ -164,6 +165,7 @@ void bakeami_bake_free(bakeami_bake *b)
 	free(b->sg_id);
 	free(b->ssh_host);
 	free(b->image_id);
+	free(b->unencrypted_id);
 	free(b->error);
 	free(b->result_json);
 	free_lists(b);

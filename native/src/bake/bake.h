@@ -69,6 +69,8 @@ struct bakeami_bake {
 	char *image_id;
 	int image_keep;               /* 1 once the image passed everything */
 	bk_strv image_snapshots;
+	char *unencrypted_id;         /* encrypt_boot: the image before its encrypted copy */
+	bk_strv unencrypted_snapshots;
 	/* promotion (issue 4): filled by stage_promote.c and promote_cmd.c */
 	bk_kv amis;                   /* region -> AMI id of every kept image */
 	bk_strv rolled_back;          /* what a failed promotion undid */

@@ -23,6 +23,8 @@ static void keep_for_debugging(bakeami_bake *b)
 		bk_strv_push(&b->left, b->key_name);
 	if (b->image_id && !b->image_keep)
 		bk_strv_push(&b->left, b->image_id);
+	if (b->unencrypted_id)
+		bk_strv_push(&b->left, b->unencrypted_id);
 	bk_warn(b, "--on-error abort: left %zu resources for debugging; remove them with: "
 		"bakeami cleanup --journal %s", b->left.count, bk_journal_path(b->journal));
 }
@@ -33,6 +35,9 @@ static void reap_all(bakeami_bake *b, bk_reaper *r)
 		bk_reap_instance(r, b->test_instance.id);
 	if (b->image_id && !b->image_keep)
 		bk_reap_image(r, b->image_id, b->image_snapshots.count ? &b->image_snapshots : NULL);
+	if (b->unencrypted_id)
+		bk_reap_image(r, b->unencrypted_id, b->unencrypted_snapshots.count
+			      ? &b->unencrypted_snapshots : NULL);
 	/* Our group outlives the instance in EC2's eyes (DependencyViolation
 	 * until it is gone), so its delete retries double as the wait. */
 	if (b->instance.id && b->sg_id)

@@ -1,42 +1,58 @@
 /* stage_image.c - CREATE_IMAGE and WAIT_IMAGE. The image is journalled
- * before anything waits on it, so a kill never leaks a pending AMI. */
+ * before anything waits on it, so a kill never leaks a pending AMI.
+ * encrypt_boot (Packer's way): the image is made under a temporary name,
+ * copied encrypted under the real one, and the unencrypted one removed. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../verify/verify.h"
 #include "bake.h"
+#include "reap.h"
+
+/* The image's tags: user tags, provenance, and before_image test results. */
+static int final_image_tags(bk_kv *tags, const bakeami_bake *b)
+{
+	const bk_build_config *c = b->cfg;
+	int rc = bk_image_tags(tags, b, &c->tags);
+
+	if (rc == 0 && !bk_verify_wants(c->tests, "after_image"))
+		rc = bk_test_tags(tags, b);
+	return rc;
+}
 
 int bk_stage_create_image(bakeami_bake *b)
 {
 	const bk_build_config *c = b->cfg;
 	bk_ec2_image_request req = {0};
 	bk_kv tags = BK_KV_INIT;
-	char token[64];
+	char token[64], *tmp_name = NULL;
 	int rc;
 
 	if (c->skip_create_ami) {
 		bk_step(b, "skip_create_ami: no image is created");
 		return 0;
 	}
+	if (c->encrypt_boot == 1 && !(tmp_name = bk_sprintf("bakeami-unencrypted-%s", b->run_id)))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
 	bk_client_token(token, b, "image");
 	req.instance_id = b->instance.id;
-	req.name = c->ami_name;
+	req.name = tmp_name ? tmp_name : c->ami_name;
 	req.description = c->ami_description;
 	req.no_reboot = c->no_reboot;
 	req.bdms = c->ami_bdms;
 	req.bdms_count = c->ami_bdms_count;
 	req.client_token = token;
-	if ((rc = bk_image_tags(&tags, b, &c->tags)) < 0 ||
-	    (!bk_verify_wants(c->tests, "after_image") && (rc = bk_test_tags(&tags, b)) < 0))
+	if ((rc = final_image_tags(&tags, b)) < 0)
 		goto done;
 	req.image_tags = &tags;
-	if ((rc = bk_journal_intent(b->journal, "image", c->ami_name)) < 0 ||
+	if ((rc = bk_journal_intent(b->journal, "image", req.name)) < 0 ||
 	    (rc = bk_ec2_create_image(&b->image_id, b->aws, &req)) < 0 ||
 	    (rc = bk_journal_created(b->journal, "image", b->image_id)) < 0)
 		goto done;
-	bk_step(b, "creating image %s (%s) from %s", b->image_id, c->ami_name, b->instance.id);
+	bk_step(b, "creating image %s (%s) from %s", b->image_id, req.name, b->instance.id);
 done:
 	bk_kv_free(&tags);
+	free(tmp_name);
 	return rc;
 }
 
@@ -82,14 +98,91 @@ static int tag_snapshots(bakeami_bake *b)
 	return rc;
 }
 
+static int wait_available(bakeami_bake *b)
+{
+	return bk_poll(b, b->cfg->image_timeout_s, "the image to become available",
+		       image_available, NULL, &b->work_cancel);
+}
+
+/* CopyImage keeps no tags: the encrypted copy gets the image's own. */
+static int tag_image(bakeami_bake *b)
+{
+	const char *ids[1] = {b->image_id};
+	bk_kv tags = BK_KV_INIT;
+	int rc = final_image_tags(&tags, b);
+
+	if (rc == 0)
+		rc = bk_ec2_create_tags(b->aws, NULL, ids, 1, &tags);
+	bk_kv_free(&tags);
+	return rc;
+}
+
+/* From here the unencrypted image is b->unencrypted_id until it is gone,
+ * so CLEANUP removes whichever of the two exists after a failure. */
+static int copy_encrypted(bakeami_bake *b)
+{
+	const bk_build_config *c = b->cfg;
+	bk_ec2_copy_request req = {0};
+	char token[64];
+	int rc;
+
+	bk_client_token(token, b, "encrypt");
+	req.source_image_id = b->image_id;
+	req.source_region = bk_aws_region(b->aws);
+	req.name = c->ami_name;
+	req.description = c->ami_description;
+	req.encrypted = 1;
+	req.kms_key_id = c->kms_key_id;
+	req.client_token = token;
+	b->unencrypted_id = b->image_id;
+	b->unencrypted_snapshots = b->image_snapshots;
+	b->image_id = NULL;
+	memset(&b->image_snapshots, 0, sizeof(b->image_snapshots));
+	if ((rc = bk_journal_intent(b->journal, "image", c->ami_name)) < 0 ||
+	    (rc = bk_ec2_copy_image(&b->image_id, b->aws, NULL, &req)) < 0 ||
+	    (rc = bk_journal_created(b->journal, "image", b->image_id)) < 0)
+		return rc;
+	bk_step(b, "encrypting: copying %s to %s (%s, key %s)", b->unencrypted_id, b->image_id,
+		c->ami_name, c->kms_key_id ? c->kms_key_id : "the region's default");
+	return 0;
+}
+
+static int drop_unencrypted(bakeami_bake *b)
+{
+	bk_reaper r = {b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
+		       &b->cleanup_failed, bk_now() + 600};
+	int rc = bk_reap_image(&r, b->unencrypted_id, &b->unencrypted_snapshots);
+
+	if (rc == 0) {
+		free(b->unencrypted_id);
+		b->unencrypted_id = NULL;
+		bk_strv_free(&b->unencrypted_snapshots);
+	}
+	return rc;
+}
+
+static int encrypt_image(bakeami_bake *b)
+{
+	int rc = copy_encrypted(b);
+
+	if (rc == 0)
+		rc = wait_available(b);
+	if (rc == 0)
+		rc = tag_image(b);
+	if (rc == 0)
+		rc = drop_unencrypted(b);
+	return rc;
+}
+
 int bk_stage_wait_image(bakeami_bake *b)
 {
 	int rc;
 
 	if (!b->image_id)
 		return 0;
-	rc = bk_poll(b, b->cfg->image_timeout_s, "the image to become available",
-		     image_available, NULL, &b->work_cancel);
+	rc = wait_available(b);
+	if (rc == 0 && b->cfg->encrypt_boot == 1)
+		rc = encrypt_image(b);
 	if (rc == 0)
 		rc = tag_snapshots(b);
 	if (rc == 0)

@@ -7,14 +7,13 @@
 #include "bake.h"
 #include "promote.h"
 
-/* Features of later issues fail loudly rather than being skipped. */
+/* Settings that cannot work together fail before any AWS call. */
 static int refuse_unsupported(const bk_build_config *c, const char *file)
 {
-	/* An encrypted build-region image needs CreateImage under a temporary
-	 * name and an encrypted CopyImage back, as Packer does. Copies are
-	 * encrypted with region_kms_key_ids. */
-	if (c->encrypt_boot == 1)
-		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].encrypt_boot: encrypting the image in the build region is not supported by this build yet; encrypt the launch volumes (launch_block_device_mappings[].encrypted), and use region_kms_key_ids for encrypted copies", file);
+	/* Packer's rule: AWS refuses to share what the default key encrypts. */
+	if (c->encrypt_boot == 1 && !c->kms_key_id &&
+	    (c->ami_users.count || (c->promote && cJSON_GetObjectItem(c->promote, "share_with"))))
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].kms_key_id: an image encrypted with the default aws/ebs key cannot be shared; set kms_key_id to a customer managed key", file);
 	if (c->subnet_id && !c->vpc_id && !c->security_group_ids.count)
 		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].vpc_id: required with subnet_id when bakeami creates the temporary security group", file);
 	return bk_promote_check(c, file);
