@@ -8,7 +8,8 @@ tests that drive the SSH layer directly (test_ssh_layer.py, test_verify_layer.py
   work, user and sshd for one test file:
       work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/sh",
                                              work_prefix="bakeami-ssh-e2e-")
-- requires_root_and_sshd: the skip mark (pytestmark) for such a test file.
+- require_root_and_sshd(): fails (never skips) when the lab's prerequisites,
+  which tests/deps.sh installs, are missing.
 
 The test user gets passwordless sudo through /etc/sudoers.d/<user>, removed
 again when the module's tests are done. sudo is installed by tests/deps.sh:
@@ -28,9 +29,9 @@ import pytest
 
 SSHD = "/usr/sbin/sshd"
 
-requires_root_and_sshd = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists(SSHD) or not shutil.which("ssh-keygen"),
-    reason="needs root, /usr/sbin/sshd and ssh-keygen")
+def require_root_and_sshd():
+    if os.geteuid() != 0 or not os.path.exists(SSHD) or not shutil.which("ssh-keygen"):
+        pytest.fail("needs root, /usr/sbin/sshd and ssh-keygen (run tests/deps.sh as root)")
 
 
 def free_port():
@@ -144,6 +145,7 @@ def fixtures(*, user, shell, work_prefix):
 
     @pytest.fixture(scope="module")
     def sshd(work, user):
+        require_root_and_sshd()
         (work / "authorized_keys").write_text("")
         (work / "authorized_keys").chmod(0o644)
         d = Sshd(work, free_port(), name)

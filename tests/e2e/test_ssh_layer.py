@@ -25,7 +25,6 @@ from plain_sshd import Sshd, free_port, sh
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 USER = "bakeami-ssh-test"
 
-pytestmark = plain_sshd.requires_root_and_sshd
 
 # The fixtures work (a 0755 temp folder), user (USER, login shell /bin/sh,
 # passwordless sudo) and sshd (a plain sshd that lets USER in).
@@ -184,7 +183,7 @@ def test_generated_private_key_works_for_openssh_and_net_ssh(sshd, key):
              f"-o UserKnownHostsFile=/dev/null -p {sshd.port} {USER}@127.0.0.1 echo openssh-ok")
     assert ssh.stdout.strip() == "openssh-ok"
     if subprocess.run(["ruby", "-e", "require 'net/ssh'"], capture_output=True).returncode:
-        pytest.skip("ruby net-ssh is not installed")
+        pytest.fail("ruby net-ssh is not installed (tests/deps.sh installs ruby-serverspec)")
     script = ("require 'net/ssh'; Net::SSH.start('127.0.0.1', ARGV[0], port: ARGV[1].to_i, "
               "keys: [ARGV[2]], keys_only: true, verify_host_key: :never, non_interactive: true) "
               "{ |s| print s.exec!('echo net-ssh-ok') }")
@@ -474,8 +473,8 @@ def test_shell_local_and_unsupported_types(probe, sshd, key):
     assert r.elapsed < 10
 
 
-@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
 def test_valgrind_clean(probe, sshd, key, work, remote):
+    assert shutil.which("valgrind"), "valgrind is not installed (tests/deps.sh installs it)"
     src = pathlib.Path(tempfile.mkdtemp(dir=work))
     make_tree(src)
     args = ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",

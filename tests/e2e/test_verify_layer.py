@@ -28,15 +28,15 @@ SUITE = ROOT / "examples" / "serverspec"
 SERVICE = "bakeami-verify-probe"      # a SysV service "running" while our sshd runs
 PWNED = "/tmp/bakeami-verify-pwned"
 
-pytestmark = plain_sshd.requires_root_and_sshd
 
 # The fixtures work (a 0755 temp folder), user (USER, login shell /bin/bash,
 # passwordless sudo) and sshd (a plain sshd that lets USER in).
 work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/bash",
                                        work_prefix="bakeami-verify-e2e-")
 
-needs_rspec = pytest.mark.skipif(
-    not shutil.which("rspec"), reason="needs rspec and Serverspec (apt-get install ruby-serverspec)")
+def require_rspec():
+    if not shutil.which("rspec"):
+        pytest.fail("needs rspec and Serverspec (tests/deps.sh installs ruby-serverspec)")
 
 
 # ---- helpers ------------------------------------------------------------
@@ -51,7 +51,7 @@ def validate_junit(path):
     try:
         from lxml import etree
     except ImportError:
-        pytest.skip("needs xmllint (libxml2-utils) or python3-lxml to validate JUnit")
+        pytest.fail("needs xmllint (libxml2-utils, installed by tests/deps.sh) or python3-lxml")
     schema = etree.XMLSchema(etree.parse(str(XSD)))
     doc = etree.parse(str(path))
     assert schema.validate(doc), schema.error_log
@@ -296,8 +296,8 @@ def test_valgrind_clean(probe, sshd, key, work, passing_checks):
 
 # ---- Serverspec -----------------------------------------------------------
 
-@needs_rspec
 def test_serverspec_suite_passes(probe, sshd, key, work):
+    require_rspec()
     suite_files = sorted((SUITE / "spec").rglob("*_spec.rb"))
     assert suite_files and not (SUITE / "spec" / "spec_helper.rb").exists()
     r = run(probe, sshd, key, work, {"serverspec": {"dir": str(SUITE)}}, "--phase", "after_image")
@@ -318,8 +318,8 @@ def test_serverspec_suite_passes(probe, sshd, key, work):
     assert not (SUITE / "spec" / "spec_helper.rb").exists()
 
 
-@needs_rspec
 def test_serverspec_failure_and_native_checks_together(probe, sshd, key, work, passing_checks):
+    require_rspec()
     suite = pathlib.Path(tempfile.mkdtemp(prefix="suite-", dir=work))
     shutil.copytree(SUITE / "spec", suite / "spec")
     (suite / "spec" / "localhost" / "broken_spec.rb").write_text(
@@ -337,8 +337,8 @@ def test_serverspec_failure_and_native_checks_together(probe, sshd, key, work, p
         "native checks (before_image)", "serverspec (before_image)"]
 
 
-@needs_rspec
 def test_serverspec_cancel_kills_rspec(probe, sshd, key, work):
+    require_rspec()
     suite = pathlib.Path(tempfile.mkdtemp(prefix="slow-", dir=work))
     (suite / "spec").mkdir()
     (suite / "spec" / "slow_spec.rb").write_text(
