@@ -6,7 +6,6 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
-import static org.junit.Assume.assumeNotNull;
 
 import com.cloudbees.plugins.credentials.CredentialsProvider;
 import hudson.EnvVars;
@@ -56,7 +55,8 @@ public class E2eTest {
     @Before
     public void setUp() throws Exception {
         sshPort = System.getProperty("bakeami.test.sshPort");
-        assumeNotNull(sshPort); // only with the lab
+        // Run by tests/e2e/test_jenkins_shim.py, which starts the lab and sets these.
+        assertNotNull("bakeami.test.sshPort is not set: run through test_jenkins_shim.py", sshPort);
         ws = Workspaces.withE2eTemplates();
         listener = new CapturingListener(true);
         run = new FakeRun();
@@ -113,7 +113,9 @@ public class E2eTest {
         String accessKey = System.getProperty("bakeami.test.accessKey");
         String secret = System.getProperty("bakeami.test.secretKey");
         String token = System.getProperty("bakeami.test.sessionToken");
-        assumeNotNull(accessKey, secret, token);
+        assertNotNull("bakeami.test.accessKey is not set", accessKey);
+        assertNotNull("bakeami.test.secretKey is not set", secret);
+        assertNotNull("bakeami.test.sessionToken is not set", token);
         CredentialsProvider.standInStore.add(new StandInAwsCredentials("aws-bake",
                 software.amazon.awssdk.auth.credentials.AwsSessionCredentials.create(accessKey, secret, token)));
 
