@@ -265,3 +265,23 @@ def test_encrypt_boot_with_default_key_cannot_share(lab, clean_lab, bakeami, tmp
     r = bakeami.run(["validate", *bake_args(lab, template=template)[1:]])
     assert r.returncode == 2 and "builders[0].kms_key_id" in r.stderr, r.stderr
     assert lab.calls() == []
+
+
+def test_ami_name_precheck_and_force_deregister(lab, clean_lab, bakeami, tmp_path):
+    plain = _variant(tmp_path, "named.json", ami_name="e2e fixed name")
+    forced = _variant(tmp_path, "forced.json", ami_name="e2e fixed name",
+                      force_deregister=True, force_delete_snapshot=True)
+    r = bakeami.run(bake_args(lab, template=plain))
+    assert r.returncode == 0, r.stdout + r.stderr
+    first = images_named_e2e(lab)[0]
+    r = bakeami.run(bake_args(lab, template=plain))
+    assert r.returncode == 2 and "already exists" in r.stderr, r.stdout + r.stderr
+    assert "RunInstances" not in lab.calls(service="ec2")[-3:]
+    r = bakeami.run(bake_args(lab, template=forced))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"force_deregister: deregistering {first['ImageId']}" in r.stdout
+    images = images_named_e2e(lab)
+    assert len(images) == 1 and images[0]["ImageId"] != first["ImageId"]
+    snaps = lab.leftovers()["snapshots"]
+    assert len(snaps) == 1 and images[0]["ImageId"] in snaps[0], snaps
+    clean_lab.keep_images([images[0]["ImageId"]])

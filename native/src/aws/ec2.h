@@ -113,6 +113,10 @@ typedef struct {
 int bk_ec2_create_image(char **out_image_id, bk_aws *aws, const bk_ec2_image_request *req);
 int bk_ec2_deregister_image(bk_aws *aws, const char *region, const char *image_id);
 int bk_ec2_delete_snapshot(bk_aws *aws, const char *region, const char *snapshot_id);
+/* Deregister img, then (with_snapshots) delete its snapshots: EC2 refuses
+ * to delete a snapshot an image still uses. Packer's force_deregister. */
+int bk_ec2_deregister_image_and_snapshots(bk_aws *aws, const char *region,
+					  const bk_ec2_image *img, bool with_snapshots);
 int bk_ec2_create_tags(bk_aws *aws, const char *region, const char *const *resource_ids,
 		       size_t count, const bk_kv *tags);
 

@@ -333,3 +333,13 @@ int bk_ec2_delete_snapshot(bk_aws *aws, const char *region, const char *snapshot
 	return delete_call(aws, region, "DeleteSnapshot", "SnapshotId", snapshot_id, gone,
 			   BK_ARRAY_SIZE(gone));
 }
+
+int bk_ec2_deregister_image_and_snapshots(bk_aws *aws, const char *region,
+					  const bk_ec2_image *img, bool with_snapshots)
+{
+	int rc = bk_ec2_deregister_image(aws, region, img->id);
+
+	for (size_t i = 0; rc == 0 && with_snapshots && i < img->snapshot_ids.count; i++)
+		rc = bk_ec2_delete_snapshot(aws, region, img->snapshot_ids.items[i]);
+	return rc;
+}

@@ -487,15 +487,10 @@ static int adopt(promo *p, region_ctx *r, const bk_ec2_image *img)
  * its snapshots too), else EC2 refuses the copy's name. */
 static int force_deregister(promo *p, region_ctx *r, const bk_ec2_image *old)
 {
-	int rc;
-
 	say(p, BAKEAMI_EVENT_STEP, "force_deregister: deregistering %s (%s) in %s", old->id,
 	    old->name, r->region);
-	rc = bk_ec2_deregister_image(r->aws, r->region, old->id);
-	for (size_t k = 0; rc == 0 && p->b->cfg->force_delete_snapshot &&
-			   k < old->snapshot_ids.count; k++)
-		rc = bk_ec2_delete_snapshot(r->aws, r->region, old->snapshot_ids.items[k]);
-	return rc;
+	return bk_ec2_deregister_image_and_snapshots(r->aws, r->region, old,
+						     p->b->cfg->force_delete_snapshot);
 }
 
 /* The region's images of the copy's name (unique per region in EC2). */

@@ -62,15 +62,9 @@ static int bind_config(bakeami_bake *b)
 /* Deregister a same-named image of ours when force_deregister says so. */
 static int force_deregister(bakeami_bake *b, const bk_ec2_image *old)
 {
-	int rc;
-
 	bk_step(b, "force_deregister: deregistering %s (%s)", old->id, old->name);
-	if ((rc = bk_ec2_deregister_image(b->aws, NULL, old->id)) < 0)
-		return rc;
-	for (size_t i = 0; b->cfg->force_delete_snapshot && i < old->snapshot_ids.count; i++)
-		if ((rc = bk_ec2_delete_snapshot(b->aws, NULL, old->snapshot_ids.items[i])) < 0)
-			return rc;
-	return 0;
+	return bk_ec2_deregister_image_and_snapshots(b->aws, NULL, old,
+						     b->cfg->force_delete_snapshot);
 }
 
 static int name_precheck(bakeami_bake *b)
