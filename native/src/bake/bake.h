@@ -11,6 +11,7 @@
 #include "../ssh/ssh.h"
 #include "../template/template.h"
 #include "journal.h"
+#include "reap.h"
 
 typedef enum {
 	BK_VALIDATE,              /* load and check the template: no AWS call */
@@ -140,6 +141,9 @@ int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);
 /* Connect to host with the build's SSH settings and key. */
 int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);
+/* A reaper for this bake's resources: deletions go to its journal and its
+ * cleaned/failed lists; its deadline is deadline_s from now. */
+bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s);
 /* A ClientToken unique to this run and purpose. */
 void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose);
 

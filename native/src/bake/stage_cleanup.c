@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "bake.h"
-#include "reap.h"
 
 #define BK_CLEANUP_DEADLINE_S (15 * 60)
 
@@ -62,8 +61,7 @@ static const char *status_word(int rc)
 
 void bk_stage_cleanup(bakeami_bake *b)
 {
-	bk_reaper r = {b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
-		       &b->cleanup_failed, bk_now() + BK_CLEANUP_DEADLINE_S};
+	bk_reaper r = bk_bake_reaper(b, BK_CLEANUP_DEADLINE_S);
 
 	/* Close SSH first: the instance is about to go away under it. */
 	bk_ssh_free(b->ssh);

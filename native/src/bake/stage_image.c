@@ -7,7 +7,6 @@
 
 #include "../verify/verify.h"
 #include "bake.h"
-#include "reap.h"
 
 /* The image's tags: user tags, provenance, and before_image test results. */
 static int final_image_tags(bk_kv *tags, const bakeami_bake *b)
@@ -149,8 +148,7 @@ static int copy_encrypted(bakeami_bake *b)
 
 static int drop_unencrypted(bakeami_bake *b)
 {
-	bk_reaper r = {b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
-		       &b->cleanup_failed, bk_now() + 600};
+	bk_reaper r = bk_bake_reaper(b, 600);
 	int rc = bk_reap_image(&r, b->unencrypted_id, &b->unencrypted_snapshots);
 
 	if (rc == 0) {

@@ -9,7 +9,6 @@
 
 #include "../verify/verify.h"
 #include "bake.h"
-#include "reap.h"
 
 static bk_test_report *report(bakeami_bake *b)
 {
@@ -62,8 +61,7 @@ int bk_stage_test(bakeami_bake *b)
 /* The test instance goes as soon as the tests are done, pass or fail. */
 static void drop_test_instance(bakeami_bake *b, bk_ssh **ssh)
 {
-	bk_reaper r = {b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
-		       &b->cleanup_failed, bk_now() + 600};
+	bk_reaper r = bk_bake_reaper(b, 600);
 
 	bk_ssh_free(*ssh);
 	*ssh = NULL;
