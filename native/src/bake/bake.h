@@ -98,6 +98,10 @@ void bk_emit(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *f
 #define bk_step(b, ...) bk_emit((b), BAKEAMI_EVENT_STEP, 0, __VA_ARGS__)
 #define bk_warn(b, ...) bk_emit((b), BAKEAMI_EVENT_WARN, 0, __VA_ARGS__)
 bk_logger bk_bake_logger(bakeami_bake *b);
+/* Set ev->line and ev->json from the event's other fields (run_id may be
+ * NULL); *line and *json are the caller's to free. */
+int bk_event_render(bakeami_event *ev, const char *run_id, char **line, char **json);
+bakeami_event_kind bk_event_kind_of(bk_log_level level);
 void bk_output_line(int stream, const char *line, size_t len, void *payload);
 int bk_add_secret(bakeami_bake *b, const char *s);
 /* Mask every secret in text: a new string. */

@@ -4,7 +4,6 @@
  * Images are removed only on a journal's word: a tag alone cannot tell a
  * half-made image from a finished one.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,28 +19,13 @@ typedef struct {
 static void cleanup_emit(bk_log_level level, const char *msg, void *payload)
 {
 	cleanup_log *cl = payload;
-	double t = bk_now() - cl->t0;
-	bakeami_event ev = {BAKEAMI_EVENT_VERSION, BAKEAMI_EVENT_STEP, t, "cleanup", msg,
-			    NULL, NULL, 0};
-	char *line, *json;
-	cJSON *o;
+	bakeami_event ev = {BAKEAMI_EVENT_VERSION, bk_event_kind_of(level), bk_now() - cl->t0,
+			    "cleanup", msg, NULL, NULL, 0};
+	char *line = NULL, *json = NULL;
 
-	if (!cl->opts->log_cb || level == BK_LOG_DEBUG)
-		return;
-	if (level >= BK_LOG_WARN)
-		ev.kind = level == BK_LOG_WARN ? BAKEAMI_EVENT_WARN : BAKEAMI_EVENT_ERROR;
-	line = bk_sprintf("==> %02d:%04.1f cleanup: %s%s", (int)(t / 60), t - 60 * (int)(t / 60),
-			  level >= BK_LOG_WARN ? "WARNING: " : "", msg);
-	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "t", t);
-	cJSON_AddStringToObject(o, "kind", level >= BK_LOG_WARN ? "warn" : "step");
-	cJSON_AddStringToObject(o, "stage", "cleanup");
-	cJSON_AddStringToObject(o, "text", msg);
-	json = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	ev.line = line ? line : msg;
-	ev.json = json ? json : "{}";
-	cl->opts->log_cb(&ev, cl->opts->log_payload);
+	if (cl->opts->log_cb && level != BK_LOG_DEBUG &&
+	    bk_event_render(&ev, NULL, &line, &json) == 0)
+		cl->opts->log_cb(&ev, cl->opts->log_payload);
 	free(line);
 	free(json);
 }

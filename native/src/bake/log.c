@@ -58,35 +58,28 @@ char *bk_mask(const bakeami_bake *b, const char *text)
 	return cur;
 }
 
-static double elapsed(const bakeami_bake *b)
-{
-	return b->t0 > 0 ? bk_now() - b->t0 : 0;
-}
-
 /* "==> 01:03.2 launch: i-0abc running" or "    | output" */
-static char *console_line(const bakeami_bake *b, bakeami_event_kind kind,
-			  int stream, double t, const char *text)
+static char *console_line(const bakeami_event *ev)
 {
-	int min = (int)(t / 60);
-	double sec = t - min * 60;
-	const char *stage = bk_state_stage(b->state);
+	int min = (int)(ev->elapsed / 60);
+	double sec = ev->elapsed - min * 60;
 
-	switch (kind) {
+	switch (ev->kind) {
 	case BAKEAMI_EVENT_OUTPUT:
-		return bk_sprintf("    %s %s", stream == 2 ? "!" : "|", text);
+		return bk_sprintf("    %s %s", ev->stream == 2 ? "!" : "|", ev->text);
 	case BAKEAMI_EVENT_WARN:
-		return bk_sprintf("==> %02d:%04.1f %s: WARNING: %s", min, sec, stage, text);
+		return bk_sprintf("==> %02d:%04.1f %s: WARNING: %s", min, sec, ev->stage, ev->text);
 	case BAKEAMI_EVENT_ERROR:
-		return bk_sprintf("==> %02d:%04.1f %s: ERROR: %s", min, sec, stage, text);
+		return bk_sprintf("==> %02d:%04.1f %s: ERROR: %s", min, sec, ev->stage, ev->text);
 	case BAKEAMI_EVENT_STATE:
 	case BAKEAMI_EVENT_DEBUG:
-		return bk_sprintf("    %02d:%04.1f %s", min, sec, text);
+		return bk_sprintf("    %02d:%04.1f %s", min, sec, ev->text);
 	case BAKEAMI_EVENT_SUMMARY:
-		return bk_strdup(text);
+		return bk_strdup(ev->text);
 	case BAKEAMI_EVENT_STEP:
 		break;
 	}
-	return bk_sprintf("==> %02d:%04.1f %s: %s", min, sec, stage, text);
+	return bk_sprintf("==> %02d:%04.1f %s: %s", min, sec, ev->stage, ev->text);
 }
 
 static const char *kind_name(bakeami_event_kind k)
@@ -103,13 +96,13 @@ static const char *kind_name(bakeami_event_kind k)
 	return "?";
 }
 
-static char *event_json(const bakeami_bake *b, const bakeami_event *ev)
+static char *event_json(const bakeami_event *ev, const char *run_id)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s = NULL;
 
 	if (o && cJSON_AddNumberToObject(o, "t", (double)(long)(ev->elapsed * 1000) / 1000) &&
-	    cJSON_AddStringToObject(o, "run_id", b->run_id) &&
+	    (!run_id || cJSON_AddStringToObject(o, "run_id", run_id)) &&
 	    cJSON_AddStringToObject(o, "kind", kind_name(ev->kind)) &&
 	    cJSON_AddStringToObject(o, "stage", ev->stage) &&
 	    cJSON_AddStringToObject(o, "text", ev->text) &&
@@ -120,20 +113,46 @@ static char *event_json(const bakeami_bake *b, const bakeami_event *ev)
 	return s;
 }
 
+int bk_event_render(bakeami_event *ev, const char *run_id, char **line, char **json)
+{
+	*line = console_line(ev);
+	*json = *line ? event_json(ev, run_id) : NULL;
+	if (!*json) {
+		free(*line);
+		*line = NULL;
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	}
+	ev->line = *line;
+	ev->json = *json;
+	return 0;
+}
+
+bakeami_event_kind bk_event_kind_of(bk_log_level level)
+{
+	switch (level) {
+	case BK_LOG_DEBUG: return BAKEAMI_EVENT_DEBUG;
+	case BK_LOG_INFO: return BAKEAMI_EVENT_STEP;
+	case BK_LOG_WARN: return BAKEAMI_EVENT_WARN;
+	case BK_LOG_ERROR: return BAKEAMI_EVENT_ERROR;
+	}
+	return BAKEAMI_EVENT_STEP;
+}
+
+static double elapsed(const bakeami_bake *b)
+{
+	return b->t0 > 0 ? bk_now() - b->t0 : 0;
+}
+
 static void deliver(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *raw)
 {
 	bakeami_event ev = {BAKEAMI_EVENT_VERSION, kind, elapsed(b), bk_state_stage(b->state),
 			    NULL, NULL, NULL, stream};
-	char *text = bk_mask(b, raw), *line = NULL, *json = NULL;
+	char *line = NULL, *json = NULL;
 
-	if (text && (line = console_line(b, kind, stream, ev.elapsed, text))) {
-		ev.text = text;
-		ev.line = line;
-		ev.json = json = event_json(b, &ev);
-		if (json)
-			b->opts.log_cb(&ev, b->opts.log_payload);
-	}
-	free(text);
+	if ((ev.text = bk_mask(b, raw)) &&
+	    bk_event_render(&ev, b->run_id, &line, &json) == 0)
+		b->opts.log_cb(&ev, b->opts.log_payload);
+	free((char *)ev.text);
 	free(line);
 	free(json);
 }
@@ -154,14 +173,7 @@ void bk_emit(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *f
 
 static void layer_log(bk_log_level level, const char *msg, void *payload)
 {
-	bakeami_bake *b = payload;
-
-	switch (level) {
-	case BK_LOG_DEBUG: bk_emit(b, BAKEAMI_EVENT_DEBUG, 0, "%s", msg); break;
-	case BK_LOG_INFO: bk_emit(b, BAKEAMI_EVENT_STEP, 0, "%s", msg); break;
-	case BK_LOG_WARN: bk_emit(b, BAKEAMI_EVENT_WARN, 0, "%s", msg); break;
-	case BK_LOG_ERROR: bk_emit(b, BAKEAMI_EVENT_ERROR, 0, "%s", msg); break;
-	}
+	bk_emit(payload, bk_event_kind_of(level), 0, "%s", msg);
 }
 
 bk_logger bk_bake_logger(bakeami_bake *b)
