@@ -5,9 +5,18 @@
 PKGS    := libcurl libssh2 libcjson libxml-2.0 libcrypto
 CC      ?= cc
 CFLAGS  ?= -O2 -g
+
+# The packages' flags are looked up the first time a recipe needs them, not when make reads
+# this file: `make test` and `make demo` install the packages (deps) before anything builds.
+pkg_flags = $(or $(shell pkg-config $(1) $(PKGS) 2>/dev/null),$(error pkg-config finds \
+  no $(PKGS): run `make deps` (tests/deps.sh) first))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_flags,--cflags))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkg_flags,--libs))$(PKG_LIBS)
+
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread \
-           -fvisibility=hidden -Inative/include $(shell pkg-config --cflags $(PKGS))
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) -pthread -lm
+           -fvisibility=hidden -Inative/include $(PKG_CFLAGS)
+DEPFLAGS = -MMD -MP
+LDLIBS   = $(PKG_LIBS) -pthread -lm
 
 BUILD   := build
 LIB_SRC := $(wildcard native/src/*/*.c)
@@ -26,16 +35,17 @@ CLI     := $(BUILD)/bakeami
 .PHONY: all deps test unit e2e probes demo bench clean
 all: $(LIB) $(CLI) plugin-jar
 
-$(BUILD)/%.o: %.c $(wildcard native/include/*.h native/src/*/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(ARCHIVE): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# -z defs: a symbol no listed library provides fails here, not in the user's process.
 $(LIB): $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-z,defs -Wl,-z,noexecstack -o $@ $^ $(LDLIBS)
 
 # The CLI links the archive so it runs from any directory without rpath games.
 $(CLI): $(CLI_OBJ) $(ARCHIVE)
@@ -44,12 +54,12 @@ $(CLI): $(CLI_OBJ) $(ARCHIVE)
 # Unit tests link the archive: they may call internal (bk_*) functions.
 $(BUILD)/tests/%: tests/unit/%.c $(ARCHIVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -Inative/src -o $@ $< $(ARCHIVE) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fvisibility=default -Inative/src -o $@ $< $(ARCHIVE) $(LDLIBS) -lcmocka
 
 # Small drivers the e2e tests run against the library (tests/e2e/*_probe.c).
 $(BUILD)/probes/%: tests/e2e/%.c $(ARCHIVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -Inative/src -o $@ $< $(ARCHIVE) $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fvisibility=default -Inative/src -o $@ $< $(ARCHIVE) $(LDLIBS)
 
 probes: $(PROBE_BIN)
 
@@ -63,16 +73,20 @@ unit: $(UNIT_BIN)
 e2e: all probes
 	python3 -m pytest -q tests/e2e
 
-# The Java units run here; the shim's lab tests are part of e2e.
-test: deps all
+# test and demo install the packages first, then build in a second make that reads the
+# packages' flags fresh. The Java units run here; the shim's lab tests are part of e2e.
+test: deps
+	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) java-unit
 	$(MAKE) e2e
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	python3 tests/e2e/demo.py
 
 clean:
 	rm -rf $(BUILD)
 
 include java.mk
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

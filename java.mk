@@ -62,7 +62,7 @@ $(JNI_HDRS): $(JB)/classes.stamp ;
 # ---- the JNI bridge -----------------------------------------------------------------------
 $(BUILD)/native/jni/%.o: native/jni/%.c native/jni/bakeami_jni.h native/include/bakeami.h $(JNI_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(JAVA_HOME)/include -I$(JAVA_HOME)/include/linux -I$(JNI_INC) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -I$(JAVA_HOME)/include -I$(JAVA_HOME)/include/linux -I$(JNI_INC) -c $< -o $@
 
 # Links the library's archive: one self-contained .so per platform. --exclude-libs keeps the
 # archive's symbols private, so only JNI_On* and Java_* are exported.
