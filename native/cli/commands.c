@@ -1,0 +1,110 @@
+/*
+ * commands.c - the commands of `bakeami`: the options each takes, its
+ * operand, the checks across its options, and what runs it.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_use bake_uses[] = {
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL},
+	{OPT_RESULT, NULL}, {OPT_JOURNAL, NULL}, {OPT_ON_ERROR, NULL}, {OPT_LOG_FORMAT, NULL},
+	{OPT_DEBUG, NULL}, {OPT_REGION, NULL}, {OPT_HELP, NULL},
+};
+
+static const cli_use validate_uses[] = {
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_HELP, NULL},
+};
+
+static const cli_use promote_uses[] = {
+	{OPT_AMI, NULL}, {OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_RESULT, NULL},
+	{OPT_JOURNAL, NULL}, {OPT_LOG_FORMAT, NULL}, {OPT_DEBUG, NULL},
+	{OPT_REGION, "the region of AMI_ID, where the promotion starts: overrides the "
+		     "template's region and AWS_REGION"},
+	{OPT_HELP, NULL},
+};
+
+static const cli_use cleanup_uses[] = {
+	{OPT_JOURNAL, "delete what journal F says is left, and what is tagged with its run id"},
+	{OPT_RUN_ID, NULL}, {OPT_STALE, NULL}, {OPT_OLDER_THAN, NULL},
+	{OPT_REGION, "the region to clean (default: the journal's region, else AWS_REGION)"},
+	{OPT_LOG_FORMAT, NULL}, {OPT_HELP, NULL},
+};
+
+static const cli_use help_only[] = {
+	{OPT_HELP, NULL},
+};
+
+static int check_promote(const cli_command *cmd, const cli_args *c)
+{
+	if (!c->ami)
+		return cli_usage_error(cmd, "promote: --ami AMI_ID is required");
+	return CLI_RUN;
+}
+
+static int check_cleanup(const cli_command *cmd, const cli_args *c)
+{
+	if (!!c->journal + !!c->run_id + !!c->stale != 1)
+		return cli_usage_error(cmd, "cleanup: give exactly one of --journal F, --run-id ID "
+				       "and --stale");
+	if (c->older_than && !c->stale)
+		return cli_usage_error(cmd, "cleanup: --older-than goes with --stale only");
+	return CLI_RUN;
+}
+
+static int check_help(const cli_command *cmd, const cli_args *c)
+{
+	if (c->operand && !cli_command_find(c->operand))
+		return cli_usage_error(cmd, "help: unknown command '%s'", c->operand);
+	return CLI_RUN;
+}
+
+static const cli_command commands[] = {
+	{"bake",
+	 "bake [-var K=V]... [-var-file F]... [--manifest F] [--junit F] [--result F]\n"
+	 "     [--journal F] [--on-error cleanup|abort] [--log-format text|json] [--debug]\n"
+	 "     [--region R] TEMPLATE",
+	 "bake, test and promote the image TEMPLATE describes",
+	 "Launches the template's source AMI, provisions it over SSH, tests it, creates and\n"
+	 "tags the image, promotes it if the template says so, and cleans up what it made.",
+	 "TEMPLATE", bake_uses, NULL, cli_run_bake},
+	{"validate",
+	 "validate [-var K=V]... [-var-file F]... TEMPLATE",
+	 "check TEMPLATE and its variables; makes no AWS call",
+	 "Loads TEMPLATE with its variables and checks everything a bake would check before\n"
+	 "its first AWS call. Prints \"template TEMPLATE is valid\" or the first error.",
+	 "TEMPLATE", validate_uses, NULL, cli_run_validate},
+	{"promote",
+	 "promote --ami AMI_ID [-var K=V]... [-var-file F]... [--result F] [--journal F]\n"
+	 "        [--log-format text|json] [--debug] [--region R] TEMPLATE",
+	 "promote an image baked earlier (a later \"to production\" job)",
+	 "Applies TEMPLATE's promote block, ami_regions and sharing to AMI_ID, which must be\n"
+	 "available and owned by the account. A failed promotion undoes what it changed.",
+	 "TEMPLATE", promote_uses, check_promote, cli_run_promote},
+	{"cleanup",
+	 "cleanup (--journal F | --run-id ID | --stale [--older-than D]) [--region R]\n"
+	 "        [--log-format text|json]",
+	 "delete what a killed bake left behind",
+	 "Give exactly one of --journal, --run-id and --stale. Images are deleted only on a\n"
+	 "journal's word: a tag cannot tell a half-made image from a finished one.",
+	 NULL, cleanup_uses, check_cleanup, cli_run_cleanup},
+	{"version", "version", "print bakeami's version", NULL, NULL, help_only, NULL,
+	 cli_run_version},
+	{"help", "help [COMMAND]", "print the usage of every command, or of COMMAND", NULL,
+	 "[COMMAND]", help_only, check_help, cli_run_help},
+};
+
+const cli_command *cli_command_at(size_t i)
+{
+	return i < sizeof(commands) / sizeof(commands[0]) ? &commands[i] : NULL;
+}
+
+const cli_command *cli_command_find(const char *name)
+{
+	const cli_command *cmd;
+
+	for (size_t i = 0; (cmd = cli_command_at(i)); i++)
+		if (!strcmp(cmd->name, name))
+			return cmd;
+	return NULL;
+}
