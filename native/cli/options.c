@@ -34,8 +34,8 @@ static const cli_option options[OPT_COUNT] = {
 			"AWS_REGION"},
 	[OPT_RUN_ID] = {"run-id", "ID", "delete what is tagged bakeami:run-id=ID"},
 	[OPT_STALE] = {"stale", NULL, "delete every bakeami resource whose bakeami:expires has passed"},
-	[OPT_OLDER_THAN] = {"older-than", "D", "with --stale: also what was created more than D ago "
-			    "(6h, 90m, 2d, 3600s)"},
+	[OPT_OLDER_THAN] = {"older-than", "D", "with --stale: what was created more than D ago "
+			    "instead (6h, 90m, 2d, 3600s)"},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
