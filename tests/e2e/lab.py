@@ -446,6 +446,12 @@ class Lab:
             self._write_akc_conf()
             self._warm([region])
 
+    def remove_region(self, region: str) -> None:
+        """Undoes add_region (the lab is shared by the tests of a session)."""
+        if region in self.regions[1:]:
+            self.regions.remove(region)
+            self._write_akc_conf()
+
     def reset(self) -> None:
         """Wipes moto (every service, every region), the call log and the fault rules, and
         ends whatever still runs on the "instance" (kill_ssh_sessions)."""

@@ -240,8 +240,17 @@ def _own_images(lab, region):
     return lab.ec2(region).describe_images(Owners=["self"])["Images"]
 
 
-def test_region_overrides_template_and_environment(lab, clean_lab, bakeami, tmp_path):
-    lab.add_region(REGION)  # sshd accepts the key pairs made there
+@pytest.fixture
+def third_region(lab):
+    """REGION as a lab region for one test: sshd accepts the key pairs made there."""
+    added = REGION not in lab.regions
+    lab.add_region(REGION)
+    yield REGION
+    if added:
+        lab.remove_region(REGION)
+
+
+def test_region_overrides_template_and_environment(lab, clean_lab, third_region, bakeami, tmp_path):
     result = tmp_path / "result.json"
     r = bakeami.run(["bake", "--region", REGION, "-var", "region=us-east-1", *lab.ssh_vars(),
                      "--result", result, BAKE_TEMPLATE], env_extra={"AWS_REGION": "us-east-1"})
