@@ -2,79 +2,15 @@
  * local.c - Packer's "shell-local" provisioner: run `command`, `inline`
  * (under inline_shebang, as "<shebang> -c <lines>") or each of `script(s)`
  * on the agent, with the provisioner's environment added, streaming
- * output lines live. posix_spawn, not fork: the JVM hosting us is
- * multi-threaded. A cancel or timeout stops the whole process group.
+ * output lines live, through bk_spawn_run (util.h). A cancel or timeout
+ * stops the whole process group.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "provision_internal.h"
 
 extern char **environ;
-
-#define LINE_MAX_BYTES 65536
-#define KILL_GRACE_S 2.0
-#define ORPHAN_PIPE_S 1.0   /* output a background grandchild keeps open */
-
-typedef struct {
-	pid_t pid;
-	int fd[2];                   /* stdout, stderr; -1 at EOF */
-	bool exited;
-	int status;
-	double exited_at;
-} child;
-
-/* ---- output lines --------------------------------------------------- */
-
-typedef struct {
-	bk_buf part[2];
-	const bk_provision_ctx *ctx;
-} lines;
-
-static void emit(lines *l, int idx, const char *s, size_t n)
-{
-	if (n > 0 && s[n - 1] == '\r')
-		n--;
-	if (l->ctx->output)
-		l->ctx->output(idx + 1, s, n, l->ctx->output_payload);
-}
-
-static int feed(lines *l, int idx, const char *data, size_t n)
-{
-	bk_buf *b = &l->part[idx];
-	size_t start = 0;
-	char *nl;
-
-	if (bk_buf_put(b, data, n) < 0)
-		return BAKEAMI_ENOMEM;
-	while ((nl = memchr(b->ptr + start, '\n', b->len - start))) {
-		emit(l, idx, b->ptr + start, (size_t)(nl - b->ptr) - start);
-		start = (size_t)(nl - b->ptr) + 1;
-	}
-	if (b->len - start >= LINE_MAX_BYTES) {
-		emit(l, idx, b->ptr + start, b->len - start);
-		start = b->len;
-	}
-	memmove(b->ptr, b->ptr + start, b->len - start);
-	b->len -= start;
-	return 0;
-}
-
-static void lines_finish(lines *l)
-{
-	for (int i = 0; i < 2; i++) {
-		if (l->part[i].len > 0)
-			emit(l, i, l->part[i].ptr, l->part[i].len);
-		bk_buf_free(&l->part[i]);
-	}
-}
 
 /* ---- what to run ---------------------------------------------------- */
 
@@ -149,157 +85,35 @@ static int build_envp(const bk_provision_ctx *ctx, bk_strv *envp)
 	return rc;
 }
 
-/* ---- the child process ---------------------------------------------- */
+/* ---- running it ---------------------------------------------------- */
 
-static void close_fd(int *fd)
+/* The spawner's own cancel and timeout messages say "stopped <program>";
+ * a provisioner's say which provisioner. */
+static int run_failed(const bk_prov_run *r, int rc)
 {
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* posix_spawn with stdin from /dev/null and the pipes as stdout/stderr,
- * in its own process group (a cancel stops its children too) and with
- * default signal handling whatever the host process changed. Returns 0
- * or an errno value. */
-static int spawn_with(child *c, char *const argv[], char *const envp[], int out_w, int err_w)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int rc;
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	if (posix_spawn_file_actions_init(&fa))
-		return ENOMEM;
-	if (posix_spawnattr_init(&attr)) {
-		posix_spawn_file_actions_destroy(&fa);
-		return ENOMEM;
-	}
-	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, out_w, 1);
-	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-	rc = rc ? rc : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-						POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = rc ? rc : posix_spawnattr_setpgroup(&attr, 0);
-	rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
-	rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
-	rc = rc ? rc : posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return rc;
-}
-
-static int spawn(child *c, char *const argv[], char *const envp[])
-{
-	int out[2] = {-1, -1}, err[2] = {-1, -1}, rc;
-
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
-		rc = errno;
-	else
-		rc = spawn_with(c, argv, envp, out[1], err[1]);
-	/* Our copies of the write ends must go, or we never see EOF. */
-	close_fd(&out[1]);
-	close_fd(&err[1]);
-	c->fd[0] = out[0];
-	c->fd[1] = err[0];
-	if (rc != 0) {
-		close_fd(&c->fd[0]);
-		close_fd(&c->fd[1]);
-		return bk_err(BAKEAMI_EIO, "cannot run %s: %s", argv[0], strerror(rc));
-	}
-	return 0;
-}
-
-static void reap(child *c, int flags)
-{
-	int st;
-
-	if (!c->exited && waitpid(c->pid, &st, flags) == c->pid) {
-		c->exited = true;
-		c->exited_at = bk_now();
-		c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	}
-}
-
-static void stop_child(child *c)
-{
-	double until = bk_now() + KILL_GRACE_S;
-
-	kill(-c->pid, SIGTERM);
-	for (reap(c, WNOHANG); !c->exited && bk_now() < until; reap(c, WNOHANG))
-		bk_sleep_ms(NULL, 20);
-	if (!c->exited) {
-		kill(-c->pid, SIGKILL);
-		reap(c, 0);
-	}
-}
-
-/* Read what is there on both pipes; closes a pipe at EOF. */
-static int read_pipes(child *c, lines *l)
-{
-	struct pollfd p[2] = {{c->fd[0], POLLIN, 0}, {c->fd[1], POLLIN, 0}};
-	char buf[8192];
-
-	if (poll(p, 2, 100) <= 0)
-		return 0;
-	for (int i = 0; i < 2; i++) {
-		if (c->fd[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		ssize_t n = read(c->fd[i], buf, sizeof(buf));
-		if (n > 0 && feed(l, i, buf, (size_t)n) < 0)
-			return BAKEAMI_ENOMEM;
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-			close(c->fd[i]);
-			c->fd[i] = -1;
-		}
-	}
-	return 0;
-}
-
-/* Stream until the child is done with its output. */
-static int pump(const bk_prov_run *r, child *c, lines *l)
-{
-	double left;
-	int rc;
-
-	while (c->fd[0] >= 0 || c->fd[1] >= 0) {
-		if ((rc = read_pipes(c, l)) < 0)
-			return rc;
-		if (bk_cancelled(r->ctx->cancel))
-			return bk_prov_fail(r->ctx, BAKEAMI_ECANCELLED, "cancelled");
-		if ((rc = bk_prov_time_left(r, &left)) < 0)
-			return rc;
-		reap(c, WNOHANG);
-		if (c->exited && bk_now() - c->exited_at > ORPHAN_PIPE_S)
-			break;
-	}
-	return 0;
+	if (rc == BAKEAMI_ECANCELLED)
+		return bk_prov_fail(r->ctx, rc, "cancelled");
+	if (rc == BAKEAMI_ETIMEOUT)
+		return bk_prov_fail(r->ctx, rc, "timed out after %gs", r->ctx->prov->timeout_s);
+	return bk_prov_wrap(r->ctx, rc);
 }
 
 static int run_argv(const bk_prov_run *r, const bk_strv *argv, const bk_strv *envp,
 		    const char *name, size_t i, size_t n)
 {
-	child c = {0};
-	lines l = {{BK_BUF_INIT, BK_BUF_INIT}, r->ctx};
-	int rc;
+	bk_spawn_opts o = {argv->items[0], argv->items, envp->items, NULL, r->ctx->cancel, 0,
+			   r->ctx->output, r->ctx->output_payload};
+	int status = -1, rc;
 
+	if ((rc = bk_prov_time_left(r, &o.timeout_s)) < 0)
+		return rc;
 	bk_prov_log(r->ctx, "running %s locally", name);
-	if ((rc = spawn(&c, argv->items, envp->items)) < 0)
-		return bk_prov_wrap(r->ctx, rc);
-	rc = pump(r, &c, &l);
-	lines_finish(&l);
-	close_fd(&c.fd[0]);
-	close_fd(&c.fd[1]);
-	if (rc < 0)
-		stop_child(&c);
-	else
-		reap(&c, 0);
-	if (rc == 0 && !bk_prov_valid_exit(r->ctx->prov->cfg, c.status))
-		rc = bk_prov_fail(r->ctx, BAKEAMI_EPROVISION, "%s (%zu of %zu) exited with status %d",
-				  name, i + 1, n, c.status);
-	return rc;
+	if ((rc = bk_spawn_run(&status, &o)) < 0)
+		return run_failed(r, rc);
+	if (!bk_prov_valid_exit(r->ctx->prov->cfg, status))
+		return bk_prov_fail(r->ctx, BAKEAMI_EPROVISION, "%s (%zu of %zu) exited with status %d",
+				    name, i + 1, n, status);
+	return 0;
 }
 
 static int run_inline(const bk_prov_run *r, const bk_strv *envp)

@@ -1,6 +1,7 @@
 /*
  * util.h - small shared pieces: thread-local errors, growable buffers,
- * string helpers, cancellation, time and a layer-neutral logger.
+ * string helpers, cancellation, time, a layer-neutral logger, and the one
+ * line splitter, process spawner and adaptive poller every layer uses.
  * Every layer (aws, ssh, template, bake) includes this; it includes no layer.
  */
 #ifndef BK_UTIL_H
@@ -90,6 +91,74 @@ bool bk_cancelled(const bk_cancel *c);       /* NULL: never */
 void bk_cancel_set(bk_cancel *c);
 /* Sleep up to ms, waking early on cancel. 0, or BAKEAMI_ECANCELLED. */
 int bk_sleep_ms(const bk_cancel *c, long ms);
+
+/* ---- output lines (lines.c) ----------------------------------------- */
+/* The one policy for output shown live: a line is passed on without its
+ * "\n" or "\r\n"; a line longer than BK_LINE_MAX_BYTES is passed on in
+ * pieces of that size (never dropped); the unfinished last line is passed
+ * on by bk_lines_finish. Lines may hold NUL bytes: use len. */
+#define BK_LINE_MAX_BYTES 65536
+typedef void (*bk_line_cb)(int stream, const char *line, size_t len, void *payload);
+typedef struct {
+	bk_buf part;                /* the unfinished line */
+	int stream;                 /* handed to cb: 1 stdout, 2 stderr */
+	bk_line_cb cb;              /* NULL: lines are dropped */
+	void *payload;
+} bk_lines;
+#define BK_LINES_INIT(stream, cb, payload) {BK_BUF_INIT, (stream), (cb), (payload)}
+int bk_lines_feed(bk_lines *l, const void *data, size_t n);   /* 0 or BAKEAMI_ENOMEM */
+void bk_lines_finish(bk_lines *l);   /* passes on the unfinished line, frees */
+
+/* ---- local processes (spawn.c) -------------------------------------- */
+/* posix_spawn, never fork: a JVM hosts us. The child gets stdin from
+ * /dev/null, pipes as stdout/stderr, no other descriptor of ours, default
+ * signal handling and its own process group, which a cancel or timeout
+ * stops (SIGTERM, then SIGKILL). */
+typedef struct {
+	const char *path;           /* program; looked up in PATH without a '/' */
+	char *const *argv;
+	char *const *envp;          /* NULL: this process's environment */
+	const char *cwd;            /* NULL: ours */
+	const bk_cancel *cancel;
+	double timeout_s;           /* 0: none */
+	bk_line_cb cb;              /* each line of stdout (1) / stderr (2) */
+	void *payload;
+} bk_spawn_opts;
+/* Run to the end. *status gets the exit status (128+N for signal N).
+ * 0, BAKEAMI_ECANCELLED, BAKEAMI_ETIMEOUT, BAKEAMI_ENOMEM, or
+ * BAKEAMI_EIO when it could not start (missing program or cwd). */
+int bk_spawn_run(int *status, const bk_spawn_opts *o);
+
+/* ---- adaptive waits (poll.c) ---------------------------------------- */
+/* Wait first_s, then factor times longer each time up to max_s, never
+ * past the deadline. The clock is a seam for tests; NULL: bk_now and
+ * bk_sleep_ms. */
+typedef struct {
+	double (*now)(void *payload);                              /* seconds */
+	int (*sleep)(const bk_cancel *c, double s, void *payload); /* 0 / ECANCELLED */
+	void *payload;
+} bk_clock;
+typedef struct {
+	double deadline;            /* on the clock's time line; 0: none */
+	double first_s;
+	double max_s;               /* 0: no ceiling */
+	double factor;              /* growth per wait; <= 1: a fixed interval */
+	const bk_cancel *cancel;
+	const bk_clock *clock;
+} bk_poll_opts;
+typedef struct {
+	bk_poll_opts o;
+	double next_s;              /* the coming wait before the deadline clamps it */
+	int waits;                  /* how many waits so far */
+} bk_poller;
+void bk_poller_start(bk_poller *p, const bk_poll_opts *o);
+double bk_poller_now(const bk_poller *p);
+/* The wait bk_poller_wait would sleep now (0 at the deadline), for log lines. */
+double bk_poller_next(const bk_poller *p);
+/* Sleep before the next try: 0; 1, without sleeping and without an error
+ * (the caller knows what it waited for), once the deadline is reached;
+ * BAKEAMI_ECANCELLED. */
+int bk_poller_wait(bk_poller *p);
 
 /* ---- logger: lower layers report through this, the bake formats ---- */
 typedef enum { BK_LOG_DEBUG, BK_LOG_INFO, BK_LOG_WARN, BK_LOG_ERROR } bk_log_level;

@@ -1,6 +1,6 @@
 /*
  * serverspec.c - a real Serverspec suite, run on the agent against the
- * instance: rspec is started with fork/execve (no shell) in the suite's
+ * instance: rspec is started with bk_spawn_run (no shell) in the suite's
  * directory, with TARGET_HOST/PORT/USER/KEY in its environment; its JSON
  * report becomes test cases, its documentation output streams live.
  *

@@ -169,21 +169,4 @@ int bk_serverspec_parse(bk_test_report *r, const char *suite, const char *json,
 			size_t *examples);
 int bk_serverspec_run(bk_test_report *r, const bk_verify_ctx *ctx);
 
-/* ---- running a local process with live output (spawn.c) ------------- */
-typedef struct {
-	const char *path;                  /* resolved executable */
-	char *const *argv;
-	char *const *envp;
-	const char *cwd;
-	const bk_cancel *cancel;
-	double timeout_s;                  /* 0: none */
-	bk_ssh_line_cb cb;                 /* each line of stdout (1) / stderr (2) */
-	void *payload;
-} bk_spawn_opts;
-
-/* Run to the end, in its own process group (killed on cancel/timeout).
- * *status gets the exit status (128+N for a signal). 0, or
- * BAKEAMI_ECANCELLED, BAKEAMI_ETIMEOUT, BAKEAMI_ERROR (could not start). */
-int bk_spawn_run(int *status, const bk_spawn_opts *o);
-
 #endif
