@@ -14,59 +14,7 @@
 #include "ssh_internal.h"
 
 #define READ_CHUNK 16384
-#define LINE_MAX_BYTES 65536     /* a longer "line" is passed on in pieces */
 #define ABANDON_GRACE_S 0.3      /* cancel must return well within 1s */
-
-typedef struct {
-	bk_buf part[2];              /* unfinished line of stdout, stderr */
-	bk_ssh_line_cb cb;
-	void *payload;
-} output;
-
-/* ---- lines ---------------------------------------------------------- */
-
-static void emit(output *o, int stream, const char *line, size_t len)
-{
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if (o->cb)
-		o->cb(stream, line, len, o->payload);
-}
-
-/* Pass on every complete line in the buffer; keep the rest. */
-static void emit_complete(output *o, int idx)
-{
-	bk_buf *b = &o->part[idx];
-	size_t start = 0;
-	char *nl;
-
-	while ((nl = memchr(b->ptr + start, '\n', b->len - start))) {
-		emit(o, idx + 1, b->ptr + start, (size_t)(nl - (b->ptr + start)));
-		start = (size_t)(nl - b->ptr) + 1;
-	}
-	if (b->len - start >= LINE_MAX_BYTES) {
-		emit(o, idx + 1, b->ptr + start, b->len - start);
-		start = b->len;
-	}
-	memmove(b->ptr, b->ptr + start, b->len - start);
-	b->len -= start;
-	b->ptr[b->len] = '\0';
-}
-
-static int feed(output *o, int idx, const char *data, size_t n)
-{
-	if (bk_buf_put(&o->part[idx], data, n) < 0)
-		return BAKEAMI_ENOMEM;
-	emit_complete(o, idx);
-	return 0;
-}
-
-static void flush_partial(output *o)
-{
-	for (int i = 0; i < 2; i++)
-		if (o->part[i].len > 0)
-			emit(o, i + 1, o->part[i].ptr, o->part[i].len);
-}
 
 /* ---- channel steps -------------------------------------------------- */
 
@@ -112,13 +60,13 @@ static int start_command(bk_ssh *s, LIBSSH2_CHANNEL *ch, const char *cmd, double
 }
 
 /* Read one chunk of a stream: 1 data, 0 none now, <0 libssh2 error. */
-static int read_chunk(LIBSSH2_CHANNEL *ch, output *o, int idx)
+static int read_chunk(LIBSSH2_CHANNEL *ch, bk_lines *lines, int idx)
 {
 	char buf[READ_CHUNK];
 	ssize_t n = libssh2_channel_read_ex(ch, idx, buf, sizeof(buf));
 
 	if (n > 0)
-		return feed(o, idx, buf, (size_t)n) < 0 ? BAKEAMI_ENOMEM : 1;
+		return bk_lines_feed(&lines[idx], buf, (size_t)n) < 0 ? BAKEAMI_ENOMEM : 1;
 	return n == 0 || n == LIBSSH2_ERROR_EAGAIN ? 0 : (int)n;
 }
 
@@ -141,10 +89,11 @@ static int pump_error(bk_ssh *s, int rc)
 }
 
 /* Stream output until the remote end sends EOF. */
-static int pump(bk_ssh *s, LIBSSH2_CHANNEL *ch, output *o, double deadline, double timeout_s)
+static int pump(bk_ssh *s, LIBSSH2_CHANNEL *ch, bk_lines *lines, double deadline,
+		double timeout_s)
 {
 	for (;;) {
-		int out = read_chunk(ch, o, 0), err = out < 0 ? 0 : read_chunk(ch, o, 1), w;
+		int out = read_chunk(ch, lines, 0), err = out < 0 ? 0 : read_chunk(ch, lines, 1), w;
 		if (out < 0 || err < 0)
 			return pump_error(s, out < 0 ? out : err);
 		if (out > 0 || err > 0)
@@ -220,7 +169,7 @@ static void channel_release(bk_ssh *s, LIBSSH2_CHANNEL *ch)
 int bk_ssh_exec(int *exit_status_out, bk_ssh *s, const char *cmd, double timeout_s,
 		bk_ssh_line_cb cb, void *payload)
 {
-	output o = {{BK_BUF_INIT, BK_BUF_INIT}, cb, payload};
+	bk_lines lines[2] = {BK_LINES_INIT(1, cb, payload), BK_LINES_INIT(2, cb, payload)};
 	double deadline = timeout_s > 0 ? bk_now() + timeout_s : 0;
 	LIBSSH2_CHANNEL *ch = NULL;
 	int rc;
@@ -231,12 +180,11 @@ int bk_ssh_exec(int *exit_status_out, bk_ssh *s, const char *cmd, double timeout
 			      s ? s->port : 0);
 	rc = open_channel(s, &ch, deadline, timeout_s);
 	rc = rc ? rc : start_command(s, ch, cmd, deadline, timeout_s);
-	rc = rc ? rc : pump(s, ch, &o, deadline, timeout_s);
-	flush_partial(&o);
+	rc = rc ? rc : pump(s, ch, lines, deadline, timeout_s);
+	bk_lines_finish(&lines[0]);
+	bk_lines_finish(&lines[1]);
 	rc = rc ? rc : finish(s, ch, exit_status_out, deadline, timeout_s);
 	if (ch)
 		channel_release(s, ch);
-	bk_buf_free(&o.part[0]);
-	bk_buf_free(&o.part[1]);
 	return rc;
 }

@@ -50,9 +50,9 @@ int bk_ssh_connected(const bk_ssh *s);
  * The key given to bk_ssh_connect must still be alive. */
 int bk_ssh_reconnect(bk_ssh *s, double timeout_s);
 
-/* Called once per complete line (without '\n'), as output arrives; a
- * trailing partial line is flushed at the end. stream: 1 stdout, 2 stderr. */
-typedef void (*bk_ssh_line_cb)(int stream, const char *line, size_t len, void *payload);
+/* Called once per line as output arrives, split as bk_lines does (util.h);
+ * a trailing partial line is flushed at the end. stream: 1 stdout, 2 stderr. */
+typedef bk_line_cb bk_ssh_line_cb;
 
 /* Run cmd; *exit_status gets its status (or -1 when the connection dropped
  * before a status arrived: BAKEAMI_ESSH is returned then). timeout_s 0: none. */
