@@ -5,8 +5,9 @@
 #include "ec2_int.h"
 
 /* DeleteSecurityGroup backoff while an instance still holds the group. */
-#define SG_WAIT_FIRST_MS 2000
-#define SG_WAIT_MAX_MS 15000
+#define SG_WAIT_FIRST_S 2.0
+#define SG_WAIT_MAX_S 15.0
+#define SG_WAIT_FACTOR 1.5
 
 /* One call whose answer carries a single id we want. */
 static int call_for_id(char **out, bk_aws *aws, const char *action, const bk_params *p,
@@ -144,21 +145,16 @@ static bool group_in_use(const char *code)
 
 /* Wait before the next try, never past the deadline: 0, 1 when the
  * deadline has passed, or BAKEAMI_ECANCELLED. */
-static int wait_for_group(bk_aws *aws, const char *group_id, double deadline, long *wait_ms)
+static int wait_for_group(bk_aws *aws, const char *group_id, bk_poller *wait)
 {
-	double left = deadline - bk_now();
-	long ms = *wait_ms;
+	double s = bk_poller_next(wait);
+	int rc;
 
-	if (left <= 0)
-		return 1;
-	if (ms > (long)(left * 1000))
-		ms = (long)(left * 1000);
-	bk_logf(&aws->log, BK_LOG_INFO, "security group %s still in use, retrying in %.1fs",
-		group_id, (double)ms / 1000.0);
-	if (bk_sleep_ms(bk_aws__cancel(aws), ms) < 0)
-		return bk_err(BAKEAMI_ECANCELLED, "DeleteSecurityGroup: cancelled");
-	*wait_ms = *wait_ms * 3 / 2 > SG_WAIT_MAX_MS ? SG_WAIT_MAX_MS : *wait_ms * 3 / 2;
-	return 0;
+	if (s > 0)
+		bk_logf(&aws->log, BK_LOG_INFO, "security group %s still in use, retrying in %.1fs",
+			group_id, s);
+	rc = bk_poller_wait(wait);
+	return rc < 0 ? bk_err(BAKEAMI_ECANCELLED, "DeleteSecurityGroup: cancelled") : rc;
 }
 
 /*
@@ -168,11 +164,14 @@ static int wait_for_group(bk_aws *aws, const char *group_id, double deadline, lo
  */
 int bk_ec2_delete_security_group(bk_aws *aws, const char *group_id, double deadline)
 {
+	bk_poll_opts po = {deadline, SG_WAIT_FIRST_S, SG_WAIT_MAX_S, SG_WAIT_FACTOR,
+			   bk_aws__cancel(aws), NULL};
+	bk_poller wait;
 	bk_params p = BK_KV_INIT;
-	long wait_ms = SG_WAIT_FIRST_MS;
 	char code[64];
 	int rc = bk_params_add(&p, "GroupId", group_id);
 
+	bk_poller_start(&wait, &po);
 	while (rc == 0) {
 		xmlDocPtr doc = NULL;
 		rc = bk_ec2__call(&doc, aws, NULL, "DeleteSecurityGroup", &p, code);
@@ -186,7 +185,7 @@ int bk_ec2_delete_security_group(bk_aws *aws, const char *group_id, double deadl
 		}
 		if (!group_in_use(code))
 			break;
-		int w = wait_for_group(aws, group_id, deadline, &wait_ms);
+		int w = wait_for_group(aws, group_id, &wait);
 		if (w != 0) {
 			if (w > 0)   /* keep the DependencyViolation message */
 				bk_err_wrap(BAKEAMI_ETIMEOUT, "security group %s still in use at the "

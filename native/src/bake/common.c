@@ -69,29 +69,28 @@ void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose)
 	snprintf(out, 64, "%s-%s", b->run_id, purpose);
 }
 
-/* Adaptive: poll soon (moto and warm AWS answer at once), then back off to
+/* Soon at first (moto and a warm AWS answer at once), then backing off to
  * a 15 s ceiling so long waits don't hammer the API. */
-static long next_interval_ms(long cur)
-{
-	long next = cur * 2;
-	return next > 15000 ? 15000 : next;
-}
+#define POLL_FIRST_S 0.25
+#define POLL_MAX_S 15.0
+#define POLL_FACTOR 2.0
 
 int bk_poll(bakeami_bake *b, double timeout_s, const char *what,
 	    int (*check)(bakeami_bake *b, void *arg), void *arg, const bk_cancel *cancel)
 {
-	double deadline = bk_now() + (timeout_s > 0 ? timeout_s : 600);
-	long interval = 250;
+	bk_poll_opts po = {bk_now() + (timeout_s > 0 ? timeout_s : 600), POLL_FIRST_S,
+			   POLL_MAX_S, POLL_FACTOR, cancel, NULL};
+	bk_poller wait;
 
+	bk_poller_start(&wait, &po);
 	for (;;) {
 		int rc = check(b, arg);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
-		if (bk_now() + interval / 1000.0 > deadline)
+		if ((rc = bk_poller_wait(&wait)) > 0)
 			return bk_err(BAKEAMI_ETIMEOUT, "timed out after %.0fs waiting for %s",
 				      timeout_s, what);
-		if ((rc = bk_sleep_ms(cancel, interval)) < 0)
+		if (rc < 0)
 			return bk_err(rc, "cancelled while waiting for %s", what);
-		interval = next_interval_ms(interval);
 	}
 }

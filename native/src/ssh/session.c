@@ -32,8 +32,7 @@
 enum { ATTEMPT_RETRY = 1, ATTEMPT_AUTH = 2 };
 
 typedef struct {
-	double deadline;
-	double interval;
+	bk_poller wait;              /* between attempts; holds the deadline */
 	double last_log;
 	int n;
 	int last;                    /* ATTEMPT_RETRY or ATTEMPT_AUTH */
@@ -392,40 +391,36 @@ static int give_up(bk_ssh *s, const retry_state *r, double timeout_s)
 		      timeout_s, s->host, s->port, r->reason);
 }
 
-/* Sleep before the next attempt, never past the deadline. */
-static int pause_retry(bk_ssh *s, retry_state *r)
+static int cancelled(bk_ssh *s)
 {
-	double left = r->deadline - bk_now();
-	double nap = fmin(r->interval, left);
-
-	if (s->retry_interval_s <= 0)
-		r->interval = fmin(r->interval * 1.5, INTERVAL_MAX_S);
-	if (nap <= 0)
-		return 0;
-	return bk_sleep_ms(s->cancel, (long)(nap * 1000));
+	return bk_err(BAKEAMI_ECANCELLED, "cancelled while waiting for SSH on %s:%d", s->host,
+		      s->port);
 }
 
 static int dial(bk_ssh *s, double timeout_s)
 {
+	bool fixed = s->retry_interval_s > 0;
+	bk_poll_opts po = {bk_now() + timeout_s, fixed ? s->retry_interval_s : INTERVAL_MIN_S,
+			   INTERVAL_MAX_S, fixed ? 1 : 1.5, s->cancel, NULL};
 	retry_state r = {0};
 	int rc;
 
-	r.deadline = bk_now() + timeout_s;
-	r.interval = s->retry_interval_s > 0 ? s->retry_interval_s : INTERVAL_MIN_S;
+	bk_poller_start(&r.wait, &po);
 	for (;;) {
-		rc = attempt(s, r.deadline, r.reason, sizeof(r.reason));
+		rc = attempt(s, po.deadline, r.reason, sizeof(r.reason));
 		if (rc == BAKEAMI_ECANCELLED)
-			return bk_err(rc, "cancelled while waiting for SSH on %s:%d", s->host, s->port);
+			return cancelled(s);
 		if (rc <= 0)
 			return rc;
 		r.n++;
 		r.last = rc;
 		log_attempt(s, &r);
-		if ((rc = pause_retry(s, &r)) < 0)
-			return bk_err(rc, "cancelled while waiting for SSH on %s:%d", s->host, s->port);
+		rc = bk_poller_wait(&r.wait);
+		if (rc == BAKEAMI_ECANCELLED)
+			return cancelled(s);
 		/* An attempt started at the deadline could only time out and
 		 * would hide the real reason. */
-		if (bk_now() >= r.deadline)
+		if (rc > 0 || bk_now() >= po.deadline)
 			return give_up(s, &r, timeout_s);
 	}
 }
