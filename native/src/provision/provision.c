@@ -3,8 +3,6 @@
  * pause_before (a cancel-aware sleep), timeout (a deadline for each try)
  * and max_retries (the whole provisioner again, after a backoff).
  */
-#include <math.h>
-
 #include "provision_internal.h"
 
 #define RETRY_FIRST_S 2.0
@@ -51,19 +49,18 @@ static int run_once(const bk_provision_ctx *ctx)
 	return ctx->prov->type == BK_PROV_SHELL ? bk_prov_shell(&r) : bk_prov_file(&r);
 }
 
-static int backoff(const bk_provision_ctx *ctx, int attempt, int tries)
+static int backoff(const bk_provision_ctx *ctx, bk_poller *wait, int attempt, int tries)
 {
-	double s = fmin(RETRY_FIRST_S * pow(2, attempt - 1), RETRY_MAX_S);
-
-	bk_logf(&ctx->log, BK_LOG_WARN, "%s; retrying in %gs (try %d of %d)", bk_err_msg(), s,
-		attempt + 1, tries);
-	if (bk_sleep_ms(ctx->cancel, (long)(s * 1000)) < 0)
+	bk_logf(&ctx->log, BK_LOG_WARN, "%s; retrying in %gs (try %d of %d)", bk_err_msg(),
+		bk_poller_next(wait), attempt + 1, tries);
+	if (bk_poller_wait(wait) < 0)
 		return bk_prov_fail(ctx, BAKEAMI_ECANCELLED, "cancelled while waiting to retry");
 	return 0;
 }
 
 int bk_provision_run(const bk_provision_ctx *ctx)
 {
+	bk_poller wait;
 	int tries, rc;
 
 	if (!ctx || !ctx->prov || !ctx->prov->cfg)
@@ -75,13 +72,15 @@ int bk_provision_run(const bk_provision_ctx *ctx)
 	if ((rc = pause_before(ctx)) < 0)
 		return rc;
 	tries = 1 + (ctx->prov->max_retries > 0 ? ctx->prov->max_retries : 0);
+	bk_poller_start(&wait, &(bk_poll_opts){0, RETRY_FIRST_S, RETRY_MAX_S, 2, ctx->cancel,
+						NULL});
 	for (int attempt = 1;; attempt++) {
 		if (bk_cancelled(ctx->cancel))
 			return bk_prov_fail(ctx, BAKEAMI_ECANCELLED, "cancelled");
 		rc = run_once(ctx);
 		if (rc == 0 || !retryable(rc) || attempt >= tries)
 			return rc;
-		if ((rc = backoff(ctx, attempt, tries)) < 0)
+		if ((rc = backoff(ctx, &wait, attempt, tries)) < 0)
 			return rc;
 	}
 }
