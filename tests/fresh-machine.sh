@@ -93,6 +93,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'echo "fresh-machine: failed (line $LINENO: $BASH_COMMAND)" >&2' ERR
 trap 'echo "fresh-machine: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM HUP
 
@@ -108,10 +109,9 @@ debian_mirror() {
       tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) hit = 1 }
       END { if (uri != "" && hit) print uri }' "$f"
   done
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-    | awk -v s="$SUITE" '$1 == "deb" { sub(/\[[^]]*\] */, ""); if ($3 == s) print $2 }'
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk -v s="$SUITE" '$1 == "deb" { sub(/\[[^]]*\] */, ""); if ($3 == s) print $2 }'
 }
-mirror=$(debian_mirror | head -n1)
+mirror=$(debian_mirror | head -n1 || true)
 [ -n "$mirror" ] || die "no Debian $SUITE mirror in /etc/apt/sources.list{,.d}"
 
 base="$cache/$SUITE-minbase-$(printf '%s %s' "$mirror" "$BASE_PACKAGES" | sha256sum | cut -c1-12).tar"
@@ -262,7 +262,9 @@ done
 
 # --- summary -----------------------------------------------------------------------------
 # Seconds into the log of the sub-make's first line: what tests/deps.sh (installs) took.
-deps_time() { awk '/make\[1\]: Entering directory/ { gsub(/[][]/, "", $1); print $1 " s"; exit }' "$1"; }
+deps_time() {
+  sed -n 's/^\[ *\([0-9.]*\)\] make\[1\]: Entering directory.*/\1 s/p' "$1" | head -n1
+}
 
 echo
 echo "==== fresh-machine summary: $(git -C "$repo" log -1 --format='%h %s' "$commit")"
