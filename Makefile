@@ -32,7 +32,7 @@ LIB     := $(BUILD)/libbakeami.so
 ARCHIVE := $(BUILD)/libbakeami.a
 CLI     := $(BUILD)/bakeami
 
-.PHONY: all deps test unit e2e probes demo bench clean
+.PHONY: all deps test unit e2e probes demo bench clean test-fresh
 all: $(LIB) $(CLI) plugin-jar
 
 $(BUILD)/%.o: %.c
@@ -84,6 +84,11 @@ test: deps
 demo: deps
 	$(MAKE) all
 	python3 tests/e2e/demo.py
+
+# demo and test in fresh Debian roots, as a new user's first commands (minutes; not in test).
+# REF=commit/branch (default HEAD: committed work only); needs root.
+test-fresh:
+	@tests/fresh-machine.sh $(if $(REF),--ref $(REF))
 
 clean:
 	rm -rf $(BUILD)
