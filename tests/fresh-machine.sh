@@ -266,6 +266,24 @@ deps_time() {
   sed -n 's/^\[ *\([0-9.]*\)\] make\[1\]: Entering directory.*/\1 s/p' "$1" | head -n1
 }
 
+# The counts each runner printed: cmocka's per binary (added up), the Java units', pytest's.
+test_counts() {
+  awk '{ sub(/^\[ *[0-9.]+\] /, "") }
+    /^\[  PASSED  \] [0-9]+ test/ { up += $4; ub++ }
+    /^\[  FAILED  \] [0-9]+ test/ { uf += $4 }
+    /^[0-9]+ passed, [0-9]+ failed/ { java = $0 }
+    /^(FAILED|ERROR) tests\// { bad[++n] = substr($0, 1, 150) }
+    /^=* *[0-9]+ (passed|failed).* in [0-9.]+s/ { py = $0 }
+    /^make(\[[0-9]+\])?: \*\*\*/ { err[++e] = $0 }
+    END {
+      if (ub) printf "unit (cmocka): %d passed, %d failed (%d binaries)\n", up, uf, ub
+      if (java != "") print "java-unit: " java
+      if (py != "") print "e2e (pytest): " py
+      for (i = 1; i <= n; i++) print "  " bad[i]
+      for (i = 1; i <= e; i++) print err[i]
+    }' "$1"
+}
+
 echo
 echo "==== fresh-machine summary: $(git -C "$repo" log -1 --format='%h %s' "$commit")"
 echo "     Debian $SUITE minbase + $BASE_PACKAGES, mirror $mirror, CI=true, no stdin, as root"
@@ -276,9 +294,8 @@ for c in "${commands[@]}"; do
   echo "    root ${rootof[$c]}"
   echo "    log  ${log[$c]}"
   case $c in
-    demo) grep -E 'AMI [a-z0-9-]+: ami-|summary:|make(\[[0-9]+\])?: \*\*\*|deps.sh:' "${log[$c]}" | tail -n 8 ;;
-    test) grep -E '\[  (PASSED|FAILED)  \]|^\[ *[0-9.]+\] (OK \(|Tests run:|FAILURES)|[0-9]+ (passed|failed)|make(\[[0-9]+\])?: \*\*\*|deps.sh:' \
-            "${log[$c]}" | tail -n 30 ;;
+    demo) grep -E '\] (==> summary:|    AMI [a-z0-9-]+: ami-|AMI: ami-)' "${log[$c]}" | sed 's/^/    /' ;;
+    test) test_counts "${log[$c]}" | sed 's/^/    /' ;;
   esac
   echo "    last lines:"
   tail -n 5 "${log[$c]}" | sed 's/^/    /'
