@@ -89,7 +89,11 @@ cleanup() {
       rm -rf --one-file-system "$root"
     fi
   done
-  [ $stuck -eq 0 ] || rc=1
+  if [ $stuck -eq 0 ]; then
+    [ ${#roots[@]} -eq 0 ] || say "cleaned up: ${#mounts[@]} mounts undone, /proc/mounts has none under ${roots[*]}"
+  else
+    rc=1
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
