@@ -101,6 +101,10 @@ trap 'echo "fresh-machine: failed (line $LINENO: $BASH_COMMAND)" >&2' ERR
 trap 'echo "fresh-machine: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM HUP
 
+# Only a SIGKILLed run leaves mounts: say so (another run's may be live, so touch none).
+stale=$(awk '$2 ~ "^/var/tmp/bakeami-fresh[.-]" { print $2 }' /proc/mounts)
+[ -z "$stale" ] || say "mounts of another (or a killed) run, left alone: $(echo $stale)"
+
 # --- the base root: debootstrap once, then a cached tarball ------------------------------
 # The mirror this machine's apt uses for the suite (deb822 .sources or one-line .list).
 debian_mirror() {
@@ -119,6 +123,8 @@ mirror=$(debian_mirror | head -n1 || true)
 [ -n "$mirror" ] || die "no Debian $SUITE mirror in /etc/apt/sources.list{,.d}"
 
 base="$cache/$SUITE-minbase-$(printf '%s %s' "$mirror" "$BASE_PACKAGES" | sha256sum | cut -c1-12).tar"
+# A week-old base is made anew: the mirror's point releases move on.
+[ -z "$(find "$base" -mtime +7 2>/dev/null)" ] || rm -f "$base"
 if [ ! -s "$base" ]; then
   command -v debootstrap >/dev/null 2>&1 || {
     say "installing debootstrap"
@@ -131,7 +137,8 @@ if [ ! -s "$base" ]; then
   debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$work" "$mirror" \
     >"$logs/debootstrap.log" 2>&1 || { tail -n 20 "$logs/debootstrap.log" >&2; die "debootstrap failed"; }
   rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/*_Packages
-  tar -C "$work" --numeric-owner -cf "$base.part" . && mv "$base.part" "$base"
+  part=$(mktemp "$base.XXXXXX")  # another run may be writing one too
+  tar -C "$work" --numeric-owner -cf "$part" . && mv "$part" "$base"
   say "base root cached as $base ($((SECONDS - start)) s)"
 fi
 
