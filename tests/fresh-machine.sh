@@ -50,6 +50,7 @@ logs=$(cd "$logs" && pwd)
 roots=()    # every root made by this run
 mounts=()   # every mount made by this run, in order
 runner=     # the background job running a command
+declare -A torn  # roots already torn down
 
 # Processes started inside a root (the lab's sshd and moto, a stuck make) keep its mounts busy.
 kill_inside() {
@@ -67,27 +68,35 @@ kill_inside() {
 
 mounted_under() { awk -v r="$1" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts; }
 
-cleanup() {
-  local rc=$? i root m stuck=0
-  trap - EXIT INT TERM HUP
-  [ -z "$runner" ] || kill "$runner" 2>/dev/null || true
-  for root in ${roots[@]+"${roots[@]}"}; do kill_inside "$root"; done
+# Unmounts what this run mounted under a root (innermost first) and removes the root.
+teardown() {
+  local root=$1 i m
+  torn[$root]=1
+  kill_inside "$root"
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     m=${mounts[i]}
-    mountpoint -q "$m" || continue
+    [[ $m == "$root"/* ]] && mountpoint -q "$m" || continue
     umount "$m" 2>/dev/null || { sleep 1; umount "$m" 2>/dev/null; } || umount -l "$m" \
       || echo "fresh-machine: cannot unmount $m" >&2
   done
+  if [ -n "$(mounted_under "$root")" ]; then
+    echo "fresh-machine: still mounted, $root NOT removed:" >&2
+    mounted_under "$root" >&2
+    return 1
+  elif [ $keep -eq 1 ] && [ "$root" != "${work:-}" ]; then
+    echo "fresh-machine: kept $root (--keep); remove it with rm -rf"
+  else
+    rm -rf --one-file-system "$root"
+  fi
+}
+
+cleanup() {
+  local rc=$? root stuck=0
+  trap - EXIT INT TERM HUP
+  [ -z "$runner" ] || kill "$runner" 2>/dev/null || true
   for root in ${roots[@]+"${roots[@]}"}; do
-    if [ -n "$(mounted_under "$root")" ]; then
-      echo "fresh-machine: still mounted, $root NOT removed:" >&2
-      mounted_under "$root" >&2
-      stuck=1
-    elif [ $keep -eq 1 ]; then
-      echo "fresh-machine: kept $root (--keep); remove it with rm -rf"
-    else
-      rm -rf --one-file-system "$root"
-    fi
+    [ -z "${torn[$root]:-}" ] || [ -n "$(mounted_under "$root")" ] || continue
+    teardown "$root" || stuck=1
   done
   if [ $stuck -eq 0 ]; then
     [ ${#roots[@]} -eq 0 ] || say "cleaned up: ${#mounts[@]} mounts undone, /proc/mounts has none under ${roots[*]}"
@@ -139,6 +148,7 @@ if [ ! -s "$base" ]; then
   rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/*_Packages
   part=$(mktemp "$base.XXXXXX")  # another run may be writing one too
   tar -C "$work" --numeric-owner -cf "$part" . && mv "$part" "$base"
+  teardown "$work"
   say "base root cached as $base ($((SECONDS - start)) s)"
 fi
 
@@ -268,7 +278,7 @@ for c in "${commands[@]}"; do
   runner=
   wall[$c]=$((SECONDS - start))
   say "make $c exited ${status[$c]} after ${wall[$c]} s"
-  kill_inside "$root"
+  teardown "$root" || die "cannot tear $root down"
 done
 
 # --- summary -----------------------------------------------------------------------------
@@ -302,7 +312,8 @@ overall=0
 for c in "${commands[@]}"; do
   echo
   echo "--- make $c: exit ${status[$c]}, ${wall[$c]} s wall (installs before the build: $(deps_time "${log[$c]}"))"
-  echo "    root ${rootof[$c]}"
+  [ $keep -eq 0 ] || echo "    root ${rootof[$c]} (kept)"
+  [ "${status[$c]}" -ne 124 ] || echo "    TIMED OUT after FRESH_TIMEOUT=$limit s"
   echo "    log  ${log[$c]}"
   case $c in
     demo) grep -E '\] (==> summary:|    AMI [a-z0-9-]+: ami-|AMI: ami-)' "${log[$c]}" | sed 's/^/    /' ;;
