@@ -144,25 +144,119 @@ static double num(const cJSON *cfg, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-/* A provisioner as template/ would hand it over: the numeric meta keys
- * stand in for the parsed pause_before/timeout/max_retries. */
+/* ---- the probe's JSON to the typed provisioner template/ hands over ---- */
+
+static char *str(const cJSON *cfg, const char *k)
+{
+	return bk_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, k)));
+}
+
+static int flag(const cJSON *cfg, const char *k)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, k));
+}
+
+/* A string or an array of strings, appended. */
+static void strs(bk_strv *out, const cJSON *cfg, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, k), *e;
+
+	if (cJSON_IsString(v))
+		bk_strv_push(out, v->valuestring);
+	cJSON_ArrayForEach(e, (cJSON_IsArray(v) ? v : NULL))
+		bk_strv_push(out, cJSON_GetStringValue(e));
+}
+
+static void ints(bk_intv *out, const cJSON *cfg, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, k), *e;
+
+	out->items = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(int));
+	cJSON_ArrayForEach(e, (cJSON_IsArray(v) ? v : NULL))
+		out->items[out->count++] = e->valueint;
+}
+
+static void typed(bk_provisioner *p, const cJSON *cfg)
+{
+	bk_prov_shell_cfg *sh = &p->u.shell;
+	bk_prov_file_cfg *f = &p->u.file;
+	bk_prov_local_cfg *l = &p->u.local;
+
+	if (p->type == BK_PROV_SHELL) {
+		strs(&sh->inline_lines, cfg, "inline");
+		strs(&sh->scripts, cfg, "script");
+		strs(&sh->scripts, cfg, "scripts");
+		strs(&sh->environment_vars, cfg, "environment_vars");
+		sh->execute_command = str(cfg, "execute_command");
+		sh->remote_folder = str(cfg, "remote_folder");
+		sh->remote_file = str(cfg, "remote_file");
+		sh->expect_disconnect = flag(cfg, "expect_disconnect");
+		sh->use_env_var_file = flag(cfg, "use_env_var_file");
+		ints(&sh->valid_exit_codes, cfg, "valid_exit_codes");
+		sh->start_retry_timeout_s = 300;
+	} else if (p->type == BK_PROV_FILE) {
+		strs(&f->sources, cfg, "source");
+		strs(&f->sources, cfg, "sources");
+		f->destination = str(cfg, "destination");
+		f->content = str(cfg, "content");
+		f->download = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "direction")) &&
+			      !strcmp(cJSON_GetObjectItemCaseSensitive(cfg, "direction")->valuestring,
+				      "download");
+	} else if (p->type == BK_PROV_SHELL_LOCAL) {
+		strs(&l->inline_lines, cfg, "command");
+		strs(&l->inline_lines, cfg, "inline");
+		strs(&l->environment_vars, cfg, "environment_vars");
+		ints(&l->valid_exit_codes, cfg, "valid_exit_codes");
+	}
+}
+
+static void typed_free(bk_provisioner *p)
+{
+	bk_prov_shell_cfg *sh = &p->u.shell;
+	bk_prov_file_cfg *f = &p->u.file;
+	bk_prov_local_cfg *l = &p->u.local;
+
+	if (p->type == BK_PROV_SHELL) {
+		bk_strv_free(&sh->inline_lines);
+		bk_strv_free(&sh->scripts);
+		bk_strv_free(&sh->environment_vars);
+		free(sh->execute_command);
+		free(sh->remote_folder);
+		free(sh->remote_file);
+		free(sh->valid_exit_codes.items);
+	} else if (p->type == BK_PROV_FILE) {
+		bk_strv_free(&f->sources);
+		free(f->destination);
+		free(f->content);
+	} else if (p->type == BK_PROV_SHELL_LOCAL) {
+		bk_strv_free(&l->inline_lines);
+		bk_strv_free(&l->environment_vars);
+		free(l->valid_exit_codes.items);
+	}
+}
+
+/* A provisioner as template/ would hand it over (typed; checks of its
+ * shape are template/'s, tested there): the numeric meta keys stand in for
+ * the parsed pause_before/timeout/max_retries. */
 static int run_prov(bk_ssh *s, const probe_opts *o, const char *json, int index)
 {
 	bk_build_config cfg = {0};
 	bk_provisioner prov = {0};
 	bk_kv env = BK_KV_INIT;
+	cJSON *raw;
 	char path[32];
 	int rc;
 
-	if (!(prov.cfg = cJSON_Parse(json)))
+	if (!(raw = cJSON_Parse(json)))
 		return bk_err(BAKEAMI_EINVALID, "bad JSON");
 	snprintf(path, sizeof(path), "provisioners[%d]", index);
 	prov.path = path;
-	prov.type_name = cJSON_GetStringValue(cJSON_GetObjectItem(prov.cfg, "type"));
+	prov.type_name = cJSON_GetStringValue(cJSON_GetObjectItem(raw, "type"));
 	prov.type = prov_type(prov.type_name ? prov.type_name : "");
-	prov.pause_before_s = num(prov.cfg, "pause_before_s");
-	prov.timeout_s = num(prov.cfg, "timeout_s");
-	prov.max_retries = (int)num(prov.cfg, "max_retries");
+	prov.pause_before_s = num(raw, "pause_before_s");
+	prov.timeout_s = num(raw, "timeout_s");
+	prov.max_retries = (int)num(raw, "max_retries");
+	typed(&prov, raw);
 	cfg.template_dir = (char *)(o->template_dir ? o->template_dir : ".");
 	cfg.build_name = "probe";
 	cfg.builder_type = "amazon-ebs";
@@ -172,7 +266,8 @@ static int run_prov(bk_ssh *s, const probe_opts *o, const char *json, int index)
 				{on_log, NULL}, &env};
 	rc = bk_provision_run(&ctx);
 	bk_kv_free(&env);
-	cJSON_Delete(prov.cfg);
+	typed_free(&prov);
+	cJSON_Delete(raw);
 	return rc;
 }
 

@@ -91,7 +91,7 @@ static void test_template__web_example(void **state)
 {
 	bk_template *tpl = load("examples/web.json");
 	const bk_build_config *c = bk_template_config(tpl);
-	const cJSON *file;
+	const bk_prov_file_cfg *file;
 
 	(void)state;
 	assert_string_equal(c->build_name, "web");
@@ -110,8 +110,8 @@ static void test_template__web_example(void **state)
 	assert_int_equal(c->provisioners_count, 2);
 	assert_int_equal(c->provisioners[0].type, BK_PROV_SHELL);
 	assert_int_equal(c->provisioners[1].type, BK_PROV_FILE);
-	file = c->provisioners[1].cfg;
-	assert_true(bk_str_ends(jstr(file, "source"), "/examples/files/motd"));
+	file = &c->provisioners[1].u.file;
+	assert_true(bk_str_ends(file->sources.items[0], "/examples/files/motd"));
 	assert_string_equal(c->provisioners[1].path, "provisioners[1]");
 	bk_template_free(tpl);
 }
@@ -189,30 +189,38 @@ static void check_full_bdms_ssh(const bk_build_config *c)
 static void check_full_provisioners(const bk_build_config *c)
 {
 	const bk_provisioner *p = c->provisioners;
-	const cJSON *scripts;
+	const bk_strv *scripts;
 
 	/* [1] is only for another build, [2] excludes this one */
 	assert_int_equal(c->provisioners_count, 8);
 	assert_string_equal(p[0].path, "provisioners[0]");
 	assert_true(p[0].pause_before_s == 10 && p[0].timeout_s == 300);
 	assert_int_equal(p[0].max_retries, 2);
-	scripts = cJSON_GetObjectItemCaseSensitive(p[0].cfg, "scripts");
-	assert_true(bk_str_ends(cJSON_GetArrayItem(scripts, 1)->valuestring,
-				"/tests/templates/good/scripts/two.sh"));
+	scripts = &p[0].u.shell.scripts;
+	assert_true(bk_str_ends(scripts->items[1], "/tests/templates/good/scripts/two.sh"));
+	assert_true(p[0].u.shell.expect_disconnect);
+	assert_int_equal(p[0].u.shell.valid_exit_codes.count, 2);
+	assert_int_equal(p[0].u.shell.valid_exit_codes.items[1], 2);
+	assert_string_equal(p[0].u.shell.environment_vars.items[0], "TEAM=platform");
+	assert_true(p[0].u.shell.start_retry_timeout_s == 300);   /* Packer's default */
 	/* execute_command keeps the shell provisioner's own fields */
-	assert_string_equal(jstr(p[0].cfg, "execute_command"),
+	assert_string_equal(p[0].u.shell.execute_command,
 			    "chmod +x {{.Path}}; {{.Vars}} sudo -E {{.Path}} # platform");
 	assert_string_equal(p[1].path, "provisioners[3]");
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p[1].cfg, "inline"),
-					       0)->valuestring, "echo overridden for full");
-	assert_null(cJSON_GetObjectItemCaseSensitive(p[1].cfg, "override"));
+	/* override replaced inline; nothing of the default is left */
+	assert_int_equal(p[1].u.shell.inline_lines.count, 1);
+	assert_string_equal(p[1].u.shell.inline_lines.items[0], "echo overridden for full");
 	assert_int_equal(p[2].type, BK_PROV_FILE);
-	assert_string_equal(jstr(p[3].cfg, "source"), "/var/log/cloud-init.log");  /* a download */
+	assert_false(p[2].u.file.download);
+	assert_true(bk_str_ends(p[2].u.file.sources.items[0], "/tests/templates/good/files/motd"));
+	assert_string_equal(p[3].u.file.sources.items[0], "/var/log/cloud-init.log");  /* a download */
+	assert_true(p[3].u.file.download);
 	assert_int_equal(p[4].type, BK_PROV_PUPPET_MASTERLESS);
-	assert_true(bk_str_ends(jstr(p[4].cfg, "manifest_file"), "puppet/manifests/site.pp"));
+	assert_true(bk_str_ends(p[4].u.later.manifest_file, "puppet/manifests/site.pp"));
 	assert_int_equal(p[5].type, BK_PROV_ANSIBLE_LOCAL);
 	assert_int_equal(p[6].type, BK_PROV_SHELL_LOCAL);
 	assert_string_equal(p[6].type_name, "shell-local");
+	assert_string_equal(p[6].u.local.inline_lines.items[0], "echo on the agent");
 }
 
 static void check_full_sections(const bk_template *tpl, const bk_build_config *c)
@@ -316,8 +324,7 @@ static void test_template__bind(void **state)
 	assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(b->post_processors, "custom_data"),
 				 "source"), "ami-0source");
 	last = &b->provisioners[b->provisioners_count - 1];
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(last->cfg, "inline"),
-					       0)->valuestring, "echo instance i-0abc at 10.0.0.9:22");
+	assert_string_equal(last->u.shell.inline_lines.items[0], "echo instance i-0abc at 10.0.0.9:22");
 	/* the load-time config is untouched */
 	assert_string_equal(bk_kv_get(&bk_template_config(tpl)->snapshot_tags, "Source"), "");
 	assert_string_equal(bk_template_config(tpl)->ami_description, "from  ()");
@@ -359,7 +366,7 @@ static void test_template__seed(void **state)
 	assert_string_equal(bk_kv_get(&c->tags, "packer"), "true");
 	assert_int_equal(c->provisioners_count, 1);
 	assert_int_equal(c->provisioners[0].type, BK_PROV_PUPPET_SERVER);
-	assert_string_equal(jstr(c->provisioners[0].cfg, "options"), "--test --pluginsync");
+	assert_string_equal(c->provisioners[0].u.later.options, "--test --pluginsync");
 	/* amazon-instance's own template is left for its bundler */
 	assert_non_null(strstr(jstr(c->builder, "bundle_upload_command"), "-b {{.BucketName}} -m"));
 	assert_true(has_secret(tpl, "seed-secret"));
@@ -367,6 +374,45 @@ static void test_template__seed(void **state)
 	assert_true(has_warning(tpl, "variables.json:6:26: 1 trailing comma(s) ignored"));
 	assert_true(has_warning(tpl, "clean_ami_name is the old name of clean_resource_name"));
 	assert_true(has_warning(tpl, "provisioners[0].options: the old puppet-server key"));
+	bk_template_free(tpl);
+}
+
+/* The validation pass accepts exactly what a bake can run: the seed's
+ * puppet-server is refused by type, with the load's notes still given. */
+static void test_template__validate_refuses_unrunnable_types(void **state)
+{
+	const char *files[] = {"examples/seed/variables.json", "examples/seed/lab-variables.json"};
+	const char *vars[] = {"aws_secret_key=seed-secret"};
+	bk_template_source src = {"examples/seed/packer.json", files, 2, vars, 1};
+	bk_template *tpl = (bk_template *)1;
+	bk_strv warnings = BK_STRV_INIT;
+	bool clean = false, options = false;
+
+	(void)state;
+	assert_int_equal(bk_template_validate(&tpl, &warnings, &src), BAKEAMI_EINVALID);
+	assert_null(tpl);
+	assert_non_null(strstr(bk_err_msg(), "packer.json: provisioners[0].type: \"puppet-server\" "
+			       "provisioners are not supported by this build"));
+	for (size_t i = 0; i < warnings.count; i++) {
+		clean |= strstr(warnings.items[i], "clean_ami_name is the old name") != NULL;
+		options |= strstr(warnings.items[i], "provisioners[0].options: the old") != NULL;
+	}
+	assert_true(clean && options);
+	bk_strv_free(&warnings);
+}
+
+static void test_template__validate_accepts_runnable(void **state)
+{
+	bk_template_source src = {"examples/web.json", NULL, 0, NULL, 0};
+	bk_template *tpl = NULL;
+	bk_strv warnings = BK_STRV_INIT;
+
+	(void)state;
+	assert_int_equal(bk_template_validate(&tpl, &warnings, &src), 0);
+	assert_non_null(tpl);
+	assert_int_equal(bk_template_config(tpl)->provisioners_count, 2);
+	assert_int_equal(warnings.count, bk_template_warnings(tpl)->count);
+	bk_strv_free(&warnings);
 	bk_template_free(tpl);
 }
 
@@ -508,6 +554,8 @@ int main(void)
 		cmocka_unit_test(test_template__web_bind_tags),
 		cmocka_unit_test(test_template__seed),
 		cmocka_unit_test(test_template__seed_needs_values),
+		cmocka_unit_test(test_template__validate_refuses_unrunnable_types),
+		cmocka_unit_test(test_template__validate_accepts_runnable),
 		cmocka_unit_test(test_template__missing_file),
 		cmocka_unit_test(test_template__render_api_keeps_strings),
 		cmocka_unit_test(test_template__json_prepass),

@@ -1,5 +1,6 @@
 /* test_template_bad.c - every case of tests/templates/bad/cases.tsv through
- * bk_template_load: BAKEAMI_EINVALID (exit 2) and the expected message.
+ * the validation pass (bk_template_validate, as bakes and `bakeami validate`
+ * call it): BAKEAMI_EINVALID (exit 2) and the expected message.
  * The CLI's e2e runs the same table through `bakeami validate`. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,7 +89,7 @@ static void test_bad_case(void **state)
 	src.var_files_count = files.count;
 	src.vars = (const char *const *)vars.items;
 	src.vars_count = vars.count;
-	rc = bk_template_load(&tpl, &src);
+	rc = bk_template_validate(&tpl, NULL, &src);
 	if (rc != BAKEAMI_EINVALID || bakeami_exit_code(rc) != c->exit_code)
 		fail_msg("%s: rc %d (%s), want exit %d", c->name, rc, bk_err_msg(), c->exit_code);
 	assert_null(tpl);

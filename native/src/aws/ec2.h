@@ -7,6 +7,7 @@
 #define BK_EC2_H
 
 #include "aws.h"
+#include "../util/types.h"
 
 typedef struct {
 	char *id;
@@ -50,18 +51,6 @@ int bk_ec2_authorize_ingress(bk_aws *aws, const char *group_id, int port,
 int bk_ec2_delete_security_group(bk_aws *aws, const char *group_id, double deadline);
 
 typedef struct {
-	const char *device_name;
-	int volume_size;          /* GiB, 0 = default */
-	const char *volume_type;  /* NULL = default */
-	int delete_on_termination; /* -1 unset, 0, 1 */
-	int encrypted;             /* -1 unset */
-	int iops, throughput;      /* 0 unset */
-	const char *snapshot_id;
-	const char *kms_key_id;
-	int no_device;
-} bk_ec2_bdm;
-
-typedef struct {
 	const char *image_id;
 	const char *instance_type;
 	const char *key_name;            /* NULL: none */
@@ -75,7 +64,7 @@ typedef struct {
 	int http_put_response_hop_limit; /* 0: unset */
 	const char *http_endpoint;       /* NULL: unset */
 	const char *shutdown_behavior;   /* NULL: unset */
-	const bk_ec2_bdm *bdms; size_t bdms_count;
+	const bk_bdm *bdms; size_t bdms_count;
 	const bk_kv *instance_tags;
 	const bk_kv *volume_tags;
 	const char *client_token;        /* required: idempotency */
@@ -104,7 +93,7 @@ typedef struct {
 	const char *name;
 	const char *description;
 	int no_reboot;
-	const bk_ec2_bdm *bdms; size_t bdms_count;
+	const bk_bdm *bdms; size_t bdms_count;
 	const bk_kv *image_tags;
 	const bk_kv *snapshot_tags;
 	const char *client_token;

@@ -21,7 +21,7 @@ int bk_ec2__tags(bk_params *p, const char *prefix, const bk_kv *tags);
 /* TagSpecification.<++*n> for resource type, when tags has entries. */
 int bk_ec2__tag_spec(bk_params *p, int *n, const char *type, const bk_kv *tags);
 /* BlockDeviceMapping.N.* */
-int bk_ec2__bdms(bk_params *p, const bk_ec2_bdm *bdms, size_t n);
+int bk_ec2__bdms(bk_params *p, const bk_bdm *bdms, size_t n);
 
 /* <tagSet><item><key/><value/></item>...</tagSet> under parent into out. */
 int bk_ec2__parse_tags(bk_kv *out, xmlNodePtr parent);

@@ -63,7 +63,7 @@ int bk_ec2__tag_spec(bk_params *p, int *n, const char *type, const bk_kv *tags)
 }
 
 /* One BlockDeviceMapping.<i>.*; only what the caller set is sent. */
-static int bdm(bk_params *p, int i, const bk_ec2_bdm *b)
+static int bdm(bk_params *p, int i, const bk_bdm *b)
 {
 	char k[96];
 	int rc = 0;
@@ -99,7 +99,7 @@ static int bdm(bk_params *p, int i, const bk_ec2_bdm *b)
 	return rc;
 }
 
-int bk_ec2__bdms(bk_params *p, const bk_ec2_bdm *bdms, size_t n)
+int bk_ec2__bdms(bk_params *p, const bk_bdm *bdms, size_t n)
 {
 	int rc = 0;
 

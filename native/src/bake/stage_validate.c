@@ -7,29 +7,29 @@
 #include "bake.h"
 #include "promote.h"
 
-/* Settings that cannot work together fail before any AWS call. */
-static int refuse_unsupported(const bk_build_config *c, const char *file)
-{
-	/* Packer's rule: AWS refuses to share what the default key encrypts. */
-	if (c->encrypt_boot == 1 && !c->kms_key_id &&
-	    (c->ami_users.count || (c->promote && cJSON_GetObjectItem(c->promote, "share_with"))))
-		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].kms_key_id: an image encrypted with the default aws/ebs key cannot be shared; set kms_key_id to a customer managed key", file);
-	if (c->subnet_id && !c->vpc_id && !c->security_group_ids.count)
-		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].vpc_id: required with subnet_id when bakeami creates the temporary security group", file);
-	return bk_promote_check(c, file);
-}
-
-int bk_bake_load_template(bk_template **out, const bakeami_options *o)
+/* The validation pass, whose notes go out as WARN events on log: a bake's
+ * and `bakeami validate` print them the same way. No AWS call. */
+int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logger *log)
 {
 	bk_template_source src = {o->template_path, o->var_files, o->var_files_count,
 				  o->vars, o->vars_count};
-	int rc = bk_template_load(out, &src);
+	bk_strv warnings = BK_STRV_INIT;
+	int rc = bk_template_validate(out, &warnings, &src);
 
-	if (rc == 0 && (rc = refuse_unsupported(bk_template_config(*out), o->template_path)) < 0) {
+	for (size_t i = 0; log && i < warnings.count; i++)
+		bk_logf(log, BK_LOG_WARN, "%s", warnings.items[i]);
+	bk_strv_free(&warnings);
+	/* Until promotion's settings are part of the plan (issue 9). */
+	if (rc == 0 && (rc = bk_promote_check(bk_template_config(*out), o->template_path)) < 0) {
 		bk_template_free(*out);
 		*out = NULL;
 	}
 	return rc;
+}
+
+int bk_bake_load_template(bk_template **out, const bakeami_options *o)
+{
+	return bk_bake_validate(out, o, NULL);
 }
 
 /* Output files are written after cleanup; a bad path found then would fail
@@ -110,10 +110,11 @@ static int open_journal(bakeami_bake *b)
 
 int bk_stage_validate(bakeami_bake *b)
 {
+	bk_logger log = bk_bake_logger(b);
 	const bk_strv *sec;
 	int rc;
 
-	if ((rc = bk_bake_load_template(&b->tpl, &b->opts)) < 0 ||
+	if ((rc = bk_bake_validate(&b->tpl, &b->opts, &log)) < 0 ||
 	    (rc = outputs_ready(&b->opts)) < 0)
 		return rc;
 	sec = bk_template_secrets(b->tpl);
@@ -122,22 +123,35 @@ int bk_stage_validate(bakeami_bake *b)
 			return rc;
 	bk_step(b, "template %s (%s)", b->opts.template_path,
 		bk_template_config(b->tpl)->builder_type);
-	const bk_strv *warn = bk_template_warnings(b->tpl);
-	for (size_t i = 0; i < warn->count; i++)
-		bk_warn(b, "%s", warn->items[i]);
 	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0)
 		return rc;
 	return open_journal(b);
 }
 
+/* `bakeami validate` has no bake: its events come from the VALIDATE stage
+ * at time 0, formatted as a bake's. */
+static void validate_emit(bk_log_level level, const char *msg, void *payload)
+{
+	const bakeami_options *o = payload;
+	bakeami_event ev = {BAKEAMI_EVENT_VERSION, bk_event_kind_of(level), 0,
+			    bk_state_stage(BK_VALIDATE), msg, NULL, NULL, 0};
+	char *line = NULL, *json = NULL;
+
+	if (o->log_cb && level != BK_LOG_DEBUG && bk_event_render(&ev, NULL, &line, &json) == 0)
+		o->log_cb(&ev, o->log_payload);
+	free(line);
+	free(json);
+}
+
 int bakeami_template_validate(const bakeami_options *opts)
 {
 	bk_template *tpl = NULL;
+	bk_logger log = {validate_emit, (void *)opts};
 	int rc;
 
 	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
-	rc = bk_bake_load_template(&tpl, opts);
+	rc = bk_bake_validate(&tpl, opts, &log);
 	bk_template_free(tpl);
 	return rc;
 }

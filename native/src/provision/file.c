@@ -55,43 +55,17 @@ static int put_content(const bk_provision_ctx *ctx, const char *content, const c
 	return rc < 0 ? bk_prov_wrap(ctx, rc) : 0;
 }
 
-static int check_config(const bk_provision_ctx *ctx, const char *dst, const char *dir,
-			size_t nsources, bool content)
-{
-	if (!dst || !*dst)
-		return bk_prov_fail(ctx, BAKEAMI_EINVALID, "destination is required");
-	if (strcmp(dir, "upload") != 0 && strcmp(dir, "download") != 0)
-		return bk_prov_fail(ctx, BAKEAMI_EINVALID, "direction must be upload or download, "
-				    "not %s", dir);
-	if (content && (nsources > 0 || strcmp(dir, "upload") != 0))
-		return bk_prov_fail(ctx, BAKEAMI_EINVALID, "content cannot go with sources or a "
-				    "download");
-	if (!content && nsources == 0)
-		return bk_prov_fail(ctx, BAKEAMI_EINVALID, "needs source, sources or content");
-	/* Several sources all land in one directory, which the slash marks. */
-	if (nsources > 1 && !bk_str_ends(dst, "/"))
-		return bk_prov_fail(ctx, BAKEAMI_EINVALID, "destination must end in / when there "
-				    "are several sources");
-	return 0;
-}
-
 int bk_prov_file(const bk_prov_run *r)
 {
 	const bk_provision_ctx *ctx = r->ctx;
-	const cJSON *cfg = ctx->prov->cfg;
-	const char *dst = bk_prov_str(cfg, "destination"), *dir = bk_prov_str(cfg, "direction");
-	const char *content = bk_prov_str(cfg, "content");
-	bool generated = bk_prov_bool(cfg, "generated", false);
-	bk_strv src = BK_STRV_INIT;
-	int rc = bk_prov_strv(cfg, "source", &src);
+	const bk_prov_file_cfg *f = &ctx->prov->u.file;
+	int rc = 0;
 
-	rc = rc ? rc : bk_prov_strv(cfg, "sources", &src);
-	if (!dir || !*dir)
-		dir = "upload";
-	rc = rc ? rc : check_config(ctx, dst, dir, src.count, content != NULL);
-	if (rc == 0 && content)
-		rc = put_content(ctx, content, dst);
-	for (size_t i = 0; rc == 0 && i < src.count; i++) {
+	/* The shape (destination, one of sources or content, the slash for
+	 * several sources) was checked by template/ before the bake began. */
+	if (f->content)
+		rc = put_content(ctx, f->content, f->destination);
+	for (size_t i = 0; rc == 0 && i < f->sources.count; i++) {
 		double left;
 		/* Transfers themselves only stop on cancel; the timeout is
 		 * checked between sources. */
@@ -99,11 +73,10 @@ int bk_prov_file(const bk_prov_run *r)
 			rc = bk_prov_fail(ctx, BAKEAMI_ECANCELLED, "cancelled");
 		else if ((rc = bk_prov_time_left(r, &left)) < 0)
 			break;
-		else if (strcmp(dir, "upload") == 0)
-			rc = upload_one(ctx, src.items[i], dst, generated);
+		else if (!f->download)
+			rc = upload_one(ctx, f->sources.items[i], f->destination, f->generated);
 		else
-			rc = download_one(ctx, src.items[i], dst);
+			rc = download_one(ctx, f->sources.items[i], f->destination);
 	}
-	bk_strv_free(&src);
 	return rc;
 }

@@ -28,15 +28,12 @@ static int shebang_argv(bk_strv *argv, const char *shebang, const char *text)
 	return rc ? rc : bk_strv_push(argv, text);
 }
 
-static int inline_text(const cJSON *cfg, bk_buf *text)
+static int inline_text(const bk_prov_local_cfg *cfg, bk_buf *text)
 {
-	bk_strv cmds = BK_STRV_INIT;
-	int rc = bk_prov_strv(cfg, "command", &cmds);
+	int rc = 0;
 
-	rc = rc ? rc : bk_prov_strv(cfg, "inline", &cmds);
-	for (size_t i = 0; rc == 0 && i < cmds.count; i++)
-		rc = bk_buf_printf(text, "%s\n", cmds.items[i]);
-	bk_strv_free(&cmds);
+	for (size_t i = 0; rc == 0 && i < cfg->inline_lines.count; i++)
+		rc = bk_buf_printf(text, "%s\n", cfg->inline_lines.items[i]);
 	return rc;
 }
 
@@ -110,7 +107,7 @@ static int run_argv(const bk_prov_run *r, const bk_strv *argv, const bk_strv *en
 	bk_prov_log(r->ctx, "running %s locally", name);
 	if ((rc = bk_spawn_run(&status, &o)) < 0)
 		return run_failed(r, rc);
-	if (!bk_prov_valid_exit(r->ctx->prov->cfg, status))
+	if (!bk_prov_valid_exit(&r->ctx->prov->u.local.valid_exit_codes, status))
 		return bk_prov_fail(r->ctx, BAKEAMI_EPROVISION, "%s (%zu of %zu) exited with status %d",
 				    name, i + 1, n, status);
 	return 0;
@@ -118,8 +115,8 @@ static int run_argv(const bk_prov_run *r, const bk_strv *argv, const bk_strv *en
 
 static int run_inline(const bk_prov_run *r, const bk_strv *envp)
 {
-	const cJSON *cfg = r->ctx->prov->cfg;
-	const char *shebang = bk_prov_str(cfg, "inline_shebang");
+	const bk_prov_local_cfg *cfg = &r->ctx->prov->u.local;
+	const char *shebang = cfg->inline_shebang;
 	bk_buf text = BK_BUF_INIT;
 	bk_strv argv = BK_STRV_INIT;
 	int rc = inline_text(cfg, &text);
@@ -135,33 +132,25 @@ static int run_inline(const bk_prov_run *r, const bk_strv *envp)
 
 static int run_scripts(const bk_prov_run *r, const bk_strv *envp)
 {
-	bk_strv files = BK_STRV_INIT;
-	int rc = bk_prov_strv(r->ctx->prov->cfg, "script", &files);
+	const bk_strv *files = &r->ctx->prov->u.local.scripts;
+	int rc = 0;
 
-	rc = rc ? rc : bk_prov_strv(r->ctx->prov->cfg, "scripts", &files);
-	for (size_t i = 0; rc == 0 && i < files.count; i++) {
+	for (size_t i = 0; rc == 0 && i < files->count; i++) {
 		bk_strv argv = BK_STRV_INIT;
-		char *name = bk_sprintf("script %s", files.items[i]);
-		rc = name ? script_argv(r->ctx, &argv, files.items[i]) : BAKEAMI_ENOMEM;
-		rc = rc ? rc : run_argv(r, &argv, envp, name, i, files.count);
+		char *name = bk_sprintf("script %s", files->items[i]);
+		rc = name ? script_argv(r->ctx, &argv, files->items[i]) : BAKEAMI_ENOMEM;
+		rc = rc ? rc : run_argv(r, &argv, envp, name, i, files->count);
 		bk_strv_free(&argv);
 		free(name);
 	}
-	bk_strv_free(&files);
 	return rc;
 }
 
 int bk_prov_shell_local(const bk_prov_run *r)
 {
-	const cJSON *cfg = r->ctx->prov->cfg;
 	bk_strv envp = BK_STRV_INIT;
-	int rc;
+	int rc = build_envp(r->ctx, &envp);
 
-	if (!bk_prov_str(cfg, "command") && !cJSON_GetObjectItem(cfg, "inline") &&
-	    !cJSON_GetObjectItem(cfg, "script") && !cJSON_GetObjectItem(cfg, "scripts"))
-		return bk_prov_fail(r->ctx, BAKEAMI_EINVALID, "needs command, inline, script or "
-				    "scripts");
-	rc = build_envp(r->ctx, &envp);
 	rc = rc ? rc : run_inline(r, &envp);
 	rc = rc ? rc : run_scripts(r, &envp);
 	bk_strv_free(&envp);

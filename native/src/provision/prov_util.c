@@ -1,9 +1,8 @@
 /*
  * prov_util.c - pieces every provisioner uses: messages that name the
- * provisioner, the deadline, readers for the rendered config, local paths,
- * shell quoting and the command environment.
+ * provisioner, the deadline, valid exit codes, local paths, shell quoting
+ * and the command environment.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,67 +60,12 @@ int bk_prov_time_left(const bk_prov_run *r, double *left)
 			    r->ctx->prov->timeout_s);
 }
 
-/* ---- config readers ------------------------------------------------- */
-
-static const cJSON *item(const cJSON *cfg, const char *key)
+bool bk_prov_valid_exit(const bk_intv *codes, int status)
 {
-	return cfg ? cJSON_GetObjectItemCaseSensitive(cfg, key) : NULL;
-}
-
-const char *bk_prov_str(const cJSON *cfg, const char *key)
-{
-	const cJSON *v = item(cfg, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Rendered templates may hold "true" where JSON would hold true. */
-bool bk_prov_bool(const cJSON *cfg, const char *key, bool def)
-{
-	const cJSON *v = item(cfg, key);
-
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v);
-	if (cJSON_IsString(v))
-		return strcmp(v->valuestring, "true") == 0 || strcmp(v->valuestring, "1") == 0;
-	return def;
-}
-
-int bk_prov_strv(const cJSON *cfg, const char *key, bk_strv *out)
-{
-	const cJSON *v = item(cfg, key), *e;
-	const cJSON *arr = cJSON_IsArray(v) ? v : NULL;
-
-	if (cJSON_IsString(v))
-		return bk_strv_push(out, v->valuestring);
-	cJSON_ArrayForEach(e, arr) {
-		if (!cJSON_IsString(e))
-			return bk_err(BAKEAMI_EINVALID, "%s: expected strings", key);
-		if (bk_strv_push(out, e->valuestring) < 0)
-			return BAKEAMI_ENOMEM;
-	}
-	return 0;
-}
-
-double bk_prov_duration(const cJSON *cfg, const char *key, double def)
-{
-	const cJSON *v = item(cfg, key);
-	double d;
-
-	if (cJSON_IsNumber(v))
-		return v->valuedouble;
-	if (!cJSON_IsString(v) || bk_go_duration(&d, v->valuestring) < 0)
-		return def;
-	return d;
-}
-
-bool bk_prov_valid_exit(const cJSON *cfg, int status)
-{
-	const cJSON *codes = item(cfg, "valid_exit_codes"), *e;
-
-	if (!cJSON_IsArray(codes))
+	if (codes->count == 0)
 		return status == 0;
-	cJSON_ArrayForEach(e, codes)
-		if (cJSON_IsNumber(e) && e->valueint == status)
+	for (size_t i = 0; i < codes->count; i++)
+		if (codes->items[i] == status)
 			return true;
 	return false;
 }
@@ -146,57 +90,44 @@ int bk_prov_shell_quote(bk_buf *b, const char *s)
 	return rc ? rc : bk_buf_putc(b, '\'');
 }
 
-static bool valid_env_name(const char *k, size_t n)
+/* The provisioner's own variables: environment_vars (names checked by
+ * template/), then env. */
+static void own_env(const bk_provisioner *p, const bk_strv **vars, const bk_kv **env)
 {
-	if (n == 0 || isdigit((unsigned char)k[0]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)k[i]) && k[i] != '_')
-			return false;
-	return true;
-}
+	static const bk_strv no_vars = BK_STRV_INIT;
+	static const bk_kv no_env = BK_KV_INIT;
 
-static int env_add_assignments(const bk_provision_ctx *ctx, bk_kv *out)
-{
-	bk_strv vars = BK_STRV_INIT;
-	int rc = bk_prov_strv(ctx->prov->cfg, "environment_vars", &vars);
-
-	for (size_t i = 0; rc == 0 && i < vars.count; i++) {
-		const char *kv = vars.items[i], *eq = strchr(kv, '=');
-		char *k;
-		if (!eq || !valid_env_name(kv, (size_t)(eq - kv))) {
-			rc = bk_prov_fail(ctx, BAKEAMI_EINVALID, "environment_vars[%zu]: "
-					  "expected NAME=value", i);
-			break;
-		}
-		if (!(k = bk_strndup(kv, (size_t)(eq - kv))))
-			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
-		else
-			rc = bk_kv_set(out, k, eq + 1);
-		free(k);
+	*vars = &no_vars;
+	*env = &no_env;
+	if (p->type == BK_PROV_SHELL) {
+		*vars = &p->u.shell.environment_vars;
+		*env = &p->u.shell.env;
+	} else if (p->type == BK_PROV_SHELL_LOCAL) {
+		*vars = &p->u.local.environment_vars;
+		*env = &p->u.local.env;
 	}
-	bk_strv_free(&vars);
-	return rc;
 }
 
 int bk_prov_env(const bk_provision_ctx *ctx, bk_kv *out)
 {
-	const cJSON *env = item(ctx->prov->cfg, "env"), *e;
-	const cJSON *obj = cJSON_IsObject(env) ? env : NULL;
+	const bk_strv *vars;
+	const bk_kv *env;
 	int rc = 0;
 
+	own_env(ctx->prov, &vars, &env);
 	for (size_t i = 0; ctx->env && i < ctx->env->count && rc == 0; i++)
 		rc = bk_kv_set(out, ctx->env->keys[i], ctx->env->vals[i]);
-	rc = rc ? rc : env_add_assignments(ctx, out);
-	cJSON_ArrayForEach(e, obj) {
-		if (rc != 0)
-			break;
-		if (!cJSON_IsString(e) || !valid_env_name(e->string, strlen(e->string)))
-			rc = bk_prov_fail(ctx, BAKEAMI_EINVALID, "env.%s: expected a string "
-					  "under a variable name", e->string);
-		else
-			rc = bk_kv_set(out, e->string, e->valuestring);
+	for (size_t i = 0; rc == 0 && i < vars->count; i++) {
+		const char *kv = vars->items[i], *eq = strchr(kv, '=');
+		char *k = eq ? bk_strndup(kv, (size_t)(eq - kv)) : NULL;
+		rc = k ? bk_kv_set(out, k, eq + 1)
+		       : eq ? bk_err(BAKEAMI_ENOMEM, "out of memory")
+			    : bk_prov_fail(ctx, BAKEAMI_EINVALID, "environment_vars[%zu]: "
+					   "expected NAME=value", i);
+		free(k);
 	}
+	for (size_t i = 0; rc == 0 && i < env->count; i++)
+		rc = bk_kv_set(out, env->keys[i], env->vals[i]);
 	return rc;
 }
 

@@ -9,9 +9,35 @@
 #define RETRY_MAX_S 30.0
 #define START_RETRY_DEFAULT_S 300.0  /* Packer's start_retry_timeout */
 
-static bool supported(bk_prov_type t)
+/* What this build runs: a new provisioner is a row here (and its key
+ * table in template/provisioners.c). remote: it needs the SSH session. */
+static const struct {
+	bk_prov_type type;
+	int (*run)(const bk_prov_run *r);
+	bool remote;
+} runners[] = {
+	{BK_PROV_SHELL, bk_prov_shell, true},
+	{BK_PROV_FILE, bk_prov_file, true},
+	{BK_PROV_SHELL_LOCAL, bk_prov_shell_local, false},
+};
+
+static int runner_of(bk_prov_type t)
 {
-	return t == BK_PROV_SHELL || t == BK_PROV_FILE || t == BK_PROV_SHELL_LOCAL;
+	for (size_t i = 0; i < BK_ARRAY_SIZE(runners); i++)
+		if (runners[i].type == t)
+			return (int)i;
+	return -1;
+}
+
+bool bk_provision_supported(bk_prov_type type)
+{
+	return runner_of(type) >= 0;
+}
+
+static double start_retry_s(const bk_provisioner *p)
+{
+	return p->type == BK_PROV_SHELL ? p->u.shell.start_retry_timeout_s
+					: START_RETRY_DEFAULT_S;
 }
 
 /* Worth another try? Bad input and a cancel are not. */
@@ -32,21 +58,18 @@ static int pause_before(const bk_provision_ctx *ctx)
 	return 0;
 }
 
-static int run_once(const bk_provision_ctx *ctx)
+static int run_once(const bk_provision_ctx *ctx, int k)
 {
 	bk_prov_run r = {ctx, 0};
 	int rc;
 
 	if (ctx->prov->timeout_s > 0)
 		r.deadline = bk_now() + ctx->prov->timeout_s;
-	if (ctx->prov->type == BK_PROV_SHELL_LOCAL)
-		return bk_prov_shell_local(&r);
 	/* An earlier provisioner may have rebooted the instance. */
-	rc = bk_prov_ensure_connected(ctx, bk_prov_duration(ctx->prov->cfg, "start_retry_timeout",
-							     START_RETRY_DEFAULT_S));
-	if (rc < 0)
+	if (runners[k].remote &&
+	    (rc = bk_prov_ensure_connected(ctx, start_retry_s(ctx->prov))) < 0)
 		return rc;
-	return ctx->prov->type == BK_PROV_SHELL ? bk_prov_shell(&r) : bk_prov_file(&r);
+	return runners[k].run(&r);
 }
 
 static int backoff(const bk_provision_ctx *ctx, bk_poller *wait, int attempt, int tries)
@@ -61,11 +84,12 @@ static int backoff(const bk_provision_ctx *ctx, bk_poller *wait, int attempt, in
 int bk_provision_run(const bk_provision_ctx *ctx)
 {
 	bk_poller wait;
-	int tries, rc;
+	int tries, rc, k;
 
-	if (!ctx || !ctx->prov || !ctx->prov->cfg)
+	if (!ctx || !ctx->prov)
 		return bk_err(BAKEAMI_EINVALID, "provisioner: no configuration");
-	if (!supported(ctx->prov->type))
+	/* Validation refused it already; a caller that skipped it still learns why. */
+	if ((k = runner_of(ctx->prov->type)) < 0)
 		return bk_err(BAKEAMI_EINVALID, "%s: type %s is not supported yet",
 			      ctx->prov->path ? ctx->prov->path : "provisioner",
 			      ctx->prov->type_name ? ctx->prov->type_name : "?");
@@ -77,7 +101,7 @@ int bk_provision_run(const bk_provision_ctx *ctx)
 	for (int attempt = 1;; attempt++) {
 		if (bk_cancelled(ctx->cancel))
 			return bk_prov_fail(ctx, BAKEAMI_ECANCELLED, "cancelled");
-		rc = run_once(ctx);
+		rc = run_once(ctx, k);
 		if (rc == 0 || !retryable(rc) || attempt >= tries)
 			return rc;
 		if ((rc = backoff(ctx, &wait, attempt, tries)) < 0)

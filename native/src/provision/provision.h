@@ -11,7 +11,7 @@
 
 typedef struct {
 	bk_ssh *ssh;
-	const bk_provisioner *prov;      /* rendered config, validated by template/ */
+	const bk_provisioner *prov;      /* typed and checked by template/ */
 	const bk_build_config *cfg;      /* whole build (template_dir, names, ...) */
 	const bk_cancel *cancel;
 	bk_ssh_line_cb output;           /* each remote output line, live */
@@ -19,6 +19,10 @@ typedef struct {
 	bk_logger log;                   /* "uploading x to y", "running script z" */
 	const bk_kv *env;                /* PACKER_BUILD_NAME, PACKER_BUILDER_TYPE, ... */
 } bk_provision_ctx;
+
+/* Whether this build can run provisioners of that type: the validation
+ * pass asks, so a template never names one the bake would fail on. */
+bool bk_provision_supported(bk_prov_type type);
 
 /* Run one provisioner (honouring pause_before, timeout and max_retries).
  * A non-zero remote exit is BAKEAMI_EPROVISION with a message naming the

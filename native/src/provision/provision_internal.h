@@ -31,15 +31,8 @@ void bk_prov_log(const bk_provision_ctx *ctx, const char *fmt, ...) BK_PRINTF(2,
  * BAKEAMI_ETIMEOUT with a message once it has passed. */
 int bk_prov_time_left(const bk_prov_run *r, double *left);
 
-/* ---- config readers (the object is validated; these stay defensive) -- */
-const char *bk_prov_str(const cJSON *cfg, const char *key);
-bool bk_prov_bool(const cJSON *cfg, const char *key, bool def);
-/* A string or an array of strings, appended to out. */
-int bk_prov_strv(const cJSON *cfg, const char *key, bk_strv *out);
-/* A Go duration ("5m", "1h30m", "500ms") or a number of seconds. */
-double bk_prov_duration(const cJSON *cfg, const char *key, double def);
-/* True when status is in the "valid_exit_codes" array (default [0]). */
-bool bk_prov_valid_exit(const cJSON *cfg, int status);
+/* True when status is in codes (empty: only 0 is valid). */
+bool bk_prov_valid_exit(const bk_intv *codes, int status);
 
 /* A local path: relative ones resolve against the template's directory. */
 char *bk_prov_local_path(const bk_build_config *cfg, const char *path);

@@ -11,7 +11,6 @@
 #include "provision_internal.h"
 
 #define DISCONNECT_STATUS 2300218    /* Packer's "remote end disconnected" */
-#define START_RETRY_DEFAULT_S 300.0
 
 typedef struct {
 	char *name;                  /* "inline script" or the file's base name */
@@ -22,7 +21,7 @@ typedef struct {
 typedef struct {
 	const bk_prov_run *r;
 	const bk_provision_ctx *ctx;
-	const cJSON *cfg;
+	const bk_prov_shell_cfg *cfg;
 	script *scripts;
 	size_t count;
 	char *remote_path;           /* {{.Path}} */
@@ -59,14 +58,14 @@ static int add_script(shell *sh, char *name, char *data, size_t len)
 	}
 	sh->scripts = p;
 	p[sh->count++] = (script){name, data, len};
-	if (!bk_prov_bool(sh->cfg, "binary", false))
+	if (!sh->cfg->binary)
 		unix_newlines(&p[sh->count - 1]);
 	return 0;
 }
 
 static int load_inline(shell *sh, const bk_strv *lines)
 {
-	const char *shebang = bk_prov_str(sh->cfg, "inline_shebang");
+	const char *shebang = sh->cfg->inline_shebang;
 	bk_buf b = BK_BUF_INIT;
 	int rc = bk_buf_printf(&b, "#!%s\n", shebang && *shebang ? shebang : "/bin/sh -e");
 
@@ -103,19 +102,13 @@ static int load_file(shell *sh, const char *path)
 
 static int load_scripts(shell *sh)
 {
-	bk_strv lines = BK_STRV_INIT, files = BK_STRV_INIT;
-	int rc = bk_prov_strv(sh->cfg, "inline", &lines);
+	const bk_strv *files = &sh->cfg->scripts;
+	int rc = 0;
 
-	rc = rc ? rc : bk_prov_strv(sh->cfg, "script", &files);
-	rc = rc ? rc : bk_prov_strv(sh->cfg, "scripts", &files);
-	for (size_t i = 0; rc == 0 && i < files.count; i++)
-		rc = load_file(sh, files.items[i]);
-	if (rc == 0 && lines.count > 0)
-		rc = load_inline(sh, &lines);
-	if (rc == 0 && sh->count == 0)
-		rc = bk_prov_fail(sh->ctx, BAKEAMI_EINVALID, "needs inline, script or scripts");
-	bk_strv_free(&lines);
-	bk_strv_free(&files);
+	for (size_t i = 0; rc == 0 && i < files->count; i++)
+		rc = load_file(sh, files->items[i]);
+	if (rc == 0 && sh->cfg->inline_lines.count > 0)
+		rc = load_inline(sh, &sh->cfg->inline_lines);
 	return rc;
 }
 
@@ -132,9 +125,9 @@ static char *remote_name(const char *folder, const char *prefix)
 
 static int set_remote_path(shell *sh)
 {
-	const char *path = bk_prov_str(sh->cfg, "remote_path");
-	const char *folder = bk_prov_str(sh->cfg, "remote_folder");
-	const char *file = bk_prov_str(sh->cfg, "remote_file");
+	const char *path = sh->cfg->remote_path;
+	const char *folder = sh->cfg->remote_folder;
+	const char *file = sh->cfg->remote_file;
 
 	if (!folder || !*folder)
 		folder = "/tmp";
@@ -199,7 +192,7 @@ static char *format_vars(const bk_kv *env, const char *fmt)
 
 static int set_vars(shell *sh, bool env_file)
 {
-	const char *fmt = bk_prov_str(sh->cfg, "env_var_format");
+	const char *fmt = sh->cfg->env_var_format;
 	bk_kv env = BK_KV_INIT;
 	int rc = bk_prov_env(sh->ctx, &env);
 
@@ -259,7 +252,7 @@ static int upload(shell *sh, const char *remote, const char *data, size_t len, i
 
 static int upload_env_file(shell *sh)
 {
-	const char *folder = bk_prov_str(sh->cfg, "remote_folder");
+	const char *folder = sh->cfg->remote_folder;
 
 	if (!(sh->env_file = remote_name(folder && *folder ? folder : "/tmp", "varfile")))
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
@@ -268,8 +261,8 @@ static int upload_env_file(shell *sh)
 
 static bool disconnect_ok(const shell *sh)
 {
-	return bk_prov_bool(sh->cfg, "expect_disconnect", false) ||
-	       bk_prov_valid_exit(sh->cfg, DISCONNECT_STATUS);
+	return sh->cfg->expect_disconnect ||
+	       bk_prov_valid_exit(&sh->cfg->valid_exit_codes, DISCONNECT_STATUS);
 }
 
 /* What the exec result means for script i of n. */
@@ -292,7 +285,7 @@ static int judge(shell *sh, size_t i, int rc, int status)
 				    sh->ctx->prov->timeout_s, i + 1, sh->count, sc->name);
 	if (rc < 0)
 		return bk_prov_wrap(sh->ctx, rc);
-	if (!bk_prov_valid_exit(sh->cfg, status))
+	if (!bk_prov_valid_exit(&sh->cfg->valid_exit_codes, status))
 		return bk_prov_fail(sh->ctx, BAKEAMI_EPROVISION, "script %zu of %zu (%s) exited "
 				    "with status %d", i + 1, sh->count, sc->name, status);
 	return 0;
@@ -336,21 +329,21 @@ static int run_script(shell *sh, size_t i, const char *cmd)
 			 sh->ctx->output_payload);
 	if ((rc = judge(sh, i, rc, status)) < 0)
 		return rc;
-	if (bk_prov_bool(sh->cfg, "skip_clean", false))
+	if (sh->cfg->skip_clean)
 		return 0;
 	return remove_remote(sh, sh->remote_path);
 }
 
 static int prepare(shell *sh)
 {
-	bool env_file = bk_prov_bool(sh->cfg, "use_env_var_file", false);
+	bool env_file = sh->cfg->use_env_var_file;
 	int rc;
 
-	sh->exec_tmpl = bk_prov_str(sh->cfg, "execute_command");
+	sh->exec_tmpl = sh->cfg->execute_command;
 	if (!sh->exec_tmpl || !*sh->exec_tmpl)
 		sh->exec_tmpl = env_file ? "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"
 					 : "chmod +x {{.Path}}; {{.Vars}} {{.Path}}";
-	sh->start_retry_s = bk_prov_duration(sh->cfg, "start_retry_timeout", START_RETRY_DEFAULT_S);
+	sh->start_retry_s = sh->cfg->start_retry_timeout_s;
 	rc = load_scripts(sh);
 	rc = rc ? rc : set_remote_path(sh);
 	rc = rc ? rc : set_vars(sh, env_file);
@@ -367,9 +360,9 @@ static int run_all(shell *sh)
 	for (size_t i = 0; rc == 0 && i < sh->count; i++)
 		rc = run_script(sh, i, cmd);
 	free(cmd);
-	if (rc == 0 && sh->env_file && !bk_prov_bool(sh->cfg, "skip_clean", false))
+	if (rc == 0 && sh->env_file && !sh->cfg->skip_clean)
 		rc = remove_remote(sh, sh->env_file);
-	pause = bk_prov_duration(sh->cfg, "pause_after", 0);
+	pause = sh->cfg->pause_after_s;
 	if (rc == 0 && pause > 0) {
 		bk_prov_log(sh->ctx, "pausing %gs after this provisioner", pause);
 		if (bk_sleep_ms(sh->ctx->cancel, (long)(pause * 1000)) < 0)
@@ -397,7 +390,7 @@ int bk_prov_shell(const bk_prov_run *r)
 
 	sh.r = r;
 	sh.ctx = r->ctx;
-	sh.cfg = r->ctx->prov->cfg;
+	sh.cfg = &r->ctx->prov->u.shell;
 	rc = prepare(&sh);
 	rc = rc ? rc : run_all(&sh);
 	shell_free(&sh);

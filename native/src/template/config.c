@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,7 +264,7 @@ static int set_polling(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t o
 	return 0;
 }
 
-static int read_bdm(bk_cfg_ctx *c, const cJSON *o, const char *path, bk_ec2_bdm *d)
+static int read_bdm(bk_cfg_ctx *c, const cJSON *o, const char *path, bk_bdm *d)
 {
 	static const char *const keys[] = {"device_name", "volume_size", "volume_type",
 		"delete_on_termination", "encrypted", "iops", "throughput", "snapshot_id",
@@ -300,7 +301,7 @@ static int read_bdm(bk_cfg_ctx *c, const cJSON *o, const char *path, bk_ec2_bdm 
 	return rc;
 }
 
-static void bdms_free(bk_ec2_bdm *b, size_t n)
+static void bdms_free(bk_bdm *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free((char *)b[i].device_name);
@@ -312,7 +313,7 @@ static void bdms_free(bk_ec2_bdm *b, size_t n)
 }
 
 static int read_bdms(bk_cfg_ctx *c, const cJSON *v, const char *path,
-		     bk_ec2_bdm **out, size_t *count)
+		     bk_bdm **out, size_t *count)
 {
 	size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
 	int rc = 0;

@@ -4,6 +4,7 @@
  * Each returns a new string; argument counts and types are checked by the
  * caller against the signature in the table.
  */
+#include <stdio.h>
 #include <ctype.h>
 #include <math.h>
 #include <stddef.h>

@@ -3,6 +3,7 @@
  * and drops trailing commas (the seed template has them), cJSON for the
  * rest, and messages that give line:col or the JSON path.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,9 +1,16 @@
 /*
  * provisioners.c - the "provisioners" list: rendered, filtered by
- * only/except, merged with override[build name], checked per type, with
- * local paths (scripts, upload sources, manifests) rewritten to the file
- * found so the provisioner does not have to search again.
+ * only/except, merged with override[build name], then read through one
+ * table per type into the typed bk_provisioner (template.h), checked as a
+ * whole, with local paths (scripts, upload sources, manifests) replaced by
+ * the file found so the provisioner does not have to search again.
+ *
+ * A type is a row of `kinds`: its name, its key table and its cross-field
+ * check. Whether this build can run it is the provision layer's answer
+ * (bk_provision_supported), asked by the validation pass (plan.c).
  */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,43 +21,77 @@ typedef struct {
 	cJSON *obj;          /* the rendered provisioner */
 	const char *path;    /* "provisioners[2]" */
 	const char *what;    /* "a shell provisioner", for messages */
+	bk_provisioner *pv;  /* what the keys are read into */
 } prov;
 
+/* kind: as bk_tpl_get_opt, plus 'n' integer list, 'l' one string appended
+ * to a list, 'v' a list appended, '*' anything. Keys without a field are
+ * type-checked only. Keys are read in table order (command before inline,
+ * script before scripts), whatever the template's order. */
 typedef struct {
 	const char *key;
-	char kind;           /* as bk_tpl_get_opt, plus 'n' integer list, '*' anything */
+	char kind;
+	size_t off;          /* into bk_provisioner; NONE: not kept */
 } pkey;
 
-#define META_KEYS {"type", 's'}, {"only", 'v'}, {"except", 'v'}, {"override", '*'}, \
-	{"pause_before", 'd'}, {"max_retries", 'i'}, {"timeout", 'd'}
+#define NONE ((size_t)-1)
+#define U(type, f) (offsetof(bk_provisioner, u) + offsetof(type, f))
+#define SH(f) U(bk_prov_shell_cfg, f)
+#define FI(f) U(bk_prov_file_cfg, f)
+#define LO(f) U(bk_prov_local_cfg, f)
+#define LA(f) U(bk_prov_later_cfg, f)
+
+#define META_KEYS {"type", 's', NONE}, {"only", 'v', NONE}, {"except", 'v', NONE}, \
+	{"override", '*', NONE}, {"pause_before", 'd', offsetof(bk_provisioner, pause_before_s)}, \
+	{"max_retries", 'i', offsetof(bk_provisioner, max_retries)}, \
+	{"timeout", 'd', offsetof(bk_provisioner, timeout_s)}
 
 static const pkey shell_keys[] = {META_KEYS,
-	{"inline", 'v'}, {"script", 's'}, {"scripts", 'v'}, {"environment_vars", 'v'},
-	{"execute_command", 's'}, {"inline_shebang", 's'}, {"remote_folder", 's'},
-	{"remote_file", 's'}, {"remote_path", 's'}, {"expect_disconnect", 'b'},
-	{"valid_exit_codes", 'n'}, {"skip_clean", 'b'}, {"binary", 'b'},
-	{"start_retry_timeout", 'd'}, {"use_env_var_file", 'b'}, {"env_var_format", 's'},
-	{"env", 'k'}, {"pause_after", 'd'}, {NULL, 0}};
+	{"inline", 'v', SH(inline_lines)}, {"script", 'l', SH(scripts)},
+	{"scripts", 'v', SH(scripts)}, {"environment_vars", 'v', SH(environment_vars)},
+	{"execute_command", 's', SH(execute_command)}, {"inline_shebang", 's', SH(inline_shebang)},
+	{"remote_folder", 's', SH(remote_folder)}, {"remote_file", 's', SH(remote_file)},
+	{"remote_path", 's', SH(remote_path)}, {"expect_disconnect", 'b', SH(expect_disconnect)},
+	{"valid_exit_codes", 'n', SH(valid_exit_codes)}, {"skip_clean", 'b', SH(skip_clean)},
+	{"binary", 'b', SH(binary)}, {"start_retry_timeout", 'd', SH(start_retry_timeout_s)},
+	{"use_env_var_file", 'b', SH(use_env_var_file)},
+	{"env_var_format", 's', SH(env_var_format)}, {"env", 'k', SH(env)},
+	{"pause_after", 'd', SH(pause_after_s)}, {NULL, 0, 0}};
 static const pkey file_keys[] = {META_KEYS,
-	{"source", 's'}, {"sources", 'v'}, {"destination", 's'}, {"direction", 's'},
-	{"generated", 'b'}, {"content", 's'}, {NULL, 0}};
+	{"source", 'l', FI(sources)}, {"sources", 'v', FI(sources)},
+	{"destination", 's', FI(destination)}, {"direction", 's', NONE},
+	{"generated", 'b', FI(generated)}, {"content", 's', FI(content)}, {NULL, 0, 0}};
+/* Packer's shell-local has more keys; bakeami acts on these and, as
+ * before, leaves the others unchecked. */
+static const pkey local_keys[] = {META_KEYS,
+	{"command", 'l', LO(inline_lines)}, {"inline", 'v', LO(inline_lines)},
+	{"script", 'l', LO(scripts)}, {"scripts", 'v', LO(scripts)},
+	{"inline_shebang", 's', LO(inline_shebang)},
+	{"environment_vars", 'v', LO(environment_vars)}, {"env", 'k', LO(env)},
+	{"valid_exit_codes", 'n', LO(valid_exit_codes)}, {NULL, 0, 0}};
 static const pkey puppet_server_keys[] = {META_KEYS,
-	{"options", 's'}, {"facter", 'k'}, {"extra_arguments", 'v'}, {"puppet_server", 's'},
-	{"puppet_node", 's'}, {"ignore_exit_codes", 'b'}, {"staging_dir", 's'},
-	{"execute_command", 's'}, {"prevent_sudo", 'b'}, {"client_cert_path", 's'},
-	{"client_private_key_path", 's'}, {"puppet_bin_dir", 's'},
-	{"working_directory", 's'}, {"guest_os_type", 's'}, {NULL, 0}};
+	{"options", 's', LA(options)}, {"facter", 'k', NONE}, {"extra_arguments", 'v', NONE},
+	{"puppet_server", 's', NONE}, {"puppet_node", 's', NONE},
+	{"ignore_exit_codes", 'b', NONE}, {"staging_dir", 's', NONE},
+	{"execute_command", 's', NONE}, {"prevent_sudo", 'b', NONE},
+	{"client_cert_path", 's', NONE}, {"client_private_key_path", 's', NONE},
+	{"puppet_bin_dir", 's', NONE}, {"working_directory", 's', NONE},
+	{"guest_os_type", 's', NONE}, {NULL, 0, 0}};
 static const pkey puppet_masterless_keys[] = {META_KEYS,
-	{"manifest_file", 's'}, {"manifest_dir", 's'}, {"module_paths", 'v'},
-	{"hiera_config_path", 's'}, {"facter", 'k'}, {"extra_arguments", 'v'},
-	{"execute_command", 's'}, {"staging_directory", 's'}, {"prevent_sudo", 'b'},
-	{"ignore_exit_codes", 'b'}, {"working_directory", 's'}, {"puppet_bin_dir", 's'},
-	{"guest_os_type", 's'}, {"clean_staging_directory", 'b'}, {NULL, 0}};
-/* Other types: only the meta keys are checked for now. */
-static const pkey meta_keys[] = {META_KEYS, {NULL, 0}};
+	{"manifest_file", 's', LA(manifest_file)}, {"manifest_dir", 's', LA(manifest_dir)},
+	{"module_paths", 'v', LA(module_paths)},
+	{"hiera_config_path", 's', LA(hiera_config_path)}, {"facter", 'k', NONE},
+	{"extra_arguments", 'v', NONE}, {"execute_command", 's', NONE},
+	{"staging_directory", 's', NONE}, {"prevent_sudo", 'b', NONE},
+	{"ignore_exit_codes", 'b', NONE}, {"working_directory", 's', NONE},
+	{"puppet_bin_dir", 's', NONE}, {"guest_os_type", 's', NONE},
+	{"clean_staging_directory", 'b', NONE}, {NULL, 0, 0}};
+static const pkey ansible_local_keys[] = {META_KEYS,
+	{"playbook_file", 's', LA(playbook_file)}, {NULL, 0, 0}};
 
 static int check_shell(prov *p);
 static int check_file(prov *p);
+static int check_local(prov *p);
 static int check_puppet_server(prov *p);
 static int check_puppet_masterless(prov *p);
 static int check_ansible_local(prov *p);
@@ -64,12 +105,14 @@ static const struct {
 } kinds[] = {
 	{"shell", BK_PROV_SHELL, shell_keys, true, check_shell},
 	{"file", BK_PROV_FILE, file_keys, true, check_file},
-	{"shell-local", BK_PROV_SHELL_LOCAL, meta_keys, false, NULL},
+	{"shell-local", BK_PROV_SHELL_LOCAL, local_keys, false, check_local},
 	{"puppet-masterless", BK_PROV_PUPPET_MASTERLESS, puppet_masterless_keys, true,
 	 check_puppet_masterless},
 	{"puppet-server", BK_PROV_PUPPET_SERVER, puppet_server_keys, true, check_puppet_server},
-	{"ansible-local", BK_PROV_ANSIBLE_LOCAL, meta_keys, false, check_ansible_local},
+	{"ansible-local", BK_PROV_ANSIBLE_LOCAL, ansible_local_keys, false, check_ansible_local},
 };
+
+/* ---- reading keys ---------------------------------------------------- */
 
 static char *sub(const prov *p, const char *key)
 {
@@ -85,7 +128,7 @@ static int perr_key(const prov *p, const char *key, const char *what)
 	return rc;
 }
 
-static int check_int_list(const prov *p, const cJSON *v, const char *path)
+static int read_int_list(const prov *p, const cJSON *v, const char *path, bk_intv *out)
 {
 	size_t i = 0;
 	long long n;
@@ -94,56 +137,98 @@ static int check_int_list(const prov *p, const cJSON *v, const char *path)
 	if (!cJSON_IsArray(v))
 		return bk_tpl_err(p->c->file, path, "expected an array of integers, got %s",
 				  bk_tpl_json_type(v));
+	free(out->items);
+	out->count = 0;
+	if (!(out->items = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(int))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
 	for (const cJSON *it = v->child; it && rc == 0; it = it->next, i++) {
 		char *s = bk_tpl_jpath_index(path, i);
 		rc = s ? bk_tpl_get_int(&n, p->c, it, s) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		if (rc == 0)
+			out->items[out->count++] = (int)n;
 		free(s);
 	}
 	return rc;
 }
 
-/* Type-check one key; *known tells whether the type's table has it. */
-static int check_key(const prov *p, const pkey *keys, const cJSON *it, bool *known)
+/* 'l' and 'v': appended, so script and scripts share one list. */
+static int read_into_list(const prov *p, const pkey *k, bk_strv *out)
 {
-	union { char *s; int i; double d; bk_strv v; bk_kv k; } tmp;
-	int rc = 0;
+	bk_strv tmp = BK_STRV_INIT;
+	char *s = NULL;
+	int rc = bk_tpl_get_opt(k->kind == 'l' ? (void *)&s : (void *)&tmp, p->c, p->obj,
+				k->key, p->path, k->kind == 'l' ? 's' : 'v');
 
-	*known = false;
-	for (const pkey *k = keys; k->key && !*known; k++) {
-		if (strcmp(k->key, it->string) != 0)
-			continue;
-		*known = true;
-		memset(&tmp, 0, sizeof(tmp));
-		if (k->kind == 'n') {
-			char *s = sub(p, it->string);
-			rc = s ? check_int_list(p, it, s) : bk_err(BAKEAMI_ENOMEM, "out of memory");
-			free(s);
-		} else if (k->kind != '*') {
-			rc = bk_tpl_get_opt(&tmp, p->c, p->obj, it->string, p->path, k->kind);
-		}
-		if (k->kind == 's')
-			free(tmp.s);
-		else if (k->kind == 'v')
-			bk_strv_free(&tmp.v);
-		else if (k->kind == 'k')
-			bk_kv_free(&tmp.k);
-	}
+	if (rc == 0 && s)
+		rc = bk_strv_push(out, s);
+	for (size_t i = 0; rc == 0 && i < tmp.count; i++)
+		rc = bk_strv_push(out, tmp.items[i]);
+	free(s);
+	bk_strv_free(&tmp);
 	return rc;
 }
 
-static int check_keys(const prov *p, const pkey *keys, bool strict)
+/* Type-check a key nobody keeps. */
+static int check_only(const prov *p, const pkey *k)
+{
+	union { char *s; int i; double d; bk_strv v; bk_kv k; } tmp;
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	rc = bk_tpl_get_opt(&tmp, p->c, p->obj, k->key, p->path, k->kind);
+	if (k->kind == 's')
+		free(tmp.s);
+	else if (k->kind == 'v')
+		bk_strv_free(&tmp.v);
+	else if (k->kind == 'k')
+		bk_kv_free(&tmp.k);
+	return rc;
+}
+
+static int read_key(const prov *p, const pkey *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->obj, k->key);
+	void *dst = (char *)p->pv + k->off;
+	char *s;
+	int rc;
+
+	if (!v || k->kind == '*')
+		return 0;
+	if (k->kind == 'n') {
+		if (!(s = sub(p, k->key)))
+			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = k->off == NONE ? bk_err(BAKEAMI_ERROR, "internal: %s not kept", k->key)
+				    : read_int_list(p, v, s, dst);
+		free(s);
+		return rc;
+	}
+	if (k->off == NONE)
+		return check_only(p, k);
+	if (k->kind == 'l' || k->kind == 'v')
+		return read_into_list(p, k, dst);
+	return bk_tpl_get_opt(dst, p->c, p->obj, k->key, p->path, k->kind);
+}
+
+static bool known_key(const pkey *keys, const char *key)
+{
+	for (const pkey *k = keys; k->key; k++)
+		if (strcmp(k->key, key) == 0)
+			return true;
+	return false;
+}
+
+static int read_keys(const prov *p, const pkey *keys, bool strict)
 {
 	int rc = 0;
-	bool known;
 
-	for (const cJSON *it = p->obj->child; it && rc == 0; it = it->next) {
-		rc = check_key(p, keys, it, &known);
-		if (rc == 0 && !known && strict) {
+	for (const cJSON *it = p->obj->child; it && rc == 0 && strict; it = it->next)
+		if (!known_key(keys, it->string)) {
 			char what[96];
 			snprintf(what, sizeof(what), "unknown key for %s", p->what);
 			rc = perr_key(p, it->string, what);
 		}
-	}
+	for (const pkey *k = keys; k->key && rc == 0; k++)
+		rc = read_key(p, k);
 	return rc;
 }
 
@@ -152,39 +237,49 @@ static const cJSON *get(const prov *p, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(p->obj, key);
 }
 
-/* Replace a local path (string item) by the file that exists. */
-static int resolve_item(const prov *p, cJSON *item, const char *path)
+/* ---- local paths ----------------------------------------------------- */
+
+/* Replace a local path by the file that exists. */
+static int resolve(const prov *p, char **s, const char *path)
 {
 	char *found = NULL;
-	int rc = bk_tpl_find_local(&found, p->c, item->valuestring, path);
+	int rc;
 
-	if (rc == 0)
-		rc = bk_tpl_json_set_string(item, found);
-	free(found);
+	if (!*s)
+		return 0;
+	if ((rc = bk_tpl_find_local(&found, p->c, *s, path)) == 0) {
+		free(*s);
+		*s = found;
+	}
 	return rc;
 }
 
-static int resolve_key(const prov *p, const char *key)
+static int resolve_str(const prov *p, char **s, const char *key)
 {
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(p->obj, key);
-	char *path;
-	int rc = 0;
-	size_t i = 0;
+	char *path = sub(p, key);
+	int rc = path ? resolve(p, s, path) : bk_err(BAKEAMI_ENOMEM, "out of memory");
 
-	if (!v)
-		return 0;
-	if (!(path = sub(p, key)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
-	if (cJSON_IsString(v))
-		rc = resolve_item(p, v, path);
-	for (cJSON *it = cJSON_IsArray(v) ? v->child : NULL; it && rc == 0; it = it->next, i++) {
-		char *ip = bk_tpl_jpath_index(path, i);
-		rc = ip ? resolve_item(p, it, ip) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	free(path);
+	return rc;
+}
+
+/* A list read from `one` (a string) or `many` (an array): the messages
+ * name the key the template used. */
+static int resolve_list(const prov *p, bk_strv *v, const char *one, const char *many)
+{
+	char *path = sub(p, get(p, one) ? one : many);
+	int rc = path ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+
+	for (size_t i = 0; rc == 0 && i < v->count; i++) {
+		char *ip = get(p, one) ? bk_strdup(path) : bk_tpl_jpath_index(path, i);
+		rc = ip ? resolve(p, &v->items[i], ip) : bk_err(BAKEAMI_ENOMEM, "out of memory");
 		free(ip);
 	}
 	free(path);
 	return rc;
 }
+
+/* ---- checks per type ------------------------------------------------- */
 
 static bool valid_env_name(const char *s, size_t n)
 {
@@ -196,63 +291,84 @@ static bool valid_env_name(const char *s, size_t n)
 	return true;
 }
 
-static int check_env_vars(const prov *p)
+static int check_env(const prov *p, const bk_strv *vars, const bk_kv *env)
 {
-	const cJSON *list = get(p, "environment_vars");
-	size_t i = 0;
+	int rc = 0;
 
-	for (const cJSON *it = list ? list->child : NULL; it; it = it->next, i++) {
-		const char *eq = strchr(it->valuestring, '=');
-		if (eq && valid_env_name(it->valuestring, (size_t)(eq - it->valuestring)))
+	for (size_t i = 0; i < vars->count; i++) {
+		const char *eq = strchr(vars->items[i], '=');
+		if (eq && valid_env_name(vars->items[i], (size_t)(eq - vars->items[i])))
 			continue;
 		char *path = sub(p, "environment_vars"), *ip = path ? bk_tpl_jpath_index(path, i) : NULL;
-		int rc = bk_tpl_err(p->c->file, ip ? ip : p->path, "\"%s\" is not NAME=VALUE",
-				    it->valuestring);
+		rc = bk_tpl_err(p->c->file, ip ? ip : p->path, "\"%s\" is not NAME=VALUE",
+				vars->items[i]);
 		free(ip);
 		free(path);
 		return rc;
 	}
-	return 0;
+	for (size_t i = 0; i < env->count && rc == 0; i++)
+		if (!valid_env_name(env->keys[i], strlen(env->keys[i]))) {
+			char *path = sub(p, "env"), *kp = path ? bk_tpl_jpath_key(path, env->keys[i]) : NULL;
+			rc = bk_tpl_err(p->c->file, kp ? kp : p->path, "not a variable name");
+			free(kp);
+			free(path);
+		}
+	return rc;
 }
 
 static int check_shell(prov *p)
 {
+	bk_prov_shell_cfg *sh = &p->pv->u.shell;
 	int n = !!get(p, "inline") + !!get(p, "script") + !!get(p, "scripts");
-	const cJSON *list = get(p, "inline") ? get(p, "inline") : get(p, "scripts");
 	int rc;
 
 	if (n != 1)
 		return bk_tpl_err(p->c->file, p->path, "a shell provisioner needs exactly one "
 				  "of inline, script or scripts (found %d)", n);
-	if (list && cJSON_GetArraySize(list) == 0)
+	if (sh->inline_lines.count + sh->scripts.count == 0)
 		return perr_key(p, get(p, "inline") ? "inline" : "scripts", "must not be empty");
-	if ((rc = check_env_vars(p)) != 0)
+	if ((rc = check_env(p, &sh->environment_vars, &sh->env)) != 0)
 		return rc;
-	if ((rc = resolve_key(p, "script")) != 0)
-		return rc;
-	return resolve_key(p, "scripts");
+	return resolve_list(p, &sh->scripts, "script", "scripts");
 }
 
 static int check_file(prov *p)
 {
+	bk_prov_file_cfg *f = &p->pv->u.file;
 	const char *dir = cJSON_GetStringValue(get(p, "direction"));
-	const cJSON *gen = get(p, "generated");
-	int n = !!get(p, "source") + !!get(p, "sources") + !!get(p, "content"), rc;
+	int n = !!get(p, "source") + !!get(p, "sources") + !!get(p, "content");
 
 	if (n != 1)
 		return bk_tpl_err(p->c->file, p->path, "a file provisioner needs exactly one "
 				  "of source, sources or content (found %d)", n);
-	if (!get(p, "destination"))
+	if (!f->destination)
 		return perr_key(p, "destination", "required but missing");
+	if (!*f->destination)
+		return perr_key(p, "destination", "must not be empty");
 	if (dir && strcmp(dir, "upload") != 0 && strcmp(dir, "download") != 0)
 		return perr_key(p, "direction", "must be \"upload\" or \"download\"");
+	f->download = dir && strcmp(dir, "download") == 0;
+	if (f->content && f->download)
+		return perr_key(p, "content", "cannot go with a download");
+	if (!f->content && f->sources.count == 0)
+		return perr_key(p, "sources", "must not be empty");
+	/* Several sources all land in one directory, which the slash marks. */
+	if (f->sources.count > 1 && !bk_str_ends(f->destination, "/"))
+		return perr_key(p, "destination", "must end in / when there are several sources");
 	/* Downloads name remote files; generated ones appear during the build. */
-	if ((dir && strcmp(dir, "download") == 0) || cJSON_IsTrue(gen) ||
-	    (cJSON_IsString(gen) && strcmp(gen->valuestring, "true") == 0))
+	if (f->download || f->generated)
 		return 0;
-	if ((rc = resolve_key(p, "source")) != 0)
-		return rc;
-	return resolve_key(p, "sources");
+	return resolve_list(p, &f->sources, "source", "sources");
+}
+
+static int check_local(prov *p)
+{
+	bk_prov_local_cfg *l = &p->pv->u.local;
+
+	if (l->inline_lines.count + l->scripts.count == 0)
+		return bk_tpl_err(p->c->file, p->path, "a shell-local provisioner needs "
+				  "command, inline, script or scripts");
+	return check_env(p, &l->environment_vars, &l->env);
 }
 
 static int check_puppet_server(prov *p)
@@ -265,27 +381,28 @@ static int check_puppet_server(prov *p)
 
 static int check_puppet_masterless(prov *p)
 {
+	bk_prov_later_cfg *l = &p->pv->u.later;
 	int rc;
 
-	if (!get(p, "manifest_file"))
+	if (!l->manifest_file)
 		return perr_key(p, "manifest_file", "required but missing");
-	if ((rc = resolve_key(p, "manifest_file")) == 0 &&
-	    (rc = resolve_key(p, "manifest_dir")) == 0 &&
-	    (rc = resolve_key(p, "module_paths")) == 0)
-		rc = resolve_key(p, "hiera_config_path");
+	if ((rc = resolve_str(p, &l->manifest_file, "manifest_file")) == 0 &&
+	    (rc = resolve_str(p, &l->manifest_dir, "manifest_dir")) == 0 &&
+	    (rc = resolve_list(p, &l->module_paths, "", "module_paths")) == 0)
+		rc = resolve_str(p, &l->hiera_config_path, "hiera_config_path");
 	return rc;
 }
 
 static int check_ansible_local(prov *p)
 {
-	const cJSON *pb = get(p, "playbook_file");
+	bk_prov_later_cfg *l = &p->pv->u.later;
 
-	if (!pb)
+	if (!l->playbook_file)
 		return perr_key(p, "playbook_file", "required but missing");
-	if (!cJSON_IsString(pb))
-		return perr_key(p, "playbook_file", "expected a string");
-	return resolve_key(p, "playbook_file");
+	return resolve_str(p, &l->playbook_file, "playbook_file");
 }
+
+/* ---- one provisioner ------------------------------------------------- */
 
 static bool listed(const cJSON *list, const char *name)
 {
@@ -350,42 +467,93 @@ static bool excluded(const prov *p)
 	return (only && !listed(only, name)) || listed(get(p, "except"), name);
 }
 
-static int push(prov *p, size_t k)
+static void prov_free(bk_provisioner *pv)
 {
-	bk_build_config *cfg = p->c->cfg;
+	bk_prov_shell_cfg *sh = &pv->u.shell;
+	bk_prov_file_cfg *f = &pv->u.file;
+	bk_prov_local_cfg *l = &pv->u.local;
+	bk_prov_later_cfg *la = &pv->u.later;
+
+	free(pv->type_name);
+	free(pv->path);
+	switch (pv->type) {
+	case BK_PROV_SHELL:
+		bk_strv_free(&sh->inline_lines);
+		bk_strv_free(&sh->scripts);
+		bk_strv_free(&sh->environment_vars);
+		bk_kv_free(&sh->env);
+		free(sh->execute_command);
+		free(sh->inline_shebang);
+		free(sh->remote_folder);
+		free(sh->remote_file);
+		free(sh->remote_path);
+		free(sh->env_var_format);
+		free(sh->valid_exit_codes.items);
+		break;
+	case BK_PROV_FILE:
+		bk_strv_free(&f->sources);
+		free(f->destination);
+		free(f->content);
+		break;
+	case BK_PROV_SHELL_LOCAL:
+		bk_strv_free(&l->inline_lines);
+		bk_strv_free(&l->scripts);
+		free(l->inline_shebang);
+		bk_strv_free(&l->environment_vars);
+		bk_kv_free(&l->env);
+		free(l->valid_exit_codes.items);
+		break;
+	default:
+		free(la->manifest_file);
+		free(la->manifest_dir);
+		free(la->hiera_config_path);
+		bk_strv_free(&la->module_paths);
+		free(la->options);
+		free(la->playbook_file);
+	}
+	memset(pv, 0, sizeof(*pv));
+}
+
+static int push(bk_cfg_ctx *c, bk_provisioner *pv)
+{
+	bk_build_config *cfg = c->cfg;
 	bk_provisioner *arr = realloc(cfg->provisioners,
 				      (cfg->provisioners_count + 1) * sizeof(*arr));
-	bk_provisioner *pv;
-	int rc = 0;
 
 	if (!arr)
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
 	cfg->provisioners = arr;
-	pv = &arr[cfg->provisioners_count++];
+	arr[cfg->provisioners_count++] = *pv;
 	memset(pv, 0, sizeof(*pv));
+	return 0;
+}
+
+static int read_one(prov *p, size_t k)
+{
+	bk_provisioner *pv = p->pv;
+	int rc;
+
 	pv->type = kinds[k].type;
-	pv->cfg = p->obj;
-	p->obj = NULL;
+	if (kinds[k].type == BK_PROV_SHELL)
+		pv->u.shell.start_retry_timeout_s = 300;   /* Packer's default */
 	pv->type_name = bk_strdup(kinds[k].name);
 	pv->path = bk_strdup(p->path);
 	if (!pv->type_name || !pv->path)
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
-	if (rc == 0)
-		rc = bk_tpl_get_opt(&pv->pause_before_s, p->c, pv->cfg, "pause_before", p->path, 'd');
-	if (rc == 0)
-		rc = bk_tpl_get_opt(&pv->timeout_s, p->c, pv->cfg, "timeout", p->path, 'd');
-	if (rc == 0)
-		rc = bk_tpl_get_opt(&pv->max_retries, p->c, pv->cfg, "max_retries", p->path, 'i');
-	return rc;
+	if ((rc = read_keys(p, kinds[k].keys, kinds[k].strict)) != 0 || excluded(p))
+		return rc;
+	return kinds[k].check(p);
 }
 
 static int build_one(bk_cfg_ctx *c, const cJSON *src, size_t idx)
 {
 	char path[48], what[64];
-	prov p = {c, NULL, path, what};
+	bk_provisioner pv;
+	prov p = {c, NULL, path, what, &pv};
 	size_t k = 0;
 	int rc;
 
+	memset(&pv, 0, sizeof(pv));
 	snprintf(path, sizeof(path), "provisioners[%zu]", idx);
 	if (!cJSON_IsObject(src))
 		return bk_tpl_err(c->file, path, "expected an object, got %s", bk_tpl_json_type(src));
@@ -396,11 +564,10 @@ static int build_one(bk_cfg_ctx *c, const cJSON *src, size_t idx)
 		rc = apply_override(&p);
 	}
 	if (rc == 0)
-		rc = check_keys(&p, kinds[k].keys, kinds[k].strict);
-	if (rc == 0 && !excluded(&p) && kinds[k].check)
-		rc = kinds[k].check(&p);
+		rc = read_one(&p, k);
 	if (rc == 0 && !excluded(&p))
-		rc = push(&p, k);
+		rc = push(c, &pv);
+	prov_free(&pv);
 	cJSON_Delete(p.obj);
 	return rc;
 }
@@ -420,13 +587,18 @@ int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list)
 	return rc;
 }
 
+const char *bk_tpl_prov_kind(size_t i, bk_prov_type *type)
+{
+	if (i >= BK_ARRAY_SIZE(kinds))
+		return NULL;
+	*type = kinds[i].type;
+	return kinds[i].name;
+}
+
 void bk_tpl_provisioners_free(bk_build_config *cfg)
 {
-	for (size_t i = 0; i < cfg->provisioners_count; i++) {
-		free(cfg->provisioners[i].type_name);
-		free(cfg->provisioners[i].path);
-		cJSON_Delete(cfg->provisioners[i].cfg);
-	}
+	for (size_t i = 0; i < cfg->provisioners_count; i++)
+		prov_free(&cfg->provisioners[i]);
 	free(cfg->provisioners);
 	cfg->provisioners = NULL;
 	cfg->provisioners_count = 0;

@@ -3,6 +3,7 @@
  * so numbers and booleans also accept a string that parses as one after
  * rendering ("{{user `ssh_port`}}" -> "22").
  */
+#include <stdio.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * variables, build the config with empty build variables (so every error
  * shows before any AWS call), and collect the secrets to mask.
  */
+#include <stdio.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ int bk_template_mask_error(const bk_template *tpl, int rc)
 	return rc;
 }
 
-static int load(bk_template *tpl, const bk_template_source *src)
+int bk_tpl_load(bk_template *tpl, const bk_template_source *src)
 {
 	int rc;
 
@@ -146,7 +147,7 @@ int bk_template_load(bk_template **out, const bk_template_source *src)
 	*out = NULL;
 	if (!tpl)
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
-	if ((rc = load(tpl, src)) != 0) {
+	if ((rc = bk_tpl_load(tpl, src)) != 0) {
 		bk_template_mask_error(tpl, rc);
 		bk_template_free(tpl);
 		return rc;

@@ -4,9 +4,12 @@
  * Makes no network call.
  *
  * Two phases, as Packer's deferred interpolation:
+ *   bk_template_validate()  the validation pass: bk_template_load, then
+ *                       every layer asked whether it can run the plan;
  *   bk_template_load()  parses, merges variables, validates every field and
- *                       renders everything with empty build variables, so
- *                       syntax errors and undefined variables fail early;
+ *                       renders everything with empty build variables into
+ *                       the typed plan, so syntax errors and undefined
+ *                       variables fail early;
  *   bk_template_bind()  renders again once the source AMI is known, giving
  *                       the final config with {{.SourceAMI}} etc. filled in.
  */
@@ -16,7 +19,7 @@
 #include <cJSON.h>
 
 #include "../util/util.h"
-#include "../aws/ec2.h"
+#include "../util/types.h"
 
 typedef struct bk_template bk_template;
 
@@ -29,6 +32,12 @@ typedef struct {
 /* Errors are BAKEAMI_EINVALID with "<file>: <json.path>: <what>" or, for
  * JSON syntax, "<file>:<line>:<col>: <what>". */
 int bk_template_load(bk_template **out, const bk_template_source *src);
+/* The one validation pass, for bakes and `bakeami validate` alike: the
+ * plan of bk_template_load, then what no layer can run refused (e.g.
+ * "<file>: provisioners[2].type: ... not supported by this build") and
+ * settings that cannot work together. The load's notes are appended to
+ * warnings (may be NULL), also when it fails. */
+int bk_template_validate(bk_template **out, bk_strv *warnings, const bk_template_source *src);
 void bk_template_free(bk_template *tpl);
 
 /* Values of sensitive variables (and any secret_key / token fields), for
@@ -67,6 +76,49 @@ typedef enum {
 	BK_PROV_ANSIBLE_LOCAL
 } bk_prov_type;
 
+/* shell: Packer's keys, read and checked; scripts are the local files found. */
+typedef struct {
+	bk_strv inline_lines;        /* inline; empty when scripts are given */
+	bk_strv scripts;             /* script, or scripts: paths that exist */
+	bk_strv environment_vars;    /* "NAME=value", names checked */
+	bk_kv env;
+	char *execute_command;       /* NULL: Packer's default */
+	char *inline_shebang;        /* NULL: "/bin/sh -e" */
+	char *remote_folder, *remote_file, *remote_path;   /* NULL: unset */
+	char *env_var_format;        /* NULL: the default for use_env_var_file */
+	int expect_disconnect, skip_clean, binary, use_env_var_file;
+	bk_intv valid_exit_codes;    /* empty: {0} */
+	double start_retry_timeout_s;
+	double pause_after_s;
+} bk_prov_shell_cfg;
+
+/* file: upload (sources or content) or download (sources are remote). */
+typedef struct {
+	bk_strv sources;             /* source, or sources; local uploads found */
+	char *destination;
+	char *content;               /* NULL: none */
+	int download;                /* direction "download" */
+	int generated;               /* sources appear during the build */
+} bk_prov_file_cfg;
+
+/* shell-local: run on the agent. */
+typedef struct {
+	bk_strv inline_lines;        /* command, then inline */
+	bk_strv scripts;             /* script, then scripts (paths as written) */
+	char *inline_shebang;        /* NULL: "/bin/sh -e" */
+	bk_strv environment_vars;
+	bk_kv env;
+	bk_intv valid_exit_codes;    /* empty: {0} */
+} bk_prov_local_cfg;
+
+/* Types a later provisioner runs: the local files they name, found. */
+typedef struct {
+	char *manifest_file, *manifest_dir, *hiera_config_path;   /* masterless */
+	bk_strv module_paths;
+	char *options;               /* puppet-server's old extra_arguments */
+	char *playbook_file;         /* ansible-local */
+} bk_prov_later_cfg;
+
 typedef struct {
 	bk_prov_type type;
 	char *type_name;            /* as written */
@@ -74,7 +126,12 @@ typedef struct {
 	double pause_before_s;
 	double timeout_s;           /* 0: none */
 	int max_retries;
-	cJSON *cfg;                 /* the rendered provisioner object (owned) */
+	union {                     /* by type */
+		bk_prov_shell_cfg shell;
+		bk_prov_file_cfg file;
+		bk_prov_local_cfg local;
+		bk_prov_later_cfg later;
+	} u;
 } bk_provisioner;
 
 typedef struct {
@@ -102,8 +159,8 @@ typedef struct {
 	char *http_tokens;                   /* metadata_options; default "required" */
 	int http_put_response_hop_limit;
 	char *http_endpoint;
-	bk_ec2_bdm *launch_bdms; size_t launch_bdms_count;
-	bk_ec2_bdm *ami_bdms; size_t ami_bdms_count;
+	bk_bdm *launch_bdms; size_t launch_bdms_count;
+	bk_bdm *ami_bdms; size_t ami_bdms_count;
 	/* image */
 	char *ami_name;
 	char *ami_description;

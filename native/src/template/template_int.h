@@ -25,6 +25,9 @@ struct bk_template {
 	bk_build_config *cfg;     /* rendered with empty build variables */
 };
 
+/* Load into a zeroed tpl (the caller frees it, also after a failure). */
+int bk_tpl_load(bk_template *tpl, const bk_template_source *src);
+
 /* Replace sensitive values in the current error message; returns rc. */
 int bk_template_mask_error(const bk_template *tpl, int rc);
 
@@ -129,6 +132,8 @@ typedef struct {
 int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath);
 int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list);
 void bk_tpl_provisioners_free(bk_build_config *cfg);
+/* The i-th provisioner type template/ knows (its name), NULL past the last. */
+const char *bk_tpl_prov_kind(size_t i, bk_prov_type *type);
 int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests);
 int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote);
 int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps);

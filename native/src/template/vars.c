@@ -4,6 +4,7 @@
  * once, where {{env}} is allowed and {{user}} may name another variable
  * (resolved on demand, with cycles reported).
  */
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
