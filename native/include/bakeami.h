@@ -70,6 +70,15 @@ typedef struct {
 } bakeami_event;
 #define BAKEAMI_EVENT_VERSION 1
 
+/**
+ * The events of one bake (or promotion) are serialized: log_cb is never
+ * called for the same run from two threads at once, and each call returns
+ * before the next begins. They may come from library threads, not only
+ * the one that called bakeami_bake_run (a promotion copies to each region
+ * on its own thread). Events of different runs may arrive concurrently.
+ * The event and its strings are valid only during the call. log_cb must
+ * not call back into the same run, except bakeami_bake_cancel.
+ */
 typedef void (*bakeami_log_cb)(const bakeami_event *ev, void *payload);
 
 /* ---- options ------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* test_journal.c - the resource journal: records, reading back, torn lines. */
+/* test_journal.c - the ledger's journal: records, reading back, torn lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,17 @@ static char *tmp_path(const char *name)
 	char *p = bk_sprintf("%s/sub/dir/%s", dir, name);
 	free(dir);
 	return p;
+}
+
+/* The created entries neither deleted nor kept, in creation order. */
+static size_t live(const bk_ledger *l, const bk_entry **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->count; i++)
+		if (l->items[i].state == BK_CREATED && n < max)
+			out[n++] = &l->items[i];
+	return n;
 }
 
 static void write_bake(const char *path, bool finish)
@@ -55,7 +66,8 @@ static void test_journal__creates_dirs_private_mode(void **state)
 static void test_journal__killed_bake_lists_live_resources_in_order(void **state)
 {
 	char *path = tmp_path("b.jsonl");
-	bk_journal_state st;
+	const bk_entry *items[8];
+	bk_ledger st;
 
 	(void)state;
 	write_bake(path, false);
@@ -63,12 +75,12 @@ static void test_journal__killed_bake_lists_live_resources_in_order(void **state
 	assert_string_equal(st.run_id, "bk-0123456789ab");
 	assert_string_equal(st.region, "us-east-1");
 	assert_int_equal(st.done, 0);
-	assert_int_equal(st.count, 3);
-	assert_string_equal(st.items[0].type, "key-pair");
-	assert_string_equal(st.items[1].id, "sg-1");
-	assert_string_equal(st.items[2].id, "i-1");
-	assert_int_equal(st.pending_intents.count, 0);
-	bk_journal_state_free(&st);
+	assert_int_equal(live(&st, items, 8), 3);
+	assert_string_equal(items[0]->kind, "key-pair");
+	assert_string_equal(items[1]->id, "sg-1");
+	assert_string_equal(items[2]->id, "i-1");
+	assert_int_equal(bk_ledger_count(&st, BK_INTENDED), 0);
+	bk_ledger_free(&st);
 	unlink(path);
 	free(path);
 }
@@ -76,15 +88,16 @@ static void test_journal__killed_bake_lists_live_resources_in_order(void **state
 static void test_journal__deleted_and_done(void **state)
 {
 	char *path = tmp_path("c.jsonl");
-	bk_journal_state st;
+	const bk_entry *items[8];
+	bk_ledger st;
 
 	(void)state;
 	write_bake(path, true);
 	assert_int_equal(bk_journal_read(&st, path), 0);
 	assert_int_equal(st.done, 1);
-	assert_int_equal(st.count, 1);
-	assert_string_equal(st.items[0].type, "key-pair");
-	bk_journal_state_free(&st);
+	assert_int_equal(live(&st, items, 8), 1);
+	assert_string_equal(items[0]->kind, "key-pair");
+	bk_ledger_free(&st);
 	unlink(path);
 	free(path);
 }
@@ -95,7 +108,8 @@ static void test_journal__torn_line_and_pending_intent(void **state)
 {
 	char *path = tmp_path("d.jsonl");
 	bk_journal *j = NULL;
-	bk_journal_state st;
+	const bk_entry *items[8];
+	bk_ledger st;
 	FILE *f;
 
 	(void)state;
@@ -106,10 +120,11 @@ static void test_journal__torn_line_and_pending_intent(void **state)
 	fputs("{\"t\":\"2026-11-26T00:00:00Z\",\"event\":\"crea", f);
 	fclose(f);
 	assert_int_equal(bk_journal_read(&st, path), 0);
-	assert_int_equal(st.count, 0);
-	assert_int_equal(st.pending_intents.count, 1);
-	assert_string_equal(st.pending_intents.items[0], "instance bk-x-run");
-	bk_journal_state_free(&st);
+	assert_int_equal(live(&st, items, 8), 0);
+	assert_int_equal(bk_ledger_count(&st, BK_INTENDED), 1);
+	assert_string_equal(st.items[0].kind, "instance");
+	assert_string_equal(st.items[0].name, "bk-x-run");
+	bk_ledger_free(&st);
 	unlink(path);
 	free(path);
 }
@@ -117,7 +132,7 @@ static void test_journal__torn_line_and_pending_intent(void **state)
 static void test_journal__missing_and_empty_files(void **state)
 {
 	char *path = tmp_path("e.jsonl");
-	bk_journal_state st;
+	bk_ledger st;
 	FILE *f;
 
 	(void)state;

@@ -79,7 +79,7 @@ static void test_template__defaults(void **state)
 	assert_int_equal(c->skip_create_ami, 0);
 	assert_int_equal(c->provisioners_count, 0);
 	assert_null(c->tests);
-	assert_null(c->promote);
+	assert_false(c->promote.present);
 	assert_null(c->post_processors);
 	assert_null(c->ssh_private_key_file);
 	assert_true(bk_str_ends(c->template_dir, "/tests/templates/good"));
@@ -229,7 +229,7 @@ static void check_full_sections(const bk_template *tpl, const bk_build_config *c
 	assert_string_equal(jstr(c->tests, "when"), "both");
 	assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c->tests,
 			    "checks"), 2), "contains"), "platform");
-	assert_string_equal(jstr(c->promote, "ssm_parameter"), "/images/platform/latest");
+	assert_string_equal(c->promote.ssm_parameter, "/images/platform/latest");
 	assert_string_equal(jstr(c->post_processors, "type"), "manifest");
 	assert_string_equal(jstr(c->post_processors, "output"), "manifest.json");
 	assert_true(has_warning(tpl, "post-processors[1]: post-processor \"checksum\" is ignored"));

@@ -96,7 +96,8 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 	if (!(b = calloc(1, sizeof(*b))))
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
 	pthread_mutex_init(&b->mu, NULL);
-	b->state = BK_VALIDATE;
+	pthread_mutex_init(&b->emit_mu, NULL);
+	bk_run_init(b, BK_RUN_BAKE);
 	if ((rc = copy_options(b, opts)) < 0 ||
 	    (rc = bk_random_hex(b->run_id + 3, 6)) < 0 ||
 	    (rc = bk_add_secret(b, opts->secret_access_key)) < 0 ||
@@ -170,5 +171,6 @@ void bakeami_bake_free(bakeami_bake *b)
 	free(b->result_json);
 	free_lists(b);
 	pthread_mutex_destroy(&b->mu);
+	pthread_mutex_destroy(&b->emit_mu);
 	free(b);
 }

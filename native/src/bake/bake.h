@@ -32,6 +32,13 @@ typedef enum {
 	BK_STATE_LAST             /* never a state; keep bk_state_name() in step */
 } bk_state;
 
+/* What a handle runs: a bake's list of states, or a promotion's. */
+typedef enum { BK_RUN_BAKE, BK_RUN_PROMOTION } bk_run_kind;
+
+/* One stage: 0 or an error code. A handle's table of them is filled by
+ * bk_run_init(); unit tests swap in fakes. */
+typedef int (*bk_stage_fn)(bakeami_bake *b);
+
 const char *bk_state_name(bk_state s);   /* "WAIT_SSH" */
 const char *bk_state_stage(bk_state s);  /* "ssh": the console's stage word */
 
@@ -40,7 +47,11 @@ struct bakeami_bake {
 	bakeami_options opts;
 	bk_strv owned;                /* backing store of the copied strings */
 	/* control */
+	bk_run_kind kind;
+	const bk_state *states;       /* the run's list, ending in CLEANUP, DONE */
+	bk_stage_fn stage[BK_STATE_LAST];
 	pthread_mutex_t mu;           /* guards state vs. cancel */
+	pthread_mutex_t emit_mu;      /* serializes the events of this run (log_cb) */
 	bk_state state;
 	bk_cancel work_cancel;        /* set by cancel outside CLEANUP */
 	atomic_int cancel_requested;
@@ -68,7 +79,6 @@ struct bakeami_bake {
 	int ssh_port;
 	bk_ssh *ssh;
 	char *image_id;
-	int image_keep;               /* 1 once the image passed everything */
 	bk_strv image_snapshots;
 	char *unencrypted_id;         /* encrypt_boot: the image before its encrypted copy */
 	bk_strv unencrypted_snapshots;
@@ -88,6 +98,10 @@ struct bakeami_bake {
 };
 
 /* ---- machine.c ---- */
+/* Set the kind, its list of states and the default stage table. */
+void bk_run_init(bakeami_bake *b, bk_run_kind kind);
+/* Run the list once to DONE, then write the outputs; b->rc. */
+int bk_run(bakeami_bake *b);
 void bk_set_state(bakeami_bake *b, bk_state next, int line);
 #define set_state(b, s) bk_set_state((b), (s), __LINE__)
 /* Record the first failure (code + current bk_err_msg()); returns rc. */
@@ -121,7 +135,10 @@ int bk_stage_create_image(bakeami_bake *b);
 int bk_stage_wait_image(bakeami_bake *b);
 int bk_stage_test_image(bakeami_bake *b);
 int bk_stage_promote(bakeami_bake *b);
-void bk_stage_cleanup(bakeami_bake *b);
+int bk_stage_cleanup(bakeami_bake *b);     /* always 0: failures are listed */
+/* promote_cmd.c: a promotion's VALIDATE and PROMOTE */
+int bk_stage_promote_validate(bakeami_bake *b);
+int bk_stage_promote_existing(bakeami_bake *b);
 
 /* ---- shared helpers ---- */
 /* The validation pass (bk_template_validate), its warnings sent to log

@@ -30,16 +30,6 @@ static void cleanup_emit(bk_log_level level, const char *msg, void *payload)
 	free(json);
 }
 
-static int reap_journal(bk_reaper *r, const bk_journal_state *st)
-{
-	int rc = 0;
-
-	for (size_t i = st->count; i-- > 0;)
-		if (bk_reap(r, st->items[i].type, st->items[i].id) < 0)
-			rc = BAKEAMI_ERROR;
-	return rc;
-}
-
 static bool is_stale(const bk_ec2_tagged *t, const bakeami_cleanup_options *o)
 {
 	struct tm tm = {0};
@@ -83,28 +73,34 @@ static int open_aws(bk_aws **aws, const char *region, bk_logger log)
 	return bk_aws_new(aws, &ac);
 }
 
+static size_t live_count(const bk_ledger *l)
+{
+	return bk_ledger_count(l, BK_CREATED) + bk_ledger_count(l, BK_INTENDED);
+}
+
+/* The journal's ledger, rebuilt from the file, undone by the code CLEANUP
+ * uses; then the tag sweep for what was created but never journalled
+ * (killed mid-call). */
 static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv *cleaned,
 		       bk_strv *failed)
 {
-	bk_journal_state st = {0};
 	bk_journal *j = NULL;
 	bk_aws *aws = NULL;
-	int rc;
+	const bk_ledger *l = NULL;
+	int rc = 0, r1 = 0;
 
-	if (o->journal_path && (rc = bk_journal_read(&st, o->journal_path)) < 0)
+	if (o->journal_path && (rc = bk_journal_reopen(&j, o->journal_path)) < 0)
 		return rc;
-	rc = open_aws(&aws, o->region ? o->region : st.region, log);
-	if (rc == 0 && o->journal_path)
-		rc = bk_journal_open(&j, o->journal_path, st.run_id, bk_aws_region(aws));
+	l = j ? bk_journal_ledger(j) : NULL;
+	rc = open_aws(&aws, o->region ? o->region : l ? l->region : NULL, log);
 	if (rc == 0) {
-		bk_reaper r = {aws, j, log, cleaned, failed, bk_now() + 15 * 60};
-		const char *run_id = o->journal_path ? st.run_id : o->run_id;
-		if (o->journal_path)
-			bk_logf(&log, BK_LOG_INFO, "journal %s: run %s, %zu resources to delete",
-				o->journal_path, st.run_id, st.count);
-		int r1 = o->journal_path ? reap_journal(&r, &st) : 0;
-		/* Tags catch what was created but never journalled (killed mid-call). */
-		rc = reap_tagged(&r, o->stale ? NULL : run_id, o);
+		bk_reaper r = {aws, j, log, cleaned, failed, NULL, bk_now() + 15 * 60, NULL, 0};
+		if (l) {
+			bk_logf(&log, BK_LOG_INFO, "journal %s: run %s, %zu entries to undo",
+				o->journal_path, l->run_id, live_count(l));
+			r1 = bk_unwind(&r, 0);
+		}
+		rc = reap_tagged(&r, o->stale ? NULL : l ? l->run_id : o->run_id, o);
 		if (rc == 0 && r1 < 0)
 			rc = r1;
 		if (j)
@@ -112,7 +108,6 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 	}
 	bk_journal_free(j);
 	bk_aws_free(aws);
-	bk_journal_state_free(&st);
 	return rc;
 }
 

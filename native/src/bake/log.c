@@ -143,15 +143,31 @@ static double elapsed(const bakeami_bake *b)
 	return b->t0 > 0 ? bk_now() - b->t0 : 0;
 }
 
+static bk_state current_state(bakeami_bake *b)
+{
+	bk_state s;
+
+	pthread_mutex_lock(&b->mu);
+	s = b->state;
+	pthread_mutex_unlock(&b->mu);
+	return s;
+}
+
+/* The one way events reach log_cb: under the run's emit lock, so the
+ * events of one run are serialized whichever thread makes them (a
+ * promotion's copy threads do). */
 static void deliver(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *raw)
 {
-	bakeami_event ev = {BAKEAMI_EVENT_VERSION, kind, elapsed(b), bk_state_stage(b->state),
-			    NULL, NULL, NULL, stream};
+	bakeami_event ev = {BAKEAMI_EVENT_VERSION, kind, elapsed(b),
+			    bk_state_stage(current_state(b)), NULL, NULL, NULL, stream};
 	char *line = NULL, *json = NULL;
 
 	if ((ev.text = bk_mask(b, raw)) &&
-	    bk_event_render(&ev, b->run_id, &line, &json) == 0)
+	    bk_event_render(&ev, b->run_id, &line, &json) == 0) {
+		pthread_mutex_lock(&b->emit_mu);
 		b->opts.log_cb(&ev, b->opts.log_payload);
+		pthread_mutex_unlock(&b->emit_mu);
+	}
 	free((char *)ev.text);
 	free(line);
 	free(json);

@@ -67,29 +67,66 @@ int bk_bake_fail(bakeami_bake *b, int rc)
 }
 
 
-/* Each case is one stage; the next state on success follows. */
+/* The lists: each run goes through its own, in order; any failure or a
+ * cancel jumps to CLEANUP. */
+static const bk_state bake_states[] = {
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP, BK_LAUNCH,
+	BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_CREATE_IMAGE, BK_WAIT_IMAGE,
+	BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
+};
+static const bk_state promotion_states[] = {BK_VALIDATE, BK_PROMOTE, BK_CLEANUP, BK_DONE};
+
+void bk_run_init(bakeami_bake *b, bk_run_kind kind)
+{
+	static const bk_stage_fn bake_stages[BK_STATE_LAST] = {
+		[BK_VALIDATE] = bk_stage_validate,
+		[BK_RESOLVE_SOURCE] = bk_stage_resolve_source,
+		[BK_CREATE_KEYPAIR] = bk_stage_create_keypair,
+		[BK_CREATE_SECURITY_GROUP] = bk_stage_create_security_group,
+		[BK_LAUNCH] = bk_stage_launch,
+		[BK_WAIT_RUNNING] = bk_stage_wait_running,
+		[BK_WAIT_SSH] = bk_stage_wait_ssh,
+		[BK_PROVISION] = bk_stage_provision,
+		[BK_TEST] = bk_stage_test,
+		[BK_CREATE_IMAGE] = bk_stage_create_image,
+		[BK_WAIT_IMAGE] = bk_stage_wait_image,
+		[BK_TEST_IMAGE] = bk_stage_test_image,
+		[BK_PROMOTE] = bk_stage_promote,
+		[BK_CLEANUP] = bk_stage_cleanup,
+	};
+
+	b->kind = kind;
+	b->states = kind == BK_RUN_BAKE ? bake_states : promotion_states;
+	memcpy(b->stage, bake_stages, sizeof(b->stage));
+	if (kind == BK_RUN_PROMOTION) {
+		b->stage[BK_VALIDATE] = bk_stage_promote_validate;
+		b->stage[BK_PROMOTE] = bk_stage_promote_existing;
+	}
+	b->state = b->states[0];
+}
+
+/* The state after b->state in the run's list. */
+static bk_state next_state(const bakeami_bake *b)
+{
+	for (size_t i = 0; b->states[i] != BK_DONE; i++)
+		if (b->states[i] == b->state)
+			return b->states[i + 1];
+	return BK_DONE;
+}
+
+/* One state's stage; the next state on success follows. */
 static bk_state step(bakeami_bake *b, int *rc)
 {
-	switch (b->state) {
-	case BK_VALIDATE: *rc = bk_stage_validate(b); return BK_RESOLVE_SOURCE;
-	case BK_RESOLVE_SOURCE: *rc = bk_stage_resolve_source(b); return BK_CREATE_KEYPAIR;
-	case BK_CREATE_KEYPAIR: *rc = bk_stage_create_keypair(b); return BK_CREATE_SECURITY_GROUP;
-	case BK_CREATE_SECURITY_GROUP: *rc = bk_stage_create_security_group(b); return BK_LAUNCH;
-	case BK_LAUNCH: *rc = bk_stage_launch(b); return BK_WAIT_RUNNING;
-	case BK_WAIT_RUNNING: *rc = bk_stage_wait_running(b); return BK_WAIT_SSH;
-	case BK_WAIT_SSH: *rc = bk_stage_wait_ssh(b); return BK_PROVISION;
-	case BK_PROVISION: *rc = bk_stage_provision(b); return BK_TEST;
-	case BK_TEST: *rc = bk_stage_test(b); return BK_CREATE_IMAGE;
-	case BK_CREATE_IMAGE: *rc = bk_stage_create_image(b); return BK_WAIT_IMAGE;
-	case BK_WAIT_IMAGE: *rc = bk_stage_wait_image(b); return BK_TEST_IMAGE;
-	case BK_TEST_IMAGE: *rc = bk_stage_test_image(b); return BK_PROMOTE;
-	case BK_PROMOTE: *rc = bk_stage_promote(b); return BK_CLEANUP;
-	case BK_CLEANUP: bk_stage_cleanup(b); *rc = 0; return BK_DONE;
-	case BK_DONE:
-	case BK_STATE_LAST: break;
+	bk_stage_fn fn = b->state < BK_STATE_LAST ? b->stage[b->state] : NULL;
+
+	if (!fn) {
+		*rc = bk_err(BAKEAMI_ERROR, "internal error: no stage for state %d", (int)b->state);
+		return BK_CLEANUP;
 	}
-	*rc = bk_err(BAKEAMI_ERROR, "internal error: bad state %d", (int)b->state);
-	return BK_CLEANUP;
+	*rc = fn(b);
+	if (b->state == BK_CLEANUP)
+		*rc = 0;   /* CLEANUP lists its failures; it never fails the run again */
+	return next_state(b);
 }
 
 static int run_machine(bakeami_bake *b)
@@ -101,12 +138,12 @@ static int run_machine(bakeami_bake *b)
 		if (rc == 0 && b->state != BK_CLEANUP && bk_cancelled(&b->work_cancel))
 			rc = bk_err(BAKEAMI_ECANCELLED, "cancelled");
 		if (rc < 0) {
-			if (bk_cancelled(&b->work_cancel) || b->cancel_requested)
+			if (bk_cancelled(&b->work_cancel) || atomic_load(&b->cancel_requested))
 				rc = bk_err(BAKEAMI_ECANCELLED, "cancelled during %s",
 					    bk_state_stage(b->state));
 			bk_bake_fail(b, rc);
 			bk_emit(b, BAKEAMI_EVENT_ERROR, 0, "%s", b->error);
-			next = BK_CLEANUP;
+			next = b->state == BK_CLEANUP ? BK_DONE : BK_CLEANUP;
 		}
 		set_state(b, next);
 	}
@@ -133,22 +170,30 @@ void bk_bake_finish(bakeami_bake *b)
 		bk_bake_fail(b, rc);
 }
 
+/* Once per handle: t0 is set here and only here. */
+int bk_run(bakeami_bake *b)
+{
+	if (b->t0 != 0)
+		return bk_err(BAKEAMI_EINVALID, "%s: a %s runs once", b->kind == BK_RUN_BAKE
+			      ? "bakeami_bake_run" : "bakeami_promote_run",
+			      b->kind == BK_RUN_BAKE ? "bake" : "promotion");
+	b->t0 = b->state_t0 = bk_now();
+	b->wall0 = bk_wall();
+	run_machine(b);
+	bk_bake_finish(b);
+	if (b->rc < 0)
+		bk_err(b->rc, "%s", b->error ? b->error : bakeami_strerror(b->rc));
+	return b->rc;
+}
+
 int bakeami_bake_run(bakeami_bake *bake)
 {
-	int rc;
-
 	if (!bake)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_bake_run: bake is NULL");
-	if (bake->state != BK_VALIDATE || bake->t0 != 0)
-		return bk_err(BAKEAMI_EINVALID, "bakeami_bake_run: a bake runs once");
-	bake->t0 = bake->state_t0 = bk_now();
-	bake->wall0 = bk_wall();
-	rc = run_machine(bake);
-	bk_bake_finish(bake);
-	rc = bake->rc;
-	if (rc < 0)
-		bk_err(rc, "%s", bake->error ? bake->error : bakeami_strerror(rc));
-	return rc;
+	if (bake->kind != BK_RUN_BAKE)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_bake_run: a promotion runs with "
+			      "bakeami_promote_run");
+	return bk_run(bake);
 }
 
 void bakeami_bake_cancel(bakeami_bake *bake)
@@ -156,7 +201,7 @@ void bakeami_bake_cancel(bakeami_bake *bake)
 	if (!bake)
 		return;
 	pthread_mutex_lock(&bake->mu);
-	bake->cancel_requested = 1;
+	atomic_store(&bake->cancel_requested, 1);
 	if (bake->state != BK_CLEANUP && bake->state != BK_DONE)
 		bk_cancel_set(&bake->work_cancel);
 	pthread_mutex_unlock(&bake->mu);

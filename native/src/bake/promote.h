@@ -12,9 +12,12 @@
  *   4. pointer: promote.ssm_parameter set to the region's image;
  *   5. promotion tags: promote.tags plus bakeami:family, last, so a channel
  *      tag never shows on an image whose promotion could still fail.
- * If any step fails, everything this run did is undone, in reverse; images
- * that existed before keep what they had. Only after success, with
- * keep_last, older images of the family are retired.
+ * Each copy and each change is in the ledger (journal.h) before its call,
+ * with what undoes it. If any step fails, the ledger is undone back to
+ * where the promotion began; images that existed before keep what they
+ * had. A SIGKILL leaves the same ledger to `bakeami cleanup --journal`.
+ * Only after success, with keep_last, older images of the family are
+ * retired. The settings come typed from the template (promote_plan.h).
  */
 #ifndef BK_PROMOTE_H
 #define BK_PROMOTE_H
@@ -32,19 +35,9 @@ typedef struct {
 	const bk_kv *current_tags;     /* with these tags: a rollback keeps what it had */
 } bk_promo_input;
 
-/* Does the config ask for anything promotion does? False for a template
- * with none of promote, ami_regions, sharing or deprecate_at: such a bake
- * makes no promotion call at all. */
-bool bk_promote_wanted(const bk_build_config *c);
-/* Checks of the promotion settings beyond the template module's, made at
- * VALIDATE without any AWS call: "<file>: <json.path>: <what>". */
-int bk_promote_check(const bk_build_config *c, const char *file);
 /* Run the steps for in->image_id. 0 when promoted: b->amis holds every
  * region's image. On failure everything this run changed is undone (listed
  * in b->rolled_back) and the error returned; the image itself stays. */
 int bk_promote(bakeami_bake *b, const bk_promo_input *in);
-/* The family images are grouped by for keep_last: promote.family, else the
- * template's file name without ".json". A new string. */
-char *bk_promote_family(const bk_build_config *c);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * promote_cmd.c - `bakeami promote`: the promotion alone, for an image a
- * bake made earlier (a later "promote to production" job). It runs
- * VALIDATE -> PROMOTE -> CLEANUP -> DONE through the bake's set_state(), so
- * its console, journal, result and exit codes are a bake's.
+ * bake made earlier (a later "promote to production" job). A handle of
+ * kind promotion: its list of states, VALIDATE -> PROMOTE -> CLEANUP ->
+ * DONE, runs in the bake's machine, so its console, journal, result and
+ * exit codes are a bake's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,25 +34,23 @@ int bakeami_promote_new(bakeami_bake **out, const bakeami_options *opts, const c
 		return rc;
 	}
 	b->promote_ami = b->owned.items[b->owned.count - 1];
-	/* Marked as started so that bakeami_bake_run refuses it: it would bake
-	 * the template rather than promote the image. */
-	b->t0 = bk_now();
+	bk_run_init(b, BK_RUN_PROMOTION);
 	*out = b;
 	return 0;
 }
 
-/* Bad input fails before anything exists, not even a journal. */
-static int check_template(bakeami_bake *b)
+/* Bad input fails before anything exists, not even a journal: the
+ * template is loaded (once) and checked before VALIDATE's client and journal. */
+int bk_stage_promote_validate(bakeami_bake *b)
 {
-	bk_template *tpl = NULL;
-	int rc = bk_bake_load_template(&tpl, &b->opts);
+	bk_logger log = bk_bake_logger(b);
+	int rc = bk_bake_validate(&b->tpl, &b->opts, &log);
 
-	if (rc == 0 && !bk_promote_wanted(bk_template_config(tpl)))
+	if (rc == 0 && !bk_promote_wanted(bk_template_config(b->tpl)))
 		rc = bk_err(BAKEAMI_EINVALID, "%s: promote: the template has no promote block, "
 			    "ami_regions, sharing or deprecate_at: nothing to promote",
 			    b->opts.template_path);
-	bk_template_free(tpl);
-	return rc;
+	return rc < 0 ? rc : bk_stage_validate(b);
 }
 
 /* Ours and available, in the client's region. A filter rather than
@@ -99,9 +98,7 @@ static int bind_config(bakeami_bake *b, const bk_ec2_image *img)
 /* Promotion tags come last and only from the promotion itself. */
 static bool promotion_tag(const bk_build_config *c, const char *key)
 {
-	const cJSON *tags = c->promote ? cJSON_GetObjectItemCaseSensitive(c->promote, "tags") : NULL;
-
-	return !strcmp(key, "bakeami:family") || cJSON_HasObjectItem(tags, key);
+	return !strcmp(key, "bakeami:family") || bk_kv_get(&c->promote.tags, key);
 }
 
 /* Copies get the image's tags (AWS's own aws: tags cannot be set). */
@@ -160,7 +157,7 @@ static int promote_image(bakeami_bake *b, const bk_ec2_image *img)
 	return rc;
 }
 
-static int stage_promote_existing(bakeami_bake *b)
+int bk_stage_promote_existing(bakeami_bake *b)
 {
 	bk_ec2_images imgs = {0};
 	int rc = find_image(b, &imgs);
@@ -171,41 +168,10 @@ static int stage_promote_existing(bakeami_bake *b)
 	return rc;
 }
 
-static void record_failure(bakeami_bake *b, int rc)
-{
-	if (bk_cancelled(&b->work_cancel) || b->cancel_requested)
-		rc = bk_err(BAKEAMI_ECANCELLED, "cancelled during %s", bk_state_stage(b->state));
-	bk_bake_fail(b, rc);
-	bk_emit(b, BAKEAMI_EVENT_ERROR, 0, "%s", b->error);
-}
-
 int bakeami_promote_run(bakeami_bake *b)
 {
-	int rc;
-
-	if (!b || !b->promote_ami)
+	if (!b || b->kind != BK_RUN_PROMOTION)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_promote_run: not a promotion (make it "
 			      "with bakeami_promote_new)");
-	if (b->wall0 != 0)
-		return bk_err(BAKEAMI_EINVALID, "bakeami_promote_run: a promotion runs once");
-	b->t0 = b->state_t0 = bk_now();
-	b->wall0 = bk_wall();
-	rc = check_template(b);
-	if (rc == 0)
-		rc = bk_stage_validate(b);
-	if (rc == 0) {
-		set_state(b, BK_PROMOTE);
-		rc = stage_promote_existing(b);
-	}
-	if (rc == 0 && bk_cancelled(&b->work_cancel))
-		rc = BAKEAMI_ECANCELLED;
-	if (rc < 0)
-		record_failure(b, rc);
-	set_state(b, BK_CLEANUP);
-	bk_stage_cleanup(b);
-	set_state(b, BK_DONE);
-	bk_bake_finish(b);
-	if (b->rc < 0)
-		bk_err(b->rc, "%s", b->error ? b->error : bakeami_strerror(b->rc));
-	return b->rc;
+	return bk_run(b);
 }

@@ -1,29 +1,12 @@
-/* reap.c - idempotent deletion of bake resources (see reap.h). */
+/* reap.c - the ledger walked in reverse, and the resource kinds (reap.h);
+ * the kinds of reversible changes are in undo.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "reap.h"
+#include "undo.h"
 
-static int reaped(bk_reaper *r, const char *type, const char *id, int rc)
-{
-	char *item = bk_sprintf("%s %s", type, id);
-
-	if (rc == 0) {
-		if (r->journal)
-			bk_journal_deleted(r->journal, type, id);
-		bk_logf(&r->log, BK_LOG_INFO, "deleted %s", item ? item : id);
-		if (item)
-			bk_strv_push(r->cleaned, item);
-	} else {
-		char *why = bk_sprintf("%s: %s", item ? item : id, bk_err_msg());
-		bk_logf(&r->log, BK_LOG_ERROR, "could not delete %s", why ? why : id);
-		if (why)
-			bk_strv_push(r->failed, why);
-		free(why);
-	}
-	free(item);
-	return rc;
-}
+/* ---- resource kinds ------------------------------------------------------ */
 
 static int wait_terminated(bk_reaper *r, const char *id)
 {
@@ -45,37 +28,74 @@ static int wait_terminated(bk_reaper *r, const char *id)
 	}
 }
 
-int bk_reap_instance(bk_reaper *r, const char *id)
+/* Our group outlives the instance in EC2's eyes (DependencyViolation until
+ * it is gone), so when one is still to be deleted its retries are the wait. */
+static bool group_to_delete(const bk_reaper *r)
 {
-	int rc = bk_ec2_terminate_instance(r->aws, id);
+	const bk_ledger *l = r->journal ? bk_journal_ledger(r->journal) : NULL;
 
-	if (rc == 0)
-		rc = wait_terminated(r, id);
-	return reaped(r, "instance", id, rc);
+	for (size_t i = 0; l && i < l->count; i++)
+		if (l->items[i].state == BK_CREATED && !strcmp(l->items[i].kind, "security-group"))
+			return true;
+	return false;
 }
 
-int bk_reap_instance_nowait(bk_reaper *r, const char *id)
+static int undo_instance(bk_reaper *r, const bk_entry *e)
 {
-	return reaped(r, "instance", id, bk_ec2_terminate_instance(r->aws, id));
+	int rc = bk_ec2_terminate_instance(r->aws, e->id);
+
+	return rc == 0 && !group_to_delete(r) ? wait_terminated(r, e->id) : rc;
 }
 
-int bk_reap_security_group(bk_reaper *r, const char *id)
+static int undo_security_group(bk_reaper *r, const bk_entry *e)
 {
-	return reaped(r, "security-group", id,
-		      bk_ec2_delete_security_group(r->aws, id, r->deadline));
+	return bk_ec2_delete_security_group(r->aws, e->id, r->deadline);
 }
 
-int bk_reap_key_pair(bk_reaper *r, const char *name)
+static int undo_key_pair(bk_reaper *r, const bk_entry *e)
 {
-	return reaped(r, "key-pair", name, bk_ec2_delete_key_pair(r->aws, name));
+	return bk_ec2_delete_key_pair(r->aws, e->id);
 }
 
-static int image_snapshots(bk_strv *out, bk_reaper *r, const char *region, const char *id)
+static int undo_snapshot(bk_reaper *r, const bk_entry *e)
 {
-	const char *ids[1] = {id};
+	return bk_ec2_delete_snapshot(r->aws, e->region, e->id);
+}
+
+static char *describe_resource(const bk_reaper *r, const bk_entry *e)
+{
+	(void)r;
+	return e->region ? bk_sprintf("%s %s in %s", e->kind, e->id, e->region)
+			 : bk_sprintf("%s %s", e->kind, e->id);
+}
+
+/* A rollback removes only copies: the tested image is kept before it. */
+static char *describe_image(const bk_reaper *r, const bk_entry *e)
+{
+	if (r->rolled_back)
+		return bk_sprintf("copy %s in %s deregistered, its snapshots deleted", e->id,
+				  e->region ? e->region : "the build region");
+	return describe_resource(r, e);
+}
+
+static bool is_child(const bk_entry *c, const bk_entry *img)
+{
+	return bk_entry_live(c) && c->parent && !strcmp(c->kind, "snapshot") &&
+	       !strcmp(c->parent, img->id) &&
+	       (c->region == img->region || (c->region && img->region && !strcmp(c->region, img->region)));
+}
+
+static int delete_children(bk_reaper *r, const bk_entry *img);
+static int delete_found_snapshots(bk_reaper *r, const bk_entry *img, const bk_strv *found);
+
+/* The snapshots an image's ledger does not list yet (killed before it was
+ * available): found with DescribeImages. */
+static int image_snapshots(bk_strv *out, bk_reaper *r, const bk_entry *e)
+{
+	const char *ids[1] = {e->id};
 	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL};
 	bk_ec2_images imgs = {0};
-	int rc = bk_ec2_describe_images(&imgs, r->aws, region, &q);
+	int rc = bk_ec2_describe_images(&imgs, r->aws, e->region, &q);
 
 	if (rc == BAKEAMI_ENOTFOUND)
 		return 0;
@@ -85,58 +105,220 @@ static int image_snapshots(bk_strv *out, bk_reaper *r, const char *region, const
 	return rc;
 }
 
-/* Deregister first: EC2 refuses to delete a snapshot an image still uses.
- * name is what the journal calls the image: its id, or "region:id" for a
- * copy in another region. */
-static int reap_image_in(bk_reaper *r, const char *region, const char *id, const char *name,
-			 const bk_strv *snapshots)
+static bool has_children(const bk_reaper *r, const bk_entry *img)
+{
+	const bk_ledger *l = r->journal ? bk_journal_ledger(r->journal) : NULL;
+
+	for (size_t i = 0; l && i < l->count; i++)
+		if (is_child(&l->items[i], img))
+			return true;
+	return false;
+}
+
+/* Deregister first: EC2 refuses to delete a snapshot an image still uses. */
+static int undo_image(bk_reaper *r, const bk_entry *e)
 {
 	bk_strv found = BK_STRV_INIT;
-	int rc = 0;
+	bool known = has_children(r, e);
+	int rc = known ? 0 : image_snapshots(&found, r, e);
 
-	if (!snapshots && (rc = image_snapshots(&found, r, region, id)) < 0) {
-		bk_strv_free(&found);
-		return reaped(r, "image", name, rc);
-	}
-	if (!snapshots)
-		snapshots = &found;
-	rc = reaped(r, "image", name, bk_ec2_deregister_image(r->aws, region, id));
-	for (size_t i = 0; rc == 0 && i < snapshots->count; i++)
-		reaped(r, "snapshot", snapshots->items[i],
-		       bk_ec2_delete_snapshot(r->aws, region, snapshots->items[i]));
+	if (rc == 0)
+		rc = bk_ec2_deregister_image(r->aws, e->region, e->id);
+	if (rc == 0)
+		rc = known ? delete_children(r, e) : delete_found_snapshots(r, e, &found);
 	bk_strv_free(&found);
 	return rc;
 }
 
-int bk_reap_image(bk_reaper *r, const char *id, const bk_strv *snapshots)
+static const bk_kind kinds[] = {
+	{"instance", false, undo_instance, describe_resource},
+	{"security-group", false, undo_security_group, describe_resource},
+	{"key-pair", false, undo_key_pair, describe_resource},
+	{"image", false, undo_image, describe_image},
+	{"snapshot", false, undo_snapshot, describe_resource},
+	{"launch-permission", true, bk_undo_launch_permission, bk_describe_launch_permission},
+	{"volume-permission", true, bk_undo_volume_permission, bk_describe_volume_permission},
+	{"tags", true, bk_undo_tags, bk_describe_tags},
+	{"deprecation", true, bk_undo_deprecation, bk_describe_deprecation},
+	{"ssm-parameter", true, bk_undo_ssm_parameter, bk_describe_ssm_parameter},
+};
+
+const bk_kind *bk_kinds(size_t *count)
 {
-	return reap_image_in(r, NULL, id, id, snapshots);
+	*count = BK_ARRAY_SIZE(kinds);
+	return kinds;
 }
 
-/* A copy made by a promotion is journalled as "us-west-2:ami-..." (the
- * journal records one region); its calls are signed for that region. */
-static int reap_region_image(bk_reaper *r, const char *name)
+const bk_kind *bk_kind_of(const bk_reaper *r, const char *name)
 {
-	const char *colon = strchr(name, ':');
-	char *region = bk_strndup(name, (size_t)(colon - name));
-	int rc;
+	size_t n = r->kinds ? r->kinds_count : BK_ARRAY_SIZE(kinds);
+	const bk_kind *k = r->kinds ? r->kinds : kinds;
 
-	if (!region)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
-	rc = reap_image_in(r, region, colon + 1, name, NULL);
-	free(region);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(k[i].name, name))
+			return &k[i];
+	return NULL;
+}
+
+/* ---- the walk -------------------------------------------------------------- */
+
+/* Log it and list it, or list why it failed; journal it as deleted. */
+static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int rc)
+{
+	char *what = k->describe(r, e);
+	const char *w = what ? what : e->kind;
+
+	if (rc == 0 && n >= 0 && r->journal)
+		rc = bk_journal_set(r->journal, (size_t)n, BK_DELETED, NULL);
+	if (rc == 0) {
+		bk_logf(&r->log, BK_LOG_INFO, r->rolled_back ? "rolled back: %s" : "deleted %s", w);
+		bk_strv_push(r->rolled_back ? r->rolled_back : r->cleaned, w);
+	} else {
+		char *why = bk_sprintf("%s: %s", w, bk_err_msg());
+		bk_logf(&r->log, r->rolled_back ? BK_LOG_WARN : BK_LOG_ERROR, r->rolled_back
+			? "could not roll back %s" : "could not delete %s", why ? why : w);
+		if (why)
+			bk_strv_push(r->failed, why);
+		free(why);
+	}
+	free(what);
 	return rc;
 }
 
-int bk_reap(bk_reaper *r, const char *type, const char *id)
+/* Gone already counts as undone: cleanup is idempotent. */
+static int undo_one(bk_reaper *r, const bk_entry *e, long n)
 {
-	if (!strcmp(type, "instance"))
-		return bk_reap_instance(r, id);
-	if (!strcmp(type, "security-group"))
-		return bk_reap_security_group(r, id);
-	if (!strcmp(type, "key-pair"))
-		return bk_reap_key_pair(r, id);
-	if (!strcmp(type, "image"))
-		return strchr(id, ':') ? reap_region_image(r, id) : bk_reap_image(r, id, NULL);
-	return bk_err(BAKEAMI_EINVALID, "unknown resource type %s", type);
+	const bk_kind *k = bk_kind_of(r, e->kind);
+	int rc;
+
+	if (!k)
+		return bk_err(BAKEAMI_EINVALID, "unknown resource kind %s", e->kind);
+	rc = k->undo(r, e);
+	if (rc == BAKEAMI_ENOTFOUND)
+		rc = 0;
+	return report(r, k, e, n, rc);
+}
+
+/* An entry to undo: created, or a change that may have been made. A
+ * snapshot whose image is still to go goes with it, after it; one of a
+ * kept image stays with it. */
+static bool to_undo(const bk_reaper *r, const bk_ledger *l, size_t i)
+{
+	const bk_entry *e = &l->items[i];
+	const bk_kind *k = bk_kind_of(r, e->kind);
+
+	if (!(e->state == BK_CREATED || (e->state == BK_INTENDED && k && k->change)))
+		return false;
+	for (size_t p = 0; e->parent && !strcmp(e->kind, "snapshot") && p < l->count; p++)
+		if ((l->items[p].state == BK_CREATED || l->items[p].state == BK_KEPT) &&
+		    !strcmp(l->items[p].kind, "image") && is_child(e, &l->items[p]))
+			return false;
+	return true;
+}
+
+/* Entries are copied out of the ledger: an undo adds journal lines, and
+ * the ledger's array may move. */
+static int undo_copy_of(bk_reaper *r, size_t n)
+{
+	const bk_ledger *l = bk_journal_ledger(r->journal);
+	bk_entry_spec s = {l->items[n].kind, l->items[n].id, l->items[n].name,
+			   l->items[n].region, l->items[n].parent, &l->items[n].undo};
+	bk_entry copy = {0};
+	int rc;
+
+	copy.state = l->items[n].state;
+	if (!(copy.kind = bk_strdup(s.kind)) || (s.id && !(copy.id = bk_strdup(s.id))) ||
+	    (s.region && !(copy.region = bk_strdup(s.region))) ||
+	    (s.parent && !(copy.parent = bk_strdup(s.parent))))
+		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+	else
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < s.undo->count; i++)
+		rc = bk_kv_add(&copy.undo, s.undo->keys[i], s.undo->vals[i]);
+	if (rc == 0)
+		rc = undo_one(r, &copy, (long)n);
+	free(copy.kind);
+	free(copy.id);
+	free(copy.region);
+	free(copy.parent);
+	bk_kv_free(&copy.undo);
+	return rc;
+}
+
+int bk_unwind(bk_reaper *r, size_t from)
+{
+	int rc = 0;
+
+	if (!r->journal)
+		return 0;
+	for (size_t i = bk_journal_ledger(r->journal)->count; i-- > from;)
+		if (to_undo(r, bk_journal_ledger(r->journal), i) && undo_copy_of(r, i) < 0)
+			rc = BAKEAMI_ERROR;
+	return rc;
+}
+
+int bk_reap_entry(bk_reaper *r, size_t n)
+{
+	if (!r->journal || n >= bk_journal_ledger(r->journal)->count ||
+	    !bk_entry_live(&bk_journal_ledger(r->journal)->items[n]))
+		return 0;
+	return undo_copy_of(r, n);
+}
+
+int bk_reap(bk_reaper *r, const char *kind, const char *id)
+{
+	long n = r->journal ? bk_ledger_find(bk_journal_ledger(r->journal), kind, NULL, id) : -1;
+
+	return n < 0 ? bk_reap_found(r, kind, id) : bk_reap_entry(r, (size_t)n);
+}
+
+int bk_reap_found(bk_reaper *r, const char *kind, const char *id)
+{
+	bk_entry_spec s = {.kind = kind, .id = id};
+	bk_entry e = {(char *)kind, (char *)id, NULL, NULL, NULL, BK_CREATED, BK_KV_INIT};
+	size_t n;
+	int rc;
+
+	if (!r->journal)
+		return undo_one(r, &e, -1);
+	if ((rc = bk_journal_add(r->journal, &n, &s, BK_CREATED)) < 0)
+		return rc;
+	return bk_reap_entry(r, n);
+}
+
+/* ---- an image's snapshots ------------------------------------------------ */
+
+static int delete_children(bk_reaper *r, const bk_entry *img)
+{
+	const bk_ledger *l = bk_journal_ledger(r->journal);
+	int rc = 0;
+
+	for (size_t i = 0; i < l->count; i++)
+		if (is_child(&l->items[i], img) && undo_copy_of(r, i) < 0)
+			rc = BAKEAMI_ERROR;
+	return rc < 0 ? bk_err(rc, "some snapshots of %s could not be deleted", img->id) : 0;
+}
+
+static int delete_found_snapshots(bk_reaper *r, const bk_entry *img, const bk_strv *found)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < found->count; i++) {
+		bk_entry e = {"snapshot", found->items[i], NULL, img->region, img->id, BK_CREATED,
+			      BK_KV_INIT};
+		if (undo_one(r, &e, -1) < 0)
+			rc = BAKEAMI_ERROR;
+	}
+	return rc < 0 ? bk_err(rc, "some snapshots of %s could not be deleted", img->id) : 0;
+}
+
+int bk_ledger_live_ids(bk_strv *out, const bk_ledger *l, size_t from)
+{
+	int rc = 0;
+
+	for (size_t i = l->count; rc == 0 && i-- > from;)
+		if (l->items[i].state == BK_CREATED && l->items[i].id &&
+		    strcmp(l->items[i].kind, "snapshot"))
+			rc = bk_strv_push(out, l->items[i].id);
+	return rc;
 }

@@ -1,8 +1,14 @@
 /*
- * reap.h - deleting what a bake created, shared by the bake's CLEANUP
- * and `bakeami cleanup`. Each function logs what it did, records it in the
- * journal (when given) and in the cleaned/failed lists, and is idempotent:
- * a resource already gone counts as cleaned.
+ * reap.h - finishing a run from its ledger (journal.h), shared by the
+ * bake's CLEANUP, a promotion's rollback and `bakeami cleanup`.
+ *
+ * A resource kind is one bk_kind: how to undo it (delete the resource, or
+ * put a change back) and how to say so. bk_unwind() walks the ledger in
+ * reverse and undoes every live entry: a created resource, or a change
+ * intended or made (a kill may fall between the intent and the call, and
+ * every undo is safe to repeat). Each undo is logged, listed in the
+ * cleaned (or rolled_back) or failed lists and journalled as deleted; a
+ * resource already gone counts as deleted.
  */
 #ifndef BK_REAP_H
 #define BK_REAP_H
@@ -10,24 +16,43 @@
 #include "../aws/ec2.h"
 #include "journal.h"
 
+typedef struct bk_reaper bk_reaper;
+
 typedef struct {
+	const char *name;      /* the journal's kind */
+	bool change;           /* a reversible change, not a resource */
+	/* Delete it or put it back; calls go to e->region (NULL: the client's). */
+	int (*undo)(bk_reaper *r, const bk_entry *e);
+	/* "instance i-0abc", "SSM /p in us-east-1 restored to ami-1": a new string. */
+	char *(*describe)(const bk_reaper *r, const bk_entry *e);
+} bk_kind;
+
+struct bk_reaper {
 	bk_aws *aws;
-	bk_journal *journal;   /* may be NULL */
+	bk_journal *journal;   /* the ledger; may be NULL for resources found by tag */
 	bk_logger log;
 	bk_strv *cleaned;      /* "instance i-..." */
 	bk_strv *failed;       /* "instance i-...: <why>" */
+	bk_strv *rolled_back;  /* non-NULL: a promotion's rollback, listed here */
 	double deadline;       /* bk_now() seconds: cleanup's own, never cancelled */
-} bk_reaper;
+	const bk_kind *kinds;  /* NULL: bk_kinds(); tests swap in fakes */
+	size_t kinds_count;
+};
 
-int bk_reap_instance(bk_reaper *r, const char *id);
-/* Terminate without waiting: for when a following security-group delete,
- * which EC2 refuses while the instance exists, is the wait. */
-int bk_reap_instance_nowait(bk_reaper *r, const char *id);
-int bk_reap_security_group(bk_reaper *r, const char *id);
-int bk_reap_key_pair(bk_reaper *r, const char *name);
-/* snapshots NULL: found with DescribeImages first. */
-int bk_reap_image(bk_reaper *r, const char *id, const bk_strv *snapshots);
-/* By journal type name: "instance", "security-group", "key-pair", "image". */
-int bk_reap(bk_reaper *r, const char *type, const char *id);
+/* The table of every kind the ledger knows. */
+const bk_kind *bk_kinds(size_t *count);
+const bk_kind *bk_kind_of(const bk_reaper *r, const char *name);
+
+/* Undo the live entries from index `from` on, last first. 0, or
+ * BAKEAMI_ERROR when any could not be undone (listed in failed). */
+int bk_unwind(bk_reaper *r, size_t from);
+/* Undo one live entry (e.g. the test instance once its tests ran). */
+int bk_reap_entry(bk_reaper *r, size_t n);
+/* Undo the live entry kind/id of the run's region, found in the ledger. */
+int bk_reap(bk_reaper *r, const char *kind, const char *id);
+/* A resource found by tag, not in the ledger: added as created, then reaped. */
+int bk_reap_found(bk_reaper *r, const char *kind, const char *id);
+/* The live resources from `from` on, newest first, as ids (on_error_abort). */
+int bk_ledger_live_ids(bk_strv *out, const bk_ledger *l, size_t from);
 
 #endif

@@ -97,10 +97,25 @@ static int tag_snapshots(bakeami_bake *b)
 	return rc;
 }
 
+/* The snapshots go in the ledger as the image's: they go with it. */
+static int journal_snapshots(bakeami_bake *b)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < b->image_snapshots.count; i++) {
+		bk_entry_spec s = {"snapshot", b->image_snapshots.items[i], NULL, NULL, b->image_id,
+				   NULL};
+		rc = bk_journal_add(b->journal, NULL, &s, BK_CREATED);
+	}
+	return rc;
+}
+
 static int wait_available(bakeami_bake *b)
 {
-	return bk_poll(b, b->cfg->image_timeout_s, "the image to become available",
-		       image_available, NULL, &b->work_cancel);
+	int rc = bk_poll(b, b->cfg->image_timeout_s, "the image to become available",
+			 image_available, NULL, &b->work_cancel);
+
+	return rc < 0 ? rc : journal_snapshots(b);
 }
 
 /* CopyImage keeps no tags: the encrypted copy gets the image's own. */
@@ -149,7 +164,7 @@ static int copy_encrypted(bakeami_bake *b)
 static int drop_unencrypted(bakeami_bake *b)
 {
 	bk_reaper r = bk_bake_reaper(b, 600);
-	int rc = bk_reap_image(&r, b->unencrypted_id, &b->unencrypted_snapshots);
+	int rc = bk_reap(&r, "image", b->unencrypted_id);
 
 	if (rc == 0) {
 		free(b->unencrypted_id);

@@ -14,7 +14,6 @@ static int keep_image(bakeami_bake *b)
 
 	if (rc < 0)
 		return rc;
-	b->image_keep = 1;
 	return bk_kv_set(&b->amis, bk_aws_region(b->aws), b->image_id);
 }
 

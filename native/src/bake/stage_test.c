@@ -65,7 +65,7 @@ static void drop_test_instance(bakeami_bake *b, bk_ssh **ssh)
 
 	bk_ssh_free(*ssh);
 	*ssh = NULL;
-	if (b->test_instance.id && bk_reap_instance(&r, b->test_instance.id) == 0) {
+	if (b->test_instance.id && bk_reap(&r, "instance", b->test_instance.id) == 0) {
 		bk_ec2_instance_free(&b->test_instance);
 		memset(&b->test_instance, 0, sizeof(b->test_instance));
 	}

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "bake.h"
-#include "promote.h"
 
 /* The validation pass, whose notes go out as WARN events on log: a bake's
  * and `bakeami validate` print them the same way. No AWS call. */
@@ -19,11 +18,6 @@ int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logge
 	for (size_t i = 0; log && i < warnings.count; i++)
 		bk_logf(log, BK_LOG_WARN, "%s", warnings.items[i]);
 	bk_strv_free(&warnings);
-	/* Until promotion's settings are part of the plan (issue 9). */
-	if (rc == 0 && (rc = bk_promote_check(bk_template_config(*out), o->template_path)) < 0) {
-		bk_template_free(*out);
-		*out = NULL;
-	}
 	return rc;
 }
 
@@ -63,10 +57,10 @@ static int outputs_ready(const bakeami_options *o)
 {
 	int rc;
 
-	if ((rc = output_ready(o->manifest_path, "--manifest")) < 0 ||
-	    (rc = output_ready(o->result_path, "--result")) < 0)
+	if ((rc = output_ready(o->manifest_path, "manifest_path")) < 0 ||
+	    (rc = output_ready(o->result_path, "result_path")) < 0)
 		return rc;
-	return output_ready(o->junit_path, "--junit");
+	return output_ready(o->junit_path, "junit_path");
 }
 
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
@@ -114,7 +108,8 @@ int bk_stage_validate(bakeami_bake *b)
 	const bk_strv *sec;
 	int rc;
 
-	if ((rc = bk_bake_validate(&b->tpl, &b->opts, &log)) < 0 ||
+	/* A promotion's VALIDATE has loaded it already, to check it first. */
+	if ((!b->tpl && (rc = bk_bake_validate(&b->tpl, &b->opts, &log)) < 0) ||
 	    (rc = outputs_ready(&b->opts)) < 0)
 		return rc;
 	sec = bk_template_secrets(b->tpl);

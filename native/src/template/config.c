@@ -704,7 +704,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	free(cfg->check_ip_url);
 	bk_tpl_provisioners_free(cfg);
 	cJSON_Delete(cfg->tests);
-	cJSON_Delete(cfg->promote);
+	bk_promote_plan_free(&cfg->promote);
 	cJSON_Delete(cfg->post_processors);
 	cJSON_Delete(cfg->builder);
 	free(cfg->template_path);

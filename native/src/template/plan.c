@@ -50,7 +50,7 @@ static int check_combinations(const bk_template *tpl)
 
 	/* Packer's rule: AWS refuses to share what the default key encrypts. */
 	if (c->encrypt_boot == 1 && !c->kms_key_id &&
-	    (c->ami_users.count || (c->promote && cJSON_GetObjectItem(c->promote, "share_with"))))
+	    (c->ami_users.count || c->promote.share_with.count))
 		return bk_tpl_err(tpl->path, "builders[0].kms_key_id", "an image encrypted with "
 				  "the default aws/ebs key cannot be shared; set kms_key_id to a "
 				  "customer managed key");
@@ -82,6 +82,8 @@ int bk_template_validate(bk_template **out, bk_strv *warnings, const bk_template
 		rc = check_provisioners(tpl);
 	if (rc == 0)
 		rc = check_combinations(tpl);
+	if (rc == 0)
+		rc = bk_promote_check(tpl->cfg, tpl->path);
 	if (rc != 0)
 		bk_template_mask_error(tpl, rc);
 	/* Notes made before a failure are shown with it, as a bake shows them. */

@@ -99,31 +99,29 @@ static int check_promote_types(const bk_cfg_ctx *c, const cJSON *p)
 	return rc;
 }
 
+/* Rendered and checked here, then typed: the promotion reads the plan. */
 int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote)
 {
 	static const char *const keys[] = {"regions", "share_with", "share_with_org_arns",
 		"share_with_ou_arns", "ssm_parameter", "tags", "deprecate_after_days", "keep_last",
 		"family", NULL};
 	cJSON *p = NULL;
-	int rc;
+	int rc = 0;
 
-	if (!promote)
-		return 0;
-	if ((rc = bk_interp_render_json(&p, c->in, promote, "promote")) != 0)
+	if (promote && (rc = bk_interp_render_json(&p, c->in, promote, "promote")) != 0)
 		return rc;
-	rc = bk_tpl_only_keys(c, p, "promote", keys, NULL);
-	if (rc == 0)
+	if (p)
+		rc = bk_tpl_only_keys(c, p, "promote", keys, NULL);
+	if (rc == 0 && p)
 		rc = check_promote_types(c, p);
-	if (rc == 0)
+	if (rc == 0 && p)
 		rc = check_share(c, p);
-	if (rc == 0)
+	if (rc == 0 && p)
 		rc = check_numbers(c, p);
-	if (rc != 0) {
-		cJSON_Delete(p);
-		return rc;
-	}
-	c->cfg->promote = p;
-	return 0;
+	if (rc == 0)
+		rc = bk_promote_plan_build(&c->cfg->promote, p, c->cfg->builder);
+	cJSON_Delete(p);
+	return rc;
 }
 
 static int check_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path)

@@ -20,6 +20,7 @@
 
 #include "../util/util.h"
 #include "../util/types.h"
+#include "promote_plan.h"
 
 typedef struct bk_template bk_template;
 
@@ -185,7 +186,7 @@ typedef struct {
 	/* provisioners, tests, promote */
 	bk_provisioner *provisioners; size_t provisioners_count;
 	cJSON *tests;                        /* rendered, validated; NULL if absent */
-	cJSON *promote;                      /* rendered, validated; NULL if absent */
+	bk_promote_plan promote;             /* promote block and the builder keys it reads */
 	cJSON *post_processors;              /* manifest options; NULL if absent */
 	char *template_path, *template_dir;
 	/* ---- added by the template module ---- */
@@ -200,6 +201,18 @@ typedef struct {
 	int skip_region_validation;
 	char *ami_virtualization_type;       /* NULL unset */
 } bk_build_config;
+
+/* ---- promote_plan.c: what the promotion code asks of the config ---- */
+/* Does the config ask for anything promotion does? False for a template
+ * with none of promote, ami_regions, sharing or deprecate_at: such a bake
+ * makes no promotion call at all. */
+bool bk_promote_wanted(const bk_build_config *c);
+/* Checks of the promotion settings beyond the template module's, made at
+ * VALIDATE without any AWS call: "<file>: <json.path>: <what>". */
+int bk_promote_check(const bk_build_config *c, const char *file);
+/* The family images are grouped by for keep_last: promote.family, else the
+ * template's file name without ".json". A new string. */
+char *bk_promote_family(const bk_build_config *c);
 
 /* The config rendered with empty build variables (valid after load). */
 const bk_build_config *bk_template_config(const bk_template *tpl);
