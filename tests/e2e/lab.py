@@ -551,16 +551,20 @@ class Lab:
 
     def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
                nth: int = 1, service: str | None = None, delay: float = 0.0, status: int | None = None,
-               code: str | None = None, message: str | None = None, region: str | None = None) -> FaultRule:
+               code: str | None = None, message: str | None = None, region: str | None = None,
+               params: dict[str, str] | None = None) -> FaultRule:
         """Fault for matching calls nth..nth+count-1 (count None: all from nth on).
 
         kind: throttle (400 RequestLimitExceeded; ThrottlingException for JSON services),
         503, 500, error (status=, code=, message=), close (no response, FIN), reset (no
         response, RST), drop (forwarded to moto, then RST instead of the response),
-        delay (delay= seconds, then forwarded). delay= also delays any other kind.
-        region= matches only calls signed for that region.
+        delay (delay= seconds, then forwarded), hold (kept at the proxy until clear_faults() or
+        delay= seconds, then closed unanswered: it never reaches moto). delay= also delays any
+        other kind. region= matches only calls signed for that region, params= only calls with
+        those form/query parameters.
         """
-        return self.proxy.inject(action, kind, count, nth, service, delay, status, code, message, region)
+        return self.proxy.inject(action, kind, count, nth, service, delay, status, code, message, region,
+                                 params)
 
     def clear_faults(self) -> None:
         self.proxy.clear_faults()

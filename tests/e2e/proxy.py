@@ -4,7 +4,8 @@ Every request is forwarded to the upstream unchanged (method, path, headers in t
 spelling, body bytes), so SigV4 signatures made for the proxy's Host stay valid. Each request
 is recorded as a `Call`. A `FaultRule` can replace the Nth matching request with an AWS-style
 error, a closed or reset connection, a dropped response (the request reaches moto, the answer
-never reaches the client) or a delay.
+never reaches the client), a delay, or a hold (the request waits at the proxy until the rule is
+released, then its connection is closed: it never reaches moto).
 
 Runs in the test process (threads); only ever listens on 127.0.0.1.
 """
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
@@ -37,7 +38,7 @@ _ERRORS = {
 }
 # JSON-protocol services (SSM, ...) spell throttling differently.
 _JSON_CODES = {"RequestLimitExceeded": "ThrottlingException"}
-FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay")
+FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold")
 # EC2 calls the proxy answers itself, as AWS documents them: moto does not implement them.
 _DEPRECATION_ACTIONS = ("EnableImageDeprecation", "DisableImageDeprecation")
 
@@ -67,7 +68,8 @@ class Call:
 class FaultRule:
     """Replace matching requests number nth .. nth+count-1 (1-based) with a fault.
 
-    action/service/region None or "*" match anything. count None means every match from nth on.
+    action/service/region None or "*" match anything; params, when given, must all be among the
+    call's form/query parameters. count None means every match from nth on.
     """
 
     kind: str
@@ -80,8 +82,10 @@ class FaultRule:
     code: str | None = None  # for kind "error"
     message: str | None = None  # for kind "error"
     region: str | None = None  # the region the call is signed for
+    params: dict[str, str] | None = None  # e.g. {"Tag.1.Key": "Channel"}
     seen: int = 0  # matching requests so far
     fired: int = 0  # faults injected so far
+    released: threading.Event = field(default_factory=threading.Event)  # ends a "hold"
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -93,7 +97,8 @@ class FaultRule:
 
     def _matches(self, call: Call) -> bool:
         return (self.action in (None, "*", call.action) and self.service in (None, "*", call.service)
-                and self.region in (None, "*", call.region))
+                and self.region in (None, "*", call.region)
+                and all(call.params.get(k) == v for k, v in (self.params or {}).items()))
 
     def _take(self, call: Call) -> bool:
         """Counts the call if it matches; True when this rule fires for it. Caller holds the lock."""
@@ -209,9 +214,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             call.status = status
             call.duration = time.monotonic() - started
 
+        kind = rule.kind if rule else None
+        if kind == "hold":  # until released (at most delay seconds), then closed unanswered
+            rule.released.wait(rule.delay or 300)
+            done(None)
+            self._abort(reset=False)
+            return
         if rule and rule.delay:
             time.sleep(rule.delay)
-        kind = rule.kind if rule else None
         if kind in ("close", "reset"):
             done(None)
             self._abort(reset=kind == "reset")
@@ -308,16 +318,19 @@ class FaultProxy:
     def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
                nth: int = 1, service: str | None = None, delay: float = 0.0,
                status: int | None = None, code: str | None = None, message: str | None = None,
-               region: str | None = None) -> FaultRule:
+               region: str | None = None, params: dict[str, str] | None = None) -> FaultRule:
         if kind == "delay" and not delay:
             raise ValueError("kind 'delay' needs delay=SECONDS")
-        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message, region)
+        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message, region, params)
         with self._lock:
             self._rules.append(rule)
         return rule
 
     def clear_faults(self) -> None:
+        """Removes every rule; a request held by one is let go (closed, never forwarded)."""
         with self._lock:
+            for rule in self._rules:
+                rule.released.set()
             self._rules.clear()
 
     def _admit(self, call: Call) -> FaultRule | None:

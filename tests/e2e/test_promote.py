@@ -12,6 +12,8 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from lab import ACCOUNT_ID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -306,3 +308,72 @@ def test_sigkill_during_promotion_then_cleanup(lab, clean_lab, bakeami, tmp_path
     primaries = list(own_images(lab, "us-east-1"))
     assert len(primaries) == 1  # kept before promoting: cleanup leaves it
     clean_lab.keep_images(primaries)
+
+
+def ledger(journal):
+    """The journal's entries by index (each line carries the whole entry; torn lines skipped)."""
+    entries = {}
+    for line in journal.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if "n" in rec:
+            entries[rec["n"]] = rec
+    return [entries[n] for n in sorted(entries)]
+
+
+@pytest.mark.parametrize("previous", ["ami-0123456789abcdef0", None], ids=["pointer-restored", "pointer-deleted"])
+def test_sigkill_after_pointer_and_share_then_cleanup(lab, clean_lab, bakeami, tmp_path, previous):
+    """Issue 9, must show: a bake killed after its promotion's PutParameter and
+    ModifyImageAttribute (its next call, the channel tags' CreateTags, held at the proxy and
+    never forwarded) leaves a ledger from which `bakeami cleanup --journal` undoes all of it."""
+    if previous:
+        for region in RB_REGIONS:
+            lab.client("ssm", region).put_parameter(Name=RB_PARAM, Value=previous, Type="String",
+                                                    DataType="aws:ec2:image")
+    journal = tmp_path / "j.jsonl"
+    hold = lab.inject(action="CreateTags", kind="hold", params={"Tag.1.Key": "Channel"}, delay=300)
+    proc = bakeami.start(["bake", "-var", f"ssh_port={lab.ssh_port}", "--journal", str(journal), ROLLBACK])
+    deadline = time.monotonic() + 120
+    while hold.fired == 0:
+        assert time.monotonic() < deadline and proc.poll() is None, "the channel tags were never asked for"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()  # the held CreateTags is closed unanswered: it never reaches moto
+
+    entries = ledger(journal)
+    primary = next(e["id"] for e in entries if e["kind"] == "image" and e["event"] == "kept")
+    copies = {e["region"]: e["id"] for e in entries if e["kind"] == "image" and e.get("region")}
+    assert set(copies) == set(RB_REGIONS[1:]), entries
+    # the kill came after every pointer and share, with the changes undone below in place
+    assert [c.region for c in lab.requests(action="PutParameter")] == list(RB_REGIONS)
+    assert launch_users(lab, "us-east-1", primary) == {SHARE}
+    for region, image_id in [("us-east-1", primary), *copies.items()]:
+        assert pointer(lab, region, RB_PARAM) == image_id, region
+        assert launch_users(lab, region, image_id) == {SHARE}, region
+    assert {e["kind"] for e in entries if e["event"] == "intent"} == {"tags"}, entries
+
+    r = bakeami.run(["cleanup", "--journal", str(journal)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    for region in RB_REGIONS:
+        assert pointer(lab, region, RB_PARAM) == previous, (region, r.stdout)
+    for region, copy in copies.items():
+        assert own_images(lab, region) == {}, (region, r.stdout)  # deregistered ...
+        assert own_snapshots(lab, region) == set(), region  # ... with their snapshots
+        assert re.search(rf"deleted image {copy} in {region}", r.stdout), r.stdout
+    image = own_images(lab, "us-east-1")[primary]  # the tested image stays, as it was before
+    tags = tags_of(image)
+    assert "Channel" not in tags and "bakeami:family" not in tags and tags["Name"] == "e2e-rollback", tags
+    assert launch_users(lab, "us-east-1", primary) == set()
+    for snap in snapshots_of(image):
+        attr = lab.ec2().describe_snapshot_attribute(SnapshotId=snap, Attribute="createVolumePermission")
+        assert attr["CreateVolumePermissions"] == [], attr
+    assert lab.deprecations("us-east-1")[primary] is None
+    want = "restored to " + previous if previous else "deleted (it did not exist before)"
+    assert r.stdout.count(f"SSM {RB_PARAM} in ") == 3 and r.stdout.count(want) == 3, r.stdout
+    # a second cleanup finds nothing left to undo
+    r = bakeami.run(["cleanup", "--journal", str(journal)])
+    assert r.returncode == 0 and "0 entries to undo" in r.stdout, r.stdout
+    clean_lab.keep_images([primary])

@@ -73,11 +73,6 @@ static int open_aws(bk_aws **aws, const char *region, bk_logger log)
 	return bk_aws_new(aws, &ac);
 }
 
-static size_t live_count(const bk_ledger *l)
-{
-	return bk_ledger_count(l, BK_CREATED) + bk_ledger_count(l, BK_INTENDED);
-}
-
 /* The journal's ledger, rebuilt from the file, undone by the code CLEANUP
  * uses; then the tag sweep for what was created but never journalled
  * (killed mid-call). */
@@ -97,7 +92,7 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 		bk_reaper r = {aws, j, log, cleaned, failed, NULL, bk_now() + 15 * 60, NULL, 0};
 		if (l) {
 			bk_logf(&log, BK_LOG_INFO, "journal %s: run %s, %zu entries to undo",
-				o->journal_path, l->run_id, live_count(l));
+				o->journal_path, l->run_id, bk_unwind_count(&r, 0));
 			r1 = bk_unwind(&r, 0);
 		}
 		rc = reap_tagged(&r, o->stale ? NULL : l ? l->run_id : o->run_id, o);

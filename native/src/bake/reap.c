@@ -171,7 +171,8 @@ static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int
 	if (rc == 0 && n >= 0 && r->journal)
 		rc = bk_journal_set(r->journal, (size_t)n, BK_DELETED, NULL);
 	if (rc == 0) {
-		bk_logf(&r->log, BK_LOG_INFO, r->rolled_back ? "rolled back: %s" : "deleted %s", w);
+		bk_logf(&r->log, BK_LOG_INFO, r->rolled_back || k->change ? "rolled back: %s"
+			: "deleted %s", w);
 		bk_strv_push(r->rolled_back ? r->rolled_back : r->cleaned, w);
 	} else {
 		char *why = bk_sprintf("%s: %s", w, bk_err_msg());
@@ -243,6 +244,16 @@ static int undo_copy_of(bk_reaper *r, size_t n)
 	free(copy.parent);
 	bk_kv_free(&copy.undo);
 	return rc;
+}
+
+size_t bk_unwind_count(const bk_reaper *r, size_t from)
+{
+	const bk_ledger *l = r->journal ? bk_journal_ledger(r->journal) : NULL;
+	size_t n = 0;
+
+	for (size_t i = from; l && i < l->count; i++)
+		n += to_undo(r, l, i);
+	return n;
 }
 
 int bk_unwind(bk_reaper *r, size_t from)

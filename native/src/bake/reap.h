@@ -46,6 +46,8 @@ const bk_kind *bk_kind_of(const bk_reaper *r, const char *name);
 /* Undo the live entries from index `from` on, last first. 0, or
  * BAKEAMI_ERROR when any could not be undone (listed in failed). */
 int bk_unwind(bk_reaper *r, size_t from);
+/* How many entries bk_unwind(r, from) would undo. */
+size_t bk_unwind_count(const bk_reaper *r, size_t from);
 /* Undo one live entry (e.g. the test instance once its tests ran). */
 int bk_reap_entry(bk_reaper *r, size_t n);
 /* Undo the live entry kind/id of the run's region, found in the ledger. */
