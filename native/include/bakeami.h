@@ -110,6 +110,27 @@ typedef struct {
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
 BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
 
+/**
+ * Options from one UTF-8 JSON object, the form the JNI bridge (and any
+ * other binding) passes them in. Keys are the field names above: strings
+ * (template_path, journal_path, manifest_path, result_path, junit_path,
+ * access_key_id, secret_access_key, session_token, region), arrays of
+ * strings (vars, var_files, extra_tags) and booleans (on_error_abort,
+ * debug); null or an absent key means "not set". "version", if given, must
+ * be BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
+ * of the wrong type is BAKEAMI_EINVALID with a message naming the key. The
+ * log callback is not part of the document: set (*out)->log_cb and
+ * log_payload afterwards. Free *out with bakeami_options_free.
+ */
+BAKEAMI_EXTERN(int) bakeami_options_from_json(bakeami_options **out, const char *json);
+/**
+ * The same document for `opts` (fields not set are left out). It carries
+ * the credentials: never log it. Free *out with free().
+ */
+BAKEAMI_EXTERN(int) bakeami_options_to_json(char **out, const bakeami_options *opts);
+/** Frees options made by bakeami_options_from_json (secrets zeroed first); only those. */
+BAKEAMI_EXTERN(void) bakeami_options_free(bakeami_options *opts);
+
 /* ---- the bake ------------------------------------------------------ */
 
 typedef struct bakeami_bake bakeami_bake;
@@ -124,6 +145,12 @@ BAKEAMI_EXTERN(void) bakeami_bake_cancel(bakeami_bake *bake);
 BAKEAMI_EXTERN(const char *) bakeami_bake_run_id(const bakeami_bake *bake);
 /** The AMI id in `region` (NULL: the build region), or NULL. */
 BAKEAMI_EXTERN(const char *) bakeami_bake_ami(const bakeami_bake *bake, const char *region);
+/**
+ * The build region (opts->region, else the template's, else AWS_REGION),
+ * once the run has resolved it (from its first state on); NULL before
+ * bakeami_bake_run, or when the run failed before knowing it.
+ */
+BAKEAMI_EXTERN(const char *) bakeami_bake_region(const bakeami_bake *bake);
 /** The result document (JSON; see README), owned by the bake. */
 BAKEAMI_EXTERN(const char *) bakeami_bake_result_json(const bakeami_bake *bake);
 /** The error message of the run, or NULL. */

@@ -122,6 +122,11 @@ const char *bakeami_bake_ami(const bakeami_bake *bake, const char *region)
 	return bk_kv_get(&bake->amis, region ? region : bk_aws_region(bake->aws));
 }
 
+const char *bakeami_bake_region(const bakeami_bake *bake)
+{
+	return bake && bake->aws ? bk_aws_region(bake->aws) : NULL;
+}
+
 const char *bakeami_bake_result_json(const bakeami_bake *bake)
 {
 	return bake ? bake->result_json : NULL;

@@ -1,0 +1,233 @@
+/* test_options_json.c - bakeami_options as JSON (the JNI encoding), and the
+ * build region a bake reports. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bakeami.h"
+
+/* Every key, each with a value that differs from the default. */
+static const char *const EVERY_OPTION =
+	"{\"version\":1,"
+	"\"template_path\":\"/ws/images/wëb.json\","
+	"\"vars\":[\"version=7\",\"name=web\",\"version=8\"],"
+	"\"var_files\":[\"/ws/a.json\",\"/ws/b.json\"],"
+	"\"journal_path\":\"/ws/.bakeami/journal/j.jsonl\","
+	"\"manifest_path\":\"/ws/out/manifest.json\","
+	"\"result_path\":\"/ws/out/result.json\","
+	"\"junit_path\":\"/ws/out/junit.xml\","
+	"\"on_error_abort\":true,"
+	"\"debug\":true,"
+	"\"access_key_id\":\"AKIDEXAMPLE\","
+	"\"secret_access_key\":\"s3cr3t\","
+	"\"session_token\":\"t0k3n\","
+	"\"region\":\"eu-west-3\","
+	"\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"]}";
+
+static void every_option_is_read(void **state)
+{
+	bakeami_options *o = NULL;
+
+	(void)state;
+	assert_int_equal(bakeami_options_from_json(&o, EVERY_OPTION), 0);
+	assert_int_equal(o->version, BAKEAMI_OPTIONS_VERSION);
+	assert_string_equal(o->template_path, "/ws/images/wëb.json");
+	assert_int_equal(o->vars_count, 3);
+	assert_string_equal(o->vars[0], "version=7");
+	assert_string_equal(o->vars[2], "version=8");
+	assert_int_equal(o->var_files_count, 2);
+	assert_string_equal(o->var_files[1], "/ws/b.json");
+	assert_string_equal(o->journal_path, "/ws/.bakeami/journal/j.jsonl");
+	assert_string_equal(o->manifest_path, "/ws/out/manifest.json");
+	assert_string_equal(o->result_path, "/ws/out/result.json");
+	assert_string_equal(o->junit_path, "/ws/out/junit.xml");
+	assert_int_equal(o->on_error_abort, 1);
+	assert_int_equal(o->debug, 1);
+	assert_string_equal(o->access_key_id, "AKIDEXAMPLE");
+	assert_string_equal(o->secret_access_key, "s3cr3t");
+	assert_string_equal(o->session_token, "t0k3n");
+	assert_string_equal(o->region, "eu-west-3");
+	assert_int_equal(o->extra_tags_count, 2);
+	assert_string_equal(o->extra_tags[1], "jenkins:run=x#7");
+	assert_null(o->log_cb);
+	bakeami_options_free(o);
+}
+
+/* from_json(to_json(from_json(doc))) reads the same as doc, key for key. */
+static void the_document_round_trips(void **state)
+{
+	bakeami_options *o = NULL, *again = NULL;
+	char *json = NULL, *json2 = NULL;
+
+	(void)state;
+	assert_int_equal(bakeami_options_from_json(&o, EVERY_OPTION), 0);
+	assert_int_equal(bakeami_options_to_json(&json, o), 0);
+	assert_string_equal(json, EVERY_OPTION); /* same keys, same order, same values */
+	assert_int_equal(bakeami_options_from_json(&again, json), 0);
+	assert_int_equal(bakeami_options_to_json(&json2, again), 0);
+	assert_string_equal(json, json2);
+	free(json);
+	free(json2);
+	bakeami_options_free(o);
+	bakeami_options_free(again);
+}
+
+static void absent_and_null_mean_not_set(void **state)
+{
+	bakeami_options *o = NULL;
+	char *json = NULL;
+
+	(void)state;
+	assert_int_equal(bakeami_options_from_json(&o,
+		"{\"template_path\":\"t.json\",\"region\":null,\"vars\":null,\"debug\":false}"), 0);
+	assert_null(o->region);
+	assert_null(o->vars);
+	assert_int_equal(o->vars_count, 0);
+	assert_int_equal(o->debug, 0);
+	assert_null(o->secret_access_key);
+	assert_int_equal(bakeami_options_to_json(&json, o), 0);
+	assert_string_equal(json, "{\"version\":1,\"template_path\":\"t.json\"}");
+	free(json);
+	bakeami_options_free(o);
+	assert_int_equal(bakeami_options_from_json(&o, "{}"), 0);
+	assert_null(o->template_path);
+	bakeami_options_free(o);
+	bakeami_options_free(NULL);
+}
+
+/* Options from a struct the caller filled (not from JSON) encode too. */
+static void a_caller_filled_struct_encodes(void **state)
+{
+	const char *vars[] = {"a=1"};
+	bakeami_options o = BAKEAMI_OPTIONS_INIT;
+	char *json = NULL;
+
+	(void)state;
+	o.template_path = "t.json";
+	o.vars = vars;
+	o.vars_count = 1;
+	o.on_error_abort = 1;
+	assert_int_equal(bakeami_options_to_json(&json, &o), 0);
+	assert_string_equal(json, "{\"version\":1,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
+			    "\"on_error_abort\":true}");
+	free(json);
+	o.version = 99;
+	assert_int_equal(bakeami_options_to_json(&json, &o), BAKEAMI_EINVALID);
+	assert_null(json);
+}
+
+static void refused(const char *json, const char *message)
+{
+	bakeami_options *o = (bakeami_options *)1;
+
+	assert_int_equal(bakeami_options_from_json(&o, json), BAKEAMI_EINVALID);
+	assert_null(o);
+	if (!strstr(bakeami_error_last(), message))
+		fail_msg("%s: got \"%s\", expected it to name \"%s\"", json, bakeami_error_last(), message);
+}
+
+static void an_unknown_key_is_named(void **state)
+{
+	(void)state;
+	refused("{\"template_path\":\"t.json\",\"regoin\":\"eu-west-3\"}",
+		"options: unknown key \"regoin\"");
+	/* the Java names are not the library's */
+	refused("{\"templatePath\":\"t.json\"}", "unknown key \"templatePath\"");
+	refused("{\"log_cb\":null}", "unknown key \"log_cb\"");
+}
+
+static void a_wrong_type_is_named(void **state)
+{
+	(void)state;
+	refused("{\"region\":3}", "\"region\" must be a string or null");
+	refused("{\"template_path\":[\"t.json\"]}", "\"template_path\" must be a string");
+	refused("{\"vars\":\"a=1\"}", "\"vars\" must be an array of strings");
+	refused("{\"extra_tags\":[\"a=1\",2]}", "\"extra_tags\"[1] must be a string");
+	refused("{\"var_files\":[null]}", "\"var_files\"[0] must be a string");
+	refused("{\"on_error_abort\":1}", "\"on_error_abort\" must be true or false");
+	refused("{\"debug\":\"true\"}", "\"debug\" must be true or false");
+	/* a failure after secrets were read frees them */
+	refused("{\"secret_access_key\":\"s\",\"session_token\":\"t\",\"vars\":{}}",
+		"\"vars\" must be an array");
+}
+
+static void a_bad_document_is_refused(void **state)
+{
+	(void)state;
+	refused("{\"region\":\"a\",\"region\":\"b\"}", "\"region\" is given twice");
+	refused("{\"version\":2}", "\"version\" must be 1");
+	refused("{\"version\":\"1\"}", "\"version\" must be 1");
+	refused("[\"template_path\"]", "must be a JSON object");
+	refused("{\"template_path\":\"t.json\"", "not valid JSON");
+	refused("{} trailing", "not valid JSON");
+	refused(NULL, "no JSON document");
+}
+
+/* ---- bakeami_bake_region -------------------------------------------- */
+
+static bakeami_bake *bake_from(const char *json)
+{
+	bakeami_options *o = NULL;
+	bakeami_bake *b = NULL;
+
+	assert_int_equal(bakeami_options_from_json(&o, json), 0);
+	assert_int_equal(bakeami_bake_new(&b, o), 0);
+	bakeami_options_free(o); /* the bake keeps copies */
+	return b;
+}
+
+/* The region is known once the run resolved it, even when the run then
+ * fails: here every AWS call is refused (a closed loopback port). */
+static void the_build_region_comes_from_the_run(void **state)
+{
+	char journal[64];
+	char *json;
+	bakeami_bake *b;
+
+	(void)state;
+	snprintf(journal, sizeof(journal), "/tmp/bakeami-opts-%d.jsonl", (int)getpid());
+	json = malloc(1024);
+	assert_non_null(json);
+	snprintf(json, 1024, "{\"template_path\":\"tests/e2e/templates/bake.json\","
+		 "\"region\":\"eu-west-3\",\"journal_path\":\"%s\","
+		 "\"access_key_id\":\"AKIDEXAMPLE\",\"secret_access_key\":\"not-a-secret\"}", journal);
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9", 1);
+	setenv("BAKEAMI_RETRY_BASE_MS", "1", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	b = bake_from(json);
+	assert_null(bakeami_bake_region(b));
+	assert_true(bakeami_bake_run(b) < 0);
+	assert_non_null(bakeami_bake_region(b));
+	assert_string_equal(bakeami_bake_region(b), "eu-west-3");
+	bakeami_bake_free(b);
+	unlink(journal);
+	free(json);
+
+	/* a run that fails before it knows the region has none */
+	b = bake_from("{\"template_path\":\"/nonexistent/bakeami/t.json\"}");
+	assert_true(bakeami_bake_run(b) < 0);
+	assert_null(bakeami_bake_region(b));
+	bakeami_bake_free(b);
+	assert_null(bakeami_bake_region(NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_option_is_read),
+		cmocka_unit_test(the_document_round_trips),
+		cmocka_unit_test(absent_and_null_mean_not_set),
+		cmocka_unit_test(a_caller_filled_struct_encodes),
+		cmocka_unit_test(an_unknown_key_is_named),
+		cmocka_unit_test(a_wrong_type_is_named),
+		cmocka_unit_test(a_bad_document_is_refused),
+		cmocka_unit_test(the_build_region_comes_from_the_run),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
