@@ -112,7 +112,8 @@ JTEST_PROPS = -Dbakeami.test.repo=$(CURDIR) -Dbakeami.test.jar=$(abspath $(PLUGI
 
 java-unit: java-test-classes
 	$(JAVA) -Xcheck:jni $(JTEST_PROPS) -cp $(JTEST_CP) io.bakeami.test.RunTests \
-		io.bakeami.nativelib.LoaderTest io.bakeami.jenkins.PluginUnitTest io.bakeami.test.JarContentsTest
+		io.bakeami.nativelib.LoaderTest io.bakeami.nativelib.OptionsJsonTest io.bakeami.jenkins.PluginUnitTest \
+		io.bakeami.test.JarContentsTest
 
 java-test: java-unit
 ifeq ($(JAVA_E2E),1)

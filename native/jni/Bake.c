@@ -1,109 +1,30 @@
 /*
  * Bake.c - natives of io.bakeami.nativelib.Bake: one bakeami_bake per Java
  * Bake, its log events delivered to Bake.event() as they come, cancel from
- * any thread, results as JSON.
+ * any thread, results as UTF-8 byte[].
  *
- * The handle Java keeps (a long) points to a struct bkj_bake. The log
- * callback runs on the thread that called run0 (bakeami_bake_run calls it
- * on the baking thread), so it uses that thread's JNIEnv and the Bake
- * reference run0 got; each event gets its own local frame, so a bake that
- * logs for an hour holds no more local references than one that logs once.
+ * The options cross as one UTF-8 JSON document (BakeOptions.toJson), read
+ * by the library's bakeami_options_from_json: this file knows no option by
+ * name. The handle Java keeps (a long) points to a struct bkj_bake.
+ *
+ * Threads: the library serializes the events of one bake, but they may
+ * come from its own threads (bakeami.h). So the callback never assumes the
+ * thread in run0: it finds (or attaches, once per thread) its JNIEnv with
+ * bkj_env() and calls the Bake through a global reference that lives as
+ * long as the handle, so there is no "is it running" flag to race on. Each
+ * event gets its own local frame, so a bake that logs for an hour holds no
+ * more local references than one that logs once.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bakeami_jni.h"
 #include "io_bakeami_nativelib_Bake.h"
 
 struct bkj_bake {
 	bakeami_bake *bake;
-	/* Set by run0 for the length of the run; read by the log callback. */
-	int running;
-	pthread_t thread;     /* the thread in run0 */
-	JNIEnv *env;          /* its JNIEnv */
-	jobject self;         /* the Bake (run0's local reference) */
-	jobject self_global;  /* the same, for an event from any other thread */
+	jobject self;  /* global ref to the Bake, from new0 to free0 */
 };
-
-/* The options as C strings, copied out of the Java arrays. */
-struct bkj_opts {
-	char *template_path, *region, *access_key, *secret_key, *session_token;
-	char *journal, *manifest, *junit, *result;
-	char **vars, **var_files, **extra_tags;
-	size_t vars_count, var_files_count, extra_tags_count;
-};
-
-static void opts_free(struct bkj_opts *o)
-{
-	free(o->template_path);
-	free(o->region);
-	free(o->access_key);
-	bkj_free_secret(o->secret_key);
-	bkj_free_secret(o->session_token);
-	free(o->journal);
-	free(o->manifest);
-	free(o->junit);
-	free(o->result);
-	bkj_cstrv_free(o->vars, o->vars_count);
-	bkj_cstrv_free(o->var_files, o->var_files_count);
-	bkj_cstrv_free(o->extra_tags, o->extra_tags_count);
-	memset(o, 0, sizeof(*o));
-}
-
-/* Copies the Java arguments into *o and points *copts at them. Returns 0, or
- * -1 with a Java exception pending (and *o freed). */
-static int opts_load(JNIEnv *env, struct bkj_opts *o, bakeami_options *copts,
-		     jbyteArray tmpl, jobjectArray vars, jobjectArray var_files,
-		     jbyteArray region, jbyteArray access_key, jbyteArray secret_key,
-		     jbyteArray session_token, jbyteArray journal, jbyteArray manifest,
-		     jbyteArray junit, jbyteArray result, jboolean on_error_abort,
-		     jboolean debug, jobjectArray extra_tags)
-{
-	int err = 0;
-
-	memset(o, 0, sizeof(*o));
-	o->template_path = bkj_cstr(env, tmpl, &err);
-	if (!err) o->region = bkj_cstr(env, region, &err);
-	if (!err) o->access_key = bkj_cstr(env, access_key, &err);
-	if (!err) o->secret_key = bkj_cstr(env, secret_key, &err);
-	if (!err) o->session_token = bkj_cstr(env, session_token, &err);
-	if (!err) o->journal = bkj_cstr(env, journal, &err);
-	if (!err) o->manifest = bkj_cstr(env, manifest, &err);
-	if (!err) o->junit = bkj_cstr(env, junit, &err);
-	if (!err) o->result = bkj_cstr(env, result, &err);
-	if (!err) o->vars = bkj_cstrv(env, vars, &o->vars_count, &err);
-	if (!err) o->var_files = bkj_cstrv(env, var_files, &o->var_files_count, &err);
-	if (!err) o->extra_tags = bkj_cstrv(env, extra_tags, &o->extra_tags_count, &err);
-	if (err) {
-		opts_free(o);
-		return -1;
-	}
-	if (bakeami_options_init(copts, BAKEAMI_OPTIONS_VERSION) < 0) {
-		opts_free(o);
-		bkj_throw(env, BAKEAMI_ERROR, bakeami_error_last());
-		return -1;
-	}
-	copts->template_path = o->template_path;
-	copts->vars = (const char *const *)o->vars;
-	copts->vars_count = o->vars_count;
-	copts->var_files = (const char *const *)o->var_files;
-	copts->var_files_count = o->var_files_count;
-	copts->journal_path = o->journal;
-	copts->manifest_path = o->manifest;
-	copts->result_path = o->result;
-	copts->junit_path = o->junit;
-	copts->on_error_abort = on_error_abort ? 1 : 0;
-	copts->debug = debug ? 1 : 0;
-	copts->access_key_id = o->access_key;
-	copts->secret_access_key = o->secret_key;
-	copts->session_token = o->session_token;
-	copts->region = o->region;
-	copts->extra_tags = (const char *const *)o->extra_tags;
-	copts->extra_tags_count = o->extra_tags_count;
-	return 0;
-}
 
 static struct bkj_bake *handle(JNIEnv *env, jlong h)
 {
@@ -112,6 +33,25 @@ static struct bkj_bake *handle(JNIEnv *env, jlong h)
 	if (!jb || !jb->bake)
 		bkj_throw(env, BAKEAMI_EINVALID, "the bake is closed");
 	return jb;
+}
+
+/* The options document as bakeami_options (free with bakeami_options_free),
+ * or NULL with a BakeException pending. */
+static bakeami_options *options(JNIEnv *env, jbyteArray json)
+{
+	bakeami_options *o = NULL;
+	int err = 0, rc;
+	char *doc = bkj_cstr(env, json, &err);
+
+	if (err)
+		return NULL;
+	rc = bakeami_options_from_json(&o, doc);
+	bkj_free_secret(doc); /* it holds the credentials */
+	if (rc < 0) {
+		bkj_throw(env, rc, bakeami_error_last());
+		return NULL;
+	}
+	return o;
 }
 
 /* ---- the log callback ---------------------------------------------------- */
@@ -139,80 +79,84 @@ static void deliver(JNIEnv *env, jobject self, const bakeami_event *ev)
 static void on_event(const bakeami_event *ev, void *payload)
 {
 	struct bkj_bake *jb = payload;
-	JNIEnv *env = NULL;
-	jint r;
+	JNIEnv *env = bkj_env();
 
-	if (!jb->running)
-		return;
-	if (pthread_equal(pthread_self(), jb->thread)) {
-		deliver(jb->env, jb->self, ev);
-		return;
-	}
-	/* Not the baking thread (the library does not do this today). */
-	r = (*bkj.vm)->GetEnv(bkj.vm, (void **)&env, JNI_VERSION_1_8);
-	if (r == JNI_OK) {
-		deliver(env, jb->self_global, ev);
-	} else if (r == JNI_EDETACHED &&
-		   (*bkj.vm)->AttachCurrentThreadAsDaemon(bkj.vm, (void **)&env, NULL) == JNI_OK) {
-		deliver(env, jb->self_global, ev);
-		(*bkj.vm)->DetachCurrentThread(bkj.vm);
-	}
+	if (env) /* NULL: the JVM refused to attach this thread; the line is lost */
+		deliver(env, jb->self, ev);
 }
 
 /* ---- natives ------------------------------------------------------------- */
 
-JNIEXPORT jlong JNICALL Java_io_bakeami_nativelib_Bake_new0(
-	JNIEnv *env, jclass cls, jbyteArray tmpl, jobjectArray vars, jobjectArray var_files,
-	jbyteArray region, jbyteArray access_key, jbyteArray secret_key, jbyteArray session_token,
-	jbyteArray journal, jbyteArray manifest, jbyteArray junit, jbyteArray result,
-	jboolean on_error_abort, jboolean debug, jobjectArray extra_tags)
+static void bake_free(JNIEnv *env, struct bkj_bake *jb)
 {
-	struct bkj_opts o;
-	bakeami_options copts;
+	bakeami_bake_free(jb->bake); /* no event comes after this returns */
+	if (jb->self)
+		(*env)->DeleteGlobalRef(env, jb->self);
+	free(jb);
+}
+
+JNIEXPORT jlong JNICALL Java_io_bakeami_nativelib_Bake_new0(JNIEnv *env, jobject self, jbyteArray json)
+{
+	bakeami_options *o;
 	struct bkj_bake *jb;
 	int rc;
 
-	(void)cls;
-	if (opts_load(env, &o, &copts, tmpl, vars, var_files, region, access_key, secret_key,
-		      session_token, journal, manifest, junit, result, on_error_abort, debug,
-		      extra_tags) < 0)
+	if (!(o = options(env, json)))
 		return 0;
-	if (!(jb = calloc(1, sizeof(*jb)))) {
-		opts_free(&o);
+	if (!(jb = calloc(1, sizeof(*jb))) || !(jb->self = (*env)->NewGlobalRef(env, self))) {
+		free(jb);
+		bakeami_options_free(o);
 		bkj_throw(env, BAKEAMI_ENOMEM, "out of memory");
 		return 0;
 	}
-	copts.log_cb = on_event;
-	copts.log_payload = jb;
-	rc = bakeami_bake_new(&jb->bake, &copts); /* copies every string */
-	opts_free(&o);
+	o->log_cb = on_event;
+	o->log_payload = jb;
+	rc = bakeami_bake_new(&jb->bake, o); /* copies every string */
+	bakeami_options_free(o);
 	if (rc < 0) {
-		free(jb);
+		bake_free(env, jb);
 		bkj_throw(env, rc, bakeami_error_last());
 		return 0;
 	}
 	return BKJ_HANDLE(jb);
 }
 
-JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_validate0(
-	JNIEnv *env, jclass cls, jbyteArray tmpl, jobjectArray vars, jobjectArray var_files,
-	jbyteArray region, jbyteArray access_key, jbyteArray secret_key, jbyteArray session_token,
-	jbyteArray journal, jbyteArray manifest, jbyteArray junit, jbyteArray result,
-	jboolean on_error_abort, jboolean debug, jobjectArray extra_tags)
+JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_validate0(JNIEnv *env, jclass cls, jbyteArray json)
 {
-	struct bkj_opts o;
-	bakeami_options copts;
+	bakeami_options *o;
 	int rc;
 
 	(void)cls;
-	if (opts_load(env, &o, &copts, tmpl, vars, var_files, region, access_key, secret_key,
-		      session_token, journal, manifest, junit, result, on_error_abort, debug,
-		      extra_tags) < 0)
+	if (!(o = options(env, json)))
 		return;
-	rc = bakeami_template_validate(&copts);
-	opts_free(&o);
+	rc = bakeami_template_validate(o);
+	bakeami_options_free(o);
 	if (rc < 0)
 		bkj_throw(env, rc, bakeami_error_last());
+}
+
+/* The document as the library read it, written back: what the tests of
+ * the encoding compare. */
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_optionsJson0(JNIEnv *env, jclass cls,
+									 jbyteArray json)
+{
+	bakeami_options *o;
+	jbyteArray out = NULL;
+	char *doc = NULL;
+	int rc;
+
+	(void)cls;
+	if (!(o = options(env, json)))
+		return NULL;
+	rc = bakeami_options_to_json(&doc, o);
+	bakeami_options_free(o);
+	if (rc < 0) {
+		bkj_throw(env, rc, bakeami_error_last());
+		return NULL;
+	}
+	out = bkj_bytes(env, doc);
+	bkj_free_secret(doc);
+	return out;
 }
 
 /* Runs the bake on the calling thread; events reach this.event() as they
@@ -224,23 +168,10 @@ JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_run0(JNIEnv *env, jobject 
 	const char *msg;
 	int rc;
 
+	(void)self;
 	if (!jb || !jb->bake)
 		return;
-	if (!(jb->self_global = (*env)->NewGlobalRef(env, self))) {
-		bkj_throw(env, BAKEAMI_ENOMEM, "out of memory");
-		return;
-	}
-	jb->thread = pthread_self();
-	jb->env = env;
-	jb->self = self;
-	jb->running = 1;
-	rc = bakeami_bake_run(jb->bake);
-	jb->running = 0;
-	jb->env = NULL;
-	jb->self = NULL;
-	(*env)->DeleteGlobalRef(env, jb->self_global);
-	jb->self_global = NULL;
-	if (rc < 0) {
+	if ((rc = bakeami_bake_run(jb->bake)) < 0) {
 		msg = bakeami_bake_error(jb->bake);
 		bkj_throw(env, rc, msg ? msg : bakeami_error_last());
 	}
@@ -284,6 +215,14 @@ JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_ami0(JNIEnv *env, jc
 	return out;
 }
 
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_region0(JNIEnv *env, jclass cls, jlong h)
+{
+	struct bkj_bake *jb = handle(env, h);
+
+	(void)cls;
+	return jb && jb->bake ? bkj_bytes(env, bakeami_bake_region(jb->bake)) : NULL;
+}
+
 JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_resultJson0(JNIEnv *env, jclass cls, jlong h)
 {
 	struct bkj_bake *jb = handle(env, h);
@@ -304,10 +243,7 @@ JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_free0(JNIEnv *env, jclass 
 {
 	struct bkj_bake *jb = BKJ_PTR(struct bkj_bake, h);
 
-	(void)env;
 	(void)cls;
-	if (!jb)
-		return;
-	bakeami_bake_free(jb->bake);
-	free(jb);
+	if (jb)
+		bake_free(env, jb);
 }

@@ -1,8 +1,9 @@
 /*
  * NativeBaker.c - natives of io.bakeami.nativelib.NativeBaker: library
  * init and version, plus what every C file of the bridge shares:
- * JNI_OnLoad/JNI_OnUnload (the cached classes and method ids) and the
- * UTF-8 and exception helpers of bakeami_jni.h.
+ * JNI_OnLoad/JNI_OnUnload (the cached classes and method ids, the key that
+ * detaches the threads it attached) and the UTF-8, exception and thread
+ * helpers of bakeami_jni.h.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,8 +27,20 @@ static jclass global_class(JNIEnv *env, const char *name)
 	return global;
 }
 
+/* Runs as a thread attached by bkj_env exits (the key's value is the VM). */
+static void detach_thread(void *vm)
+{
+	JavaVM *jvm = vm;
+
+	(*jvm)->DetachCurrentThread(jvm);
+}
+
 static void release_cache(JNIEnv *env)
 {
+	/* Threads attached by this copy after this point stay attached until
+	 * they exit: the key (and its destructor in this file) is gone. */
+	if (bkj.attached_ok)
+		pthread_key_delete(bkj.attached);
 	if (bkj.native_baker)
 		(*env)->DeleteGlobalRef(env, bkj.native_baker);
 	if (bkj.bake)
@@ -46,6 +59,9 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
 	if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK)
 		return JNI_ERR;
 	bkj.vm = vm;
+	if (pthread_key_create(&bkj.attached, detach_thread) != 0)
+		return JNI_ERR;
+	bkj.attached_ok = 1;
 	if (!(bkj.native_baker = global_class(env, "io/bakeami/nativelib/NativeBaker")) ||
 	    !(bkj.throwex = (*env)->GetStaticMethodID(env, bkj.native_baker, "throwex", "(I[B)V")) ||
 	    !(bkj.bake = global_class(env, "io/bakeami/nativelib/Bake")) ||
@@ -100,47 +116,6 @@ char *bkj_cstr(JNIEnv *env, jbyteArray bytes, int *err)
 	return s;
 }
 
-char **bkj_cstrv(JNIEnv *env, jobjectArray arr, size_t *count, int *err)
-{
-	jsize n;
-	char **v;
-
-	*count = 0;
-	if (!arr)
-		return NULL;
-	n = (*env)->GetArrayLength(env, arr);
-	if (!(v = calloc((size_t)n + 1, sizeof(*v)))) {
-		*err = 1;
-		bkj_throw(env, BAKEAMI_ENOMEM, "out of memory");
-		return NULL;
-	}
-	for (jsize i = 0; i < n; i++) {
-		jbyteArray item = (*env)->GetObjectArrayElement(env, arr, i);
-
-		v[i] = bkj_cstr(env, item, err);
-		(*env)->DeleteLocalRef(env, item);
-		if (*err || !v[i]) {
-			if (!*err) {
-				*err = 1;
-				bkj_throw(env, BAKEAMI_EINVALID, "a list holds a null string");
-			}
-			bkj_cstrv_free(v, (size_t)i);
-			return NULL;
-		}
-	}
-	*count = (size_t)n;
-	return v;
-}
-
-void bkj_cstrv_free(char **v, size_t count)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < count; i++)
-		free(v[i]);
-	free(v);
-}
-
 void bkj_free_secret(char *s)
 {
 	if (!s)
@@ -149,6 +124,25 @@ void bkj_free_secret(char *s)
 	for (volatile char *p = s; *p; p++)
 		*p = 0;
 	free(s);
+}
+
+JNIEnv *bkj_env(void)
+{
+	JNIEnv *env = NULL;
+	jint r = (*bkj.vm)->GetEnv(bkj.vm, (void **)&env, JNI_VERSION_1_8);
+
+	if (r == JNI_OK)
+		return env;
+	if (r != JNI_EDETACHED ||
+	    (*bkj.vm)->AttachCurrentThreadAsDaemon(bkj.vm, (void **)&env, NULL) != JNI_OK)
+		return NULL;
+	if (pthread_setspecific(bkj.attached, bkj.vm) != 0) {
+		/* No destructor would detach it: do not leave it attached. The
+		 * event is lost, and so are this thread's later ones. */
+		(*bkj.vm)->DetachCurrentThread(bkj.vm);
+		return NULL;
+	}
+	return env;
 }
 
 jbyteArray bkj_bytes(JNIEnv *env, const char *s)

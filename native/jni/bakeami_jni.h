@@ -11,6 +11,7 @@
 #define BAKEAMI_JNI_H
 
 #include <jni.h>
+#include <pthread.h>
 
 #include "bakeami.h"
 
@@ -18,6 +19,10 @@
  * class loader loads its own copy of the .so, so these never mix loaders. */
 struct bkj_cache {
 	JavaVM *vm;
+	/* Set on library threads this copy attached; its destructor detaches
+	 * them when they exit. */
+	pthread_key_t attached;
+	int attached_ok;      /* the key was created (so it is deleted once) */
 	jclass native_baker;  /* io.bakeami.nativelib.NativeBaker */
 	jmethodID throwex;    /* static void throwex(int code, byte[] msgUtf8) */
 	jclass bake;          /* io.bakeami.nativelib.Bake */
@@ -33,12 +38,13 @@ void bkj_throw(JNIEnv *env, int code, const char *msg);
  * (*err stays 0) or on failure (*err set to 1, a Java exception pending). */
 char *bkj_cstr(JNIEnv *env, jbyteArray bytes, int *err);
 
-/* As bkj_cstr, for byte[][]: a malloc'd array of *count copies. */
-char **bkj_cstrv(JNIEnv *env, jobjectArray arr, size_t *count, int *err);
-void bkj_cstrv_free(char **v, size_t count);
-
 /* Zeroes, then frees (for secrets). */
 void bkj_free_secret(char *s);
+
+/* This thread's JNIEnv. A thread the JVM does not know (a library thread
+ * delivering an event) is attached once, as a daemon so it never holds the
+ * JVM open, and detached when it exits; NULL if the JVM refuses. */
+JNIEnv *bkj_env(void);
 
 /* A new byte[] holding the UTF-8 bytes of s; NULL for s == NULL. */
 jbyteArray bkj_bytes(JNIEnv *env, const char *s);

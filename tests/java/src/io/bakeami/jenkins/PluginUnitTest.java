@@ -19,6 +19,7 @@ import hudson.model.TaskListener;
 import hudson.security.Permission;
 import hudson.util.FormValidation;
 import hudson.util.ListBoxModel;
+import io.bakeami.nativelib.BakeOptions;
 import io.bakeami.test.fakes.CapturingListener;
 import io.bakeami.test.fakes.FakeRun;
 import io.bakeami.test.fakes.StandInAwsCredentials;
@@ -95,13 +96,13 @@ public class PluginUnitTest {
         s.setVarFiles((List) List.of("vars/prod.json"));
         s.setOnError("abort");
         s.setRegion("  ");
-        BakeRequest r = s.toRequest();
-        assertEquals("images/web.json", r.template);
-        assertTrue(r.vars.contains("version=42") && r.vars.contains("name=web"));
-        assertEquals(List.of("vars/prod.json"), r.varFiles);
-        assertTrue(r.onErrorAbort);
-        assertNull(r.region);
-        assertNull(r.problem());
+        BakeOptions r = s.toOptions();
+        assertEquals("images/web.json", r.templatePath());
+        assertTrue(r.vars().contains("version=42") && r.vars().contains("name=web"));
+        assertEquals(List.of("vars/prod.json"), r.varFiles());
+        assertTrue(r.onErrorAbort());
+        assertNull(r.region());
+        assertNull(BakeAmiForms.problem(r));
         try {
             s.setOnError("retry");
             fail("took onError 'retry'");
@@ -109,17 +110,24 @@ public class PluginUnitTest {
             // cleanup | abort
         }
         s.setVarFiles((List) List.of("../secrets.json"));
-        assertTrue(s.toRequest().problem().startsWith("varFiles"));
+        assertTrue(BakeAmiForms.problem(s.toOptions()).startsWith("varFiles"));
     }
 
     @Test
-    public void builderExpandsBuildVariablesInValues() {
+    public void builderExpandsBuildVariablesInValues() throws Exception {
         BakeAmiBuilder b = new BakeAmiBuilder("web.json");
         b.setVars("version=${BUILD_NUMBER}\n\n  port=$PORT  \nliteral=$UNSET");
         EnvVars env = new EnvVars();
         env.put("BUILD_NUMBER", "7");
         env.put("PORT", "2222");
-        assertEquals(List.of("version=7", "port=2222", "literal=$UNSET"), b.toRequest(env).vars);
+        assertEquals(List.of("version=7", "port=2222", "literal=$UNSET"), b.toOptions(env).vars());
+        b.setVars("version=7\nnovalue");
+        try {
+            b.toOptions(env);
+            fail("took a variable without '='");
+        } catch (AbortException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("vars: 'novalue' must read key=value"));
+        }
         assertEquals(FormValidation.Kind.ERROR, new BakeAmiBuilder.DescriptorImpl().doCheckVars("novalue").kind);
         assertEquals(FormValidation.Kind.ERROR,
                 new BakeAmiBuilder.DescriptorImpl().doCheckVarFiles("ok.json\n/etc/x.json").kind);
@@ -177,9 +185,9 @@ public class PluginUnitTest {
 
     @Test
     public void theCallableSerializesAndNeverShowsItsSecrets() throws Exception {
-        BakeRequest r = new BakeAmiStep("web.json").toRequest();
-        BakeCallable c = new BakeCallable("k", r, new String[] {"AKID", "the-secret", "the-token"}, List.of("a=b"),
-                1000, new CapturingListener(false));
+        BakeOptions r = new BakeAmiStep("web.json").toOptions().credentials("AKID", "the-secret", "the-token")
+                .extraTag("a=b");
+        BakeCallable c = new BakeCallable("k", r, 1000, new CapturingListener(false));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(c);
@@ -188,6 +196,29 @@ public class PluginUnitTest {
         assertFalse(c.toString().contains("the-secret"));
         assertFalse(c.toString().contains("the-token"));
         assertFalse(new String(bytes.toByteArray(), StandardCharsets.ISO_8859_1).isEmpty());
+    }
+
+    /**
+     * Help exists once: the builder's descriptor finds the step's help-FIELD.html (a redirect:
+     * a Builder cannot share a superclass with a Step), its own for vars and varFiles, and every
+     * field of both has help. Resolved as Descriptor.getHelpFile(field) does, from the jar.
+     */
+    @Test
+    public void everyFieldHasHelpAndSharedHelpExistsOnce() {
+        BakeAmiStep.DescriptorImpl step = new BakeAmiStep.DescriptorImpl();
+        BakeAmiBuilder.DescriptorImpl builder = new BakeAmiBuilder.DescriptorImpl();
+        String stepId = "/descriptor/" + BakeAmiStep.class.getName() + "/help/";
+        String builderId = "/descriptor/" + BakeAmiBuilder.class.getName() + "/help/";
+        for (String f : List.of("template", "vars", "varFiles", "region", "credentialsId", "junit", "manifest",
+                "onError")) {
+            assertEquals(f, stepId + f, step.getHelpFile(f));
+            boolean shared = BakeAmiBuilder.DescriptorImpl.SHARED_HELP.contains(f);
+            assertEquals(f, (shared ? stepId : builderId) + f, builder.getHelpFile(f));
+            assertEquals(f, !shared, BakeAmiBuilder.class.getResource("BakeAmiBuilder/help-" + f + ".html") != null);
+        }
+        assertEquals(6, BakeAmiBuilder.DescriptorImpl.SHARED_HELP.size());
+        assertNull(builder.getHelpFile("noSuchField"));
+        assertEquals("/descriptor/" + BakeAmiBuilder.class.getName() + "/help", builder.getHelpFile());
     }
 
     @Test

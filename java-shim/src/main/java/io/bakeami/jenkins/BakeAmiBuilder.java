@@ -1,6 +1,7 @@
 package io.bakeami.jenkins;
 
 import edu.umd.cs.findbugs.annotations.NonNull;
+import hudson.AbortException;
 import hudson.EnvVars;
 import hudson.Extension;
 import hudson.FilePath;
@@ -13,8 +14,8 @@ import hudson.tasks.BuildStepDescriptor;
 import hudson.tasks.Builder;
 import hudson.util.FormValidation;
 import hudson.util.ListBoxModel;
+import io.bakeami.nativelib.BakeOptions;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import jenkins.tasks.SimpleBuildStep;
 import org.jenkinsci.Symbol;
@@ -114,15 +115,21 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
         this.onError = BakeAmiForms.checkedOnError(BakeAmiForms.fixEmpty(onError));
     }
 
-    /** The request, with build variables in the variables' values expanded. */
-    BakeRequest toRequest(EnvVars env) {
-        List<String> kv = new ArrayList<>();
+    /**
+     * The library options this step asks for (paths relative to the workspace), with build
+     * variables in the variables' values expanded.
+     */
+    BakeOptions toOptions(EnvVars env) throws AbortException {
+        BakeOptions o = new BakeOptions().template(template).region(region).junit(junit).manifest(manifest)
+                .onErrorAbort(BakeAmiForms.ON_ERROR_ABORT.equals(onError)).varFiles(BakeAmiForms.lines(varFiles));
         for (String line : BakeAmiForms.lines(vars)) {
             int eq = line.indexOf('=');
-            kv.add(eq > 0 ? line.substring(0, eq + 1) + env.expand(line.substring(eq + 1)) : line);
+            if (eq <= 0) {
+                throw new AbortException("bakeAmi: vars: '" + line + "' must read key=value");
+            }
+            o.var(line.substring(0, eq), env.expand(line.substring(eq + 1)));
         }
-        return new BakeRequest(template, kv, BakeAmiForms.lines(varFiles), region, credentialsId, junit, manifest,
-                onError);
+        return o;
     }
 
     /**
@@ -132,7 +139,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     @Override
     public void perform(@NonNull Run<?, ?> run, @NonNull FilePath workspace, @NonNull EnvVars env,
             @NonNull Launcher launcher, @NonNull TaskListener listener) throws InterruptedException, IOException {
-        BakeOutcome out = BakeAmiRunner.bake(toRequest(env), run, workspace, env, listener);
+        BakeOutcome out = BakeAmiRunner.bake(toOptions(env), credentialsId, run, workspace, env, listener);
         if (out.ami != null) {
             run.addAction(new BakeAmiAction(out.ami, out.region, out.runId));
         }
@@ -141,6 +148,21 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     @Symbol("bakeAmiBuilder")
     @Extension
     public static final class DescriptorImpl extends BuildStepDescriptor<Builder> {
+        /**
+         * Fields whose help the Pipeline step's files give, word for word. Jenkins looks for
+         * help-FIELD.html up this class's superclasses, which the step is not among (a Builder
+         * cannot extend a Step): so the help is redirected, and exists once, under BakeAmiStep/.
+         * vars and varFiles are edited differently here and keep their own help.
+         */
+        static final List<String> SHARED_HELP = List.of("template", "region", "credentialsId", "junit", "manifest",
+                "onError");
+
+        public DescriptorImpl() {
+            for (String field : SHARED_HELP) {
+                addHelpFileRedirect(field, BakeAmiStep.class, field);
+            }
+        }
+
         @SuppressWarnings("rawtypes")
         @Override
         public boolean isApplicable(Class<? extends AbstractProject> jobType) {

@@ -8,6 +8,7 @@ import hudson.model.Item;
 import hudson.security.ACL;
 import hudson.util.FormValidation;
 import hudson.util.ListBoxModel;
+import io.bakeami.nativelib.BakeOptions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -47,6 +48,31 @@ final class BakeAmiForms {
             if (seg.equals("..")) {
                 return "'" + value + "' must stay inside the workspace (no '..')";
             }
+        }
+        return null;
+    }
+
+    /** Why these options (as a step or builder made them) cannot run, or null. */
+    static String problem(BakeOptions o) {
+        String p = templateProblem(o.templatePath());
+        if (p != null) {
+            return "template: " + p;
+        }
+        for (String f : o.varFiles()) {
+            if ((p = workspacePathProblem(f)) != null) {
+                return "varFiles: " + f + ": " + p;
+            }
+        }
+        for (String v : o.vars()) {
+            if (v.indexOf('=') <= 0) {
+                return "vars: '" + v + "' must read key=value";
+            }
+        }
+        if (o.junitPath() != null && (p = workspacePathProblem(o.junitPath())) != null) {
+            return "junit: " + p;
+        }
+        if (o.manifestPath() != null && (p = workspacePathProblem(o.manifestPath())) != null) {
+            return "manifest: " + p;
         }
         return null;
     }

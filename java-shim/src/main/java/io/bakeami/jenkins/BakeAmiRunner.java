@@ -7,6 +7,7 @@ import hudson.EnvVars;
 import hudson.FilePath;
 import hudson.model.Run;
 import hudson.model.TaskListener;
+import io.bakeami.nativelib.BakeOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -32,24 +33,31 @@ final class BakeAmiRunner {
     }
 
     /**
-     * Bakes; returns the outcome of a successful bake. Throws AbortException when the bake failed,
+     * Bakes {@code options} (workspace-relative paths, as the step or builder made them) with the
+     * credentials of {@code credentialsId} (null: the agent's chain) and this build's provenance
+     * tags; returns the outcome of a successful bake. Throws AbortException when the bake failed,
      * InterruptedException when this thread was interrupted (abort), in which case it has first
      * waited, bounded, for the agent to cancel the bake and clean up.
      */
-    static BakeOutcome bake(BakeRequest req, Run<?, ?> run, FilePath workspace, EnvVars env, TaskListener listener)
-            throws IOException, InterruptedException {
-        String problem = req.problem();
+    static BakeOutcome bake(BakeOptions options, String credentialsId, Run<?, ?> run, FilePath workspace,
+            EnvVars env, TaskListener listener) throws IOException, InterruptedException {
+        String problem = BakeAmiForms.problem(options);
         if (problem != null) {
             throw new AbortException("bakeAmi: " + problem);
         }
-        String[] credentials = req.credentialsId != null ? resolveCredentials(req.credentialsId, run) : null;
+        BakeOptions request = options.copy();
+        if (credentialsId != null) {
+            String[] k = resolveCredentials(credentialsId, run);
+            request.credentials(k[0], k[1], k[2]);
+        }
+        provenance(run, env).forEach(request::extraTag);
         PrintStream log = listener.getLogger();
-        log.println("[bakeAmi] baking " + req.template + " in " + workspace.getRemote()
+        log.println("[bakeAmi] baking " + options.templatePath() + " in " + workspace.getRemote()
                 + (workspace.isRemote() ? " on the agent" : " on the built-in node") + ", AWS credentials: "
-                + (credentials != null ? "'" + req.credentialsId + "'" : "the agent's own chain"));
+                + (credentialsId != null ? "'" + credentialsId + "'" : "the agent's own chain"));
         String key = UUID.randomUUID().toString();
         long timeoutMs = cleanupTimeoutMs();
-        BakeCallable callable = new BakeCallable(key, req, credentials, provenance(run, env), timeoutMs, listener);
+        BakeCallable callable = new BakeCallable(key, request, timeoutMs, listener);
         BakeOutcome out;
         try {
             out = workspace.act(callable);

@@ -11,6 +11,7 @@ import hudson.model.Run;
 import hudson.model.TaskListener;
 import hudson.util.FormValidation;
 import hudson.util.ListBoxModel;
+import io.bakeami.nativelib.BakeOptions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -132,15 +133,17 @@ public class BakeAmiStep extends Step {
         this.onError = BakeAmiForms.checkedOnError(BakeAmiForms.fixEmpty(onError));
     }
 
-    BakeRequest toRequest() {
-        List<String> kv = new ArrayList<>();
-        vars.forEach((k, v) -> kv.add(k + "=" + v));
-        return new BakeRequest(template, kv, varFiles, region, credentialsId, junit, manifest, onError);
+    /** The library options this call asks for (paths relative to the workspace). */
+    BakeOptions toOptions() {
+        BakeOptions o = new BakeOptions().template(template).region(region).junit(junit).manifest(manifest)
+                .onErrorAbort(BakeAmiForms.ON_ERROR_ABORT.equals(onError)).varFiles(varFiles);
+        vars.forEach(o::var);
+        return o;
     }
 
     @Override
     public StepExecution start(StepContext context) throws Exception {
-        return new BakeAmiStepExecution(toRequest(), context);
+        return new BakeAmiStepExecution(toOptions(), credentialsId, context);
     }
 
     @Extension

@@ -6,6 +6,7 @@ import hudson.EnvVars;
 import hudson.FilePath;
 import hudson.model.Run;
 import hudson.model.TaskListener;
+import io.bakeami.nativelib.BakeOptions;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -29,20 +30,22 @@ public class BakeAmiStepExecution extends StepExecution {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
             daemon("bakeAmi stop timer"));
 
-    private final transient BakeRequest request;
+    private final transient BakeOptions options;
+    private final transient String credentialsId;
     private final transient AtomicBoolean done = new AtomicBoolean();
     private transient volatile Future<?> task;
     private transient volatile Throwable stopCause;
     private volatile String status;
 
-    BakeAmiStepExecution(BakeRequest request, @NonNull StepContext context) {
+    BakeAmiStepExecution(BakeOptions options, String credentialsId, @NonNull StepContext context) {
         super(context);
-        this.request = request;
+        this.options = options;
+        this.credentialsId = credentialsId;
     }
 
     @Override
     public boolean start() {
-        status = "baking " + request.template;
+        status = "baking " + options.templatePath();
         task = POOL.submit(this::work);
         return false;
     }
@@ -57,7 +60,8 @@ public class BakeAmiStepExecution extends StepExecution {
             if (run == null || ws == null || listener == null) {
                 throw new AbortException("bakeAmi needs a workspace: call it inside node { }");
             }
-            BakeOutcome out = BakeAmiRunner.bake(request, run, ws, env != null ? env : new EnvVars(), listener);
+            BakeOutcome out = BakeAmiRunner.bake(options, credentialsId, run, ws, env != null ? env : new EnvVars(),
+                    listener);
             if (stopCause != null) {
                 finish(null, stopCause); // stopped after the bake had ended
             } else {

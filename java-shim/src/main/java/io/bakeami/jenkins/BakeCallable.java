@@ -10,6 +10,8 @@ import io.bakeami.nativelib.NativeBaker;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import jenkins.MasterToSlaveFileCallable;
@@ -23,42 +25,22 @@ import jenkins.MasterToSlaveFileCallable;
  * interrupt into an interrupt here; or the channel closed) it cancels the native bake, keeps
  * waiting for its cleanup, bounded, so the cleanup lines reach the console, then rethrows.
  *
- * <p>Fields are strings, primitives and the (remotable) listener. The credentials travel inside
- * the controller-agent channel like any step argument and are never printed; the native library
- * masks them in everything it writes.
+ * <p>It carries the bake's {@link BakeOptions} (the one request object: paths relative to the
+ * workspace, credentials resolved on the controller, provenance tags) and the (remotable)
+ * listener. The credentials travel inside the controller-agent channel like any step argument
+ * and are never printed; the native library masks them in everything it writes.
  */
 final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
     private static final long serialVersionUID = 1L;
 
     private final String key;
-    private final String template;
-    private final ArrayList<String> vars;
-    private final ArrayList<String> varFiles;
-    private final String region;
-    private final String accessKeyId;
-    private final String secretAccessKey;
-    private final String sessionToken;
-    private final String junit;
-    private final String manifest;
-    private final boolean onErrorAbort;
-    private final ArrayList<String> extraTags;
+    private final BakeOptions options;
     private final long cleanupTimeoutMs;
     private final TaskListener listener;
 
-    BakeCallable(String key, BakeRequest r, String[] credentials, List<String> extraTags, long cleanupTimeoutMs,
-            TaskListener listener) {
+    BakeCallable(String key, BakeOptions options, long cleanupTimeoutMs, TaskListener listener) {
         this.key = key;
-        this.template = r.template;
-        this.vars = new ArrayList<>(r.vars);
-        this.varFiles = new ArrayList<>(r.varFiles);
-        this.region = r.region;
-        this.accessKeyId = credentials != null ? credentials[0] : null;
-        this.secretAccessKey = credentials != null ? credentials[1] : null;
-        this.sessionToken = credentials != null ? credentials[2] : null;
-        this.junit = r.junit;
-        this.manifest = r.manifest;
-        this.onErrorAbort = r.onErrorAbort;
-        this.extraTags = new ArrayList<>(extraTags);
+        this.options = options.copy();
         this.cleanupTimeoutMs = cleanupTimeoutMs;
         this.listener = listener;
     }
@@ -98,37 +80,31 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         }
     }
 
-    private BakeOptions options(File ws) {
-        BakeOptions o = new BakeOptions()
-                .template(resolve(ws, template))
-                .journal(journal(ws).getPath())
-                .onErrorAbort(onErrorAbort);
-        varFiles.forEach(f -> o.varFile(resolve(ws, f)));
-        vars.forEach(o::var);
-        extraTags.forEach(o::extraTag);
-        if (region != null) {
-            o.region(region);
+    /** The options with every path made absolute in this workspace, and the journal put there. */
+    private BakeOptions options(File ws) throws IOException {
+        List<String> varFiles = new ArrayList<>();
+        options.varFiles().forEach(f -> varFiles.add(resolve(ws, f)));
+        BakeOptions o = options.copy()
+                .template(resolve(ws, options.templatePath()))
+                .varFiles(varFiles)
+                .journal(journal(ws).getPath());
+        if (options.junitPath() != null) {
+            o.junit(output(ws, options.junitPath()));
         }
-        if (accessKeyId != null) {
-            o.credentials(accessKeyId, secretAccessKey, sessionToken);
-        }
-        if (junit != null) {
-            o.junit(output(ws, junit));
-        }
-        if (manifest != null) {
-            o.manifest(output(ws, manifest));
+        if (options.manifestPath() != null) {
+            o.manifest(output(ws, options.manifestPath()));
         }
         return o;
     }
 
     /** An output file in the workspace; its directory is made now (the library writes, not mkdirs). */
-    private static String output(File ws, String relative) {
-        File f = new File(ws, relative).getAbsoluteFile();
-        File dir = f.getParentFile();
+    private static String output(File ws, String relative) throws IOException {
+        Path f = new File(ws, relative).toPath().toAbsolutePath();
+        Path dir = f.getParent();
         if (dir != null) {
-            dir.mkdirs();
+            Files.createDirectories(dir); // throws, naming the directory, when it cannot
         }
-        return f.getPath();
+        return f.toString();
     }
 
     /** The journal: in the workspace, not in the agent JVM's working directory. */
@@ -150,6 +126,6 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
 
     @Override
     public String toString() { // never the credentials
-        return "BakeCallable[" + key + ", " + template + "]";
+        return "BakeCallable[" + key + ", " + options + "]";
     }
 }

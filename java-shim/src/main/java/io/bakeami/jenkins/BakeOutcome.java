@@ -3,13 +3,10 @@ package io.bakeami.jenkins;
 import io.bakeami.nativelib.Bake;
 import io.bakeami.nativelib.BakeException;
 import java.io.Serializable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** What a bake on the agent came to; travels back to the controller (plugin-defined, JEP-200 safe). */
 public final class BakeOutcome implements Serializable {
     private static final long serialVersionUID = 1L;
-    private static final Pattern BUILD_REGION = Pattern.compile("\"build_region\"\\s*:\\s*\"([^\"\\\\]*)\"");
 
     /** 0, or the library's error code (BakeException.E*). */
     public final int code;
@@ -20,29 +17,26 @@ public final class BakeOutcome implements Serializable {
     public final String runId;
     public final String resultJson;
 
-    private BakeOutcome(int code, int exitCode, String message, String ami, String runId, String resultJson) {
+    private BakeOutcome(int code, int exitCode, String message, Bake bake, boolean withAmi) {
         this.code = code;
         this.exitCode = exitCode;
         this.message = message;
-        this.ami = ami;
-        this.runId = runId;
-        this.resultJson = resultJson;
-        Matcher m = resultJson == null ? null : BUILD_REGION.matcher(resultJson);
-        this.region = m != null && m.find() ? m.group(1) : null;
+        this.ami = withAmi ? bake.ami() : null;
+        this.region = bake != null ? bake.region() : null; // the library's bakeami_bake_region
+        this.runId = bake != null ? bake.runId() : null;
+        this.resultJson = bake != null ? bake.resultJson() : null;
     }
 
     static BakeOutcome succeeded(Bake bake) {
-        return new BakeOutcome(0, 0, null, bake.ami(), bake.runId(), bake.resultJson());
+        return new BakeOutcome(0, 0, null, bake, true);
     }
 
     static BakeOutcome failed(Bake bake, BakeException e) {
-        String runId = bake != null ? bake.runId() : null;
-        String json = bake != null ? bake.resultJson() : null;
-        return new BakeOutcome(e.getCode(), e.getExitCode(), e.getMessage(), null, runId, json);
+        return new BakeOutcome(e.getCode(), e.getExitCode(), e.getMessage(), bake, false);
     }
 
     static BakeOutcome crashed(Bake bake, Throwable t) {
-        return new BakeOutcome(BakeException.ERROR, 1, "internal error: " + t, null, bake.runId(), null);
+        return new BakeOutcome(BakeException.ERROR, 1, "internal error: " + t, bake, false);
     }
 
     public boolean succeeded() {

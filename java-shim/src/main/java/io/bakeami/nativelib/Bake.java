@@ -2,7 +2,6 @@ package io.bakeami.nativelib;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,40 +18,42 @@ public final class Bake implements AutoCloseable {
     private boolean running;
     private boolean closeRequested;
 
-    private Bake(long handle, BakeListener listener) {
-        this.handle = handle;
+    /** The C side keeps a global reference to this object for events, from new0 to free0. */
+    private Bake(BakeOptions o, BakeListener listener) throws BakeException {
         this.listener = listener;
+        byte[] json = o.toJson();
+        try {
+            this.handle = new0(json);
+        } finally {
+            Arrays.fill(json, (byte) 0); // it holds the credentials
+        }
     }
 
     /** Makes a bake (no network call yet). Loads the native library if needed. */
     public static Bake create(BakeOptions o, BakeListener listener) throws BakeException {
         NativeBaker.load();
-        byte[] secret = utf8(o.secretAccessKey);
-        byte[] token = utf8(o.sessionToken);
-        try {
-            long h = new0(utf8(o.templatePath), utf8(o.vars), utf8(o.varFiles), utf8(o.region),
-                    utf8(o.accessKeyId), secret, token, utf8(o.journalPath), utf8(o.manifestPath),
-                    utf8(o.junitPath), utf8(o.resultPath), o.onErrorAbort, o.debug, utf8(o.extraTags));
-            return new Bake(h, listener != null ? listener : e -> {});
-        } finally {
-            wipe(secret);
-            wipe(token);
-        }
+        return new Bake(o, listener != null ? listener : e -> {});
     }
 
     /** Validates the template and its variables without any network call. */
     public static void validate(BakeOptions o) throws BakeException {
         NativeBaker.load();
-        byte[] secret = utf8(o.secretAccessKey);
-        byte[] token = utf8(o.sessionToken);
+        byte[] json = o.toJson();
         try {
-            validate0(utf8(o.templatePath), utf8(o.vars), utf8(o.varFiles), utf8(o.region),
-                    utf8(o.accessKeyId), secret, token, utf8(o.journalPath), utf8(o.manifestPath),
-                    utf8(o.junitPath), utf8(o.resultPath), o.onErrorAbort, o.debug, utf8(o.extraTags));
+            validate0(json);
         } finally {
-            wipe(secret);
-            wipe(token);
+            Arrays.fill(json, (byte) 0);
         }
+    }
+
+    /**
+     * A JSON options document as the library read it, written back by bakeami_options_to_json
+     * (credentials included: for tests of the encoding, never for a log). Throws what
+     * bakeami_options_from_json refuses.
+     */
+    static String libraryView(byte[] json) throws BakeException {
+        NativeBaker.load();
+        return str(optionsJson0(json));
     }
 
     /**
@@ -128,6 +129,13 @@ public final class Bake implements AutoCloseable {
         }
     }
 
+    /** The build region (option, template or AWS_REGION), or null if the run never resolved it. After run. */
+    public String region() {
+        synchronized (lock) {
+            return finished() ? str(region0(handle)) : null;
+        }
+    }
+
     /** The result document (JSON, see README), or null. After run. */
     public String resultJson() {
         synchronized (lock) {
@@ -167,7 +175,10 @@ public final class Bake implements AutoCloseable {
         }
     }
 
-    /** Called from C (Bake.c) on the baking thread, once per event. Never throws. */
+    /**
+     * Called from C (Bake.c) once per event: on the thread in {@link #run()} or on a library
+     * thread, never two at once for one bake (bakeami.h). Never throws.
+     */
     @SuppressWarnings("unused")
     private void event(int kind, int stream, double elapsed, byte[] stage, byte[] line) {
         try {
@@ -189,38 +200,18 @@ public final class Bake implements AutoCloseable {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
-    static byte[][] utf8(List<String> list) {
-        byte[][] out = new byte[list.size()][];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = utf8(list.get(i));
-            if (out[i] == null) {
-                throw new IllegalArgumentException("a bake option list holds null");
-            }
-        }
-        return out;
-    }
-
     static String str(byte[] b) {
         return b == null ? null : new String(b, StandardCharsets.UTF_8);
     }
 
-    private static void wipe(byte[] b) {
-        if (b != null) {
-            Arrays.fill(b, (byte) 0);
-        }
-    }
-
     // ---- natives (native/jni/Bake.c) ---------------------------------------------------------
 
-    private static native long new0(byte[] template, byte[][] vars, byte[][] varFiles, byte[] region,
-            byte[] accessKey, byte[] secretKey, byte[] sessionToken, byte[] journal, byte[] manifest,
-            byte[] junit, byte[] result, boolean onErrorAbort, boolean debug, byte[][] extraTags)
-            throws BakeException;
+    /** options: the JSON of {@link BakeOptions#toJson()}. */
+    private native long new0(byte[] options) throws BakeException;
 
-    private static native void validate0(byte[] template, byte[][] vars, byte[][] varFiles, byte[] region,
-            byte[] accessKey, byte[] secretKey, byte[] sessionToken, byte[] journal, byte[] manifest,
-            byte[] junit, byte[] result, boolean onErrorAbort, boolean debug, byte[][] extraTags)
-            throws BakeException;
+    private static native void validate0(byte[] options) throws BakeException;
+
+    private static native byte[] optionsJson0(byte[] options) throws BakeException;
 
     private native void run0(long handle) throws BakeException;
 
@@ -229,6 +220,8 @@ public final class Bake implements AutoCloseable {
     private static native byte[] runId0(long handle);
 
     private static native byte[] ami0(long handle, byte[] region);
+
+    private static native byte[] region0(long handle);
 
     private static native byte[] resultJson0(long handle);
 

@@ -1,27 +1,63 @@
 package io.bakeami.nativelib;
 
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
- * The options of one bake (bakeami_options). Paths are used as given: relative ones resolve
- * against the JVM's working directory, so callers pass absolute paths. Null means "not set".
+ * The options of one bake: the Java side of bakeami_options, and the one place Java declares
+ * them. It crosses JNI as one JSON document ({@link #toJson()}, read by the library's
+ * bakeami_options_from_json, keys = the C field names), and is the request the Jenkins plugin
+ * sends from the controller to the agent (Serializable; plain strings, lists and booleans).
+ *
+ * <p>Paths are used as given: relative ones resolve against the JVM's working directory, so a
+ * caller that runs a bake passes absolute paths. Null means "not set". The credentials travel
+ * with the object (as any step argument does over the remoting channel); {@link #toString()}
+ * never shows them and the library masks them in everything it writes.
  */
-public final class BakeOptions {
-    String templatePath;
-    final List<String> vars = new ArrayList<>();
-    final List<String> varFiles = new ArrayList<>();
-    String region;
-    String accessKeyId;
-    String secretAccessKey;
-    String sessionToken;
-    String journalPath;
-    String manifestPath;
-    String junitPath;
-    String resultPath;
-    boolean onErrorAbort;
-    boolean debug;
-    final List<String> extraTags = new ArrayList<>();
+public final class BakeOptions implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    private String templatePath;
+    private final ArrayList<String> vars = new ArrayList<>();
+    private final ArrayList<String> varFiles = new ArrayList<>();
+    private String region;
+    private String accessKeyId;
+    private String secretAccessKey;
+    private String sessionToken;
+    private String journalPath;
+    private String manifestPath;
+    private String junitPath;
+    private String resultPath;
+    private boolean onErrorAbort;
+    private boolean debug;
+    private final ArrayList<String> extraTags = new ArrayList<>();
+
+    public BakeOptions() {}
+
+    /** A copy (lists included), to change without touching the original. */
+    public BakeOptions copy() {
+        BakeOptions c = new BakeOptions();
+        c.templatePath = templatePath;
+        c.vars.addAll(vars);
+        c.varFiles.addAll(varFiles);
+        c.region = region;
+        c.accessKeyId = accessKeyId;
+        c.secretAccessKey = secretAccessKey;
+        c.sessionToken = sessionToken;
+        c.journalPath = journalPath;
+        c.manifestPath = manifestPath;
+        c.junitPath = junitPath;
+        c.resultPath = resultPath;
+        c.onErrorAbort = onErrorAbort;
+        c.debug = debug;
+        c.extraTags.addAll(extraTags);
+        return c;
+    }
+
+    // ---- setters (fluent) ----------------------------------------------------------------
 
     public BakeOptions template(String path) {
         this.templatePath = path;
@@ -46,6 +82,13 @@ public final class BakeOptions {
     /** A JSON file of variables, applied before {@link #var}s. */
     public BakeOptions varFile(String path) {
         varFiles.add(path);
+        return this;
+    }
+
+    /** Replaces the variable files (e.g. with their absolute paths). */
+    public BakeOptions varFiles(List<String> paths) {
+        varFiles.clear();
+        varFiles.addAll(paths);
         return this;
     }
 
@@ -107,6 +150,144 @@ public final class BakeOptions {
         }
         extraTags.add(keyEqualsValue);
         return this;
+    }
+
+    // ---- getters (what a caller checks or resolves; never the secrets) --------------------
+
+    public String templatePath() {
+        return templatePath;
+    }
+
+    /** "key=value" strings, in order. */
+    public List<String> vars() {
+        return Collections.unmodifiableList(vars);
+    }
+
+    public List<String> varFiles() {
+        return Collections.unmodifiableList(varFiles);
+    }
+
+    public String region() {
+        return region;
+    }
+
+    public String manifestPath() {
+        return manifestPath;
+    }
+
+    public String junitPath() {
+        return junitPath;
+    }
+
+    public boolean onErrorAbort() {
+        return onErrorAbort;
+    }
+
+    public boolean hasCredentials() {
+        return accessKeyId != null;
+    }
+
+    public List<String> extraTags() {
+        return Collections.unmodifiableList(extraTags);
+    }
+
+    // ---- the JNI encoding ----------------------------------------------------------------
+
+    /**
+     * The document bakeami_options_from_json reads: one UTF-8 JSON object, keys = the C field
+     * names, unset fields left out. Holds the credentials: it goes to the library, nowhere else.
+     */
+    byte[] toJson() {
+        Json j = new Json();
+        j.string("template_path", templatePath);
+        j.list("vars", vars);
+        j.list("var_files", varFiles);
+        j.string("journal_path", journalPath);
+        j.string("manifest_path", manifestPath);
+        j.string("result_path", resultPath);
+        j.string("junit_path", junitPath);
+        j.bool("on_error_abort", onErrorAbort);
+        j.bool("debug", debug);
+        j.string("access_key_id", accessKeyId);
+        j.string("secret_access_key", secretAccessKey);
+        j.string("session_token", sessionToken);
+        j.string("region", region);
+        j.list("extra_tags", extraTags);
+        return j.bytes();
+    }
+
+    /**
+     * Writes one flat JSON object of strings, string arrays and booleans (RFC 8259 string
+     * escaping). A NUL is refused: the C side reads NUL-terminated strings.
+     */
+    private static final class Json {
+        private final StringBuilder sb = new StringBuilder("{\"version\":1");
+
+        void string(String key, String value) {
+            if (value != null) {
+                key(key);
+                quote(value);
+            }
+        }
+
+        void list(String key, List<String> values) {
+            if (values.isEmpty()) {
+                return;
+            }
+            key(key);
+            sb.append('[');
+            for (int i = 0; i < values.size(); i++) {
+                String v = values.get(i);
+                if (v == null) {
+                    throw new IllegalArgumentException("a bake option list holds null (" + key + ")");
+                }
+                sb.append(i > 0 ? "," : "");
+                quote(v);
+            }
+            sb.append(']');
+        }
+
+        void bool(String key, boolean value) {
+            if (value) {
+                key(key);
+                sb.append("true");
+            }
+        }
+
+        private void key(String key) {
+            sb.append(",\"").append(key).append("\":");
+        }
+
+        private void quote(String s) {
+            if (s.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("a bake option holds a NUL character");
+            }
+            sb.append('"');
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                switch (c) {
+                    case '"' -> sb.append("\\\"");
+                    case '\\' -> sb.append("\\\\");
+                    case '\n' -> sb.append("\\n");
+                    case '\r' -> sb.append("\\r");
+                    case '\t' -> sb.append("\\t");
+                    case '\b' -> sb.append("\\b");
+                    case '\f' -> sb.append("\\f");
+                    default -> {
+                        if (c < 0x20) {
+                            sb.append(String.format("\\u%04x", (int) c));
+                        } else {
+                            sb.append(c);
+                        }
+                    }
+                }
+            }
+            sb.append('"');
+        }
+
+        byte[] bytes() {
+            return sb.append('}').toString().getBytes(StandardCharsets.UTF_8);
+        }
     }
 
     @Override
