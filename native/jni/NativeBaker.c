@@ -128,17 +128,19 @@ void bkj_free_secret(char *s)
 
 JNIEnv *bkj_env(void)
 {
+	/* Named, so a thread dump tells it from the JVM's own threads. */
+	JavaVMAttachArgs args = {JNI_VERSION_1_8, (char *)"bakeami library thread", NULL};
 	JNIEnv *env = NULL;
 	jint r = (*bkj.vm)->GetEnv(bkj.vm, (void **)&env, JNI_VERSION_1_8);
 
 	if (r == JNI_OK)
 		return env;
 	if (r != JNI_EDETACHED ||
-	    (*bkj.vm)->AttachCurrentThreadAsDaemon(bkj.vm, (void **)&env, NULL) != JNI_OK)
+	    (*bkj.vm)->AttachCurrentThreadAsDaemon(bkj.vm, (void **)&env, &args) != JNI_OK)
 		return NULL;
 	if (pthread_setspecific(bkj.attached, bkj.vm) != 0) {
-		/* No destructor would detach it: do not leave it attached. The
-		 * event is lost, and so are this thread's later ones. */
+		/* No destructor would detach it: do not leave it attached. This
+		 * event is lost. */
 		(*bkj.vm)->DetachCurrentThread(bkj.vm);
 		return NULL;
 	}

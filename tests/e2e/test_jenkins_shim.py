@@ -125,3 +125,12 @@ def test_interrupt_cancels_and_cleans_up(lab, clean_lab, java_classes, tmp_path)
     out = run_java(lab, "interruptingTheBakeCancelsAndCleansUp", tmp_path)
     assert "deleted instance" in out
     assert not any(lab.leftovers().values()), lab.leftovers()
+
+
+@pytest.mark.keeps_images
+def test_library_threads_deliver_events_attached_once(lab, clean_lab, java_classes, tmp_path):
+    # promote.json copies the image to us-west-2 on a library thread, whose events cross JNI.
+    out = run_java(lab, "libraryThreadsDeliverEventsAttachedOnce", tmp_path)
+    ami = printed_ami(out)
+    copies = lab.ec2("us-west-2").describe_images(Owners=["self"])["Images"]
+    assert len(copies) == 1 and copies[0]["ImageId"] != ami, copies

@@ -186,6 +186,45 @@ public class E2eTest {
         assertEquals(1, ctx.completions());
     }
 
+    /**
+     * Events from the library's own threads (promotion copies each region on a thread of its
+     * own): they reach the listener, one thread is attached to the JVM once for all its events
+     * (the same Thread object delivers "copying" and "available"), as a daemon, and it is
+     * detached when it exits (not alive once run() returned, the library having joined it).
+     */
+    @Test
+    public void libraryThreadsDeliverEventsAttachedOnce() throws Exception {
+        List<Object[]> events = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        io.bakeami.nativelib.BakeOptions o = new io.bakeami.nativelib.BakeOptions()
+                .template(ws.resolve("promote.json").toString())
+                .journal(ws.resolve(".bakeami/journal/threads.jsonl").toString());
+        labVars().forEach(o::var);
+        Thread runner = Thread.currentThread();
+        try (io.bakeami.nativelib.Bake bake = io.bakeami.nativelib.Bake.create(o,
+                e -> events.add(new Object[] {Thread.currentThread(), e.line()}))) {
+            bake.run();
+            System.out.println("AMI=" + bake.ami());
+            assertEquals("us-east-1", bake.region());
+            assertNotNull(bake.ami("us-west-2"));
+        }
+        Map<Thread, List<String>> byThread = new LinkedHashMap<>();
+        synchronized (events) {
+            for (Object[] e : events) {
+                byThread.computeIfAbsent((Thread) e[0], t -> new java.util.ArrayList<>()).add((String) e[1]);
+            }
+        }
+        byThread.remove(runner);
+        System.out.println("events by library threads: " + byThread);
+        assertEquals("one copy thread (us-west-2): " + byThread, 1, byThread.size());
+        Map.Entry<Thread, List<String>> copy = byThread.entrySet().iterator().next();
+        Thread t = copy.getKey();
+        String lines = String.join("\n", copy.getValue());
+        assertTrue(lines, lines.contains("copying ") && lines.contains(" available in us-west-2"));
+        assertEquals("bakeami library thread", t.getName());
+        assertTrue(t.getName() + " is not a daemon", t.isDaemon());
+        assertFalse(t.getName() + " is still attached after its thread ended", t.isAlive());
+    }
+
     /** The freestyle builder: the AMI reaches later steps as BAKEAMI_AMI_ID. */
     @Test
     public void freestyleBuilderExportsTheAmi() throws Exception {

@@ -3,6 +3,7 @@ package io.bakeami.jenkins;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -219,6 +220,26 @@ public class PluginUnitTest {
         assertEquals(6, BakeAmiBuilder.DescriptorImpl.SHARED_HELP.size());
         assertNull(builder.getHelpFile("noSuchField"));
         assertEquals("/descriptor/" + BakeAmiBuilder.class.getName() + "/help", builder.getHelpFile());
+    }
+
+    /**
+     * The form methods both descriptors share are declared once (BakeAmiDescriptor) and are
+     * found the way Jenkins looks them up (Class.getMethods), with their annotations.
+     */
+    @Test
+    public void bothDescriptorsShareOneSetOfFormMethods() throws Exception {
+        for (Class<?> d : List.of(BakeAmiStep.DescriptorImpl.class, BakeAmiBuilder.DescriptorImpl.class)) {
+            assertTrue(d + "", BakeAmiDescriptor.class.isAssignableFrom(d));
+            for (String m : List.of("doCheckTemplate", "doCheckJunit", "doCheckManifest")) {
+                assertEquals(BakeAmiDescriptor.class, d.getMethod(m, String.class).getDeclaringClass());
+            }
+            java.lang.reflect.Method fill = d.getMethod("doFillCredentialsIdItems", Item.class, String.class);
+            assertEquals(BakeAmiDescriptor.class, fill.getDeclaringClass());
+            assertNotNull(fill.getAnnotation(org.kohsuke.stapler.verb.POST.class));
+            assertEquals(BakeAmiDescriptor.class, d.getMethod("doFillOnErrorItems").getDeclaringClass());
+        }
+        assertEquals(new BakeAmiStep.DescriptorImpl().getDisplayName(), new BakeAmiBuilder.DescriptorImpl().getDisplayName());
+        assertEquals(FormValidation.Kind.ERROR, new BakeAmiBuilder.DescriptorImpl().doCheckJunit("/abs.xml").kind);
     }
 
     @Test

@@ -7,23 +7,19 @@ import hudson.Extension;
 import hudson.FilePath;
 import hudson.Launcher;
 import hudson.model.AbstractProject;
-import hudson.model.Item;
 import hudson.model.Run;
 import hudson.model.TaskListener;
 import hudson.tasks.BuildStepDescriptor;
 import hudson.tasks.Builder;
 import hudson.util.FormValidation;
-import hudson.util.ListBoxModel;
 import io.bakeami.nativelib.BakeOptions;
 import java.io.IOException;
 import java.util.List;
 import jenkins.tasks.SimpleBuildStep;
 import org.jenkinsci.Symbol;
-import org.kohsuke.stapler.AncestorInPath;
 import org.kohsuke.stapler.DataBoundConstructor;
 import org.kohsuke.stapler.DataBoundSetter;
 import org.kohsuke.stapler.QueryParameter;
-import org.kohsuke.stapler.verb.POST;
 
 /**
  * The freestyle "Bake a tested AMI" build step. Same parameters as the {@code bakeAmi} Pipeline
@@ -147,7 +143,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
 
     @Symbol("bakeAmiBuilder")
     @Extension
-    public static final class DescriptorImpl extends BuildStepDescriptor<Builder> {
+    public static final class DescriptorImpl extends BuildStepDescriptor<Builder> implements BakeAmiDescriptor {
         /**
          * Fields whose help the Pipeline step's files give, word for word. Jenkins looks for
          * help-FIELD.html up this class's superclasses, which the step is not among (a Builder
@@ -172,11 +168,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
         @NonNull
         @Override
         public String getDisplayName() {
-            return "Bake a tested AMI";
-        }
-
-        public FormValidation doCheckTemplate(@QueryParameter String value) {
-            return BakeAmiForms.checkTemplate(value);
+            return DISPLAY_NAME;
         }
 
         public FormValidation doCheckVars(@QueryParameter String value) {
@@ -196,23 +188,6 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
                 }
             }
             return FormValidation.ok();
-        }
-
-        public FormValidation doCheckJunit(@QueryParameter String value) {
-            return BakeAmiForms.checkOptionalPath(value);
-        }
-
-        public FormValidation doCheckManifest(@QueryParameter String value) {
-            return BakeAmiForms.checkOptionalPath(value);
-        }
-
-        @POST
-        public ListBoxModel doFillCredentialsIdItems(@AncestorInPath Item item, @QueryParameter String credentialsId) {
-            return BakeAmiForms.fillCredentialsIdItems(item, credentialsId);
-        }
-
-        public ListBoxModel doFillOnErrorItems() {
-            return BakeAmiForms.fillOnErrorItems();
         }
     }
 }

@@ -6,11 +6,8 @@ import hudson.Extension;
 import hudson.FilePath;
 import hudson.Launcher;
 import hudson.model.Descriptor;
-import hudson.model.Item;
 import hudson.model.Run;
 import hudson.model.TaskListener;
-import hudson.util.FormValidation;
-import hudson.util.ListBoxModel;
 import io.bakeami.nativelib.BakeOptions;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -22,11 +19,8 @@ import org.jenkinsci.plugins.workflow.steps.Step;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
 import org.jenkinsci.plugins.workflow.steps.StepDescriptor;
 import org.jenkinsci.plugins.workflow.steps.StepExecution;
-import org.kohsuke.stapler.AncestorInPath;
 import org.kohsuke.stapler.DataBoundConstructor;
 import org.kohsuke.stapler.DataBoundSetter;
-import org.kohsuke.stapler.QueryParameter;
-import org.kohsuke.stapler.verb.POST;
 
 /**
  * {@code def ami = bakeAmi template: 'images/web.json', vars: [version: env.BUILD_NUMBER]}: bakes
@@ -147,7 +141,7 @@ public class BakeAmiStep extends Step {
     }
 
     @Extension
-    public static class DescriptorImpl extends StepDescriptor {
+    public static class DescriptorImpl extends StepDescriptor implements BakeAmiDescriptor {
         @Override
         public String getFunctionName() {
             return "bakeAmi";
@@ -156,33 +150,12 @@ public class BakeAmiStep extends Step {
         @NonNull
         @Override
         public String getDisplayName() {
-            return "Bake a tested AMI";
+            return DISPLAY_NAME;
         }
 
         @Override
         public Set<? extends Class<?>> getRequiredContext() {
             return Set.of(FilePath.class, Launcher.class, TaskListener.class, Run.class, EnvVars.class);
-        }
-
-        public FormValidation doCheckTemplate(@QueryParameter String value) {
-            return BakeAmiForms.checkTemplate(value);
-        }
-
-        public FormValidation doCheckJunit(@QueryParameter String value) {
-            return BakeAmiForms.checkOptionalPath(value);
-        }
-
-        public FormValidation doCheckManifest(@QueryParameter String value) {
-            return BakeAmiForms.checkOptionalPath(value);
-        }
-
-        @POST
-        public ListBoxModel doFillCredentialsIdItems(@AncestorInPath Item item, @QueryParameter String credentialsId) {
-            return BakeAmiForms.fillCredentialsIdItems(item, credentialsId);
-        }
-
-        public ListBoxModel doFillOnErrorItems() {
-            return BakeAmiForms.fillOnErrorItems();
         }
     }
 }
