@@ -33,6 +33,21 @@ work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/sh", work_prefix="
 
 # ---- helpers ------------------------------------------------------------
 
+# Drops the SSH connection from the server side: walks up from the script's
+# own process (through /proc/PID/stat parents) to the sshd process serving
+# this session (sshd-session on OpenSSH 9.8+) and kills it. Killing $PPID
+# instead would depend on how many shells stand in between (whether a shell
+# execs its last command), and could kill only a wrapper shell.
+DROP_SESSION = [
+    "p=$$",
+    "while c=$(cat /proc/$p/comm) && [ \"$c\" != sshd ] && [ \"$c\" != sshd-session ]; do",
+    "  s=$(cat /proc/$p/stat); s=${s##*\") \"}; set -- $s; p=$2",   # fields after ") ": state ppid
+    "  [ \"$p\" -gt 1 ] || { echo 'no sshd above this script' >&2; exit 99; }",
+    "done",
+    "kill -9 \"$p\"",
+]
+
+
 class Result:
     """The probe's events: "KIND rest..." lines."""
 
@@ -256,7 +271,7 @@ def test_killed_by_signal_reports_128_plus_n(probe, sshd, key):
 
 
 def test_connection_drop_then_reconnect(probe, sshd, key):
-    r = run(probe, sshd, "exec", "kill -9 $PPID", "exec", "true", "reconnect", "exec",
+    r = run(probe, sshd, "exec", "\n".join(DROP_SESSION), "exec", "true", "reconnect", "exec",
             "echo back", key=key)
     steps = r.rcs()
     assert r.rest("EXIT")[0] == "-1 -4", r
@@ -404,12 +419,16 @@ def test_shell_provisioner_env_var_file_and_execute_command(probe, sshd, key, re
     assert list(remote.iterdir()) == []
 
 
-def test_shell_provisioner_expect_disconnect_reconnects(probe, sshd, key, remote):
+# Whichever shell runs the script (Debian's /bin/sh is dash; bash and dash
+# are both Essential), the session it drops is the SSH one.
+@pytest.mark.parametrize("shebang", ["/bin/sh -e", "/bin/dash -e", "/bin/bash -e"])
+def test_shell_provisioner_expect_disconnect_reconnects(probe, sshd, key, remote, shebang):
     r = run(probe, sshd,
-            *prov(type="shell", inline=["kill -9 $PPID"], expect_disconnect=True,
-                  remote_folder=str(remote)),
+            *prov(type="shell", inline=DROP_SESSION, inline_shebang=shebang,
+                  expect_disconnect=True, remote_folder=str(remote)),
             *prov(type="shell", inline=["echo after reboot"], remote_folder=str(remote)),
-            *prov(type="shell", inline=["kill -9 $PPID"], remote_folder=str(remote)),
+            *prov(type="shell", inline=DROP_SESSION, inline_shebang=shebang,
+                  remote_folder=str(remote)),
             key=key)
     steps = r.rcs()
     assert steps[0][1] == 0 and steps[1][1] == 0, r
