@@ -171,13 +171,20 @@ def test_connect_succeeds_once_sshd_comes_up(probe, sshd, key, work):
     port = free_port()
     p = subprocess.Popen([str(probe), "--key", str(key), "--timeout", "20", "127.0.0.1",
                           str(port), USER, "exec", "echo up"], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    # sshd comes up once the probe has been refused twice (read from its
+    # events, not guessed from a sleep: a slow start must not change the test).
+    before, refused = [], 0
+    for line in p.stdout:
+        before.append(line)
+        refused += "connection refused" in line
+        if refused >= 2:
+            break
     late = Sshd(work, port, USER)
     try:
         out, _ = p.communicate(timeout=30)
     finally:
         late.stop()
-    r = Result(out, "", p.returncode, 0)
+    r = Result("".join(before) + out, "", p.returncode, 0)
     assert r.connect() == (0, ""), r
     assert r.text("OUT") == ["up"]
     assert len([l for l in r.logs() if "connection refused" in l]) >= 2, r
@@ -237,19 +244,47 @@ def test_user_key_files(probe, sshd, work):
 
 # ---- exec ---------------------------------------------------------------
 
-def test_output_is_streamed_live(probe, sshd, key):
-    """The first line reaches us while the command still sleeps."""
+def release(fifo, within=10):
+    """Write a line to fifo once its reader has opened it (fail, never hang,
+    if no reader comes)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:                      # ENXIO: no reader yet
+            assert time.monotonic() < deadline, f"nothing read {fifo}"
+            time.sleep(0.02)
+    try:
+        os.write(fd, b"go\n")
+    finally:
+        os.close(fd)
+
+
+def test_output_is_streamed_live(probe, sshd, key, work):
+    """The first line reaches us while the command still waits: the command
+    prints "second" only after this test, having read "first", released it
+    (a line on a FIFO) a second later, so the order does not rest on timing."""
+    gate = work / f"gate-{os.getpid()}"
+    os.mkfifo(gate)
+    gate.chmod(0o666)
     p = subprocess.Popen([str(probe), "--key", str(key), "127.0.0.1", str(sshd.port), USER,
-                          "exec", "echo first; sleep 1; echo second"],
+                          "exec", f"echo first; read x < {gate}; echo second"],
                          stdout=subprocess.PIPE, text=True)
     seen = {}
-    for line in p.stdout:
-        kind, _, rest = line.rstrip("\n").partition(" ")
-        if kind == "OUT":
-            seen[rest.split(" ", 1)[1]] = (time.monotonic(), float(rest.split(" ", 1)[0]))
-        elif kind == "EXIT":
-            seen["EXIT"] = (time.monotonic(), 0)
-    p.wait(10)
+    try:
+        for line in p.stdout:
+            kind, _, rest = line.rstrip("\n").partition(" ")
+            if kind == "OUT":
+                seen[rest.split(" ", 1)[1]] = (time.monotonic(), float(rest.split(" ", 1)[0]))
+                if rest.endswith(" first"):
+                    time.sleep(1)
+                    release(gate)
+            elif kind == "EXIT":
+                seen["EXIT"] = (time.monotonic(), 0)
+        p.wait(10)
+    finally:
+        gate.unlink()
     assert set(seen) == {"first", "second", "EXIT"}, seen
     assert seen["second"][0] - seen["first"][0] > 0.8   # arrival in this process
     assert seen["second"][1] - seen["first"][1] > 0.8   # the driver's own clock
