@@ -2,8 +2,10 @@
 tests that drive the SSH layer directly (test_ssh_layer.py, test_verify_layer.py).
 
 - free_port(), sh(cmd), wait_listening(port, proc, what): small helpers.
-- Sshd(work, port, allow_user): an sshd with its own config, host key, pid
-  file and authorized_keys file (work/authorized_keys); stop() ends it.
+- Sshd(work, port, allow_user, hide=()): an sshd with its own config, host
+  key, pid file and authorized_keys file (work/authorized_keys); with hide,
+  those programs of /usr/bin are absent for it and its sessions (a private
+  mount namespace); stop() ends it.
 - fixtures(user=..., shell=..., work_prefix=...): the module-scoped fixtures
   work, user and sshd for one test file:
       work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/sh",
@@ -21,6 +23,7 @@ import pathlib
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -62,9 +65,15 @@ def wait_listening(port, proc, what, log=None):
 
 class Sshd:
     """sshd on 127.0.0.1:port, its files in work/sshd-<port>; only allow_user
-    may log in, with a key from work/authorized_keys."""
+    may log in, with a key from work/authorized_keys.
 
-    def __init__(self, work, port, allow_user):
+    hide: names of programs in /usr/bin (e.g. ss, netstat) that do not exist
+    for this sshd and its sessions, sudo included, as on a minimal image: it
+    runs in its own mount namespace (unshare -m, private propagation), where
+    /usr/bin is an overlay whose upper layer has whiteouts for them. Nothing
+    changes for the rest of the machine."""
+
+    def __init__(self, work, port, allow_user, hide=()):
         self.dir = work / f"sshd-{port}"
         self.dir.mkdir()
         self.port = port
@@ -81,13 +90,29 @@ class Sshd:
             f"AllowUsers {allow_user}\nMaxSessions 50\nMaxStartups 50\nLogLevel VERBOSE\n")
         self.log = open(self.dir / "log", "w")
         os.makedirs("/run/sshd", exist_ok=True)
-        self.proc = subprocess.Popen([SSHD, "-f", str(self.dir / "sshd_config"), "-D", "-e"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        cmd = [SSHD, "-f", str(self.dir / "sshd_config"), "-D", "-e"]
+        self.proc = subprocess.Popen(self._hiding(hide) + cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         try:
             wait_listening(port, self.proc, "sshd", log=self.dir / "log")
         except BaseException:
             self.stop()
             raise
+
+    def _hiding(self, names):
+        """The command prefix that runs sshd (same pid: exec) with names
+        missing from /usr/bin (/bin is a link to it on Debian 12)."""
+        if not names:
+            return []
+        upper, scratch = self.dir / "bin-upper", self.dir / "bin-work"
+        upper.mkdir()
+        scratch.mkdir()
+        for name in names:
+            os.mknod(upper / name, 0o600 | stat.S_IFCHR, os.makedev(0, 0))   # a whiteout
+        mount = (f"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={upper},"
+                 f"workdir={scratch} /usr/bin")
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                f'{mount} && exec "$0" "$@"']
 
     def authorize(self, public_line):
         """Append one public key line to the authorized_keys file."""
@@ -134,7 +159,9 @@ def fixtures(*, user, shell, work_prefix):
             pwd.getpwnam(name)
         except KeyError:
             sh(f"useradd -m -s {shell} {name}")
-        sh(f"usermod -p '*' {name}")     # a locked ("!") account is refused
+        # A user left by an older run may have another shell; the tests
+        # assert this one. A locked ("!") account is refused.
+        sh(f"usermod -s {shell} -p '*' {name}")
         sudoers = pathlib.Path(f"/etc/sudoers.d/{name}")
         sudoers.write_text(f"{name} ALL=(ALL) NOPASSWD:ALL\n")
         sudoers.chmod(0o440)

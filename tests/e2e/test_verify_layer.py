@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -37,6 +38,15 @@ work, user, sshd = plain_sshd.fixtures(user=USER, shell="/bin/bash",
 def require_rspec():
     if not shutil.which("rspec"):
         pytest.fail("needs rspec and Serverspec (tests/deps.sh installs ruby-serverspec)")
+
+
+def require_ss():
+    """examples/serverspec has a port resource: specinfra runs `ss -tunl |
+    grep` on Debian 8+ targets (no /proc/net fallback, unlike the native
+    port check), and the target is this machine."""
+    if not shutil.which("ss"):
+        pytest.fail("needs ss on this machine, the Serverspec target "
+                    "(tests/deps.sh installs iproute2)")
 
 
 # ---- helpers ------------------------------------------------------------
@@ -152,6 +162,46 @@ def secret(work):
 
 
 @pytest.fixture(scope="module")
+def sshd_without_ss(work, user, key):
+    """A second sshd for USER on a machine without ss and netstat (hidden
+    from it and its sessions, sudo included, by a private mount namespace),
+    as on a minimal image: the port check must fall back to /proc/net, and
+    this runs on every machine, ss or not."""
+    d = plain_sshd.Sshd(work, free_port(), USER, hide=("ss", "netstat"))
+    yield d
+    d.stop()
+
+
+# What the port check's script sees (common.c's prologue adds the sbin dirs).
+NO_SS_OR_NETSTAT = {
+    "command": "PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin; "
+               "command -v ss || command -v netstat || sudo -n sh -c 'command -v ss' || echo neither",
+    "stdout_matches": "^neither$", "name": "no ss or netstat on the instance"}
+
+
+def sockets(family, kind, n=1, listen=True):
+    """n sockets of family/kind bound to loopback on free ports (listening,
+    for TCP, when listen); the caller closes them."""
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    out = []
+    try:
+        for _ in range(n):
+            out.append(socket.socket(family, kind))
+            out[-1].bind((host, 0))
+            if listen and kind == socket.SOCK_STREAM:
+                out[-1].listen()
+    except BaseException:
+        for s in out:
+            s.close()
+        raise
+    return out
+
+
+def port_of(sock):
+    return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
 def passing_checks(sshd, http, sysv_service, secret):
     """One check of every type that this loopback host satisfies."""
     version = sh("dpkg-query -W -f='${Version}' openssh-server").stdout.split("-")[0]
@@ -260,6 +310,67 @@ def test_failures_say_expected_and_found(probe, sshd, key, work, http):
     assert junit_counts(r.junit)[0]["failures"] == len(checks)
 
 
+def test_port_check_reads_proc_net_without_ss_or_netstat(probe, sshd_without_ss, key, work):
+    """IPv4 TCP and UDP from /proc/net/tcp and udp: LISTEN (0A) counts for
+    TCP, a bound TCP socket that does not listen does not; ports and
+    addresses are hex."""
+    tcp_bound = sockets(socket.AF_INET, socket.SOCK_STREAM, listen=False)[0]
+    udp = sockets(socket.AF_INET, socket.SOCK_DGRAM)[0]
+    with tcp_bound, udp:
+        port, bound = sshd_without_ss.port, port_of(tcp_bound)
+        checks = [
+            NO_SS_OR_NETSTAT,
+            {"port": port, "listening": True, "protocol": "tcp", "address": "127.0.0.1"},
+            {"port": port_of(udp), "listening": True, "protocol": "udp", "address": "127.0.0.1"},
+            {"port": bound, "listening": False},
+        ]
+        r = run(probe, sshd_without_ss, key, work, {"checks": checks})
+        assert r.returncode == 0, r
+        assert r.rc() == (0, "ok"), r
+        failing = [
+            {"port": port, "listening": True, "protocol": "udp"},
+            {"port": port, "listening": True, "address": "0.0.0.0"},
+            {"port": port, "listening": False},
+            {"port": bound, "listening": True},
+        ]
+        r = run(probe, sshd_without_ss, key, work, {"checks": failing})
+    assert r.returncode == 3, r
+    reasons = "\n".join(r.table())
+    for want in (f"port {port}: expected listening over udp, found listening on 127.0.0.1 (tcp)",
+                 f"port {port}: expected listening on 0.0.0.0, found listening on 127.0.0.1 (tcp)",
+                 f"port {port}: expected not listening, found listening on 127.0.0.1 (tcp)",
+                 f"port {bound}: expected listening, found not listening (listening: "):
+        assert want in reasons, (want, r)
+    assert junit_counts(r.junit)[0]["failures"] == len(failing), r
+
+
+def test_port_check_reads_proc_net_ipv6_without_ss_or_netstat(probe, sshd_without_ss, key, work):
+    """IPv6 TCP and UDP from /proc/net/tcp6 and udp6 (addresses in four
+    host-order words)."""
+    try:
+        tcp6, udp6 = (sockets(socket.AF_INET6, k)[0] for k in (socket.SOCK_STREAM, socket.SOCK_DGRAM))
+    except OSError as e:     # a host (container) without IPv6 on loopback
+        pytest.skip(f"no IPv6 on loopback here: {e}")
+    with tcp6, udp6:
+        t6, u6 = port_of(tcp6), port_of(udp6)
+        checks = [
+            NO_SS_OR_NETSTAT,
+            {"port": t6, "listening": True, "protocol": "tcp", "address": "::1"},
+            {"port": t6, "listening": True, "address": "0:0:0:0:0:0:0:1"},
+            {"port": u6, "listening": True, "protocol": "udp", "address": "::1"},
+        ]
+        r = run(probe, sshd_without_ss, key, work, {"checks": checks})
+        assert r.returncode == 0, r
+        failing = [{"port": t6, "listening": True, "address": "127.0.0.1"},
+                   {"port": u6, "listening": True, "protocol": "tcp"}]
+        r = run(probe, sshd_without_ss, key, work, {"checks": failing})
+    assert r.returncode == 3, r
+    reasons = "\n".join(r.table())
+    for want in (f"port {t6}: expected listening on 127.0.0.1, found listening on ::1 (tcp)",
+                 f"port {u6}: expected listening over tcp, found listening on ::1 (udp)"):
+        assert want in reasons, (want, r)
+
+
 def test_hostile_values_stay_data(probe, sshd, key, work, user):
     # Names may not hold '/': those payloads write into the user's home (the cwd).
     in_home = pathlib.Path(user.pw_dir) / "bakeami-pwned"
@@ -298,6 +409,7 @@ def test_valgrind_clean(probe, sshd, key, work, passing_checks):
 
 def test_serverspec_suite_passes(probe, sshd, key, work):
     require_rspec()
+    require_ss()
     suite_files = sorted((SUITE / "spec").rglob("*_spec.rb"))
     assert suite_files and not (SUITE / "spec" / "spec_helper.rb").exists()
     r = run(probe, sshd, key, work, {"serverspec": {"dir": str(SUITE)}}, "--phase", "after_image")
@@ -320,6 +432,7 @@ def test_serverspec_suite_passes(probe, sshd, key, work):
 
 def test_serverspec_failure_and_native_checks_together(probe, sshd, key, work, passing_checks):
     require_rspec()
+    require_ss()
     suite = pathlib.Path(tempfile.mkdtemp(prefix="suite-", dir=work))
     shutil.copytree(SUITE / "spec", suite / "spec")
     (suite / "spec" / "localhost" / "broken_spec.rb").write_text(
@@ -349,6 +462,12 @@ def test_serverspec_cancel_kills_rspec(probe, sshd, key, work):
     assert r.returncode == 130, r
     assert r.rc()[0] == -6, r
     assert r.elapsed < 15, r
-    time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", str(suite)], capture_output=True, text=True).stdout
+    # Killed processes may take a moment to go: wait for them (10 s at most)
+    # rather than look once after a fixed pause.
+    deadline = time.monotonic() + 10
+    while True:
+        left = subprocess.run(["pgrep", "-f", str(suite)], capture_output=True, text=True).stdout
+        if left == "" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert left == "", f"rspec still running: {left}"
