@@ -3,8 +3,11 @@ against the lab's sshd, JUnit output, before_image / after_image / both,
 skip_create_ami, and what a failure leaves behind (nothing)."""
 import json
 import os
+import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -12,6 +15,16 @@ TEMPLATE = os.path.join(HERE, "templates", "tested.json")
 XSD = os.path.join(ROOT, "tests", "junit", "junit.xsd")
 NATIVE_CHECKS = 9
 SERVERSPEC_EXAMPLES = 9
+
+
+def require_ss():
+    """The Serverspec suite's port resource: specinfra runs `ss -tunl | grep`
+    on a Debian 8+ target (no /proc/net fallback); the lab's target is this
+    machine. Without ss every run would fail on `Port "N" is expected to be
+    listening` (the native port check falls back to /proc/net)."""
+    if not shutil.which("ss"):
+        pytest.fail("needs ss on this machine, the Serverspec target "
+                    "(tests/deps.sh installs iproute2)", pytrace=False)
 
 
 def args(lab, *extra, template=TEMPLATE):
@@ -39,6 +52,7 @@ def cases(root):
 
 
 def test_checks_and_serverspec_pass(lab, clean_lab, bakeami, tmp_path):
+    require_ss()
     report = tmp_path / "junit.xml"
     result = tmp_path / "result.json"
     r = bakeami.run(args(lab, "--junit", str(report), "--result", str(result)))
@@ -63,6 +77,7 @@ def test_checks_and_serverspec_pass(lab, clean_lab, bakeami, tmp_path):
 
 
 def test_one_failing_check(lab, clean_lab, bakeami, tmp_path):
+    require_ss()
     report = tmp_path / "junit.xml"
     r = bakeami.run(args(lab, "-var", "greeting=goodbye", "--junit", str(report)))
     assert r.returncode == 3, r.stdout + r.stderr
@@ -82,6 +97,7 @@ def _instances(lab):
 
 
 def test_after_image_runs_on_a_fresh_instance(lab, clean_lab, bakeami, tmp_path):
+    require_ss()
     report = tmp_path / "junit.xml"
     r = bakeami.run(args(lab, "-var", "when=after_image", "--junit", str(report)))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -99,6 +115,7 @@ def test_after_image_runs_on_a_fresh_instance(lab, clean_lab, bakeami, tmp_path)
 
 
 def test_both_phases(lab, clean_lab, bakeami, tmp_path):
+    require_ss()
     report = tmp_path / "junit.xml"
     r = bakeami.run(args(lab, "-var", "when=both", "--junit", str(report)))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -119,6 +136,7 @@ def test_after_image_failure_removes_image_and_snapshots(lab, clean_lab, bakeami
 
 
 def test_skip_create_ami_tests_without_registering(lab, clean_lab, bakeami, tmp_path):
+    require_ss()
     with open(TEMPLATE) as f:
         tpl = json.load(f)
     tpl["builders"][0]["skip_create_ami"] = True
