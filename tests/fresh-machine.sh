@@ -75,7 +75,7 @@ teardown() {
   kill_inside "$root"
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     m=${mounts[i]}
-    [[ $m == "$root"/* ]] && mountpoint -q "$m" || continue
+    [[ $m == "$root" || $m == "$root"/* ]] && mountpoint -q "$m" || continue
     umount "$m" 2>/dev/null || { sleep 1; umount "$m" 2>/dev/null; } || umount -l "$m" \
       || echo "fresh-machine: cannot unmount $m" >&2
   done
@@ -208,6 +208,10 @@ pass_env() {
 mount_into() {
   local root=$1
   mount_one() { mkdir -p "${@: -1}"; mount "$@"; mounts+=("${@: -1}"); }
+  # The root a mount point of its own, as / is on a machine: `unshare --mount` (the tests'
+  # private mount namespaces) makes / private, which fails on a plain directory.
+  mount_one --bind "$root" "$root"
+  mount --make-private "$root"
   mount_one -t proc proc "$root/proc"
   mount_one -t sysfs -o ro sysfs "$root/sys"
   mount_one --bind /dev "$root/dev"
