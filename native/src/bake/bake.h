@@ -66,7 +66,9 @@ struct bakeami_bake {
 	bk_template *tpl;
 	bk_build_config *cfg;         /* bound after RESOLVE_SOURCE */
 	bk_aws *aws;
-	bk_journal *journal;
+	bk_journal *journal;          /* and its ledger: everything the run made or changed */
+	const bk_kind *kinds;         /* how to undo each kind; NULL: bk_kinds() (tests swap it) */
+	size_t kinds_count;
 	bk_strv secrets;              /* masked in every event */
 	/* resources, in order of creation */
 	bk_ec2_images sources;        /* DescribeImages result, newest first */

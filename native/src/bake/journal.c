@@ -249,16 +249,38 @@ int bk_journal_open(bk_journal **out, const char *path, const char *run_id,
 	return rc;
 }
 
+/* A kill mid-write leaves a torn last line: what is appended starts on a
+ * line of its own, or it would be torn too. */
+static int end_torn_line(bk_journal *j)
+{
+	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+	char last = '\n';
+	int rc = 0;
+
+	if (fd >= 0 && lseek(fd, -1, SEEK_END) >= 0 && read(fd, &last, 1) != 1)
+		last = '\n';
+	if (fd >= 0)
+		close(fd);
+	if (last != '\n' && (write(j->fd, "\n", 1) != 1 || fsync(j->fd) < 0))
+		rc = bk_err(BAKEAMI_EIO, "journal %s: %s", j->path, strerror(errno));
+	return rc;
+}
+
 int bk_journal_reopen(bk_journal **out, const char *path)
 {
 	bk_ledger l;
 	int rc = bk_journal_read(&l, path);
 
 	*out = NULL;
-	if (rc == 0 && (rc = journal_new(out, path)) == 0)
+	if (rc == 0 && (rc = journal_new(out, path)) == 0) {
 		(*out)->ledger = l;
-	else if (rc == 0)
+		if ((rc = end_torn_line(*out)) < 0) {
+			bk_journal_free(*out);
+			*out = NULL;
+		}
+	} else if (rc == 0) {
 		bk_ledger_free(&l);
+	}
 	return rc;
 }
 

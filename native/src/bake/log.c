@@ -14,48 +14,90 @@
  * every line and hide nothing. */
 #define BK_MIN_SECRET 4
 
+static int add_one(bakeami_bake *b, const char *s, size_t n)
+{
+	char *copy;
+	int rc = 0;
+
+	if (n < BK_MIN_SECRET)
+		return 0;
+	if (!(copy = bk_strndup(s, n)))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	for (size_t i = 0; i < b->secrets.count && copy; i++)
+		if (!strcmp(b->secrets.items[i], copy)) {
+			free(copy);
+			copy = NULL;
+		}
+	if (copy)
+		rc = bk_strv_push(&b->secrets, copy);
+	free(copy);
+	return rc;
+}
+
+/* Output reaches the log a line at a time: a secret of several lines (a
+ * private key) is masked line by line too, or a line of it would show. */
 int bk_add_secret(bakeami_bake *b, const char *s)
 {
-	if (!s || strlen(s) < BK_MIN_SECRET)
+	int rc;
+
+	if (!s)
 		return 0;
-	for (size_t i = 0; i < b->secrets.count; i++)
-		if (!strcmp(b->secrets.items[i], s))
-			return 0;
-	return bk_strv_push(&b->secrets, s);
-}
-
-static int mask_one(bk_buf *out, const char *text, const char *secret)
-{
-	size_t n = strlen(secret);
-	const char *p = text, *hit;
-
-	bk_buf_clear(out);
-	while ((hit = strstr(p, secret))) {
-		if (bk_buf_put(out, p, (size_t)(hit - p)) < 0 ||
-		    bk_buf_puts(out, "<sensitive>") < 0)
-			return BAKEAMI_ENOMEM;
-		p = hit + n;
+	rc = add_one(b, s, strlen(s));
+	for (const char *p = s; rc == 0 && strpbrk(s, "\r\n") && *p;) {
+		size_t n = strcspn(p, "\r\n");
+		rc = add_one(b, p, n);
+		p += n;
+		p += strspn(p, "\r\n");
 	}
-	return bk_buf_puts(out, p);
+	return rc;
 }
 
+/* Every byte of text inside an occurrence of a secret, occurrences that
+ * overlap or nest included. */
+static int mark_secrets(unsigned char *hidden, const bakeami_bake *b, const char *text)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < b->secrets.count; i++) {
+		const char *secret = b->secrets.items[i], *hit = text;
+		size_t n = strlen(secret);
+		while ((hit = strstr(hit, secret))) {
+			memset(hidden + (hit - text), 1, n);
+			any = 1;
+			hit++;
+		}
+	}
+	return any;
+}
+
+/* Each run of hidden bytes becomes one "<sensitive>". */
 char *bk_mask(const bakeami_bake *b, const char *text)
 {
-	char *cur = bk_strdup(text ? text : "");
+	size_t len;
+	unsigned char *hidden;
+	bk_buf out = BK_BUF_INIT;
+	int rc = 0;
 
-	for (size_t i = 0; cur && i < b->secrets.count; i++) {
-		bk_buf out = BK_BUF_INIT;
-		if (!strstr(cur, b->secrets.items[i]))
-			continue;
-		if (mask_one(&out, cur, b->secrets.items[i]) < 0) {
-			bk_buf_free(&out);
-			free(cur);
-			return NULL;
-		}
-		free(cur);
-		cur = bk_buf_detach(&out);
+	text = text ? text : "";
+	len = strlen(text);
+	if (!(hidden = calloc(len + 1, 1)))
+		return NULL;
+	if (!mark_secrets(hidden, b, text)) {
+		free(hidden);
+		return bk_strdup(text);
 	}
-	return cur;
+	for (size_t i = 0; rc == 0 && i < len; i++) {
+		if (!hidden[i])
+			rc = bk_buf_putc(&out, text[i]);
+		else if (i == 0 || !hidden[i - 1])
+			rc = bk_buf_puts(&out, "<sensitive>");
+	}
+	free(hidden);
+	if (rc < 0) {
+		bk_buf_free(&out);
+		return NULL;
+	}
+	return bk_buf_detach(&out);
 }
 
 /* "==> 01:03.2 launch: i-0abc running" or "    | output" */
