@@ -40,11 +40,11 @@ static char *fake_describe(const bk_reaper *r, const bk_entry *e)
 }
 
 static const bk_kind fakes[] = {
-	{"instance", false, fake_undo, fake_describe},
-	{"image", false, fake_undo, fake_describe},
-	{"snapshot", false, fake_undo, fake_describe},
-	{"ssm-parameter", true, fake_undo, fake_describe},
-	{"tags", true, fake_undo, fake_describe},
+	{"instance", false, false, fake_undo, fake_describe},
+	{"image", false, false, fake_undo, fake_describe},
+	{"snapshot", false, false, fake_undo, fake_describe},
+	{"ssm-parameter", true, false, fake_undo, fake_describe},
+	{"tags", true, false, fake_undo, fake_describe},
 };
 
 static char path[128];
@@ -261,6 +261,11 @@ static void test_ledger__kinds_table(void **state)
 		assert_true(bk_kind_of(&r, changes[i])->change);
 	for (size_t i = 0; i < BK_ARRAY_SIZE(resources); i++)
 		assert_false(bk_kind_of(&r, resources[i])->change);
+	/* the tag sweep: the temporary resources, newest kind first; never an image */
+	assert_true(bk_kind_of(&r, "instance")->by_tag && bk_kind_of(&r, "key-pair")->by_tag);
+	assert_true(bk_kind_of(&r, "instance") < bk_kind_of(&r, "security-group") &&
+		    bk_kind_of(&r, "security-group") < bk_kind_of(&r, "key-pair"));
+	assert_false(bk_kind_of(&r, "image")->by_tag || bk_kind_of(&r, "snapshot")->by_tag);
 	assert_null(bk_kind_of(&r, "volume"));
 }
 

@@ -43,17 +43,19 @@ static bool is_stale(const bk_ec2_tagged *t, const bakeami_cleanup_options *o)
 	return expires < now;
 }
 
-/* Instances first, then groups, then key pairs: the reverse of creation. */
+/* The kinds found by tag, in the table's order (instances, then groups,
+ * then key pairs: the reverse of creation). */
 static int reap_tagged(bk_reaper *r, const char *run_id, const bakeami_cleanup_options *o)
 {
-	static const char *const order[] = {"instance", "security-group", "key-pair"};
+	size_t nkinds;
+	const bk_kind *kinds = bk_kinds(&nkinds);
 	bk_ec2_tagged_list l = {0};
 	int rc = bk_ec2_find_tagged(&l, r->aws, NULL, run_id), failed = 0;
 
-	for (size_t k = 0; rc == 0 && k < BK_ARRAY_SIZE(order); k++) {
-		for (size_t i = 0; i < l.count; i++) {
+	for (size_t k = 0; rc == 0 && k < nkinds; k++) {
+		for (size_t i = 0; kinds[k].by_tag && i < l.count; i++) {
 			const bk_ec2_tagged *t = &l.items[i];
-			if (strcmp(t->type, order[k]) || (o->stale && !is_stale(t, o)) ||
+			if (strcmp(t->type, kinds[k].name) || (o->stale && !is_stale(t, o)) ||
 			    (t->state && !strcmp(t->state, "terminated")))
 				continue;
 			if (bk_reap(r, t->type, t->id) < 0)
@@ -117,7 +119,8 @@ int bakeami_cleanup_run(const bakeami_cleanup_options *o)
 		return bk_err(BAKEAMI_EINVALID, "cleanup options: missing or unsupported version");
 	modes = !!o->journal_path + !!o->run_id + !!o->stale;
 	if (modes != 1)
-		return bk_err(BAKEAMI_EINVALID, "cleanup: give exactly one of --journal, --run-id, --stale");
+		return bk_err(BAKEAMI_EINVALID, "bakeami_cleanup_options: give exactly one of "
+			      "journal_path, run_id and stale");
 	if ((rc = bakeami_init()) < 0)
 		return rc;
 	rc = run_cleanup(o, log, &cleaned, &failed);

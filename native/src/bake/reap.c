@@ -130,17 +130,18 @@ static int undo_image(bk_reaper *r, const bk_entry *e)
 	return rc;
 }
 
+/* In reverse order of creation: the tag sweep goes in this order. */
 static const bk_kind kinds[] = {
-	{"instance", false, undo_instance, describe_resource},
-	{"security-group", false, undo_security_group, describe_resource},
-	{"key-pair", false, undo_key_pair, describe_resource},
-	{"image", false, undo_image, describe_image},
-	{"snapshot", false, undo_snapshot, describe_resource},
-	{"launch-permission", true, bk_undo_launch_permission, bk_describe_launch_permission},
-	{"volume-permission", true, bk_undo_volume_permission, bk_describe_volume_permission},
-	{"tags", true, bk_undo_tags, bk_describe_tags},
-	{"deprecation", true, bk_undo_deprecation, bk_describe_deprecation},
-	{"ssm-parameter", true, bk_undo_ssm_parameter, bk_describe_ssm_parameter},
+	{"instance", false, true, undo_instance, describe_resource},
+	{"security-group", false, true, undo_security_group, describe_resource},
+	{"key-pair", false, true, undo_key_pair, describe_resource},
+	{"image", false, false, undo_image, describe_image},
+	{"snapshot", false, false, undo_snapshot, describe_resource},
+	{"launch-permission", true, false, bk_undo_launch_permission, bk_describe_launch_permission},
+	{"volume-permission", true, false, bk_undo_volume_permission, bk_describe_volume_permission},
+	{"tags", true, false, bk_undo_tags, bk_describe_tags},
+	{"deprecation", true, false, bk_undo_deprecation, bk_describe_deprecation},
+	{"ssm-parameter", true, false, bk_undo_ssm_parameter, bk_describe_ssm_parameter},
 };
 
 const bk_kind *bk_kinds(size_t *count)

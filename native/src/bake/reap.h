@@ -21,6 +21,10 @@ typedef struct bk_reaper bk_reaper;
 typedef struct {
 	const char *name;      /* the journal's kind */
 	bool change;           /* a reversible change, not a resource */
+	/* Found by its bakeami:run-id tag (bk_ec2_find_tagged's type) when a
+	 * kill left it unjournalled; the table's order is the sweep's. Images
+	 * never: a tag cannot tell a half-made image from a finished one. */
+	bool by_tag;
 	/* Delete it or put it back; calls go to e->region (NULL: the client's). */
 	int (*undo)(bk_reaper *r, const bk_entry *e);
 	/* "instance i-0abc", "SSM /p in us-east-1 restored to ami-1": a new string. */
