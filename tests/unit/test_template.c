@@ -80,7 +80,9 @@ static void test_template__defaults(void **state)
 	assert_int_equal(c->provisioners_count, 0);
 	assert_null(c->tests);
 	assert_false(c->promote.present);
-	assert_null(c->post_processors);
+	assert_false(c->manifest.present);
+	assert_null(c->promote.deprecate_at);
+	assert_int_equal(c->promote.region_kms_key_ids.count, 0);
 	assert_null(c->ssh_private_key_file);
 	assert_true(bk_str_ends(c->template_dir, "/tests/templates/good"));
 	assert_int_equal(bk_template_secrets(tpl)->count, 0);
@@ -161,6 +163,17 @@ static void check_full_builder(const bk_build_config *c)
 	assert_string_equal(c->ami_users.items[0], "210987654321");
 }
 
+static void check_full_promotion_keys(const bk_build_config *c)
+{
+	const bk_promote_plan *p = &c->promote;
+
+	assert_string_equal(p->deprecate_at, "2031-01-02T03:04:05Z");
+	assert_int_equal(p->ami_org_arns.count, 1);
+	assert_int_equal(p->ami_ou_arns.count, 0);
+	assert_string_equal(bk_kv_get(&p->region_kms_key_ids, "us-west-2"), "alias/images");
+	assert_string_equal(bk_kv_get(&p->region_kms_key_ids, "eu-west-1"), "");
+}
+
 static void check_full_bdms_ssh(const bk_build_config *c)
 {
 	assert_int_equal(c->launch_bdms_count, 1);
@@ -230,8 +243,8 @@ static void check_full_sections(const bk_template *tpl, const bk_build_config *c
 	assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c->tests,
 			    "checks"), 2), "contains"), "platform");
 	assert_string_equal(c->promote.ssm_parameter, "/images/platform/latest");
-	assert_string_equal(jstr(c->post_processors, "type"), "manifest");
-	assert_string_equal(jstr(c->post_processors, "output"), "manifest.json");
+	assert_true(c->manifest.present);
+	assert_string_equal(c->manifest.output, "manifest.json");
 	assert_true(has_warning(tpl, "post-processors[1]: post-processor \"checksum\" is ignored"));
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(c->builder, "ssh_pty"));
 }
@@ -243,6 +256,7 @@ static void test_template__full(void **state)
 
 	(void)state;
 	check_full_builder(c);
+	check_full_promotion_keys(c);
 	check_full_bdms_ssh(c);
 	check_full_provisioners(c);
 	check_full_sections(tpl, c);
@@ -321,8 +335,7 @@ static void test_template__bind(void **state)
 	assert_string_equal(bk_kv_get(&b->snapshot_tags, "Source"), "ami-0source");
 	assert_string_equal(bk_kv_get(&b->tags, "Base"), "golden-base");
 	assert_string_equal(b->ami_description, "from al2023-base (ami-0source)");
-	assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(b->post_processors, "custom_data"),
-				 "source"), "ami-0source");
+	assert_string_equal(bk_kv_get(&b->manifest.custom_data, "source"), "ami-0source");
 	last = &b->provisioners[b->provisioners_count - 1];
 	assert_string_equal(last->u.shell.inline_lines.items[0], "echo instance i-0abc at 10.0.0.9:22");
 	/* the load-time config is untouched */

@@ -705,7 +705,8 @@ void bk_build_config_free(bk_build_config *cfg)
 	bk_tpl_provisioners_free(cfg);
 	cJSON_Delete(cfg->tests);
 	bk_promote_plan_free(&cfg->promote);
-	cJSON_Delete(cfg->post_processors);
+	free(cfg->manifest.output);
+	bk_kv_free(&cfg->manifest.custom_data);
 	cJSON_Delete(cfg->builder);
 	free(cfg->template_path);
 	free(cfg->template_dir);

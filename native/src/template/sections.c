@@ -1,8 +1,9 @@
 /*
  * sections.c - the two extensions (tests, promote) and post-processors.
  * tests are checked by the verify module's validator, promote for shape;
- * both are kept as rendered JSON. Of the post-processors
- * only "manifest" means something to us; others are noted and skipped.
+ * both are kept as rendered JSON. Of the post-processors only "manifest"
+ * means something to us (read into cfg->manifest); others are noted and
+ * skipped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,24 +125,22 @@ int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote)
 	return rc;
 }
 
-static int check_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path)
+static int read_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path)
 {
 	static const char *const keys[] = {"type", "name", "output", "strip_path",
 		"strip_time", "custom_data", "keep_input_artifact", "only", "except", NULL};
-	char *s = NULL;
-	int b, rc = bk_tpl_only_keys(c, m, path, keys, "a manifest post-processor");
-	bk_kv kv = BK_KV_INIT;
+	bk_manifest_cfg *mf = &c->cfg->manifest;
+	int rc = bk_tpl_only_keys(c, m, path, keys, "a manifest post-processor");
 
 	if (rc == 0)
-		rc = bk_tpl_get_opt(&s, c, m, "output", path, 's');
+		rc = bk_tpl_get_opt(&mf->output, c, m, "output", path, 's');
 	if (rc == 0)
-		rc = bk_tpl_get_opt(&b, c, m, "strip_path", path, 'b');
+		rc = bk_tpl_get_opt(&mf->strip_path, c, m, "strip_path", path, 'b');
 	if (rc == 0)
-		rc = bk_tpl_get_opt(&b, c, m, "strip_time", path, 'b');
+		rc = bk_tpl_get_opt(&mf->strip_time, c, m, "strip_time", path, 'b');
 	if (rc == 0)
-		rc = bk_tpl_get_opt(&kv, c, m, "custom_data", path, 'k');
-	free(s);
-	bk_kv_free(&kv);
+		rc = bk_tpl_get_opt(&mf->custom_data, c, m, "custom_data", path, 'k');
+	mf->present = 1;
 	return rc;
 }
 
@@ -150,26 +149,19 @@ static int manifest(bk_cfg_ctx *c, const cJSON *pp, const char *path)
 	cJSON *m = NULL;
 	int rc;
 
-	if (c->cfg->post_processors) {
+	if (c->cfg->manifest.present) {
 		bk_tpl_warn(c->warnings, "%s: %s: only the first manifest post-processor is used",
 			c->file, path);
 		return 0;
 	}
 	if (cJSON_IsString(pp)) {
-		m = cJSON_CreateObject();
-		rc = m && cJSON_AddStringToObject(m, "type", "manifest") ? 0
-		     : bk_err(BAKEAMI_ENOMEM, "out of memory");
-	} else {
-		rc = bk_interp_render_json(&m, c->in, pp, path);
+		c->cfg->manifest.present = 1;
+		return 0;
 	}
-	if (rc == 0)
-		rc = check_manifest(c, m, path);
-	if (rc != 0) {
-		cJSON_Delete(m);
-		return rc;
-	}
-	c->cfg->post_processors = m;
-	return 0;
+	if ((rc = bk_interp_render_json(&m, c->in, pp, path)) == 0)
+		rc = read_manifest(c, m, path);
+	cJSON_Delete(m);
+	return rc;
 }
 
 /* One entry: "name", {"type": ...}; a nested array is a chain. */

@@ -135,6 +135,14 @@ typedef struct {
 	} u;
 } bk_provisioner;
 
+/* The manifest post-processor (Packer's), the only one bakeami acts on. */
+typedef struct {
+	int present;
+	char *output;                /* NULL: unset */
+	int strip_path, strip_time;
+	bk_kv custom_data;
+} bk_manifest_cfg;
+
 typedef struct {
 	/* builder identity */
 	char *builder_type;         /* "amazon-ebs" or "amazon-instance" */
@@ -187,7 +195,7 @@ typedef struct {
 	bk_provisioner *provisioners; size_t provisioners_count;
 	cJSON *tests;                        /* rendered, validated; NULL if absent */
 	bk_promote_plan promote;             /* promote block and the builder keys it reads */
-	cJSON *post_processors;              /* manifest options; NULL if absent */
+	bk_manifest_cfg manifest;            /* post-processors: the manifest's options */
 	char *template_path, *template_dir;
 	/* ---- added by the template module ---- */
 	cJSON *builder;                      /* the whole rendered builder object (owned):
