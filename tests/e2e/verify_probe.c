@@ -106,7 +106,7 @@ static cJSON *load_tests(const char *path)
 	return tests;
 }
 
-static int run(const options *o, char **argv, cJSON *tests, bk_ssh_key *key)
+static int run(const options *o, char **argv, const bk_test_plan *tests, bk_ssh_key *key)
 {
 	bk_cancel cancel = {0};
 	bk_logger log = {on_log, NULL};
@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 	options o;
 	bk_ssh_key *key = NULL;
 	cJSON *tests;
+	bk_test_plan *plan = NULL;
 	int rc;
 
 	t0 = bk_now();
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 	}
 	if (!(tests = load_tests(argv[o.first + 4])))
 		return 2;
-	if ((rc = bk_verify_validate(tests, argv[o.first + 4], o.template_dir)) < 0) {
+	if ((rc = bk_verify_parse(&plan, tests, argv[o.first + 4], o.template_dir)) < 0) {
 		printf("VALIDATE %d %s\n", rc, bk_err_msg());
 		cJSON_Delete(tests);
 		return bakeami_exit_code(rc);
@@ -164,8 +165,9 @@ int main(int argc, char **argv)
 	if ((rc = bk_ssh_key_load(&key, argv[o.first + 3])) < 0)
 		printf("CONNECT %d %s\n", rc, bk_err_msg());
 	else
-		rc = run(&o, argv, tests, key);
+		rc = run(&o, argv, plan, key);
 	bk_ssh_key_free(key);
+	bk_test_plan_free(plan);
 	cJSON_Delete(tests);
 	fflush(stdout);
 	return bakeami_exit_code(rc);

@@ -425,11 +425,49 @@ static void test_validate__serverspec_command_found(void **state)
 				       "."), BAKEAMI_EINVALID);
 }
 
+static bk_test_plan *plan_in(const char *json, const char *template_dir)
+{
+	cJSON *tests = cJSON_Parse(json);
+	bk_test_plan *t = NULL;
+
+	assert_int_equal(bk_verify_parse(&t, tests, "t.json", template_dir), 0);
+	cJSON_Delete(tests);
+	return t;
+}
+
+static bk_test_plan *plan_of(const char *json)
+{
+	return plan_in(json, ".");
+}
+
+static void test_validate__serverspec_settings_in_the_plan(void **state)
+{
+	bk_test_plan *t = plan_in("{\"serverspec\": {\"dir\": \"tmp\", \"command\": [\"/bin/sh\", "
+				  "\"-e\"], \"pattern\": \"spec/*_spec.rb\", \"timeout\": 60}}", "/");
+	bk_test_plan *d = plan_of("{\"serverspec\": {\"dir\": \"/tmp\", \"command\": \"sh\"}}");
+
+	(void)state;
+	assert_true(t->has_serverspec);
+	assert_string_equal(t->serverspec.dir, "//tmp");     /* under the template's folder */
+	assert_int_equal(t->serverspec.command.count, 2);
+	assert_string_equal(t->serverspec.command.items[1], "-e");
+	assert_string_equal(t->serverspec.pattern, "spec/*_spec.rb");
+	assert_true(t->serverspec.timeout_s == 60);
+	assert_int_equal(cJSON_GetArraySize(t->checks), 0);
+	/* unset stays unset: the runner's defaults apply */
+	assert_string_equal(d->serverspec.dir, "/tmp");
+	assert_null(d->serverspec.pattern);
+	assert_true(d->serverspec.timeout_s == 0);
+	bk_test_plan_free(t);
+	bk_test_plan_free(d);
+}
+
 static void test_validate__when_selects_the_phase(void **state)
 {
-	cJSON *before = cJSON_Parse("{\"checks\": []}");
-	cJSON *after = cJSON_Parse("{\"when\": \"after_image\"}");
-	cJSON *both = cJSON_Parse("{\"when\": \"both\"}");
+#define CHECKS "\"checks\": [{\"file\": \"/etc/hostname\", \"exists\": true}]"
+	bk_test_plan *before = plan_of("{" CHECKS "}");
+	bk_test_plan *after = plan_of("{\"when\": \"after_image\", " CHECKS "}");
+	bk_test_plan *both = plan_of("{\"when\": \"both\", " CHECKS "}");
 
 	(void)state;
 	assert_true(bk_verify_wants(before, "before_image"));
@@ -438,9 +476,10 @@ static void test_validate__when_selects_the_phase(void **state)
 	assert_true(bk_verify_wants(after, "after_image"));
 	assert_true(bk_verify_wants(both, "before_image") && bk_verify_wants(both, "after_image"));
 	assert_false(bk_verify_wants(NULL, "before_image"));
-	cJSON_Delete(before);
-	cJSON_Delete(after);
-	cJSON_Delete(both);
+	assert_int_equal(cJSON_GetArraySize(both->checks), 1);
+	bk_test_plan_free(before);
+	bk_test_plan_free(after);
+	bk_test_plan_free(both);
 }
 
 int main(void)
@@ -456,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_validate__bad_tests_name_the_json_path),
 		cmocka_unit_test(test_validate__serverspec_command_found),
 		cmocka_unit_test(test_validate__when_selects_the_phase),
+		cmocka_unit_test(test_validate__serverspec_settings_in_the_plan),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -70,7 +70,7 @@ typedef struct {
 	char root[64];              /* the template dir */
 	char *suite, *rec, *tmp, *fake;
 	bk_strv lines;              /* "1|line" */
-	cJSON *tests;
+	bk_test_plan *tests;
 	bk_cancel cancel;
 } fixture;
 
@@ -127,7 +127,7 @@ static int teardown(void **state)
 	free(f->tmp);
 	free(f->fake);
 	bk_strv_free(&f->lines);
-	cJSON_Delete(f->tests);
+	bk_test_plan_free(f->tests);
 	free(f);
 	unsetenv("TMPDIR");
 	return 0;
@@ -137,13 +137,14 @@ static int run(fixture *f, const char *extra, bk_test_report *r)
 {
 	char *json = bk_sprintf("{\"serverspec\": {\"dir\": \"serverspec\", \"command\": \"%s\"%s}}",
 				f->fake, extra ? extra : "");
+	cJSON *tests = cJSON_Parse(json);
 	bk_verify_ctx ctx = {0};
 	int rc;
 
-	cJSON_Delete(f->tests);
-	f->tests = cJSON_Parse(json);
 	free(json);
-	assert_int_equal(bk_verify_validate(f->tests, "t.json", f->root), 0);
+	bk_test_plan_free(f->tests);
+	assert_int_equal(bk_verify_parse(&f->tests, tests, "t.json", f->root), 0);
+	cJSON_Delete(tests);
 	ctx.tests = f->tests;
 	ctx.template_dir = f->root;
 	ctx.phase = "before_image";
@@ -369,8 +370,10 @@ static void test_serverspec__needs_a_key(void **state)
 	fixture *f = *state;
 	bk_test_report r = {0};
 	bk_verify_ctx ctx = {0};
+	cJSON *tests = cJSON_Parse("{\"serverspec\": {\"dir\": \"serverspec\", \"command\": \"sh\"}}");
 
-	f->tests = cJSON_Parse("{\"serverspec\": {\"dir\": \"serverspec\", \"command\": \"sh\"}}");
+	assert_int_equal(bk_verify_parse(&f->tests, tests, "t.json", f->root), 0);
+	cJSON_Delete(tests);
 	ctx.tests = f->tests;
 	ctx.template_dir = f->root;
 	ctx.phase = "after_image";

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../verify/verify.h"
 #include "template_int.h"
 
 typedef int (*setter)(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off);
@@ -703,7 +704,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	bk_strv_free(&cfg->snapshot_groups);
 	free(cfg->check_ip_url);
 	bk_tpl_provisioners_free(cfg);
-	cJSON_Delete(cfg->tests);
+	bk_test_plan_free(cfg->tests);
 	bk_promote_plan_free(&cfg->promote);
 	free(cfg->manifest.output);
 	bk_kv_free(&cfg->manifest.custom_data);

@@ -1,7 +1,7 @@
 /*
  * sections.c - the two extensions (tests, promote) and post-processors.
- * tests are checked by the verify module's validator, promote for shape;
- * both are kept as rendered JSON. Of the post-processors only "manifest"
+ * tests are parsed by the verify module into its bk_test_plan, promote
+ * checked for shape and kept as rendered JSON. Of the post-processors only "manifest"
  * means something to us (read into cfg->manifest); others are noted and
  * skipped.
  */
@@ -21,14 +21,10 @@ int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests)
 		return 0;
 	if ((rc = bk_interp_render_json(&t, c->in, tests, "tests")) != 0)
 		return rc;
-	/* One validator for tests: the verify module's, which knows every check. */
-	rc = bk_verify_validate(t, c->file, c->cfg->template_dir);
-	if (rc != 0) {
-		cJSON_Delete(t);
-		return rc;
-	}
-	c->cfg->tests = t;
-	return 0;
+	/* One parser for tests: the verify module's, which knows every check. */
+	rc = bk_verify_parse(&c->cfg->tests, t, c->file, c->cfg->template_dir);
+	cJSON_Delete(t);
+	return rc;
 }
 
 static bool account_id(const char *s)

@@ -23,6 +23,7 @@
 #include "promote_plan.h"
 
 typedef struct bk_template bk_template;
+typedef struct bk_test_plan bk_test_plan;   /* the tests section: verify/verify.h */
 
 typedef struct {
 	const char *path;
@@ -193,7 +194,7 @@ typedef struct {
 	double image_timeout_s;              /* available: default 1800 */
 	/* provisioners, tests, promote */
 	bk_provisioner *provisioners; size_t provisioners_count;
-	cJSON *tests;                        /* rendered, validated; NULL if absent */
+	bk_test_plan *tests;                 /* parsed by the verify layer; NULL if absent */
 	bk_promote_plan promote;             /* promote block and the builder keys it reads */
 	bk_manifest_cfg manifest;            /* post-processors: the manifest's options */
 	char *template_path, *template_dir;

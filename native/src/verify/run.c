@@ -134,7 +134,7 @@ static int run_check(const runner *rn, const cJSON *check)
 
 static int run_checks(bk_test_report *report, const bk_verify_ctx *ctx)
 {
-	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(ctx->tests, "checks"), *c;
+	const cJSON *checks = ctx->tests->checks, *c;
 	char *suite = bk_sprintf("native checks (%s)", ctx->phase ? ctx->phase : "tests");
 	runner rn = {ctx, suite, report};
 	int rc = suite ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
@@ -189,14 +189,13 @@ static int summarize(const bk_test_report *r, size_t from)
 	return rc;
 }
 
-int bk_verify_wants(const cJSON *tests, const char *phase)
+int bk_verify_wants(const bk_test_plan *tests, const char *phase)
 {
-	const char *when = bk_json_str(tests, "when");
-
-	if (!cJSON_IsObject(tests) || !phase)
+	if (!tests || !phase)
 		return 0;
-	when = when ? when : "before_image";
-	return strcmp(when, "both") == 0 || strcmp(when, phase) == 0;
+	if (strcmp(phase, "before_image") == 0)
+		return !!(tests->phases & BK_TESTS_BEFORE_IMAGE);
+	return strcmp(phase, "after_image") == 0 && (tests->phases & BK_TESTS_AFTER_IMAGE);
 }
 
 int bk_verify_run(bk_test_report *report, const bk_verify_ctx *ctx)
@@ -204,7 +203,7 @@ int bk_verify_run(bk_test_report *report, const bk_verify_ctx *ctx)
 	size_t from;
 	int rc;
 
-	if (!report || !ctx || !cJSON_IsObject(ctx->tests))
+	if (!report || !ctx || !ctx->tests)
 		return bk_err(BAKEAMI_EINVALID, "bk_verify_run: no tests");
 	from = report->count;
 	if ((rc = run_checks(report, ctx)) < 0)

@@ -309,17 +309,13 @@ static int push_all(bk_strv *v, const char *const *items, size_t n)
 	return rc;
 }
 
-static int build_argv(run_state *s, const cJSON *ss)
+static int build_argv(run_state *s, const bk_serverspec_cfg *ss)
 {
-	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(ss, "command"), *el;
-	const char *pattern = bk_json_str(ss, "pattern");
-	int rc = 0;
+	const char *pattern = ss->pattern;
+	int rc = push_all(&s->argv, (const char *const *)ss->command.items, ss->command.count);
 
-	if (cJSON_IsArray(cmd))
-		cJSON_ArrayForEach(el, cmd)
-			rc = rc ? rc : bk_strv_push(&s->argv, el->valuestring);
-	else
-		rc = bk_strv_push(&s->argv, cJSON_IsString(cmd) ? cmd->valuestring : DEFAULT_COMMAND);
+	if (rc == 0 && s->argv.count == 0)
+		rc = bk_strv_push(&s->argv, DEFAULT_COMMAND);
 	/* documentation, not progress: one line per example streams live,
 	 * where progress prints dots on a single line until the end. */
 	const char *fmt[] = {"--format", "json", "--out", s->json, "--format", "documentation",
@@ -424,7 +420,7 @@ static bool failed_since(const bk_test_report *r, size_t from)
 	return false;
 }
 
-static int collect(run_state *s, int status, double secs, const cJSON *ss)
+static int collect(run_state *s, int status, double secs, const bk_serverspec_cfg *ss)
 {
 	char *json = NULL;
 	size_t examples = 0, before = s->report->count;
@@ -440,18 +436,17 @@ static int collect(run_state *s, int status, double secs, const cJSON *ss)
 				 "rspec wrote no JSON report (exit status %d)", status);
 	if (examples == 0 && s->report->count == before)
 		return add_error(s, "serverspec suite", secs, "no examples found for pattern %s in %s",
-				 bk_json_str(ss, "pattern") ? bk_json_str(ss, "pattern")
-							    : DEFAULT_PATTERN, s->suite_dir);
+				 ss->pattern ? ss->pattern : DEFAULT_PATTERN, s->suite_dir);
 	if (status != 0 && !failed_since(s->report, before))
 		return add_error(s, "serverspec suite", secs, "rspec exited with status %d", status);
 	return 0;
 }
 
-static int prepare(run_state *s, const cJSON *ss)
+static int prepare(run_state *s, const bk_serverspec_cfg *ss)
 {
 	int rc;
 
-	s->suite_dir = bk_serverspec_dir(ss, s->ctx->template_dir);
+	s->suite_dir = bk_strdup(ss->dir);
 	s->suite = bk_sprintf("serverspec (%s)", s->ctx->phase ? s->ctx->phase : "tests");
 	if (!s->suite_dir || !s->suite)
 		return bk_err(BAKEAMI_ENOMEM, "out of memory");
@@ -461,11 +456,10 @@ static int prepare(run_state *s, const cJSON *ss)
 	return rc ? rc : build_env(s);
 }
 
-static int execute(run_state *s, const cJSON *ss)
+static int execute(run_state *s, const bk_serverspec_cfg *ss)
 {
-	const cJSON *to = cJSON_GetObjectItemCaseSensitive(ss, "timeout");
 	bk_spawn_opts o = {s->exe, s->argv.items, s->env.items, s->suite_dir, s->ctx->cancel,
-			   cJSON_IsNumber(to) ? to->valuedouble : DEFAULT_TIMEOUT_S, on_line, s};
+			   ss->timeout_s > 0 ? ss->timeout_s : DEFAULT_TIMEOUT_S, on_line, s};
 	double t0 = bk_now(), secs;
 	int status = -1, rc;
 
@@ -484,11 +478,11 @@ static int execute(run_state *s, const cJSON *ss)
 
 int bk_serverspec_run(bk_test_report *r, const bk_verify_ctx *ctx)
 {
-	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(ctx->tests, "serverspec");
+	const bk_serverspec_cfg *ss = &ctx->tests->serverspec;
 	run_state s;
 	int rc;
 
-	if (!ss)
+	if (!ctx->tests->has_serverspec)
 		return 0;
 	memset(&s, 0, sizeof(s));
 	s.ctx = ctx;

@@ -1,7 +1,8 @@
 /*
- * validate.c - bk_verify_validate: the `tests` object checked up front,
+ * validate.c - bk_verify_parse: the `tests` object checked up front,
  * with the JSON path of every mistake, so a bad check never costs an
- * instance launch. Makes no network call.
+ * instance launch, then read into the plan's bk_test_plan. Makes no
+ * network call.
  */
 #include <ctype.h>
 #include <regex.h>
@@ -417,7 +418,7 @@ static int check_top(vctx *v, const cJSON *tests)
 	return 0;
 }
 
-int bk_verify_validate(const cJSON *tests, const char *file, const char *template_dir)
+static int check_all(const cJSON *tests, const char *file, const char *template_dir)
 {
 	vctx v = {file, "tests"};
 	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(tests, "checks");
@@ -433,4 +434,84 @@ int bk_verify_validate(const cJSON *tests, const char *file, const char *templat
 		return invalid(&v, NULL, "nothing to test (give checks or serverspec)");
 	}
 	return ss ? check_serverspec(&v, ss, template_dir) : 0;
+}
+
+/* ---- the plan --------------------------------------------------------- */
+
+static unsigned phases_of(const char *when)
+{
+	if (when && strcmp(when, "both") == 0)
+		return BK_TESTS_BEFORE_IMAGE | BK_TESTS_AFTER_IMAGE;
+	if (when && strcmp(when, "after_image") == 0)
+		return BK_TESTS_AFTER_IMAGE;
+	return BK_TESTS_BEFORE_IMAGE;
+}
+
+static int read_serverspec(bk_serverspec_cfg *out, const cJSON *ss, const char *template_dir)
+{
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(ss, "command"), *el;
+	const cJSON *to = cJSON_GetObjectItemCaseSensitive(ss, "timeout");
+	const char *pattern = bk_json_str(ss, "pattern");
+	int rc = 0;
+
+	/* Unset stays unset: the runner (serverspec.c) owns the defaults. */
+	out->dir = bk_serverspec_dir(ss, template_dir);
+	out->pattern = pattern ? bk_strdup(pattern) : NULL;
+	out->timeout_s = cJSON_IsNumber(to) ? to->valuedouble : 0;
+	if (cJSON_IsArray(cmd))
+		cJSON_ArrayForEach(el, cmd)
+			rc = rc ? rc : bk_strv_push(&out->command, el->valuestring);
+	else if (cJSON_IsString(cmd))
+		rc = bk_strv_push(&out->command, cmd->valuestring);
+	if (rc == 0 && (!out->dir || (pattern && !out->pattern)))
+		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return rc;
+}
+
+static int read_plan(bk_test_plan *t, const cJSON *tests, const char *template_dir)
+{
+	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(tests, "checks");
+	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(tests, "serverspec");
+
+	t->phases = phases_of(bk_json_str(tests, "when"));
+	t->checks = checks ? cJSON_Duplicate(checks, 1) : cJSON_CreateArray();
+	if (!t->checks)
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	t->has_serverspec = ss != NULL;
+	return ss ? read_serverspec(&t->serverspec, ss, template_dir) : 0;
+}
+
+int bk_verify_parse(bk_test_plan **out, const cJSON *tests, const char *file,
+		    const char *template_dir)
+{
+	bk_test_plan *t;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_all(tests, file, template_dir)) < 0)
+		return rc;
+	if (!(t = calloc(1, sizeof(*t))))
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+	if ((rc = read_plan(t, tests, template_dir)) < 0) {
+		bk_test_plan_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int bk_verify_validate(const cJSON *tests, const char *file, const char *template_dir)
+{
+	return check_all(tests, file, template_dir);
+}
+
+void bk_test_plan_free(bk_test_plan *t)
+{
+	if (!t)
+		return;
+	cJSON_Delete(t->checks);
+	free(t->serverspec.dir);
+	free(t->serverspec.pattern);
+	bk_strv_free(&t->serverspec.command);
+	free(t);
 }

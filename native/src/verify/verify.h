@@ -10,15 +10,41 @@
 
 #include "../ssh/ssh.h"
 
-/* Check the `tests` object (DESIGN.md §4). Errors are BAKEAMI_EINVALID
- * with "<file>: tests.checks[3].mode: expected a string like \"0644\"".
- * Makes no network call; also fails when tests.serverspec is set but its
- * command (default rspec) is not on PATH, or its dir does not exist. */
-int bk_verify_validate(const cJSON *tests, const char *file, const char *template_dir);
+/* The `tests` section as the plan holds it (DESIGN.md §4), made by
+ * bk_verify_parse. The native checks stay the verify layer's own: each is
+ * checked against its type's field table and read by that type's command
+ * and judge; nobody else looks inside. */
+enum { BK_TESTS_BEFORE_IMAGE = 1, BK_TESTS_AFTER_IMAGE = 2 };
 
-/* Whether the tests run in phase ("before_image" or "after_image"), by
- * tests.when (default "before_image"; "both"). False for NULL tests. */
-int bk_verify_wants(const cJSON *tests, const char *phase);
+typedef struct {
+	char *dir;                   /* the folder holding spec/, resolved */
+	char *pattern;               /* NULL: every _spec.rb file under spec */
+	bk_strv command;             /* argv; empty: rspec */
+	double timeout_s;            /* 0: one hour */
+} bk_serverspec_cfg;
+
+typedef struct bk_test_plan bk_test_plan;
+struct bk_test_plan {
+	unsigned phases;             /* BK_TESTS_BEFORE_IMAGE | BK_TESTS_AFTER_IMAGE */
+	cJSON *checks;               /* an array of checked checks (owned) */
+	int has_serverspec;
+	bk_serverspec_cfg serverspec;
+};
+
+/* Check the `tests` object and turn it into a plan. Errors are
+ * BAKEAMI_EINVALID with "<file>: tests.checks[3].mode: expected a string
+ * like \"0644\"". Makes no network call; also fails when
+ * tests.serverspec is set but its command (default rspec) is not on PATH,
+ * or its dir does not exist. */
+int bk_verify_parse(bk_test_plan **out, const cJSON *tests, const char *file,
+		    const char *template_dir);
+/* The same check, without keeping the plan. */
+int bk_verify_validate(const cJSON *tests, const char *file, const char *template_dir);
+void bk_test_plan_free(bk_test_plan *t);
+
+/* Whether the tests run in phase ("before_image" or "after_image"). False
+ * for NULL tests. */
+int bk_verify_wants(const bk_test_plan *tests, const char *phase);
 
 typedef enum { BK_TEST_PASSED, BK_TEST_FAILED, BK_TEST_ERROR, BK_TEST_SKIPPED } bk_test_status;
 
@@ -46,7 +72,7 @@ size_t bk_test_report_count(const bk_test_report *r, bk_test_status status);
 
 typedef struct {
 	bk_ssh *ssh;                 /* connected to the instance under test */
-	const cJSON *tests;          /* validated by bk_verify_validate */
+	const bk_test_plan *tests;   /* from bk_verify_parse */
 	const char *template_dir;
 	const char *phase;           /* "before_image" or "after_image" */
 	/* for Serverspec's TARGET_* contract */
