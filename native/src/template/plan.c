@@ -12,8 +12,7 @@
 #include "../provision/provision.h"
 #include "template_int.h"
 
-/* "shell, file, shell-local": the kinds template/ knows that this build runs. */
-static void runnable_list(char *out, size_t n)
+void bk_tpl_runnable_list(char *out, size_t n)
 {
 	bk_prov_type type;
 	const char *name;
@@ -35,7 +34,7 @@ static int check_provisioners(const bk_template *tpl)
 		const bk_provisioner *p = &c->provisioners[i];
 		if (bk_provision_supported(p->type))
 			continue;
-		runnable_list(list, sizeof(list));
+		bk_tpl_runnable_list(list, sizeof(list));
 		return bk_err(BAKEAMI_EINVALID, "%s: %s.type: \"%s\" provisioners are not "
 			      "supported by this build of bakeami yet (it runs %s)", tpl->path,
 			      p->path, p->type_name, list);

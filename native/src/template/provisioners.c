@@ -451,10 +451,12 @@ static int find_kind(const prov *p, size_t *out)
 			*out = i;
 			return 0;
 		}
-	char *s = sub(p, "type");
-	int rc = bk_tpl_err(p->c->file, s ? s : p->path, "unknown provisioner type \"%s\" "
-			    "(supported: shell, file, shell-local, puppet-masterless, "
-			    "puppet-server, ansible-local)", type->valuestring);
+	char *s = sub(p, "type"), runs[128];
+	int rc;
+
+	bk_tpl_runnable_list(runs, sizeof(runs));
+	rc = bk_tpl_err(p->c->file, s ? s : p->path, "unknown provisioner type \"%s\" (this "
+			"build of bakeami runs %s)", type->valuestring, runs);
 	free(s);
 	return rc;
 }

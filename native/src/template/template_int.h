@@ -132,6 +132,9 @@ typedef struct {
 int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath);
 int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list);
 void bk_tpl_provisioners_free(bk_build_config *cfg);
+/* "shell, file, shell-local": the types template/ knows that this build
+ * runs (the provision layer's answer; plan.c). */
+void bk_tpl_runnable_list(char *out, size_t n);
 /* The i-th provisioner type template/ knows (its name), NULL past the last. */
 const char *bk_tpl_prov_kind(size_t i, bk_prov_type *type);
 int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests);
