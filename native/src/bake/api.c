@@ -39,7 +39,7 @@ static int own(bakeami_bake *b, const char **field)
 	if (!*field)
 		return 0;
 	if (bk_strv_push(&b->owned, *field) < 0)
-		return BAKEAMI_ENOMEM;
+		return bk_err(BAKEAMI_ENOMEM, "out of memory");
 	*field = b->owned.items[b->owned.count - 1];
 	return 0;
 }
@@ -58,7 +58,7 @@ static int own_list(bakeami_bake *b, const char *const **list, size_t n)
 		copy[i] = (*list)[i];
 		if (own(b, &copy[i]) < 0) {
 			free(copy);
-			return BAKEAMI_ENOMEM;
+			return BAKEAMI_ENOMEM;   /* own() set the message */
 		}
 	}
 	*list = copy;
@@ -77,7 +77,7 @@ static int copy_options(bakeami_bake *b, const bakeami_options *o)
 	    own_list(b, &b->opts.vars, o->vars_count) ||
 	    own_list(b, &b->opts.var_files, o->var_files_count) ||
 	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))
-		return BAKEAMI_ENOMEM;
+		return BAKEAMI_ENOMEM;   /* the failing call set the message */
 	return 0;
 }
 

@@ -119,7 +119,8 @@ static int same_name(promo *p, region_ctx *r)
 	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
 	bk_ec2_images imgs = {0};
 	char *of = copy_of(p);
-	int rc = of ? bk_kv_add(&filters, "name", p->in->name) : BAKEAMI_ENOMEM;
+	int rc = of ? bk_kv_add(&filters, "name", p->in->name)
+		    : bk_err(BAKEAMI_ENOMEM, "out of memory");
 
 	if (rc == 0)
 		rc = bk_ec2_describe_images(&imgs, r->aws, r->region, &q);
