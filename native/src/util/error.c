@@ -38,6 +38,11 @@ int bk_err_wrap(int code, const char *fmt, ...)
 	return code;
 }
 
+int bk_oom(void)
+{
+	return bk_err(BAKEAMI_ENOMEM, "out of memory");
+}
+
 const char *bk_err_msg(void)
 {
 	return last_error;

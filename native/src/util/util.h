@@ -23,6 +23,8 @@ int bk_verr(int code, const char *fmt, va_list ap);
 /* Prefix the current message: "ctx: <old message>". Returns code. */
 int bk_err_wrap(int code, const char *fmt, ...) BK_PRINTF(2, 3);
 const char *bk_err_msg(void);
+/* An allocation failed: set "out of memory", return BAKEAMI_ENOMEM. */
+int bk_oom(void);
 void bk_err_clear(void);
 
 /* ---- growable byte buffer, always NUL-terminated when ptr != NULL --- */
