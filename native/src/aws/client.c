@@ -160,7 +160,7 @@ int bk_aws_new(bk_aws **out, const bk_aws_config *cfg)
 	if ((rc = bk_aws_global_init()) < 0)
 		return rc;
 	if (!(aws = calloc(1, sizeof(*aws))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	pthread_mutex_init(&aws->lock, NULL);
 	pthread_mutex_init(&aws->refresh_lock, NULL);
 	atomic_init(&aws->cancel, cfg->cancel);

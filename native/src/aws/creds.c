@@ -45,7 +45,7 @@ int bk_aws__creds_set(bk_aws_creds *c, const char *access_key, const char *secre
 	if (!n.access_key_id || !n.secret_access_key || !n.source ||
 	    (token && *token && !n.session_token)) {
 		bk_aws__creds_clear(&n);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	*c = n;
 	return 0;
@@ -189,7 +189,7 @@ int bk_aws__resolve_region(char **out, const bk_aws_config *cfg)
 	int rc;
 
 	if (v)
-		return (*out = bk_strdup(v)) ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return (*out = bk_strdup(v)) ? 0 : bk_oom();
 	if ((rc = files_load(&f)) < 0)
 		return rc;
 	*out = prof_get(&f, profile, "region");
@@ -278,7 +278,7 @@ static int static_keys(const profile_files *f, const char *name, bk_aws_creds *o
 	int rc;
 
 	if (!source)
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	else if (!ak || !sk)
 		rc = bk_err(BAKEAMI_ENOTFOUND, "AWS profile \"%s\" has no aws_access_key_id "
 			    "and aws_secret_access_key", name);
@@ -307,7 +307,7 @@ static int role_settings(const profile_files *f, const char *name, bk_refresh *r
 	r->duration = duration ? atoi(duration) : 0;
 	if (rc == 0 && !r->session_name && (rc = bk_random_hex(hex, 4)) == 0 &&
 	    !(r->session_name = bk_sprintf("bakeami-%s", hex)))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	free(mfa);
 	free(duration);
 	return rc;
@@ -455,7 +455,7 @@ static int install(bk_aws *aws, bk_aws_creds *fresh)
 
 	if (!node) {
 		bk_aws__creds_clear(fresh);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	pthread_mutex_lock(&aws->lock);
 	node->creds = aws->creds;

@@ -101,7 +101,7 @@ static int parse_images(bk_ec2_images *out, xmlDocPtr doc)
 	for (it = bk_ec2__first_item(root, "imagesSet"); it; it = bk_ec2__next_item(it))
 		n++;
 	if (n && !(out->items = calloc(n, sizeof(*out->items))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (it = bk_ec2__first_item(root, "imagesSet"); it && rc == 0; it = bk_ec2__next_item(it))
 		rc = parse_image(&out->items[out->count++], it);
 	if (rc == 0)
@@ -169,7 +169,7 @@ static int image_by_name(char **out, bk_aws *aws, const char *name)
 	for (size_t i = 0; rc == 0 && i < imgs.count && !*out; i++)
 		if (imgs.items[i].name && strcmp(imgs.items[i].name, name) == 0 &&
 		    !(*out = bk_strdup(imgs.items[i].id)))
-			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+			rc = bk_oom();
 	bk_ec2_images_free(&imgs);
 	bk_kv_free(&filters);
 	return rc;

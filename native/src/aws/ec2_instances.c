@@ -93,7 +93,7 @@ static int user_data_param(bk_params *p, const char *user_data)
 	if (!user_data)
 		return 0;
 	if (!(b64 = bk_base64((const unsigned char *)user_data, strlen(user_data))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_params_add(p, "UserData", b64);
 	free(b64);
 	return rc;

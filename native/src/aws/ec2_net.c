@@ -34,7 +34,7 @@ static int public_key_param(bk_params *p, const char *line)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
 		n--;
 	if (!(b64 = bk_base64((const unsigned char *)line, n)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_params_add(p, "PublicKeyMaterial", b64);
 	free(b64);
 	return rc;

@@ -76,7 +76,7 @@ static int list_push(bk_ec2_tagged_list *l, const char *type, const char *id, co
 		l->items = items;
 	if (!items || !t.type || !t.id || !t.run_id) {
 		tagged_clear(&t);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	l->items[l->count++] = t;
 	return 0;
@@ -96,7 +96,7 @@ static int set_str(char **slot, const char *val)
 	char *c = bk_strdup(val);
 
 	if (!c)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	free(*slot);
 	*slot = c;
 	return 0;

@@ -127,7 +127,7 @@ int bk_ec2__text(char **out, xmlNodePtr node, const char *name, bool required)
 
 	*out = present ? bk_xml_child_text(node, name) : NULL;
 	if (present && !*out)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (!present && required)
 		return bk_err(BAKEAMI_EAWS, "EC2 response has no <%s>", name);
 	return 0;

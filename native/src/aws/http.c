@@ -43,7 +43,7 @@ static int form_pair(bk_buf *b, const char *k, const char *v)
 {
 	if ((b->len && bk_buf_putc(b, '&') < 0) || bk_aws__form_encode(b, k) < 0 ||
 	    bk_buf_putc(b, '=') < 0 || bk_aws__form_encode(b, v ? v : "") < 0)
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	return 0;
 }
 
@@ -59,7 +59,7 @@ char *bk_aws__form_body(const char *service, const char *action, const bk_params
 		rc = form_pair(&b, params->keys[i], params->vals[i]);
 	if (rc < 0) {
 		bk_buf_free(&b);
-		bk_err(BAKEAMI_ENOMEM, "out of memory");
+		bk_oom();
 		return NULL;
 	}
 	return bk_buf_detach(&b);
@@ -141,7 +141,7 @@ static int add_header(struct curl_slist **list, const char *fmt, const char *val
 
 	free(line);
 	if (!l)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	*list = l;
 	return 0;
 }
@@ -195,7 +195,7 @@ static int set_signing(CURL *c, const bk_http_req *req, const bk_aws_creds *cred
 	char *userpwd = bk_sprintf("%s:%s", creds->access_key_id, creds->secret_access_key);
 
 	if (!userpwd)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:%s", req->region, req->service);
 	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
 	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
@@ -225,7 +225,7 @@ static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *res
 	int rc;
 
 	if (!url)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	/* Reset keeps the live connections: the point of reusing the handle. */
 	curl_easy_reset(c);
 	rc = build_headers(&headers, req, creds);

@@ -73,7 +73,7 @@ static int imds_get(CURL *c, const char *base, const char *path, const char *tok
 		explicit_bzero(hdr, strlen(hdr));
 	free(hdr);
 	if (status < 0)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (status != 200 || !out->ptr)
 		return bk_err(BAKEAMI_ENOTFOUND, "instance metadata %s: HTTP %ld", path, status);
 	return 0;
@@ -86,7 +86,7 @@ static int imds_token(CURL *c, const char *base, char **out)
 	long status;
 
 	if (!url)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	status = imds_request(c, url, true, "X-aws-ec2-metadata-token-ttl-seconds: 21600", &b);
 	free(url);
 	if (status != 200 || !b.ptr) {
@@ -110,7 +110,7 @@ static int parse_creds(bk_aws_creds *out, const char *json, const char *role)
 	if (!cJSON_IsString(ak) || !cJSON_IsString(sk))
 		rc = bk_err(BAKEAMI_ENOTFOUND, "instance metadata: no credentials for role %s", role);
 	else if (!source)
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	else
 		rc = bk_aws__creds_set(out, ak->valuestring, sk->valuestring,
 				       cJSON_IsString(tok) ? tok->valuestring : NULL, source,
@@ -130,11 +130,11 @@ static int imds_fetch(CURL *c, const char *base, bk_aws_creds *out)
 		rc = imds_get(c, base, "/latest/meta-data/iam/security-credentials/", token, &body);
 	/* The listing holds one role name per line; an instance has one. */
 	if (rc == 0 && !(role = bk_strndup(body.ptr, strcspn(body.ptr, "\r\n"))))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	if (rc == 0 && !*role)
 		rc = bk_err(BAKEAMI_ENOTFOUND, "instance metadata: no IAM role attached");
 	if (rc == 0 && !(path = bk_sprintf("/latest/meta-data/iam/security-credentials/%s", role)))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	if (rc == 0)
 		rc = imds_get(c, base, path, token, &body);
 	if (rc == 0)
@@ -160,7 +160,7 @@ int bk_aws__imds_creds(bk_aws_creds *out)
 	if (off && strcasecmp(off, "true") == 0)
 		return bk_err(BAKEAMI_ENOTFOUND, "instance metadata disabled");
 	if (!(base = imds_base()))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (!(c = curl_easy_init())) {
 		free(base);
 		return bk_err(BAKEAMI_ERROR, "curl_easy_init failed");

@@ -84,7 +84,7 @@ static char *value_of(span line, const char *key)
 		return NULL;
 	char *out = bk_strndup(v.p, v.n);
 	if (!out)
-		bk_err(BAKEAMI_ENOMEM, "out of memory");
+		bk_oom();
 	return out;
 }
 

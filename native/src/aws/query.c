@@ -194,7 +194,7 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
 	if (err_code)
 		err_code[0] = '\0';
 	if (!body)
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	rc = run_call(aws, &cs, &resp, err_code, call->http_status);
 	if (rc == 0 && !(*out = bk_xml__read(resp.body.ptr, resp.body.len)))
 		rc = unreadable(call->action, &resp);
@@ -240,7 +240,7 @@ int bk_aws_json(cJSON **out, bk_aws *aws, const char *service, const char *regio
 	if (err_code)
 		err_code[0] = '\0';
 	if (!text)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = run_call(aws, &cs, &resp, err_code, NULL);
 	if (rc == 0)
 		rc = parse_json(out, cs.action, &resp);

@@ -24,7 +24,7 @@ static int take_string(char **out, const cJSON *obj, const char *key)
 
 	*out = NULL;
 	if (v && !(*out = bk_strdup(v)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	return 0;
 }
 
@@ -48,7 +48,7 @@ static int ssm_call(bk_aws *aws, const char *region, const char *op, cJSON *body
 	int rc;
 
 	if (!body)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	strncat(target, op, sizeof(target) - strlen(target) - 1);
 	rc = bk_aws_json(&resp, aws, "ssm", region, target, body, code);
 	cJSON_Delete(body);

@@ -39,7 +39,7 @@ static int own(bakeami_bake *b, const char **field)
 	if (!*field)
 		return 0;
 	if (bk_strv_push(&b->owned, *field) < 0)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	*field = b->owned.items[b->owned.count - 1];
 	return 0;
 }
@@ -53,12 +53,12 @@ static int own_list(bakeami_bake *b, const char *const **list, size_t n)
 		return 0;
 	}
 	if (!(copy = calloc(n, sizeof(*copy))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (size_t i = 0; i < n; i++) {
 		copy[i] = (*list)[i];
 		if (own(b, &copy[i]) < 0) {
 			free(copy);
-			return BAKEAMI_ENOMEM;   /* own() set the message */
+			return bk_oom();   /* own() set the message */
 		}
 	}
 	*list = copy;
@@ -77,7 +77,7 @@ static int copy_options(bakeami_bake *b, const bakeami_options *o)
 	    own_list(b, &b->opts.vars, o->vars_count) ||
 	    own_list(b, &b->opts.var_files, o->var_files_count) ||
 	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))
-		return BAKEAMI_ENOMEM;   /* the failing call set the message */
+		return bk_oom();   /* the failing call set the message */
 	return 0;
 }
 
@@ -94,7 +94,7 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 	if ((rc = bakeami_init()) < 0)
 		return rc;
 	if (!(b = calloc(1, sizeof(*b))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_mutex_init(&b->emit_mu, NULL);
 	bk_run_init(b, BK_RUN_BAKE);

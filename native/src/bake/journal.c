@@ -79,7 +79,7 @@ static int append(bk_journal *j, cJSON *o)
 
 	cJSON_Delete(o);
 	if (!line)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	size_t n = strlen(line);
 	line[n] = '\n';
 	if (write(j->fd, line, n + 1) != (ssize_t)(n + 1) || fsync(j->fd) < 0)
@@ -98,7 +98,7 @@ static int append_plain(bk_journal *j, const char *event, const char *k1, const 
 	if (!o || !add_str(o, "t", ts) || !add_str(o, "event", event) || !add_str(o, k1, v1) ||
 	    !add_str(o, k2, v2)) {
 		cJSON_Delete(o);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	return append(j, o);
 }
@@ -121,7 +121,7 @@ static int set_str(char **dst, const char *v)
 	char *copy = v ? bk_strdup(v) : NULL;
 
 	if (v && !copy)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	free(*dst);
 	*dst = copy;
 	return 0;
@@ -203,7 +203,7 @@ static int parent_dirs(const char *path)
 	int rc = 0;
 
 	if (!dir)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((slash = strrchr(dir, '/')) && slash != dir) {
 		*slash = '\0';
 		rc = bk_mkdirs(dir, 0700);
@@ -222,7 +222,7 @@ static int journal_new(bk_journal **out, const char *path)
 		return rc;
 	if (!(j = calloc(1, sizeof(*j))) || !(j->path = bk_strdup(path))) {
 		free(j);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	pthread_mutex_init(&j->mu, NULL);
 	j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -292,7 +292,7 @@ int bk_journal_add(bk_journal *j, size_t *n, const bk_entry_spec *spec, bk_entry
 	pthread_mutex_lock(&j->mu);
 	if (!(e = ledger_slot(&j->ledger, j->ledger.count))) {
 		pthread_mutex_unlock(&j->mu);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	e->state = st;
 	if ((rc = entry_fill(e, spec)) == 0)

@@ -22,7 +22,7 @@ static int add_one(bakeami_bake *b, const char *s, size_t n)
 	if (n < BK_MIN_SECRET)
 		return 0;
 	if (!(copy = bk_strndup(s, n)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (size_t i = 0; i < b->secrets.count && copy; i++)
 		if (!strcmp(b->secrets.items[i], copy)) {
 			free(copy);
@@ -162,7 +162,7 @@ int bk_event_render(bakeami_event *ev, const char *run_id, char **line, char **j
 	if (!*json) {
 		free(*line);
 		*line = NULL;
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	ev->line = *line;
 	ev->json = *json;

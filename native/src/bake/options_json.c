@@ -100,7 +100,7 @@ static int set_string(bakeami_options *o, const struct opt_key *k, const cJSON *
 	if (!cJSON_IsString(v))
 		return bk_err(BAKEAMI_EINVALID, "options: \"%s\" must be a string or null", k->name);
 	if (!(copy = bk_strdup(v->valuestring)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	put_ptr(o, k->off, copy);
 	return 0;
 }
@@ -115,14 +115,14 @@ static int set_list(bakeami_options *o, const struct opt_key *k, const cJSON *v)
 		return bk_err(BAKEAMI_EINVALID, "options: \"%s\" must be an array of strings or null",
 			      k->name);
 	if (!(items = calloc((size_t)n + 1, sizeof(*items))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	/* Stored at once, so bakeami_options_free frees a half-built list too. */
 	put_ptr(o, k->off, items);
 	cJSON_ArrayForEach(it, v) {
 		if (!cJSON_IsString(it))
 			return bk_err(BAKEAMI_EINVALID, "options: \"%s\"[%d] must be a string", k->name, i);
 		if (!(items[i] = bk_strdup(it->valuestring)))
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		*count_of(o, k) = (size_t)++i;
 	}
 	return 0;
@@ -211,7 +211,7 @@ int bakeami_options_from_json(bakeami_options **out, const char *json)
 		return rc;
 	if (!(o = calloc(1, sizeof(*o)))) {
 		wipe_tree(doc);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	o->version = BAKEAMI_OPTIONS_VERSION;
 	cJSON_ArrayForEach(m, doc) {
@@ -287,14 +287,14 @@ static cJSON *member_json(const bakeami_options *o, const struct opt_key *k, boo
 static int add_members(cJSON *doc, const bakeami_options *o)
 {
 	if (!cJSON_AddNumberToObject(doc, "version", BAKEAMI_OPTIONS_VERSION))
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	for (size_t i = 0; i < BK_ARRAY_SIZE(KEYS); i++) {
 		bool fail = false;
 		cJSON *v = member_json(o, &KEYS[i], &fail);
 
 		if (fail || (v && !cJSON_AddItemToObject(doc, KEYS[i].name, v))) {
 			cJSON_Delete(v);
-			return BAKEAMI_ENOMEM;
+			return bk_oom();
 		}
 	}
 	return 0;
@@ -311,7 +311,7 @@ int bakeami_options_to_json(char **out, const bakeami_options *opts)
 	    !(*out = cJSON_PrintUnformatted(doc))) {
 		if (doc)
 			wipe_tree(doc);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	wipe_tree(doc);
 	return 0;

@@ -52,7 +52,7 @@ static int add_region(promo *p, const char *region, bool is_copy)
 		if (!strcmp(p->regions[i].region, region))
 			return 0;
 	if (!(r = realloc(p->regions, (p->n + 1) * sizeof(*r))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	p->regions = r;
 	r = &p->regions[p->n];
 	memset(r, 0, sizeof(*r));
@@ -60,7 +60,7 @@ static int add_region(promo *p, const char *region, bool is_copy)
 	r->is_copy = is_copy;
 	r->region = bk_strdup(region);
 	p->n++;
-	return r->region ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return r->region ? 0 : bk_oom();
 }
 
 /* The build region first, then Packer's ami_regions and promote.regions. */
@@ -69,7 +69,7 @@ static int plan_regions(promo *p, const bk_build_config *c)
 	int rc = add_region(p, bk_aws_region(p->b->aws), false);
 
 	if (rc == 0 && !(p->regions[0].image_id = bk_strdup(p->in->image_id)))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	if (rc == 0 && p->in->snapshots)
 		rc = bk_strv_add_all(&p->regions[0].snapshots, p->in->snapshots);
 	if (rc == 0 && p->in->existing) {
@@ -119,7 +119,7 @@ static int plan_tags(promo *p, const bk_build_config *c)
 	for (size_t i = 0; rc == 0 && i < p->plan->tags.count; i++)
 		rc = bk_kv_set(&p->final_tags, p->plan->tags.keys[i], p->plan->tags.vals[i]);
 	if (rc == 0 && !(p->family = bk_promote_family(c)))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	if (rc == 0)
 		rc = bk_kv_set(&p->final_tags, BK_FAMILY_TAG, p->family);
 	return rc;

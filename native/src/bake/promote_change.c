@@ -249,7 +249,7 @@ static int tags_to_add(bk_kv *added, bk_kv *undo, promo *p, region_ctx *r)
 		const char *old = now ? bk_kv_get(now, k) : NULL;
 		char *tk = bk_sprintf("tag:%s", k), *wk = bk_sprintf("was:%s", k);
 		if (!tk || !wk)
-			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+			rc = bk_oom();
 		else if (!old || strcmp(old, v))
 			rc = bk_kv_set(added, k, v);
 		if (rc == 0 && (!old || strcmp(old, v)))

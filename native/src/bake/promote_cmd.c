@@ -92,7 +92,7 @@ static int bind_config(bakeami_bake *b, const bk_ec2_image *img)
 	/* The summary names the image: its real name, not a new rendering. */
 	free(b->cfg->ami_name);
 	b->cfg->ami_name = bk_strdup(img->name ? img->name : img->id);
-	return b->cfg->ami_name ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return b->cfg->ami_name ? 0 : bk_oom();
 }
 
 /* Promotion tags come last and only from the promotion itself. */

@@ -69,7 +69,7 @@ static int tag_copy(promo *p, region_ctx *r)
 	const char *ids[1] = {r->image_id};
 	char *of = copy_of(p);
 	bk_kv tags = BK_KV_INIT;
-	int rc = of ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	int rc = of ? 0 : bk_oom();
 
 	for (size_t i = 0; rc == 0 && p->in->copy_tags && i < p->in->copy_tags->count; i++)
 		rc = bk_kv_set(&tags, p->in->copy_tags->keys[i], p->in->copy_tags->vals[i]);
@@ -91,7 +91,7 @@ static int adopt(promo *p, region_ctx *r, const bk_ec2_image *img)
 	int rc = 0;
 
 	if (!(r->image_id = bk_strdup(img->id)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	r->had_before = true;
 	for (size_t i = 0; rc == 0 && i < img->tags.count; i++)
 		rc = bk_kv_set(&r->tags_before, img->tags.keys[i], img->tags.vals[i]);
@@ -120,7 +120,7 @@ static int same_name(promo *p, region_ctx *r)
 	bk_ec2_images imgs = {0};
 	char *of = copy_of(p);
 	int rc = of ? bk_kv_add(&filters, "name", p->in->name)
-		    : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		    : bk_oom();
 
 	if (rc == 0)
 		rc = bk_ec2_describe_images(&imgs, r->aws, r->region, &q);

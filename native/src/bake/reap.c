@@ -232,7 +232,7 @@ static int undo_copy_of(bk_reaper *r, size_t n)
 	if (!(copy.kind = bk_strdup(s.kind)) || (s.id && !(copy.id = bk_strdup(s.id))) ||
 	    (s.region && !(copy.region = bk_strdup(s.region))) ||
 	    (s.parent && !(copy.parent = bk_strdup(s.parent))))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	else
 		rc = 0;
 	for (size_t i = 0; rc == 0 && i < s.undo->count; i++)

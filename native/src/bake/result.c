@@ -139,12 +139,12 @@ int bk_result_build(bakeami_bake *b)
 	b->result_json = NULL;
 	if (!o || !(masked = cJSON_Print(o))) {
 		cJSON_Delete(o);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	cJSON_Delete(o);
 	b->result_json = bk_mask(b, masked);
 	free(masked);
-	return b->result_json ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return b->result_json ? 0 : bk_oom();
 }
 
 /* ---- Packer's manifest: builds appended across runs ------------------ */
@@ -221,7 +221,7 @@ int bk_manifest_write(bakeami_bake *b, const char *path)
 	if (!m || !build) {
 		cJSON_Delete(m);
 		cJSON_Delete(build);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	cJSON_AddItemToArray(cJSON_GetObjectItem(m, "builds"), build);
 	cJSON_DeleteItemFromObject(m, "last_run_uuid");
@@ -229,7 +229,7 @@ int bk_manifest_write(bakeami_bake *b, const char *path)
 	text = cJSON_Print(m);
 	cJSON_Delete(m);
 	if (!text)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_file_write(path, text, strlen(text), 0644);
 	free(text);
 	return rc;

@@ -32,7 +32,7 @@ int bk_stage_create_image(bakeami_bake *b)
 		return 0;
 	}
 	if (c->encrypt_boot == 1 && !(tmp_name = bk_sprintf("bakeami-unencrypted-%s", b->run_id)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	bk_client_token(token, b, "image");
 	req.instance_id = b->instance.id;
 	req.name = tmp_name ? tmp_name : c->ami_name;

@@ -25,7 +25,7 @@ int bk_stage_create_keypair(bakeami_bake *b)
 	if (b->cfg->ssh_private_key_file)
 		return user_key(b);
 	if (!(name = bk_sprintf("bakeami-%s", b->run_id)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = bk_ssh_key_generate(&b->key, name)) < 0 ||
 	    (rc = bk_add_secret(b, bk_ssh_key_private_pem(b->key))) < 0 ||
 	    (rc = bk_bake_tags(&tags, b, NULL)) < 0 ||

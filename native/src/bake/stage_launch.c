@@ -113,7 +113,7 @@ static int pick_ssh_host(char **out, const bakeami_bake *b, const bk_ec2_instanc
 	if (!host || !*host)
 		return bk_err(BAKEAMI_EAWS, "instance %s has no %s address for SSH", inst->id, iface);
 	*out = bk_strdup(host);
-	return *out ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return *out ? 0 : bk_oom();
 }
 
 int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host)

@@ -45,14 +45,14 @@ static int clear_authorized_key(bakeami_bake *b)
 	int status = -1, rc;
 
 	if (!body || !(blob = bk_strndup(body + 1, strcspn(body + 1, " "))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	cmd = bk_sprintf("for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
 			 "if [ -w \"$f\" ]; then sed -i '\\#%s#d' \"$f\"; "
 			 "elif sudo -n test -f \"$f\" 2>/dev/null; then sudo -n sed -i '\\#%s#d' \"$f\"; fi; "
 			 "done", blob, blob);
 	free(blob);
 	if (!cmd)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_ssh_exec(&status, b->ssh, cmd, 60, bk_output_line, b);
 	free(cmd);
 	if (rc == 0 && status != 0)

@@ -111,7 +111,7 @@ static int create_group(bakeami_bake *b, const bk_strv *cidrs)
 	int rc;
 
 	if (!name)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = bk_bake_tags(&tags, b, NULL)) < 0 ||
 	    (rc = bk_journal_intent(b->journal, "security-group", name)) < 0 ||
 	    (rc = bk_ec2_create_security_group(&b->sg_id, b->aws, name,

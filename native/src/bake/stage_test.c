@@ -30,7 +30,7 @@ static int run_tests(bakeami_bake *b, bk_ssh *ssh, const char *host, const char 
 	int rc;
 
 	if (!r)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	ctx.ssh = ssh;
 	ctx.tests = b->cfg->tests;
 	ctx.template_dir = b->cfg->template_dir;

@@ -37,7 +37,7 @@ static int output_ready(const char *path, const char *option)
 	if (!path)
 		return 0;
 	if (!(dir = bk_strdup(path)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
@@ -94,7 +94,7 @@ static int open_journal(bakeami_bake *b)
 	int rc;
 
 	if (!path)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_journal_open(&b->journal, path, b->run_id, bk_aws_region(b->aws));
 	if (rc == 0)
 		bk_step(b, "run %s, journal %s", b->run_id, path);

@@ -16,7 +16,7 @@ int bk_undo_list(bk_kv *undo, const char *key, const bk_strv *v)
 	if (rc == 0)
 		rc = bk_kv_set(undo, key, out.ptr);
 	bk_buf_free(&out);
-	return rc < 0 ? bk_err(BAKEAMI_ENOMEM, "out of memory") : 0;
+	return rc < 0 ? bk_oom() : 0;
 }
 
 int bk_undo_perms(bk_kv *undo, const bk_ec2_perms *p)
@@ -40,7 +40,7 @@ static int split(bk_strv *out, const bk_entry *e, const char *key)
 	while (rc == 0 && s && *s) {
 		comma = strchr(s, ',');
 		char *item = bk_strndup(s, comma ? (size_t)(comma - s) : strlen(s));
-		rc = item ? bk_strv_push(out, item) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = item ? bk_strv_push(out, item) : bk_oom();
 		free(item);
 		s = comma ? comma + 1 : NULL;
 	}

@@ -18,7 +18,7 @@ static int upload_one(const bk_provision_ctx *ctx, const char *src, const char *
 	int rc;
 
 	if (!local)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	/* A "generated" source is made by an earlier step, so it may not
 	 * have existed when the template was checked; now it must. */
 	if (stat(local, &st) < 0) {
@@ -39,7 +39,7 @@ static int download_one(const bk_provision_ctx *ctx, const char *src, const char
 	int rc;
 
 	if (!local)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	bk_prov_log(ctx, "downloading %s to %s", src, local);
 	rc = bk_ssh_download(ctx->ssh, src, local);
 	free(local);

@@ -18,7 +18,7 @@ extern char **environ;
 static int shebang_argv(bk_strv *argv, const char *shebang, const char *text)
 {
 	char *copy = bk_strdup(shebang), *save = NULL;
-	int rc = copy ? 0 : BAKEAMI_ENOMEM;
+	int rc = copy ? 0 : bk_oom();
 
 	for (char *w = copy ? strtok_r(copy, " \t", &save) : NULL; w && rc == 0;
 	     w = strtok_r(NULL, " \t", &save))
@@ -42,7 +42,7 @@ static int script_argv(const bk_provision_ctx *ctx, bk_strv *argv, const char *p
 {
 	char *local = bk_prov_local_path(ctx->cfg, path);
 	bk_buf q = BK_BUF_INIT;
-	int rc = local ? bk_prov_shell_quote(&q, local) : BAKEAMI_ENOMEM;
+	int rc = local ? bk_prov_shell_quote(&q, local) : bk_oom();
 
 	rc = rc ? rc : bk_strv_push(argv, "/bin/sh");
 	rc = rc ? rc : bk_strv_push(argv, "-c");
@@ -75,7 +75,7 @@ static int build_envp(const bk_provision_ctx *ctx, bk_strv *envp)
 			rc = bk_strv_push(envp, *e);
 	for (size_t i = 0; rc == 0 && i < env.count; i++) {
 		char *kv = bk_sprintf("%s=%s", env.keys[i], env.vals[i]);
-		rc = kv ? bk_strv_push(envp, kv) : BAKEAMI_ENOMEM;
+		rc = kv ? bk_strv_push(envp, kv) : bk_oom();
 		free(kv);
 	}
 	bk_kv_free(&env);
@@ -138,7 +138,7 @@ static int run_scripts(const bk_prov_run *r, const bk_strv *envp)
 	for (size_t i = 0; rc == 0 && i < files->count; i++) {
 		bk_strv argv = BK_STRV_INIT;
 		char *name = bk_sprintf("script %s", files->items[i]);
-		rc = name ? script_argv(r->ctx, &argv, files->items[i]) : BAKEAMI_ENOMEM;
+		rc = name ? script_argv(r->ctx, &argv, files->items[i]) : bk_oom();
 		rc = rc ? rc : run_argv(r, &argv, envp, name, i, files->count);
 		bk_strv_free(&argv);
 		free(name);

@@ -121,7 +121,7 @@ int bk_prov_env(const bk_provision_ctx *ctx, bk_kv *out)
 		const char *kv = vars->items[i], *eq = strchr(kv, '=');
 		char *k = eq ? bk_strndup(kv, (size_t)(eq - kv)) : NULL;
 		rc = k ? bk_kv_set(out, k, eq + 1)
-		       : eq ? bk_err(BAKEAMI_ENOMEM, "out of memory")
+		       : eq ? bk_oom()
 			    : bk_prov_fail(ctx, BAKEAMI_EINVALID, "environment_vars[%zu]: "
 					   "expected NAME=value", i);
 		free(k);

@@ -54,7 +54,7 @@ static int add_script(shell *sh, char *name, char *data, size_t len)
 		free(data);
 		if (p)
 			sh->scripts = p;
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	sh->scripts = p;
 	p[sh->count++] = (script){name, data, len};
@@ -87,7 +87,7 @@ static int load_file(shell *sh, const char *path)
 	int rc;
 
 	if (!local)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = bk_file_read(&data, &len, local)) < 0) {
 		rc = bk_prov_fail(sh->ctx, BAKEAMI_EINVALID, "cannot read script %s: %s", path,
 				  bk_err_msg());
@@ -137,7 +137,7 @@ static int set_remote_path(shell *sh)
 		sh->remote_path = bk_sprintf("%s%s%s", folder, bk_str_ends(folder, "/") ? "" : "/", file);
 	else
 		sh->remote_path = remote_name(folder, "script");
-	return sh->remote_path ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return sh->remote_path ? 0 : bk_oom();
 }
 
 /* env_var_format with its two %s: the name, then the quoted-for-'' value. */
@@ -172,7 +172,7 @@ static char *format_vars(const bk_kv *env, const char *fmt)
 {
 	char ***order = calloc(env->count + 1, sizeof(*order));
 	bk_buf b = BK_BUF_INIT;
-	int rc = order ? 0 : BAKEAMI_ENOMEM;
+	int rc = order ? 0 : bk_oom();
 
 	for (size_t i = 0; order && i < env->count; i++)
 		order[i] = &env->keys[i];
@@ -199,7 +199,7 @@ static int set_vars(shell *sh, bool env_file)
 	if (!fmt || !*fmt)
 		fmt = env_file ? "export %s='%s'\n" : "%s='%s' ";
 	if (rc == 0 && !(sh->vars = format_vars(&env, fmt)))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	bk_kv_free(&env);
 	return rc;
 }
@@ -255,7 +255,7 @@ static int upload_env_file(shell *sh)
 	const char *folder = sh->cfg->remote_folder;
 
 	if (!(sh->env_file = remote_name(folder && *folder ? folder : "/tmp", "varfile")))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	return upload(sh, sh->env_file, sh->vars, strlen(sh->vars), 0600);
 }
 
@@ -354,7 +354,7 @@ static int prepare(shell *sh)
 static int run_all(shell *sh)
 {
 	char *cmd = render_command(sh);
-	int rc = cmd ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	int rc = cmd ? 0 : bk_oom();
 	double pause;
 
 	for (size_t i = 0; rc == 0 && i < sh->count; i++)

@@ -66,7 +66,7 @@ static int read_chunk(LIBSSH2_CHANNEL *ch, bk_lines *lines, int idx)
 	ssize_t n = libssh2_channel_read_ex(ch, idx, buf, sizeof(buf));
 
 	if (n > 0)
-		return bk_lines_feed(&lines[idx], buf, (size_t)n) < 0 ? BAKEAMI_ENOMEM : 1;
+		return bk_lines_feed(&lines[idx], buf, (size_t)n) < 0 ? bk_oom() : 1;
 	return n == 0 || n == LIBSSH2_ERROR_EAGAIN ? 0 : (int)n;
 }
 

@@ -49,7 +49,7 @@ static int put_u32(bk_buf *b, uint32_t v)
 static int put_str(bk_buf *b, const void *data, size_t n)
 {
 	if (put_u32(b, (uint32_t)n) < 0)
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	return bk_buf_put(b, data, n);
 }
 
@@ -79,7 +79,7 @@ static int secret_buf(bk_buf *b, size_t cap)
 	b->ptr = malloc(cap);
 	b->len = 0;
 	b->cap = b->ptr ? cap : 0;
-	return b->ptr ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return b->ptr ? 0 : bk_oom();
 }
 
 static void secret_free(void *p, size_t n)
@@ -191,7 +191,7 @@ static char *public_line(const bk_buf *blob, const char *comment)
 static int key_set_public(bk_ssh_key *key, const bk_buf *blob, const char *comment)
 {
 	if (!(key->public_line = public_line(blob, comment)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	blob_fingerprint(key->fingerprint, blob);
 	return 0;
 }
@@ -201,7 +201,7 @@ static int key_set_public(bk_ssh_key *key, const bk_buf *blob, const char *comme
 static int ed25519_blob(bk_buf *blob, const unsigned char pub[32])
 {
 	if (put_cstr(blob, "ssh-ed25519") < 0 || put_str(blob, pub, 32) < 0)
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	return 0;
 }
 
@@ -284,7 +284,7 @@ static int ed25519_private_text(bk_ssh_key *key, const bk_buf *blob,
 		if ((rc = openssh_binary(&whole, blob, &section)) == 0 &&
 		    !(key->private_text = openssh_armor((unsigned char *)whole.ptr,
 							whole.len, &key->private_len)))
-			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+			rc = bk_oom();
 		secret_buf_free(&whole);
 	}
 	secret_buf_free(&section);
@@ -317,7 +317,7 @@ int bk_ssh_key_generate(bk_ssh_key **out, const char *comment)
 	*out = NULL;
 	if (!clean || !(key = calloc(1, sizeof(*key)))) {
 		free(clean);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	rc = ed25519_raw(pub, seed);
 	rc = rc ? rc : ed25519_blob(&blob, pub);
@@ -354,7 +354,7 @@ static int read_key_file(const char *path, char **out, size_t *out_len)
 	}
 	if (!(buf = malloc((size_t)st.st_size + 1))) {
 		close(fd);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	while (off < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
@@ -553,7 +553,7 @@ int bk_ssh_key_load(bk_ssh_key **out, const char *path)
 
 	*out = NULL;
 	if (!(key = calloc(1, sizeof(*key))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = read_key_file(path, &key->private_text, &key->private_len);
 	if (rc == 0)
 		rc = strstr(key->private_text, OPENSSH_BEGIN)

@@ -440,7 +440,7 @@ static int copy_options(bk_ssh *s, const bk_ssh_options *o)
 	s->user = bk_strdup(o->user);
 	s->pin = bk_strdup(o->host_key_fingerprint);
 	if (!s->host || !s->user || (o->host_key_fingerprint && !s->pin))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	return 0;
 }
 
@@ -451,7 +451,7 @@ static int connected(bk_ssh *s)
 		s->pin ? "matches the pinned key" : "trusted on first use");
 	/* Later reconnects must reach the same machine. */
 	if (!s->pin && !(s->pin = bk_strdup(s->fingerprint)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	bk_logf(&s->log, BK_LOG_INFO, "connected to %s@%s:%d", s->user, s->host, s->port);
 	return 0;
 }
@@ -467,7 +467,7 @@ int bk_ssh_connect(bk_ssh **out, const bk_ssh_options *opts)
 	if ((rc = bk_ssh_global_init()) < 0)
 		return rc;
 	if (!(s = calloc(1, sizeof(*s))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = copy_options(s, opts);
 	rc = rc ? rc : dial(s, s->timeout_s);
 	rc = rc ? rc : connected(s);

@@ -153,7 +153,7 @@ static int r_mkdirs(bk_ssh *s, const char *dir, int mode)
 	if (!*dir || (r_stat(s, dir, &a) == 0 && r_is_dir(&a)))
 		return 0;
 	if (!(p = bk_strdup(dir)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = 0;
 	for (char *c = p + 1; *c && rc == 0; c++) {
 		if (*c != '/')
@@ -177,7 +177,7 @@ static int r_mkparent(bk_ssh *s, const char *path)
 	if (!slash || slash == path)
 		return 0;
 	if (!(dir = bk_strndup(path, (size_t)(slash - path))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = r_mkdirs(s, dir, 0755);
 	free(dir);
 	return rc;
@@ -278,7 +278,7 @@ static int upload_fd(bk_ssh *s, int fd, LIBSSH2_SFTP_HANDLE *h, const char *loca
 	int rc = 0;
 
 	if (!buf)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	while (rc == 0 && (n = read(fd, buf, CHUNK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -344,7 +344,7 @@ static int upload_tree(bk_ssh *s, const char *local, const char *remote, int dep
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		char *l = join(local, e->d_name), *r = join(remote, e->d_name);
-		rc = l && r ? upload_entry(s, l, r, depth) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = l && r ? upload_entry(s, l, r, depth) : bk_oom();
 		free(l);
 		free(r);
 	}
@@ -381,7 +381,7 @@ static int upload(bk_ssh *s, const char *local, const char *remote)
 	else
 		target = file_target(s, local, remote);
 	if (!target)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	bk_logf(&s->log, BK_LOG_DEBUG, "sftp: %s -> %s", local, target);
 	rc = r_mkparent(s, target);
 	if (rc == 0)
@@ -442,7 +442,7 @@ static int download_to_fd(bk_ssh *s, LIBSSH2_SFTP_HANDLE *h, int fd, const char 
 	int rc = 0, err = 0;
 
 	if (!buf)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (;;) {
 		while (again(s, n = libssh2_sftp_read(h, buf, CHUNK), &err))
 			;
@@ -499,7 +499,7 @@ static int r_list(bk_ssh *s, const char *dir, bk_strv *names)
 		if (err || rc <= 0)
 			break;
 		if (strcmp(name, ".") && strcmp(name, "..") && bk_strv_push(names, name) < 0) {
-			err = BAKEAMI_ENOMEM;
+			err = bk_oom();
 			break;
 		}
 	}
@@ -540,7 +540,7 @@ static int download_tree(bk_ssh *s, const char *remote, const char *local, int m
 	}
 	for (size_t i = 0; rc == 0 && i < names.count; i++) {
 		char *r = join(remote, names.items[i]), *l = join(local, names.items[i]);
-		rc = r && l ? download_entry(s, r, l, depth) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = r && l ? download_entry(s, r, l, depth) : bk_oom();
 		free(r);
 		free(l);
 	}
@@ -574,7 +574,7 @@ static int download(bk_ssh *s, const char *remote, const char *local)
 	else
 		target = bk_strdup(local);
 	if (!target)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((parent = local_parent(target)))
 		rc = bk_mkdirs(parent, 0755);
 	free(parent);

@@ -325,10 +325,10 @@ static int read_bdms(bk_cfg_ctx *c, const cJSON *v, const char *path,
 	bdms_free(*out, *count);
 	*count = 0;
 	if (!(*out = calloc(n ? n : 1, sizeof(**out))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (const cJSON *it = v->child; it && rc == 0; it = it->next, i++) {
 		char *sub = bk_tpl_jpath_index(path, i);
-		rc = sub ? read_bdm(c, it, sub, &(*out)[i]) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = sub ? read_bdm(c, it, sub, &(*out)[i]) : bk_oom();
 		*count = i + 1;
 		free(sub);
 	}
@@ -508,7 +508,7 @@ static int read_fields(bk_cfg_ctx *c, const char *bpath)
 		const field *f = find_field(it->string);
 		char *path = bk_tpl_jpath_key(bpath, it->string);
 		if (!path)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c)))
 			rc = bk_tpl_err(c->file, path, "unknown key for an %s builder",
 					c->cfg->builder_type);
@@ -566,7 +566,7 @@ static int set_defaults(bk_build_config *cfg, const bk_template *tpl)
 	cfg->template_path = bk_strdup(tpl->path);
 	cfg->template_dir = bk_strdup(tpl->dir);
 	if (!cfg->http_tokens || !cfg->template_path || !cfg->template_dir)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	return 0;
 }
 
@@ -633,7 +633,7 @@ static int builder_build(bk_cfg_ctx *c)
 	cfg->builder_type = bk_strdup(c->in->build_type);
 	cfg->build_name = bk_strdup(c->in->build_name);
 	if (!cfg->builder_type || !cfg->build_name)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = read_fields(c, bpath)) == 0)
 		rc = check_required(c, bpath);
 	if (rc == 0)
@@ -654,7 +654,7 @@ int bk_tpl_config_build(bk_build_config **out, const bk_template *tpl,
 
 	*out = NULL;
 	if (!cfg)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	bk_interp_init(&in, tpl, bv, warnings);
 	if ((rc = set_defaults(cfg, tpl)) == 0)
 		rc = builder_build(&c);

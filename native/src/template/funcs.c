@@ -14,7 +14,7 @@
 
 #include "template_int.h"
 
-#define OOM() bk_err(BAKEAMI_ENOMEM, "out of memory")
+#define OOM() bk_oom()
 
 static int ret(char **out, const char *s)
 {

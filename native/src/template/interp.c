@@ -131,7 +131,7 @@ static int parse_string(bk_iparser *ps, bk_ival *out)
 	}
 	ps->p++;
 	out->s = bk_buf_detach(&b);
-	return out->s ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return out->s ? 0 : bk_oom();
 }
 
 static int parse_number(bk_iparser *ps, bk_ival *out)
@@ -156,7 +156,7 @@ static int parse_field(bk_iparser *ps, bk_ival *out)
 	while (ps->p < ps->end && (ident_char(*ps->p, false) || *ps->p == '.'))
 		ps->p++;
 	if (!(name = bk_strndup(s + 1, (size_t)(ps->p - s - 1))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_tpl_build_field(&out->s, ps, name);
 	free(name);
 	return rc;
@@ -189,7 +189,7 @@ static int read_ident(bk_iparser *ps, char **name)
 	while (ps->p < ps->end && ident_char(*ps->p, ps->p == s))
 		ps->p++;
 	*name = bk_strndup(s, (size_t)(ps->p - s));
-	return *name ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return *name ? 0 : bk_oom();
 }
 
 static int parse_operand(bk_iparser *ps, bk_ival *out)
@@ -397,7 +397,7 @@ int bk_interp_render(char **out, const bk_interp *in, const char *text, const ch
 		return rc;
 	}
 	*out = bk_buf_detach(&b);
-	return *out ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return *out ? 0 : bk_oom();
 }
 
 /* Values other renderers finish later with their own fields ({{.Vars}},
@@ -440,7 +440,7 @@ static int render_key(const bk_interp *in, cJSON *node, const char *path)
 		return rc;
 	if (!(copy = cJSON_malloc(strlen(s) + 1))) {
 		free(s);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	strcpy(copy, s);
 	free(s);
@@ -460,7 +460,7 @@ static int render_node(const bk_interp *in, cJSON *node, const char *path, bool 
 		bool obj = cJSON_IsObject(node);
 		char *sub = obj ? bk_tpl_jpath_key(path, it->string) : bk_tpl_jpath_index(path, i);
 		if (!sub)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		if (obj)
 			rc = render_key(in, it, sub);
 		if (rc == 0)
@@ -477,7 +477,7 @@ int bk_interp_render_json(cJSON **out, const bk_interp *in, const cJSON *src, co
 
 	*out = NULL;
 	if (!copy)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = render_node(in, copy, path, false)) != 0) {
 		cJSON_Delete(copy);
 		return rc;

@@ -190,7 +190,7 @@ static int check_dupes(const char *name, const cJSON *node, const char *path)
 		char *sub = cJSON_IsObject(node) ? bk_tpl_jpath_key(path, it->string)
 						 : bk_tpl_jpath_index(path, idx);
 		if (!sub)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		for (const cJSON *o = it->next; cJSON_IsObject(node) && o; o = o->next)
 			if (strcmp(o->string, it->string) == 0) {
 				rc = bk_tpl_err(name, sub, "duplicate key");
@@ -213,7 +213,7 @@ int bk_tpl_json_parse(cJSON **out, const char *text, size_t len, const char *nam
 	*out = NULL;
 	/* Not strndup: a NUL inside the text must reach the pre-pass. */
 	if (!(p.buf = malloc(len + 1)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	memcpy(p.buf, text, len);
 	p.buf[len] = '\0';
 	p.len = len;
@@ -295,7 +295,7 @@ int bk_tpl_json_set_string(cJSON *item, const char *s)
 	char *copy = cJSON_malloc(n);
 
 	if (!copy)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	memcpy(copy, s, n);
 	cJSON_free(item->valuestring);
 	item->valuestring = copy;

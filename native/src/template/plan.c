@@ -75,7 +75,7 @@ int bk_template_validate(bk_template **out, bk_strv *warnings, const bk_template
 
 	*out = NULL;
 	if (!tpl)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = bk_tpl_load(tpl, src);
 	if (rc == 0)
 		rc = check_provisioners(tpl);

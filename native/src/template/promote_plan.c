@@ -57,12 +57,12 @@ static int kms_keys(bk_promote_plan *p, const cJSON *keys)
 	if (!keys)
 		return 0;
 	if (!cJSON_IsObject(keys))
-		return (p->kms_bad = bk_strdup("")) ? 0 : BAKEAMI_ENOMEM;
+		return (p->kms_bad = bk_strdup("")) ? 0 : bk_oom();
 	cJSON_ArrayForEach(it, keys) {
 		if (rc == 0 && cJSON_IsString(it))
 			rc = bk_kv_set(&p->region_kms_key_ids, it->string, it->valuestring);
 		else if (rc == 0 && !p->kms_bad && !(p->kms_bad = bk_strdup(it->string)))
-			rc = BAKEAMI_ENOMEM;
+			rc = bk_oom();
 	}
 	return rc;
 }
@@ -74,7 +74,7 @@ static int from_builder(bk_promote_plan *p, const cJSON *b)
 	if (rc == 0)
 		rc = strings(&p->ami_ou_arns, cJSON_GetObjectItemCaseSensitive(b, "ami_ou_arns"));
 	if (rc == 0 && text(b, "deprecate_at") && !(p->deprecate_at = bk_strdup(text(b, "deprecate_at"))))
-		rc = BAKEAMI_ENOMEM;
+		rc = bk_oom();
 	if (rc == 0)
 		rc = kms_keys(p, cJSON_GetObjectItemCaseSensitive(b, "region_kms_key_ids"));
 	return rc;
@@ -99,9 +99,9 @@ static int from_promote(bk_promote_plan *p, const cJSON *o)
 			rc = bk_kv_set(&p->tags, it->string, it->valuestring);
 	if (rc == 0 && text(o, "ssm_parameter") &&
 	    !(p->ssm_parameter = bk_strdup(text(o, "ssm_parameter"))))
-		rc = BAKEAMI_ENOMEM;
+		rc = bk_oom();
 	if (rc == 0 && text(o, "family") && !(p->family = bk_strdup(text(o, "family"))))
-		rc = BAKEAMI_ENOMEM;
+		rc = bk_oom();
 	if (!json_long(&p->deprecate_after_days,
 		       cJSON_GetObjectItemCaseSensitive(o, "deprecate_after_days")))
 		p->deprecate_after_days = -1;
@@ -122,7 +122,7 @@ int bk_promote_plan_build(bk_promote_plan *out, const cJSON *promote, const cJSO
 		rc = from_promote(out, promote);
 	if (rc < 0)
 		bk_promote_plan_free(out);
-	return rc < 0 ? bk_err(BAKEAMI_ENOMEM, "out of memory") : 0;
+	return rc < 0 ? bk_oom() : 0;
 }
 
 void bk_promote_plan_free(bk_promote_plan *p)

@@ -140,10 +140,10 @@ static int read_int_list(const prov *p, const cJSON *v, const char *path, bk_int
 	free(out->items);
 	out->count = 0;
 	if (!(out->items = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(int))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (const cJSON *it = v->child; it && rc == 0; it = it->next, i++) {
 		char *s = bk_tpl_jpath_index(path, i);
-		rc = s ? bk_tpl_get_int(&n, p->c, it, s) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = s ? bk_tpl_get_int(&n, p->c, it, s) : bk_oom();
 		if (rc == 0)
 			out->items[out->count++] = (int)n;
 		free(s);
@@ -196,7 +196,7 @@ static int read_key(const prov *p, const pkey *k)
 		return 0;
 	if (k->kind == 'n') {
 		if (!(s = sub(p, k->key)))
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		rc = k->off == NONE ? bk_err(BAKEAMI_ERROR, "internal: %s not kept", k->key)
 				    : read_int_list(p, v, s, dst);
 		free(s);
@@ -257,7 +257,7 @@ static int resolve(const prov *p, char **s, const char *path)
 static int resolve_str(const prov *p, char **s, const char *key)
 {
 	char *path = sub(p, key);
-	int rc = path ? resolve(p, s, path) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	int rc = path ? resolve(p, s, path) : bk_oom();
 
 	free(path);
 	return rc;
@@ -268,11 +268,11 @@ static int resolve_str(const prov *p, char **s, const char *key)
 static int resolve_list(const prov *p, bk_strv *v, const char *one, const char *many)
 {
 	char *path = sub(p, get(p, one) ? one : many);
-	int rc = path ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	int rc = path ? 0 : bk_oom();
 
 	for (size_t i = 0; rc == 0 && i < v->count; i++) {
 		char *ip = get(p, one) ? bk_strdup(path) : bk_tpl_jpath_index(path, i);
-		rc = ip ? resolve(p, &v->items[i], ip) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = ip ? resolve(p, &v->items[i], ip) : bk_oom();
 		free(ip);
 	}
 	free(path);
@@ -428,7 +428,7 @@ static int apply_override(prov *p)
 	for (const cJSON *it = mine ? mine->child : NULL; it; it = it->next) {
 		cJSON *dup = cJSON_Duplicate(it, 1);
 		if (!dup)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		if (cJSON_GetObjectItemCaseSensitive(p->obj, it->string))
 			cJSON_ReplaceItemInObjectCaseSensitive(p->obj, it->string, dup);
 		else
@@ -523,7 +523,7 @@ static int push(bk_cfg_ctx *c, bk_provisioner *pv)
 				      (cfg->provisioners_count + 1) * sizeof(*arr));
 
 	if (!arr)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	cfg->provisioners = arr;
 	arr[cfg->provisioners_count++] = *pv;
 	memset(pv, 0, sizeof(*pv));
@@ -541,7 +541,7 @@ static int read_one(prov *p, size_t k)
 	pv->type_name = bk_strdup(kinds[k].name);
 	pv->path = bk_strdup(p->path);
 	if (!pv->type_name || !pv->path)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = read_keys(p, kinds[k].keys, kinds[k].strict)) != 0 || excluded(p))
 		return rc;
 	return kinds[k].check(p);

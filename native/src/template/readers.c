@@ -18,7 +18,7 @@ int bk_tpl_get_str(char **out, const bk_cfg_ctx *c, const cJSON *v, const char *
 		return bk_tpl_err(c->file, path, "expected a string, got %s", bk_tpl_json_type(v));
 	free(*out);
 	*out = bk_strdup(v->valuestring);
-	return *out ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return *out ? 0 : bk_oom();
 }
 
 int bk_tpl_get_bool(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
@@ -92,7 +92,7 @@ int bk_tpl_get_strv(bk_strv *out, const bk_cfg_ctx *c, const cJSON *v, const cha
 		}
 		char *sub = bk_tpl_jpath_index(path, i);
 		rc = sub ? bk_tpl_err(c->file, sub, "expected a string, got %s", bk_tpl_json_type(it))
-			 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+			 : bk_oom();
 		free(sub);
 	}
 	return rc;
@@ -113,7 +113,7 @@ int bk_tpl_get_kv(bk_kv *out, const bk_cfg_ctx *c, const cJSON *v, const char *p
 		}
 		char *sub = bk_tpl_jpath_key(path, it->string);
 		if (!sub)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		if (!*it->string)
 			rc = bk_tpl_err(c->file, path, "a key must not be empty");
 		else
@@ -142,11 +142,11 @@ int bk_tpl_find_local(char **out, const bk_cfg_ctx *c, const char *rel, const ch
 		if (!exists(rel))
 			return bk_tpl_err(c->file, path, "file not found: %s", rel);
 		*out = bk_strdup(rel);
-		return *out ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return *out ? 0 : bk_oom();
 	}
 	/* Next to the template first; then the working directory, as Packer. */
 	if (!(p = bk_sprintf("%s/%s", dir, rel)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (!exists(p)) {
 		free(p);
 		if (!exists(rel))
@@ -155,7 +155,7 @@ int bk_tpl_find_local(char **out, const bk_cfg_ctx *c, const char *rel, const ch
 		p = bk_strdup(rel);
 	}
 	*out = p;
-	return p ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return p ? 0 : bk_oom();
 }
 
 static int read_kind(void *dst, const bk_cfg_ctx *c, const cJSON *v, const char *path,
@@ -191,7 +191,7 @@ int bk_tpl_get_opt(void *dst, const bk_cfg_ctx *c, const cJSON *obj, const char 
 	if (!v)
 		return 0;
 	if (!(sub = bk_tpl_jpath_key(path, key)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = read_kind(dst, c, v, sub, kind);
 	free(sub);
 	return rc;

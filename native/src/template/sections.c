@@ -171,7 +171,7 @@ static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
 	if (cJSON_IsArray(pp) && !nested) {
 		for (const cJSON *it = pp->child; it && rc == 0; it = it->next, i++) {
 			char *sub = bk_tpl_jpath_index(path, i);
-			rc = sub ? one_pp(c, it, sub, true) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+			rc = sub ? one_pp(c, it, sub, true) : bk_oom();
 			free(sub);
 		}
 		return rc;
@@ -198,7 +198,7 @@ int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps)
 				  bk_tpl_json_type(pps));
 	for (const cJSON *it = pps->child; it && rc == 0; it = it->next, i++) {
 		char *sub = bk_tpl_jpath_index("post-processors", i);
-		rc = sub ? one_pp(c, it, sub, false) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = sub ? one_pp(c, it, sub, false) : bk_oom();
 		free(sub);
 	}
 	return rc;

@@ -67,7 +67,7 @@ static int locate(bk_template *tpl, const char *path)
 	else
 		tpl->dir = bk_sprintf("%s/%s", cwd, dir);
 	free(copy);
-	return tpl->pwd && tpl->dir ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return tpl->pwd && tpl->dir ? 0 : bk_oom();
 }
 
 static int add_secret(bk_template *tpl, const char *s)
@@ -125,7 +125,7 @@ int bk_tpl_load(bk_template *tpl, const bk_template_source *src)
 	tpl->start = bk_wall();
 	bk_uuid4(tpl->run_id);
 	if (!(tpl->path = bk_strdup(src->path)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = locate(tpl, src->path)) != 0)
 		return rc;
 	if ((rc = bk_tpl_json_load_file(&tpl->root, src->path, &tpl->warnings)) != 0)
@@ -146,7 +146,7 @@ int bk_template_load(bk_template **out, const bk_template_source *src)
 
 	*out = NULL;
 	if (!tpl)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = bk_tpl_load(tpl, src)) != 0) {
 		bk_template_mask_error(tpl, rc);
 		bk_template_free(tpl);

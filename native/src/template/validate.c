@@ -63,7 +63,7 @@ static int check_ami_name(bk_cfg_ctx *c, const char *bpath)
 		return ferr(c, bpath, "ami_name", "\"%s\" must be 3 to 128 characters long "
 			    "(it is %zu)", name, len);
 	if (!(clean = bk_clean_resource_name(name)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (strcmp(clean, name) != 0)
 		rc = ferr(c, bpath, "ami_name", "\"%s\" has characters AMI names cannot have "
 			  "(only letters, digits and ()[] ./-'@_): pass the part that makes "
@@ -123,7 +123,7 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 	if (!set(cfg->ssh_interface)) {
 		free(cfg->ssh_interface);
 		if (!(cfg->ssh_interface = bk_strdup("public_ip")))
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 	} else if (!one_of(cfg->ssh_interface, ifaces)) {
 		return ferr(c, bpath, "ssh_interface", "\"%s\" is not supported (use public_ip, "
 			    "private_ip, public_dns or private_dns)", cfg->ssh_interface);
@@ -165,7 +165,7 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 	if (rc == 0 && !set(cfg->http_tokens)) {
 		free(cfg->http_tokens);
 		if (!(cfg->http_tokens = bk_strdup("required")))
-			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+			rc = bk_oom();
 	}
 	return rc;
 }

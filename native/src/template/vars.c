@@ -59,14 +59,14 @@ static int set(varset *vs, const char *name, const char *raw, const char *file,
 			size_t cap = vs->cap ? vs->cap * 2 : 16;
 			var *p = realloc(vs->v, cap * sizeof(*p));
 			if (!p)
-				return bk_err(BAKEAMI_ENOMEM, "out of memory");
+				return bk_oom();
 			vs->v = p;
 			vs->cap = cap;
 		}
 		v = &vs->v[vs->n++];
 		memset(v, 0, sizeof(*v));
 		if (!(v->name = bk_strdup(name)))
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 	}
 	free(v->raw);
 	free(v->file);
@@ -75,7 +75,7 @@ static int set(varset *vs, const char *name, const char *raw, const char *file,
 	v->file = bk_strdup(file);
 	v->path = bk_strdup(path);
 	if ((raw && !v->raw) || !v->file || !v->path)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	return 0;
 }
 
@@ -97,10 +97,10 @@ static int declare(varset *vs, const cJSON *it, const char *file)
 	int rc;
 
 	if (!path)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (cJSON_IsNumber(it) || cJSON_IsBool(it))
 		rc = (text = default_text(it)) ? set(vs, it->string, text, file, path)
-					       : bk_err(BAKEAMI_ENOMEM, "out of memory");
+					       : bk_oom();
 	else if (!cJSON_IsString(it) && !cJSON_IsNull(it))
 		rc = bk_tpl_err(file, path, "expected a string (or null for a required "
 				"variable), got %s", bk_tpl_json_type(it));
@@ -187,7 +187,7 @@ static int load_cli_var(varset *vs, const char *arg)
 		return bk_err(BAKEAMI_EINVALID, "-var %s: expected NAME=VALUE", arg);
 	name = bk_strndup(arg, (size_t)(eq - arg));
 	file = name ? bk_sprintf("-var %s", name) : NULL;
-	rc = file ? set(vs, name, eq + 1, file, "") : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	rc = file ? set(vs, name, eq + 1, file, "") : bk_oom();
 	free(name);
 	free(file);
 	return rc;

@@ -15,7 +15,7 @@ static int buf_grow(bk_buf *b, size_t extra)
 	while (cap < need)
 		cap *= 2;
 	if (!(p = realloc(b->ptr, cap)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	b->ptr = p;
 	b->cap = cap;
 	return 0;
@@ -24,7 +24,7 @@ static int buf_grow(bk_buf *b, size_t extra)
 int bk_buf_put(bk_buf *b, const void *data, size_t n)
 {
 	if (buf_grow(b, n) < 0)
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	if (n)
 		memcpy(b->ptr + b->len, data, n);
 	b->len += n;
@@ -51,7 +51,7 @@ int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap)
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
 	if (n < 0 || buf_grow(b, (size_t)n) < 0)
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 	return 0;
@@ -99,12 +99,12 @@ int bk_strv_push(bk_strv *v, const char *s)
 		size_t cap = v->cap ? v->cap * 2 : 8;
 		char **p = realloc(v->items, cap * sizeof(*p));
 		if (!p)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		v->items = p;
 		v->cap = cap;
 	}
 	if (!(copy = bk_strdup(s)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	v->items[v->count++] = copy;
 	v->items[v->count] = NULL;
 	return 0;
@@ -127,11 +127,11 @@ int bk_kv_add(bk_kv *kv, const char *k, const char *v)
 		size_t cap = kv->cap ? kv->cap * 2 : 8;
 		char **pk = realloc(kv->keys, cap * sizeof(*pk));
 		if (!pk)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		kv->keys = pk;
 		char **pv = realloc(kv->vals, cap * sizeof(*pv));
 		if (!pv)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		kv->vals = pv;
 		kv->cap = cap;
 	}
@@ -140,7 +140,7 @@ int bk_kv_add(bk_kv *kv, const char *k, const char *v)
 	if (!kc || !vc) {
 		free(kc);
 		free(vc);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	kv->keys[kv->count] = kc;
 	kv->vals[kv->count++] = vc;
@@ -153,7 +153,7 @@ int bk_kv_set(bk_kv *kv, const char *k, const char *v)
 		if (strcmp(kv->keys[i], k) == 0) {
 			char *vc = bk_strdup(v ? v : "");
 			if (!vc)
-				return bk_err(BAKEAMI_ENOMEM, "out of memory");
+				return bk_oom();
 			free(kv->vals[i]);
 			kv->vals[i] = vc;
 			return 0;

@@ -34,7 +34,7 @@ int bk_lines_feed(bk_lines *l, const void *data, size_t n)
 	if (n == 0)
 		return 0;
 	if (bk_buf_put(b, data, n) < 0)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (;;) {
 		char *s = b->ptr + start, *nl = memchr(s, '\n', b->len - start);
 		size_t len = nl ? (size_t)(nl - s) : b->len - start;

@@ -69,7 +69,7 @@ int bk_file_read(char **out, size_t *out_len, const char *path)
 		if (bk_buf_put(&b, chunk, n) < 0) {
 			fclose(f);
 			bk_buf_free(&b);
-			return BAKEAMI_ENOMEM;
+			return bk_oom();
 		}
 	}
 	if (ferror(f)) {
@@ -82,7 +82,7 @@ int bk_file_read(char **out, size_t *out_len, const char *path)
 	if (out_len)
 		*out_len = b.len;
 	*out = bk_buf_detach(&b);
-	return *out ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return *out ? 0 : bk_oom();
 }
 
 int bk_file_write(const char *path, const char *data, size_t len, int mode)
@@ -114,7 +114,7 @@ int bk_mkdirs(const char *path, int mode)
 	int rc = 0;
 
 	if (!p)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	for (char *s = p + 1; *s && rc == 0; s++) {
 		if (*s != '/')
 			continue;

@@ -112,7 +112,7 @@ static int start(child *c)
 	close_fd(&c->fd[0]);
 	close_fd(&c->fd[1]);
 	if (rc == ENOMEM)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (c->o->cwd)
 		return bk_err(BAKEAMI_EIO, "cannot run %s in %s: %s", c->o->path, c->o->cwd,
 			      strerror(rc));
@@ -214,7 +214,7 @@ static int outcome(const child *c)
 		return bk_err(BAKEAMI_ETIMEOUT, "%s did not finish within %gs", c->o->path,
 			      c->o->timeout_s);
 	if (c->why == BAKEAMI_ENOMEM)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	return c->status < 0 ? bk_err(BAKEAMI_ERROR, "lost track of %s", c->o->path) : 0;
 }
 

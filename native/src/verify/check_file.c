@@ -95,11 +95,11 @@ static int file_scan(file_state *fs, bk_verdict *v, const bk_check_kv *p)
 			return 0;
 		return bk_verdict_error(v, "cannot stat %s: %s%s", fs->path, line ? line : "stat failed",
 					line && strstr(line, "ermission denied")
-						? " (and no passwordless sudo)" : "") < 0 ? BAKEAMI_ENOMEM : 1;
+						? " (and no passwordless sudo)" : "") < 0 ? bk_oom() : 1;
 	}
 	if (!stat_parse(&fs->self, line))
 		return bk_verdict_error(v, "unexpected stat output: %s", line ? line : "none") < 0
-			       ? BAKEAMI_ENOMEM : 1;
+			       ? bk_oom() : 1;
 	fs->exists = true;
 	if (!(follow && bk_check_kv_int(p, "stat_rc", 1) == 0 && stat_parse(&fs->target, follow)))
 		fs->target = fs->self;
@@ -190,7 +190,7 @@ static int expect_content(bk_verdict *v, const cJSON *check, const file_state *f
 	if (!read || (strcmp(read, "plain") != 0 && strcmp(read, "sudo") != 0))
 		return content_unreadable(v, fs, read ? read : "none");
 	if (!(text = bk_strndup(p->content ? p->content : "", len)))
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	if (want && !bk_contains(text, len, want)) {
 		exp = bk_sprintf("content containing \"%s\"", want);
 		rc = bk_verdict_fail(v, exp, "a %zu-byte file without it%s", len, note);

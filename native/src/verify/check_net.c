@@ -54,7 +54,7 @@ static int listeners_add(listeners *ls, const char *proto, const char *addr, lon
 		size_t cap = ls->cap ? ls->cap * 2 : 16;
 		listener *p = realloc(ls->items, cap * sizeof(*p));
 		if (!p)
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		ls->items = p;
 		ls->cap = cap;
 	}
@@ -115,7 +115,7 @@ static int ss_line(listeners *ls, const char *text)
 	else if (n >= 4 && strcmp(w[0], "UNCONN") == 0)
 		rc = add_endpoint(ls, "udp", w[3]);
 	free(line);
-	return line ? rc : BAKEAMI_ENOMEM;
+	return line ? rc : bk_oom();
 }
 
 /* netstat: Proto Recv-Q Send-Q Local Foreign [State]; proto tcp6 is tcp. */
@@ -130,7 +130,7 @@ static int netstat_line(listeners *ls, const char *text)
 	else if (n >= 4 && bk_str_starts(w[0], "udp"))
 		rc = add_endpoint(ls, "udp", w[3]);
 	free(line);
-	return line ? rc : BAKEAMI_ENOMEM;
+	return line ? rc : bk_oom();
 }
 
 /* /proc/net addresses are 32-bit words printed in the (little-endian)
@@ -166,7 +166,7 @@ static int proc_line(listeners *ls, const char *proto, const char *text)
 	    proc_addr(w[1], (size_t)(colon - w[1]), addr, sizeof(addr)))
 		rc = listeners_add(ls, proto, addr, strtol(colon + 1, NULL, 16));
 	free(line);
-	return line ? rc : BAKEAMI_ENOMEM;
+	return line ? rc : bk_oom();
 }
 
 static int port_scan(listeners *ls, const bk_check_kv *p)
@@ -387,7 +387,7 @@ static int body_expect(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 	const char *re = bk_json_str(check, "body_matches");
 	size_t len = p->content_len > BK_CONTENT_CAP ? BK_CONTENT_CAP : p->content_len;
 	char *body = bk_strndup(p->content ? p->content : "", len), *exp;
-	int rc = body ? 0 : BAKEAMI_ENOMEM, m;
+	int rc = body ? 0 : bk_oom(), m;
 
 	if (rc == 0 && want && !bk_contains(body, len, want)) {
 		exp = bk_sprintf("body containing \"%s\"", want);

@@ -216,7 +216,7 @@ static int systemd_scan(svc_state *st, const bk_check_kv *p)
 	st->enabled = bk_check_kv_int(p, "enabled_rc", 1) == 0;
 	st->running_found = systemd_word(p, "active");
 	st->enabled_found = systemd_word(p, "enabled");
-	return st->running_found && st->enabled_found ? 0 : BAKEAMI_ENOMEM;
+	return st->running_found && st->enabled_found ? 0 : bk_oom();
 }
 
 static int sysv_scan(svc_state *st, const bk_check_kv *p)
@@ -238,7 +238,7 @@ static int sysv_scan(svc_state *st, const bk_check_kv *p)
 	st->enabled_found = bk_strdup(st->enabled ? "enabled (S link in /etc/rc?.d)"
 						  : "disabled (no S link in /etc/rc[2-5].d)");
 	free(line);
-	return st->running_found && st->enabled_found ? 0 : BAKEAMI_ENOMEM;
+	return st->running_found && st->enabled_found ? 0 : bk_oom();
 }
 
 static int svc_expect(bk_verdict *v, int want, bool have, const char *what, const char *found)
@@ -264,7 +264,7 @@ static int svc_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 		const char *none = "no service manager (neither systemd nor SysV init)";
 		st.running_found = bk_strdup(none);
 		st.enabled_found = bk_strdup(none);
-		rc = st.running_found && st.enabled_found ? 0 : BAKEAMI_ENOMEM;
+		rc = st.running_found && st.enabled_found ? 0 : bk_oom();
 	} else {
 		rc = strcmp(mgr, "systemd") == 0 ? systemd_scan(&st, p) : sysv_scan(&st, p);
 	}

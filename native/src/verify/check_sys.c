@@ -49,7 +49,7 @@ static int stream_expect(bk_verdict *v, const cJSON *check, const char *stream,
 	snprintf(key, sizeof(key), "%s_matches", stream);
 	re = bk_json_str(check, key);
 	if (!(found = snippet(text, len)))
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	if (want && !bk_contains(text, len, want)) {
 		exp = bk_sprintf("%s containing \"%s\"", stream, want);
 		rc = bk_verdict_fail(v, exp, "%s", found);
@@ -156,7 +156,7 @@ static int expect_field(bk_verdict *v, const char *what, const char *want, const
 	if (!want)
 		return 0;
 	if (!(have = db_field(line, n)))
-		return BAKEAMI_ENOMEM;
+		return bk_oom();
 	if (strcmp(want, have) != 0) {
 		exp = bk_sprintf("%s %s", what, want);
 		rc = bk_verdict_fail(v, exp ? exp : what, "%s", *have ? have : "none");
@@ -403,7 +403,7 @@ static int kparam_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *
 		free(text);
 	}
 	if (!want || !have)
-		rc = BAKEAMI_ENOMEM;
+		rc = bk_oom();
 	else if (bk_check_kv_int(p, "value_rc", 1) != 0 || strcmp(want, have) != 0) {
 		exp = bk_sprintf("value %s", want);
 		if (bk_check_kv_int(p, "value_rc", 1) != 0)

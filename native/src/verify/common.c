@@ -82,7 +82,7 @@ static int kv_line(bk_check_kv *p, const char *line, size_t len)
 		return 0;
 	key = bk_strndup(line, (size_t)(eq - line));
 	val = bk_strndup(eq + 1, len - (size_t)(eq - line) - 1);
-	rc = key && val ? bk_kv_add(&p->kv, key, val) : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	rc = key && val ? bk_kv_add(&p->kv, key, val) : bk_oom();
 	free(key);
 	free(val);
 	return rc;

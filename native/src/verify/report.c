@@ -36,7 +36,7 @@ static int report_grow(bk_test_report *r)
 	if (r->count < r->cap)
 		return 0;
 	if (!(p = realloc(r->cases, cap * sizeof(*p))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	r->cases = p;
 	r->cap = cap;
 	return 0;
@@ -53,7 +53,7 @@ int bk_test_report_add(bk_test_report *r, const char *suite, const char *name,
 	if (!c.suite || !c.name || !c.classname || (message && !c.message) ||
 	    (output && !c.output) || report_grow(r) < 0) {
 		case_free(&c);
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	}
 	r->cases[r->count++] = c;
 	return 0;

@@ -66,7 +66,7 @@ static int add_case(const runner *rn, const cJSON *check, bk_test_status st, dou
 	char *name = bk_check_name(check);
 	int rc = name ? bk_test_report_add(rn->report, rn->suite, name, t ? t->type : "check", st,
 					   secs, message, output)
-		      : bk_err(BAKEAMI_ENOMEM, "out of memory");
+		      : bk_oom();
 
 	free(name);
 	if (rc == 0)
@@ -137,7 +137,7 @@ static int run_checks(bk_test_report *report, const bk_verify_ctx *ctx)
 	const cJSON *checks = ctx->tests->checks, *c;
 	char *suite = bk_sprintf("native checks (%s)", ctx->phase ? ctx->phase : "tests");
 	runner rn = {ctx, suite, report};
-	int rc = suite ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	int rc = suite ? 0 : bk_oom();
 
 	if (rc == 0 && cJSON_GetArraySize(checks) > 0 && !ctx->ssh)
 		rc = bk_err(BAKEAMI_EINVALID, "native checks need an SSH connection");

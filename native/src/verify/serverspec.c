@@ -270,7 +270,7 @@ static int make_tmpdir(run_state *s)
 	}
 	s->key = bk_sprintf("%s/target_key", s->dir);
 	s->json = bk_sprintf("%s/rspec.json", s->dir);
-	return s->key && s->json ? 0 : bk_err(BAKEAMI_ENOMEM, "out of memory");
+	return s->key && s->json ? 0 : bk_oom();
 }
 
 static int write_key(run_state *s)
@@ -285,7 +285,7 @@ static int write_key(run_state *s)
 	/* OpenSSH refuses a key file whose last line has no newline. */
 	if (rc == 0 && pem[n - 1] != '\n') {
 		char *with_nl = bk_sprintf("%s\n", pem);
-		rc = with_nl ? bk_file_write(s->key, with_nl, n + 1, 0600) : BAKEAMI_ENOMEM;
+		rc = with_nl ? bk_file_write(s->key, with_nl, n + 1, 0600) : bk_oom();
 		free(with_nl);
 	}
 	return rc;
@@ -323,7 +323,7 @@ static int build_argv(run_state *s, const bk_serverspec_cfg *ss)
 	rc = rc ? rc : push_all(&s->argv, fmt, BK_ARRAY_SIZE(fmt));
 	if (rc == 0 && !suite_has_helper(s->suite_dir)) {
 		if (!(s->helper = bk_sprintf("%s/spec_helper.rb", s->dir)))
-			return bk_err(BAKEAMI_ENOMEM, "out of memory");
+			return bk_oom();
 		rc = bk_file_write(s->helper, HELPER, strlen(HELPER), 0600);
 		const char *inc[] = {"-I", s->dir, "--require", "spec_helper"};
 		rc = rc ? rc : push_all(&s->argv, inc, BK_ARRAY_SIZE(inc));
@@ -362,7 +362,7 @@ static int build_env(run_state *s)
 		if (!withheld_var(*e))
 			rc = bk_strv_push(&s->env, *e);
 	for (size_t i = 0; i < 4; i++) {
-		rc = rc ? rc : vars[i] ? bk_strv_push(&s->env, vars[i]) : BAKEAMI_ENOMEM;
+		rc = rc ? rc : vars[i] ? bk_strv_push(&s->env, vars[i]) : bk_oom();
 		free(vars[i]);
 	}
 	return rc;
@@ -449,7 +449,7 @@ static int prepare(run_state *s, const bk_serverspec_cfg *ss)
 	s->suite_dir = bk_strdup(ss->dir);
 	s->suite = bk_sprintf("serverspec (%s)", s->ctx->phase ? s->ctx->phase : "tests");
 	if (!s->suite_dir || !s->suite)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	rc = make_tmpdir(s);
 	rc = rc ? rc : write_key(s);
 	rc = rc ? rc : build_argv(s, ss);

@@ -387,7 +387,7 @@ static int check_serverspec(vctx *v, const cJSON *ss, const char *template_dir)
 	if ((rc = check_serverspec_keys(v, ss)) < 0)
 		return rc;
 	if (!(dir = bk_serverspec_dir(ss, template_dir)))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		rc = invalid(v, "dir", "%s: no such directory", dir);
 	else
@@ -464,7 +464,7 @@ static int read_serverspec(bk_serverspec_cfg *out, const cJSON *ss, const char *
 	else if (cJSON_IsString(cmd))
 		rc = bk_strv_push(&out->command, cmd->valuestring);
 	if (rc == 0 && (!out->dir || (pattern && !out->pattern)))
-		rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+		rc = bk_oom();
 	return rc;
 }
 
@@ -476,7 +476,7 @@ static int read_plan(bk_test_plan *t, const cJSON *tests, const char *template_d
 	t->phases = phases_of(bk_json_str(tests, "when"));
 	t->checks = checks ? cJSON_Duplicate(checks, 1) : cJSON_CreateArray();
 	if (!t->checks)
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	t->has_serverspec = ss != NULL;
 	return ss ? read_serverspec(&t->serverspec, ss, template_dir) : 0;
 }
@@ -491,7 +491,7 @@ int bk_verify_parse(bk_test_plan **out, const cJSON *tests, const char *file,
 	if ((rc = check_all(tests, file, template_dir)) < 0)
 		return rc;
 	if (!(t = calloc(1, sizeof(*t))))
-		return bk_err(BAKEAMI_ENOMEM, "out of memory");
+		return bk_oom();
 	if ((rc = read_plan(t, tests, template_dir)) < 0) {
 		bk_test_plan_free(t);
 		return rc;
