@@ -377,3 +377,33 @@ def test_sigkill_after_pointer_and_share_then_cleanup(lab, clean_lab, bakeami, t
     r = bakeami.run(["cleanup", "--journal", str(journal)])
     assert r.returncode == 0 and "0 entries to undo" in r.stdout, r.stdout
     clean_lab.keep_images([primary])
+
+
+def test_sigkill_mid_copy_then_cleanup_finds_the_copy_by_name(lab, clean_lab, bakeami, tmp_path):
+    """The one window no id covers: CopyImage reached EC2 (moto made the copy) but its answer
+    never came back (dropped), and the bake is killed while the retry is held. The journal has
+    only the intent, naming the copy; `bakeami cleanup --journal` finds it by that name in its
+    region and removes it."""
+    journal = tmp_path / "j.jsonl"
+    lab.inject(action="CopyImage", kind="drop", region="us-west-2")
+    hold = lab.inject(action="CopyImage", kind="hold", region="us-west-2", nth=2, delay=300)
+    proc = bakeami.start(["bake", "-var", f"ssh_port={lab.ssh_port}", "--journal", str(journal), ROLLBACK])
+    deadline = time.monotonic() + 120
+    while hold.fired == 0:
+        assert time.monotonic() < deadline and proc.poll() is None, "the copy was never retried"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()
+    made = own_images(lab, "us-west-2")
+    assert len(made) == 1, made  # the dropped call's copy, which the journal has no id for
+    copy = next(iter(made))
+    intents = [e for e in ledger(journal) if e["kind"] == "image" and e.get("region") == "us-west-2"]
+    assert [(e["event"], e.get("id")) for e in intents] == [("intent", None)], intents
+
+    r = bakeami.run(["cleanup", "--journal", str(journal)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"found image {copy}" in r.stdout and re.search(rf"deleted image {copy} in us-west-2", r.stdout), r.stdout
+    for region in RB_REGIONS[1:]:
+        assert own_images(lab, region) == {} and own_snapshots(lab, region) == set(), region
+    clean_lab.keep_images(list(own_images(lab, "us-east-1")))

@@ -39,12 +39,21 @@ static char *fake_describe(const bk_reaper *r, const bk_entry *e)
 	return bk_sprintf("%s %s", e->kind, e->id ? e->id : "-");
 }
 
+/* The fake find: an image named "made-*" was made as ami-found. */
+static int fake_find(bk_reaper *r, const bk_entry *e, char **id)
+{
+	(void)r;
+	snprintf(F.calls[F.n++], 96, "find %s", e->name);
+	*id = bk_str_starts(e->name, "made-") ? bk_strdup("ami-found") : NULL;
+	return 0;
+}
+
 static const bk_kind fakes[] = {
-	{"instance", false, false, fake_undo, fake_describe},
-	{"image", false, false, fake_undo, fake_describe},
-	{"snapshot", false, false, fake_undo, fake_describe},
-	{"ssm-parameter", true, false, fake_undo, fake_describe},
-	{"tags", true, false, fake_undo, fake_describe},
+	{"instance", false, false, fake_undo, fake_describe, NULL},
+	{"image", false, false, fake_undo, fake_describe, fake_find},
+	{"snapshot", false, false, fake_undo, fake_describe, NULL},
+	{"ssm-parameter", true, false, fake_undo, fake_describe, NULL},
+	{"tags", true, false, fake_undo, fake_describe, NULL},
 };
 
 static char path[128];
@@ -75,7 +84,7 @@ static size_t add(bk_journal *j, const char *kind, const char *id, const char *r
 static bk_reaper reaper(bk_journal *j, bk_strv *cleaned, bk_strv *failed)
 {
 	return (bk_reaper){NULL, j, {NULL, NULL}, cleaned, failed, NULL, bk_now() + 60, fakes,
-			   BK_ARRAY_SIZE(fakes)};
+			   BK_ARRAY_SIZE(fakes), false};
 }
 
 static void assert_calls(const char *const *want, size_t n)
@@ -272,7 +281,8 @@ static void test_ledger__kinds_table(void **state)
 static void assert_describes(const char *kind, const char *id, const char *region,
 			     const char *const *undo, size_t n, bool rollback, const char *want)
 {
-	bk_entry e = {(char *)kind, (char *)id, NULL, (char *)region, NULL, BK_CREATED, BK_KV_INIT};
+	bk_entry e = {(char *)kind, (char *)id, NULL, (char *)region, NULL, BK_CREATED, BK_KV_INIT,
+		      NULL};
 	bk_strv rolled = BK_STRV_INIT;
 	bk_reaper r = {0};
 	char *got;
@@ -322,6 +332,42 @@ static void test_ledger__undo_entries_describe_the_undo(void **state)
 	bk_kv_free(&undo);
 }
 
+/* `bakeami cleanup` looks for what a create call cut short by a kill made,
+ * by the name its intent gave; a run's own CLEANUP does not. */
+static void test_ledger__intended_resources_found_by_name(void **state)
+{
+	static const char *const want[] = {"find never-made", "find made-copy",
+					   "image ami-found@us-west-2"};
+	bk_strv cleaned = BK_STRV_INIT, failed = BK_STRV_INIT;
+	bk_journal *j = fresh();
+	bk_reaper r = reaper(j, &cleaned, &failed);
+	bk_entry_spec copy = {.kind = "image", .name = "made-copy", .region = "us-west-2"};
+	bk_entry_spec none = {.kind = "image", .name = "never-made"};
+	const bk_ledger *l = bk_journal_ledger(j);
+	bk_ledger back;
+
+	(void)state;
+	assert_int_equal(bk_journal_add(j, NULL, &copy, BK_INTENDED), 0);
+	assert_int_equal(bk_journal_add(j, NULL, &none, BK_INTENDED), 0);
+	assert_int_equal(bk_unwind(&r, 0), 0);
+	assert_int_equal(F.n, 0);   /* CLEANUP's reaper: intended images are left */
+	r.find_intended = true;
+	assert_int_equal(bk_unwind_count(&r, 0), 2);
+	assert_int_equal(bk_unwind(&r, 0), 0);
+	assert_calls(want, BK_ARRAY_SIZE(want));
+	assert_string_equal(l->items[0].id, "ami-found");
+	assert_int_equal(l->items[0].state, BK_DELETED);
+	assert_int_equal(l->items[1].state, BK_DELETED);   /* nothing made: settled */
+	assert_int_equal(bk_unwind_count(&r, 0), 0);
+	assert_int_equal(bk_journal_read(&back, path), 0);   /* the intent's time comes back */
+	assert_non_null(back.items[0].at);
+	assert_string_equal(back.items[0].at, l->items[0].at);
+	bk_ledger_free(&back);
+	bk_journal_free(j);
+	bk_strv_free(&cleaned);
+	bk_strv_free(&failed);
+}
+
 /* Found by tag, not journalled: it joins the ledger, then goes. */
 static void test_ledger__found_resources_join_the_ledger(void **state)
 {
@@ -352,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_ledger__kinds_table),
 		cmocka_unit_test(test_ledger__undo_entries_describe_the_undo),
 		cmocka_unit_test(test_ledger__found_resources_join_the_ledger),
+		cmocka_unit_test(test_ledger__intended_resources_found_by_name),
 	};
 	return cmocka_run_group_tests_name("bake ledger", tests, NULL, NULL);
 }

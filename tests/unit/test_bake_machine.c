@@ -45,7 +45,7 @@ static char *fake_describe(const bk_reaper *r, const bk_entry *e)
 	return bk_sprintf("fake %s", e->id);
 }
 
-static const bk_kind fake_kinds[] = {{"fake", false, false, fake_undo, fake_describe}};
+static const bk_kind fake_kinds[] = {{"fake", false, false, fake_undo, fake_describe, NULL}};
 
 /* VALIDATE makes what CLEANUP needs (a client, which calls no one here, and
  * the journal); every later stage creates one resource named after it. */

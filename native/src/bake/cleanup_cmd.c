@@ -91,7 +91,7 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 	l = j ? bk_journal_ledger(j) : NULL;
 	rc = open_aws(&aws, o->region ? o->region : l ? l->region : NULL, log);
 	if (rc == 0) {
-		bk_reaper r = {aws, j, log, cleaned, failed, NULL, bk_now() + 15 * 60, NULL, 0};
+		bk_reaper r = {aws, j, log, cleaned, failed, NULL, bk_now() + 15 * 60, NULL, 0, true};
 		if (l) {
 			bk_logf(&log, BK_LOG_INFO, "journal %s: run %s, %zu entries to undo",
 				o->journal_path, l->run_id, bk_unwind_count(&r, 0));

@@ -61,7 +61,8 @@ int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s)
 {
 	return (bk_reaper){b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
-			   &b->cleanup_failed, NULL, bk_now() + deadline_s, b->kinds, b->kinds_count};
+			   &b->cleanup_failed, NULL, bk_now() + deadline_s, b->kinds, b->kinds_count,
+			   false};
 }
 
 void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose)

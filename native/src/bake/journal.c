@@ -60,7 +60,8 @@ static cJSON *entry_json(const bk_entry *e, size_t n)
 	if (!o || !add_str(o, "t", ts) || !cJSON_AddNumberToObject(o, "n", (double)n) ||
 	    !add_str(o, "event", bk_entry_state_name(e->state)) || !add_str(o, "kind", e->kind) ||
 	    !add_str(o, "id", e->id) || !add_str(o, "name", e->name) ||
-	    !add_str(o, "region", e->region) || !add_str(o, "parent", e->parent)) {
+	    !add_str(o, "region", e->region) || !add_str(o, "parent", e->parent) ||
+	    !add_str(o, "at", e->at)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -112,6 +113,7 @@ static void entry_free(bk_entry *e)
 	free(e->name);
 	free(e->region);
 	free(e->parent);
+	free(e->at);
 	bk_kv_free(&e->undo);
 	memset(e, 0, sizeof(*e));
 }
@@ -294,8 +296,13 @@ int bk_journal_add(bk_journal *j, size_t *n, const bk_entry_spec *spec, bk_entry
 		pthread_mutex_unlock(&j->mu);
 		return bk_oom();
 	}
+	char now[32];
+
+	bk_iso8601(now, bk_wall());
 	e->state = st;
 	if ((rc = entry_fill(e, spec)) == 0)
+		rc = set_str(&e->at, now);
+	if (rc == 0)
 		rc = append(j, entry_json(e, j->ledger.count - 1));
 	if (rc == 0 && n)
 		*n = j->ledger.count - 1;
@@ -438,6 +445,8 @@ static int apply_entry(bk_ledger *l, const cJSON *o, bk_entry_state st)
 	s.undo = &undo;
 	if (rc == 0)
 		rc = entry_fill(e, &s);
+	if (rc == 0 && !e->at)
+		rc = set_str(&e->at, str_field(o, "at") ? str_field(o, "at") : str_field(o, "t"));
 	e->state = st;
 	bk_kv_free(&undo);
 	return rc;

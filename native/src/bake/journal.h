@@ -24,6 +24,7 @@ typedef struct {
 	char *parent;       /* a snapshot's image, a volume permission's image; NULL: none */
 	bk_entry_state state;
 	bk_kv undo;         /* a change: what puts it back (the kind reads it) */
+	char *at;           /* when it was intended (ISO 8601): a find by name takes only newer */
 } bk_entry;
 
 typedef struct {

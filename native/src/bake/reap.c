@@ -2,6 +2,7 @@
  * the kinds of reversible changes are in undo.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "reap.h"
 #include "undo.h"
@@ -69,6 +70,38 @@ static char *describe_resource(const bk_reaper *r, const bk_entry *e)
 			 : bk_sprintf("%s %s", e->kind, e->id);
 }
 
+/* An image of the intent's name in its region, ours, made since the intent
+ * (a few minutes' slack for the clocks): names are unique per region. */
+static bool made_since(const bk_ec2_image *img, const char *at)
+{
+	struct tm a = {0}, c = {0};
+
+	if (!at || !img->creation_date || !strptime(at, "%Y-%m-%dT%H:%M:%S", &a) ||
+	    !strptime(img->creation_date, "%Y-%m-%dT%H:%M:%S", &c))
+		return false;
+	return timegm(&c) >= timegm(&a) - 300;
+}
+
+static int find_image(bk_reaper *r, const bk_entry *e, char **id)
+{
+	const char *self[1] = {"self"};
+	bk_kv filters = BK_KV_INIT;
+	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
+	bk_ec2_images imgs = {0};
+	int rc = bk_kv_add(&filters, "name", e->name);
+
+	*id = NULL;
+	if (rc == 0)
+		rc = bk_ec2_describe_images(&imgs, r->aws, e->region, &q);
+	for (size_t i = 0; rc == 0 && !*id && i < imgs.count; i++)
+		if (imgs.items[i].name && !strcmp(imgs.items[i].name, e->name) &&
+		    made_since(&imgs.items[i], e->at) && !(*id = bk_strdup(imgs.items[i].id)))
+			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+	bk_ec2_images_free(&imgs);
+	bk_kv_free(&filters);
+	return rc;
+}
+
 /* A rollback removes only copies: the tested image is kept before it. */
 static char *describe_image(const bk_reaper *r, const bk_entry *e)
 {
@@ -132,16 +165,18 @@ static int undo_image(bk_reaper *r, const bk_entry *e)
 
 /* In reverse order of creation: the tag sweep goes in this order. */
 static const bk_kind kinds[] = {
-	{"instance", false, true, undo_instance, describe_resource},
-	{"security-group", false, true, undo_security_group, describe_resource},
-	{"key-pair", false, true, undo_key_pair, describe_resource},
-	{"image", false, false, undo_image, describe_image},
-	{"snapshot", false, false, undo_snapshot, describe_resource},
-	{"launch-permission", true, false, bk_undo_launch_permission, bk_describe_launch_permission},
-	{"volume-permission", true, false, bk_undo_volume_permission, bk_describe_volume_permission},
-	{"tags", true, false, bk_undo_tags, bk_describe_tags},
-	{"deprecation", true, false, bk_undo_deprecation, bk_describe_deprecation},
-	{"ssm-parameter", true, false, bk_undo_ssm_parameter, bk_describe_ssm_parameter},
+	{"instance", false, true, undo_instance, describe_resource, NULL},
+	{"security-group", false, true, undo_security_group, describe_resource, NULL},
+	{"key-pair", false, true, undo_key_pair, describe_resource, NULL},
+	{"image", false, false, undo_image, describe_image, find_image},
+	{"snapshot", false, false, undo_snapshot, describe_resource, NULL},
+	{"launch-permission", true, false, bk_undo_launch_permission,
+	 bk_describe_launch_permission, NULL},
+	{"volume-permission", true, false, bk_undo_volume_permission,
+	 bk_describe_volume_permission, NULL},
+	{"tags", true, false, bk_undo_tags, bk_describe_tags, NULL},
+	{"deprecation", true, false, bk_undo_deprecation, bk_describe_deprecation, NULL},
+	{"ssm-parameter", true, false, bk_undo_ssm_parameter, bk_describe_ssm_parameter, NULL},
 };
 
 const bk_kind *bk_kinds(size_t *count)
@@ -209,7 +244,9 @@ static bool to_undo(const bk_reaper *r, const bk_ledger *l, size_t i)
 	const bk_entry *e = &l->items[i];
 	const bk_kind *k = bk_kind_of(r, e->kind);
 
-	if (!(e->state == BK_CREATED || (e->state == BK_INTENDED && k && k->change)))
+	bool found = r->find_intended && k && k->find && e->name;
+
+	if (!(e->state == BK_CREATED || (e->state == BK_INTENDED && k && (k->change || found))))
 		return false;
 	for (size_t p = 0; e->parent && !strcmp(e->kind, "snapshot") && p < l->count; p++)
 		if ((l->items[p].state == BK_CREATED || l->items[p].state == BK_KEPT) &&
@@ -257,15 +294,42 @@ size_t bk_unwind_count(const bk_reaper *r, size_t from)
 	return n;
 }
 
+/* An intended resource: what its create call made, if anything, becomes
+ * its id; nothing made, it is settled as gone. 1: there is one to undo. */
+static int find_intended(bk_reaper *r, size_t n)
+{
+	const bk_entry *e = &bk_journal_ledger(r->journal)->items[n];
+	const bk_kind *k = bk_kind_of(r, e->kind);
+	char *id = NULL;
+	int rc;
+
+	if (e->state != BK_INTENDED || k->change)
+		return 1;
+	if ((rc = k->find(r, e, &id)) < 0) {
+		bk_logf(&r->log, BK_LOG_ERROR, "could not look for the %s named %s: %s", e->kind,
+			e->name, bk_err_msg());
+		return rc;
+	}
+	if (id)
+		bk_logf(&r->log, BK_LOG_INFO, "found %s %s, named %s as its journal intended", e->kind,
+			id, e->name);
+	rc = bk_journal_set(r->journal, n, id ? BK_CREATED : BK_DELETED, id);
+	free(id);
+	return rc < 0 ? rc : id != NULL;
+}
+
 int bk_unwind(bk_reaper *r, size_t from)
 {
-	int rc = 0;
+	int rc = 0, live;
 
 	if (!r->journal)
 		return 0;
-	for (size_t i = bk_journal_ledger(r->journal)->count; i-- > from;)
-		if (to_undo(r, bk_journal_ledger(r->journal), i) && undo_copy_of(r, i) < 0)
+	for (size_t i = bk_journal_ledger(r->journal)->count; i-- > from;) {
+		if (!to_undo(r, bk_journal_ledger(r->journal), i))
+			continue;
+		if ((live = find_intended(r, i)) < 0 || (live && undo_copy_of(r, i) < 0))
 			rc = BAKEAMI_ERROR;
+	}
 	return rc;
 }
 
@@ -287,7 +351,7 @@ int bk_reap(bk_reaper *r, const char *kind, const char *id)
 int bk_reap_found(bk_reaper *r, const char *kind, const char *id)
 {
 	bk_entry_spec s = {.kind = kind, .id = id};
-	bk_entry e = {(char *)kind, (char *)id, NULL, NULL, NULL, BK_CREATED, BK_KV_INIT};
+	bk_entry e = {(char *)kind, (char *)id, NULL, NULL, NULL, BK_CREATED, BK_KV_INIT, NULL};
 	size_t n;
 	int rc;
 
@@ -317,7 +381,7 @@ static int delete_found_snapshots(bk_reaper *r, const bk_entry *img, const bk_st
 
 	for (size_t i = 0; i < found->count; i++) {
 		bk_entry e = {"snapshot", found->items[i], NULL, img->region, img->id, BK_CREATED,
-			      BK_KV_INIT};
+			      BK_KV_INIT, NULL};
 		if (undo_one(r, &e, -1) < 0)
 			rc = BAKEAMI_ERROR;
 	}
