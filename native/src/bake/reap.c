@@ -96,7 +96,7 @@ static int find_image(bk_reaper *r, const bk_entry *e, char **id)
 	for (size_t i = 0; rc == 0 && !*id && i < imgs.count; i++)
 		if (imgs.items[i].name && !strcmp(imgs.items[i].name, e->name) &&
 		    made_since(&imgs.items[i], e->at) && !(*id = bk_strdup(imgs.items[i].id)))
-			rc = bk_err(BAKEAMI_ENOMEM, "out of memory");
+			rc = bk_oom();
 	bk_ec2_images_free(&imgs);
 	bk_kv_free(&filters);
 	return rc;
