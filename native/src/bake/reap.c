@@ -9,24 +9,30 @@
 
 /* ---- resource kinds ------------------------------------------------------ */
 
+static int instance_gone(bk_reaper *r, const char *id)
+{
+	bk_ec2_instance inst = {0};
+	int rc = bk_ec2_describe_instance(&inst, r->aws, id);
+	int gone = rc == BAKEAMI_ENOTFOUND || (rc == 0 && !strcmp(inst.state, "terminated"));
+
+	bk_ec2_instance_free(&inst);
+	if (gone)
+		return 1;
+	return rc < 0 && rc != BAKEAMI_EAWS ? rc : 0;
+}
+
+/* Cleanup's own deadline bounds the wait; nothing cancels it. */
 static int wait_terminated(bk_reaper *r, const char *id)
 {
-	long interval = 250;
+	bk_poll_opts po = {.deadline = r->deadline, .first_s = 0.25, .max_s = 15, .factor = 2};
+	bk_poller wait;
+	int rc;
 
-	for (;;) {
-		bk_ec2_instance inst = {0};
-		int rc = bk_ec2_describe_instance(&inst, r->aws, id);
-		int gone = rc == BAKEAMI_ENOTFOUND || (rc == 0 && !strcmp(inst.state, "terminated"));
-		bk_ec2_instance_free(&inst);
-		if (gone)
-			return 0;
-		if (rc < 0 && rc != BAKEAMI_EAWS)
-			return rc;
-		if (bk_now() + interval / 1000.0 > r->deadline)
+	bk_poller_start(&wait, &po);
+	while ((rc = instance_gone(r, id)) == 0)
+		if (bk_poller_wait(&wait) != 0)
 			return bk_err(BAKEAMI_ETIMEOUT, "instance %s not terminated before the cleanup deadline", id);
-		bk_sleep_ms(NULL, interval);
-		interval = interval < 8000 ? interval * 2 : 15000;
-	}
+	return rc < 0 ? rc : 0;
 }
 
 /* Our group outlives the instance in EC2's eyes (DependencyViolation until
