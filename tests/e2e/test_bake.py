@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from conftest import probe_binary
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "templates", "bake.json")
 # Packer 1.6.6 makes 21 EC2 calls for the same bake with a temporary key pair.
@@ -193,7 +195,7 @@ def test_valgrind_happy_path(lab, clean_lab, bakeami, tmp_path):
 
 def test_parallel_bakes_in_one_process(lab, clean_lab):
     """Four bakes on four threads of one process, through the public API."""
-    probe = os.path.join(HERE, "..", "..", "build", "probes", "parallel_probe")
+    probe = probe_binary("parallel_probe")
     env = dict(os.environ, **lab.env())
     r = subprocess.run([probe, "4", TEMPLATE, "-var", "ssh_host=127.0.0.1",
                         "-var", f"ssh_port={lab.ssh_port}"],
