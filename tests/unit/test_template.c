@@ -242,7 +242,9 @@ static void check_full_sections(const bk_template *tpl, const bk_build_config *c
 	assert_non_null(c->tests);
 	assert_int_equal(c->tests->phases, BK_TESTS_BEFORE_IMAGE | BK_TESTS_AFTER_IMAGE); /* "both" */
 	assert_true(bk_verify_wants(c->tests, "before_image") && bk_verify_wants(c->tests, "after_image"));
-	assert_string_equal(jstr(cJSON_GetArrayItem(c->tests->checks, 2), "contains"), "platform");
+	assert_int_equal(c->tests->checks_count, 3);
+	assert_int_equal(c->tests->checks[2].kind, BK_CHECK_FILE);
+	assert_string_equal(c->tests->checks[2].u.file.contains, "platform");
 	assert_string_equal(c->promote.ssm_parameter, "/images/platform/latest");
 	assert_true(c->manifest.present);
 	assert_string_equal(c->manifest.output, "manifest.json");

@@ -453,7 +453,7 @@ static void test_validate__serverspec_settings_in_the_plan(void **state)
 	assert_string_equal(t->serverspec.command.items[1], "-e");
 	assert_string_equal(t->serverspec.pattern, "spec/*_spec.rb");
 	assert_true(t->serverspec.timeout_s == 60);
-	assert_int_equal(cJSON_GetArraySize(t->checks), 0);
+	assert_int_equal(t->checks_count, 0);
 	/* unset stays unset: the runner's defaults apply */
 	assert_string_equal(d->serverspec.dir, "/tmp");
 	assert_null(d->serverspec.pattern);
@@ -476,7 +476,7 @@ static void test_validate__when_selects_the_phase(void **state)
 	assert_true(bk_verify_wants(after, "after_image"));
 	assert_true(bk_verify_wants(both, "before_image") && bk_verify_wants(both, "after_image"));
 	assert_false(bk_verify_wants(NULL, "before_image"));
-	assert_int_equal(cJSON_GetArraySize(both->checks), 1);
+	assert_int_equal(both->checks_count, 1);
 	bk_test_plan_free(before);
 	bk_test_plan_free(after);
 	bk_test_plan_free(both);

@@ -38,16 +38,16 @@ static const char FILE_SH[] =
 	"esac\n"
 	"exit 0\n";
 
-static int file_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int file_command(bk_buf *cmd, const bk_check *check)
 {
+	const bk_check_file_cfg *f = &check->u.file;
 	char flags[3];
-	const char *args[2] = {subject, flags};
+	const char *args[2] = {check->subject, flags};
 	size_t n = 0;
 
-	if (cJSON_GetObjectItemCaseSensitive(check, "contains") ||
-	    cJSON_GetObjectItemCaseSensitive(check, "matches"))
+	if (f->contains || f->matches)
 		flags[n++] = 'c';
-	if (cJSON_GetObjectItemCaseSensitive(check, "sha256"))
+	if (f->sha256)
 		flags[n++] = 's';
 	flags[n] = '\0';
 	return bk_sh_script(cmd, FILE_SH, args, 2);
@@ -121,9 +121,10 @@ static int expect_str(bk_verdict *v, const char *what, const char *want, const c
 	return rc;
 }
 
-static int expect_meta(bk_verdict *v, const cJSON *check, const file_state *fs)
+static int expect_meta(bk_verdict *v, const bk_check_file_cfg *f, const file_state *fs)
 {
-	const char *type = bk_json_str(check, "type"), *mode = bk_json_str(check, "mode");
+	const char *type = f->type;
+	long mode = f->mode;
 	char exp[64];
 	int rc = 0;
 
@@ -131,22 +132,22 @@ static int expect_meta(bk_verdict *v, const cJSON *check, const file_state *fs)
 		snprintf(exp, sizeof(exp), "type %s", type);
 		rc = bk_verdict_fail(v, exp, "%s", fs->self.type);
 	}
-	if (rc == 0 && mode && bk_mode_parse(mode) != fs->target.mode) {
-		snprintf(exp, sizeof(exp), "mode %04lo", (unsigned long)bk_mode_parse(mode));
+	if (rc == 0 && mode >= 0 && mode != fs->target.mode) {
+		snprintf(exp, sizeof(exp), "mode %04lo", (unsigned long)mode);
 		rc = bk_verdict_fail(v, exp, "%04lo", (unsigned long)fs->target.mode);
 	}
-	rc = rc ? rc : expect_str(v, "owner", bk_json_str(check, "owner"), fs->target.owner,
+	rc = rc ? rc : expect_str(v, "owner", f->owner, fs->target.owner,
 				  fs->target.uid);
-	rc = rc ? rc : expect_str(v, "group", bk_json_str(check, "group"), fs->target.group,
+	rc = rc ? rc : expect_str(v, "group", f->group, fs->target.group,
 				  fs->target.gid);
 	return rc;
 }
 
 /* The hash is the first word; sha256sum prefixes it with '\' for odd names. */
-static int expect_sha(bk_verdict *v, const cJSON *check, const file_state *fs,
+static int expect_sha(bk_verdict *v, const bk_check_file_cfg *f, const file_state *fs,
 		      const bk_check_kv *p)
 {
-	const char *want = bk_json_str(check, "sha256");
+	const char *want = f->sha256;
 	const char *line = bk_kv_get(&p->kv, "sha");
 	char have[65] = "", exp[80];
 	size_t n = 0;
@@ -175,10 +176,10 @@ static int content_unreadable(bk_verdict *v, const file_state *fs, const char *r
 	return bk_verdict_fail(v, "a regular file to search", "%s", fs->self.type);
 }
 
-static int expect_content(bk_verdict *v, const cJSON *check, const file_state *fs,
+static int expect_content(bk_verdict *v, const bk_check_file_cfg *f, const file_state *fs,
 			  const bk_check_kv *p)
 {
-	const char *want = bk_json_str(check, "contains"), *re = bk_json_str(check, "matches");
+	const char *want = f->contains, *re = f->matches;
 	const char *read = bk_kv_get(&p->kv, "read");
 	size_t len = p->content_len > BK_CONTENT_CAP ? BK_CONTENT_CAP : p->content_len;
 	const char *note = p->content_len > BK_CONTENT_CAP ? " (searched its first 4 MiB)" : "";
@@ -206,53 +207,54 @@ static int expect_content(bk_verdict *v, const cJSON *check, const file_state *f
 	return rc;
 }
 
-static int file_missing(bk_verdict *v, const cJSON *check)
+static int file_missing(bk_verdict *v, const bk_check_file_cfg *f)
 {
 	/* exists: false asks exactly this; anything else needs the file. */
-	if (bk_json_bool(check, "exists") == 0)
+	if (f->exists == 0)
 		return 0;
 	return bk_verdict_fail(v, "exists", "no such file or directory");
 }
 
-static int file_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int file_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
+	const bk_check_file_cfg *f = &check->u.file;
 	file_state fs;
 	int rc;
 
 	memset(&fs, 0, sizeof(fs));
-	fs.path = bk_json_str(check, "file");
+	fs.path = check->subject;
 	rc = file_scan(&fs, v, p);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	if (!fs.exists)
-		return file_missing(v, check);
-	if (bk_json_bool(check, "exists") == 0)
+		return file_missing(v, f);
+	if (f->exists == 0)
 		return bk_verdict_fail(v, "no such file", "a %s", fs.self.type);
-	rc = expect_meta(v, check, &fs);
-	rc = rc ? rc : expect_sha(v, check, &fs, p);
-	return rc ? rc : expect_content(v, check, &fs, p);
+	rc = expect_meta(v, f, &fs);
+	rc = rc ? rc : expect_sha(v, f, &fs, p);
+	return rc ? rc : expect_content(v, f, &fs, p);
 }
 
-static int file_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int file_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, file_verdict);
 }
 
 static const bk_field FILE_FIELDS[] = {
-	{"exists", BK_F_BOOL, true},
-	{"type", BK_F_FILETYPE, true},
-	{"mode", BK_F_MODE, true},
-	{"owner", BK_F_STRING, true},
-	{"group", BK_F_STRING, true},
-	{"contains", BK_F_TEXT, true},
-	{"matches", BK_F_REGEX, true},
-	{"sha256", BK_F_SHA256, true},
-	{NULL, 0, false},
+	BK_FIELD("exists", BK_F_BOOL, true, u.file.exists),
+	BK_FIELD("type", BK_F_FILETYPE, true, u.file.type),
+	BK_FIELD("mode", BK_F_MODE, true, u.file.mode),
+	BK_FIELD("owner", BK_F_STRING, true, u.file.owner),
+	BK_FIELD("group", BK_F_STRING, true, u.file.group),
+	BK_FIELD("contains", BK_F_TEXT, true, u.file.contains),
+	BK_FIELD("matches", BK_F_REGEX, true, u.file.matches),
+	BK_FIELD("sha256", BK_F_SHA256, true, u.file.sha256),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_file = {
-	"file", BK_SUBJ_PATH, FILE_FIELDS,
+	BK_CHECK_FILE, "file", BK_SUBJ_PATH, FILE_FIELDS,
 	"give exists, type, mode, owner, group, contains, matches or sha256", 60,
 	file_command, file_judge,
 };

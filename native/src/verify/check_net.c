@@ -31,9 +31,10 @@ static const char PORT_SH[] =
 	"  done\n"
 	"fi\n";
 
-static int port_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int port_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, PORT_SH, &subject, 1);
 }
 
@@ -242,17 +243,15 @@ static char *port_found(const listeners *ls, const port_want *w)
 	return bk_buf_detach(&b);
 }
 
-static int port_expect(bk_verdict *v, const cJSON *check, const listeners *ls)
+static int port_expect(bk_verdict *v, const bk_check *check, const listeners *ls)
 {
-	int listening = bk_json_bool(check, "listening");
-	port_want w = {0, bk_json_str(check, "protocol"), bk_json_str(check, "address")};
-	char *subject = bk_json_text(cJSON_GetObjectItemCaseSensitive(check, "port"));
+	const bk_check_port_cfg *c = &check->u.port;
+	int listening = c->listening;
+	port_want w = {c->number, c->protocol, c->address};
 	char *found, *exp;
 	bool any = false;
 	int rc;
 
-	w.port = subject ? strtol(subject, NULL, 10) : 0;
-	free(subject);
 	for (size_t i = 0; i < ls->count; i++)
 		any = any || listener_matches(&ls->items[i], &w);
 	if (listening < 0 || (listening == 1) == any)
@@ -266,7 +265,7 @@ static int port_expect(bk_verdict *v, const cJSON *check, const listeners *ls)
 	return rc;
 }
 
-static int port_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int port_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
 	listeners ls = {NULL, 0, 0};
 	int rc = port_scan(&ls, p);
@@ -276,20 +275,20 @@ static int port_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 	return rc;
 }
 
-static int port_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int port_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, port_verdict);
 }
 
 static const bk_field PORT_FIELDS[] = {
-	{"listening", BK_F_BOOL, true},
-	{"protocol", BK_F_PROTOCOL, false},
-	{"address", BK_F_STRING, false},
-	{NULL, 0, false},
+	BK_FIELD("listening", BK_F_BOOL, true, u.port.listening),
+	BK_FIELD("protocol", BK_F_PROTOCOL, false, u.port.protocol),
+	BK_FIELD("address", BK_F_STRING, false, u.port.address),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_port = {
-	"port", BK_SUBJ_PORT, PORT_FIELDS, "give listening", 60, port_command, port_judge,
+	BK_CHECK_PORT, "port", BK_SUBJ_PORT, PORT_FIELDS, "give listening", 60, port_command, port_judge,
 };
 
 /* ---- http ------------------------------------------------------------- */
@@ -322,15 +321,15 @@ static const char HTTP_SH[] =
 	"[ -f \"$d/body\" ] && head -c 4194305 \"$d/body\"\n"
 	"exit 0\n";
 
-static int http_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int http_command(bk_buf *cmd, const bk_check *check)
 {
 	char flags[3] = "", timeout[32];
-	const char *args[3] = {subject, flags, timeout};
+	const char *args[3] = {check->subject, flags, timeout};
 	size_t n = 0;
 
-	if (bk_json_bool(check, "insecure") == 1)
+	if (check->u.http.insecure == 1)
 		flags[n++] = 'k';
-	if (bk_json_bool(check, "follow_redirects") == 1)
+	if (check->u.http.follow_redirects == 1)
 		flags[n++] = 'f';
 	flags[n] = '\0';
 	snprintf(timeout, sizeof(timeout), "%ld", (long)bk_check_timeout(check));
@@ -381,10 +380,10 @@ static char *http_failure(const bk_check_kv *p)
 			  wget_reason(bk_check_kv_int(p, "rc", -1)));
 }
 
-static int body_expect(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int body_expect(bk_verdict *v, const bk_check_http_cfg *c, const bk_check_kv *p)
 {
-	const char *want = bk_json_str(check, "body_contains");
-	const char *re = bk_json_str(check, "body_matches");
+	const char *want = c->body_contains;
+	const char *re = c->body_matches;
 	size_t len = p->content_len > BK_CONTENT_CAP ? BK_CONTENT_CAP : p->content_len;
 	char *body = bk_strndup(p->content ? p->content : "", len), *exp;
 	int rc = body ? 0 : bk_oom(), m;
@@ -404,12 +403,12 @@ static int body_expect(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 	return rc;
 }
 
-static int http_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int http_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
 	const char *tool = bk_kv_get(&p->kv, "tool");
 	int status = tool && strcmp(tool, "wget") == 0 ? wget_status(p)
 						       : bk_check_kv_int(p, "status", 0);
-	long want;
+	long want = check->u.http.status;
 	char *why, exp[32];
 	int rc = 0;
 
@@ -419,28 +418,28 @@ static int http_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 		free(why);
 		return rc;
 	}
-	if (bk_json_int(check, "status", &want) && want != status) {
+	if (want >= 0 && want != status) {
 		snprintf(exp, sizeof(exp), "status %ld", want);
 		rc = bk_verdict_fail(v, exp, "%d", status);
 	}
-	return rc ? rc : body_expect(v, check, p);
+	return rc ? rc : body_expect(v, &check->u.http, p);
 }
 
-static int http_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int http_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, http_verdict);
 }
 
 static const bk_field HTTP_FIELDS[] = {
-	{"status", BK_F_INT, true},
-	{"body_contains", BK_F_TEXT, true},
-	{"body_matches", BK_F_REGEX, true},
-	{"insecure", BK_F_BOOL, false},
-	{"follow_redirects", BK_F_BOOL, false},
-	{NULL, 0, false},
+	BK_FIELD("status", BK_F_INT, true, u.http.status),
+	BK_FIELD("body_contains", BK_F_TEXT, true, u.http.body_contains),
+	BK_FIELD("body_matches", BK_F_REGEX, true, u.http.body_matches),
+	BK_FIELD("insecure", BK_F_BOOL, false, u.http.insecure),
+	BK_FIELD("follow_redirects", BK_F_BOOL, false, u.http.follow_redirects),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_http = {
-	"http", BK_SUBJ_URL, HTTP_FIELDS, "give status, body_contains or body_matches", 30,
+	BK_CHECK_HTTP, "http", BK_SUBJ_URL, HTTP_FIELDS, "give status, body_contains or body_matches", 30,
 	http_command, http_judge,
 };

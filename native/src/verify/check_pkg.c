@@ -20,9 +20,10 @@ static const char PACKAGE_SH[] =
 	"  bk_run rpm rpm -q --qf '%{VERSION}-%{RELEASE}\\n' \"$1\"; fi\n"
 	"[ -n \"$m\" ] || echo manager=none\n";
 
-static int package_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int package_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, PACKAGE_SH, &subject, 1);
 }
 
@@ -108,10 +109,10 @@ static int pkg_not_installed(bk_verdict *v, const pkg_state *st, const char *exp
 	return bk_verdict_fail(v, expected, "not installed");
 }
 
-static int pkg_expect(bk_verdict *v, const cJSON *check, const pkg_state *st)
+static int pkg_expect(bk_verdict *v, const bk_check *check, const pkg_state *st)
 {
-	int installed = bk_json_bool(check, "installed");
-	const char *want = bk_json_str(check, "version");
+	int installed = check->u.package.installed;
+	const char *want = check->u.package.version;
 	char *have = versions_text(&st->versions), *exp;
 	int rc = 0;
 	bool ok = false;
@@ -134,7 +135,7 @@ static int pkg_expect(bk_verdict *v, const cJSON *check, const pkg_state *st)
 	return rc;
 }
 
-static int pkg_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int pkg_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
 	pkg_state st = {false, false, BK_STRV_INIT, BK_BUF_INIT};
 	int rc = pkg_scan(&st, p);
@@ -145,19 +146,19 @@ static int pkg_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 	return rc;
 }
 
-static int package_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int package_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, pkg_verdict);
 }
 
 static const bk_field PACKAGE_FIELDS[] = {
-	{"installed", BK_F_BOOL, true},
-	{"version", BK_F_STRING, true},
-	{NULL, 0, false},
+	BK_FIELD("installed", BK_F_BOOL, true, u.package.installed),
+	BK_FIELD("version", BK_F_STRING, true, u.package.version),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_package = {
-	"package", BK_SUBJ_NAME, PACKAGE_FIELDS, "give installed or version", 60,
+	BK_CHECK_PACKAGE, "package", BK_SUBJ_NAME, PACKAGE_FIELDS, "give installed or version", 60,
 	package_command, package_judge,
 };
 
@@ -187,9 +188,10 @@ static const char SERVICE_SH[] =
 	"  echo manager=none\n"
 	"fi\n";
 
-static int service_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int service_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, SERVICE_SH, &subject, 1);
 }
 
@@ -254,7 +256,7 @@ static int svc_expect(bk_verdict *v, int want, bool have, const char *what, cons
 	return rc;
 }
 
-static int svc_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int svc_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
 	const char *mgr = bk_kv_get(&p->kv, "manager");
 	svc_state st = {false, false, NULL, NULL};
@@ -268,27 +270,27 @@ static int svc_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
 	} else {
 		rc = strcmp(mgr, "systemd") == 0 ? systemd_scan(&st, p) : sysv_scan(&st, p);
 	}
-	rc = rc ? rc : svc_expect(v, bk_json_bool(check, "running"), st.running, "running",
+	rc = rc ? rc : svc_expect(v, check->u.service.running, st.running, "running",
 				  st.running_found);
-	rc = rc ? rc : svc_expect(v, bk_json_bool(check, "enabled"), st.enabled, "enabled",
+	rc = rc ? rc : svc_expect(v, check->u.service.enabled, st.enabled, "enabled",
 				  st.enabled_found);
 	free(st.running_found);
 	free(st.enabled_found);
 	return rc;
 }
 
-static int service_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int service_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, svc_verdict);
 }
 
 static const bk_field SERVICE_FIELDS[] = {
-	{"running", BK_F_BOOL, true},
-	{"enabled", BK_F_BOOL, true},
-	{NULL, 0, false},
+	BK_FIELD("running", BK_F_BOOL, true, u.service.running),
+	BK_FIELD("enabled", BK_F_BOOL, true, u.service.enabled),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_service = {
-	"service", BK_SUBJ_NAME, SERVICE_FIELDS, "give running or enabled", 60,
+	BK_CHECK_SERVICE, "service", BK_SUBJ_NAME, SERVICE_FIELDS, "give running or enabled", 60,
 	service_command, service_judge,
 };

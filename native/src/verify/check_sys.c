@@ -14,12 +14,11 @@
 
 /* The user's command is shell code by design; it runs as the SSH user in
  * sh, whatever the login shell, with no stdin to wait on. */
-static int command_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int command_command(bk_buf *cmd, const bk_check *check)
 {
 	int rc = bk_buf_puts(cmd, "sh -c ");
 
-	(void)check;
-	rc = rc ? rc : bk_sh_quote(cmd, subject);
+	rc = rc ? rc : bk_sh_quote(cmd, check->subject);
 	return rc ? rc : bk_buf_puts(cmd, " </dev/null");
 }
 
@@ -37,17 +36,12 @@ static char *snippet(const char *text, size_t len)
 	return s;
 }
 
-static int stream_expect(bk_verdict *v, const cJSON *check, const char *stream,
+static int stream_expect(bk_verdict *v, const char *want, const char *re, const char *stream,
 			 const char *text, size_t len)
 {
-	char key[32], *exp, *found;
-	const char *want, *re;
+	char *exp, *found;
 	int rc = 0, m;
 
-	snprintf(key, sizeof(key), "%s_contains", stream);
-	want = bk_json_str(check, key);
-	snprintf(key, sizeof(key), "%s_matches", stream);
-	re = bk_json_str(check, key);
 	if (!(found = snippet(text, len)))
 		return bk_oom();
 	if (want && !bk_contains(text, len, want)) {
@@ -64,34 +58,37 @@ static int stream_expect(bk_verdict *v, const cJSON *check, const char *stream,
 	return rc;
 }
 
-static int command_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int command_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
-	long want;
+	const bk_check_command_cfg *c = &check->u.command;
+	long want = c->exit_status;
 	char exp[48], *err;
 	int rc = 0;
 
-	if (bk_json_int(check, "exit_status", &want) && want != o->status) {
+	if (want >= 0 && want != o->status) {
 		snprintf(exp, sizeof(exp), "exit status %ld", want);
 		err = bk_first_line(o->err, SNIPPET_MAX);
 		rc = bk_verdict_fail(v, exp, "%d%s%s%s", o->status, err && *err ? " (stderr: " : "",
 				     err && *err ? err : "", err && *err ? ")" : "");
 		free(err);
 	}
-	rc = rc ? rc : stream_expect(v, check, "stdout", o->out ? o->out : "", o->out_len);
-	return rc ? rc : stream_expect(v, check, "stderr", o->err ? o->err : "", o->err_len);
+	rc = rc ? rc : stream_expect(v, c->stdout_contains, c->stdout_matches, "stdout",
+				     o->out ? o->out : "", o->out_len);
+	return rc ? rc : stream_expect(v, c->stderr_contains, c->stderr_matches, "stderr",
+				       o->err ? o->err : "", o->err_len);
 }
 
 static const bk_field COMMAND_FIELDS[] = {
-	{"exit_status", BK_F_INT, true},
-	{"stdout_contains", BK_F_TEXT, true},
-	{"stdout_matches", BK_F_REGEX, true},
-	{"stderr_contains", BK_F_TEXT, true},
-	{"stderr_matches", BK_F_REGEX, true},
-	{NULL, 0, false},
+	BK_FIELD("exit_status", BK_F_INT, true, u.command.exit_status),
+	BK_FIELD("stdout_contains", BK_F_TEXT, true, u.command.stdout_contains),
+	BK_FIELD("stdout_matches", BK_F_REGEX, true, u.command.stdout_matches),
+	BK_FIELD("stderr_contains", BK_F_TEXT, true, u.command.stderr_contains),
+	BK_FIELD("stderr_matches", BK_F_REGEX, true, u.command.stderr_matches),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_command_type = {
-	"command", BK_SUBJ_COMMAND, COMMAND_FIELDS,
+	BK_CHECK_COMMAND, "command", BK_SUBJ_COMMAND, COMMAND_FIELDS,
 	"give exit_status, stdout_contains, stdout_matches, stderr_contains or stderr_matches",
 	300, command_command, command_judge,
 };
@@ -110,15 +107,17 @@ static const char GROUP_SH[] =
 	"else while IFS= read -r l; do case $l in \"$1\":*) echo \"group=$l\";; esac\n"
 	"  done </etc/group; fi\n";
 
-static int user_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int user_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, USER_SH, &subject, 1);
 }
 
-static int group_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int group_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, GROUP_SH, &subject, 1);
 }
 
@@ -166,12 +165,11 @@ static int expect_field(bk_verdict *v, const char *what, const char *want, const
 	return rc;
 }
 
-static int expect_id(bk_verdict *v, const cJSON *check, const char *key, const char *line)
+static int expect_id(bk_verdict *v, long want, const char *key, const char *line)
 {
-	long want;
 	char text[32];
 
-	if (!bk_json_int(check, key, &want))
+	if (want < 0)
 		return 0;
 	snprintf(text, sizeof(text), "%ld", want);
 	return expect_field(v, key, text, line, 2);
@@ -191,19 +189,15 @@ static bool word_in(const char *words, const char *w)
 	return false;
 }
 
-static int expect_groups(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int expect_groups(bk_verdict *v, const bk_strv *want, const bk_check_kv *p)
 {
-	const cJSON *want = cJSON_GetObjectItemCaseSensitive(check, "groups"), *g;
-	const cJSON *list = cJSON_IsArray(want) ? want : NULL;
 	const char *have = bk_check_kv_int(p, "groups_rc", 1) == 0 ? bk_kv_get(&p->kv, "groups") : NULL;
 	bk_buf missing = BK_BUF_INIT;
 	int rc = 0;
 
-	if (cJSON_IsString(want) && !word_in(have, want->valuestring))
-		rc = bk_buf_puts(&missing, want->valuestring);
-	cJSON_ArrayForEach(g, list)
-		if (rc == 0 && cJSON_IsString(g) && !word_in(have, g->valuestring))
-			rc = bk_buf_printf(&missing, "%s%s", missing.len ? ", " : "", g->valuestring);
+	for (size_t i = 0; rc == 0 && i < want->count; i++)
+		if (!word_in(have, want->items[i]))
+			rc = bk_buf_printf(&missing, "%s%s", missing.len ? ", " : "", want->items[i]);
 	if (rc == 0 && missing.len) {
 		char *exp = bk_sprintf("member of %s", missing.ptr);
 		rc = bk_verdict_fail(v, exp ? exp : "groups", "groups %s", have && *have ? have : "none");
@@ -213,71 +207,73 @@ static int expect_groups(bk_verdict *v, const cJSON *check, const bk_check_kv *p
 	return rc;
 }
 
-static int entry_missing(bk_verdict *v, const cJSON *check, const char *what)
+static int entry_missing(bk_verdict *v, int exists, const char *what)
 {
-	if (bk_json_bool(check, "exists") == 0)
+	if (exists == 0)
 		return 0;
 	return bk_verdict_fail(v, "exists", "no such %s", what);
 }
 
-static int user_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int user_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
+	const bk_check_user_cfg *u = &check->u.user;
 	const char *line = db_entry(p, "passwd");
 	int rc;
 
 	if (!line)
-		return entry_missing(v, check, "user");
-	if (bk_json_bool(check, "exists") == 0)
+		return entry_missing(v, u->exists, "user");
+	if (u->exists == 0)
 		return bk_verdict_fail(v, "no such user", "%s", line);
-	rc = expect_id(v, check, "uid", line);
-	rc = rc ? rc : expect_groups(v, check, p);
-	rc = rc ? rc : expect_field(v, "home", bk_json_str(check, "home"), line, 5);
-	return rc ? rc : expect_field(v, "shell", bk_json_str(check, "shell"), line, 6);
+	rc = expect_id(v, u->uid, "uid", line);
+	rc = rc ? rc : expect_groups(v, &u->groups, p);
+	rc = rc ? rc : expect_field(v, "home", u->home, line, 5);
+	return rc ? rc : expect_field(v, "shell", u->shell, line, 6);
 }
 
-static int group_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int group_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
+	const bk_check_group_cfg *g = &check->u.group;
 	const char *line = db_entry(p, "group");
 
 	if (!line)
-		return entry_missing(v, check, "group");
-	if (bk_json_bool(check, "exists") == 0)
+		return entry_missing(v, g->exists, "group");
+	if (g->exists == 0)
 		return bk_verdict_fail(v, "no such group", "%s", line);
-	return expect_id(v, check, "gid", line);
+	return expect_id(v, g->gid, "gid", line);
 }
 
-static int user_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int user_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, user_verdict);
 }
 
-static int group_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int group_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, group_verdict);
 }
 
 static const bk_field USER_FIELDS[] = {
-	{"exists", BK_F_BOOL, true},
-	{"uid", BK_F_INT, true},
-	{"groups", BK_F_STRINGS, true},
-	{"home", BK_F_STRING, true},
-	{"shell", BK_F_STRING, true},
-	{NULL, 0, false},
+	BK_FIELD("exists", BK_F_BOOL, true, u.user.exists),
+	BK_FIELD("uid", BK_F_INT, true, u.user.uid),
+	BK_FIELD("groups", BK_F_STRINGS, true, u.user.groups),
+	BK_FIELD("home", BK_F_STRING, true, u.user.home),
+	BK_FIELD("shell", BK_F_STRING, true, u.user.shell),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_user = {
-	"user", BK_SUBJ_NAME, USER_FIELDS, "give exists, uid, groups, home or shell", 60,
+	BK_CHECK_USER, "user", BK_SUBJ_NAME, USER_FIELDS, "give exists, uid, groups, home or shell", 60,
 	user_command, user_judge,
 };
 
 static const bk_field GROUP_FIELDS[] = {
-	{"exists", BK_F_BOOL, true},
-	{"gid", BK_F_INT, true},
-	{NULL, 0, false},
+	BK_FIELD("exists", BK_F_BOOL, true, u.group.exists),
+	BK_FIELD("gid", BK_F_INT, true, u.group.gid),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_group = {
-	"group", BK_SUBJ_NAME, GROUP_FIELDS, "give exists or gid", 60, group_command, group_judge,
+	BK_CHECK_GROUP, "group", BK_SUBJ_NAME, GROUP_FIELDS, "give exists or gid", 60, group_command, group_judge,
 };
 
 /* ---- process ---------------------------------------------------------- */
@@ -292,9 +288,10 @@ static const char PROCESS_SH[] =
 
 #define COMM_MAX 15
 
-static int process_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int process_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, PROCESS_SH, &subject, 1);
 }
 
@@ -311,37 +308,37 @@ static long process_count(const bk_check_kv *p, const char *name)
 	return count;
 }
 
-static int process_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int process_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
-	const char *name = bk_json_str(check, "process");
-	long have = process_count(p, name ? name : ""), want;
-	int running = bk_json_bool(check, "running");
+	const char *name = check->subject;
+	long have = process_count(p, name ? name : ""), want = check->u.process.count;
+	int running = check->u.process.running;
 	char exp[48];
 
 	if (running == 1 && have == 0)
 		return bk_verdict_fail(v, "running", "no process named %s", name);
 	if (running == 0 && have > 0)
 		return bk_verdict_fail(v, "not running", "%ld running", have);
-	if (bk_json_int(check, "count", &want) && want != have) {
+	if (want >= 0 && want != have) {
 		snprintf(exp, sizeof(exp), "%ld running", want);
 		return bk_verdict_fail(v, exp, "%ld", have);
 	}
 	return 0;
 }
 
-static int process_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int process_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, process_verdict);
 }
 
 static const bk_field PROCESS_FIELDS[] = {
-	{"running", BK_F_BOOL, true},
-	{"count", BK_F_INT, true},
-	{NULL, 0, false},
+	BK_FIELD("running", BK_F_BOOL, true, u.process.running),
+	BK_FIELD("count", BK_F_INT, true, u.process.count),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_process = {
-	"process", BK_SUBJ_NAME, PROCESS_FIELDS, "give running or count", 60,
+	BK_CHECK_PROCESS, "process", BK_SUBJ_NAME, PROCESS_FIELDS, "give running or count", 60,
 	process_command, process_judge,
 };
 
@@ -351,9 +348,10 @@ static const char KPARAM_SH[] =
 	"if bk_have sysctl; then bk_root value sysctl -n \"$1\"\n"
 	"else bk_root value cat \"/proc/sys/$(printf '%s' \"$1\" | tr . /)\"; fi\n";
 
-static int kparam_command(bk_buf *cmd, const cJSON *check, const char *subject)
+static int kparam_command(bk_buf *cmd, const bk_check *check)
 {
-	(void)check;
+	const char *subject = check->subject;
+
 	return bk_sh_script(cmd, KPARAM_SH, &subject, 1);
 }
 
@@ -390,18 +388,11 @@ static char *kparam_value(const bk_check_kv *p)
 	return s;
 }
 
-static int kparam_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *p)
+static int kparam_verdict(bk_verdict *v, const bk_check *check, const bk_check_kv *p)
 {
-	char *want = squeeze(bk_json_str(check, "value")), *have = kparam_value(p), *exp;
-	const char *raw = bk_json_str(check, "value");
+	char *want = squeeze(check->u.kernel_param.value), *have = kparam_value(p), *exp;
 	int rc = 0;
 
-	if (!raw) {   /* a number in the template */
-		char *text = bk_json_text(cJSON_GetObjectItemCaseSensitive(check, "value"));
-		free(want);
-		want = squeeze(text);
-		free(text);
-	}
 	if (!want || !have)
 		rc = bk_oom();
 	else if (bk_check_kv_int(p, "value_rc", 1) != 0 || strcmp(want, have) != 0) {
@@ -418,17 +409,17 @@ static int kparam_verdict(bk_verdict *v, const cJSON *check, const bk_check_kv *
 	return rc;
 }
 
-static int kparam_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o)
+static int kparam_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o)
 {
 	return bk_judge_kv(v, check, o, kparam_verdict);
 }
 
 static const bk_field KPARAM_FIELDS[] = {
-	{"value", BK_F_SCALAR, true},
-	{NULL, 0, false},
+	BK_FIELD("value", BK_F_SCALAR, true, u.kernel_param.value),
+	BK_FIELDS_END,
 };
 
 const bk_check_type bk_check_kernel_param = {
-	"kernel_param", BK_SUBJ_PARAM, KPARAM_FIELDS, "give value", 60,
+	BK_CHECK_KERNEL_PARAM, "kernel_param", BK_SUBJ_PARAM, KPARAM_FIELDS, "give value", 60,
 	kparam_command, kparam_judge,
 };

@@ -171,7 +171,7 @@ int bk_verdict_broken(bk_verdict *v, const bk_check_output *o)
 	return rc;
 }
 
-int bk_judge_kv(bk_verdict *v, const cJSON *check, const bk_check_output *o, bk_kv_judge fn)
+int bk_judge_kv(bk_verdict *v, const bk_check *check, const bk_check_output *o, bk_kv_judge fn)
 {
 	bk_check_kv p;
 	int rc = bk_check_kv_parse(&p, o);
@@ -206,13 +206,6 @@ char *bk_json_text(const cJSON *item)
 	if (d == (double)(long long)d)
 		return bk_sprintf("%lld", (long long)d);
 	return bk_sprintf("%g", d);
-}
-
-int bk_json_bool(const cJSON *obj, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsBool(it) ? cJSON_IsTrue(it) != 0 : -1;
 }
 
 const char *bk_json_str(const cJSON *obj, const char *key)

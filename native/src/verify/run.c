@@ -59,29 +59,25 @@ static void log_case(const runner *rn, const bk_test_case *c)
 			c->message ? c->message : "failed");
 }
 
-static int add_case(const runner *rn, const cJSON *check, bk_test_status st, double secs,
+static int add_case(const runner *rn, const bk_check *check, bk_test_status st, double secs,
 		    const char *message, const char *output)
 {
-	const bk_check_type *t = bk_check_type_of(check);
-	char *name = bk_check_name(check);
-	int rc = name ? bk_test_report_add(rn->report, rn->suite, name, t ? t->type : "check", st,
-					   secs, message, output)
-		      : bk_oom();
+	int rc = bk_test_report_add(rn->report, rn->suite, check->name ? check->name : "check",
+				    check->type ? check->type->type : "check", st, secs, message,
+				    output);
 
-	free(name);
 	if (rc == 0)
 		log_case(rn, &rn->report->cases[rn->report->count - 1]);
 	return rc;
 }
 
-static int judge(const runner *rn, const cJSON *check, const capture *cap, int status,
+static int judge(const runner *rn, const bk_check *check, const capture *cap, int status,
 		 double secs)
 {
 	bk_check_output o = {cap->out.ptr ? cap->out.ptr : "", cap->out.len,
 			     cap->err.ptr ? cap->err.ptr : "", cap->err.len, status};
 	bk_verdict v = BK_VERDICT_INIT;
-	const bk_check_type *t = bk_check_type_of(check);
-	char *out = t == &bk_check_command_type ? command_output(cap) : NULL;
+	char *out = check->kind == BK_CHECK_COMMAND ? command_output(cap) : NULL;
 	int rc = bk_check_judge(&v, check, &o);
 
 	rc = rc ? rc : add_case(rn, check, v.status, secs, v.why.ptr, out);
@@ -92,7 +88,7 @@ static int judge(const runner *rn, const cJSON *check, const capture *cap, int s
 
 /* The exec itself failed: a timeout is this check's error; a dropped
  * connection or a cancel ends the run. */
-static int exec_failed(const runner *rn, const cJSON *check, int rc, double secs)
+static int exec_failed(const runner *rn, const bk_check *check, int rc, double secs)
 {
 	char *msg = bk_strdup(bk_err_msg());
 	int add;
@@ -112,7 +108,7 @@ static int exec_failed(const runner *rn, const cJSON *check, int rc, double secs
 	return rc == BAKEAMI_ETIMEOUT ? BAKEAMI_ESSH : rc;
 }
 
-static int run_check(const runner *rn, const cJSON *check)
+static int run_check(const runner *rn, const bk_check *check)
 {
 	char *cmd = bk_check_command(check);
 	capture cap = {BK_BUF_INIT, BK_BUF_INIT, false};
@@ -134,18 +130,18 @@ static int run_check(const runner *rn, const cJSON *check)
 
 static int run_checks(bk_test_report *report, const bk_verify_ctx *ctx)
 {
-	const cJSON *checks = ctx->tests->checks, *c;
+	const bk_test_plan *plan = ctx->tests;
 	char *suite = bk_sprintf("native checks (%s)", ctx->phase ? ctx->phase : "tests");
 	runner rn = {ctx, suite, report};
 	int rc = suite ? 0 : bk_oom();
 
-	if (rc == 0 && cJSON_GetArraySize(checks) > 0 && !ctx->ssh)
+	if (rc == 0 && plan->checks_count > 0 && !ctx->ssh)
 		rc = bk_err(BAKEAMI_EINVALID, "native checks need an SSH connection");
-	cJSON_ArrayForEach(c, checks) {
-		if (rc == 0 && bk_cancelled(ctx->cancel))
+	for (size_t i = 0; rc == 0 && i < plan->checks_count; i++) {
+		if (bk_cancelled(ctx->cancel))
 			rc = bk_err(BAKEAMI_ECANCELLED, "cancelled during the tests");
 		if (rc == 0)
-			rc = run_check(&rn, c);
+			rc = run_check(&rn, &plan->checks[i]);
 	}
 	free(suite);
 	return rc;

@@ -1,8 +1,9 @@
 /*
  * validate.c - bk_verify_parse: the `tests` object checked up front,
  * with the JSON path of every mistake, so a bad check never costs an
- * instance launch, then read into the plan's bk_test_plan. Makes no
- * network call.
+ * instance launch, and read into the plan's bk_test_plan: each check
+ * into a bk_check by its type's field table. The only reader of the
+ * tests JSON; makes no network call.
  */
 #include <ctype.h>
 #include <regex.h>
@@ -207,8 +208,9 @@ static int check_subject(const vctx *v, const bk_check_type *t, const cJSON *it)
 
 /* ---- one check -------------------------------------------------------- */
 
-static const bk_field NAME_FIELD = {"name", BK_F_STRING, false};
-static const bk_field TIMEOUT_FIELD = {"timeout", BK_F_SECONDS, false};
+/* Keys every type takes. The name is read by name_of: given, or made. */
+static const bk_field NAME_FIELD = BK_FIELD("name", BK_F_STRING, false, name);
+static const bk_field TIMEOUT_FIELD = BK_FIELD("timeout", BK_F_SECONDS, false, timeout_s);
 
 static const bk_field *field_of(const bk_check_type *t, const char *key)
 {
@@ -238,6 +240,31 @@ static int unknown_key(const vctx *v, const bk_check_type *t, const char *key)
 	return rc;
 }
 
+/* Every other type-named key of the check is one of t's fields. */
+static bool type_fits(const bk_check_type *t, const cJSON *check)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, check)
+		if (strcmp(it->string, t->type) != 0 && bk_check_type_find(it->string) &&
+		    !bk_check_field(t, it->string))
+			return false;
+	return true;
+}
+
+/* A type name can also be another type's field ({"file": "/x", "group":
+ * "root"}): the type is the key whose check accepts all the others. */
+static const bk_check_type *type_of(const cJSON *check)
+{
+	const cJSON *it;
+	const bk_check_type *t;
+
+	cJSON_ArrayForEach(it, check)
+		if ((t = bk_check_type_find(it->string)) && type_fits(t, check))
+			return t;
+	return NULL;
+}
+
 /* A key some check type knows: not the one that misnames the type. */
 static bool known_field(const char *key)
 {
@@ -259,7 +286,7 @@ static int find_type(const vctx *v, const cJSON *c, const bk_check_type **out)
 	char *list;
 	int rc;
 
-	if ((*out = bk_check_type_of(c)))
+	if ((*out = type_of(c)))
 		return 0;
 	cJSON_ArrayForEach(it, c) {
 		if ((t = bk_check_type_find(it->string)) && first)
@@ -280,7 +307,151 @@ static int find_type(const vctx *v, const cJSON *c, const bk_check_type **out)
 	return rc;
 }
 
-static int check_one(const vctx *v, const cJSON *c)
+/* ---- reading a checked check ------------------------------------------ */
+
+#define NAME_VALUE_MAX 40   /* longer values are cut in generated names */
+
+/* A value for a generated name: one line, at most NAME_VALUE_MAX bytes. */
+static int put_short(bk_buf *b, const char *s)
+{
+	size_t n = 0;
+	int rc = 0;
+
+	for (; s[n] && n < NAME_VALUE_MAX && rc == 0; n++)
+		rc = bk_buf_putc(b, s[n] == '\n' || s[n] == '\r' || s[n] == '\t' ? ' ' : s[n]);
+	return rc ? rc : s[n] ? bk_buf_puts(b, "...") : 0;
+}
+
+static int put_value(bk_buf *b, const cJSON *it)
+{
+	const cJSON *el;
+	char *text;
+	int rc = 0;
+
+	if (cJSON_IsArray(it)) {
+		cJSON_ArrayForEach(el, it) {
+			rc = rc ? rc : el != it->child ? bk_buf_putc(b, ',') : 0;
+			rc = rc ? rc : cJSON_IsString(el) ? put_short(b, el->valuestring) : 0;
+		}
+		return rc;
+	}
+	if (!(text = bk_json_text(it)))
+		return 0;
+	rc = put_short(b, text);
+	free(text);
+	return rc;
+}
+
+static int put_expectation(bk_buf *b, const bk_field *f, const cJSON *it, bool first)
+{
+	int rc = bk_buf_puts(b, first ? " " : ", ");
+
+	if (rc == 0 && cJSON_IsBool(it))
+		return bk_buf_printf(b, "%s%s", cJSON_IsTrue(it) ? "" : "not ", f->key);
+	rc = rc ? rc : bk_buf_printf(b, "%s ", f->key);
+	return rc ? rc : put_value(b, it);
+}
+
+/* The check's name, or one made from its expectations as written:
+ * "package nginx installed", "file /etc/x mode 0644, contains a b". */
+static char *name_of(const cJSON *check, const bk_check_type *t)
+{
+	const char *given = bk_json_str(check, "name");
+	bk_buf b = BK_BUF_INIT;
+	bool first = true;
+	int rc;
+
+	if (given && *given)
+		return bk_strdup(given);
+	rc = bk_buf_printf(&b, t->subject == BK_SUBJ_COMMAND ? "%s \"" : "%s ", t->type);
+	rc = rc ? rc : put_value(&b, cJSON_GetObjectItemCaseSensitive(check, t->type));
+	rc = rc || t->subject != BK_SUBJ_COMMAND ? rc : bk_buf_putc(&b, '"');
+	for (const bk_field *f = t->fields; rc == 0 && f->key; f++) {
+		const cJSON *it = cJSON_GetObjectItemCaseSensitive(check, f->key);
+		if (!it || !f->expectation)
+			continue;
+		rc = put_expectation(&b, f, it, first);
+		first = false;
+	}
+	if (rc < 0) {
+		bk_buf_free(&b);
+		return NULL;
+	}
+	return bk_buf_detach(&b);
+}
+
+static int read_strings(bk_strv *out, const cJSON *it)
+{
+	const cJSON *el;
+	int rc = 0;
+
+	if (cJSON_IsString(it))
+		return bk_strv_push(out, it->valuestring);
+	cJSON_ArrayForEach(el, it)
+		rc = rc ? rc : bk_strv_push(out, el->valuestring);
+	return rc;
+}
+
+static int read_text(char **out, const char *s)
+{
+	return (*out = bk_strdup(s)) ? 0 : bk_oom();
+}
+
+/* The checked value it into c, as f's kind stores it. */
+static int read_field(bk_check *c, const bk_field *f, const cJSON *it)
+{
+	void *at = bk_check_field_at(c, f);
+	char *text;
+
+	switch (f->kind) {
+	case BK_F_BOOL:
+		*(int *)at = cJSON_IsTrue(it) ? 1 : 0;
+		return 0;
+	case BK_F_INT: case BK_F_PORT:
+		*(long *)at = (long)it->valuedouble;
+		return 0;
+	case BK_F_MODE:
+		*(long *)at = bk_mode_parse(it->valuestring);
+		return 0;
+	case BK_F_SECONDS:
+		*(double *)at = it->valuedouble;
+		return 0;
+	case BK_F_STRINGS:
+		return read_strings(at, it);
+	case BK_F_SCALAR:
+		text = bk_json_text(it);
+		*(char **)at = text;
+		return text ? 0 : bk_oom();
+	default:
+		return read_text(at, it->valuestring);
+	}
+}
+
+/* Reads what check_one has checked: the first of a repeated key counts. */
+static int read_check(bk_check *c, const cJSON *json, const bk_check_type *t, const char *path)
+{
+	const cJSON *it;
+	int rc = 0;
+
+	bk_check_init(c, t);
+	c->path = bk_strdup(path);
+	c->name = name_of(json, t);
+	c->subject = bk_json_text(cJSON_GetObjectItemCaseSensitive(json, t->type));
+	if (!c->path || !c->name || !c->subject)
+		return bk_oom();
+	if (t->subject == BK_SUBJ_PORT)
+		c->u.port.number = strtol(c->subject, NULL, 10);
+	if ((it = cJSON_GetObjectItemCaseSensitive(json, TIMEOUT_FIELD.key)))
+		read_field(c, &TIMEOUT_FIELD, it);
+	for (const bk_field *f = t->fields; rc == 0 && f->key; f++)
+		if ((it = cJSON_GetObjectItemCaseSensitive(json, f->key)))
+			rc = read_field(c, f, it);
+	return rc;
+}
+
+/* ---- checking a check ---------------------------------------------------- */
+
+static int check_one(const vctx *v, const cJSON *c, bk_check *out)
 {
 	const bk_check_type *t;
 	const bk_field *f;
@@ -305,22 +476,26 @@ static int check_one(const vctx *v, const cJSON *c)
 	}
 	if (expectations == 0)
 		return invalid(v, NULL, "check has no expectation (%s)", t->hint);
-	return 0;
+	return read_check(out, c, t, v->path);
 }
 
-static int check_list(vctx *v, const cJSON *checks)
+static int check_list(vctx *v, const cJSON *checks, bk_test_plan *plan)
 {
 	const cJSON *c;
-	size_t i = 0;
 	int rc;
 
 	if (!cJSON_IsArray(checks)) {
 		snprintf(v->path, sizeof(v->path), "tests");
 		return invalid(v, "checks", "expected an array of checks");
 	}
+	if (cJSON_GetArraySize(checks) > 0 &&
+	    !(plan->checks = calloc((size_t)cJSON_GetArraySize(checks), sizeof(*plan->checks))))
+		return bk_oom();
 	cJSON_ArrayForEach(c, checks) {
-		snprintf(v->path, sizeof(v->path), "tests.checks[%zu]", i++);
-		if ((rc = check_one(v, c)) < 0)
+		/* Counted first: the plan frees a check that failed half read. */
+		bk_check *out = &plan->checks[plan->checks_count];
+		snprintf(v->path, sizeof(v->path), "tests.checks[%zu]", plan->checks_count++);
+		if ((rc = check_one(v, c, out)) < 0)
 			return rc;
 	}
 	return 0;
@@ -418,7 +593,8 @@ static int check_top(vctx *v, const cJSON *tests)
 	return 0;
 }
 
-static int check_all(const cJSON *tests, const char *file, const char *template_dir)
+static int check_all(bk_test_plan *plan, const cJSON *tests, const char *file,
+		     const char *template_dir)
 {
 	vctx v = {file, "tests"};
 	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(tests, "checks");
@@ -427,7 +603,7 @@ static int check_all(const cJSON *tests, const char *file, const char *template_
 
 	if ((rc = check_top(&v, tests)) < 0)
 		return rc;
-	if (checks && (rc = check_list(&v, checks)) < 0)
+	if (checks && (rc = check_list(&v, checks, plan)) < 0)
 		return rc;
 	if ((!checks || cJSON_GetArraySize(checks) == 0) && !ss) {
 		snprintf(v.path, sizeof(v.path), "tests");
@@ -468,15 +644,12 @@ static int read_serverspec(bk_serverspec_cfg *out, const cJSON *ss, const char *
 	return rc;
 }
 
+/* The rest of the plan, once check_all has read the checks. */
 static int read_plan(bk_test_plan *t, const cJSON *tests, const char *template_dir)
 {
-	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(tests, "checks");
 	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(tests, "serverspec");
 
 	t->phases = phases_of(bk_json_str(tests, "when"));
-	t->checks = checks ? cJSON_Duplicate(checks, 1) : cJSON_CreateArray();
-	if (!t->checks)
-		return bk_oom();
 	t->has_serverspec = ss != NULL;
 	return ss ? read_serverspec(&t->serverspec, ss, template_dir) : 0;
 }
@@ -488,11 +661,10 @@ int bk_verify_parse(bk_test_plan **out, const cJSON *tests, const char *file,
 	int rc;
 
 	*out = NULL;
-	if ((rc = check_all(tests, file, template_dir)) < 0)
-		return rc;
 	if (!(t = calloc(1, sizeof(*t))))
 		return bk_oom();
-	if ((rc = read_plan(t, tests, template_dir)) < 0) {
+	if ((rc = check_all(t, tests, file, template_dir)) < 0 ||
+	    (rc = read_plan(t, tests, template_dir)) < 0) {
 		bk_test_plan_free(t);
 		return rc;
 	}
@@ -502,14 +674,20 @@ int bk_verify_parse(bk_test_plan **out, const cJSON *tests, const char *file,
 
 int bk_verify_validate(const cJSON *tests, const char *file, const char *template_dir)
 {
-	return check_all(tests, file, template_dir);
+	bk_test_plan *t = NULL;
+	int rc = bk_verify_parse(&t, tests, file, template_dir);
+
+	bk_test_plan_free(t);
+	return rc;
 }
 
 void bk_test_plan_free(bk_test_plan *t)
 {
 	if (!t)
 		return;
-	cJSON_Delete(t->checks);
+	for (size_t i = 0; i < t->checks_count; i++)
+		bk_check_free(&t->checks[i]);
+	free(t->checks);
 	free(t->serverspec.dir);
 	free(t->serverspec.pattern);
 	bk_strv_free(&t->serverspec.command);

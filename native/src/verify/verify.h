@@ -11,10 +11,75 @@
 #include "../ssh/ssh.h"
 
 /* The `tests` section as the plan holds it (DESIGN.md §4), made by
- * bk_verify_parse. The native checks stay the verify layer's own: each is
- * checked against its type's field table and read by that type's command
- * and judge; nobody else looks inside. */
+ * bk_verify_parse: the phases, the native checks typed one struct each,
+ * the Serverspec settings. */
 enum { BK_TESTS_BEFORE_IMAGE = 1, BK_TESTS_AFTER_IMAGE = 2 };
+
+/* The native check types, in documentation order. */
+typedef enum {
+	BK_CHECK_PACKAGE, BK_CHECK_SERVICE, BK_CHECK_PORT, BK_CHECK_FILE, BK_CHECK_COMMAND,
+	BK_CHECK_USER, BK_CHECK_GROUP, BK_CHECK_PROCESS, BK_CHECK_KERNEL_PARAM, BK_CHECK_HTTP
+} bk_check_kind;
+
+/* An expectation left out is -1 (booleans as -1/0/1, integers, the mode)
+ * or NULL. */
+typedef struct { int installed; char *version; } bk_check_package_cfg;
+typedef struct { int running, enabled; } bk_check_service_cfg;
+typedef struct {
+	long number;                 /* the subject, 1..65535 */
+	int listening;
+	char *protocol, *address;    /* NULL: any */
+} bk_check_port_cfg;
+typedef struct {
+	int exists;
+	char *type;                  /* "file", "directory" or "symlink" */
+	long mode;
+	char *owner, *group;         /* a name or a number */
+	char *contains;              /* may be "" */
+	char *matches;               /* an ERE that compiles */
+	char *sha256;
+} bk_check_file_cfg;
+typedef struct {
+	long exit_status;
+	char *stdout_contains, *stdout_matches, *stderr_contains, *stderr_matches;
+} bk_check_command_cfg;
+typedef struct {
+	int exists;
+	long uid;
+	bk_strv groups;              /* empty: not asked */
+	char *home, *shell;
+} bk_check_user_cfg;
+typedef struct { int exists; long gid; } bk_check_group_cfg;
+typedef struct { int running; long count; } bk_check_process_cfg;
+typedef struct { char *value; } bk_check_kparam_cfg;   /* a number as its text */
+typedef struct {
+	long status;
+	char *body_contains, *body_matches;
+	int insecure, follow_redirects;
+} bk_check_http_cfg;
+
+struct bk_check_type;
+
+typedef struct {
+	bk_check_kind kind;
+	const struct bk_check_type *type;  /* its row in the table (verify_int.h) */
+	char *path;                  /* "tests.checks[2]", for messages */
+	char *name;                  /* as given, or made: "package nginx installed" */
+	char *subject;               /* the type key's value as text: "nginx", "80" */
+	double timeout_s;            /* 0: the type's default */
+	union {                      /* by kind */
+		bk_check_package_cfg package;
+		bk_check_service_cfg service;
+		bk_check_port_cfg port;
+		bk_check_file_cfg file;
+		bk_check_command_cfg command;
+		bk_check_user_cfg user;
+		bk_check_group_cfg group;
+		bk_check_process_cfg process;
+		bk_check_kparam_cfg kernel_param;
+		bk_check_http_cfg http;
+	} u;
+} bk_check;
 
 typedef struct {
 	char *dir;                   /* the folder holding spec/, resolved */
@@ -26,7 +91,8 @@ typedef struct {
 typedef struct bk_test_plan bk_test_plan;
 struct bk_test_plan {
 	unsigned phases;             /* BK_TESTS_BEFORE_IMAGE | BK_TESTS_AFTER_IMAGE */
-	cJSON *checks;               /* an array of checked checks (owned) */
+	bk_check *checks;
+	size_t checks_count;
 	int has_serverspec;
 	bk_serverspec_cfg serverspec;
 };

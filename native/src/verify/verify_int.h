@@ -16,6 +16,7 @@
 #define BK_VERIFY_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "verify.h"
@@ -59,32 +60,37 @@ int bk_verdict_error(bk_verdict *v, const char *fmt, ...) BK_PRINTF(2, 3);
 /* The script did not run (no "bk=1"): an error naming the exit status and stderr. */
 int bk_verdict_broken(bk_verdict *v, const bk_check_output *o);
 /* Parse the protocol and hand it to fn; a script that did not run is an error verdict. */
-typedef int (*bk_kv_judge)(bk_verdict *v, const cJSON *check, const bk_check_kv *p);
-int bk_judge_kv(bk_verdict *v, const cJSON *check, const bk_check_output *o, bk_kv_judge fn);
+typedef int (*bk_kv_judge)(bk_verdict *v, const bk_check *check, const bk_check_kv *p);
+int bk_judge_kv(bk_verdict *v, const bk_check *check, const bk_check_output *o, bk_kv_judge fn);
 void bk_verdict_free(bk_verdict *v);
 
 /* ---- check types ---------------------------------------------------- */
+/* What a field's JSON value must be, and the C type it is read into. */
 typedef enum {
-	BK_F_BOOL,      /* true/false */
-	BK_F_INT,       /* integer */
-	BK_F_STRING,    /* non-empty string */
-	BK_F_TEXT,      /* any string (may be empty) */
-	BK_F_SCALAR,    /* string or number (kernel_param value) */
-	BK_F_STRINGS,   /* array of non-empty strings (or one string) */
-	BK_F_MODE,      /* "0644", "644", "4755" */
-	BK_F_REGEX,     /* POSIX ERE, must compile */
-	BK_F_SHA256,    /* 64 hex digits */
-	BK_F_PORT,      /* 1..65535 */
-	BK_F_PROTOCOL,  /* "tcp" or "udp" */
-	BK_F_FILETYPE,  /* "file", "directory" or "symlink" */
-	BK_F_SECONDS    /* positive number */
+	BK_F_BOOL,      /* true/false: int, -1 unset */
+	BK_F_INT,       /* non-negative integer: long, -1 unset */
+	BK_F_STRING,    /* non-empty string: char * */
+	BK_F_TEXT,      /* any string (may be empty): char * */
+	BK_F_SCALAR,    /* string or number (kernel_param value): char *, the text */
+	BK_F_STRINGS,   /* array of non-empty strings (or one string): bk_strv */
+	BK_F_MODE,      /* "0644", "644", "4755": long, -1 unset */
+	BK_F_REGEX,     /* POSIX ERE, must compile: char * */
+	BK_F_SHA256,    /* 64 hex digits: char * */
+	BK_F_PORT,      /* 1..65535: long, -1 unset */
+	BK_F_PROTOCOL,  /* "tcp" or "udp": char * */
+	BK_F_FILETYPE,  /* "file", "directory" or "symlink": char * */
+	BK_F_SECONDS    /* positive number: double, 0 unset */
 } bk_field_kind;
 
 typedef struct {
 	const char *key;
 	bk_field_kind kind;
 	bool expectation;     /* counts as something the check asserts */
+	size_t offset;        /* where in bk_check it is read to */
 } bk_field;
+#define BK_FIELD(key, kind, expectation, member) \
+	{key, kind, expectation, offsetof(bk_check, member)}
+#define BK_FIELDS_END {NULL, 0, false, 0}
 
 /* How the subject (the value of the type key) must look. */
 typedef enum {
@@ -97,13 +103,14 @@ typedef enum {
 } bk_subject_kind;
 
 typedef struct bk_check_type {
+	bk_check_kind kind;
 	const char *type;                  /* the key naming the subject: "package" */
 	bk_subject_kind subject;
 	const bk_field *fields;            /* { NULL } terminated */
 	const char *hint;                  /* "give installed or version" */
 	double default_timeout_s;
-	int (*command)(bk_buf *cmd, const cJSON *check, const char *subject);
-	int (*judge)(bk_verdict *v, const cJSON *check, const bk_check_output *o);
+	int (*command)(bk_buf *cmd, const bk_check *check);
+	int (*judge)(bk_verdict *v, const bk_check *check, const bk_check_output *o);
 } bk_check_type;
 
 extern const bk_check_type bk_check_package, bk_check_service, bk_check_port,
@@ -115,24 +122,27 @@ const bk_check_type *const *bk_check_types(size_t *count);
 const bk_check_type *bk_check_type_find(const char *type);
 /* The field of t named key, or NULL. */
 const bk_field *bk_check_field(const bk_check_type *t, const char *key);
-/* The type of a check object: the key naming a type whose check accepts
- * every other key naming one (file's "group" field); NULL if none. */
-const bk_check_type *bk_check_type_of(const cJSON *check);
 /* "package, service, port, ..." */
 char *bk_check_type_list(void);
+/* The field of bk_check f names (its C type follows f->kind). */
+void *bk_check_field_at(bk_check *c, const bk_field *f);
+const void *bk_check_field_get(const bk_check *c, const bk_field *f);
+
+/* An empty check of type t: every expectation unset. Checks are made by
+ * bk_verify_parse; tests make them here to reach what it would refuse. */
+void bk_check_init(bk_check *c, const bk_check_type *t);
+void bk_check_free(bk_check *c);
 
 /* The whole remote command for a check (NULL on a bad check or ENOMEM). */
-char *bk_check_command(const cJSON *check);
+char *bk_check_command(const bk_check *check);
 /* Judge a check's output. Fills v; the message of a failure starts with
  * the subject: "service nginx: expected running, found inactive".
  * 0, or BAKEAMI_ENOMEM / BAKEAMI_EINVALID (not a known check). */
-int bk_check_judge(bk_verdict *v, const cJSON *check, const bk_check_output *o);
+int bk_check_judge(bk_verdict *v, const bk_check *check, const bk_check_output *o);
 /* "service nginx" */
-char *bk_check_subject(const cJSON *check);
-/* The check's name, or one made from it: "package nginx installed". */
-char *bk_check_name(const cJSON *check);
+char *bk_check_subject(const bk_check *check);
 /* The timeout for running the check, in seconds. */
-double bk_check_timeout(const cJSON *check);
+double bk_check_timeout(const bk_check *check);
 
 /* ---- helpers shared by the check files ------------------------------ */
 /* Append s single-quoted for sh: 'it'\''s'. Injection-proof for any s. */
@@ -141,8 +151,6 @@ int bk_sh_quote(bk_buf *b, const char *s);
 int bk_sh_script(bk_buf *cmd, const char *body, const char *const *args, size_t nargs);
 /* The text of the subject: a string, or a number printed as an integer. */
 char *bk_json_text(const cJSON *item);
-/* -1 absent, else 0/1. */
-int bk_json_bool(const cJSON *obj, const char *key);
 const char *bk_json_str(const cJSON *obj, const char *key);
 bool bk_json_int(const cJSON *obj, const char *key, long *out);
 /* Does the ERE match anywhere in text (REG_NEWLINE: ^ and $ match at lines)?
