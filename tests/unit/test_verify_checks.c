@@ -34,8 +34,8 @@ static char *read_sample(const char *name)
 }
 
 /* One check read by bk_verify_parse, as a bake reads it; NULL (message
- * set) when refused. */
-static bk_test_plan *try_parse(const char *check_json)
+ * set, its code in *rc) when refused. */
+static bk_test_plan *try_parse(const char *check_json, int *rc)
 {
 	char *json = bk_sprintf("{\"checks\": [%s]}", check_json);
 	cJSON *tests = cJSON_Parse(json);
@@ -43,7 +43,7 @@ static bk_test_plan *try_parse(const char *check_json)
 
 	if (!tests)
 		fail_msg("bad JSON in the test: %s", check_json);
-	bk_verify_parse(&plan, tests, "t.json", ".");
+	*rc = bk_verify_parse(&plan, tests, "t.json", ".");
 	cJSON_Delete(tests);
 	free(json);
 	return plan;
@@ -51,7 +51,8 @@ static bk_test_plan *try_parse(const char *check_json)
 
 static bk_test_plan *parse_check(const char *check_json)
 {
-	bk_test_plan *plan = try_parse(check_json);
+	int rc;
+	bk_test_plan *plan = try_parse(check_json, &rc);
 
 	if (!plan)
 		fail_msg("refused: %s\n  %s", check_json, bk_err_msg());
@@ -743,6 +744,241 @@ static void test_names__generated_and_given(void **state)
 	}
 }
 
+/* ---- the typed plan ---------------------------------------------------------- */
+
+/* One check of every type in one tests object: each read into its kind's
+ * fields, unset ones left -1 or NULL. */
+static const char EVERY_TYPE[] =
+	"{\"checks\": ["
+	" {\"package\": \"nginx\", \"installed\": true, \"version\": \"1.22\"},"
+	" {\"service\": \"nginx\", \"running\": true, \"enabled\": false, \"timeout\": 5},"
+	" {\"port\": \"8080\", \"listening\": true, \"protocol\": \"udp\", \"address\": \"::\"},"
+	" {\"file\": \"/etc/shadow\", \"exists\": true, \"type\": \"file\", \"mode\": \"0640\","
+	"  \"owner\": \"root\", \"group\": \"shadow\", \"contains\": \"\", \"matches\": \"^root:\","
+	"  \"sha256\": \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"},"
+	" {\"command\": \"uptime\", \"exit_status\": 0, \"stdout_contains\": \"up\","
+	"  \"stdout_matches\": \"load\", \"stderr_contains\": \"\", \"stderr_matches\": \"^$\"},"
+	" {\"user\": \"deploy\", \"exists\": true, \"uid\": 1001, \"groups\": [\"www-data\", \"docker\"],"
+	"  \"home\": \"/home/deploy\", \"shell\": \"/bin/bash\"},"
+	" {\"group\": \"www-data\", \"exists\": false, \"gid\": 33, \"name\": \"web group\"},"
+	" {\"process\": \"nginx\", \"running\": true, \"count\": 3},"
+	" {\"kernel_param\": \"vm.swappiness\", \"value\": 10},"
+	" {\"http\": \"https://localhost/\", \"status\": 200, \"body_contains\": \"Welcome\","
+	"  \"body_matches\": \"<title>\", \"insecure\": true, \"follow_redirects\": false}]}";
+
+static bk_test_plan *parse_tests(const char *json)
+{
+	cJSON *tests = cJSON_Parse(json);
+	bk_test_plan *plan = NULL;
+
+	assert_non_null(tests);
+	if (bk_verify_parse(&plan, tests, "t.json", ".") != 0)
+		fail_msg("refused: %s", bk_err_msg());
+	cJSON_Delete(tests);
+	return plan;
+}
+
+static void expect_head(const bk_check *c, bk_check_kind kind, const char *type, size_t i,
+			const char *subject, const char *name)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "tests.checks[%zu]", i);
+	assert_int_equal(c->kind, kind);
+	assert_ptr_equal(c->type, bk_check_type_find(type));
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->subject, subject);
+	assert_string_equal(c->name, name);
+}
+
+static void expect_package_service_port(const bk_check *c)
+{
+	expect_head(&c[0], BK_CHECK_PACKAGE, "package", 0, "nginx", "package nginx installed, version 1.22");
+	assert_int_equal(c[0].u.package.installed, 1);
+	assert_string_equal(c[0].u.package.version, "1.22");
+	assert_true(c[0].timeout_s == 0 && bk_check_timeout(&c[0]) == 60);
+	expect_head(&c[1], BK_CHECK_SERVICE, "service", 1, "nginx", "service nginx running, not enabled");
+	assert_int_equal(c[1].u.service.running, 1);
+	assert_int_equal(c[1].u.service.enabled, 0);
+	assert_true(c[1].timeout_s == 5 && bk_check_timeout(&c[1]) == 5);
+	expect_head(&c[2], BK_CHECK_PORT, "port", 2, "8080", "port 8080 listening");
+	assert_int_equal(c[2].u.port.number, 8080);
+	assert_int_equal(c[2].u.port.listening, 1);
+	assert_string_equal(c[2].u.port.protocol, "udp");
+	assert_string_equal(c[2].u.port.address, "::");
+}
+
+static void expect_file_command(const bk_check *c)
+{
+	const bk_check_file_cfg *f = &c[3].u.file;
+	const bk_check_command_cfg *k = &c[4].u.command;
+
+	expect_head(&c[3], BK_CHECK_FILE, "file", 3, "/etc/shadow",
+		    "file /etc/shadow exists, type file, mode 0640, owner root, group shadow, "
+		    "contains , matches ^root:, sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b...");
+	assert_int_equal(f->exists, 1);
+	assert_string_equal(f->type, "file");
+	assert_int_equal(f->mode, 0640);
+	assert_string_equal(f->owner, "root");
+	assert_string_equal(f->group, "shadow");
+	assert_string_equal(f->contains, "");
+	assert_string_equal(f->matches, "^root:");
+	assert_string_equal(f->sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+	expect_head(&c[4], BK_CHECK_COMMAND, "command", 4, "uptime",
+		    "command \"uptime\" exit_status 0, stdout_contains up, stdout_matches load, "
+		    "stderr_contains , stderr_matches ^$");
+	assert_int_equal(k->exit_status, 0);
+	assert_string_equal(k->stdout_contains, "up");
+	assert_string_equal(k->stdout_matches, "load");
+	assert_string_equal(k->stderr_contains, "");
+	assert_string_equal(k->stderr_matches, "^$");
+	assert_int_equal(bk_check_timeout(&c[4]), 300);
+}
+
+static void expect_user_group_process(const bk_check *c)
+{
+	const bk_check_user_cfg *u = &c[5].u.user;
+
+	expect_head(&c[5], BK_CHECK_USER, "user", 5, "deploy",
+		    "user deploy exists, uid 1001, groups www-data,docker, home /home/deploy, "
+		    "shell /bin/bash");
+	assert_int_equal(u->exists, 1);
+	assert_int_equal(u->uid, 1001);
+	assert_int_equal(u->groups.count, 2);
+	assert_string_equal(u->groups.items[0], "www-data");
+	assert_string_equal(u->groups.items[1], "docker");
+	assert_string_equal(u->home, "/home/deploy");
+	assert_string_equal(u->shell, "/bin/bash");
+	expect_head(&c[6], BK_CHECK_GROUP, "group", 6, "www-data", "web group");
+	assert_int_equal(c[6].u.group.exists, 0);
+	assert_int_equal(c[6].u.group.gid, 33);
+	expect_head(&c[7], BK_CHECK_PROCESS, "process", 7, "nginx", "process nginx running, count 3");
+	assert_int_equal(c[7].u.process.running, 1);
+	assert_int_equal(c[7].u.process.count, 3);
+}
+
+static void expect_kparam_http(const bk_check *c)
+{
+	const bk_check_http_cfg *h = &c[9].u.http;
+
+	expect_head(&c[8], BK_CHECK_KERNEL_PARAM, "kernel_param", 8, "vm.swappiness",
+		    "kernel_param vm.swappiness value 10");
+	assert_string_equal(c[8].u.kernel_param.value, "10");   /* a number, as text */
+	expect_head(&c[9], BK_CHECK_HTTP, "http", 9, "https://localhost/",
+		    "http https://localhost/ status 200, body_contains Welcome, body_matches <title>");
+	assert_int_equal(h->status, 200);
+	assert_string_equal(h->body_contains, "Welcome");
+	assert_string_equal(h->body_matches, "<title>");
+	assert_int_equal(h->insecure, 1);
+	assert_int_equal(h->follow_redirects, 0);
+	assert_int_equal(bk_check_timeout(&c[9]), 30);
+}
+
+static void test_parse__every_type_typed(void **state)
+{
+	bk_test_plan *plan = parse_tests(EVERY_TYPE);
+	size_t n;
+
+	(void)state;
+	bk_check_types(&n);
+	assert_int_equal(plan->checks_count, n);
+	expect_package_service_port(plan->checks);
+	expect_file_command(plan->checks);
+	expect_user_group_process(plan->checks);
+	expect_kparam_http(plan->checks);
+	bk_test_plan_free(plan);
+}
+
+/* What a check leaves out stays unset, not false or zero. */
+static void test_parse__unset_expectations(void **state)
+{
+	bk_test_plan *plan = parse_tests(
+		"{\"checks\": [{\"file\": \"/x\", \"mode\": \"644\"}, {\"user\": \"u\", \"groups\": \"adm\"},"
+		" {\"http\": \"http://x/\", \"body_contains\": \"a\"}, {\"command\": \"true\", "
+		"\"stdout_contains\": \"\"}, {\"port\": 22, \"listening\": false}]}");
+	const bk_check *c = plan->checks;
+
+	(void)state;
+	assert_int_equal(c[0].u.file.mode, 0644);
+	assert_int_equal(c[0].u.file.exists, -1);
+	assert_null(c[0].u.file.type);
+	assert_null(c[0].u.file.owner);
+	assert_null(c[0].u.file.contains);
+	assert_null(c[0].u.file.sha256);
+	assert_int_equal(c[1].u.user.exists, -1);
+	assert_int_equal(c[1].u.user.uid, -1);
+	assert_int_equal(c[1].u.user.groups.count, 1);   /* one string is a list of one */
+	assert_string_equal(c[1].u.user.groups.items[0], "adm");
+	assert_null(c[1].u.user.home);
+	assert_int_equal(c[2].u.http.status, -1);
+	assert_int_equal(c[2].u.http.insecure, -1);
+	assert_null(c[2].u.http.body_matches);
+	assert_int_equal(c[3].u.command.exit_status, -1);
+	assert_string_equal(c[3].u.command.stdout_contains, "");
+	assert_int_equal(c[4].u.port.number, 22);
+	assert_int_equal(c[4].u.port.listening, 0);
+	assert_null(c[4].u.port.protocol);
+	assert_null(c[4].u.port.address);
+	bk_test_plan_free(plan);
+}
+
+/* Refused with the JSON path, and no plan: an unknown key, and a value of
+ * the wrong kind for each kind a field can take. */
+static void test_parse__unknown_key_and_wrong_kind_refused(void **state)
+{
+	static const struct { const char *check, *msg; } bad[] = {
+		{"{\"package\": \"nginx\", \"installed\": true, \"running\": true}",
+		 "t.json: tests.checks[0].running: unknown key for a package check "
+		 "(expected installed, version, name or timeout)"},
+		{"{\"package\": \"nginx\", \"installed\": \"yes\"}",
+		 "t.json: tests.checks[0].installed: expected true or false"},
+		{"{\"user\": \"u\", \"uid\": \"0\"}",
+		 "t.json: tests.checks[0].uid: expected a non-negative integer"},
+		{"{\"user\": \"u\", \"home\": \"\"}", "t.json: tests.checks[0].home: expected a non-empty string"},
+		{"{\"file\": \"/x\", \"contains\": 3}", "t.json: tests.checks[0].contains: expected a string"},
+		{"{\"kernel_param\": \"vm.x\", \"value\": true}",
+		 "t.json: tests.checks[0].value: expected a string or a number"},
+		{"{\"user\": \"u\", \"groups\": {}}", "t.json: tests.checks[0].groups: expected an array of strings"},
+		{"{\"file\": \"/x\", \"mode\": \"9\"}", "t.json: tests.checks[0].mode: expected a string like \"0644\""},
+		{"{\"command\": \"x\", \"stderr_matches\": \"[\"}",
+		 "t.json: tests.checks[0].stderr_matches: bad regular expression \"[\": "},
+		{"{\"file\": \"/x\", \"sha256\": 1}", "t.json: tests.checks[0].sha256: expected 64 hexadecimal digits"},
+		{"{\"port\": 1, \"listening\": true, \"protocol\": \"TCP\"}",
+		 "t.json: tests.checks[0].protocol: expected \"tcp\" or \"udp\""},
+		{"{\"file\": \"/x\", \"type\": \"socket\"}",
+		 "t.json: tests.checks[0].type: expected \"file\", \"directory\" or \"symlink\""},
+		{"{\"http\": \"http://x/\", \"status\": 200, \"timeout\": \"5\"}",
+		 "t.json: tests.checks[0].timeout: expected a number of seconds"},
+		{"{\"group\": \"g\", \"gid\": 1.5}", "t.json: tests.checks[0].gid: expected a non-negative integer"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < BK_ARRAY_SIZE(bad); i++) {
+		int rc;
+		bk_test_plan *plan = try_parse(bad[i].check, &rc);
+		if (plan || rc != BAKEAMI_EINVALID || !bk_str_starts(bk_err_msg(), bad[i].msg))
+			fail_msg("%s\n  got:  %d %s\n  want: %s", bad[i].check, rc,
+				 plan ? "a plan" : bk_err_msg(), bad[i].msg);
+	}
+}
+
+/* A bad check after good ones: its own index, and the good ones freed. */
+static void test_parse__path_names_the_bad_check(void **state)
+{
+	cJSON *tests = cJSON_Parse("{\"checks\": [{\"package\": \"a\", \"installed\": true},"
+				   " {\"user\": \"u\", \"groups\": [\"a\", \"b\"]},"
+				   " {\"service\": \"s\", \"running\": true, \"enabld\": true}]}");
+	bk_test_plan *plan = (bk_test_plan *)1;
+
+	(void)state;
+	assert_int_equal(bk_verify_parse(&plan, tests, "web.json", "."), BAKEAMI_EINVALID);
+	assert_null(plan);
+	assert_true(bk_str_starts(bk_err_msg(), "web.json: tests.checks[2].enabld: unknown key for a "
+				  "service check (expected running, enabled, name or timeout)"));
+	assert_int_equal(bk_verify_validate(tests, "web.json", "."), BAKEAMI_EINVALID);
+	cJSON_Delete(tests);
+}
+
 static void test_helpers__mode_and_regex(void **state)
 {
 	(void)state;
@@ -791,6 +1027,10 @@ int main(void)
 		cmocka_unit_test(test_http__wget_and_none),
 		cmocka_unit_test(test_judge__script_that_did_not_run_is_an_error),
 		cmocka_unit_test(test_names__generated_and_given),
+		cmocka_unit_test(test_parse__every_type_typed),
+		cmocka_unit_test(test_parse__unset_expectations),
+		cmocka_unit_test(test_parse__unknown_key_and_wrong_kind_refused),
+		cmocka_unit_test(test_parse__path_names_the_bad_check),
 		cmocka_unit_test(test_helpers__mode_and_regex),
 	};
 

@@ -18,7 +18,6 @@
 
 #include "verify_int.h"
 
-#define DEFAULT_DIR "serverspec"
 #define DEFAULT_PATTERN "spec/**/*_spec.rb"
 #define DEFAULT_COMMAND "rspec"
 #define DEFAULT_TIMEOUT_S 3600.0
@@ -100,17 +99,6 @@ char *bk_which(const char *cmd, const char *cwd)
 		free(full);
 	}
 	return NULL;
-}
-
-char *bk_serverspec_dir(const cJSON *serverspec, const char *template_dir)
-{
-	const char *dir = bk_json_str(serverspec, "dir");
-
-	if (!dir || !*dir)
-		dir = DEFAULT_DIR;
-	if (dir[0] == '/')
-		return bk_strdup(dir);
-	return bk_sprintf("%s/%s", template_dir && *template_dir ? template_dir : ".", dir);
 }
 
 /* ---- rspec's JSON report --------------------------------------------- */

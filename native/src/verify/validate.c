@@ -397,7 +397,7 @@ static int read_text(char **out, const char *s)
 	return (*out = bk_strdup(s)) ? 0 : bk_oom();
 }
 
-/* The checked value it into c, as f's kind stores it. */
+/* Store the checked value it in c, as the C type f's kind names. */
 static int read_field(bk_check *c, const bk_field *f, const cJSON *it)
 {
 	void *at = bk_check_field_at(c, f);
@@ -439,7 +439,7 @@ static int read_check(bk_check *c, const cJSON *json, const bk_check_type *t, co
 	c->subject = bk_json_text(cJSON_GetObjectItemCaseSensitive(json, t->type));
 	if (!c->path || !c->name || !c->subject)
 		return bk_oom();
-	if (t->subject == BK_SUBJ_PORT)
+	if (t->subject == BK_SUBJ_PORT)   /* checked: digits only, 1..65535 */
 		c->u.port.number = strtol(c->subject, NULL, 10);
 	if ((it = cJSON_GetObjectItemCaseSensitive(json, TIMEOUT_FIELD.key)))
 		read_field(c, &TIMEOUT_FIELD, it);
@@ -503,6 +503,18 @@ static int check_list(vctx *v, const cJSON *checks, bk_test_plan *plan)
 
 /* ---- serverspec ------------------------------------------------------- */
 
+/* The suite's directory: dir (default "serverspec") under template_dir. */
+static char *serverspec_dir(const cJSON *serverspec, const char *template_dir)
+{
+	const char *dir = bk_json_str(serverspec, "dir");
+
+	if (!dir || !*dir)
+		dir = "serverspec";
+	if (dir[0] == '/')
+		return bk_strdup(dir);
+	return bk_sprintf("%s/%s", template_dir && *template_dir ? template_dir : ".", dir);
+}
+
 static int check_command(const vctx *v, const cJSON *cmd, const char *dir)
 {
 	const cJSON *el;
@@ -561,7 +573,7 @@ static int check_serverspec(vctx *v, const cJSON *ss, const char *template_dir)
 		return invalid(v, NULL, "expected an object like {\"dir\": \"serverspec\"}");
 	if ((rc = check_serverspec_keys(v, ss)) < 0)
 		return rc;
-	if (!(dir = bk_serverspec_dir(ss, template_dir)))
+	if (!(dir = serverspec_dir(ss, template_dir)))
 		return bk_oom();
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		rc = invalid(v, "dir", "%s: no such directory", dir);
@@ -631,7 +643,7 @@ static int read_serverspec(bk_serverspec_cfg *out, const cJSON *ss, const char *
 	int rc = 0;
 
 	/* Unset stays unset: the runner (serverspec.c) owns the defaults. */
-	out->dir = bk_serverspec_dir(ss, template_dir);
+	out->dir = serverspec_dir(ss, template_dir);
 	out->pattern = pattern ? bk_strdup(pattern) : NULL;
 	out->timeout_s = cJSON_IsNumber(to) ? to->valuedouble : 0;
 	if (cJSON_IsArray(cmd))

@@ -167,8 +167,6 @@ long bk_mode_parse(const char *s);
 /* argv[0] found on PATH (or a path that is executable): a malloc'd full
  * path, or NULL. cwd resolves a relative path containing '/'. */
 char *bk_which(const char *cmd, const char *cwd);
-/* The suite's directory: dir (default "serverspec") under template_dir. */
-char *bk_serverspec_dir(const cJSON *serverspec, const char *template_dir);
 /* The spec_helper.rb generated for suites that have none. */
 const char *bk_serverspec_helper(void);
 /* rspec's JSON report to cases of suite. 0, or BAKEAMI_ERROR when the
