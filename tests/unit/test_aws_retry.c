@@ -311,6 +311,25 @@ static void endpoints_follow_env(void **state)
 	unsetenv("AWS_ENDPOINT_URL");
 }
 
+/* The URL builder itself refuses a region that would change the host. */
+static void endpoints_refuse_a_host_in_the_region(void **state)
+{
+	(void)state;
+	unsetenv("AWS_ENDPOINT_URL");
+	assert_null(bk_aws_endpoint("ec2", "x@127.0.0.1:47999/#"));
+	assert_non_null(strstr(bk_err_msg(), "is not a DNS name"));
+	assert_null(bk_aws_endpoint("ec2", "us-east-1.evil.com:80"));
+	assert_null(bk_aws_endpoint("ec2", ""));
+	assert_int_equal(bk_aws_region_check("eu-central-1", "region"), 0);
+	assert_int_equal(bk_aws_region_check("us-gov-west-1", "region"), 0);
+	assert_int_equal(bk_aws_region_check("local", "region"), BAKEAMI_EINVALID);
+	assert_string_equal(bk_err_msg(), "region: \"local\" is not an AWS region (like us-east-1)");
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000", 1);
+	assert_int_equal(bk_aws_region_check("local", "region"), 0);
+	assert_int_equal(bk_aws_region_check("x@127.0.0.1:47999/#", "region"), BAKEAMI_EINVALID);
+	unsetenv("AWS_ENDPOINT_URL");
+}
+
 /* ---- the loop, against the stub ---------------------------------------------- */
 
 static void retries_throttling_and_5xx_then_succeeds(void **state)
@@ -610,6 +629,7 @@ int main(void)
 		cmocka_unit_test(uncertain_means_maybe_applied),
 		cmocka_unit_test(encodes_forms_rfc3986),
 		cmocka_unit_test(endpoints_follow_env),
+		cmocka_unit_test(endpoints_refuse_a_host_in_the_region),
 		cmocka_unit_test(retries_throttling_and_5xx_then_succeeds),
 		cmocka_unit_test(client_errors_are_not_retried),
 		cmocka_unit_test(gives_up_after_max_retries),

@@ -54,8 +54,15 @@ typedef bk_kv bk_params;
 int bk_params_add(bk_params *p, const char *key, const char *val);
 int bk_params_addf(bk_params *p, const char *key, const char *fmt, ...) BK_PRINTF(3, 4);
 
+/* 0 if region looks like an AWS region (^[a-z]{2}(-[a-z]+)+-[0-9]+$) or, with an
+ * explicit endpoint configured (AWS_ENDPOINT_URL[_EC2|_STS]), is a DNS name;
+ * else BAKEAMI_EINVALID "<where>: "<region>" is not an AWS region". */
+int bk_aws_region_check(const char *region, const char *where);
+bool bk_aws_endpoint_configured(void);
+
 /* Endpoint URL for service in region: AWS_ENDPOINT_URL_<SERVICE>, then
- * AWS_ENDPOINT_URL, then https://<service>.<region>.amazonaws.com. */
+ * AWS_ENDPOINT_URL, then https://<service>.<region>.amazonaws.com. NULL (error
+ * set) when region is not a DNS name or on allocation failure. */
 char *bk_aws_endpoint(const char *service, const char *region);
 
 /* A signed Query-API POST (EC2: Version=2016-11-15; STS: 2011-06-15).

@@ -113,6 +113,9 @@ int bk_aws__imds_creds(bk_aws_creds *out);
 int bk_aws__creds_set(bk_aws_creds *c, const char *access_key, const char *secret,
 		      const char *token, const char *source, double expires);
 int bk_aws__resolve_region(char **out, const bk_aws_config *cfg);
+/* bk_aws_endpoint with its error code: BAKEAMI_EINVALID for a region that is
+ * not a DNS name (when no endpoint is configured), else ENOMEM. */
+int bk_aws__endpoint(char **out, const char *service, const char *region);
 int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg);
 /* Renew the client's credentials if they expire within five minutes, or
  * now when force is set. 0 when nothing needed doing. */

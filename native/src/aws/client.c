@@ -1,5 +1,6 @@
 /* client.c - the bk_aws client: setup, endpoints, parameters, call counts. */
 #include <ctype.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,16 +111,83 @@ static char *env_endpoint(const char *service)
 	return bk_strndup(v, n);
 }
 
+/* Dot-separated labels of [a-z0-9-], none empty or starting with '-': what
+ * can sit inside a host name without changing which host it names. */
+static bool dns_labels(const char *s)
+{
+	size_t label = 0;
+
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+			   (*s == '-' && label > 0)) {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0;
+}
+
+static bool aws_region_form(const char *region)
+{
+	regex_t re;
+	bool ok;
+
+	if (regcomp(&re, "^[a-z]{2}(-[a-z]+)+-[0-9]+$", REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	ok = regexec(&re, region, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+bool bk_aws_endpoint_configured(void)
+{
+	char *ec2 = env_endpoint("ec2"), *sts = env_endpoint("sts");
+	bool set = ec2 || sts;
+
+	free(ec2);
+	free(sts);
+	return set;
+}
+
+int bk_aws_region_check(const char *region, const char *where)
+{
+	/* A local endpoint (moto, a proxy) may use any name; the region then only
+	 * enters the signature, never a host name. */
+	bool ok = region && (aws_region_form(region) ||
+			     (bk_aws_endpoint_configured() && dns_labels(region)));
+
+	if (ok)
+		return 0;
+	return bk_err(BAKEAMI_EINVALID, "%s: \"%s\" is not an AWS region (like us-east-1)",
+		      where, region ? region : "");
+}
+
+int bk_aws__endpoint(char **out, const char *service, const char *region)
+{
+	if ((*out = env_endpoint(service)))
+		return 0;
+	if (strcmp(service, "iam") == 0)
+		return (*out = bk_strdup("https://iam.amazonaws.com")) ? 0 : bk_oom();
+	/* Defence in depth: whatever let it through, a region never picks the host. */
+	if (!region || !dns_labels(region))
+		return bk_err(BAKEAMI_EINVALID, "region \"%s\" is not a DNS name: refusing "
+			      "to build an endpoint from it", region ? region : "");
+	*out = bk_sprintf("https://%s.%s.amazonaws.com%s", service, region,
+			  bk_str_starts(region, "cn-") ? ".cn" : "");
+	return *out ? 0 : bk_oom();
+}
+
 char *bk_aws_endpoint(const char *service, const char *region)
 {
-	char *env = env_endpoint(service);
+	char *url;
 
-	if (env)
-		return env;
-	if (strcmp(service, "iam") == 0)
-		return bk_strdup("https://iam.amazonaws.com");
-	return bk_sprintf("https://%s.%s.amazonaws.com%s", service, region,
-			  bk_str_starts(region, "cn-") ? ".cn" : "");
+	return bk_aws__endpoint(&url, service, region) == 0 ? url : NULL;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */

@@ -180,6 +180,15 @@ static const char *first_set(const char *a, const char *b, const char *c)
 	return c && *c ? c : NULL;
 }
 
+static const char *region_source(const bk_aws_config *cfg)
+{
+	const char *env = getenv("AWS_REGION");
+
+	if (cfg->region && *cfg->region)
+		return "region";
+	return env && *env ? "AWS_REGION" : "AWS_DEFAULT_REGION";
+}
+
 int bk_aws__resolve_region(char **out, const bk_aws_config *cfg)
 {
 	const char *v = first_set(cfg->region, getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"));
@@ -188,8 +197,11 @@ int bk_aws__resolve_region(char **out, const bk_aws_config *cfg)
 	const char *profile = profile_name(cfg, &chosen);
 	int rc;
 
-	if (v)
+	if (v) {
+		if ((rc = bk_aws_region_check(v, region_source(cfg))) < 0)
+			return rc;
 		return (*out = bk_strdup(v)) ? 0 : bk_oom();
+	}
 	if ((rc = files_load(&f)) < 0)
 		return rc;
 	*out = prof_get(&f, profile, "region");
@@ -198,7 +210,11 @@ int bk_aws__resolve_region(char **out, const bk_aws_config *cfg)
 		return bk_err(BAKEAMI_EINVALID,
 			      "no AWS region: set the region option, AWS_REGION, "
 			      "AWS_DEFAULT_REGION, or region in AWS profile \"%s\"", profile);
-	return 0;
+	if ((rc = bk_aws_region_check(*out, "AWS profile region")) < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 /* ---- STS AssumeRole ------------------------------------------------------------- */

@@ -121,17 +121,17 @@ static int on_progress(void *payload, curl_off_t dt, curl_off_t dn, curl_off_t u
 
 /* ---- the request --------------------------------------------------------- */
 
-static char *request_url(const char *service, const char *region)
+static int request_url(char **out, const char *service, const char *region)
 {
-	char *base = bk_aws_endpoint(service, region);
-	char *url;
+	char *base;
+	int rc = bk_aws__endpoint(&base, service, region);
 
-	if (!base)
-		return NULL;
+	if (rc < 0)
+		return rc;
 	/* POST to "/" of the endpoint, keeping any path it has. */
-	url = bk_sprintf("%s/", base);
+	*out = bk_sprintf("%s/", base);
 	free(base);
-	return url;
+	return *out ? 0 : bk_oom();
 }
 
 static int add_header(struct curl_slist **list, const char *fmt, const char *val)
@@ -218,14 +218,14 @@ static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *res
 	const bk_aws_creds *creds = req->creds ? req->creds : &aws->creds;
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char *url = request_url(req->service, req->region);
+	char *url = NULL;
 	sink s = {resp, false};
 	CURL *c = aws->curl;
 	CURLcode cc;
 	int rc;
 
-	if (!url)
-		return bk_oom();
+	if ((rc = request_url(&url, req->service, req->region)) < 0)
+		return rc;
 	/* Reset keeps the live connections: the point of reusing the handle. */
 	curl_easy_reset(c);
 	rc = build_headers(&headers, req, creds);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../aws/aws.h"
 #include "../provision/provision.h"
 #include "template_int.h"
 
@@ -59,6 +60,42 @@ static int check_combinations(const bk_template *tpl)
 	return 0;
 }
 
+static int check_region(const char *file, const char *path, const char *region)
+{
+	char where[256];
+
+	snprintf(where, sizeof(where), "%s: %s", file, path);
+	return bk_aws_region_check(region, where);
+}
+
+static int check_region_list(const char *file, const char *path, const bk_strv *v)
+{
+	char item[96];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < v->count; i++) {
+		snprintf(item, sizeof(item), "%s[%zu]", path, i);
+		rc = check_region(file, item, v->items[i]);
+	}
+	return rc;
+}
+
+/* A region becomes part of a host name: the AWS layer says which are regions
+ * (a "x@host/#" one would send the signed request elsewhere). */
+static int check_regions(const bk_template *tpl)
+{
+	const bk_build_config *c = tpl->cfg;
+	int rc = 0;
+
+	if (c->region && *c->region)
+		rc = check_region(tpl->path, "builders[0].region", c->region);
+	if (rc == 0)
+		rc = check_region_list(tpl->path, "builders[0].ami_regions", &c->ami_regions);
+	if (rc == 0)
+		rc = check_region_list(tpl->path, "promote.regions", &c->promote.regions);
+	return rc;
+}
+
 static int copy_warnings(bk_strv *out, const bk_template *tpl)
 {
 	int rc = 0;
@@ -79,6 +116,8 @@ int bk_template_validate(bk_template **out, bk_strv *warnings, const bk_template
 	rc = bk_tpl_load(tpl, src);
 	if (rc == 0)
 		rc = check_provisioners(tpl);
+	if (rc == 0)
+		rc = check_regions(tpl);
 	if (rc == 0)
 		rc = check_combinations(tpl);
 	if (rc == 0)

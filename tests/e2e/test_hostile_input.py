@@ -1,0 +1,72 @@
+"""Hostile input: a region that would name another host never reaches the
+network, wherever it enters (template, --region, AWS_REGION, cleanup)."""
+import json
+import os
+import socket
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BAKE = os.path.join(ROOT, "tests", "e2e", "templates", "bake.json")
+MOTD = os.path.join(ROOT, "tests", "e2e", "templates", "files", "motd")
+
+
+@pytest.fixture
+def trap():
+    """A loopback listener the hostile region points at; it must see no connection."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    s.setblocking(False)
+    yield s
+    s.close()
+
+
+def connections(s):
+    n = 0
+    while True:
+        try:
+            c, _ = s.accept()
+        except BlockingIOError:
+            return n
+        c.close()
+        n += 1
+
+
+def hostile(trap):
+    return f"x@127.0.0.1:{trap.getsockname()[1]}/#"
+
+
+@pytest.mark.parametrize("entry", ["--region", "AWS_REGION", "cleanup --region"])
+def test_hostile_region_sends_nothing(lab, clean_lab, bakeami, trap, entry, tmp_path):
+    region = hostile(trap)
+    with open(BAKE) as f:
+        t = json.load(f)
+    t["builders"][0].pop("region")  # AWS_REGION is used only when the template has none
+    t["provisioners"][1]["source"] = MOTD
+    template = tmp_path / "bake.json"
+    template.write_text(json.dumps(t))
+    # No explicit endpoint: the region alone would pick the host.
+    env = {"AWS_ENDPOINT_URL": None}
+    if entry == "--region":
+        args = ["bake", "--region", region, str(template)]
+    elif entry == "AWS_REGION":
+        env["AWS_REGION"] = region
+        args = ["bake", str(template)]
+    else:
+        args = ["cleanup", "--stale", "--region", region]
+    r = bakeami.run(args, env_extra=env, cwd=ROOT)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f'"{region}" is not an AWS region' in r.stderr, r.stderr
+    assert connections(trap) == 0
+    assert lab.calls() == [], lab.calls()
+
+
+def test_local_endpoint_allows_a_dns_name_region(lab, clean_lab, bakeami):
+    """With an explicit endpoint a region only signs; a DNS name passes the
+    syntax check, a host-changing one still does not."""
+    r = bakeami.run(["validate", "-var", "region=local", BAKE], cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = bakeami.run(["validate", "-var", "region=a/b", BAKE], cwd=ROOT)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert '"a/b" is not an AWS region' in r.stderr, r.stderr
