@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -19,13 +20,39 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab import BAKEAMI, REPO, Lab  # noqa: E402
+from lab import BAKEAMI, BUILD, REPO, Lab  # noqa: E402
+
+# make check-asan: where ASan/UBSan write their reports (one file per process with a finding).
+SAN_REPORTS = os.environ.get("BAKEAMI_SAN_REPORTS")
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "keeps_images: the test may leave any images owned by the account "
                    "(and their snapshots); everything else must still be cleaned up")
+    config.addinivalue_line(
+        "markers", "valgrind: runs a binary under valgrind (given to every test whose name "
+                   "says valgrind; make check-asan deselects them: valgrind cannot run ASan binaries)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "valgrind" in item.name:
+            item.add_marker(pytest.mark.valgrind)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """Under make check-asan: a sanitizer report written during the test fails it."""
+    if not SAN_REPORTS:
+        yield
+        return
+    before = set(os.listdir(SAN_REPORTS))
+    yield
+    new = sorted(set(os.listdir(SAN_REPORTS)) - before)
+    if new:
+        texts = [(Path(SAN_REPORTS) / n).read_text(errors="replace")[:8000] for n in new]
+        pytest.fail("sanitizer reports:\n" + "\n".join(texts), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +121,9 @@ class Bakeami:
                 out, err = _stop(proc)
                 pytest.fail(f"{' '.join(cmd)} still running after {timeout}s (sent SIGTERM)\n"
                             f"stdout:\n{out}\nstderr:\n{err}")
+        # UBSan (beside ASan) ignores log_path: its report is on stderr, and the exit is 87.
+        if SAN_REPORTS and "runtime error:" in err:
+            pytest.fail(f"{' '.join(cmd)}: UBSan report\n{err[-8000:]}", pytrace=False)
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
     def start(self, args, env_extra: dict | None = None, cwd=None,
@@ -170,6 +200,8 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def probe_binary(name: str) -> Path:
-    """build/probes/<name>, made by the Makefile from tests/e2e/<name>.c."""
-    subprocess.run(["make", "-s", f"build/probes/{name}"], cwd=REPO, check=True)
-    return REPO / "build" / "probes" / name
+    """<build>/probes/<name> (build/ or BAKEAMI_BUILD), made by the Makefile from
+    tests/e2e/<name>.c."""
+    build = os.path.relpath(BUILD, REPO)
+    subprocess.run(["make", "-s", f"BUILD={build}", f"{build}/probes/{name}"], cwd=REPO, check=True)
+    return BUILD / "probes" / name

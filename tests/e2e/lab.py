@@ -38,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from proxy import Call, FaultProxy, FaultRule  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-BAKEAMI = REPO / "build" / "bakeami"
+# The build tree the tests run: build/ unless BAKEAMI_BUILD names another (make check-asan: build/asan).
+BUILD = REPO / os.environ.get("BAKEAMI_BUILD", "build")
+BAKEAMI = BUILD / "bakeami"
 ACCOUNT_ID = "123456789012"  # moto's default account
 SSH_USER = "bakeami"
 SSH_HOST = "127.0.0.1"

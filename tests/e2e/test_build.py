@@ -1,11 +1,15 @@
 """The shared library names every library it needs: each symbol it leaves undefined is
 defined by one of its DT_NEEDED libraries (the link uses -z defs; this checks the result)."""
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-LIB = REPO / "build" / "libbakeami.so"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab import BUILD, REPO  # noqa: E402
+
+LIB = BUILD / "libbakeami.so"
 
 
 def _out(*cmd: str) -> str:
@@ -33,7 +37,8 @@ def _symbols(path: str, *flags: str) -> set[str]:
 
 
 def test_every_undefined_symbol_comes_from_a_needed_library():
-    subprocess.run(["make", "-s", "build/libbakeami.so"], cwd=REPO, check=True)
+    build = os.path.relpath(BUILD, REPO)
+    subprocess.run(["make", "-s", f"BUILD={build}", f"{build}/libbakeami.so"], cwd=REPO, check=True)
     needed = _needed_paths()
     for lib in ("libcurl.so.4", "libssh2.so.1", "libcjson.so.1", "libxml2.so.2", "libcrypto.so.3"):
         assert lib in needed, f"{lib} is not in DT_NEEDED: {sorted(needed)}"
