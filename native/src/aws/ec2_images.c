@@ -104,7 +104,7 @@ static int parse_images(bk_ec2_images *out, xmlDocPtr doc)
 		return bk_oom();
 	for (it = bk_ec2__first_item(root, "imagesSet"); it && rc == 0; it = bk_ec2__next_item(it))
 		rc = parse_image(&out->items[out->count++], it);
-	if (rc == 0)
+	if (rc == 0 && out->count) /* qsort's array may not be NULL, even for 0 items */
 		qsort(out->items, out->count, sizeof(*out->items), newest_first);
 	return rc;
 }
