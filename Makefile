@@ -92,7 +92,8 @@ e2e: all probes
 # ASAN_E2E picks the e2e files (default: all of them).
 ASAN_E2E    ?= tests/e2e
 SAN_REPORTS := $(abspath $(ASAN_BUILD))/reports
-SAN_ENV      = ASAN_OPTIONS=detect_leaks=1:exitcode=86:log_path=$(SAN_REPORTS)/asan \
+SAN_ENV      = ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:exitcode=86:log_path=$(SAN_REPORTS)/asan \
+               LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87:log_path=$(SAN_REPORTS)/ubsan \
                BAKEAMI_BUILD=$(ASAN_BUILD) BAKEAMI_SAN_REPORTS=$(SAN_REPORTS)
 no_reports   = @if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then head -c 20000 $(SAN_REPORTS)/*; \
