@@ -182,15 +182,45 @@ def test_on_error_abort_keeps_then_cleanup(lab, clean_lab, bakeami, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def _memcheck(log):
+    """valgrind memcheck: any error or definite leak makes the exit status 99."""
+    return ["valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", "--error-exitcode=99", f"--log-file={log}"]
+
+
 def test_valgrind_happy_path(lab, clean_lab, bakeami, tmp_path):
     log = tmp_path / "vg.log"
-    r = bakeami.run(bake_args(lab), timeout=600, wrapper=[
-        "valgrind", "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
-        "--show-leak-kinds=definite", "--error-exitcode=99", f"--log-file={log}"])
+    r = bakeami.run(bake_args(lab), timeout=600, wrapper=_memcheck(log))
     assert r.returncode == 0, log.read_text()[-4000:] + r.stdout[-2000:]
     text = log.read_text()
     assert "ERROR SUMMARY: 0 errors" in text, text[-4000:]
     clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+
+
+def test_valgrind_failing_bake(lab, clean_lab, bakeami, tmp_path):
+    """A provisioner fails: the error path and its cleanup free what they made."""
+    log = tmp_path / "vg.log"
+    r = bakeami.run(bake_args(lab, "-var", "fail_status=3"), timeout=600, wrapper=_memcheck(log))
+    assert r.returncode == 1, log.read_text()[-4000:] + r.stdout[-2000:] + r.stderr[-2000:]
+    assert "status 3" in r.stderr and "deleted instance" in r.stdout, r.stdout + r.stderr
+    text = log.read_text()
+    assert "ERROR SUMMARY: 0 errors" in text, text[-4000:]
+    assert images_named_e2e(lab) == []
+
+
+def test_valgrind_cancelled_bake(lab, clean_lab, bakeami, tmp_path):
+    """SIGINT mid-provisioning: the cancelled bake cleans up and frees what it made."""
+    log = tmp_path / "vg.log"
+    proc = bakeami.start(bake_args(lab, "-var", "sleep=30"), wrapper=_memcheck(log))
+    _wait_for(proc, "the word is", timeout=300)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read()
+    rc = proc.wait(timeout=300)
+    assert rc == 130, log.read_text()[-4000:] + rest
+    assert "deleted instance" in rest and "deleted key-pair" in rest, rest
+    text = log.read_text()
+    assert "ERROR SUMMARY: 0 errors" in text, text[-4000:]
+    assert images_named_e2e(lab) == []
 
 
 def test_parallel_bakes_in_one_process(lab, clean_lab):
