@@ -70,3 +70,25 @@ def test_local_endpoint_allows_a_dns_name_region(lab, clean_lab, bakeami):
     r = bakeami.run(["validate", "-var", "region=a/b", BAKE], cwd=ROOT)
     assert r.returncode == 2, r.stdout + r.stderr
     assert '"a/b" is not an AWS region' in r.stderr, r.stderr
+
+
+def test_silent_endpoint_fails_with_a_timeout(lab, clean_lab, bakeami, trap, tmp_path):
+    """An endpoint that accepts and never answers ends each attempt at the
+    silence limit (made 1 s here) with a message naming it, not at the 60 s
+    call limit; the template's max_retries bounds the attempts."""
+    with open(BAKE) as f:
+        t = json.load(f)
+    t["builders"][0]["max_retries"] = 1
+    t["provisioners"][1]["source"] = MOTD
+    template = tmp_path / "bake.json"
+    template.write_text(json.dumps(t))
+    endpoint = f"http://127.0.0.1:{trap.getsockname()[1]}"
+    r = bakeami.run(["bake", str(template)], timeout=100, cwd=ROOT,
+                    env_extra={"AWS_ENDPOINT_URL": endpoint, "BAKEAMI_HTTP_STALL_TIMEOUT": "1"})
+    assert r.returncode == 1, r.stdout + r.stderr
+    errors = [l for l in r.stderr.splitlines() if l.startswith("bakeami: error:")]
+    assert len(errors) == 1, r.stderr
+    assert f"timed out: {endpoint}/ did not answer" in errors[0], errors[0]
+    assert "silence limit 1 s" in errors[0], errors[0]
+    assert r.stdout.count("after network error (attempt") == 1, r.stdout
+    assert lab.calls() == [], lab.calls()

@@ -43,6 +43,8 @@ struct bk_aws {
 	struct bk_creds_node *retired; /* replaced credentials, kept until free so
 	                                * strings read via bk_aws_credentials() stay valid */
 	bk_retry_policy retry;
+	long connect_timeout_s;        /* TCP+TLS connect, per attempt */
+	long stall_timeout_s;          /* no byte for this long ends the attempt */
 	_Atomic(const bk_cancel *) cancel;
 	bk_logger log;
 	atomic_long calls[BK_SVC_COUNT];

@@ -12,6 +12,10 @@
 #define DEFAULT_MAX_RETRIES 10
 #define DEFAULT_BASE_MS 200
 #define DEFAULT_MAX_MS 20000
+/* AWS answers in well under a second; an endpoint that accepts and then sends
+ * nothing must cost seconds per attempt, not the 60 s the whole call may take. */
+#define DEFAULT_CONNECT_TIMEOUT_S 5
+#define DEFAULT_STALL_TIMEOUT_S 30
 
 /* curl_global_init and xmlInitParser are not thread-safe: run them once. */
 static pthread_once_t aws_global_init_once = PTHREAD_ONCE_INIT;
@@ -208,6 +212,19 @@ static bk_retry_policy retry_policy(const bk_aws_config *cfg)
 	return p;
 }
 
+/* Seconds from the environment (tests make them small), else the default. */
+static long env_seconds(const char *name, long def)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtol(v, &end, 10);
+	return *end == '\0' && n > 0 && n <= 3600 ? n : def;
+}
+
 static void log_identity(const bk_aws *aws)
 {
 	const char *key = aws->creds.access_key_id;
@@ -236,6 +253,8 @@ int bk_aws_new(bk_aws **out, const bk_aws_config *cfg)
 		atomic_init(&aws->calls[i], 0);
 	aws->log = cfg->log;
 	aws->retry = retry_policy(cfg);
+	aws->connect_timeout_s = env_seconds("BAKEAMI_HTTP_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S);
+	aws->stall_timeout_s = env_seconds("BAKEAMI_HTTP_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT_S);
 	if (!(aws->curl = curl_easy_init()))
 		rc = bk_err(BAKEAMI_ERROR, "curl_easy_init failed");
 	if (rc == 0)

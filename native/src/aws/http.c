@@ -176,7 +176,10 @@ static void free_headers(struct curl_slist *list)
 static void set_transport(CURL *c, bk_aws *aws, sink *s)
 {
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, aws->connect_timeout_s);
+	/* Under 1 byte/s for the stall time: the endpoint accepted and went silent. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, aws->stall_timeout_s);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "bakeami/" BAKEAMI_VERSION);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -205,10 +208,16 @@ static int set_signing(CURL *c, const bk_http_req *req, const bk_aws_creds *cred
 	return 0;
 }
 
-static void note_network_error(bk_http_resp *resp, CURLcode cc, const char *errbuf)
+static void note_network_error(bk_http_resp *resp, CURLcode cc, const char *errbuf,
+			       const bk_aws *aws, const char *url)
 {
-	snprintf(resp->net_error, sizeof(resp->net_error), "%s%s%s",
-		 curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(resp->net_error, sizeof(resp->net_error), "timed out: %s did not "
+			 "answer (connect limit %ld s, silence limit %ld s, whole call 60 s): %s",
+			 url, aws->connect_timeout_s, aws->stall_timeout_s, errbuf);
+	else
+		snprintf(resp->net_error, sizeof(resp->net_error), "%s%s%s",
+			 curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
 	resp->status = 0;
 }
 
@@ -247,7 +256,7 @@ static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *res
 			 "response larger than %ld bytes", MAX_BODY);
 		resp->status = 0;
 	} else if (cc != CURLE_OK) {
-		note_network_error(resp, cc, errbuf);
+		note_network_error(resp, cc, errbuf, aws, url);
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	}

@@ -73,6 +73,7 @@ static int make_aws(bakeami_bake *b, const bk_build_config *c)
 	ac.session_token = b->opts.access_key_id ? b->opts.session_token : c->token;
 	ac.profile = c->profile;
 	ac.region = b->opts.region ? b->opts.region : (c->region && *c->region ? c->region : NULL);
+	ac.max_retries = c->max_retries > 0 ? c->max_retries : 0;
 	ac.cancel = &b->work_cancel;
 	ac.log = bk_bake_logger(b);
 	if ((rc = bk_aws_new(&b->aws, &ac)) < 0)
