@@ -92,3 +92,21 @@ def test_silent_endpoint_fails_with_a_timeout(lab, clean_lab, bakeami, trap, tmp
     assert "silence limit 1 s" in errors[0], errors[0]
     assert r.stdout.count("after network error (attempt") == 1, r.stdout
     assert lab.calls() == [], lab.calls()
+
+
+def test_fifo_and_oversized_inputs_are_refused(lab, clean_lab, bakeami, tmp_path):
+    """A FIFO as template or -var-file is refused before open() could block
+    (nothing writes to it: a blocking open would hang until the timeout);
+    a template past the size limit is refused with the limit named."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    big.write_text('{"description": "' + "x" * (8 * 1024 * 1024) + '"}')
+    for args, needle in ((["bake", str(fifo)], f"{fifo}: is a FIFO, not a regular file"),
+                         (["bake", "-var-file", str(fifo), BAKE], f"{fifo}: is a FIFO"),
+                         (["validate", str(big)], f"{big}: {big.stat().st_size} bytes, more "
+                                                  "than the 8388608 allowed")):
+        r = bakeami.run(args, timeout=20, cwd=ROOT)
+        assert r.returncode == 2, (args, r.stdout + r.stderr)
+        assert needle in r.stderr, r.stderr
+    assert lab.calls() == [], lab.calls()

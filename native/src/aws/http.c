@@ -9,8 +9,9 @@
 
 #include "aws_int.h"
 
-/* Bodies past this are not AWS answers we can use. */
-#define MAX_BODY (512L * 1024 * 1024)
+/* Bodies past this are not AWS answers we can use (a DescribeImages page of
+ * 1000 images is a few MB). */
+#define MAX_BODY (64L * 1024 * 1024)
 
 int bk_aws__form_encode(bk_buf *out, const char *s)
 {

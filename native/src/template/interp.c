@@ -381,6 +381,12 @@ static int render_action(bk_buf *b, const bk_interp *in, const char *path,
 	return rc;
 }
 
+static int too_long(const bk_interp *in, const char *path)
+{
+	return bk_tpl_err(in->file, path, "the interpolated value is longer than %u bytes",
+			  BK_TPL_MAX_RENDER);
+}
+
 int bk_interp_render(char **out, const bk_interp *in, const char *text, const char *path)
 {
 	bk_buf b = BK_BUF_INIT;
@@ -388,10 +394,15 @@ int bk_interp_render(char **out, const bk_interp *in, const char *text, const ch
 	int rc = 0;
 
 	*out = NULL;
-	while (rc == 0 && strstr(p, "{{"))
+	while (rc == 0 && strstr(p, "{{")) {
 		rc = render_action(&b, in, path, text, &p);
+		if (rc == 0 && b.len > BK_TPL_MAX_RENDER)
+			rc = too_long(in, path);
+	}
 	if (rc == 0)
 		rc = bk_buf_puts(&b, p);
+	if (rc == 0 && b.len > BK_TPL_MAX_RENDER)
+		rc = too_long(in, path);
 	if (rc != 0) {
 		bk_buf_free(&b);
 		return rc;

@@ -95,6 +95,10 @@ static int prepass_byte(prepass *p, size_t i)
 	char ch = p->buf[i];
 
 	if (p->in_str) {
+		/* C strings end at a NUL: "t3.mi\u0000cro" would become "t3.mi". */
+		if (p->esc && ch == 'u' && p->len - i > 4 && memcmp(p->buf + i + 1, "0000", 4) == 0)
+			return pos_err(p->name, p->buf, i - 1, "\\u0000 (a NUL character) "
+				       "in a string: no setting can hold it");
 		if (p->esc)
 			p->esc = false;
 		else if (ch == '\\')
@@ -243,7 +247,7 @@ int bk_tpl_json_load_file(cJSON **out, const char *path, bk_strv *warnings)
 	int rc;
 
 	*out = NULL;
-	if ((rc = bk_file_read(&text, &len, path)) < 0)
+	if ((rc = bk_file_read_regular(&text, &len, path, BK_TPL_MAX_FILE)) < 0)
 		return rc == BAKEAMI_ENOMEM ? rc : BAKEAMI_EINVALID;  /* message kept */
 	rc = bk_tpl_json_parse(out, text, len, path, warnings);
 	free(text);

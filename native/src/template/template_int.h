@@ -11,6 +11,10 @@
 
 /* Objects and arrays nested deeper than this are refused before parsing. */
 #define BK_JSON_MAX_DEPTH 64
+/* A template or -var-file past this is not one a person wrote. */
+#define BK_TPL_MAX_FILE (8u * 1024 * 1024)
+/* One rendered value past this: a runaway {{user}} chain, not a setting. */
+#define BK_TPL_MAX_RENDER (4u * 1024 * 1024)
 
 struct bk_template {
 	char *path;               /* as given: every message starts with it */

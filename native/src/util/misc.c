@@ -85,6 +85,79 @@ int bk_file_read(char **out, size_t *out_len, const char *path)
 	return *out ? 0 : bk_oom();
 }
 
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* stat, then open without blocking and fstat what was opened: a FIFO or a
+ * device never gets the chance to block open() or to read forever. */
+static int open_regular(int *fd, const char *path, size_t max)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return bk_err(errno == ENOENT ? BAKEAMI_ENOTFOUND : BAKEAMI_EIO,
+			      "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return bk_err(BAKEAMI_EIO, "%s: is %s, not a regular file", path,
+			      file_kind(st.st_mode));
+	if ((*fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return bk_err(BAKEAMI_EIO, "%s: %s", path, strerror(errno));
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		bool big = S_ISREG(st.st_mode) && (size_t)st.st_size > max;
+		close(*fd);
+		if (big)
+			return bk_err(BAKEAMI_EIO, "%s: %lld bytes, more than the %zu allowed",
+				      path, (long long)st.st_size, max);
+		return bk_err(BAKEAMI_EIO, "%s: is %s, not a regular file", path,
+			      file_kind(st.st_mode));
+	}
+	return 0;
+}
+
+int bk_file_read_regular(char **out, size_t *out_len, const char *path, size_t max)
+{
+	bk_buf b = BK_BUF_INIT;
+	char chunk[8192];
+	ssize_t n;
+	int fd = -1, rc = open_regular(&fd, path, max);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	/* The size can change after fstat: the limit holds for what is read. */
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = bk_err(BAKEAMI_EIO, "%s: %s", path, strerror(errno));
+		else if (b.len + (size_t)n > max)
+			rc = bk_err(BAKEAMI_EIO, "%s: more than the %zu bytes allowed", path, max);
+		else if (bk_buf_put(&b, chunk, (size_t)n) < 0)
+			rc = bk_oom();
+		if (rc < 0)
+			break;
+	}
+	close(fd);
+	if (rc < 0) {
+		bk_buf_free(&b);
+		return rc;
+	}
+	if (out_len)
+		*out_len = b.len;
+	*out = bk_buf_detach(&b);
+	return *out ? 0 : bk_oom();
+}
+
 int bk_file_write(const char *path, const char *data, size_t len, int mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

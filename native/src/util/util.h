@@ -75,6 +75,9 @@ void bk_kv_free(bk_kv *kv);
 /* ---- files ---------------------------------------------------------- */
 /* Read a whole file; sets an error naming the path on failure. */
 int bk_file_read(char **out, size_t *out_len, const char *path);
+/* bk_file_read for input we parse: a regular file (a FIFO, device or folder
+ * is refused before open() could block) of at most max bytes. */
+int bk_file_read_regular(char **out, size_t *out_len, const char *path, size_t max);
 int bk_file_write(const char *path, const char *data, size_t len, int mode);
 /* mkdir -p */
 int bk_mkdirs(const char *path, int mode);
