@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../aws/aws.h"
 #include "../provision/provision.h"
@@ -96,6 +97,87 @@ static int check_regions(const bk_template *tpl)
 	return rc;
 }
 
+/* ---- EC2's limits, offline: what would otherwise fail after the instance runs ---- */
+
+#define EC2_MAX_TAGS 50
+#define EC2_MAX_TAG_KEY 128
+#define EC2_MAX_TAG_VALUE 256
+#define EC2_MAX_DESCRIPTION 255
+
+/* What bake/common.c adds to every resource: bakeami:run-id and CreatedBy,
+ * BUILD_URL, BUILD_NUMBER, GIT_COMMIT when set, then per kind (images:
+ * SourceAMI, SourceAMIName, BuildRegion; temporary resources: bakeami:expires). */
+static size_t own_tags(bool image, const bk_kv *user)
+{
+	static const char *const env_names[] = {"BUILD_URL", "BUILD_NUMBER", "GIT_COMMIT"};
+	static const char *const image_keys[] = {"bakeami:run-id", "CreatedBy", "SourceAMI",
+						 "SourceAMIName", "BuildRegion"};
+	static const char *const temp_keys[] = {"bakeami:run-id", "CreatedBy", "bakeami:expires"};
+	const char *const *keys = image ? image_keys : temp_keys;
+	size_t nkeys = image ? BK_ARRAY_SIZE(image_keys) : BK_ARRAY_SIZE(temp_keys), n = 0;
+
+	for (size_t i = 0; i < nkeys; i++)
+		n += !bk_kv_get(user, keys[i]);
+	for (size_t i = 0; i < BK_ARRAY_SIZE(env_names); i++) {
+		const char *v = getenv(env_names[i]);
+		n += v && *v && !bk_kv_get(user, env_names[i]);
+	}
+	return n;
+}
+
+static int check_tag_entries(const char *file, const char *path, const bk_kv *tags)
+{
+	for (size_t i = 0; i < tags->count; i++) {
+		const char *k = tags->keys[i], *v = tags->vals[i];
+		if (!*k || strlen(k) > EC2_MAX_TAG_KEY)
+			return bk_err(BAKEAMI_EINVALID, "%s: %s: tag key \"%.40s\" must be 1 to %d "
+				      "characters long (it is %zu)", file, path, k, EC2_MAX_TAG_KEY,
+				      strlen(k));
+		if (strncasecmp(k, "aws:", 4) == 0)
+			return bk_err(BAKEAMI_EINVALID, "%s: %s.%s: the aws: prefix is reserved for "
+				      "AWS's own tags", file, path, k);
+		if (strlen(v) > EC2_MAX_TAG_VALUE)
+			return bk_err(BAKEAMI_EINVALID, "%s: %s.%s: a tag value is at most %d "
+				      "characters (it is %zu)", file, path, k, EC2_MAX_TAG_VALUE,
+				      strlen(v));
+	}
+	return 0;
+}
+
+static int check_tag_map(const char *file, const char *path, const bk_kv *tags, bool image)
+{
+	size_t own = own_tags(image, tags);
+	int rc = check_tag_entries(file, path, tags);
+
+	if (rc == 0 && tags->count + own > EC2_MAX_TAGS)
+		return bk_err(BAKEAMI_EINVALID, "%s: %s: %zu tags and bakeami's %zu make %zu, more "
+			      "than the %d EC2 allows on a resource", file, path, tags->count, own,
+			      tags->count + own, EC2_MAX_TAGS);
+	return rc;
+}
+
+static int check_ec2_limits(const bk_template *tpl)
+{
+	const bk_build_config *c = tpl->cfg;
+	const char *f = tpl->path;
+	size_t dlen = c->ami_description ? strlen(c->ami_description) : 0;
+	int rc;
+
+	if (dlen > EC2_MAX_DESCRIPTION)
+		return bk_tpl_err(f, "builders[0].ami_description", "at most %d characters "
+				  "(it is %zu)", EC2_MAX_DESCRIPTION, dlen);
+	rc = check_tag_map(f, "builders[0].tags", &c->tags, true);
+	if (rc == 0)
+		rc = check_tag_map(f, "builders[0].snapshot_tags", &c->snapshot_tags, true);
+	if (rc == 0)
+		rc = check_tag_map(f, "builders[0].run_tags", &c->run_tags, false);
+	if (rc == 0)
+		rc = check_tag_map(f, "builders[0].run_volume_tags", &c->run_volume_tags, false);
+	if (rc == 0)
+		rc = check_tag_entries(f, "promote.tags", &c->promote.tags);
+	return rc;
+}
+
 static int copy_warnings(bk_strv *out, const bk_template *tpl)
 {
 	int rc = 0;
@@ -118,6 +200,8 @@ int bk_template_validate(bk_template **out, bk_strv *warnings, const bk_template
 		rc = check_provisioners(tpl);
 	if (rc == 0)
 		rc = check_regions(tpl);
+	if (rc == 0)
+		rc = check_ec2_limits(tpl);
 	if (rc == 0)
 		rc = check_combinations(tpl);
 	if (rc == 0)
