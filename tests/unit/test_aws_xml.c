@@ -103,6 +103,50 @@ static void long_messages_are_truncated_safely(void **state)
 	bk_buf_free(&b);
 }
 
+static void read_sample(bk_buf *b, const char *name)
+{
+	char *path = bk_sprintf("tests/unit/samples/aws/%s", name), *text = NULL;
+	size_t len = 0;
+
+	assert_int_equal(bk_file_read(&text, &len, path), 0);
+	*b = (bk_buf)BK_BUF_INIT;
+	assert_int_equal(bk_buf_put(b, text, len), 0);
+	free(text);
+	free(path);
+}
+
+/* A DOCTYPE (entities, internal or external) makes a body unreadable: no
+ * entity is expanded, no file or URL is read. */
+static void entities_are_not_expanded(void **state)
+{
+	char code[64], msg[512], rid[128];
+	bk_buf b;
+
+	(void)state;
+	read_sample(&b, "xxe.xml");
+	assert_null(bk_xml__read(b.ptr, b.len));
+	assert_int_not_equal(bk_xml_parse_error(b.ptr, b.len, code, msg, rid), 0);
+	bk_buf_free(&b);
+}
+
+/* A cut-off body and an HTML page are not documents: the caller reports
+ * "unreadable response" with an excerpt, not a half tree. */
+static void truncated_and_html_bodies_are_refused(void **state)
+{
+	char code[64], msg[512], rid[128];
+	bk_buf b;
+
+	(void)state;
+	read_sample(&b, "truncated.xml");
+	assert_null(bk_xml__read(b.ptr, b.len));
+	assert_int_not_equal(bk_xml_parse_error(b.ptr, b.len, code, msg, rid), 0);
+	bk_buf_free(&b);
+	read_sample(&b, "html-error.html");
+	assert_null(bk_xml__read(b.ptr, b.len));
+	assert_int_not_equal(bk_xml_parse_error(b.ptr, b.len, code, msg, rid), 0);
+	bk_buf_free(&b);
+}
+
 static void finds_by_local_name(void **state)
 {
 	static const char doc_text[] =
@@ -178,6 +222,8 @@ int main(void)
 		cmocka_unit_test(json_errors),
 		cmocka_unit_test(html_excerpt_is_short_text),
 		cmocka_unit_test(parses_aws_times),
+		cmocka_unit_test(entities_are_not_expanded),
+		cmocka_unit_test(truncated_and_html_bodies_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,9 +19,19 @@ xmlDocPtr bk_xml__read(const char *body, size_t len)
 	int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
 		   XML_PARSE_NOWARNING;
 
+	xmlDocPtr doc;
+
 	if (!body || len == 0 || len > INT_MAX)
 		return NULL;
-	return xmlReadMemory(body, (int)len, "aws-response.xml", NULL, opts);
+	/* No NOENT or DTDLOAD: external entities are never read. An AWS answer
+	 * has no DOCTYPE at all, so one that has (internal entities: a "billion
+	 * laughs"; an HTML page) is not an answer. */
+	doc = xmlReadMemory(body, (int)len, "aws-response.xml", NULL, opts);
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 static bool named(xmlNodePtr n, const char *name)
