@@ -59,6 +59,7 @@ typedef struct {
 	const char *content_type;
 	const char *target;            /* X-Amz-Target, NULL for Query */
 	const bk_aws_creds *creds;     /* NULL: the client's */
+	bool fresh_connection;         /* a create: never re-sent by libcurl (http.c) */
 } bk_http_req;
 
 typedef struct {
@@ -89,6 +90,9 @@ typedef struct {
 	 * applied (network error, 5xx): for calls that have no ClientToken. */
 	bool stop_when_uncertain;
 	long *http_status;             /* out, optional: status of the last attempt */
+	/* A call that creates something: sent on a new connection, so only
+	 * our retry loop re-sends it (see http.c). */
+	bool creates;
 } bk_aws_call;
 
 int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err_code[64]);

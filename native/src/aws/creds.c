@@ -267,7 +267,7 @@ static int assume_role_params(bk_params *p, const bk_refresh *r)
 static int assume_role(bk_aws *aws, const bk_refresh *r, bk_aws_creds *out)
 {
 	bk_params p = BK_KV_INIT;
-	bk_aws_call call = {"sts", NULL, "AssumeRole", &p, &r->source, false, NULL};
+	bk_aws_call call = {"sts", NULL, "AssumeRole", &p, &r->source, false, NULL, false};
 	xmlDocPtr doc = NULL;
 	int rc = assume_role_params(&p, r);
 

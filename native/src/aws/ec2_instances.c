@@ -154,7 +154,7 @@ int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_requ
 		return bk_err(BAKEAMI_EINVALID, "RunInstances: a client token is required");
 	rc = run_params(&p, req);
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, NULL, "RunInstances", &p, NULL);
+		rc = bk_ec2__create(&doc, aws, NULL, "RunInstances", &p, NULL);
 	if (rc == 0) {
 		item = bk_ec2__first_item(xmlDocGetRootElement(doc), "instancesSet");
 		rc = item ? parse_instance(out, item)

@@ -8,9 +8,16 @@
 #include "aws_int.h"
 #include "ec2.h"
 
+/* The tag every resource a run makes carries: what tells ours from another's. */
+#define BK_EC2_RUN_ID_TAG "bakeami:run-id"
+
 /* bk_aws_query on "ec2". */
 int bk_ec2__call(xmlDocPtr *out, bk_aws *aws, const char *region, const char *action,
 		 const bk_params *p, char code[64]);
+/* The same for a call that creates something: on a new connection, so it
+ * is re-sent only by our retry loop (http.c says why). */
+int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *action,
+		   const bk_params *p, char code[64]);
 
 /* prefix.1, prefix.2, ... = vals */
 int bk_ec2__list(bk_params *p, const char *prefix, const char *const *vals, size_t n);

@@ -51,9 +51,12 @@ int bk_ec2_copy_image(char **out_image_id, bk_aws *aws, const char *region,
 	int rc = copy_params(&p, req);
 
 	*out_image_id = NULL;
-	/* The ClientToken makes the query layer's retries of a 5xx safe. */
+	if (!req->client_token || !*req->client_token)
+		return bk_err(BAKEAMI_EINVALID, "CopyImage: a client token is required");
+	/* The ClientToken makes every re-send of it the one copy (EC2 answers
+	 * the first copy's id again). */
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, region, "CopyImage", &p, NULL);
+		rc = bk_ec2__create(&doc, aws, region, "CopyImage", &p, NULL);
 	if (rc == 0)
 		rc = bk_ec2__text(out_image_id, xmlDocGetRootElement(doc), "imageId", true);
 	xmlFreeDoc(doc);

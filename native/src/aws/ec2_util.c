@@ -11,6 +11,14 @@ int bk_ec2__call(xmlDocPtr *out, bk_aws *aws, const char *region, const char *ac
 	return bk_aws_query(out, aws, "ec2", region, action, p, code);
 }
 
+int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *action,
+		   const bk_params *p, char code[64])
+{
+	bk_aws_call call = {"ec2", region, action, p, NULL, false, NULL, true};
+
+	return bk_aws__query(out, aws, &call, code);
+}
+
 int bk_ec2__list(bk_params *p, const char *prefix, const char *const *vals, size_t n)
 {
 	char key[256];

@@ -222,6 +222,23 @@ static void note_network_error(bk_http_resp *resp, CURLcode cc, const char *errb
 	resp->status = 0;
 }
 
+/*
+ * What libcurl may re-send. libcurl (7.88 as in bookworm, and later) sends
+ * a request again on its own, up to 5 times and with no option to turn it
+ * off, when a *reused* connection dies before any byte of the answer
+ * ("Connection died, retrying a fresh connect"): right for the idle
+ * keep-alive connection the server closed as we wrote to it, wrong when
+ * the server acted and the answer was lost on the way, because we never
+ * learn the first send happened. CURLOPT_MAXAGE_CONN only makes the first
+ * case rarer; it does not stop the re-send. So a call that creates
+ * something goes on a new connection (CURLOPT_FRESH_CONNECT), which
+ * libcurl never re-sends: a lost answer comes back to query.c, which
+ * logs, backs off and re-sends only what is safe (a ClientToken), and
+ * CreateImage, which has none, looks for its image first. Every other call
+ * (reads, deletes, tags) may be re-sent by libcurl: doing it twice is
+ * harmless, and they keep the warm connection. Each create still adopts
+ * its own resource on Duplicate (ec2_net.c, ec2_images.c), whoever re-sent.
+ */
 /* Caller holds aws->lock. */
 static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *resp)
 {
@@ -249,6 +266,7 @@ static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *res
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
 	cc = curl_easy_perform(c);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		rc = BAKEAMI_ECANCELLED;

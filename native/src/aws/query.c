@@ -183,7 +183,8 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
 	call_spec cs = {
 		.req = {call->service, call->region ? call->region : aws->region, body,
 			body ? strlen(body) : 0,
-			"application/x-www-form-urlencoded; charset=utf-8", NULL, call->creds},
+			"application/x-www-form-urlencoded; charset=utf-8", NULL, call->creds,
+			call->creates},
 		.action = call->action,
 		.json = false,
 		.stop_when_uncertain = call->stop_when_uncertain,
@@ -206,7 +207,7 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
 int bk_aws_query(xmlDocPtr *out, bk_aws *aws, const char *service, const char *region,
 		 const char *action, const bk_params *params, char err_code[64])
 {
-	bk_aws_call call = {service, region, action, params, NULL, false, NULL};
+	bk_aws_call call = {service, region, action, params, NULL, false, NULL, false};
 
 	return bk_aws__query(out, aws, &call, err_code);
 }
@@ -229,7 +230,7 @@ int bk_aws_json(cJSON **out, bk_aws *aws, const char *service, const char *regio
 	const char *dot = strrchr(target, '.');
 	call_spec cs = {
 		.req = {service, region ? region : aws->region, text, text ? strlen(text) : 0,
-			"application/x-amz-json-1.1", target, NULL},
+			"application/x-amz-json-1.1", target, NULL, false},
 		.action = dot ? dot + 1 : target,
 		.json = true,
 		.stop_when_uncertain = false,
