@@ -153,23 +153,39 @@ static int create_image_params(bk_params *p, const bk_ec2_image_request *req)
 	return rc;
 }
 
-/* Our image called `name`, if one exists: the id, or NULL. */
-static int image_by_name(char **out, bk_aws *aws, const char *name)
+/* The image called `name`, if one exists: *out its id when it carries our
+ * run id (mine, from the request's tags), else an error naming it: EC2
+ * keeps names unique, so a foreign one means the name is taken. */
+static int image_by_name(char **out, bk_aws *aws, const char *name, const char *mine)
 {
 	const char *self = "self";
 	bk_kv filters = BK_KV_INIT;
 	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters};
 	bk_ec2_images imgs = {0};
+	const bk_ec2_image *foreign = NULL;
 	int rc = bk_kv_add(&filters, "name", name);
 
 	*out = NULL;
 	if (rc == 0)
 		rc = bk_ec2_describe_images(&imgs, aws, NULL, &q);
 	/* The filter is a wildcard pattern; only an exact name counts. */
-	for (size_t i = 0; rc == 0 && i < imgs.count && !*out; i++)
-		if (imgs.items[i].name && strcmp(imgs.items[i].name, name) == 0 &&
-		    !(*out = bk_strdup(imgs.items[i].id)))
-			rc = bk_oom();
+	for (size_t i = 0; rc == 0 && i < imgs.count && !*out; i++) {
+		const bk_ec2_image *img = &imgs.items[i];
+		const char *theirs = bk_kv_get(&img->tags, BK_EC2_RUN_ID_TAG);
+		if (!img->name || strcmp(img->name, name) != 0)
+			continue;
+		if (mine && theirs && strcmp(mine, theirs) == 0)
+			rc = (*out = bk_strdup(img->id)) ? 0 : bk_oom();
+		else
+			foreign = img;
+	}
+	if (rc == 0 && !*out && foreign)
+		rc = bk_err(BAKEAMI_EAWS, "CreateImage: image %s is called %s but is not this run's "
+			    "(no %s %s): it is left alone", foreign->id, name, BK_EC2_RUN_ID_TAG,
+			    mine ? mine : "tag");
+	if (rc == 0 && *out)
+		bk_logf(&aws->log, BK_LOG_WARN, "image %s (%s) is this run's: a lost CreateImage "
+			"answer; using it", *out, name);
 	bk_ec2_images_free(&imgs);
 	bk_kv_free(&filters);
 	return rc;
@@ -186,15 +202,17 @@ static int image_id_from(char **out, xmlDocPtr doc)
  * in a way that may still have created the image (network error, 5xx) is
  * never blindly re-sent: we first look for our image by its name, which
  * EC2 keeps unique per account and region, and re-send only if it is not
- * there. A re-send answered InvalidAMIName.Duplicate means an earlier
- * attempt did land, so that image is ours too.
+ * there (it goes on a new connection, so libcurl never re-sends it behind
+ * our back: http.c). A send answered InvalidAMIName.Duplicate means an
+ * earlier one did land (the lookup came too soon to see it) or the name is
+ * someone else's: the image of that name is ours only with our run-id tag.
  */
-static int create_image_call(char **out, bk_aws *aws, const bk_params *p, const char *name)
+static int create_image_call(char **out, bk_aws *aws, const bk_params *p, const char *name,
+			     const char *mine)
 {
 	long status = 0;
 	char code[64];
-	bk_aws_call call = {"ec2", NULL, "CreateImage", p, NULL, true, &status};
-	bool maybe_created = false;
+	bk_aws_call call = {"ec2", NULL, "CreateImage", p, NULL, true, &status, true};
 	xmlDocPtr doc = NULL;
 	int rc;
 
@@ -202,12 +220,16 @@ static int create_image_call(char **out, bk_aws *aws, const bk_params *p, const 
 		rc = bk_aws__query(&doc, aws, &call, code);
 		if (rc == 0 || rc == BAKEAMI_ECANCELLED || rc == BAKEAMI_ENOMEM)
 			break;
-		if (maybe_created && strcmp(code, "InvalidAMIName.Duplicate") == 0)
-			return image_by_name(out, aws, name);
+		if (strcmp(code, "InvalidAMIName.Duplicate") == 0) {
+			bk_err_clear();
+			if ((rc = image_by_name(out, aws, name, mine)) == 0 && !*out)
+				rc = bk_err(BAKEAMI_EAWS, "CreateImage: %s is a duplicate name, but no "
+					    "image of that name is found", name);
+			return rc;
+		}
 		if (!bk_aws__uncertain(status, code) || retry >= aws->retry.max_retries)
 			return rc;
-		maybe_created = true;
-		if ((rc = image_by_name(out, aws, name)) < 0 || *out)
+		if ((rc = image_by_name(out, aws, name, mine)) < 0 || *out)
 			return rc;
 		rc = bk_aws__backoff(aws, "ec2", "CreateImage",
 				     code[0] ? code : "network error", retry + 1);
@@ -283,7 +305,8 @@ int bk_ec2_create_image(char **out_image_id, bk_aws *aws, const bk_ec2_image_req
 
 	*out_image_id = NULL;
 	if (rc == 0)
-		rc = create_image_call(out_image_id, aws, &p, req->name);
+		rc = create_image_call(out_image_id, aws, &p, req->name,
+				       bk_kv_get(req->image_tags, BK_EC2_RUN_ID_TAG));
 	if (rc == 0 && !*out_image_id)
 		rc = bk_err(BAKEAMI_EAWS, "CreateImage: no image id");
 	bk_kv_free(&p);

@@ -9,16 +9,80 @@
 #define SG_WAIT_MAX_S 15.0
 #define SG_WAIT_FACTOR 1.5
 
-/* One call whose answer carries a single id we want. */
-static int call_for_id(char **out, bk_aws *aws, const char *action, const bk_params *p,
-		       const char *id_field)
+/* How to find what a create made by its name. */
+typedef struct {
+	const char *what;             /* for messages: "key pair" */
+	const char *name;
+	const char *describe;         /* the Describe call, by name */
+	const bk_params *query;
+	const char *set;              /* the answer's list of items */
+	const char *id_field;         /* in the create's answer and in each item */
+	const bk_kv *tags;            /* the create's: our run id */
+} lookup;
+
+/*
+ * The resource a create answered Duplicate for. That means an earlier send
+ * of the same create landed and its answer was lost (the connection died
+ * after the server acted; our retry, or a transport, sent it again), or
+ * someone else has the name. The name holds our run id, and the resource
+ * is ours only if it carries our bakeami:run-id tag too (every create
+ * tags on create); anything else is an error that names it.
+ */
+static int adopt(char **out, bk_aws *aws, const lookup *l)
+{
+	const char *mine = bk_kv_get(l->tags, BK_EC2_RUN_ID_TAG);
+	xmlDocPtr doc = NULL;
+	char *foreign = NULL;
+	int rc = bk_ec2__call(&doc, aws, NULL, l->describe, l->query, NULL);
+
+	for (xmlNodePtr it = rc ? NULL : bk_ec2__first_item(xmlDocGetRootElement(doc), l->set);
+	     it && rc == 0 && !*out; it = bk_ec2__next_item(it)) {
+		bk_kv found = BK_KV_INIT;
+		char *id = NULL;
+		const char *theirs;
+		rc = bk_ec2__text(&id, it, l->id_field, true);
+		if (rc == 0)
+			rc = bk_ec2__parse_tags(&found, it);
+		theirs = bk_kv_get(&found, BK_EC2_RUN_ID_TAG);
+		if (rc == 0 && mine && theirs && strcmp(mine, theirs) == 0)
+			*out = id;
+		else if (rc == 0 && !foreign)
+			foreign = id;
+		else
+			free(id);
+		bk_kv_free(&found);
+	}
+	xmlFreeDoc(doc);
+	if (rc == 0 && *out)
+		bk_logf(&aws->log, BK_LOG_WARN, "%s %s is this run's (its answer was lost and "
+			"the create sent again): using it", l->what, *out);
+	else if (rc == 0 && foreign)
+		rc = bk_err(BAKEAMI_EAWS, "%s %s (%s) has our name but not our %s tag %s: "
+			    "it is not this run's, so it is left alone", l->what, l->name, foreign,
+			    BK_EC2_RUN_ID_TAG, mine ? mine : "");
+	else if (rc == 0)
+		rc = bk_err(BAKEAMI_EAWS, "%s %s: EC2 says it exists, but it is not found", l->what,
+			    l->name);
+	free(foreign);
+	return rc;
+}
+
+/* A create whose answer carries the new id; answered dup_code, the one
+ * that exists if it is ours. */
+static int create_for_id(char **out, bk_aws *aws, const char *action, const bk_params *p,
+			 const char *dup_code, const lookup *l)
 {
 	xmlDocPtr doc = NULL;
-	int rc = bk_ec2__call(&doc, aws, NULL, action, p, NULL);
+	char code[64];
+	int rc = bk_ec2__create(&doc, aws, NULL, action, p, code);
 
 	if (rc == 0)
-		rc = bk_ec2__text(out, xmlDocGetRootElement(doc), id_field, true);
+		rc = bk_ec2__text(out, xmlDocGetRootElement(doc), l->id_field, true);
 	xmlFreeDoc(doc);
+	if (rc == BAKEAMI_EAWS && strcmp(code, dup_code) == 0) {
+		bk_err_clear();
+		rc = adopt(out, aws, l);
+	}
 	return rc;
 }
 
@@ -43,7 +107,8 @@ static int public_key_param(bk_params *p, const char *line)
 int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name,
 			   const char *public_key_line, const bk_kv *tags)
 {
-	bk_params p = BK_KV_INIT;
+	bk_params p = BK_KV_INIT, q = BK_KV_INIT;
+	lookup l = {"key pair", name, "DescribeKeyPairs", &q, "keySet", "keyPairId", tags};
 	int tag_specs = 0;
 	int rc = bk_params_add(&p, "KeyName", name);
 
@@ -53,7 +118,11 @@ int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name
 	if (rc == 0)
 		rc = bk_ec2__tag_spec(&p, &tag_specs, "key-pair", tags);
 	if (rc == 0)
-		rc = call_for_id(out_key_pair_id, aws, "ImportKeyPair", &p, "keyPairId");
+		rc = bk_params_add(&q, "KeyName.1", name);
+	if (rc == 0)
+		rc = create_for_id(out_key_pair_id, aws, "ImportKeyPair", &p,
+				   "InvalidKeyPair.Duplicate", &l);
+	bk_kv_free(&q);
 	bk_kv_free(&p);
 	return rc;
 }
@@ -79,7 +148,10 @@ int bk_ec2_create_security_group(char **out_group_id, bk_aws *aws, const char *n
 				 const char *description, const char *vpc_id,
 				 const bk_kv *tags)
 {
-	bk_params p = BK_KV_INIT;
+	bk_params p = BK_KV_INIT, q = BK_KV_INIT;
+	lookup l = {"security group", name, "DescribeSecurityGroups", &q, "securityGroupInfo",
+		    "groupId", tags};
+	const char *vpc[1] = {vpc_id};
 	int tag_specs = 0;
 	int rc = bk_params_add(&p, "GroupName", name);
 
@@ -90,8 +162,15 @@ int bk_ec2_create_security_group(char **out_group_id, bk_aws *aws, const char *n
 		rc = bk_params_add(&p, "VpcId", vpc_id);
 	if (rc == 0)
 		rc = bk_ec2__tag_spec(&p, &tag_specs, "security-group", tags);
+	/* Names are unique per VPC. */
 	if (rc == 0)
-		rc = call_for_id(out_group_id, aws, "CreateSecurityGroup", &p, "groupId");
+		rc = bk_ec2__filter(&q, 1, "group-name", &name, 1);
+	if (rc == 0 && vpc_id)
+		rc = bk_ec2__filter(&q, 2, "vpc-id", vpc, 1);
+	if (rc == 0)
+		rc = create_for_id(out_group_id, aws, "CreateSecurityGroup", &p,
+				   "InvalidGroup.Duplicate", &l);
+	bk_kv_free(&q);
 	bk_kv_free(&p);
 	return rc;
 }
