@@ -38,7 +38,15 @@ _ERRORS = {
 }
 # JSON-protocol services (SSM, ...) spell throttling differently.
 _JSON_CODES = {"RequestLimitExceeded": "ThrottlingException"}
-FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold")
+FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold", "stale")
+# What a Describe call lists its items in: kind "stale" answers it with the list empty, as EC2's
+# eventual consistency can right after a create.
+_STALE_SETS = {"DescribeImages": "imagesSet", "DescribeInstances": "reservationSet",
+               "DescribeKeyPairs": "keySet", "DescribeSecurityGroups": "securityGroupInfo",
+               "DescribeSnapshots": "snapshotSet", "DescribeVolumes": "volumeSet"}
+# EC2 calls it makes idempotent by ClientToken (a repeat gets the first call's answer); moto
+# ignores the token, so the proxy does it.
+_TOKEN_ACTIONS = ("RunInstances", "CopyImage")
 # EC2 calls the proxy answers itself, as AWS documents them: moto does not implement them.
 _DEPRECATION_ACTIONS = ("EnableImageDeprecation", "DisableImageDeprecation")
 
@@ -83,6 +91,7 @@ class FaultRule:
     message: str | None = None  # for kind "error"
     region: str | None = None  # the region the call is signed for
     params: dict[str, str] | None = None  # e.g. {"Tag.1.Key": "Channel"}
+    after: "FaultRule | None" = None  # matches only once that rule has fired
     seen: int = 0  # matching requests so far
     fired: int = 0  # faults injected so far
     released: threading.Event = field(default_factory=threading.Event)  # ends a "hold"
@@ -90,12 +99,16 @@ class FaultRule:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.kind == "stale" and self.action not in _STALE_SETS:
+            raise ValueError(f"kind 'stale' needs action= one of {', '.join(_STALE_SETS)}")
         if self.kind == "error" and not (self.status and self.code):
             raise ValueError("kind 'error' needs status= and code=")
         if self.nth < 1:
             raise ValueError("nth counts from 1")
 
     def _matches(self, call: Call) -> bool:
+        if self.after is not None and not self.after.fired:
+            return False
         return (self.action in (None, "*", call.action) and self.service in (None, "*", call.service)
                 and self.region in (None, "*", call.region)
                 and all(call.params.get(k) == v for k, v in (self.params or {}).items()))
@@ -160,6 +173,21 @@ def _error_document(call: Call, status: int, code: str, message: str) -> tuple[i
         ).encode()
         ctype = "text/xml;charset=UTF-8"
     return status, [("Content-Type", ctype), ("x-amzn-RequestId", request_id)], body
+
+
+def _empty_answer(call: Call) -> tuple[int, list, bytes]:
+    request_id = str(uuid.uuid4())
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{call.action}Response '
+            f'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>{request_id}</requestId>'
+            f"<{_STALE_SETS[call.action]}/></{call.action}Response>").encode()
+    return 200, [("Content-Type", "text/xml;charset=UTF-8"), ("x-amzn-RequestId", request_id)], body
+
+
+def _token_key(call: Call) -> tuple[str, str, str] | None:
+    token = call.params.get("ClientToken")
+    if call.service == "ec2" and call.action in _TOKEN_ACTIONS and token:
+        return call.region or "", call.action, token
+    return None
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -231,16 +259,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             done(status)  # before answering: a test may look right after the answer
             self._respond(*_error_document(call, status, code, message))
             return
+        if kind == "stale":
+            done(200)
+            self._respond(*_empty_answer(call))
+            return
         stand_in = proxy._stand_in(call) if kind is None else None
         if stand_in:
             done(stand_in[0])
             self._respond(*stand_in)
             return
-        try:
-            status, reason, resp_headers, resp_body = proxy._forward(self.command, self.path, headers, wire)
-        except OSError as e:
-            status, resp_headers, resp_body = _error_document(call, 502, "ProxyUpstreamError", str(e))
-            reason = "Bad Gateway"
+        status, reason, resp_headers, resp_body = proxy._forward_once(call, self.command, self.path, headers,
+                                                                      wire)
         if kind == "drop":  # moto did the work; the client never hears of it
             done(None)
             self._abort(reset=True)
@@ -290,6 +319,10 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         # Stand-in state for calls moto lacks: (region, image id) -> DeprecateAt, None once disabled
         self.deprecations: dict[tuple[str, str], str | None] = {}
+        # ClientToken dedupe: (region, action, token) -> the first successful answer, and a lock
+        # per token so a repeat waits for the first to finish
+        self.token_answers: dict[tuple[str, str, str], tuple[int, str, list, bytes]] = {}
+        self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> int:
@@ -318,10 +351,12 @@ class FaultProxy:
     def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
                nth: int = 1, service: str | None = None, delay: float = 0.0,
                status: int | None = None, code: str | None = None, message: str | None = None,
-               region: str | None = None, params: dict[str, str] | None = None) -> FaultRule:
+               region: str | None = None, params: dict[str, str] | None = None,
+               after: FaultRule | None = None) -> FaultRule:
         if kind == "delay" and not delay:
             raise ValueError("kind 'delay' needs delay=SECONDS")
-        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message, region, params)
+        rule = FaultRule(kind, action, service, nth, count, delay, status, code, message, region, params,
+                         after)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -389,6 +424,36 @@ class FaultProxy:
     def clear_stand_ins(self) -> None:
         with self._lock:
             self.deprecations.clear()
+            self.token_answers.clear()
+            self._token_locks.clear()
+
+    def _forward_once(self, call: Call, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):
+        """Forwards, except a repeated ClientToken of RunInstances/CopyImage: EC2 answers that with
+        the first call's result and makes nothing (the EC2 idempotency guide); moto would make a
+        second instance or copy."""
+        key = _token_key(call)
+        if key is None:
+            return self._forward_or_502(call, method, path, headers, wire)
+        with self._lock:
+            token_lock = self._token_locks.setdefault(key, threading.Lock())
+        with token_lock:
+            with self._lock:
+                first = self.token_answers.get(key)
+            if first:
+                call.fault = "token-repeat"
+                return first
+            answer = self._forward_or_502(call, method, path, headers, wire)
+            if answer[0] == 200:
+                with self._lock:
+                    self.token_answers[key] = answer
+            return answer
+
+    def _forward_or_502(self, call: Call, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):
+        try:
+            return self._forward(method, path, headers, wire)
+        except OSError as e:
+            status, resp_headers, resp_body = _error_document(call, 502, "ProxyUpstreamError", str(e))
+            return status, "Bad Gateway", resp_headers, resp_body
 
     # -- forwarding ------------------------------------------------------------------------
     def _forward(self, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):
