@@ -594,6 +594,45 @@ static void create_image_looks_before_resending(void **state)
 	stub_stop(&s);
 }
 
+/* A Duplicate name is ours only with our run id: another's image is an
+ * error that names it, never adopted. */
+static void create_image_adopts_only_its_own_duplicate(void **state)
+{
+	char *replies[] = {
+		reply("400 Bad Request", "", ERR_XML("InvalidAMIName.Duplicate", "in use")),
+		reply("200 OK", "", "<DescribeImagesResponse><imagesSet><item>"
+		      "<imageId>ami-0abc</imageId><name>web-1</name><tagSet><item>"
+		      "<key>bakeami:run-id</key><value>bk-other</value></item></tagSet>"
+		      "</item></imagesSet></DescribeImagesResponse>"),
+		reply("400 Bad Request", "", ERR_XML("InvalidAMIName.Duplicate", "in use")),
+		reply("200 OK", "", "<DescribeImagesResponse><imagesSet><item>"
+		      "<imageId>ami-0def</imageId><name>web-1</name><tagSet><item>"
+		      "<key>bakeami:run-id</key><value>bk-mine</value></item></tagSet>"
+		      "</item></imagesSet></DescribeImagesResponse>"),
+		NULL};
+	bk_kv tags = BK_KV_INIT;
+	bk_ec2_image_request req = {"i-1", "web-1", NULL, 1, NULL, 0, &tags, NULL, NULL};
+	char *ami = NULL;
+	fixture f;
+	stub s;
+
+	(void)state;
+	assert_int_equal(bk_kv_add(&tags, "bakeami:run-id", "bk-mine"), 0);
+	stub_start(&s, replies);
+	client(&f, 0, NULL);
+	assert_int_equal(bk_ec2_create_image(&ami, f.aws, &req), BAKEAMI_EAWS);
+	assert_null(ami);
+	assert_non_null(strstr(bk_err_msg(), "ami-0abc"));
+	assert_non_null(strstr(bk_err_msg(), "not this run's"));
+	assert_int_equal(bk_ec2_create_image(&ami, f.aws, &req), 0);
+	assert_string_equal(ami, "ami-0def");
+	assert_int_equal(bk_aws_call_count(f.aws, "ec2"), 4);
+	free(ami);
+	bk_kv_free(&tags);
+	client_free(&f);
+	stub_stop(&s);
+}
+
 static void delete_group_waits_out_dependency_violation(void **state)
 {
 	char *replies[] = {
@@ -639,6 +678,7 @@ int main(void)
 		cmocka_unit_test(json_protocol_calls_and_errors),
 		cmocka_unit_test(two_threads_share_one_client),
 		cmocka_unit_test(create_image_looks_before_resending),
+		cmocka_unit_test(create_image_adopts_only_its_own_duplicate),
 		cmocka_unit_test(delete_group_waits_out_dependency_violation),
 	};
 

@@ -155,7 +155,8 @@ static int create_image_params(bk_params *p, const bk_ec2_image_request *req)
 
 /* The image called `name`, if one exists: *out its id when it carries our
  * run id (mine, from the request's tags), else an error naming it: EC2
- * keeps names unique, so a foreign one means the name is taken. */
+ * keeps names unique, so a foreign one means the name is taken. A caller
+ * that tags no run id has only the name to go by. */
 static int image_by_name(char **out, bk_aws *aws, const char *name, const char *mine)
 {
 	const char *self = "self";
@@ -174,7 +175,7 @@ static int image_by_name(char **out, bk_aws *aws, const char *name, const char *
 		const char *theirs = bk_kv_get(&img->tags, BK_EC2_RUN_ID_TAG);
 		if (!img->name || strcmp(img->name, name) != 0)
 			continue;
-		if (mine && theirs && strcmp(mine, theirs) == 0)
+		if (!mine || (theirs && strcmp(mine, theirs) == 0))
 			rc = (*out = bk_strdup(img->id)) ? 0 : bk_oom();
 		else
 			foreign = img;
@@ -306,7 +307,8 @@ int bk_ec2_create_image(char **out_image_id, bk_aws *aws, const bk_ec2_image_req
 	*out_image_id = NULL;
 	if (rc == 0)
 		rc = create_image_call(out_image_id, aws, &p, req->name,
-				       bk_kv_get(req->image_tags, BK_EC2_RUN_ID_TAG));
+				       req->image_tags ? bk_kv_get(req->image_tags, BK_EC2_RUN_ID_TAG)
+				       : NULL);
 	if (rc == 0 && !*out_image_id)
 		rc = bk_err(BAKEAMI_EAWS, "CreateImage: no image id");
 	bk_kv_free(&p);

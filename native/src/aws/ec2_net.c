@@ -26,11 +26,12 @@ typedef struct {
  * after the server acted; our retry, or a transport, sent it again), or
  * someone else has the name. The name holds our run id, and the resource
  * is ours only if it carries our bakeami:run-id tag too (every create
- * tags on create); anything else is an error that names it.
+ * tags on create); anything else is an error that names it. A caller that
+ * tags no run id has only the name to go by.
  */
 static int adopt(char **out, bk_aws *aws, const lookup *l)
 {
-	const char *mine = bk_kv_get(l->tags, BK_EC2_RUN_ID_TAG);
+	const char *mine = l->tags ? bk_kv_get(l->tags, BK_EC2_RUN_ID_TAG) : NULL;
 	xmlDocPtr doc = NULL;
 	char *foreign = NULL;
 	int rc = bk_ec2__call(&doc, aws, NULL, l->describe, l->query, NULL);
@@ -44,7 +45,7 @@ static int adopt(char **out, bk_aws *aws, const lookup *l)
 		if (rc == 0)
 			rc = bk_ec2__parse_tags(&found, it);
 		theirs = bk_kv_get(&found, BK_EC2_RUN_ID_TAG);
-		if (rc == 0 && mine && theirs && strcmp(mine, theirs) == 0)
+		if (rc == 0 && (!mine || (theirs && strcmp(mine, theirs) == 0)))
 			*out = id;
 		else if (rc == 0 && !foreign)
 			foreign = id;
