@@ -110,3 +110,15 @@ def test_fifo_and_oversized_inputs_are_refused(lab, clean_lab, bakeami, tmp_path
         assert r.returncode == 2, (args, r.stdout + r.stderr)
         assert needle in r.stderr, r.stderr
     assert lab.calls() == [], lab.calls()
+
+
+@pytest.mark.parametrize("option", ["--result", "--manifest", "--junit"])
+def test_output_path_that_is_a_folder_fails_before_any_call(lab, clean_lab, bakeami, tmp_path,
+                                                           option):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = bakeami.run(["bake", "-var", f"ssh_port={lab.ssh_port}", option, str(folder), BAKE],
+                    cwd=ROOT)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{folder}: is a folder, not a file" in r.stderr, r.stderr
+    assert lab.calls() == [], lab.calls()

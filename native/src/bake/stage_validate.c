@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "bake.h"
 
@@ -53,14 +54,35 @@ static int output_ready(const char *path, const char *option)
 	return rc;
 }
 
+/* The file itself: a folder (or FIFO) of that name, or a read-only file,
+ * would fail only when the bake is over. */
+static int output_file_ready(const char *path, const char *option)
+{
+	struct stat st;
+	size_t n = path ? strlen(path) : 0;
+
+	if (!path)
+		return 0;
+	if (n && path[n - 1] == '/')
+		return bk_err(BAKEAMI_EINVALID, "%s %s: names a folder, not a file", option, path);
+	if (stat(path, &st) != 0)
+		return 0;
+	if (!S_ISREG(st.st_mode))
+		return bk_err(BAKEAMI_EINVALID, "%s %s: is %s, not a file", option, path,
+			      S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
+	if (access(path, W_OK) != 0)
+		return bk_err(BAKEAMI_EINVALID, "%s %s: the file is not writable", option, path);
+	return output_ready(path, option);
+}
+
 static int outputs_ready(const bakeami_options *o)
 {
 	int rc;
 
-	if ((rc = output_ready(o->manifest_path, "manifest_path")) < 0 ||
-	    (rc = output_ready(o->result_path, "result_path")) < 0)
+	if ((rc = output_file_ready(o->manifest_path, "manifest_path")) < 0 ||
+	    (rc = output_file_ready(o->result_path, "result_path")) < 0)
 		return rc;
-	return output_ready(o->junit_path, "junit_path");
+	return output_file_ready(o->junit_path, "junit_path");
 }
 
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
