@@ -22,6 +22,8 @@
 
 #include "util/util.h"
 
+#include "proc_wait.h"
+
 #define BIG_LINES 200000       /* 400 KB a stream, far over a pipe's 64 KB */
 
 typedef struct {
@@ -67,25 +69,6 @@ static int sh(int *status, seen *s, const char *script, char *const *envp, const
 static const char *line(const bk_strv *v, size_t i)
 {
 	return i < v->count ? v->items[i] : "(none)";
-}
-
-/* A process is gone once it is reaped or left as a zombie. */
-static bool process_gone(pid_t pid)
-{
-	char path[64], *stat = NULL;
-	bool gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	for (int i = 0; i < 250; i++) {
-		if (bk_file_read(&stat, NULL, path) < 0)
-			return true;
-		gone = strstr(stat, ") Z ") != NULL;
-		free(stat);
-		if (gone)
-			return true;
-		usleep(20 * 1000);
-	}
-	return false;
 }
 
 /* ---- exit status ------------------------------------------------------ */
@@ -270,7 +253,7 @@ static void test_spawn__cancel_stops_the_group(void **state)
 	assert_true(status == 128 + SIGTERM || status == 128 + SIGKILL);
 	grandchild = first_pid(&s.out);
 	assert_true(grandchild > 0);
-	assert_true(process_gone(grandchild));
+	assert_true(process_gone(grandchild, 250));
 	seen_free(&s);
 }
 

@@ -23,6 +23,8 @@
 #include "verify/verify.h"
 #include "verify/verify_int.h"
 
+#include "proc_wait.h"
+
 static const char FAKE_RSPEC[] =
 	"#!/bin/sh\n"
 	"rec=$BK_FAKE_RECORD; out=; inc=; prev=\n"
@@ -282,25 +284,6 @@ static void *cancel_later(void *arg)
 	return NULL;
 }
 
-/* A process is gone once it is reaped or left as a zombie. */
-static bool process_gone(pid_t pid)
-{
-	char path[64], *stat = NULL;
-	bool gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	for (int i = 0; i < 50; i++) {
-		if (bk_file_read(&stat, NULL, path) < 0)
-			return true;
-		gone = strstr(stat, ") Z ") != NULL;
-		free(stat);
-		if (gone)
-			return true;
-		usleep(20 * 1000);
-	}
-	return false;
-}
-
 static void test_serverspec__cancel_kills_the_group(void **state)
 {
 	fixture *f = *state;
@@ -316,7 +299,7 @@ static void test_serverspec__cancel_kills_the_group(void **state)
 	assert_true(bk_now() - t0 < 5.0);
 	child = record(f, "child");
 	assert_non_null(child);
-	assert_true(process_gone((pid_t)atoi(child)));
+	assert_true(process_gone((pid_t)atoi(child), 50));
 	assert_true(dir_empty(f->tmp));
 	free(child);
 	bk_test_report_free(&r);
@@ -334,7 +317,7 @@ static void test_serverspec__timeout_is_an_error_case(void **state)
 	assert_int_equal(r.cases[0].status, BK_TEST_ERROR);
 	assert_non_null(strstr(r.cases[0].message, "did not finish within 0.5s"));
 	child = record(f, "child");
-	assert_true(process_gone((pid_t)atoi(child)));
+	assert_true(process_gone((pid_t)atoi(child), 50));
 	assert_true(dir_empty(f->tmp));
 	free(child);
 	bk_test_report_free(&r);
