@@ -36,6 +36,10 @@ typedef struct {
  * BAKEAMI_ENOTFOUND when an ImageId is unknown (InvalidAMIID.NotFound). */
 int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 			   const bk_ec2_image_query *q);
+/* The account's own images called exactly `name` in region (NULL: the
+ * client's), newest first; EC2 keeps a name unique per region. */
+int bk_ec2_describe_images_named(bk_ec2_images *out, bk_aws *aws, const char *region,
+				 const char *name);
 
 int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name,
 			   const char *public_key_line, const bk_kv *tags);

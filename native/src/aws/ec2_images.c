@@ -132,6 +132,35 @@ int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 	return rc;
 }
 
+/* The name filter is a wildcard pattern: only the exact name counts. */
+static void keep_exact_name(bk_ec2_images *imgs, const char *name)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < imgs->count; i++) {
+		if (imgs->items[i].name && strcmp(imgs->items[i].name, name) == 0)
+			imgs->items[kept++] = imgs->items[i];
+		else
+			image_clear(&imgs->items[i]);
+	}
+	imgs->count = kept;
+}
+
+int bk_ec2_describe_images_named(bk_ec2_images *out, bk_aws *aws, const char *region,
+				 const char *name)
+{
+	const char *self = "self";
+	bk_kv filters = BK_KV_INIT;
+	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters};
+	int rc = bk_kv_add(&filters, "name", name);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == 0 && (rc = bk_ec2_describe_images(out, aws, region, &q)) == 0)
+		keep_exact_name(out, name);
+	bk_kv_free(&filters);
+	return rc;
+}
+
 /* ---- CreateImage --------------------------------------------------------- */
 
 static int create_image_params(bk_params *p, const bk_ec2_image_request *req)
@@ -159,22 +188,14 @@ static int create_image_params(bk_params *p, const bk_ec2_image_request *req)
  * that tags no run id has only the name to go by. */
 static int image_by_name(char **out, bk_aws *aws, const char *name, const char *mine)
 {
-	const char *self = "self";
-	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters};
 	bk_ec2_images imgs = {0};
 	const bk_ec2_image *foreign = NULL;
-	int rc = bk_kv_add(&filters, "name", name);
+	int rc = bk_ec2_describe_images_named(&imgs, aws, NULL, name);
 
 	*out = NULL;
-	if (rc == 0)
-		rc = bk_ec2_describe_images(&imgs, aws, NULL, &q);
-	/* The filter is a wildcard pattern; only an exact name counts. */
 	for (size_t i = 0; rc == 0 && i < imgs.count && !*out; i++) {
 		const bk_ec2_image *img = &imgs.items[i];
 		const char *theirs = bk_kv_get(&img->tags, BK_EC2_RUN_ID_TAG);
-		if (!img->name || strcmp(img->name, name) != 0)
-			continue;
 		if (!mine || (theirs && strcmp(mine, theirs) == 0))
 			rc = (*out = bk_strdup(img->id)) ? 0 : bk_oom();
 		else
@@ -188,7 +209,6 @@ static int image_by_name(char **out, bk_aws *aws, const char *name, const char *
 		bk_logf(&aws->log, BK_LOG_WARN, "image %s (%s) is this run's: a lost CreateImage "
 			"answer; using it", *out, name);
 	bk_ec2_images_free(&imgs);
-	bk_kv_free(&filters);
 	return rc;
 }
 

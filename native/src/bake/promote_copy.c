@@ -114,28 +114,20 @@ static int force_deregister(promo *p, region_ctx *r, const bk_ec2_image *old)
 /* The region's images of the copy's name (unique per region in EC2). */
 static int same_name(promo *p, region_ctx *r)
 {
-	const char *self[1] = {"self"};
-	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
 	bk_ec2_images imgs = {0};
 	char *of = copy_of(p);
-	int rc = of ? bk_kv_add(&filters, "name", p->in->name)
+	int rc = of ? bk_ec2_describe_images_named(&imgs, r->aws, r->region, p->in->name)
 		    : bk_oom();
 
-	if (rc == 0)
-		rc = bk_ec2_describe_images(&imgs, r->aws, r->region, &q);
 	for (size_t i = 0; rc == 0 && i < imgs.count; i++) {
 		const bk_ec2_image *img = &imgs.items[i];
 		const char *tag = bk_kv_get(&img->tags, BK_COPY_OF_TAG);
-		if (!img->name || strcmp(img->name, p->in->name))
-			continue;   /* the filter is a pattern: only the exact name counts */
 		if (!r->image_id && tag && !strcmp(tag, of))
 			rc = adopt(p, r, img);
 		else if (p->b->cfg->force_deregister)
 			rc = force_deregister(p, r, img);
 	}
 	bk_ec2_images_free(&imgs);
-	bk_kv_free(&filters);
 	free(of);
 	return rc;
 }

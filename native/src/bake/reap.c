@@ -90,21 +90,14 @@ static bool made_since(const bk_ec2_image *img, const char *at)
 
 static int find_image(bk_reaper *r, const bk_entry *e, char **id)
 {
-	const char *self[1] = {"self"};
-	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
 	bk_ec2_images imgs = {0};
-	int rc = bk_kv_add(&filters, "name", e->name);
+	int rc = bk_ec2_describe_images_named(&imgs, r->aws, e->region, e->name);
 
 	*id = NULL;
-	if (rc == 0)
-		rc = bk_ec2_describe_images(&imgs, r->aws, e->region, &q);
 	for (size_t i = 0; rc == 0 && !*id && i < imgs.count; i++)
-		if (imgs.items[i].name && !strcmp(imgs.items[i].name, e->name) &&
-		    made_since(&imgs.items[i], e->at) && !(*id = bk_strdup(imgs.items[i].id)))
+		if (made_since(&imgs.items[i], e->at) && !(*id = bk_strdup(imgs.items[i].id)))
 			rc = bk_oom();
 	bk_ec2_images_free(&imgs);
-	bk_kv_free(&filters);
 	return rc;
 }
 

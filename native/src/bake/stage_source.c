@@ -69,22 +69,17 @@ static int force_deregister(bakeami_bake *b, const bk_ec2_image *old)
 
 static int name_precheck(bakeami_bake *b)
 {
-	const char *self[] = {"self"};
-	bk_kv filters = BK_KV_INIT;
 	bk_ec2_images found = {0};
-	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
 	int rc;
 
 	if (b->cfg->skip_create_ami)
 		return 0;
-	if ((rc = bk_kv_add(&filters, "name", b->cfg->ami_name)) == 0)
-		rc = bk_ec2_describe_images(&found, b->aws, NULL, &q);
+	rc = bk_ec2_describe_images_named(&found, b->aws, NULL, b->cfg->ami_name);
 	for (size_t i = 0; rc == 0 && i < found.count; i++)
 		rc = b->cfg->force_deregister ? force_deregister(b, &found.items[i])
 			: bk_err(BAKEAMI_EINVALID,
 				 "an image named '%s' already exists (%s); change ami_name or set force_deregister",
 				 b->cfg->ami_name, found.items[i].id);
-	bk_kv_free(&filters);
 	bk_ec2_images_free(&found);
 	return rc;
 }
