@@ -146,8 +146,6 @@ int bk_stage_promote_existing(bakeami_bake *b);
 /* The validation pass (bk_template_validate), its warnings sent to log
  * (may be NULL). No AWS call. */
 int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logger *log);
-/* The same, warnings not shown. */
-int bk_bake_load_template(bk_template **out, const bakeami_options *o);
 /* Tags every resource carries: bakeami:run-id, bakeami:expires, CreatedBy. */
 int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags);
 /* Tags of the image and its snapshots: user tags plus provenance

@@ -22,11 +22,6 @@ int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logge
 	return rc;
 }
 
-int bk_bake_load_template(bk_template **out, const bakeami_options *o)
-{
-	return bk_bake_validate(out, o, NULL);
-}
-
 /* Output files are written after cleanup; a bad path found then would fail
  * a bake whose image already exists. So their folders are made, and
  * checked writable, before anything is created. */
