@@ -47,7 +47,7 @@ static int fake_sleep(const bk_cancel *c, double s, void *payload)
 static void start(bk_poller *p, const bk_clock *clock, double deadline, double first,
 		  double max, double factor, const bk_cancel *cancel)
 {
-	bk_poll_opts o = {deadline, first, max, factor, cancel, clock};
+	bk_poll_opts o = {deadline, first, max, factor, cancel, clock, 0};
 
 	bk_poller_start(p, &o);
 }
@@ -70,6 +70,24 @@ static void test_poll__backoff_sequence_and_ceiling(void **state)
 		assert_near(f.slept[i], want[i]);
 	assert_int_equal(p.waits, (int)BK_ARRAY_SIZE(want));
 	assert_near(f.now, 100.0 + 45.75);
+}
+
+/* 1 s while less than 5 s have passed since the start, then doubling. */
+static void test_poll__steady_phase_then_backoff(void **state)
+{
+	fake_clock f = {10.0, {0}, 0, 0, NULL};
+	bk_clock clock = {fake_now, fake_sleep, &f};
+	static const double want[] = {1, 1, 1, 1, 1, 2, 4, 8, 8};
+	bk_poll_opts o = {0, 1, 8, 2, NULL, &clock, 5};
+	bk_poller p;
+
+	(void)state;
+	bk_poller_start(&p, &o);
+	for (size_t i = 0; i < BK_ARRAY_SIZE(want); i++) {
+		assert_near(bk_poller_next(&p), want[i]);
+		assert_int_equal(bk_poller_wait(&p), 0);
+	}
+	assert_near(f.now, 10.0 + 27);
 }
 
 static void test_poll__fixed_interval(void **state)
@@ -142,8 +160,8 @@ static void test_poll__cancel_before_and_during(void **state)
 static void test_poll__real_clock(void **state)
 {
 	bk_cancel c = {0};
-	bk_poll_opts o = {bk_now() + 60, 0.01, 1, 2, &c, NULL};
-	bk_poll_opts past = {bk_now() - 1, 0.01, 1, 2, NULL, NULL};
+	bk_poll_opts o = {bk_now() + 60, 0.01, 1, 2, &c, NULL, 0};
+	bk_poll_opts past = {bk_now() - 1, 0.01, 1, 2, NULL, NULL, 0};
 	bk_poller p;
 
 	(void)state;
@@ -159,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_poll__backoff_sequence_and_ceiling),
+		cmocka_unit_test(test_poll__steady_phase_then_backoff),
 		cmocka_unit_test(test_poll__fixed_interval),
 		cmocka_unit_test(test_poll__deadline_clamps_then_ends),
 		cmocka_unit_test(test_poll__cancel_before_and_during),

@@ -245,7 +245,7 @@ static int wait_for_group(bk_aws *aws, const char *group_id, bk_poller *wait)
 int bk_ec2_delete_security_group(bk_aws *aws, const char *group_id, double deadline)
 {
 	bk_poll_opts po = {deadline, SG_WAIT_FIRST_S, SG_WAIT_MAX_S, SG_WAIT_FACTOR,
-			   bk_aws__cancel(aws), NULL};
+			   bk_aws__cancel(aws), NULL, 0};
 	bk_poller wait;
 	bk_params p = BK_KV_INIT;
 	char code[64];

@@ -97,7 +97,7 @@ int bk_provision_run(const bk_provision_ctx *ctx)
 		return rc;
 	tries = 1 + (ctx->prov->max_retries > 0 ? ctx->prov->max_retries : 0);
 	bk_poller_start(&wait, &(bk_poll_opts){0, RETRY_FIRST_S, RETRY_MAX_S, 2, ctx->cancel,
-						NULL});
+						NULL, 0});
 	for (int attempt = 1;; attempt++) {
 		if (bk_cancelled(ctx->cancel))
 			return bk_prov_fail(ctx, BAKEAMI_ECANCELLED, "cancelled");

@@ -401,7 +401,7 @@ static int dial(bk_ssh *s, double timeout_s)
 {
 	bool fixed = s->retry_interval_s > 0;
 	bk_poll_opts po = {bk_now() + timeout_s, fixed ? s->retry_interval_s : INTERVAL_MIN_S,
-			   INTERVAL_MAX_S, fixed ? 1 : 1.5, s->cancel, NULL};
+			   INTERVAL_MAX_S, fixed ? 1 : 1.5, s->cancel, NULL, 0};
 	retry_state r = {0};
 	int rc;
 

@@ -2,7 +2,10 @@
  * poll.c - the adaptive wait between tries of something that becomes
  * true later (an image available, a port open, a group released): short
  * at first, because moto and a warm AWS answer at once, then longer so
- * a long wait does not hammer the API, and never past the deadline.
+ * a long wait does not hammer the API, and never past the deadline. A
+ * steady phase keeps the first interval for a while: a state change in
+ * the first minute (an instance starting) is noticed within that interval,
+ * at one call per interval, before the backoff.
  */
 #include "util.h"
 
@@ -25,6 +28,7 @@ void bk_poller_start(bk_poller *p, const bk_poll_opts *o)
 	p->o = *o;
 	if (!p->o.clock)
 		p->o.clock = &REAL_CLOCK;
+	p->started = bk_poller_now(p);
 	p->next_s = o->first_s > 0 ? o->first_s : 0;
 	p->waits = 0;
 }
@@ -46,7 +50,7 @@ double bk_poller_next(const bk_poller *p)
 
 static void grow(bk_poller *p)
 {
-	if (p->o.factor <= 1)
+	if (p->o.factor <= 1 || bk_poller_now(p) - p->started < p->o.steady_s)
 		return;
 	p->next_s *= p->o.factor;
 	if (p->o.max_s > 0 && p->next_s > p->o.max_s)

@@ -150,9 +150,11 @@ typedef struct {
 	double factor;              /* growth per wait; <= 1: a fixed interval */
 	const bk_cancel *cancel;
 	const bk_clock *clock;
+	double steady_s;            /* keep first_s until this long after the start; 0: grow at once */
 } bk_poll_opts;
 typedef struct {
 	bk_poll_opts o;
+	double started;             /* the clock's time at bk_poller_start */
 	double next_s;              /* the coming wait before the deadline clamps it */
 	int waits;                  /* how many waits so far */
 } bk_poller;
