@@ -15,6 +15,10 @@
 #include "ssh_internal.h"
 
 #define CHUNK 65536
+/* libssh2 pipelines a write over the buffer it is handed (30000-byte
+ * packets, all sent before the first ack is awaited): a 64 KiB buffer keeps
+ * two packets in flight, 1 MiB about 35, which is what fills a fast link. */
+#define UPLOAD_CHUNK (1 << 20)
 #define MAX_DEPTH 64     /* symlink loops end here */
 #define CLOSE_GRACE_S 1.0
 
@@ -273,13 +277,13 @@ static char *join(const char *dir, const char *name)
 static int upload_fd(bk_ssh *s, int fd, LIBSSH2_SFTP_HANDLE *h, const char *local,
 		     const char *remote)
 {
-	char *buf = malloc(CHUNK);
+	char *buf = malloc(UPLOAD_CHUNK);
 	ssize_t n;
 	int rc = 0;
 
 	if (!buf)
 		return bk_oom();
-	while (rc == 0 && (n = read(fd, buf, CHUNK)) != 0) {
+	while (rc == 0 && (n = read(fd, buf, UPLOAD_CHUNK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
