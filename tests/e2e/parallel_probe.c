@@ -2,7 +2,8 @@
  * parallel_probe.c - N bakes at once in one process, through the public
  * API only: proves the library keeps no shared mutable state.
  * usage: parallel_probe N TEMPLATE [-var K=V]...
- * Prints "bake I: rc=R ami=AMI run=RUN" per bake; exit 0 when all baked.
+ * Prints "bake I: rc=R ami=AMI run=RUN lines=L mixed=M" per bake, M being
+ * the events its callback got that name another run; exit 0 when all baked.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,13 +19,33 @@ typedef struct {
 	char ami[64];
 	char run_id[64];
 	long lines;
+	char seen_run[64];      /* the run id of the first event */
+	long mixed;             /* events naming another run */
 } job;
+
+/* The run id an event's JSON names, into out. */
+static void event_run(const bakeami_event *ev, char out[64])
+{
+	const char *p = ev->json ? strstr(ev->json, "\"run_id\":\"") : NULL;
+	size_t n = 0;
+
+	if (p)
+		for (p += 10; p[n] && p[n] != '"' && n < 63; n++)
+			out[n] = p[n];
+	out[n] = 0;
+}
 
 static void count_line(const bakeami_event *ev, void *payload)
 {
 	job *j = payload;
-	(void)ev;
+	char run[64];
+
 	j->lines++;
+	event_run(ev, run);
+	if (!j->seen_run[0])
+		memcpy(j->seen_run, run, sizeof(run));
+	else if (strcmp(run, j->seen_run) != 0)
+		j->mixed++;
 }
 
 static void *bake_one(void *arg)
@@ -52,7 +73,7 @@ int main(int argc, char **argv)
 	const char *vars[64];
 	size_t nvars = 0;
 
-	if (n <= 0 || n > 16) {
+	if (n <= 0 || n > 64) {
 		fprintf(stderr, "usage: parallel_probe N TEMPLATE [-var K=V]...\n");
 		return 2;
 	}
@@ -73,8 +94,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < n; i++) {
 		pthread_join(tids[i], NULL);
-		printf("bake %d: rc=%d ami=%s run=%s lines=%ld\n", i, jobs[i].rc, jobs[i].ami,
-		       jobs[i].run_id, jobs[i].lines);
+		printf("bake %d: rc=%d ami=%s run=%s lines=%ld mixed=%ld\n", i, jobs[i].rc, jobs[i].ami,
+		       jobs[i].run_id, jobs[i].lines, jobs[i].mixed);
+		failed |= jobs[i].mixed != 0 || strcmp(jobs[i].seen_run, jobs[i].run_id) != 0;
 		failed |= jobs[i].rc != 0;
 	}
 	free(jobs);

@@ -235,6 +235,7 @@ def test_parallel_bakes_in_one_process(lab, clean_lab):
     runs = {line.split("run=")[1].split()[0] for line in r.stdout.splitlines()}
     assert len(amis) == 4 and all(a.startswith("ami-") for a in amis), r.stdout
     assert len(set(amis)) == 4 and len(runs) == 4, r.stdout
+    assert all(" mixed=0" in line for line in r.stdout.splitlines()), r.stdout  # no event of another run
     assert sorted(img["ImageId"] for img in images_named_e2e(lab)) == sorted(amis)
     clean_lab.keep_images(amis)
 
