@@ -121,6 +121,12 @@ demo: deps
 	$(MAKE) all
 	python3 tests/e2e/demo.py
 
+# Side-by-side with Packer 1.6.6 on one local lab; writes bench/RESULTS.md (minutes; not in test).
+# BENCH_ARGS: e.g. --pairs 4 --only one,latency
+bench: deps
+	$(MAKE) all probes
+	python3 bench/bench.py $(BENCH_ARGS)
+
 # demo and test in fresh Debian roots, as a new user's first commands (minutes; not in test).
 # REF=commit/branch (default HEAD: committed work only); needs root.
 test-fresh:

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libxml2-utils # xmllint validates JUnit output against tests/junit/junit.xsd
   default-jdk-headless maven # the Jenkins shim and its JUnit tests
   curl # the e2e lab's AuthorizedKeysCommand asks moto for the key pairs with it
+  time # GNU time: make bench reads each process's peak RSS from it
   iproute2 # ss: Serverspec's port check on Debian runs it, and the lab's instance is this machine
 )
 MOTO_MIN=5.2.3
