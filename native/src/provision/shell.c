@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdtmpl.h"
 #include "provision_internal.h"
 
 #define DISCONNECT_STATUS 2300218    /* Packer's "remote end disconnected" */
@@ -204,33 +205,21 @@ static int set_vars(shell *sh, bool env_file)
 	return rc;
 }
 
-/* Fill {{.Path}}, {{.Vars}} and {{.EnvVarFile}} (spaces inside the braces
- * allowed); anything else is left as written. */
-static char *render_command(const shell *sh)
+/* execute_command with Packer's fields for shell: {{.Path}}, {{.Vars}}
+ * and {{.EnvVarFile}} (Go-template forms allowed, cmdtmpl.h). */
+static int render_command(char **out, const shell *sh)
 {
-	const char *p = sh->exec_tmpl, *open, *close;
-	bk_buf b = BK_BUF_INIT;
-	int rc = 0;
+	const bk_cmd_field f[] = {
+		{"Path", sh->remote_path, false},
+		{"Vars", sh->env_file ? "" : sh->vars, false},
+		{"EnvVarFile", sh->env_file ? sh->env_file : "", false},
+	};
+	char *what = bk_sprintf("%s.execute_command", sh->ctx->prov->path ? sh->ctx->prov->path
+									  : "provisioner");
+	int rc = what ? bk_cmd_render(out, sh->exec_tmpl, f, BK_ARRAY_SIZE(f), what) : bk_oom();
 
-	while (rc == 0 && (open = strstr(p, "{{")) && (close = strstr(open, "}}"))) {
-		const char *n = open + 2, *e = close, *val = NULL;
-		while (n < e && *n == ' ')
-			n++;
-		while (e > n && e[-1] == ' ')
-			e--;
-		if ((size_t)(e - n) == 5 && !strncmp(n, ".Path", 5)) val = sh->remote_path;
-		else if ((size_t)(e - n) == 5 && !strncmp(n, ".Vars", 5)) val = sh->env_file ? "" : sh->vars;
-		else if ((size_t)(e - n) == 11 && !strncmp(n, ".EnvVarFile", 11)) val = sh->env_file ? sh->env_file : "";
-		rc = bk_buf_put(&b, p, (size_t)(open - p));
-		rc = rc ? rc : val ? bk_buf_puts(&b, val) : bk_buf_put(&b, open, (size_t)(close + 2 - open));
-		p = close + 2;
-	}
-	rc = rc ? rc : bk_buf_puts(&b, p);
-	if (rc < 0) {
-		bk_buf_free(&b);
-		return NULL;
-	}
-	return bk_buf_detach(&b);
+	free(what);
+	return rc;
 }
 
 /* ---- running -------------------------------------------------------- */
@@ -353,8 +342,8 @@ static int prepare(shell *sh)
 
 static int run_all(shell *sh)
 {
-	char *cmd = render_command(sh);
-	int rc = cmd ? 0 : bk_oom();
+	char *cmd = NULL;
+	int rc = render_command(&cmd, sh);
 	double pause;
 
 	for (size_t i = 0; rc == 0 && i < sh->count; i++)

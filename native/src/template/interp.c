@@ -162,11 +162,26 @@ static int parse_field(bk_iparser *ps, bk_ival *out)
 	return rc;
 }
 
+/* Go's control words and builtins: in a command another renderer
+ * finishes ({{if .Sudo}}...{{end}}), they are its to evaluate. */
+static bool go_builtin(const char *name)
+{
+	static const char *const words[] = {"if", "else", "end", "eq", "ne", "not", "and",
+					    "or", "true", "false"};
+
+	for (size_t i = 0; i < BK_ARRAY_SIZE(words); i++)
+		if (strcmp(name, words[i]) == 0)
+			return true;
+	return false;
+}
+
 static int call(bk_iparser *ps, const char *name, bk_ival *args, size_t n, bk_ival *out)
 {
 	const bk_ifunc *f = bk_tpl_ifunc_find(name);
 	size_t total;
 
+	if (!f && ps->in->keep_unknown && go_builtin(name))
+		return BK_KEEP;
 	if (!f)
 		return bk_tpl_iperr(ps, "function \"%s\" not defined", name);
 	total = strlen(f->sig);
@@ -416,7 +431,8 @@ int bk_interp_render(char **out, const bk_interp *in, const char *text, const ch
 static bool keep_key(const char *k)
 {
 	static const char *const keys[] = {"execute_command", "bundle_vol_command",
-					   "bundle_upload_command", "staging_directory"};
+					   "bundle_upload_command", "staging_directory",
+					   "extra_arguments"};
 
 	for (size_t i = 0; k && i < BK_ARRAY_SIZE(keys); i++)
 		if (strcmp(k, keys[i]) == 0)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../provision/cmdtmpl.h"
 #include "template_int.h"
 
 typedef struct {
@@ -281,6 +282,24 @@ static int resolve_list(const prov *p, bk_strv *v, const char *one, const char *
 
 /* ---- checks per type ------------------------------------------------- */
 
+/* A command's Go-template forms checked now, against the fields the
+ * provisioner fills, so a typo fails before any AWS call. */
+static int check_command(const prov *p, const char *key, const char *tmpl,
+			 const bk_cmd_field *f, size_t n)
+{
+	char *path = sub(p, key), *what, *out = NULL;
+	int rc;
+
+	if (!tmpl)
+		return 0;
+	what = path ? bk_sprintf("%s: %s", p->c->file, path) : NULL;
+	rc = what ? bk_cmd_render(&out, tmpl, f, n, what) : bk_oom();
+	free(out);
+	free(what);
+	free(path);
+	return rc;
+}
+
 static bool valid_env_name(const char *s, size_t n)
 {
 	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
@@ -327,7 +346,12 @@ static int check_shell(prov *p)
 				  "of inline, script or scripts (found %d)", n);
 	if (sh->inline_lines.count + sh->scripts.count == 0)
 		return perr_key(p, get(p, "inline") ? "inline" : "scripts", "must not be empty");
-	if ((rc = check_env(p, &sh->environment_vars, &sh->env)) != 0)
+	static const bk_cmd_field fields[] = {{"Path", NULL, false}, {"Vars", NULL, false},
+					      {"EnvVarFile", NULL, false}};
+
+	if ((rc = check_env(p, &sh->environment_vars, &sh->env)) != 0 ||
+	    (rc = check_command(p, "execute_command", sh->execute_command, fields,
+				BK_ARRAY_SIZE(fields))) != 0)
 		return rc;
 	return resolve_list(p, &sh->scripts, "script", "scripts");
 }
