@@ -287,11 +287,12 @@ static int resolve_list(const prov *p, bk_strv *v, const char *one, const char *
 static int check_command(const prov *p, const char *key, const char *tmpl,
 			 const bk_cmd_field *f, size_t n)
 {
-	char *path = sub(p, key), *what, *out = NULL;
+	char *path, *what, *out = NULL;
 	int rc;
 
 	if (!tmpl)
 		return 0;
+	path = sub(p, key);
 	what = path ? bk_sprintf("%s: %s", p->c->file, path) : NULL;
 	rc = what ? bk_cmd_render(&out, tmpl, f, n, what) : bk_oom();
 	free(out);
