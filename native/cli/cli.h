@@ -28,6 +28,8 @@ typedef enum {
 	OPT_RUN_ID,
 	OPT_STALE,
 	OPT_OLDER_THAN,
+	OPT_REUSE,
+	OPT_NO_REUSE,
 	OPT_HELP,
 	OPT_COUNT
 } cli_opt;
@@ -54,6 +56,7 @@ typedef struct {
 	const char *operand;    /* TEMPLATE, or help's COMMAND */
 	long older_than_seconds;
 	int json, abort_on_error, debug, stale;
+	int reuse;              /* 1 --reuse, -1 --no-reuse, 0 neither */
 } cli_args;
 
 typedef struct cli_command {
@@ -94,6 +97,7 @@ int cli_run_bake(const cli_command *cmd, cli_args *c);
 int cli_run_promote(const cli_command *cmd, cli_args *c);
 int cli_run_validate(const cli_command *cmd, cli_args *c);
 int cli_run_cleanup(const cli_command *cmd, cli_args *c);
+int cli_run_inputs(const cli_command *cmd, cli_args *c);
 int cli_run_version(const cli_command *cmd, cli_args *c);
 int cli_run_help(const cli_command *cmd, cli_args *c);
 

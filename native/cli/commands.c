@@ -9,7 +9,13 @@
 static const cli_use bake_uses[] = {
 	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL},
 	{OPT_RESULT, NULL}, {OPT_JOURNAL, NULL}, {OPT_ON_ERROR, NULL}, {OPT_LOG_FORMAT, NULL},
-	{OPT_DEBUG, NULL}, {OPT_REGION, NULL}, {OPT_HELP, NULL},
+	{OPT_DEBUG, NULL}, {OPT_REGION, NULL}, {OPT_REUSE, NULL}, {OPT_NO_REUSE, NULL},
+	{OPT_HELP, NULL},
+};
+
+static const cli_use inputs_uses[] = {
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_REGION, NULL}, {OPT_DEBUG, NULL},
+	{OPT_HELP, NULL},
 };
 
 static const cli_use validate_uses[] = {
@@ -63,7 +69,7 @@ static const cli_command commands[] = {
 	{"bake",
 	 "bake [-var K=V]... [-var-file F]... [--manifest F] [--junit F] [--result F]\n"
 	 "     [--journal F] [--on-error cleanup|abort] [--log-format text|json] [--debug]\n"
-	 "     [--region R] TEMPLATE",
+	 "     [--region R] [--reuse | --no-reuse] TEMPLATE",
 	 "bake, test and promote the image TEMPLATE describes",
 	 "Launches the template's source AMI, provisions it over SSH, tests it, creates and\n"
 	 "tags the image, promotes it if the template says so, and cleans up what it made.",
@@ -88,6 +94,13 @@ static const cli_command commands[] = {
 	 "Give exactly one of --journal, --run-id and --stale. Images are deleted only on a\n"
 	 "journal's word: a tag cannot tell a half-made image from a finished one.",
 	 NULL, cleanup_uses, check_cleanup, cli_run_cleanup},
+	{"inputs",
+	 "inputs [-var K=V]... [-var-file F]... [--region R] TEMPLATE",
+	 "print TEMPLATE's inputs digest and what changed since the family's last image",
+	 "Resolves the source AMI (an EC2 call), digests everything that decides the image\n"
+	 "(see README, \"Reuse\") and compares it with the newest image of the template's\n"
+	 "family; creates nothing.",
+	 "TEMPLATE", inputs_uses, NULL, cli_run_inputs},
 	{"version", "version", "print bakeami's version", NULL, NULL, help_only, NULL,
 	 cli_run_version},
 	{"help", "help [COMMAND]", "print the usage of every command, or of COMMAND", NULL,

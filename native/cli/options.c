@@ -36,6 +36,9 @@ static const cli_option options[OPT_COUNT] = {
 	[OPT_STALE] = {"stale", NULL, "delete every bakeami resource whose bakeami:expires has passed"},
 	[OPT_OLDER_THAN] = {"older-than", "D", "with --stale: what was created more than D ago "
 			    "instead (6h, 90m, 2d, 3600s)"},
+	[OPT_REUSE] = {"reuse", NULL, "use a tested image of the same inputs if there is one "
+		       "(overrides the template's \"reuse\")"},
+	[OPT_NO_REUSE] = {"no-reuse", NULL, "always bake, whatever the template's \"reuse\" says"},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
@@ -172,6 +175,8 @@ static int store(cli_args *c, cli_opt opt, const char *v, const cli_command *cmd
 	case OPT_RUN_ID: c->run_id = v; break;
 	case OPT_STALE: c->stale = 1; break;
 	case OPT_OLDER_THAN: return older_than(c, v, cmd);
+	case OPT_REUSE: c->reuse = 1; break;
+	case OPT_NO_REUSE: c->reuse = -1; break;
 	case OPT_HELP: cli_help_command(stdout, cmd); return 0;
 	case OPT_COUNT: break;
 	}

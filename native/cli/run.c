@@ -86,6 +86,7 @@ static void fill_options(bakeami_options *o, cli_args *c)
 	o->on_error_abort = c->abort_on_error;
 	o->debug = c->debug;
 	o->region = c->region;
+	o->reuse = c->reuse;
 	o->log_cb = print_event;
 	o->log_payload = c;
 }
@@ -151,6 +152,35 @@ int cli_run_cleanup(const cli_command *cmd, cli_args *c)
 	if ((rc = bakeami_cleanup_run(&o)) < 0)
 		return fail(rc);
 	return 0;
+}
+
+/* Only warnings and errors on the console; the report on stdout. */
+static void print_warning(const bakeami_event *ev, void *payload)
+{
+	const cli_args *c = payload;
+
+	if (ev->kind == BAKEAMI_EVENT_WARN || ev->kind == BAKEAMI_EVENT_ERROR ||
+	    (c->debug && ev->kind != BAKEAMI_EVENT_OUTPUT))
+		fprintf(stderr, "%s\n", ev->line);
+}
+
+int cli_run_inputs(const cli_command *cmd, cli_args *c)
+{
+	bakeami_bake *run;
+	bakeami_options o;
+	int rc;
+
+	(void)cmd;
+	fill_options(&o, c);
+	o.log_cb = print_warning;
+	if ((rc = bakeami_inputs_new(&run, &o)) < 0)
+		return fail(rc);
+	if ((rc = bakeami_inputs_run(run)) == 0)
+		fputs(bakeami_bake_inputs(run), stdout);
+	else
+		fprintf(stderr, "bakeami: error: %s\n", bakeami_bake_error(run));
+	bakeami_bake_free(run);
+	return bakeami_exit_code(rc);
 }
 
 int cli_run_version(const cli_command *cmd, cli_args *c)

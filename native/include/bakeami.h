@@ -105,6 +105,9 @@ typedef struct {
 	size_t extra_tags_count;
 	bakeami_log_cb log_cb;
 	void *log_payload;
+	/* Issue 14: 1 reuse a tested image of the same inputs (--reuse), -1 never
+	 * (--no-reuse), 0 as the template's "reuse" says. */
+	int reuse;
 } bakeami_options;
 #define BAKEAMI_OPTIONS_VERSION 1
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
@@ -116,7 +119,7 @@ BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int ver
  * (template_path, journal_path, manifest_path, result_path, junit_path,
  * access_key_id, secret_access_key, session_token, region), arrays of
  * strings (vars, var_files, extra_tags) and booleans (on_error_abort,
- * debug); null or an absent key means "not set". "version", if given, must
+ * debug, and reuse: true is 1, false is -1); null or an absent key means "not set". "version", if given, must
  * be BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
  * of the wrong type is BAKEAMI_EINVALID with a message naming the key. The
  * log callback is not part of the document: set (*out)->log_cb and
@@ -134,6 +137,16 @@ BAKEAMI_EXTERN(void) bakeami_options_free(bakeami_options *opts);
 /* ---- the bake ------------------------------------------------------ */
 
 typedef struct bakeami_bake bakeami_bake;
+
+/**
+ * `bakeami inputs` (issue 14): a run that resolves the source AMI, computes
+ * the inputs digest and compares it with the family's last image, creating
+ * nothing. Run it with bakeami_inputs_run; then bakeami_bake_inputs is the
+ * report: the digest, each part's short digest, and what changed.
+ */
+BAKEAMI_EXTERN(int) bakeami_inputs_new(bakeami_bake **out, const bakeami_options *opts);
+BAKEAMI_EXTERN(int) bakeami_inputs_run(bakeami_bake *run);
+BAKEAMI_EXTERN(const char *) bakeami_bake_inputs(const bakeami_bake *run);
 
 /** Make a bake from options (copied); does no network call. */
 BAKEAMI_EXTERN(int) bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts);

@@ -16,6 +16,7 @@ typedef struct {
 	char *owner_id;
 	char *creation_date;   /* ISO 8601 */
 	char *root_device_type;
+	char *deprecation_time; /* ISO 8601; NULL: none */
 	bk_kv tags;
 	bk_strv snapshot_ids;  /* from the block device mappings */
 } bk_ec2_image;

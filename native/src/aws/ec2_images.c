@@ -16,6 +16,7 @@ static void image_clear(bk_ec2_image *img)
 	free(img->owner_id);
 	free(img->creation_date);
 	free(img->root_device_type);
+	free(img->deprecation_time);
 	bk_kv_free(&img->tags);
 	bk_strv_free(&img->snapshot_ids);
 }
@@ -74,6 +75,8 @@ static int parse_image(bk_ec2_image *img, xmlNodePtr item)
 		rc = bk_ec2__text(&img->creation_date, item, "creationDate", false);
 	if (rc == 0)
 		rc = bk_ec2__text(&img->root_device_type, item, "rootDeviceType", false);
+	if (rc == 0)
+		rc = bk_ec2__text(&img->deprecation_time, item, "deprecationTime", false);
 	if (rc == 0)
 		rc = bk_ec2__parse_tags(&img->tags, item);
 	if (rc == 0)

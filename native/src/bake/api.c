@@ -110,6 +110,31 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 	return 0;
 }
 
+int bakeami_inputs_new(bakeami_bake **out, const bakeami_options *opts)
+{
+	int rc;
+
+	if (!out)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_inputs_new: out is NULL");
+	if ((rc = bakeami_bake_new(out, opts)) < 0)
+		return rc;
+	bk_run_init(*out, BK_RUN_INPUTS);
+	return 0;
+}
+
+int bakeami_inputs_run(bakeami_bake *b)
+{
+	if (!b || b->kind != BK_RUN_INPUTS)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_inputs_run: not an inputs run (make it "
+			      "with bakeami_inputs_new)");
+	return bk_run(b);
+}
+
+const char *bakeami_bake_inputs(const bakeami_bake *bake)
+{
+	return bake ? bake->inputs_report : NULL;
+}
+
 const char *bakeami_bake_run_id(const bakeami_bake *bake)
 {
 	return bake ? bake->run_id : NULL;
@@ -164,6 +189,9 @@ void bakeami_bake_free(bakeami_bake *b)
 	bk_build_config_free(b->cfg);
 	bk_template_free(b->tpl);
 	bk_ec2_images_free(&b->sources);
+	bk_ec2_images_free(&b->reuse_found);
+	bk_inputs_free(&b->inputs);
+	free(b->inputs_report);
 	bk_ec2_instance_free(&b->instance);
 	bk_ec2_instance_free(&b->test_instance);
 	bk_test_report_release(b);

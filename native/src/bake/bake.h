@@ -10,12 +10,14 @@
 #include "../aws/ec2.h"
 #include "../ssh/ssh.h"
 #include "../template/template.h"
+#include "inputs.h"
 #include "journal.h"
 #include "reap.h"
 
 typedef enum {
 	BK_VALIDATE,              /* load and check the template: no AWS call */
-	BK_RESOLVE_SOURCE,        /* source AMI by id or filter; ami_name pre-check */
+	BK_RESOLVE_SOURCE,        /* source AMI by id or filter; the bound config */
+	BK_REUSE,                 /* inputs digest; a tested image of them, else the ami_name pre-check */
 	BK_CREATE_KEYPAIR,        /* ephemeral ed25519 key, imported */
 	BK_CREATE_SECURITY_GROUP, /* SSH from our address only */
 	BK_LAUNCH,                /* RunInstances, tagged on create */
@@ -32,8 +34,12 @@ typedef enum {
 	BK_STATE_LAST             /* never a state; keep bk_state_name() in step */
 } bk_state;
 
-/* What a handle runs: a bake's list of states, or a promotion's. */
-typedef enum { BK_RUN_BAKE, BK_RUN_PROMOTION } bk_run_kind;
+/* What a handle runs: a bake's list of states, a promotion's, or (issue 14)
+ * a reuse hit's, a re-test of a reused image, `bakeami inputs`. A bake
+ * becomes a reuse or a re-test at REUSE. */
+typedef enum {
+	BK_RUN_BAKE, BK_RUN_PROMOTION, BK_RUN_REUSE, BK_RUN_RETEST, BK_RUN_INPUTS
+} bk_run_kind;
 
 /* One stage: 0 or an error code. A handle's table of them is filled by
  * bk_run_init(); unit tests swap in fakes. */
@@ -88,6 +94,12 @@ struct bakeami_bake {
 	bk_kv amis;                   /* region -> AMI id of every kept image */
 	bk_strv rolled_back;          /* what a failed promotion undid */
 	const char *promote_ami;      /* bakeami_promote_new's image (its copy is in `owned`) */
+	/* reuse (issue 14): filled by stage_reuse.c */
+	bk_inputs inputs;             /* computed at REUSE, for every image's tags */
+	bool have_inputs;
+	bk_ec2_images reuse_found;    /* the lookup's answer */
+	bk_ec2_image *reused;         /* the image a hit or a re-test uses (in reuse_found) */
+	char *inputs_report;          /* `bakeami inputs`: what it prints */
 	/* tests (issue 3): filled by stage_test.c */
 	void *tests_report;           /* bk_test_report *, NULL when no tests ran */
 	bk_ec2_instance test_instance; /* after_image: launched from the new image */
@@ -102,6 +114,9 @@ struct bakeami_bake {
 /* ---- machine.c ---- */
 /* Set the kind, its list of states and the default stage table. */
 void bk_run_init(bakeami_bake *b, bk_run_kind kind);
+/* A bake becomes a reuse hit or a re-test (BK_RUN_REUSE, BK_RUN_RETEST):
+ * its list and stages from the current state on. */
+void bk_run_switch(bakeami_bake *b, bk_run_kind kind);
 /* Run the list once to DONE, then write the outputs; b->rc. */
 int bk_run(bakeami_bake *b);
 void bk_set_state(bakeami_bake *b, bk_state next, int line);
@@ -126,6 +141,9 @@ char *bk_mask(const bakeami_bake *b, const char *text);
 /* ---- the stages: each returns 0 or an error code ---- */
 int bk_stage_validate(bakeami_bake *b);
 int bk_stage_resolve_source(bakeami_bake *b);
+int bk_stage_reuse(bakeami_bake *b);
+int bk_stage_inputs(bakeami_bake *b);           /* `bakeami inputs`'s REUSE */
+int bk_stage_promote_reused(bakeami_bake *b);   /* a reuse hit's PROMOTE */
 int bk_stage_create_keypair(bakeami_bake *b);
 int bk_stage_create_security_group(bakeami_bake *b);
 int bk_stage_launch(bakeami_bake *b);
@@ -141,6 +159,10 @@ int bk_stage_cleanup(bakeami_bake *b);     /* always 0: failures are listed */
 /* promote_cmd.c: a promotion's VALIDATE and PROMOTE */
 int bk_stage_promote_validate(bakeami_bake *b);
 int bk_stage_promote_existing(bakeami_bake *b);
+/* Promote img, an image of ours made earlier (copies, shares and pointers
+ * it has are kept, not made again); binds the config from its tags when
+ * the run has none. */
+int bk_promote_image(bakeami_bake *b, const bk_ec2_image *img);
 
 /* ---- shared helpers ---- */
 /* The validation pass (bk_template_validate), its warnings sent to log
@@ -170,6 +192,13 @@ int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);
 bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s);
 /* A ClientToken unique to this run and purpose. */
 void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose);
+
+/* ---- stage_reuse.c ---- */
+/* Is reuse on for this run: --reuse/--no-reuse, else the template's. */
+bool bk_reuse_wanted(const bakeami_bake *b);
+/* The digest's tags for an image of this run, within EC2's tag limit
+ * given the `have` tags it carries already and `later` to come. */
+int bk_inputs_image_tags(bk_kv *tags, const bakeami_bake *b, size_t later);
 
 /* ---- stage_test.c ---- */
 /* TestStatus=passed and TestsPassed=N when tests ran (none: nothing). */

@@ -10,12 +10,12 @@
 #include "bake.h"
 
 static const char *const state_names[] = {
-	"VALIDATE", "RESOLVE_SOURCE", "CREATE_KEYPAIR", "CREATE_SECURITY_GROUP",
+	"VALIDATE", "RESOLVE_SOURCE", "REUSE", "CREATE_KEYPAIR", "CREATE_SECURITY_GROUP",
 	"LAUNCH", "WAIT_RUNNING", "WAIT_SSH", "PROVISION", "TEST",
 	"CREATE_IMAGE", "WAIT_IMAGE", "TEST_IMAGE", "PROMOTE", "CLEANUP", "DONE",
 };
 static const char *const stage_words[] = {
-	"validate", "source", "key-pair", "security-group", "launch", "launch",
+	"validate", "source", "reuse", "key-pair", "security-group", "launch", "launch",
 	"ssh", "provision", "test", "image", "image", "test-image", "promote",
 	"cleanup", "done",
 };
@@ -70,17 +70,41 @@ int bk_bake_fail(bakeami_bake *b, int rc)
 /* The lists: each run goes through its own, in order; any failure or a
  * cancel jumps to CLEANUP. */
 static const bk_state bake_states[] = {
-	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP, BK_LAUNCH,
-	BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_CREATE_IMAGE, BK_WAIT_IMAGE,
-	BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
+	BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_CREATE_IMAGE,
+	BK_WAIT_IMAGE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
 };
 static const bk_state promotion_states[] = {BK_VALIDATE, BK_PROMOTE, BK_CLEANUP, BK_DONE};
+/* A tested image of the same inputs: straight to its promotion. */
+static const bk_state reuse_states[] = {
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
+};
+/* Only the tests changed: a fresh instance of the image is tested, nothing baked. */
+static const bk_state retest_states[] = {
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
+	BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
+};
+static const bk_state inputs_states[] = {
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CLEANUP, BK_DONE,
+};
+
+static const bk_state *states_of(bk_run_kind kind)
+{
+	switch (kind) {
+	case BK_RUN_PROMOTION: return promotion_states;
+	case BK_RUN_REUSE: return reuse_states;
+	case BK_RUN_RETEST: return retest_states;
+	case BK_RUN_INPUTS: return inputs_states;
+	default: return bake_states;
+	}
+}
 
 void bk_run_init(bakeami_bake *b, bk_run_kind kind)
 {
 	static const bk_stage_fn bake_stages[BK_STATE_LAST] = {
 		[BK_VALIDATE] = bk_stage_validate,
 		[BK_RESOLVE_SOURCE] = bk_stage_resolve_source,
+		[BK_REUSE] = bk_stage_reuse,
 		[BK_CREATE_KEYPAIR] = bk_stage_create_keypair,
 		[BK_CREATE_SECURITY_GROUP] = bk_stage_create_security_group,
 		[BK_LAUNCH] = bk_stage_launch,
@@ -95,14 +119,23 @@ void bk_run_init(bakeami_bake *b, bk_run_kind kind)
 		[BK_CLEANUP] = bk_stage_cleanup,
 	};
 
-	b->kind = kind;
-	b->states = kind == BK_RUN_BAKE ? bake_states : promotion_states;
 	memcpy(b->stage, bake_stages, sizeof(b->stage));
+	bk_run_switch(b, kind);
+	b->state = b->states[0];
+}
+
+void bk_run_switch(bakeami_bake *b, bk_run_kind kind)
+{
+	b->kind = kind;
+	b->states = states_of(kind);
 	if (kind == BK_RUN_PROMOTION) {
 		b->stage[BK_VALIDATE] = bk_stage_promote_validate;
 		b->stage[BK_PROMOTE] = bk_stage_promote_existing;
+	} else if (kind == BK_RUN_REUSE || kind == BK_RUN_RETEST) {
+		b->stage[BK_PROMOTE] = bk_stage_promote_reused;
+	} else if (kind == BK_RUN_INPUTS) {
+		b->stage[BK_REUSE] = bk_stage_inputs;
 	}
-	b->state = b->states[0];
 }
 
 /* The state after b->state in the run's list. */
@@ -174,9 +207,9 @@ void bk_bake_finish(bakeami_bake *b)
 int bk_run(bakeami_bake *b)
 {
 	if (b->t0 != 0)
-		return bk_err(BAKEAMI_EINVALID, "%s: a %s runs once", b->kind == BK_RUN_BAKE
-			      ? "bakeami_bake_run" : "bakeami_promote_run",
-			      b->kind == BK_RUN_BAKE ? "bake" : "promotion");
+		return bk_err(BAKEAMI_EINVALID, "%s: a %s runs once", b->kind == BK_RUN_PROMOTION
+			      ? "bakeami_promote_run" : "bakeami_bake_run",
+			      b->kind == BK_RUN_PROMOTION ? "promotion" : "bake");
 	b->t0 = b->state_t0 = bk_now();
 	b->wall0 = bk_wall();
 	run_machine(b);

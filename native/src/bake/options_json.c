@@ -18,7 +18,8 @@
 
 #include "../util/util.h"
 
-typedef enum { OPT_STRING, OPT_LIST, OPT_BOOL } opt_kind;
+/* OPT_TRI: true 1, false -1, not set 0. */
+typedef enum { OPT_STRING, OPT_LIST, OPT_BOOL, OPT_TRI } opt_kind;
 
 struct opt_key {
 	const char *name;  /* JSON key == field name */
@@ -31,6 +32,7 @@ struct opt_key {
 #define STR(f, s) {#f, OPT_STRING, offsetof(bakeami_options, f), 0, s}
 #define LIST(f) {#f, OPT_LIST, offsetof(bakeami_options, f), offsetof(bakeami_options, f##_count), false}
 #define BOOL(f) {#f, OPT_BOOL, offsetof(bakeami_options, f), 0, false}
+#define TRI(f) {#f, OPT_TRI, offsetof(bakeami_options, f), 0, false}
 
 /* Every field of bakeami_options but version and the log callback. */
 static const struct opt_key KEYS[] = {
@@ -48,6 +50,7 @@ static const struct opt_key KEYS[] = {
 	STR(session_token, true),
 	STR(region, false),
 	LIST(extra_tags),
+	TRI(reuse),
 };
 _Static_assert(BK_ARRAY_SIZE(KEYS) < 32, "the seen-mask is 32 bits");
 
@@ -132,7 +135,7 @@ static int set_bool(bakeami_options *o, const struct opt_key *k, const cJSON *v)
 {
 	if (!cJSON_IsBool(v))
 		return bk_err(BAKEAMI_EINVALID, "options: \"%s\" must be true or false", k->name);
-	*flag_of(o, k) = cJSON_IsTrue(v) ? 1 : 0;
+	*flag_of(o, k) = cJSON_IsTrue(v) ? 1 : k->kind == OPT_TRI ? -1 : 0;
 	return 0;
 }
 
@@ -161,7 +164,8 @@ static int set_member(bakeami_options *o, const cJSON *m, unsigned int *seen)
 	switch (k->kind) {
 	case OPT_STRING: return set_string(o, k, m);
 	case OPT_LIST:   return set_list(o, k, m);
-	case OPT_BOOL:   return set_bool(o, k, m);
+	case OPT_BOOL:
+	case OPT_TRI:    return set_bool(o, k, m);
 	}
 	return bk_err(BAKEAMI_ERROR, "options: internal error (kind of \"%s\")", k->name);
 }
@@ -278,6 +282,12 @@ static cJSON *member_json(const bakeami_options *o, const struct opt_key *k, boo
 		if (!flag)
 			return NULL;
 		v = cJSON_CreateTrue();
+		break;
+	case OPT_TRI:
+		memcpy(&flag, (const char *)o + k->off, sizeof(flag));
+		if (!flag)
+			return NULL;
+		v = cJSON_CreateBool(flag > 0);
 		break;
 	}
 	*fail = !v;

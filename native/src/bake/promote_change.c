@@ -187,6 +187,14 @@ static int pointer_undo(bk_kv *undo, const bk_ssm_parameter *before)
 	return rc;
 }
 
+/* A pointer already at the image (a reused image's promotion, a retried
+ * one) is left as it is: no new version, nothing to undo. */
+static bool points_at(const bk_ssm_parameter *before, const char *image_id)
+{
+	return before->value && !strcmp(before->value, image_id) && before->type &&
+	       !strcmp(before->type, "String");
+}
+
 static int point_region(promo *p, region_ctx *r)
 {
 	const char *name = p->plan->ssm_parameter;
@@ -199,6 +207,11 @@ static int point_region(promo *p, region_ctx *r)
 		rc = bk_err(BAKEAMI_EINVALID, "promote.ssm_parameter: %s in %s is a SecureString; "
 			    "bakeami writes String parameters of data type aws:ec2:image", name,
 			    r->region);
+	if (rc == 0 && points_at(&before, r->image_id)) {
+		bk_step(p->b, "SSM %s in %s already points at %s", name, r->region, r->image_id);
+		bk_ssm_parameter_free(&before);
+		return 0;
+	}
 	if (rc == 0)
 		rc = pointer_undo(&undo, &before);
 	if (rc == 0)

@@ -76,20 +76,27 @@ static int find_image(bakeami_bake *b, bk_ec2_images *out)
 }
 
 /* The template's {{.SourceAMI}} & co. come from the image's own tags. */
-static int bind_config(bakeami_bake *b, const bk_ec2_image *img)
+static int bind_from_tags(bakeami_bake *b, const bk_ec2_image *img)
 {
 	bk_kv no_tags = BK_KV_INIT;
 	bk_build_vars bv = {0};
-	int rc;
 
 	bv.source_ami = bk_kv_get(&img->tags, "SourceAMI");
 	bv.source_ami_name = bk_kv_get(&img->tags, "SourceAMIName");
 	bv.source_ami_tags = &no_tags;
 	bv.build_region = bk_aws_region(b->aws);
 	bv.run_id = b->run_id;
-	if ((rc = bk_template_bind(&b->cfg, b->tpl, &bv)) < 0)
+	return bk_template_bind(&b->cfg, b->tpl, &bv);
+}
+
+/* A reuse hit has bound its config already. The summary names the image:
+ * its real name, not a new rendering. */
+static int bind_config(bakeami_bake *b, const bk_ec2_image *img)
+{
+	int rc;
+
+	if (!b->cfg && (rc = bind_from_tags(b, img)) < 0)
 		return rc;
-	/* The summary names the image: its real name, not a new rendering. */
 	free(b->cfg->ami_name);
 	b->cfg->ami_name = bk_strdup(img->name ? img->name : img->id);
 	return b->cfg->ami_name ? 0 : bk_oom();
@@ -126,7 +133,7 @@ static int snapshot_tags(bk_kv *out, const bk_build_config *c, const bk_kv *tags
 	return rc;
 }
 
-static int promote_image(bakeami_bake *b, const bk_ec2_image *img)
+int bk_promote_image(bakeami_bake *b, const bk_ec2_image *img)
 {
 	bk_kv tags = BK_KV_INIT, snap_tags = BK_KV_INIT;
 	bk_promo_input in = {0};
@@ -163,7 +170,7 @@ int bk_stage_promote_existing(bakeami_bake *b)
 	int rc = find_image(b, &imgs);
 
 	if (rc == 0)
-		rc = promote_image(b, &imgs.items[0]);
+		rc = bk_promote_image(b, &imgs.items[0]);
 	bk_ec2_images_free(&imgs);
 	return rc;
 }

@@ -94,6 +94,14 @@ static cJSON *result_object(const bakeami_bake *b)
 		cJSON_AddStringToObject(o, "instance_id", b->instance.id);
 	if (b->tests_report)
 		cJSON_AddItemToObject(o, "tests", tests_summary(b->tests_report));
+	if (b->have_inputs)
+		cJSON_AddStringToObject(o, "inputs", b->inputs.digest);
+	if (b->reused) {
+		const char *run = bk_kv_get(&b->reused->tags, "bakeami:run-id");
+		cJSON_AddStringToObject(o, "reused", b->reused->id);
+		cJSON_AddStringToObject(o, "reused_run_id", run ? run : "");
+		cJSON_AddBoolToObject(o, "retested", b->kind == BK_RUN_RETEST);
+	}
 	cJSON_AddItemToObject(o, "timings", timings(b));
 	cJSON_AddItemToObject(o, "cleanup", cleanup_report(b));
 	if (b->aws)

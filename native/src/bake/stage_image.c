@@ -8,14 +8,18 @@
 #include "../verify/verify.h"
 #include "bake.h"
 
-/* The image's tags: user tags, provenance, and before_image test results. */
+/* The image's tags: user tags, provenance, before_image test results, and
+ * the inputs digest (reuse on or off, so turning it on later finds this). */
 static int final_image_tags(bk_kv *tags, const bakeami_bake *b)
 {
 	const bk_build_config *c = b->cfg;
+	bool after = bk_verify_wants(c->tests, "after_image");
 	int rc = bk_image_tags(tags, b, &c->tags);
 
-	if (rc == 0 && !bk_verify_wants(c->tests, "after_image"))
+	if (rc == 0 && !after)
 		rc = bk_test_tags(tags, b);
+	if (rc == 0)
+		rc = bk_inputs_image_tags(tags, b, after ? 2 : 0);   /* TestStatus, TestsPassed */
 	return rc;
 }
 

@@ -1,5 +1,6 @@
-/* stage_source.c - RESOLVE_SOURCE: the source AMI, the bound config,
- * and the ami_name pre-check (an image name must be unused). */
+/* stage_source.c - RESOLVE_SOURCE: the source AMI and the bound config.
+ * The ami_name pre-check follows at REUSE (stage_reuse.c), which needs no
+ * free name when it reuses an image. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,31 +60,6 @@ static int bind_config(bakeami_bake *b)
 	return 0;
 }
 
-/* Deregister a same-named image of ours when force_deregister says so. */
-static int force_deregister(bakeami_bake *b, const bk_ec2_image *old)
-{
-	bk_step(b, "force_deregister: deregistering %s (%s)", old->id, old->name);
-	return bk_ec2_deregister_image_and_snapshots(b->aws, NULL, old,
-						     b->cfg->force_delete_snapshot);
-}
-
-static int name_precheck(bakeami_bake *b)
-{
-	bk_ec2_images found = {0};
-	int rc;
-
-	if (b->cfg->skip_create_ami)
-		return 0;
-	rc = bk_ec2_describe_images_named(&found, b->aws, NULL, b->cfg->ami_name);
-	for (size_t i = 0; rc == 0 && i < found.count; i++)
-		rc = b->cfg->force_deregister ? force_deregister(b, &found.items[i])
-			: bk_err(BAKEAMI_EINVALID,
-				 "an image named '%s' already exists (%s); change ami_name or set force_deregister",
-				 b->cfg->ami_name, found.items[i].id);
-	bk_ec2_images_free(&found);
-	return rc;
-}
-
 int bk_stage_resolve_source(bakeami_bake *b)
 {
 	const bk_build_config *c0 = bk_template_config(b->tpl);
@@ -92,7 +68,5 @@ int bk_stage_resolve_source(bakeami_bake *b)
 	if ((rc = describe_source(b, c0)) < 0 || (rc = pick_source(b, c0)) < 0)
 		return rc;
 	bk_step(b, "source %s (%s)", b->source->id, b->source->name ? b->source->name : "unnamed");
-	if ((rc = bind_config(b)) < 0)
-		return rc;
-	return name_precheck(b);
+	return bind_config(b);
 }

@@ -85,6 +85,31 @@ int bk_test_tags(bk_kv *out, const bakeami_bake *b)
 	return bk_kv_set(out, "TestsPassed", n);
 }
 
+/* Tags a re-test replaces on the reused image. */
+static bool retest_replaces(const char *key)
+{
+	return bk_str_starts(key, "bakeami:inputs") || bk_str_starts(key, "bakeami:image-inputs")
+		|| !strcmp(key, "TestStatus") || !strcmp(key, "TestsPassed")
+		|| !strcmp(key, "bakeami:retested-by");
+}
+
+/* A passed re-test (issue 14): the reused image now answers for these
+ * tests: its digest tags become this run's, with the verdict and the run
+ * that gave it. The copy in memory follows, for the promotion's copies. */
+static int retest_tags(bk_kv *tags, bakeami_bake *b)
+{
+	size_t kept = 0;
+	int rc = bk_kv_set(tags, "bakeami:retested-by", b->run_id);
+
+	for (size_t i = 0; i < b->reused->tags.count; i++)
+		kept += !retest_replaces(b->reused->tags.keys[i]);
+	if (rc == 0)
+		rc = bk_inputs_image_tags(tags, b, kept);
+	for (size_t i = 0; rc == 0 && i < tags->count; i++)
+		rc = bk_kv_set(&b->reused->tags, tags->keys[i], tags->vals[i]);
+	return rc;
+}
+
 /* After-image tests pass after CreateImage, so their status is a tag of
  * its own; before-image results went on with CreateImage's tags. */
 static int tag_test_status(bakeami_bake *b)
@@ -93,19 +118,35 @@ static int tag_test_status(bakeami_bake *b)
 	bk_kv tags = BK_KV_INIT;
 	int rc = bk_test_tags(&tags, b);
 
+	if (rc == 0 && b->kind == BK_RUN_RETEST)
+		rc = retest_tags(&tags, b);
 	if (rc == 0)
 		rc = bk_ec2_create_tags(b->aws, NULL, ids, 1, &tags);
 	bk_kv_free(&tags);
 	return rc;
 }
 
+/* The phase a test instance runs: after_image, or for a re-test of a
+ * reused image whichever the tests ask for (it is the same machine). */
+static const char *image_phase(const bakeami_bake *b)
+{
+	if (bk_verify_wants(b->cfg->tests, "after_image"))
+		return "after_image";
+	if (b->kind == BK_RUN_RETEST && bk_verify_wants(b->cfg->tests, "before_image"))
+		return "before_image";
+	return NULL;
+}
+
 int bk_stage_test_image(bakeami_bake *b)
 {
+	const char *phase = image_phase(b);
 	bk_ssh *ssh = NULL;
 	char *host = NULL;
 	int rc;
 
-	if (!b->image_id || !bk_verify_wants(b->cfg->tests, "after_image"))
+	if (b->image_id && !phase && b->kind == BK_RUN_RETEST)
+		return tag_test_status(b);   /* the tests were removed: nothing to run */
+	if (!b->image_id || !phase)
 		return 0;
 	rc = bk_launch(b, &b->test_instance, b->image_id, "test", "bakeami image test");
 	if (rc == 0)
@@ -113,7 +154,7 @@ int bk_stage_test_image(bakeami_bake *b)
 	if (rc == 0)
 		rc = bk_connect(b, &ssh, host);
 	if (rc == 0)
-		rc = run_tests(b, ssh, host, "after_image");
+		rc = run_tests(b, ssh, host, phase);
 	drop_test_instance(b, &ssh);
 	free(host);
 	return rc < 0 ? rc : tag_test_status(b);

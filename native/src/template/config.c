@@ -665,6 +665,8 @@ int bk_tpl_config_build(bk_build_config **out, const bk_template *tpl,
 	if (rc == 0)
 		rc = bk_tpl_promote_build(&c, cJSON_GetObjectItemCaseSensitive(root, "promote"));
 	if (rc == 0)
+		rc = bk_tpl_reuse_build(&c, cJSON_GetObjectItemCaseSensitive(root, "reuse"));
+	if (rc == 0)
 		rc = bk_tpl_post_processors_build(&c, cJSON_GetObjectItemCaseSensitive(root,
 									       "post-processors"));
 	if (rc != 0) {
@@ -709,6 +711,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	free(cfg->manifest.output);
 	bk_kv_free(&cfg->manifest.custom_data);
 	cJSON_Delete(cfg->builder);
+	cJSON_Delete(cfg->tests_json);
 	free(cfg->template_path);
 	free(cfg->template_dir);
 	free(cfg);

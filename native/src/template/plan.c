@@ -106,12 +106,15 @@ static int check_regions(const bk_template *tpl)
 
 /* What bake/common.c adds to every resource: bakeami:run-id and CreatedBy,
  * BUILD_URL, BUILD_NUMBER, GIT_COMMIT when set, then per kind (images:
- * SourceAMI, SourceAMIName, BuildRegion; temporary resources: bakeami:expires). */
+ * SourceAMI, SourceAMIName, BuildRegion and the inputs digest's tags, at
+ * least one of its part tags; temporary resources: bakeami:expires). */
 static size_t own_tags(bool image, const bk_kv *user)
 {
 	static const char *const env_names[] = {"BUILD_URL", "BUILD_NUMBER", "GIT_COMMIT"};
 	static const char *const image_keys[] = {"bakeami:run-id", "CreatedBy", "SourceAMI",
-						 "SourceAMIName", "BuildRegion"};
+						 "SourceAMIName", "BuildRegion", "bakeami:inputs",
+						 "bakeami:image-inputs", "bakeami:inputs-family",
+						 "bakeami:inputs-parts"};
 	static const char *const temp_keys[] = {"bakeami:run-id", "CreatedBy", "bakeami:expires"};
 	const char *const *keys = image ? image_keys : temp_keys;
 	size_t nkeys = image ? BK_ARRAY_SIZE(image_keys) : BK_ARRAY_SIZE(temp_keys), n = 0;

@@ -503,6 +503,7 @@ static void prov_free(bk_provisioner *pv)
 
 	free(pv->type_name);
 	free(pv->path);
+	cJSON_Delete(pv->rendered);
 	switch (pv->type) {
 	case BK_PROV_SHELL:
 		bk_strv_free(&sh->inline_lines);
@@ -592,8 +593,11 @@ static int build_one(bk_cfg_ctx *c, const cJSON *src, size_t idx)
 	}
 	if (rc == 0)
 		rc = read_one(&p, k);
-	if (rc == 0 && !excluded(&p))
+	if (rc == 0 && !excluded(&p)) {
+		pv.rendered = p.obj;   /* kept for the inputs digest */
+		p.obj = NULL;
 		rc = push(c, &pv);
+	}
 	prov_free(&pv);
 	cJSON_Delete(p.obj);
 	return rc;

@@ -1,5 +1,5 @@
 /*
- * sections.c - the two extensions (tests, promote) and post-processors.
+ * sections.c - the extensions (tests, promote, reuse) and post-processors.
  * tests are parsed by the verify module into its bk_test_plan, promote
  * checked for shape and kept as rendered JSON. Of the post-processors only "manifest"
  * means something to us (read into cfg->manifest); others are noted and
@@ -23,7 +23,50 @@ int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests)
 		return rc;
 	/* One parser for tests: the verify module's, which knows every check. */
 	rc = bk_verify_parse(&c->cfg->tests, t, c->file, c->cfg->template_dir);
-	cJSON_Delete(t);
+	c->cfg->tests_json = t;   /* kept for the inputs digest; freed with the config */
+	return rc;
+}
+
+/* "reuse": true, false, or {"max_age": "168h"} (a Go duration, positive). */
+static int read_reuse(bk_cfg_ctx *c, const cJSON *reuse)
+{
+	static const char *const keys[] = {"max_age", NULL};
+	bk_reuse_plan *r = &c->cfg->reuse;
+	const cJSON *age;
+	int rc;
+
+	if (cJSON_IsNull(reuse))
+		return 0;
+	if (cJSON_IsBool(reuse)) {
+		r->enabled = cJSON_IsTrue(reuse);
+		return 0;
+	}
+	if (!cJSON_IsObject(reuse))
+		return bk_tpl_err(c->file, "reuse", "expected true, false or an object like "
+				  "{\"max_age\": \"168h\"}, got %s", bk_tpl_json_type(reuse));
+	if ((rc = bk_tpl_only_keys(c, reuse, "reuse", keys, NULL)) != 0)
+		return rc;
+	r->enabled = 1;
+	if (!(age = cJSON_GetObjectItemCaseSensitive(reuse, "max_age")))
+		return 0;
+	if ((rc = bk_tpl_get_dur(&r->max_age_s, c, age, "reuse.max_age")) != 0)
+		return rc;
+	if (r->max_age_s <= 0)
+		return bk_tpl_err(c->file, "reuse.max_age", "must be a positive duration like "
+				  "\"168h\"");
+	return 0;
+}
+
+int bk_tpl_reuse_build(bk_cfg_ctx *c, const cJSON *reuse)
+{
+	cJSON *r = NULL;
+	int rc;
+
+	if (!reuse)
+		return 0;
+	if ((rc = bk_interp_render_json(&r, c->in, reuse, "reuse")) == 0)
+		rc = read_reuse(c, r);
+	cJSON_Delete(r);
 	return rc;
 }
 

@@ -15,7 +15,7 @@
 static const char *const top_keys[] = {
 	"min_packer_version", "description", "variables", "sensitive-variables",
 	"builders", "provisioners", "post-processors", "error-cleanup-provisioner",
-	"comments", "push", "tests", "promote", NULL};
+	"comments", "push", "tests", "promote", "reuse", NULL};
 
 static int check_top(bk_template *tpl)
 {
@@ -31,7 +31,7 @@ static int check_top(bk_template *tpl)
 		if (!*k && it->string[0] != '_')   /* "_x": Packer's comment keys */
 			return bk_tpl_err(tpl->path, it->string, "unknown top-level key (known: "
 					  "variables, sensitive-variables, builders, provisioners, "
-					  "post-processors, tests, promote, description, "
+					  "post-processors, tests, promote, reuse, description, "
 					  "min_packer_version)");
 	}
 	for (size_t i = 0; i < 2; i++) {

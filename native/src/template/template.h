@@ -128,6 +128,7 @@ typedef struct {
 	double pause_before_s;
 	double timeout_s;           /* 0: none */
 	int max_retries;
+	cJSON *rendered;            /* the whole rendered object (owned): the inputs digest */
 	union {                     /* by type */
 		bk_prov_shell_cfg shell;
 		bk_prov_file_cfg file;
@@ -135,6 +136,12 @@ typedef struct {
 		bk_prov_later_cfg later;
 	} u;
 } bk_provisioner;
+
+/* The reuse extension (issue 14): "reuse": true or {"max_age": "168h"}. */
+typedef struct {
+	int enabled;                 /* the template asks for it */
+	double max_age_s;            /* 0: any age */
+} bk_reuse_plan;
 
 /* The manifest post-processor (Packer's), the only one bakeami acts on. */
 typedef struct {
@@ -209,6 +216,9 @@ typedef struct {
 	double poll_delay_s;                 /* aws_polling.delay_seconds; 0 unset */
 	int skip_region_validation;
 	char *ami_virtualization_type;       /* NULL unset */
+	/* ---- issue 14: what the inputs digest reads ---- */
+	cJSON *tests_json;                   /* the rendered tests section (owned); NULL if absent */
+	bk_reuse_plan reuse;
 } bk_build_config;
 
 /* ---- promote_plan.c: what the promotion code asks of the config ---- */

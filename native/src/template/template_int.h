@@ -143,6 +143,7 @@ void bk_tpl_runnable_list(char *out, size_t n);
 const char *bk_tpl_prov_kind(size_t i, bk_prov_type *type);
 int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests);
 int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote);
+int bk_tpl_reuse_build(bk_cfg_ctx *c, const cJSON *reuse);
 int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps);
 
 /* Typed readers for rendered values; errors name the path. */

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo provisioned > /tmp/bakeami-reuse-marker
+echo "setup ran"
