@@ -171,6 +171,47 @@ static void test_machine__every_transition_in_order(void **state)
 	bakeami_bake_free(b);
 }
 
+/* REUSE's fake: a hit or a re-test switches the run's list there (issue 14). */
+static bk_run_kind switch_to;
+
+static int fake_reuse(bakeami_bake *b)
+{
+	int rc = fake_stage(b);
+
+	bk_run_switch(b, switch_to);
+	b->stage[BK_PROMOTE] = fake_stage;   /* the switch set the real one */
+	return rc;
+}
+
+static void test_machine__reuse_switches_the_list_at_reuse(void **state)
+{
+	static const bk_state hit[] = {BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_PROMOTE,
+				       BK_CLEANUP};
+	/* a failed re-test skips PROMOTE and still cleans up */
+	static const bk_state retest[] = {BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE,
+					  BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
+					  BK_TEST_IMAGE, BK_CLEANUP};
+	bakeami_bake *b;
+
+	(void)state;
+	switch_to = BK_RUN_REUSE;
+	b = fake_run(false);
+	b->stage[BK_REUSE] = fake_reuse;
+	assert_int_equal(run(b), 0);
+	assert_visited(hit, BK_ARRAY_SIZE(hit));
+	assert_reaped_in_reverse();
+	bakeami_bake_free(b);
+
+	switch_to = BK_RUN_RETEST;
+	b = fake_run(false);
+	b->stage[BK_REUSE] = fake_reuse;
+	T.fail_at = BK_TEST_IMAGE;
+	assert_int_equal(run(b), BAKEAMI_EAWS);
+	assert_visited(retest, BK_ARRAY_SIZE(retest));
+	assert_reaped_in_reverse();
+	bakeami_bake_free(b);
+}
+
 static void test_machine__failure_at_every_state_jumps_to_cleanup(void **state)
 {
 	(void)state;
@@ -271,6 +312,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_machine__every_transition_in_order),
+		cmocka_unit_test(test_machine__reuse_switches_the_list_at_reuse),
 		cmocka_unit_test(test_machine__failure_at_every_state_jumps_to_cleanup),
 		cmocka_unit_test(test_machine__cancel_at_every_state_cleans_up_once_in_reverse),
 		cmocka_unit_test(test_machine__cancel_during_cleanup_stops_nothing),

@@ -28,7 +28,8 @@ static const char *const EVERY_OPTION =
 	"\"secret_access_key\":\"s3cr3t\","
 	"\"session_token\":\"t0k3n\","
 	"\"region\":\"eu-west-3\","
-	"\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"]}";
+	"\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"],"
+	"\"reuse\":false}";
 
 static void every_option_is_read(void **state)
 {
@@ -55,6 +56,7 @@ static void every_option_is_read(void **state)
 	assert_string_equal(o->region, "eu-west-3");
 	assert_int_equal(o->extra_tags_count, 2);
 	assert_string_equal(o->extra_tags[1], "jenkins:run=x#7");
+	assert_int_equal(o->reuse, -1);   /* false is --no-reuse, not "not set" */
 	assert_null(o->log_cb);
 	bakeami_options_free(o);
 }
@@ -120,6 +122,32 @@ static void a_caller_filled_struct_encodes(void **state)
 	o.version = 99;
 	assert_int_equal(bakeami_options_to_json(&json, &o), BAKEAMI_EINVALID);
 	assert_null(json);
+}
+
+/* reuse has three values: true (--reuse), false (--no-reuse), not set (the template's). */
+static void reuse_is_three_valued(void **state)
+{
+	static const struct { const char *json; int want; const char *back; } cases[] = {
+		{"{\"reuse\":true}", 1, "{\"version\":1,\"reuse\":true}"},
+		{"{\"reuse\":false}", -1, "{\"version\":1,\"reuse\":false}"},
+		{"{\"reuse\":null}", 0, "{\"version\":1}"},
+		{"{}", 0, "{\"version\":1}"},
+	};
+	bakeami_options *o = NULL;
+	char *json = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(bakeami_options_from_json(&o, cases[i].json), 0);
+		assert_int_equal(o->reuse, cases[i].want);
+		assert_int_equal(bakeami_options_to_json(&json, o), 0);
+		assert_string_equal(json, cases[i].back);
+		free(json);
+		bakeami_options_free(o);
+	}
+	o = (bakeami_options *)1;
+	assert_int_equal(bakeami_options_from_json(&o, "{\"reuse\":\"yes\"}"), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bakeami_error_last(), "\"reuse\" must be true or false"));
 }
 
 static void refused(const char *json, const char *message)
@@ -224,6 +252,7 @@ int main(void)
 		cmocka_unit_test(the_document_round_trips),
 		cmocka_unit_test(absent_and_null_mean_not_set),
 		cmocka_unit_test(a_caller_filled_struct_encodes),
+		cmocka_unit_test(reuse_is_three_valued),
 		cmocka_unit_test(an_unknown_key_is_named),
 		cmocka_unit_test(a_wrong_type_is_named),
 		cmocka_unit_test(a_bad_document_is_refused),
