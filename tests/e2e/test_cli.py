@@ -22,19 +22,21 @@ REQUIRED_VAR = REPO / "tests" / "templates" / "bad" / "41-required-variable.json
 # What each command takes: the contract of README "The command line" and DESIGN §5.
 ACCEPTS = {
     "bake": {"var", "var-file", "manifest", "junit", "result", "journal", "on-error",
-             "log-format", "debug", "region", "help"},
+             "log-format", "debug", "region", "reuse", "no-reuse", "help"},
     "validate": {"var", "var-file", "help"},
     "promote": {"ami", "var", "var-file", "result", "journal", "log-format", "debug", "region",
                 "help"},
     "cleanup": {"journal", "run-id", "stale", "older-than", "region", "log-format", "help"},
+    "inputs": {"var", "var-file", "region", "debug", "help"},
     "version": {"help"},
     "help": {"help"},
 }
 ALL_OPTIONS = set().union(*ACCEPTS.values())
-FLAGS = {"debug", "stale", "help"}
+FLAGS = {"debug", "stale", "help", "reuse", "no-reuse"}
 GOOD_VALUE = {"on-error": "abort", "log-format": "json", "older-than": "6h", "ami": "ami-0123",
               "var": "k=v"}
-OPERAND = {"bake": "TEMPLATE", "validate": "TEMPLATE", "promote": "TEMPLATE", "help": "COMMAND"}
+OPERAND = {"bake": "TEMPLATE", "validate": "TEMPLATE", "promote": "TEMPLATE", "inputs": "TEMPLATE",
+           "help": "COMMAND"}
 
 
 def cli(args, cwd, env_extra=None):
@@ -83,7 +85,7 @@ def test_option_of_another_command_is_a_usage_error(tmp_path, command, opt):
 
 
 SINGLE_DASH_OTHER = {"bake": "ami", "validate": "region", "promote": "stale", "cleanup": "var",
-                     "version": "region", "help": "var"}
+                     "inputs": "ami", "version": "region", "help": "var"}
 
 
 @pytest.mark.parametrize("command", sorted(ACCEPTS))

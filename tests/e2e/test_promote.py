@@ -175,7 +175,13 @@ def test_copy_failure_rolls_back_then_promote_retries(lab, clean_lab, bakeami, t
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("reusing it") == 2 and "CopyImage" not in lab.calls(), r.stdout
     assert json.loads(result.read_text())["amis"] == promoted["amis"]
-    # ... and when that fails, the rollback takes away nothing the images had before
+    # ... pointers already at the images are not written again (no new parameter version) ...
+    assert lab.calls(service="ssm", action="PutParameter") == [], lab.calls(service="ssm")
+    assert r.stdout.count(f"SSM {RB_PARAM}") == 3 and "already points at" in r.stdout, r.stdout
+    # ... and when one is not and its write fails, the rollback takes away nothing the images
+    # had before
+    lab.client("ssm", "eu-west-1").put_parameter(Name=RB_PARAM, Value="ami-0000000000000000f", Type="String",
+                          DataType="text", Overwrite=True)
     lab.inject(action="PutParameter", kind="error", status=400, code="ParameterMaxVersionLimitExceeded",
                message="injected", region="eu-west-1")
     r = run(bakeami, lab, ["promote", "--ami", primary, "--result", str(result)], ROLLBACK)
@@ -183,7 +189,11 @@ def test_copy_failure_rolls_back_then_promote_retries(lab, clean_lab, bakeami, t
     rolled = json.loads(result.read_text())["cleanup"]["rolled_back"]
     assert not any("copy" in item or "removed" in item for item in rolled), rolled
     assert sum("deprecation of" in item and " back to " in item for item in rolled) == 3, rolled
-    assert sum(f"SSM {RB_PARAM}" in item and "restored to" in item for item in rolled) == 3, rolled
+    assert [item for item in rolled if f"SSM {RB_PARAM}" in item] == \
+        [f"SSM {RB_PARAM} in eu-west-1 restored to ami-0000000000000000f"], rolled
+    assert pointer(lab, "eu-west-1", RB_PARAM) == "ami-0000000000000000f"
+    lab.client("ssm", "eu-west-1").put_parameter(Name=RB_PARAM, Value=promoted["amis"]["eu-west-1"],
+                                                 Type="String", DataType="text", Overwrite=True)
     assert_promoted(lab, promoted["amis"], res["run_id"], name)
     clean_lab.keep_images(promoted["amis"].values())
 
