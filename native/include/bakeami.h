@@ -67,6 +67,7 @@ typedef struct {
 	const char *line;         /* the console line, formatted, secrets masked */
 	const char *json;         /* the same event as one JSON object */
 	int stream;               /* OUTPUT: 1 stdout, 2 stderr; else 0 */
+	const char *build;        /* the build's name (opts->build), or NULL */
 } bakeami_event;
 #define BAKEAMI_EVENT_VERSION 1
 
@@ -108,6 +109,15 @@ typedef struct {
 	/* Issue 14: 1 reuse a tested image of the same inputs (--reuse), -1 never
 	 * (--no-reuse), 0 as the template's "reuse" says. */
 	int reuse;
+	/* ---- several builders in one template (Packer's builds) ---- */
+	const char *const *only;       /* build names to run (exact, as Packer's -only); NULL: all */
+	size_t only_count;
+	const char *const *except;     /* build names to leave out (Packer's -except) */
+	size_t except_count;
+	const char *build;             /* bakeami_bake_new: the build to bake (its name);
+					* NULL: the one build only/except select */
+	int force;                     /* Packer's -force: force_deregister + force_delete_snapshot */
+	unsigned int parallel_builds;  /* bakeami_builds_run: at most this many at once; 0: all */
 } bakeami_options;
 #define BAKEAMI_OPTIONS_VERSION 1
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
@@ -191,8 +201,59 @@ BAKEAMI_EXTERN(int) bakeami_promote_new(bakeami_bake **out, const bakeami_option
  */
 BAKEAMI_EXTERN(int) bakeami_promote_run(bakeami_bake *promotion);
 
-/** Validate a template (and its variables) without any network call. */
+/**
+ * Validate a template (and its variables) without any network call: every
+ * build opts->only/except select (a builder of a type bakeami does not run
+ * is an error unless they leave it out).
+ */
 BAKEAMI_EXTERN(int) bakeami_template_validate(const bakeami_options *opts);
+/** Packer's `validate -syntax-only`: JSON and the template's shape; no variable. */
+BAKEAMI_EXTERN(int) bakeami_template_check_syntax(const bakeami_options *opts);
+/**
+ * Packer's `inspect` as a JSON document (*out, free with free()):
+ * {"description", "variables": [{"name", "default" (null: required),
+ * "required", "sensitive"}], "builders": [{"name", "type"}],
+ * "provisioners": ["shell", ...]}. Variables are not resolved.
+ */
+BAKEAMI_EXTERN(int) bakeami_template_inspect(char **out, const bakeami_options *opts);
+
+/* ---- several builds: one bake per builder, run in parallel ---------- */
+
+/**
+ * The builds of a template (several builders, Packer's builds), each a
+ * bakeami_bake of its own (run id, journal, events with ev->build set,
+ * result), selected by opts->only/except (exact names, name else type, as
+ * Packer 1.6.6's JSON templates) and sorted by name. Validates the
+ * template's builders; no network call. With several builds, an explicit
+ * journal_path or junit_path gets ".<name>" before its extension, each
+ * console line is prefixed with the build's name, the bakes share the
+ * manifest (appended one at a time), and result_path receives the
+ * document of bakeami_builds_result_json instead of one bake's. Zero
+ * builds (only/except left none) is not an error: running does nothing.
+ */
+typedef struct bakeami_builds bakeami_builds;
+BAKEAMI_EXTERN(int) bakeami_builds_new(bakeami_builds **out, const bakeami_options *opts);
+BAKEAMI_EXTERN(size_t) bakeami_builds_count(const bakeami_builds *builds);
+/** The i-th build's name and builder type, NULL past the last. */
+BAKEAMI_EXTERN(const char *) bakeami_builds_name(const bakeami_builds *builds, size_t i);
+BAKEAMI_EXTERN(const char *) bakeami_builds_type(const bakeami_builds *builds, size_t i);
+/** The i-th build's bake (owned by builds: do not free or run it). */
+BAKEAMI_EXTERN(bakeami_bake *) bakeami_builds_bake(const bakeami_builds *builds, size_t i);
+/**
+ * Run every build, opts->parallel_builds at a time (0: all at once), to the
+ * end. Returns 0 or the code of the worst failure (the highest
+ * bakeami_exit_code); each bake's own code is on its handle.
+ */
+BAKEAMI_EXTERN(int) bakeami_builds_run(bakeami_builds *builds);
+/** Cancel every build (those not started yet do not start). Any thread. */
+BAKEAMI_EXTERN(void) bakeami_builds_cancel(bakeami_builds *builds);
+/**
+ * After run: {"status": "succeeded"|"failed"|"cancelled", "builds": [{"name",
+ * "type", "run_id", "status", "ami" (build region, or null), "amis"
+ * {region: id}, "error" (or null), "result" (the bake's document)}]}.
+ */
+BAKEAMI_EXTERN(const char *) bakeami_builds_result_json(const bakeami_builds *builds);
+BAKEAMI_EXTERN(void) bakeami_builds_free(bakeami_builds *builds);
 
 /* ---- cleanup of killed bakes -------------------------------------- */
 

@@ -19,7 +19,7 @@
 
 static int setup(void **state)
 {
-	bk_template_source src = {INTERP_TPL, NULL, 0, NULL, 0};
+	bk_template_source src = {.path = INTERP_TPL, .var_files = NULL, .var_files_count = 0, .vars = NULL, .vars_count = 0};
 	bk_template *tpl = NULL;
 
 	setenv("BK_TEST_ENV", "/from/the/env", 1);

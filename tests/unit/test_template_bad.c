@@ -80,7 +80,7 @@ static void test_bad_case(void **state)
 	const bad_case *c = *state;
 	bk_strv files = BK_STRV_INIT, vars = BK_STRV_INIT;
 	char *path = bk_sprintf(BAD_DIR "%s", c->name), *args = bk_strdup(c->args);
-	bk_template_source src = {path, NULL, 0, NULL, 0};
+	bk_template_source src = {.path = path, .var_files = NULL, .var_files_count = 0, .vars = NULL, .vars_count = 0};
 	bk_template *tpl = NULL;
 	int rc;
 

@@ -73,7 +73,9 @@ static int copy_options(bakeami_bake *b, const bakeami_options *o)
 	    own(b, &b->opts.manifest_path) || own(b, &b->opts.result_path) ||
 	    own(b, &b->opts.junit_path) || own(b, &b->opts.access_key_id) ||
 	    own(b, &b->opts.secret_access_key) || own(b, &b->opts.session_token) ||
-	    own(b, &b->opts.region) ||
+	    own(b, &b->opts.region) || own(b, &b->opts.build) ||
+	    own_list(b, &b->opts.only, o->only_count) ||
+	    own_list(b, &b->opts.except, o->except_count) ||
 	    own_list(b, &b->opts.vars, o->vars_count) ||
 	    own_list(b, &b->opts.var_files, o->var_files_count) ||
 	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))
@@ -167,6 +169,8 @@ static void free_lists(bakeami_bake *b)
 	free((void *)b->opts.vars);
 	free((void *)b->opts.var_files);
 	free((void *)b->opts.extra_tags);
+	free((void *)b->opts.only);
+	free((void *)b->opts.except);
 	bk_strv_free(&b->owned);
 	bk_strv_free(&b->secrets);
 	bk_strv_free(&b->cleaned);

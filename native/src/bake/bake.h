@@ -109,6 +109,9 @@ struct bakeami_bake {
 	bk_strv left;                 /* resources kept on --on-error abort */
 	long ec2_calls;
 	char *result_json;
+	/* one of several builds (multi.c) */
+	int prefixed;                 /* console lines carry the build's name */
+	pthread_mutex_t *manifest_mu; /* shared by the builds: one manifest append at a time */
 };
 
 /* ---- machine.c ---- */
@@ -168,6 +171,8 @@ int bk_promote_image(bakeami_bake *b, const bk_ec2_image *img);
 /* The validation pass (bk_template_validate), its warnings sent to log
  * (may be NULL). No AWS call. */
 int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logger *log);
+/* The builds o->only/except select (names, types), without a plan. */
+int bk_bake_select(bk_build_list *out, const bakeami_options *o);
 /* Tags every resource carries: bakeami:run-id, bakeami:expires, CreatedBy. */
 int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags);
 /* Tags of the image and its snapshots: user tags plus provenance

@@ -20,7 +20,7 @@ static void cleanup_emit(bk_log_level level, const char *msg, void *payload)
 {
 	cleanup_log *cl = payload;
 	bakeami_event ev = {BAKEAMI_EVENT_VERSION, bk_event_kind_of(level), bk_now() - cl->t0,
-			    "cleanup", msg, NULL, NULL, 0};
+			    "cleanup", msg, NULL, NULL, 0, NULL};
 	char *line = NULL, *json = NULL;
 
 	if (cl->opts->log_cb && level != BK_LOG_DEBUG &&

@@ -148,6 +148,7 @@ static char *event_json(const bakeami_event *ev, const char *run_id)
 	    cJSON_AddStringToObject(o, "kind", kind_name(ev->kind)) &&
 	    cJSON_AddStringToObject(o, "stage", ev->stage) &&
 	    cJSON_AddStringToObject(o, "text", ev->text) &&
+	    (!ev->build || cJSON_AddStringToObject(o, "build", ev->build)) &&
 	    (ev->kind != BAKEAMI_EVENT_OUTPUT ||
 	     cJSON_AddStringToObject(o, "stream", ev->stream == 2 ? "stderr" : "stdout")))
 		s = cJSON_PrintUnformatted(o);
@@ -195,17 +196,33 @@ static bk_state current_state(bakeami_bake *b)
 	return s;
 }
 
+/* One of several builds: "==> web: ..." and "    web: ...", Packer's
+ * prefixes, so interleaved lines stay readable. */
+static char *prefixed_line(const bakeami_bake *b, const char *line)
+{
+	size_t lead = strspn(line, " ");
+	const char *name = b->opts.build;
+
+	if (bk_str_starts(line, "==> "))
+		lead = 4;
+	else if (lead > 4)
+		lead = 4;
+	return bk_sprintf("%.*s%s: %s", (int)lead, line, name, line + lead);
+}
+
 /* The one way events reach log_cb: under the run's emit lock, so the
  * events of one run are serialized whichever thread makes them (a
  * promotion's copy threads do). */
 static void deliver(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *raw)
 {
 	bakeami_event ev = {BAKEAMI_EVENT_VERSION, kind, elapsed(b),
-			    bk_state_stage(current_state(b)), NULL, NULL, NULL, stream};
-	char *line = NULL, *json = NULL;
+			    bk_state_stage(current_state(b)), NULL, NULL, NULL, stream,
+			    b->opts.build};
+	char *line = NULL, *json = NULL, *pre = NULL;
 
 	if ((ev.text = bk_mask(b, raw)) &&
-	    bk_event_render(&ev, b->run_id, &line, &json) == 0) {
+	    bk_event_render(&ev, b->run_id, &line, &json) == 0 &&
+	    (!b->prefixed || (ev.line = pre = prefixed_line(b, line)))) {
 		pthread_mutex_lock(&b->emit_mu);
 		b->opts.log_cb(&ev, b->opts.log_payload);
 		pthread_mutex_unlock(&b->emit_mu);
@@ -213,6 +230,7 @@ static void deliver(bakeami_bake *b, bakeami_event_kind kind, int stream, const 
 	free((char *)ev.text);
 	free(line);
 	free(json);
+	free(pre);
 }
 
 void bk_emit(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *fmt, ...)

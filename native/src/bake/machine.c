@@ -189,8 +189,13 @@ void bk_bake_finish(bakeami_bake *b)
 {
 	int rc = 0;
 
-	if (b->opts.manifest_path && b->rc == 0 && b->amis.count)
+	if (b->opts.manifest_path && b->rc == 0 && b->amis.count) {
+		if (b->manifest_mu)   /* builds of one run append to one manifest */
+			pthread_mutex_lock(b->manifest_mu);
 		rc = bk_manifest_write(b, b->opts.manifest_path);
+		if (b->manifest_mu)
+			pthread_mutex_unlock(b->manifest_mu);
+	}
 	if (rc < 0)
 		bk_bake_fail(b, rc);
 	if (b->opts.junit_path && b->tests_report &&

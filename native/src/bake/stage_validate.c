@@ -7,19 +7,55 @@
 
 #include "bake.h"
 
+static bk_template_source source_of(const bakeami_options *o)
+{
+	bk_template_source src = {o->template_path, o->var_files, o->var_files_count,
+				  o->vars, o->vars_count, o->build, o->only, o->only_count,
+				  o->except, o->except_count, o->force};
+	return src;
+}
+
+/* The validation pass; its notes are added to warnings once each. */
+static int validate_into(bk_template **out, const bakeami_options *o, bk_strv *warnings)
+{
+	bk_template_source src = source_of(o);
+	bk_strv mine = BK_STRV_INIT;
+	int rc = bk_template_validate(out, &mine, &src);
+
+	for (size_t i = 0; i < mine.count; i++) {
+		size_t j = 0;
+		while (j < warnings->count && strcmp(warnings->items[j], mine.items[i]))
+			j++;
+		if (j == warnings->count && bk_strv_push(warnings, mine.items[i]) < 0 && rc == 0)
+			rc = bk_oom();
+	}
+	bk_strv_free(&mine);
+	return rc;
+}
+
+static void log_warnings(const bk_logger *log, bk_strv *warnings)
+{
+	for (size_t i = 0; log && i < warnings->count; i++)
+		bk_logf(log, BK_LOG_WARN, "%s", warnings->items[i]);
+	bk_strv_free(warnings);
+}
+
 /* The validation pass, whose notes go out as WARN events on log: a bake's
  * and `bakeami validate` print them the same way. No AWS call. */
 int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logger *log)
 {
-	bk_template_source src = {o->template_path, o->var_files, o->var_files_count,
-				  o->vars, o->vars_count};
 	bk_strv warnings = BK_STRV_INIT;
-	int rc = bk_template_validate(out, &warnings, &src);
+	int rc = validate_into(out, o, &warnings);
 
-	for (size_t i = 0; log && i < warnings.count; i++)
-		bk_logf(log, BK_LOG_WARN, "%s", warnings.items[i]);
-	bk_strv_free(&warnings);
+	log_warnings(log, &warnings);
 	return rc;
+}
+
+int bk_bake_select(bk_build_list *out, const bakeami_options *o)
+{
+	bk_template_source src = source_of(o);
+
+	return bk_template_select(out, &src);
 }
 
 /* Output files are written after cleanup; a bad path found then would fail
@@ -147,13 +183,34 @@ static void validate_emit(bk_log_level level, const char *msg, void *payload)
 {
 	const bakeami_options *o = payload;
 	bakeami_event ev = {BAKEAMI_EVENT_VERSION, bk_event_kind_of(level), 0,
-			    bk_state_stage(BK_VALIDATE), msg, NULL, NULL, 0};
+			    bk_state_stage(BK_VALIDATE), msg, NULL, NULL, 0, o->build};
 	char *line = NULL, *json = NULL;
 
 	if (o->log_cb && level != BK_LOG_DEBUG && bk_event_render(&ev, NULL, &line, &json) == 0)
 		o->log_cb(&ev, o->log_payload);
 	free(line);
 	free(json);
+}
+
+/* Every selected build, each its own plan; the notes once. */
+static int validate_builds(const bakeami_options *opts, const bk_logger *log)
+{
+	bk_build_list builds;
+	bk_strv warnings = BK_STRV_INIT;
+	int rc;
+
+	if ((rc = bk_bake_select(&builds, opts)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < builds.count; i++) {
+		bakeami_options one = *opts;
+		bk_template *tpl = NULL;
+		one.build = builds.items[i].name;
+		rc = validate_into(&tpl, &one, &warnings);
+		bk_template_free(tpl);
+	}
+	bk_build_list_free(&builds);
+	log_warnings(log, &warnings);
+	return rc;
 }
 
 int bakeami_template_validate(const bakeami_options *opts)
@@ -164,7 +221,30 @@ int bakeami_template_validate(const bakeami_options *opts)
 
 	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
+	if (!opts->build)
+		return validate_builds(opts, &log);
 	rc = bk_bake_validate(&tpl, opts, &log);
 	bk_template_free(tpl);
 	return rc;
+}
+
+int bakeami_template_check_syntax(const bakeami_options *opts)
+{
+	bk_template_source src;
+
+	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
+	src = source_of(opts);
+	return bk_template_check_syntax(&src);
+}
+
+int bakeami_template_inspect(char **out, const bakeami_options *opts)
+{
+	bk_template_source src;
+
+	*out = NULL;
+	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
+	src = source_of(opts);
+	return bk_template_inspect(out, &src);
 }

@@ -570,65 +570,18 @@ static int set_defaults(bk_build_config *cfg, const bk_template *tpl)
 	return 0;
 }
 
-static int check_type(const bk_cfg_ctx *c, const cJSON *b)
-{
-	static const char *const later[] = {"amazon-chroot", "amazon-ebssurrogate",
-					    "amazon-ebsvolume"};
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(b, "type");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
-
-	if (!cJSON_IsObject(b))
-		return bk_tpl_err(c->file, "builders[0]", "expected an object, got %s",
-				  bk_tpl_json_type(b));
-	if (!type)
-		return bk_tpl_err(c->file, "builders[0].type", "required but missing");
-	if (!cJSON_IsString(type))
-		return bk_tpl_err(c->file, "builders[0].type", "expected a string, got %s",
-				  bk_tpl_json_type(type));
-	if (name && !cJSON_IsString(name))
-		return bk_tpl_err(c->file, "builders[0].name", "expected a string, got %s",
-				  bk_tpl_json_type(name));
-	if (!strcmp(type->valuestring, "amazon-ebs") || !strcmp(type->valuestring, "amazon-instance"))
-		return 0;
-	for (size_t i = 0; i < BK_ARRAY_SIZE(later); i++)
-		if (strcmp(type->valuestring, later[i]) == 0)
-			return bk_tpl_err(c->file, "builders[0].type", "\"%s\" is not supported "
-					  "yet (use amazon-ebs)", type->valuestring);
-	return bk_tpl_err(c->file, "builders[0].type", "unknown builder type \"%s\" "
-			  "(supported: amazon-ebs, amazon-instance)", type->valuestring);
-}
-
-static int pick_builder(const bk_cfg_ctx *c, const cJSON **out)
-{
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(c->tpl->root, "builders");
-	int n = cJSON_GetArraySize(list);
-
-	if (!list)
-		return bk_tpl_err(c->file, "builders", "required: one amazon-ebs or "
-				  "amazon-instance builder");
-	if (!cJSON_IsArray(list))
-		return bk_tpl_err(c->file, "builders", "expected an array, got %s",
-				  bk_tpl_json_type(list));
-	if (n == 0)
-		return bk_tpl_err(c->file, "builders", "empty: one amazon-ebs or "
-				  "amazon-instance builder is required");
-	if (n > 1)
-		return bk_tpl_err(c->file, "builders", "only one builder per template is "
-				  "supported (found %d): split it into one template per image", n);
-	*out = list->child;
-	return check_type(c, list->child);
-}
-
+/* builds.c checked the list and the type of every selected build; this
+ * is the one the plan is for. */
 static int builder_build(bk_cfg_ctx *c)
 {
-	const char *bpath = "builders[0]";
+	const char *bpath = c->tpl->builder_path;
 	bk_build_config *cfg = c->cfg;
-	const cJSON *b = NULL;
-	int rc = pick_builder(c, &b);
+	const cJSON *b = c->tpl->builder;
+	int rc;
 
-	if (rc == 0)
-		rc = bk_interp_render_json(&cfg->builder, c->in, b, bpath);
-	if (rc != 0)
+	if (!b)
+		return bk_err(BAKEAMI_ERROR, "internal error: no builder picked");
+	if ((rc = bk_interp_render_json(&cfg->builder, c->in, b, bpath)) != 0)
 		return rc;
 	cfg->builder_type = bk_strdup(c->in->build_type);
 	cfg->build_name = bk_strdup(c->in->build_name);
@@ -640,6 +593,8 @@ static int builder_build(bk_cfg_ctx *c)
 		rc = bk_tpl_builder_validate(c, bpath);
 	if (rc == 0)
 		empty_to_null(cfg);
+	if (c->tpl->force)   /* Packer's -force: the builder's two force options */
+		cfg->force_deregister = cfg->force_delete_snapshot = 1;
 	return rc;
 }
 

@@ -524,8 +524,8 @@ static int tpl_user(const char **out, const char *name, void *payload)
 void bk_interp_init(bk_interp *in, const bk_template *tpl, const bk_build_vars *bv,
 		    bk_strv *warnings)
 {
-	const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tpl->root,
-									     "builders"), 0);
+	const cJSON *b = tpl->builder ? tpl->builder
+		: cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tpl->root, "builders"), 0);
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "type"));
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name"));
 

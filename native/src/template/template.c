@@ -17,7 +17,7 @@ static const char *const top_keys[] = {
 	"builders", "provisioners", "post-processors", "error-cleanup-provisioner",
 	"comments", "push", "tests", "promote", "reuse", NULL};
 
-static int check_top(bk_template *tpl)
+int bk_tpl_check_top(bk_template *tpl)
 {
 	const cJSON *root = tpl->root;
 
@@ -116,7 +116,8 @@ int bk_template_mask_error(const bk_template *tpl, int rc)
 	return rc;
 }
 
-int bk_tpl_load(bk_template *tpl, const bk_template_source *src)
+/* Up to the builds: parsed, variables resolved, builds selected. */
+static int load_builds(bk_template *tpl, const bk_template_source *src)
 {
 	int rc;
 
@@ -124,19 +125,80 @@ int bk_tpl_load(bk_template *tpl, const bk_template_source *src)
 		return bk_err(BAKEAMI_EINVALID, "no template path given");
 	tpl->start = bk_wall();
 	bk_uuid4(tpl->run_id);
+	tpl->force = src->force;
 	if (!(tpl->path = bk_strdup(src->path)))
 		return bk_oom();
 	if ((rc = locate(tpl, src->path)) != 0)
 		return rc;
 	if ((rc = bk_tpl_json_load_file(&tpl->root, src->path, &tpl->warnings)) != 0)
 		return rc;
-	if ((rc = check_top(tpl)) != 0)
+	if ((rc = bk_tpl_check_top(tpl)) != 0)
+		return rc;
+	if ((rc = bk_tpl_builders_check(tpl->path, tpl->root)) != 0)
 		return rc;
 	if ((rc = bk_tpl_vars_resolve(tpl, src)) != 0)
+		return rc;
+	if ((rc = bk_tpl_builds_select(&tpl->builds, tpl, src)) != 0)
+		return rc;
+	return bk_tpl_builds_refs_check(tpl);
+}
+
+int bk_tpl_load(bk_template *tpl, const bk_template_source *src)
+{
+	int rc;
+
+	if ((rc = load_builds(tpl, src)) != 0)
+		return rc;
+	if ((rc = bk_tpl_builds_pick(tpl, src)) != 0)
 		return rc;
 	if ((rc = bk_tpl_config_build(&tpl->cfg, tpl, NULL, &tpl->warnings)) != 0)
 		return rc;
 	return collect_secrets(tpl);
+}
+
+static int copy_list(bk_build_list *out, const bk_build_list *in)
+{
+	memset(out, 0, sizeof(*out));
+	if (!in->count)
+		return 0;
+	if (!(out->items = calloc(in->count, sizeof(*out->items))))
+		return bk_oom();
+	for (size_t i = 0; i < in->count; i++) {
+		bk_build_info *o = &out->items[i];
+		*o = in->items[i];
+		o->name = bk_strdup(o->name);
+		o->raw_name = bk_strdup(o->raw_name);
+		o->type = bk_strdup(o->type);
+		out->count++;
+		if (!o->name || !o->raw_name || !o->type) {
+			bk_build_list_free(out);
+			return bk_oom();
+		}
+	}
+	return 0;
+}
+
+int bk_template_builds(bk_build_list *out, const bk_template *tpl,
+		       const bk_template_source *src)
+{
+	(void)src;
+	return copy_list(out, &tpl->builds);
+}
+
+int bk_template_select(bk_build_list *out, const bk_template_source *src)
+{
+	bk_template *tpl = calloc(1, sizeof(*tpl));
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!tpl)
+		return bk_oom();
+	if ((rc = load_builds(tpl, src)) == 0)
+		rc = copy_list(out, &tpl->builds);
+	else
+		bk_template_mask_error(tpl, rc);
+	bk_template_free(tpl);
+	return rc;
 }
 
 int bk_template_load(bk_template **out, const bk_template_source *src)
@@ -169,6 +231,7 @@ void bk_template_free(bk_template *tpl)
 	bk_strv_free(&tpl->secrets);
 	bk_strv_free(&tpl->warnings);
 	bk_build_config_free(tpl->cfg);
+	bk_build_list_free(&tpl->builds);
 	free(tpl);
 }
 

@@ -29,7 +29,47 @@ typedef struct {
 	const char *path;
 	const char *const *var_files; size_t var_files_count;
 	const char *const *vars; size_t vars_count;     /* "k=v" */
+	/* ---- builds (builds.c) ---- */
+	const char *build;          /* the build to plan (its name); NULL: the one selected */
+	const char *const *only; size_t only_count;     /* exact build names, as Packer's -only */
+	const char *const *except; size_t except_count;
+	int force;                  /* Packer's -force: force_deregister + force_delete_snapshot */
 } bk_template_source;
+
+/* One builder of the template, as a build (builds.c). */
+typedef struct {
+	char *name;                 /* "name", else the type, rendered with the user variables:
+				     * what -only/-except match */
+	char *raw_name;             /* as written: provisioners' only/except and override */
+	char *type;
+	size_t index;               /* in builders[] */
+	bool runnable;              /* amazon-ebs or amazon-instance */
+} bk_build_info;
+typedef struct {
+	bk_build_info *items;       /* sorted by name: Packer's order */
+	size_t count;
+} bk_build_list;
+
+/* Packer's rule (JSON mode): exact names; -only keeps the listed, -except
+ * drops the listed. */
+bool bk_build_selected(const char *name, const char *const *only, size_t only_count,
+		       const char *const *except, size_t except_count);
+bool bk_builder_type_runnable(const char *type);
+/* The builds src->only/except select from tpl (parse checks, names rendered,
+ * a selected build of a type bakeami does not run refused). */
+int bk_template_builds(bk_build_list *out, const bk_template *tpl,
+		       const bk_template_source *src);
+void bk_build_list_free(bk_build_list *l);
+/* The selected builds of a template, without making any plan: parse, the
+ * variables, the builders' checks. For running several builds. */
+int bk_template_select(bk_build_list *out, const bk_template_source *src);
+/* Packer's `validate -syntax-only`: the JSON, the top level and the
+ * builders', provisioners' and post-processors' shape; no variable. */
+int bk_template_check_syntax(const bk_template_source *src);
+/* Packer's `inspect`, as JSON: {"description", "variables":[{"name",
+ * "default"|null, "required", "sensitive"}], "builders":[{"name","type"}],
+ * "provisioners":["type", ...]}. Variables are not resolved. */
+int bk_template_inspect(char **out, const bk_template_source *src);
 
 /* Errors are BAKEAMI_EINVALID with "<file>: <json.path>: <what>" or, for
  * JSON syntax, "<file>:<line>:<col>: <what>". */

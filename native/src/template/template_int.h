@@ -27,8 +27,14 @@ struct bk_template {
 	bk_strv sensitive;        /* names from sensitive-variables */
 	bk_strv secrets, warnings;
 	bk_build_config *cfg;     /* rendered with empty build variables */
+	bk_build_list builds;     /* the selected builds */
+	const cJSON *builder;     /* the builders[] item the plan is for (in root) */
+	char builder_path[32];    /* "builders[1]", for messages */
+	int force;                /* -force */
 };
 
+/* Known top-level keys only, description/min_packer_version strings. */
+int bk_tpl_check_top(bk_template *tpl);
 /* Load into a zeroed tpl (the caller frees it, also after a failure). */
 int bk_tpl_load(bk_template *tpl, const bk_template_source *src);
 
@@ -115,6 +121,19 @@ typedef struct {
 const bk_ifunc *bk_tpl_ifunc_find(const char *name);
 /* {{.SourceAMI}} etc.: 0 and *out, BK_KEEP, or an error. */
 int bk_tpl_build_field(char **out, const bk_iparser *ps, const char *name);
+
+/* ---- builds.c -------------------------------------------------------- */
+/* Packer's parse-time checks of builders[]: objects with a type, unique names. */
+int bk_tpl_builders_check(const char *file, const cJSON *root);
+/* Every builder as a build, names rendered (vars resolved first). */
+int bk_tpl_builds_read(bk_build_list *out, const bk_template *tpl);
+int bk_tpl_builds_select(bk_build_list *out, const bk_template *tpl,
+			 const bk_template_source *src);
+/* Point tpl->builder at src->build, else at the only selected build. */
+int bk_tpl_builds_pick(bk_template *tpl, const bk_template_source *src);
+int bk_tpl_use_builder(bk_template *tpl, size_t index);
+/* Provisioners' only/except/override name builders that exist. */
+int bk_tpl_builds_refs_check(const bk_template *tpl);
 
 /* ---- vars.c ---------------------------------------------------------- */
 int bk_tpl_vars_resolve(bk_template *tpl, const bk_template_source *src);
