@@ -14,6 +14,7 @@ APT_PACKAGES=(
   curl # the e2e lab's AuthorizedKeysCommand asks moto for the key pairs with it
   time # GNU time: make bench reads each process's peak RSS from it
   iproute2 # ss: Serverspec's port check on Debian runs it, and the lab's instance is this machine
+  packer # Debian's Packer 1.6.6: test_builds.py compares inspect and validate -syntax-only with it
 )
 MOTO_MIN=5.2.3
 PIP_PACKAGES=("moto[server]==$MOTO_MIN" pytest boto3)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "bakeami.h"
+
 #define CLI_MAX_ARGS 256
 #define CLI_RUN (-1)   /* the parse went well: run the command */
 
@@ -30,6 +32,15 @@ typedef enum {
 	OPT_OLDER_THAN,
 	OPT_REUSE,
 	OPT_NO_REUSE,
+	/* Packer's build flags (bakeami build; some also validate/bake) */
+	OPT_ONLY,
+	OPT_EXCEPT,
+	OPT_PARALLEL_BUILDS,
+	OPT_FORCE,
+	OPT_COLOR,
+	OPT_TIMESTAMP_UI,
+	OPT_MACHINE_READABLE,
+	OPT_SYNTAX_ONLY,
 	OPT_HELP,
 	OPT_COUNT
 } cli_opt;
@@ -38,6 +49,7 @@ typedef struct {
 	const char *name;       /* matched as -name or --name */
 	const char *metavar;    /* NULL: a flag, it takes no value */
 	const char *help;       /* one line, unless the command says otherwise */
+	int boolean;            /* a Go bool flag: -f, -f=true, -f=false (metavar NULL) */
 } cli_option;
 
 /* One option as a command uses it. */
@@ -57,6 +69,16 @@ typedef struct {
 	long older_than_seconds;
 	int json, abort_on_error, debug, stale;
 	int reuse;              /* 1 --reuse, -1 --no-reuse, 0 neither */
+	/* Packer's flags */
+	const char *only[CLI_MAX_ARGS];     /* -only a,b (split on commas in argv; repeatable) */
+	size_t nonly;
+	const char *except[CLI_MAX_ARGS];
+	size_t nexcept;
+	long parallel_builds;               /* 0: unlimited */
+	int force, timestamp_ui, machine_readable, syntax_only;
+	int color;                          /* -color=false: 0; else 1 (build's default) */
+	int ask_on_error;                   /* -on-error=ask */
+	int cleanup_provisioner;            /* -on-error=run-cleanup-provisioner */
 } cli_args;
 
 typedef struct cli_command {
@@ -93,6 +115,13 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* run.c */
+void cli_fill_options(bakeami_options *o, cli_args *c);
+/* bakeami_builds_run with SIGINT/SIGTERM turned into a cancel; said (NULL:
+ * bakeami's lines on stderr) tells the user. */
+int cli_run_builds(bakeami_builds *builds, void (*said)(int sig, int seen, void *payload),
+		   void *payload);
+/* "bakeami: error: <last error>" on stderr; the exit code of rc. */
+int cli_fail(int rc);
 int cli_run_bake(const cli_command *cmd, cli_args *c);
 int cli_run_promote(const cli_command *cmd, cli_args *c);
 int cli_run_validate(const cli_command *cmd, cli_args *c);
@@ -100,5 +129,18 @@ int cli_run_cleanup(const cli_command *cmd, cli_args *c);
 int cli_run_inputs(const cli_command *cmd, cli_args *c);
 int cli_run_version(const cli_command *cmd, cli_args *c);
 int cli_run_help(const cli_command *cmd, cli_args *c);
+/* packer.c: `bakeami build` and `bakeami inspect`, as Packer 1.6.6's */
+int cli_run_build(const cli_command *cmd, cli_args *c);
+int cli_run_inspect(const cli_command *cmd, cli_args *c);
+/* packer_ui.c: Packer's console text (new strings; NULL: no memory) */
+char *pui_escape(const char *arg);
+char *pui_machine_line(long long ts, const char *target, const char *type,
+		       const char *const *args, size_t n);
+char *pui_prefix_lines(int arrow, const char *target, const char *msg);
+char *pui_colorize(const char *msg, int color, int bold);
+void pui_rfc3339(char out[40], long long when);
+char *pui_duration(double seconds);
+/* Commands that answer with Packer's exit codes (1 for any failure). */
+int cli_packer_command(const cli_command *cmd);
 
 #endif

@@ -7,7 +7,8 @@
 #include "cli.h"
 
 static const cli_use bake_uses[] = {
-	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL},
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_ONLY, NULL}, {OPT_EXCEPT, NULL},
+	{OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL},
 	{OPT_RESULT, NULL}, {OPT_JOURNAL, NULL}, {OPT_ON_ERROR, NULL}, {OPT_LOG_FORMAT, NULL},
 	{OPT_DEBUG, NULL}, {OPT_REGION, NULL}, {OPT_REUSE, NULL}, {OPT_NO_REUSE, NULL},
 	{OPT_HELP, NULL},
@@ -19,7 +20,23 @@ static const cli_use inputs_uses[] = {
 };
 
 static const cli_use validate_uses[] = {
-	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_HELP, NULL},
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_ONLY, "validate only the builds named"},
+	{OPT_EXCEPT, "validate every build but those named"}, {OPT_SYNTAX_ONLY, NULL},
+	{OPT_HELP, NULL},
+};
+
+/* Packer's `build` flags, then bakeami's outputs. */
+static const cli_use build_uses[] = {
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_ONLY, NULL}, {OPT_EXCEPT, NULL},
+	{OPT_ON_ERROR, "cleanup (default), or abort: keep what a failed build made, and say "
+		       "what (ask and run-cleanup-provisioner are refused: not supported yet)"},
+	{OPT_PARALLEL_BUILDS, NULL}, {OPT_FORCE, NULL}, {OPT_COLOR, NULL}, {OPT_TIMESTAMP_UI, NULL},
+	{OPT_MACHINE_READABLE, NULL}, {OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL}, {OPT_RESULT, NULL},
+	{OPT_JOURNAL, NULL}, {OPT_REGION, NULL}, {OPT_HELP, NULL},
+};
+
+static const cli_use inspect_uses[] = {
+	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_MACHINE_READABLE, NULL}, {OPT_HELP, NULL},
 };
 
 static const cli_use promote_uses[] = {
@@ -67,15 +84,31 @@ static int check_help(const cli_command *cmd, const cli_args *c)
 
 static const cli_command commands[] = {
 	{"bake",
-	 "bake [-var K=V]... [-var-file F]... [--manifest F] [--junit F] [--result F]\n"
-	 "     [--journal F] [--on-error cleanup|abort] [--log-format text|json] [--debug]\n"
-	 "     [--region R] [--reuse | --no-reuse] TEMPLATE",
+	 "bake [-var K=V]... [-var-file F]... [-only A,B] [-except A,B] [--manifest F]\n"
+	 "     [--junit F] [--result F] [--journal F] [--on-error cleanup|abort]\n"
+	 "     [--log-format text|json] [--debug] [--region R] [--reuse | --no-reuse]\n"
+	 "     TEMPLATE",
 	 "bake, test and promote the image TEMPLATE describes",
 	 "Launches the template's source AMI, provisions it over SSH, tests it, creates and\n"
 	 "tags the image, promotes it if the template says so, and cleans up what it made.",
 	 "TEMPLATE", bake_uses, NULL, cli_run_bake},
+	{"build",
+	 "build [-var K=V]... [-var-file F]... [-only A,B] [-except A,B]\n"
+	 "      [-on-error=cleanup|abort|ask|run-cleanup-provisioner] [-parallel-builds=N]\n"
+	 "      [-force] [-color=false] [-timestamp-ui] [-machine-readable] [--manifest F]\n"
+	 "      [--junit F] [--result F] [--journal F] [--region R] TEMPLATE",
+	 "`packer build`, as a drop-in: every build of TEMPLATE, in parallel",
+	 "Bakes every build (builder) of TEMPLATE that -only/-except select, in parallel, with\n"
+	 "Packer 1.6.6's flags, console, -machine-readable lines and exit codes (0, or 1 for\n"
+	 "any failure).",
+	 "TEMPLATE", build_uses, NULL, cli_run_build},
+	{"inspect",
+	 "inspect [-var K=V]... [-var-file F]... [-machine-readable] TEMPLATE",
+	 "`packer inspect`: TEMPLATE's variables, builders and provisioners",
+	 NULL, "TEMPLATE", inspect_uses, NULL, cli_run_inspect},
 	{"validate",
-	 "validate [-var K=V]... [-var-file F]... TEMPLATE",
+	 "validate [-var K=V]... [-var-file F]... [-only A,B] [-except A,B] [-syntax-only]\n"
+	 "         TEMPLATE",
 	 "check TEMPLATE and its variables; makes no AWS call",
 	 "Loads TEMPLATE with its variables and checks everything a bake would check before\n"
 	 "its first AWS call. Prints \"template TEMPLATE is valid\" or the first error.",
@@ -106,6 +139,11 @@ static const cli_command commands[] = {
 	{"help", "help [COMMAND]", "print the usage of every command, or of COMMAND", NULL,
 	 "[COMMAND]", help_only, check_help, cli_run_help},
 };
+
+int cli_packer_command(const cli_command *cmd)
+{
+	return cmd && (cmd->run == cli_run_build || cmd->run == cli_run_inspect);
+}
 
 const cli_command *cli_command_at(size_t i)
 {

@@ -33,7 +33,8 @@ int main(int argc, char **argv)
 		return cli_usage_error(NULL, "no command given");
 	if (!(cmd = cli_command_find(alias(argv[1]))))
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+	c.color = 1;   /* Packer's default; -color=false turns it off */
 	if ((rc = cli_parse(&c, cmd, argc - 1, argv + 1)) != CLI_RUN)
-		return rc;
+		return rc == 2 && cli_packer_command(cmd) ? 1 : rc;   /* Packer: 1 */
 	return cmd->run(cmd, &c);
 }

@@ -39,6 +39,19 @@ static const cli_option options[OPT_COUNT] = {
 	[OPT_REUSE] = {"reuse", NULL, "use a tested image of the same inputs if there is one "
 		       "(overrides the template's \"reuse\")"},
 	[OPT_NO_REUSE] = {"no-reuse", NULL, "always bake, whatever the template's \"reuse\" says"},
+	[OPT_ONLY] = {"only", "A,B", "run only the builds named (a build's name is its \"name\", else "
+		      "its type; repeatable)"},
+	[OPT_EXCEPT] = {"except", "A,B", "run every build but those named (repeatable)"},
+	[OPT_PARALLEL_BUILDS] = {"parallel-builds", "N", "run at most N builds at once (0, the "
+				 "default: all; 1: one after the other)"},
+	[OPT_FORCE] = {"force", NULL, "deregister an image of the same name first, and delete its "
+		       "snapshots", 1},
+	[OPT_COLOR] = {"color", NULL, "-color=false: no colours (also PACKER_NO_COLOR)", 1},
+	[OPT_TIMESTAMP_UI] = {"timestamp-ui", NULL, "start each line with an RFC3339 time", 1},
+	[OPT_MACHINE_READABLE] = {"machine-readable", NULL, "Packer's timestamp,target,type,data "
+				  "lines", 1},
+	[OPT_SYNTAX_ONLY] = {"syntax-only", NULL, "check the JSON and the template's shape only",
+			     1},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
@@ -75,7 +88,8 @@ static size_t long_options(struct option *out, const cli_command *cmd)
 
 	for (const cli_use *u = cmd->uses;; u++) {
 		const cli_option *o = &options[u->opt];
-		out[n++] = (struct option){o->name, o->metavar ? required_argument : no_argument,
+		out[n++] = (struct option){o->name, o->metavar ? required_argument
+					   : o->boolean ? optional_argument : no_argument,
 					   NULL, OPT_VAL_BASE + (int)u->opt};
 		if (u->opt == OPT_HELP)
 			break;
@@ -149,6 +163,68 @@ static int one_of(int *out, const char *v, const char *yes, const char *no,
 	return CLI_RUN;
 }
 
+/* Go's strconv.ParseBool, as Packer's bool flags read "-force=VALUE". */
+static int go_bool(int *out, const char *v, const cli_command *cmd, const char *name)
+{
+	static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+	static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+
+	if (!v) {
+		*out = 1;
+		return CLI_RUN;
+	}
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
+			*out = !strcmp(v, yes[i]);
+			return CLI_RUN;
+		}
+	return cli_usage_error(cmd, "invalid boolean value \"%s\" for -%s: parse error", v, name);
+}
+
+/* Packer's -only/-except: comma-separated, repeatable; empty names skipped. */
+static int names(const char **list, size_t *n, char *v, const cli_command *cmd,
+		 const char *what)
+{
+	char *save = NULL;
+	int rc = CLI_RUN;
+
+	for (char *tok = strtok_r(v, ",", &save); tok && rc == CLI_RUN;
+	     tok = strtok_r(NULL, ",", &save))
+		rc = push(list, n, tok, cmd, what);
+	return rc;
+}
+
+static int on_error(cli_args *c, const char *v, const cli_command *cmd)
+{
+	static const char *const modes[] = {"cleanup", "abort", "ask", "run-cleanup-provisioner"};
+	size_t i = 0;
+
+	while (i < sizeof(modes) / sizeof(modes[0]) && strcmp(v, modes[i]))
+		i++;
+	if (i == sizeof(modes) / sizeof(modes[0]))
+		return cli_usage_error(cmd, "invalid value \"%s\" for flag -on-error: expected one "
+				       "of [\"cleanup\" \"abort\" \"ask\" "
+				       "\"run-cleanup-provisioner\"]", v);
+	c->abort_on_error = i == 1 || i == 3;
+	c->ask_on_error = i == 2;
+	c->cleanup_provisioner = i == 3;
+	return CLI_RUN;
+}
+
+static int parallel(cli_args *c, const char *v, const cli_command *cmd)
+{
+	char *end;
+
+	errno = 0;
+	c->parallel_builds = strtol(v, &end, 0);
+	if (errno || *end || end == v)
+		return cli_usage_error(cmd, "invalid value \"%s\" for flag -parallel-builds: "
+				       "parse error", v);
+	if (c->parallel_builds < 0)
+		c->parallel_builds = 0;   /* Packer: below 1 means no limit */
+	return CLI_RUN;
+}
+
 static int older_than(cli_args *c, const char *v, const cli_command *cmd)
 {
 	if ((c->older_than_seconds = cli_parse_age(v)) < 0)
@@ -158,16 +234,27 @@ static int older_than(cli_args *c, const char *v, const cli_command *cmd)
 	return CLI_RUN;
 }
 
-static int store(cli_args *c, cli_opt opt, const char *v, const cli_command *cmd)
+static int store(cli_args *c, cli_opt opt, char *v, const cli_command *cmd)
 {
 	switch (opt) {
+	case OPT_ONLY: return names(c->only, &c->nonly, v, cmd, "-only");
+	case OPT_EXCEPT: return names(c->except, &c->nexcept, v, cmd, "-except");
+	case OPT_PARALLEL_BUILDS: return parallel(c, v, cmd);
+	case OPT_FORCE: return go_bool(&c->force, v, cmd, "force");
+	case OPT_COLOR: return go_bool(&c->color, v, cmd, "color");
+	case OPT_TIMESTAMP_UI: return go_bool(&c->timestamp_ui, v, cmd, "timestamp-ui");
+	case OPT_MACHINE_READABLE: return go_bool(&c->machine_readable, v, cmd, "machine-readable");
+	case OPT_SYNTAX_ONLY: return go_bool(&c->syntax_only, v, cmd, "syntax-only");
 	case OPT_VAR: return push(c->vars, &c->nvars, v, cmd, "-var");
 	case OPT_VAR_FILE: return push(c->var_files, &c->nvar_files, v, cmd, "-var-file");
 	case OPT_MANIFEST: c->manifest = v; break;
 	case OPT_JUNIT: c->junit = v; break;
 	case OPT_RESULT: c->result = v; break;
 	case OPT_JOURNAL: c->journal = v; break;
-	case OPT_ON_ERROR: return one_of(&c->abort_on_error, v, "abort", "cleanup", cmd, "on-error");
+	case OPT_ON_ERROR:
+		if (cli_packer_command(cmd))
+			return on_error(c, v, cmd);
+		return one_of(&c->abort_on_error, v, "abort", "cleanup", cmd, "on-error");
 	case OPT_LOG_FORMAT: return one_of(&c->json, v, "json", "text", cmd, "log-format");
 	case OPT_DEBUG: c->debug = 1; break;
 	case OPT_AMI: c->ami = v; break;
@@ -213,7 +300,7 @@ static int one_option(cli_args *c, const cli_command *cmd, int r, char **argv)
 		return bad_option(cmd, arg, optopt);
 	if (abbreviated(opt, arg))
 		return bad_option(cmd, arg, 0);
-	if (r == ':' || (options[opt].metavar && !*optarg))
+	if (r == ':' || (options[opt].metavar && !*optarg && opt != OPT_ONLY && opt != OPT_EXCEPT))
 		return cli_usage_error(cmd, "%s needs a value (%s %s)", typed_name(arg, buf, sizeof(buf)),
 				       buf, options[opt].metavar);
 	return store(c, opt, optarg, cmd);

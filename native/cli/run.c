@@ -28,6 +28,9 @@ static void print_event(const bakeami_event *ev, void *payload)
 typedef struct {
 	sigset_t set;
 	bakeami_bake *bake;
+	bakeami_builds *builds;
+	void (*said)(int sig, int seen, void *payload);   /* NULL: bakeami's own lines */
+	void *payload;
 } signal_watch;
 
 static void *watch_signals(void *arg)
@@ -36,42 +39,69 @@ static void *watch_signals(void *arg)
 	int sig, seen = 0;
 
 	while (sigwait(&w->set, &sig) == 0) {
-		if (seen++)
+		if (w->said)
+			w->said(sig, seen, w->payload);
+		else if (seen)
 			fprintf(stderr, "bakeami: cleanup in progress; it stops by itself (SIGKILL leaks, "
 				"then run bakeami cleanup --journal)\n");
 		else
 			fprintf(stderr, "bakeami: %s received: cancelling and cleaning up\n",
 				sig == SIGINT ? "SIGINT" : "SIGTERM");
-		bakeami_bake_cancel(w->bake);
+		seen++;
+		if (w->builds)
+			bakeami_builds_cancel(w->builds);
+		else
+			bakeami_bake_cancel(w->bake);
 	}
 	return NULL;
 }
 
-/* Run a bake or a promotion with SIGINT/SIGTERM turned into a cancel. */
+static void watch_start(signal_watch *w, pthread_t *tid)
+{
+	sigemptyset(&w->set);
+	sigaddset(&w->set, SIGINT);
+	sigaddset(&w->set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &w->set, NULL);
+	pthread_create(tid, NULL, watch_signals, w);
+}
+
+static void watch_stop(pthread_t tid)
+{
+	pthread_cancel(tid);
+	pthread_join(tid, NULL);
+}
+
+/* Run a promotion with SIGINT/SIGTERM turned into a cancel. */
 static int run_cancellable(bakeami_bake *bake, int (*run)(bakeami_bake *))
 {
-	signal_watch w;
+	signal_watch w = {.bake = bake};
 	pthread_t tid;
 	int rc;
 
-	w.bake = bake;
-	sigemptyset(&w.set);
-	sigaddset(&w.set, SIGINT);
-	sigaddset(&w.set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
-	pthread_create(&tid, NULL, watch_signals, &w);
+	watch_start(&w, &tid);
 	rc = run(bake);
-	pthread_cancel(tid);
-	pthread_join(tid, NULL);
+	watch_stop(tid);
 	if (rc < 0)
 		fprintf(stderr, "bakeami: error: %s\n", bakeami_bake_error(bake));
 	bakeami_bake_free(bake);
 	return bakeami_exit_code(rc);
 }
 
+int cli_run_builds(bakeami_builds *builds, void (*said)(int, int, void *), void *payload)
+{
+	signal_watch w = {.builds = builds, .said = said, .payload = payload};
+	pthread_t tid;
+	int rc;
+
+	watch_start(&w, &tid);
+	rc = bakeami_builds_run(builds);
+	watch_stop(tid);
+	return rc;
+}
+
 /* ---- the commands ---------------------------------------------------- */
 
-static void fill_options(bakeami_options *o, cli_args *c)
+void cli_fill_options(bakeami_options *o, cli_args *c)
 {
 	bakeami_options_init(o, BAKEAMI_OPTIONS_VERSION);
 	o->template_path = c->operand;
@@ -87,27 +117,52 @@ static void fill_options(bakeami_options *o, cli_args *c)
 	o->debug = c->debug;
 	o->region = c->region;
 	o->reuse = c->reuse;
+	o->only = c->only;
+	o->only_count = c->nonly;
+	o->except = c->except;
+	o->except_count = c->nexcept;
+	o->force = c->force;
+	o->parallel_builds = (unsigned int)(c->parallel_builds > 0xffff ? 0xffff
+					    : c->parallel_builds);
 	o->log_cb = print_event;
 	o->log_payload = c;
 }
 
-static int fail(int rc)
+int cli_fail(int rc)
 {
 	fprintf(stderr, "bakeami: error: %s\n", bakeami_error_last());
 	return bakeami_exit_code(rc);
 }
 
+/* Each build's error, as one bake's was. */
+static void print_errors(const bakeami_builds *builds)
+{
+	size_t n = bakeami_builds_count(builds);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *e = bakeami_bake_error(bakeami_builds_bake(builds, i));
+		if (e && n == 1)
+			fprintf(stderr, "bakeami: error: %s\n", e);
+		else if (e)
+			fprintf(stderr, "bakeami: error: build '%s': %s\n",
+				bakeami_builds_name(builds, i), e);
+	}
+}
+
 int cli_run_bake(const cli_command *cmd, cli_args *c)
 {
-	bakeami_bake *bake;
+	bakeami_builds *builds;
 	bakeami_options o;
 	int rc;
 
 	(void)cmd;
-	fill_options(&o, c);
-	if ((rc = bakeami_bake_new(&bake, &o)) < 0)
-		return fail(rc);
-	return run_cancellable(bake, bakeami_bake_run);
+	cli_fill_options(&o, c);
+	if ((rc = bakeami_builds_new(&builds, &o)) < 0)
+		return cli_fail(rc);
+	rc = cli_run_builds(builds, NULL, NULL);
+	print_errors(builds);
+	bakeami_builds_free(builds);
+	return bakeami_exit_code(rc);
 }
 
 int cli_run_promote(const cli_command *cmd, cli_args *c)
@@ -117,9 +172,9 @@ int cli_run_promote(const cli_command *cmd, cli_args *c)
 	int rc;
 
 	(void)cmd;
-	fill_options(&o, c);
+	cli_fill_options(&o, c);
 	if ((rc = bakeami_promote_new(&promotion, &o, c->ami)) < 0)
-		return fail(rc);
+		return cli_fail(rc);
 	return run_cancellable(promotion, bakeami_promote_run);
 }
 
@@ -129,9 +184,15 @@ int cli_run_validate(const cli_command *cmd, cli_args *c)
 	int rc;
 
 	(void)cmd;
-	fill_options(&o, c);
+	cli_fill_options(&o, c);
+	if (c->syntax_only) {   /* Packer's words */
+		if ((rc = bakeami_template_check_syntax(&o)) < 0)
+			return cli_fail(rc);
+		printf("Syntax-only check passed. Everything looks okay.\n");
+		return 0;
+	}
 	if ((rc = bakeami_template_validate(&o)) < 0)
-		return fail(rc);
+		return cli_fail(rc);
 	printf("template %s is valid\n", c->operand);
 	return 0;
 }
@@ -150,7 +211,7 @@ int cli_run_cleanup(const cli_command *cmd, cli_args *c)
 	o.log_cb = print_event;
 	o.log_payload = c;
 	if ((rc = bakeami_cleanup_run(&o)) < 0)
-		return fail(rc);
+		return cli_fail(rc);
 	return 0;
 }
 
@@ -171,10 +232,10 @@ int cli_run_inputs(const cli_command *cmd, cli_args *c)
 	int rc;
 
 	(void)cmd;
-	fill_options(&o, c);
+	cli_fill_options(&o, c);
 	o.log_cb = print_warning;
 	if ((rc = bakeami_inputs_new(&run, &o)) < 0)
-		return fail(rc);
+		return cli_fail(rc);
 	if ((rc = bakeami_inputs_run(run)) == 0)
 		fputs(bakeami_bake_inputs(run), stdout);
 	else

@@ -47,14 +47,16 @@ void cli_help_all(FILE *f)
 	for (size_t i = 0; (cmd = cli_command_at(i)); i++)
 		fprintf(f, "  %-10s %s\n", cmd->name, cmd->summary);
 	fputs("\n`bakeami help COMMAND` (or `bakeami COMMAND --help`) lists a command's options.\n"
-	      "Exit codes: 0 baked, 1 failed, 2 bad input or usage, 3 tests failed, 130 cancelled.\n",
+	      "Exit codes: 0 baked, 1 failed, 2 bad input or usage, 3 tests failed, 130 cancelled\n"
+	      "(build and inspect: Packer's, 0 or 1).\n",
 	      f);
 }
 
 /* Packer's single-dash spelling for its own options, two dashes for ours. */
 static const char *dashes(cli_opt opt)
 {
-	return opt == OPT_VAR || opt == OPT_VAR_FILE ? "-" : "--";
+	return opt == OPT_VAR || opt == OPT_VAR_FILE ||
+	       (opt >= OPT_ONLY && opt <= OPT_SYNTAX_ONLY) ? "-" : "--";
 }
 
 static void option_line(FILE *f, const cli_use *u)

@@ -128,8 +128,9 @@ BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int ver
  * other binding) passes them in. Keys are the field names above: strings
  * (template_path, journal_path, manifest_path, result_path, junit_path,
  * access_key_id, secret_access_key, session_token, region), arrays of
- * strings (vars, var_files, extra_tags) and booleans (on_error_abort,
- * debug, and reuse: true is 1, false is -1); null or an absent key means "not set". "version", if given, must
+ * strings (vars, var_files, extra_tags, only, except) and booleans
+ * (on_error_abort, debug, force, and reuse: true is 1, false is -1);
+ * "build" is a string too; null or an absent key means "not set". "version", if given, must
  * be BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
  * of the wrong type is BAKEAMI_EINVALID with a message naming the key. The
  * log callback is not part of the document: set (*out)->log_cb and

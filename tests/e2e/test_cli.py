@@ -22,8 +22,8 @@ REQUIRED_VAR = REPO / "tests" / "templates" / "bad" / "41-required-variable.json
 # What each command takes: the contract of README "The command line" and DESIGN §5.
 ACCEPTS = {
     "bake": {"var", "var-file", "manifest", "junit", "result", "journal", "on-error",
-             "log-format", "debug", "region", "reuse", "no-reuse", "help"},
-    "validate": {"var", "var-file", "help"},
+             "log-format", "debug", "region", "reuse", "no-reuse", "only", "except", "help"},
+    "validate": {"var", "var-file", "only", "except", "syntax-only", "help"},
     "promote": {"ami", "var", "var-file", "result", "journal", "log-format", "debug", "region",
                 "help"},
     "cleanup": {"journal", "run-id", "stale", "older-than", "region", "log-format", "help"},
@@ -32,7 +32,7 @@ ACCEPTS = {
     "help": {"help"},
 }
 ALL_OPTIONS = set().union(*ACCEPTS.values())
-FLAGS = {"debug", "stale", "help", "reuse", "no-reuse"}
+FLAGS = {"debug", "stale", "help", "reuse", "no-reuse", "syntax-only"}
 GOOD_VALUE = {"on-error": "abort", "log-format": "json", "older-than": "6h", "ami": "ami-0123",
               "var": "k=v"}
 OPERAND = {"bake": "TEMPLATE", "validate": "TEMPLATE", "promote": "TEMPLATE", "inputs": "TEMPLATE",

@@ -50,7 +50,7 @@ static int make_bake(bakeami_builds *bs, one_build *ob, const bakeami_options *o
 	char *journal = NULL, *junit = NULL;
 	int rc, several = bs->count > 1;
 
-	o.build = ob->name;
+	o.build = ob->name ? ob->name : opts->build;
 	if (several && opts->journal_path && !(o.journal_path = journal =
 					      per_build_path(opts->journal_path, ob->name)))
 		return bk_oom();
@@ -76,8 +76,15 @@ static int fill(bakeami_builds *bs, const bakeami_options *opts)
 	bk_build_list list;
 	int rc;
 
-	if ((rc = bk_bake_select(&list, opts)) < 0)
-		return rc;
+	if ((rc = bk_bake_select(&list, opts)) < 0) {
+		/* Builds that cannot be listed are baked as one build whose
+		 * VALIDATE fails with the same message, events and result as a
+		 * bake of a bad template always has. */
+		if (!(bs->items = calloc(1, sizeof(*bs->items))))
+			return bk_oom();
+		bs->count = 1;
+		return make_bake(bs, &bs->items[0], opts);
+	}
 	if (list.count && !(bs->items = calloc(list.count, sizeof(*bs->items))))
 		rc = bk_oom();
 	for (size_t i = 0; rc == 0 && i < list.count; i++) {
@@ -223,8 +230,11 @@ int bakeami_builds_run(bakeami_builds *bs)
 	for (size_t i = 0; rc < 0 && i < bs->count; i++)
 		if (bs->items[i].rc == rc) {
 			const char *e = bakeami_bake_error(bs->items[i].bake);
-			bk_err(rc, "build '%s': %s", bs->items[i].name,
-			       e ? e : bakeami_strerror(rc));
+			if (bs->count == 1)
+				bk_err(rc, "%s", e ? e : bakeami_strerror(rc));
+			else
+				bk_err(rc, "build '%s': %s", bs->items[i].name,
+				       e ? e : bakeami_strerror(rc));
 			break;
 		}
 	return rc;
@@ -255,14 +265,15 @@ static cJSON *build_json(const one_build *ob)
 	const char *res = bakeami_bake_result_json(b);
 	cJSON *o = cJSON_CreateObject(), *amis = cJSON_CreateObject();
 
-	if (!o || !amis || !cJSON_AddItemToObject(o, "name", cJSON_CreateString(ob->name))) {
+	if (!o || !amis || !cJSON_AddItemToObject(o, "name", cJSON_CreateString(ob->name ? ob->name
+										     : ""))) {
 		cJSON_Delete(o);
 		cJSON_Delete(amis);
 		return NULL;
 	}
 	for (size_t i = 0; i < b->amis.count; i++)
 		cJSON_AddStringToObject(amis, b->amis.keys[i], b->amis.vals[i]);
-	cJSON_AddStringToObject(o, "type", ob->type);
+	cJSON_AddStringToObject(o, "type", ob->type ? ob->type : "");
 	cJSON_AddStringToObject(o, "run_id", b->run_id);
 	cJSON_AddStringToObject(o, "status", status_of(ob->rc));
 	cJSON_AddItemToObject(o, "ami", ami ? cJSON_CreateString(ami) : cJSON_CreateNull());

@@ -51,6 +51,10 @@ static const struct opt_key KEYS[] = {
 	STR(region, false),
 	LIST(extra_tags),
 	TRI(reuse),
+	LIST(only),
+	LIST(except),
+	STR(build, false),
+	BOOL(force),
 };
 _Static_assert(BK_ARRAY_SIZE(KEYS) < 32, "the seen-mask is 32 bits");
 

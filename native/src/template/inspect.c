@@ -11,6 +11,7 @@
 
 static int parse_only(bk_template *tpl, const bk_template_source *src)
 {
+	const cJSON *builders;
 	int rc;
 
 	if (!src || !src->path || !*src->path)
@@ -21,6 +22,10 @@ static int parse_only(bk_template *tpl, const bk_template_source *src)
 		return rc;
 	if ((rc = bk_tpl_check_top(tpl)) != 0)
 		return rc;
+	builders = cJSON_GetObjectItemCaseSensitive(tpl->root, "builders");
+	/* No builder at all is a validation error, not a syntax one (Packer). */
+	if (!builders || (cJSON_IsArray(builders) && !builders->child))
+		return 0;
 	return bk_tpl_builders_check(tpl->path, tpl->root);
 }
 
