@@ -149,7 +149,7 @@ static void digest(bk_inputs *out, const fixture *f, const char *var, const char
 {
 	char path[256];
 	const char *vars[1] = {var};
-	bk_template_source src = {path, NULL, 0, vars, var ? 1 : 0};
+	bk_template_source src = {.path = path, .vars = vars, .vars_count = var ? 1 : 0};
 	bk_template *tpl = NULL;
 
 	snprintf(path, sizeof(path), "%s/t.json", f->dir);
@@ -317,7 +317,7 @@ static void test_inputs__reuse_key(void **state)
 {
 	fixture *f = *state;
 	char path[256];
-	bk_template_source src = {path, NULL, 0, NULL, 0};
+	bk_template_source src = {.path = path};
 	bk_template *tpl = NULL;
 
 	snprintf(path, sizeof(path), "%s/t.json", f->dir);
