@@ -37,7 +37,7 @@ JUNIT_JARS := $(JB)/lib/junit-4.13.2.jar $(JB)/lib/hamcrest-core-1.3.jar
 JTEST_CP   := $(JB)/test-classes:$(PLUGIN_JAR):$(JB)/stubs:$(JB)/lib/junit-4.13.2.jar:$(JB)/lib/hamcrest-core-1.3.jar
 FIXTURE_SO := $(JB)/fixtures/libbakeami-fixture-needs-missing.so
 
-.PHONY: jni jni-resources plugin-jar java-test java-test-classes java-unit
+.PHONY: jni jni-resources plugin-jar java-test java-test-classes java-unit spotbugs
 
 jni: $(JNI_SO)
 plugin-jar: $(PLUGIN_JAR)
@@ -110,7 +110,26 @@ JTEST_PROPS = -Dbakeami.test.repo=$(CURDIR) -Dbakeami.test.jar=$(abspath $(PLUGI
 	-Dbakeami.test.stubs=$(abspath $(JB)/stubs) -Dbakeami.test.fixture=$(abspath $(FIXTURE_SO)) \
 	-Dbakeami.native.dir=$(abspath $(JB)/native-tmp)
 
-java-unit: java-test-classes
+# SpotBugs as `mvn verify` runs it for a plugin: plugin-pom 6.2221.va_045130417c9 binds
+# spotbugs-maven-plugin 4.10.3.0 (SpotBugs 4.10.3) `check` at verify with the plugin's defaults
+# (effort Default, threshold Default = medium, failOnError, 0 violations allowed), plugin-pom's
+# spotbugs.omitVisitors, and src/spotbugs/excludesFilter.xml only if the plugin has one (we do
+# not). Any finding fails the build.
+SPOTBUGS_LIB  := $(JB)/spotbugs-lib
+SPOTBUGS_OMIT := ConstructorThrow,FindReturnRef,MultipleInstantiationsOfSingletons,SharedVariableAtomicityDetector,ThrowingExceptions,FindImproperSynchronization
+
+$(SPOTBUGS_LIB)/.stamp: tests/java/spotbugs/pom.xml
+	@rm -rf $(SPOTBUGS_LIB) && mkdir -p $(SPOTBUGS_LIB)
+	$(MVN) -q -B -f tests/java/spotbugs/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(SPOTBUGS_LIB))
+	@touch $@
+
+spotbugs: $(JB)/classes.stamp $(SPOTBUGS_LIB)/.stamp
+	$(JAVA) -cp '$(SPOTBUGS_LIB)/*' edu.umd.cs.findbugs.FindBugs2 -effort:default -medium \
+		-omitVisitors $(SPOTBUGS_OMIT) -auxclasspath $(JB)/stubs -exitcode $(JB)/classes \
+		|| { echo "spotbugs: findings above (the plugin's mvn verify would fail)"; exit 1; }
+	@echo "spotbugs: 0 findings"
+
+java-unit: spotbugs java-test-classes
 	$(JAVA) -Xcheck:jni $(JTEST_PROPS) -cp $(JTEST_CP) io.bakeami.test.RunTests \
 		io.bakeami.nativelib.LoaderTest io.bakeami.nativelib.OptionsJsonTest io.bakeami.jenkins.PluginUnitTest \
 		io.bakeami.test.JarContentsTest

@@ -103,7 +103,7 @@ final class BakeAmiRunner {
             throw new AbortException("bakeAmi: no AWS credentials with id '" + id + "' (kind \"AWS Credentials\")"
                     + " are visible to this build");
         }
-        CredentialsProvider.track(run, c);
+        c = CredentialsProvider.track(run, c);
         AwsCredentials k = c.resolveCredentials(); // assumes the role, if one is set, on the controller
         String token = k instanceof AwsSessionCredentials s ? s.sessionToken() : null;
         return new String[] {k.accessKeyId(), k.secretAccessKey(), token};

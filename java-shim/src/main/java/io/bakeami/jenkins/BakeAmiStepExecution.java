@@ -30,9 +30,11 @@ public class BakeAmiStepExecution extends StepExecution {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
             daemon("bakeAmi stop timer"));
 
-    private final transient BakeOptions options;
-    private final transient String credentialsId;
-    private final transient AtomicBoolean done = new AtomicBoolean();
+    // Serialized with the execution (as Pipeline saves it), so a resumed execution still knows
+    // what it baked and whether it already reported.
+    private final BakeOptions options;
+    private final String credentialsId;
+    private final AtomicBoolean done = new AtomicBoolean();
     private transient volatile Future<?> task;
     private transient volatile Throwable stopCause;
     private volatile String status;

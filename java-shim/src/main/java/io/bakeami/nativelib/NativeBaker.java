@@ -1,9 +1,11 @@
 package io.bakeami.nativelib;
 
+import edu.umd.cs.findbugs.annotations.SuppressFBWarnings;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -124,6 +126,8 @@ public final class NativeBaker {
         return o + "-" + a;
     }
 
+    @SuppressFBWarnings(value = "DMI_HARDCODED_ABSOLUTE_FILENAME",
+            justification = "musl's dynamic loader is /lib/ld-musl-<arch>.so.1 by the musl ABI, on every distribution")
     private static boolean isMusl() {
         File lib = new File("/lib");
         String[] names = lib.list((d, n) -> n.startsWith("ld-musl-"));
@@ -234,7 +238,16 @@ public final class NativeBaker {
 
     private static void deleteTree(Path p) {
         try (Stream<Path> s = Files.walk(p)) {
-            s.sorted(Comparator.reverseOrder()).forEach(q -> q.toFile().delete());
+            s.sorted(Comparator.reverseOrder()).forEach(NativeBaker::deleteQuietly);
+        } catch (IOException | UncheckedIOException e) {
+            // best effort
+        }
+    }
+
+    /** A copy another JVM still holds open stays; the next start tries again. */
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
         } catch (IOException e) {
             // best effort
         }
