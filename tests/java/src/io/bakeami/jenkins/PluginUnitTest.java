@@ -63,14 +63,46 @@ public class PluginUnitTest {
                 new BakeAmiBuilder.DescriptorImpl().doCheckTemplate("../x.json").kind);
     }
 
+    /**
+     * Bad parameters fail start() with one line naming the parameter (an AbortException prints
+     * without a stack trace); the constructor takes anything, since Pipeline would wrap its
+     * exception in "Could not instantiate ... InvocationTargetException".
+     */
     @Test
-    public void theStepRefusesABadTemplate() {
-        try {
-            new BakeAmiStep("../outside.json");
-            fail("took a template outside the workspace");
-        } catch (Descriptor.FormException e) {
-            assertEquals("template", e.getFormField());
+    public void theStepRefusesBadParametersInStartWithOneLine() throws Exception {
+        BakeAmiStep outside = new BakeAmiStep("../outside.json");
+        BakeAmiStep none = new BakeAmiStep(null);
+        BakeAmiStep onError = new BakeAmiStep("web.json");
+        onError.setOnError("keep");
+        BakeAmiStep varFile = new BakeAmiStep("web.json");
+        varFile.setVarFiles(List.of("/etc/passwd"));
+        String[][] cases = {
+            {"template: '../outside.json' must stay inside the workspace (no '..')", null},
+            {"template: a template is required", null},
+            {"onError: must be 'cleanup' or 'abort', not 'keep'", null},
+            {"varFiles: /etc/passwd: '/etc/passwd' must be relative to the workspace", null},
+        };
+        BakeAmiStep[] steps = {outside, none, onError, varFile};
+        for (int i = 0; i < steps.length; i++) {
+            try {
+                steps[i].start(new io.bakeami.test.fakes.FakeStepContext());
+                fail("started with " + cases[i][0]);
+            } catch (AbortException e) {
+                assertEquals("bakeAmi: " + cases[i][0], e.getMessage());
+                assertFalse(e.getMessage().contains("\n"));
+            }
         }
+        assertNull(new BakeAmiStep("web.json").problem());
+    }
+
+    @Test
+    public void thePipelineLabelIsTheTemplate() {
+        BakeAmiStep.DescriptorImpl d = new BakeAmiStep.DescriptorImpl();
+        Map<String, Object> args = new HashMap<>();
+        args.put("template", "images/web.json");
+        args.put("vars", Map.of("version", "42"));
+        assertEquals("images/web.json", d.argumentsToString(args));
+        assertNull(d.argumentsToString(Map.of("vars", Map.of())));
     }
 
     @Test
@@ -104,12 +136,9 @@ public class PluginUnitTest {
         assertTrue(r.onErrorAbort());
         assertNull(r.region());
         assertNull(BakeAmiForms.problem(r));
-        try {
-            s.setOnError("retry");
-            fail("took onError 'retry'");
-        } catch (IllegalArgumentException expected) {
-            // cleanup | abort
-        }
+        s.setOnError("retry"); // refused by start(), in one line (theStepRefusesBadParameters...)
+        assertEquals("onError: must be 'cleanup' or 'abort', not 'retry'", s.problem());
+        s.setOnError("abort");
         s.setVarFiles((List) List.of("../secrets.json"));
         assertTrue(BakeAmiForms.problem(s.toOptions()).startsWith("varFiles"));
     }

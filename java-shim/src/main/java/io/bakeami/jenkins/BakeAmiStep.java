@@ -1,11 +1,11 @@
 package io.bakeami.jenkins;
 
 import edu.umd.cs.findbugs.annotations.NonNull;
+import hudson.AbortException;
 import hudson.EnvVars;
 import hudson.Extension;
 import hudson.FilePath;
 import hudson.Launcher;
-import hudson.model.Descriptor;
 import hudson.model.Run;
 import hudson.model.TaskListener;
 import io.bakeami.nativelib.BakeOptions;
@@ -36,14 +36,13 @@ public class BakeAmiStep extends Step {
     private String manifest;
     private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
 
-    /** @param template the template, relative to the workspace */
+    /**
+     * @param template the template, relative to the workspace. Checked in {@link #start}, not
+     *     here: Pipeline would bury an exception from the constructor under "Could not instantiate".
+     */
     @DataBoundConstructor
-    public BakeAmiStep(String template) throws Descriptor.FormException {
-        String p = BakeAmiForms.templateProblem(template);
-        if (p != null) {
-            throw new Descriptor.FormException(p, "template");
-        }
-        this.template = template.trim();
+    public BakeAmiStep(String template) {
+        this.template = template == null ? null : template.trim();
     }
 
     public String getTemplate() {
@@ -124,7 +123,16 @@ public class BakeAmiStep extends Step {
     /** "cleanup" (default): delete what the bake made on failure; "abort": leave it for debugging. */
     @DataBoundSetter
     public void setOnError(String onError) {
-        this.onError = BakeAmiForms.checkedOnError(BakeAmiForms.fixEmpty(onError));
+        String v = BakeAmiForms.fixEmpty(onError);
+        this.onError = v == null ? BakeAmiForms.ON_ERROR_CLEANUP : v.trim();
+    }
+
+    /** One line naming the bad parameter and what it must be, or null. */
+    String problem() {
+        if (!BakeAmiForms.ON_ERROR_CLEANUP.equals(onError) && !BakeAmiForms.ON_ERROR_ABORT.equals(onError)) {
+            return "onError: must be 'cleanup' or 'abort', not '" + onError + "'";
+        }
+        return BakeAmiForms.problem(toOptions());
     }
 
     /** The library options this call asks for (paths relative to the workspace). */
@@ -137,6 +145,10 @@ public class BakeAmiStep extends Step {
 
     @Override
     public StepExecution start(StepContext context) throws Exception {
+        String p = problem();
+        if (p != null) {
+            throw new AbortException("bakeAmi: " + p);
+        }
         return new BakeAmiStepExecution(toOptions(), credentialsId, context);
     }
 
@@ -151,6 +163,13 @@ public class BakeAmiStep extends Step {
         @Override
         public String getDisplayName() {
             return DISPLAY_NAME;
+        }
+
+        /** The label Pipeline shows for the step: the template, not a dump of every argument. */
+        @Override
+        public String argumentsToString(@NonNull Map<String, Object> namedArgs) {
+            Object t = namedArgs.get("template");
+            return t instanceof String s ? s : null;
         }
 
         @Override
