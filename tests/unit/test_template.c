@@ -65,11 +65,6 @@ static bool has_secret(const bk_template *tpl, const char *s)
 	return false;
 }
 
-static const char *jstr(const cJSON *obj, const char *key)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-}
-
 static void test_template__defaults(void **state)
 {
 	bk_template *tpl = load(GOOD "minimal.json");
@@ -397,7 +392,18 @@ static void test_template__seed(void **state)
 	assert_int_equal(c->provisioners[0].type, BK_PROV_PUPPET_SERVER);
 	assert_string_equal(c->provisioners[0].u.later.options, "--test --pluginsync");
 	/* amazon-instance's own template is left for its bundler */
-	assert_non_null(strstr(jstr(c->builder, "bundle_upload_command"), "-b {{.BucketName}} -m"));
+	assert_non_null(strstr(c->bundle_upload_command, "-b {{.BucketName}} -m"));
+	/* typed, with Packer's defaults and its dash-stripped account id */
+	assert_string_equal(c->account_id, "123456789012");
+	assert_string_equal(c->s3_bucket, "bakeami-seed-bundles");
+	assert_true(bk_str_ends(c->x509_cert_path, "examples/seed/lab-x509/cert.pem"));
+	assert_true(bk_str_ends(c->x509_key_path, "examples/seed/lab-x509/key.pem"));
+	assert_string_equal(c->x509_upload_path, "/tmp");
+	assert_string_equal(c->bundle_destination, "/tmp");
+	assert_true(bk_str_starts(c->bundle_prefix, "image-1"));
+	assert_string_equal(c->bundle_vol_command, "sudo -i -n ec2-bundle-vol -k {{.KeyPath}} "
+			    "-u {{.AccountId}} -c {{.CertPath}} -r {{.Architecture}} "
+			    "-e {{.PrivatePath}}/* -d {{.Destination}} -p {{.Prefix}} --batch --no-filter");
 	assert_true(has_secret(tpl, "seed-secret"));
 	assert_true(has_warning(tpl, "packer.json:45:23: 1 trailing comma(s) ignored"));
 	assert_true(has_warning(tpl, "variables.json:6:26: 1 trailing comma(s) ignored"));

@@ -366,6 +366,26 @@ static int set_user_data_file(bk_cfg_ctx *c, const cJSON *v, const char *path, s
 	return rc;
 }
 
+/* A local file the bake uploads (the x509 pair): found now, as Packer
+ * stats it at Prepare; empty is left to check_required. */
+static int set_local_file(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	char *rel = NULL, **dst = AT(c, off, char *);
+	int rc = bk_tpl_get_str(&rel, c, v, path);
+
+	if (rc == 0 && *rel) {
+		free(*dst);
+		*dst = NULL;
+		rc = bk_tpl_find_local(dst, c, rel, path);
+	} else if (rc == 0) {
+		free(*dst);
+		*dst = rel;
+		rel = NULL;
+	}
+	free(rel);
+	return rc;
+}
+
 static int noop(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
 	(void)c, (void)v, (void)path, (void)off;
@@ -475,16 +495,16 @@ static const field fields[] = {
 	{"subnet_filter", unsupported, 0, 0},
 	{"vpc_filter", unsupported, 0, 0},
 	{"temporary_iam_instance_profile_policy_document", unsupported, 0, 0},
-	/* amazon-instance (instance-store bundles); kept in cfg->builder */
-	{"account_id", check_str, 0, INSTANCE_ONLY | REQUIRED},
-	{"s3_bucket", check_str, 0, INSTANCE_ONLY | REQUIRED},
-	{"x509_cert_path", check_str, 0, INSTANCE_ONLY | REQUIRED},
-	{"x509_key_path", check_str, 0, INSTANCE_ONLY | REQUIRED},
-	{"x509_upload_path", check_str, 0, INSTANCE_ONLY},
-	{"bundle_destination", check_str, 0, INSTANCE_ONLY},
-	{"bundle_prefix", check_str, 0, INSTANCE_ONLY},
-	{"bundle_upload_command", check_str, 0, INSTANCE_ONLY},
-	{"bundle_vol_command", check_str, 0, INSTANCE_ONLY},
+	/* amazon-instance (instance-store bundles) */
+	{"account_id", set_str, OFF(account_id), INSTANCE_ONLY | REQUIRED},
+	{"s3_bucket", set_str, OFF(s3_bucket), INSTANCE_ONLY | REQUIRED},
+	{"x509_cert_path", set_local_file, OFF(x509_cert_path), INSTANCE_ONLY | REQUIRED},
+	{"x509_key_path", set_local_file, OFF(x509_key_path), INSTANCE_ONLY | REQUIRED},
+	{"x509_upload_path", set_str, OFF(x509_upload_path), INSTANCE_ONLY},
+	{"bundle_destination", set_str, OFF(bundle_destination), INSTANCE_ONLY},
+	{"bundle_prefix", set_str, OFF(bundle_prefix), INSTANCE_ONLY},
+	{"bundle_upload_command", set_str, OFF(bundle_upload_command), INSTANCE_ONLY},
+	{"bundle_vol_command", set_str, OFF(bundle_vol_command), INSTANCE_ONLY},
 };
 
 static const field *find_field(const char *key)
@@ -524,17 +544,15 @@ static int check_required(bk_cfg_ctx *c, const char *bpath)
 	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++) {
 		const field *f = &fields[i];
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->cfg->builder, f->key);
-		bool instance_key = f->flags & INSTANCE_ONLY;
 		char path[128];
 
-		if (!(f->flags & REQUIRED) || (instance_key && !is_instance(c)) ||
+		if (!(f->flags & REQUIRED) || ((f->flags & INSTANCE_ONLY) && !is_instance(c)) ||
 		    (strcmp(f->key, "ami_name") == 0 && c->cfg->skip_create_ami))
 			continue;
 		snprintf(path, sizeof(path), "%s.%s", bpath, f->key);
 		if (!v)
 			return bk_tpl_err(c->file, path, "required but missing");
-		/* amazon-instance keys only need to be there: we do not bundle. */
-		if (!instance_key && !*v->valuestring)
+		if (cJSON_IsString(v) && !*v->valuestring)
 			return bk_tpl_err(c->file, path, "must not be empty");
 	}
 	return 0;
@@ -570,6 +588,62 @@ static int set_defaults(bk_build_config *cfg, const bk_template *tpl)
 	return 0;
 }
 
+/* Packer's bundle commands (builder/amazon/instance/builder.go, 1.6.6):
+ * with an instance profile the uploader finds its own credentials. */
+#define BUNDLE_VOL_DEFAULT "sudo -i -n ec2-bundle-vol -k {{.KeyPath}} -u {{.AccountId}} " \
+	"-c {{.CertPath}} -r {{.Architecture}} -e {{.PrivatePath}}/* -d {{.Destination}} " \
+	"-p {{.Prefix}} --batch --no-filter"
+#define BUNDLE_UPLOAD_HEAD "sudo -i -n ec2-upload-bundle -b {{.BucketName}} -m {{.ManifestPath}} "
+#define BUNDLE_UPLOAD_KEYS "-a {{.AccessKey}} -s {{.SecretKey}} "
+#define BUNDLE_UPLOAD_TAIL "-d {{.BundleDirectory}} --batch --region {{.Region}} --retry"
+
+/* Unset or empty (an unset variable) takes Packer's default. */
+static int default_str(char **s, const char *value)
+{
+	if (*s && **s)
+		return 0;
+	free(*s);
+	return (*s = bk_strdup(value)) ? 0 : bk_oom();
+}
+
+/* Strip the dashes of account_id as Packer does ("1234-5678-9012"). */
+static void strip_dashes(char *s)
+{
+	char *w = s;
+
+	for (; s && *s; s++)
+		if (*s != '-')
+			*w++ = *s;
+	if (w)
+		*w = '\0';
+}
+
+static int instance_defaults(bk_cfg_ctx *c)
+{
+	bk_build_config *cfg = c->cfg;
+	char prefix[48];
+	int rc;
+
+	if (!is_instance(c))
+		return 0;
+	strip_dashes(cfg->account_id);
+	/* Packer renders image-{{timestamp}} once: the run's start time. */
+	snprintf(prefix, sizeof(prefix), "image-%lld", (long long)bk_template_start_time(c->tpl));
+	if ((rc = default_str(&cfg->x509_upload_path, "/tmp")) < 0 ||
+	    (rc = default_str(&cfg->bundle_destination, "/tmp")) < 0 ||
+	    (rc = default_str(&cfg->bundle_prefix, prefix)) < 0 ||
+	    (rc = default_str(&cfg->bundle_vol_command, BUNDLE_VOL_DEFAULT)) < 0)
+		return rc;
+	return default_str(&cfg->bundle_upload_command, cfg->iam_instance_profile
+			   ? BUNDLE_UPLOAD_HEAD BUNDLE_UPLOAD_TAIL
+			   : BUNDLE_UPLOAD_HEAD BUNDLE_UPLOAD_KEYS BUNDLE_UPLOAD_TAIL);
+}
+
+bool bk_build_is_instance(const bk_build_config *c)
+{
+	return c && c->builder_type && strcmp(c->builder_type, "amazon-instance") == 0;
+}
+
 /* builds.c checked the list and the type of every selected build; this
  * is the one the plan is for. */
 static int builder_build(bk_cfg_ctx *c)
@@ -589,6 +663,8 @@ static int builder_build(bk_cfg_ctx *c)
 		return bk_oom();
 	if ((rc = read_fields(c, bpath)) == 0)
 		rc = check_required(c, bpath);
+	if (rc == 0)
+		rc = instance_defaults(c);
 	if (rc == 0)
 		rc = bk_tpl_builder_validate(c, bpath);
 	if (rc == 0)
@@ -637,7 +713,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++)
-		if (fields[i].set == set_str)
+		if (fields[i].set == set_str || fields[i].set == set_local_file)
 			free(*(char **)((char *)cfg + fields[i].off));
 	free(cfg->builder_type);
 	free(cfg->build_name);

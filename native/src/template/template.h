@@ -259,7 +259,20 @@ typedef struct {
 	/* ---- issue 14: what the inputs digest reads ---- */
 	cJSON *tests_json;                   /* the rendered tests section (owned); NULL if absent */
 	bk_reuse_plan reuse;
+	/* amazon-instance: the bundle, Packer's defaults filled in (NULL for
+	 * amazon-ebs) */
+	char *account_id;                    /* dashes removed */
+	char *s3_bucket;
+	char *x509_cert_path, *x509_key_path; /* local files, found */
+	char *x509_upload_path;              /* default /tmp */
+	char *bundle_destination;            /* default /tmp */
+	char *bundle_prefix;                 /* default image-<timestamp> */
+	char *bundle_vol_command;            /* Go-template forms left for the bundler */
+	char *bundle_upload_command;
 } bk_build_config;
+
+/* Is it an amazon-instance build (bundled to S3, registered)? */
+bool bk_build_is_instance(const bk_build_config *c);
 
 /* ---- promote_plan.c: what the promotion code asks of the config ---- */
 /* Does the config ask for anything promotion does? False for a template

@@ -170,6 +170,69 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 	return rc;
 }
 
+static bool only_chars(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+			return false;
+	return true;
+}
+
+/* S3's bucket naming rules: the name goes in every S3 request's path. */
+static bool bucket_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 63 || s[0] == '.' || s[0] == '-' || s[n - 1] == '.' ||
+	    s[n - 1] == '-' || strstr(s, ".."))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* The folders go unquoted into the bundle commands (as Packer's do): an
+ * absolute path of plain characters. */
+static int check_remote_dir(bk_cfg_ctx *c, const char *bpath, const char *key, const char *v)
+{
+	if (v[0] == '/' && only_chars(v, "/._-"))
+		return 0;
+	return ferr(c, bpath, key, "\"%s\" must be an absolute path of letters, digits and "
+		    "/ . _ - (it goes into the bundle commands as is)", v);
+}
+
+/* amazon-instance: what the bundle commands and S3 will be given. */
+static int check_bundle(bk_cfg_ctx *c, const char *bpath)
+{
+	static const char *const virt[] = {"hvm", "paravirtual", NULL};
+	const bk_build_config *cfg = c->cfg;
+	int rc;
+
+	if (!bk_build_is_instance(cfg))
+		return 0;
+	if (strlen(cfg->account_id) != 12 || !only_chars(cfg->account_id, ""))
+		return ferr(c, bpath, "account_id", "\"%s\" is not a 12-digit AWS account id",
+			    cfg->account_id);
+	if (!bucket_name(cfg->s3_bucket))
+		return ferr(c, bpath, "s3_bucket", "\"%s\" is not an S3 bucket name (3-63 "
+			    "characters: a-z, 0-9, '.', '-')", cfg->s3_bucket);
+	if (!only_chars(cfg->bundle_prefix, "._-"))
+		return ferr(c, bpath, "bundle_prefix", "\"%s\" must be letters, digits and . _ - "
+			    "(it names the bundle's files and S3 objects)", cfg->bundle_prefix);
+	if ((rc = check_remote_dir(c, bpath, "x509_upload_path", cfg->x509_upload_path)) != 0 ||
+	    (rc = check_remote_dir(c, bpath, "bundle_destination", cfg->bundle_destination)) != 0)
+		return rc;
+	if ((rc = check_choice(c, bpath, "ami_virtualization_type", cfg->ami_virtualization_type,
+			       virt, "hvm, paravirtual")) != 0)
+		return rc;
+	if (cfg->encrypt_boot == 1)
+		return ferr(c, bpath, "encrypt_boot", "an instance-store image has no EBS snapshot "
+			    "to encrypt (use amazon-ebs)");
+	return 0;
+}
+
 int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath)
 {
 	int rc = check_source(c, bpath);
@@ -180,5 +243,7 @@ int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath)
 		rc = check_ssh(c, bpath);
 	if (rc == 0)
 		rc = check_instance(c, bpath);
+	if (rc == 0)
+		rc = check_bundle(c, bpath);
 	return rc;
 }
