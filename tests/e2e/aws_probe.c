@@ -6,6 +6,9 @@
  *                                 optionally Filter name=NAME)
  *   aws_probe whoami              signed STS GetCallerIdentity, prints the ARN
  *   aws_probe ssm-get NAME        signed SSM GetParameter (JSON protocol)
+ *   aws_probe s3-list BUCKET PREFIX      signed S3 ListObjectsV2, one key a line
+ *   aws_probe s3-delete BUCKET PREFIX    every object under PREFIX deleted
+ *   aws_probe s3-head BUCKET KEY         HeadObject: exists=1 or exists=0
  *
  * Prints "source=<credential source>" first, then the result; on failure
  * "error: <message>" on stderr and exit status 1.
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "aws/ec2.h"
+#include "aws/s3.h"
 
 static void log_line(bk_log_level level, const char *msg, void *payload)
 {
@@ -75,6 +79,30 @@ static int ssm_get(bk_aws *aws, const char *name)
 	return rc;
 }
 
+static int s3(bk_aws *aws, const char *cmd, const char *bucket, const char *arg)
+{
+	bk_strv keys = BK_STRV_INIT;
+	size_t n = 0;
+	int rc;
+
+	if (strcmp(cmd, "s3-list") == 0) {
+		rc = bk_s3_list(&keys, aws, NULL, bucket, arg);
+		for (size_t i = 0; rc == 0 && i < keys.count; i++)
+			printf("key=%s\n", keys.items[i]);
+		bk_strv_free(&keys);
+		return rc;
+	}
+	if (strcmp(cmd, "s3-delete") == 0) {
+		if ((rc = bk_s3_delete_prefix(&n, aws, NULL, bucket, arg)) == 0)
+			printf("deleted=%zu\n", n);
+		return rc;
+	}
+	rc = bk_s3_head(aws, NULL, bucket, arg);
+	if (rc == 0 || rc == BAKEAMI_ENOTFOUND)
+		printf("exists=%d\n", rc == 0);
+	return rc == BAKEAMI_ENOTFOUND ? 0 : rc;
+}
+
 int main(int argc, char **argv)
 {
 	bk_aws_config cfg = {0};
@@ -95,10 +123,13 @@ int main(int argc, char **argv)
 			rc = whoami(aws);
 		else if (strcmp(argv[1], "ssm-get") == 0 && argc > 2)
 			rc = ssm_get(aws, argv[2]);
+		else if (!strncmp(argv[1], "s3-", 3) && argc > 3)
+			rc = s3(aws, argv[1], argv[2], argv[3]);
 		else
 			rc = bk_err(BAKEAMI_EINVALID, "unknown command %s", argv[1]);
-		printf("calls ec2=%ld sts=%ld ssm=%ld\n", bk_aws_call_count(aws, "ec2"),
-		       bk_aws_call_count(aws, "sts"), bk_aws_call_count(aws, "ssm"));
+		printf("calls ec2=%ld sts=%ld ssm=%ld s3=%ld\n", bk_aws_call_count(aws, "ec2"),
+		       bk_aws_call_count(aws, "sts"), bk_aws_call_count(aws, "ssm"),
+		       bk_aws_call_count(aws, "s3"));
 	}
 	if (rc < 0)
 		fprintf(stderr, "error: %s\n", bk_err_msg());

@@ -60,6 +60,10 @@ typedef struct {
 	const char *target;            /* X-Amz-Target, NULL for Query */
 	const bk_aws_creds *creds;     /* NULL: the client's */
 	bool fresh_connection;         /* a create: never re-sent by libcurl (http.c) */
+	/* REST calls (S3): NULL for the Query/JSON POST to "/" */
+	const char *method;            /* "GET", "HEAD", "DELETE", "POST"; NULL: POST */
+	const char *path_query;        /* "/bucket?list-type=2&prefix=p", encoded */
+	const char *content_md5;       /* Content-MD5 (DeleteObjects); NULL: none */
 } bk_http_req;
 
 typedef struct {
@@ -96,6 +100,12 @@ typedef struct {
 } bk_aws_call;
 
 int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err_code[64]);
+/* One REST call (S3) with the same retries and errors: the answer's body
+ * parsed when it has one (*out NULL when empty, e.g. HEAD or DELETE).
+ * action names it in messages ("ListObjectsV2"); req->region NULL: the
+ * client's. */
+int bk_aws__rest(xmlDocPtr *out, bk_aws *aws, const bk_http_req *req, const char *action,
+		 char err_code[64], long *http_status);
 /* Log "retrying ..." and sleep the backoff before retry `retry` (1-based).
  * 0, or BAKEAMI_ECANCELLED. */
 int bk_aws__backoff(bk_aws *aws, const char *service, const char *action,

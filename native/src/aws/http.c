@@ -122,15 +122,16 @@ static int on_progress(void *payload, curl_off_t dt, curl_off_t dn, curl_off_t u
 
 /* ---- the request --------------------------------------------------------- */
 
-static int request_url(char **out, const char *service, const char *region)
+static int request_url(char **out, const bk_http_req *req)
 {
 	char *base;
-	int rc = bk_aws__endpoint(&base, service, region);
+	int rc = bk_aws__endpoint(&base, req->service, req->region);
 
 	if (rc < 0)
 		return rc;
-	/* POST to "/" of the endpoint, keeping any path it has. */
-	*out = bk_sprintf("%s/", base);
+	/* POST to "/" of the endpoint, keeping any path it has; a REST call
+	 * (S3, path-style) adds its own path. */
+	*out = bk_sprintf("%s%s", base, req->path_query ? req->path_query : "/");
 	free(base);
 	return *out ? 0 : bk_oom();
 }
@@ -157,8 +158,10 @@ static int build_headers(struct curl_slist **out, const bk_http_req *req,
 	 * re-encoding the form, and AWS accepts it too. */
 	bk_sha256_hex(sha, req->body, req->body_len);
 	rc = add_header(out, "x-amz-content-sha256: %s", sha);
-	if (rc == 0)
+	if (rc == 0 && req->content_type)
 		rc = add_header(out, "Content-Type: %s", req->content_type);
+	if (rc == 0 && req->content_md5)
+		rc = add_header(out, "Content-MD5: %s", req->content_md5);
 	if (rc == 0 && creds->session_token && *creds->session_token)
 		rc = add_header(out, "X-Amz-Security-Token: %s", creds->session_token);
 	if (rc == 0 && req->target)
@@ -222,6 +225,23 @@ static void note_network_error(bk_http_resp *resp, CURLcode cc, const char *errb
 	resp->status = 0;
 }
 
+/* POST with the body, unless a REST call says otherwise. */
+static void set_method(CURL *c, const bk_http_req *req)
+{
+	const char *m = req->method ? req->method : "POST";
+
+	if (strcmp(m, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(m, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+	}
+}
+
 /*
  * What libcurl may re-send. libcurl (7.88 as in bookworm, and later) sends
  * a request again on its own, up to 5 times and with no option to turn it
@@ -251,7 +271,7 @@ static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *res
 	CURLcode cc;
 	int rc;
 
-	if ((rc = request_url(&url, req->service, req->region)) < 0)
+	if ((rc = request_url(&url, req)) < 0)
 		return rc;
 	/* Reset keeps the live connections: the point of reusing the handle. */
 	curl_easy_reset(c);
@@ -264,8 +284,7 @@ static int perform_locked(bk_aws *aws, const bk_http_req *req, bk_http_resp *res
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	set_method(c, req);
 	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
 	cc = curl_easy_perform(c);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {

@@ -204,6 +204,27 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
 	return rc;
 }
 
+int bk_aws__rest(xmlDocPtr *out, bk_aws *aws, const bk_http_req *req, const char *action,
+		 char err_code[64], long *http_status)
+{
+	bk_http_resp resp = {0, BK_BUF_INIT, "", ""};
+	call_spec cs = {.req = *req, .action = action, .json = false, .stop_when_uncertain = false};
+	int rc;
+
+	*out = NULL;
+	if (err_code)
+		err_code[0] = '\0';
+	if (!cs.req.region)
+		cs.req.region = aws->region;
+	if (!cs.req.body)
+		cs.req.body = "";
+	rc = run_call(aws, &cs, &resp, err_code, http_status);
+	if (rc == 0 && resp.body.len && !(*out = bk_xml__read(resp.body.ptr, resp.body.len)))
+		rc = unreadable(action, &resp);
+	bk_http_resp_free(&resp);
+	return rc;
+}
+
 int bk_aws_query(xmlDocPtr *out, bk_aws *aws, const char *service, const char *region,
 		 const char *action, const bk_params *params, char err_code[64])
 {
