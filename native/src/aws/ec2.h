@@ -85,6 +85,7 @@ typedef struct {
 	char *subnet_id;
 	char *image_id;
 	bk_kv tags;
+	char *architecture;   /* x86_64, arm64, i386 */
 } bk_ec2_instance;
 void bk_ec2_instance_free(bk_ec2_instance *inst);
 
@@ -200,5 +201,28 @@ int bk_ssm_put_parameter(bk_aws *aws, const char *region, const char *name,
 			 const char *value, const char *type, const char *data_type);
 /* DeleteParameter; one already gone counts as deleted. */
 int bk_ssm_delete_parameter(bk_aws *aws, const char *region, const char *name);
+
+/* ---- amazon-instance (ec2_register.c) ---------------------------------- */
+typedef struct {
+	const char *name;
+	const char *description;          /* NULL: none */
+	const char *image_location;       /* "<bucket>/<prefix>.manifest.xml" */
+	const char *architecture;         /* NULL: EC2's default */
+	const char *virtualization_type;  /* NULL: EC2's default */
+	int ena_support, sriov_support;   /* 1: set; else left alone */
+	const bk_bdm *bdms; size_t bdms_count;
+	const bk_kv *image_tags;
+	const char *run_id;               /* our bakeami:run-id: adopt our own on a lost answer */
+} bk_ec2_register_request;
+/* RegisterImage of an uploaded bundle. */
+int bk_ec2_register_image(char **out_image_id, bk_aws *aws, const bk_ec2_register_request *req);
+/* The build's VPC: vpc_id, else subnet_id's (DescribeSubnets), else the
+ * region's default VPC (DescribeVpcs). */
+int bk_ec2_build_vpc(char **out_vpc_id, bk_aws *aws, const char *vpc_id, const char *subnet_id);
+/* The ids of the groups called names[] in vpc_id, in that order
+ * (DescribeSecurityGroups by group-name); a name with no group is
+ * BAKEAMI_ENOTFOUND naming it. */
+int bk_ec2_security_groups_named(bk_strv *out_ids, bk_aws *aws, const char *vpc_id,
+				 const char *const *names, size_t n);
 
 #endif

@@ -14,6 +14,7 @@ void bk_ec2_instance_free(bk_ec2_instance *inst)
 	free(inst->private_ip);
 	free(inst->public_dns);
 	free(inst->vpc_id);
+	free(inst->architecture);
 	free(inst->subnet_id);
 	free(inst->image_id);
 	bk_kv_free(&inst->tags);
@@ -38,6 +39,8 @@ static int parse_instance(bk_ec2_instance *out, xmlNodePtr item)
 		rc = bk_ec2__text(&out->subnet_id, item, "subnetId", false);
 	if (rc == 0)
 		rc = bk_ec2__text(&out->image_id, item, "imageId", false);
+	if (rc == 0)
+		rc = bk_ec2__text(&out->architecture, item, "architecture", false);
 	if (rc == 0)
 		rc = bk_ec2__parse_tags(&out->tags, item);
 	if (rc < 0)

@@ -204,6 +204,9 @@ void bakeami_bake_free(bakeami_bake *b)
 	free(b->ssh_host);
 	free(b->image_id);
 	free(b->unencrypted_id);
+	free(b->manifest_path);
+	free(b->bundle_id);
+	bk_strv_free(&b->x509_remote);
 	free(b->error);
 	free(b->result_json);
 	free_lists(b);

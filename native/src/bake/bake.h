@@ -25,6 +25,9 @@ typedef enum {
 	BK_WAIT_SSH,
 	BK_PROVISION,
 	BK_TEST,                  /* tests before the image (issue 3) */
+	BK_BUNDLE_VOLUME,         /* amazon-instance: x509 pair up, ec2-bundle-vol */
+	BK_UPLOAD_BUNDLE,         /* amazon-instance: ec2-upload-bundle to S3 */
+	BK_REGISTER_IMAGE,        /* amazon-instance: RegisterImage of the manifest */
 	BK_CREATE_IMAGE,
 	BK_WAIT_IMAGE,
 	BK_TEST_IMAGE,            /* tests on a fresh instance (issue 3) */
@@ -86,6 +89,9 @@ struct bakeami_bake {
 	char *ssh_host;
 	int ssh_port;
 	bk_ssh *ssh;
+	bk_strv x509_remote;          /* amazon-instance: the pair on the instance, to remove */
+	char *manifest_path;          /* amazon-instance: <bundle_destination>/<prefix>.manifest.xml */
+	char *bundle_id;              /* amazon-instance: "<bucket>/<prefix>" once uploading */
 	char *image_id;
 	bk_strv image_snapshots;
 	char *unencrypted_id;         /* encrypt_boot: the image before its encrypted copy */
@@ -120,6 +126,9 @@ void bk_run_init(bakeami_bake *b, bk_run_kind kind);
 /* A bake becomes a reuse hit or a re-test (BK_RUN_REUSE, BK_RUN_RETEST):
  * its list and stages from the current state on. */
 void bk_run_switch(bakeami_bake *b, bk_run_kind kind);
+/* A bake of an amazon-instance template: its list bundles and registers
+ * instead of CreateImage (VALIDATE picks it, from the template). */
+void bk_run_use_instance_list(bakeami_bake *b);
 /* Run the list once to DONE, then write the outputs; b->rc. */
 int bk_run(bakeami_bake *b);
 void bk_set_state(bakeami_bake *b, bk_state next, int line);
@@ -154,6 +163,9 @@ int bk_stage_wait_running(bakeami_bake *b);
 int bk_stage_wait_ssh(bakeami_bake *b);
 int bk_stage_provision(bakeami_bake *b);
 int bk_stage_test(bakeami_bake *b);
+int bk_stage_bundle_volume(bakeami_bake *b);
+int bk_stage_upload_bundle(bakeami_bake *b);
+int bk_stage_register_image(bakeami_bake *b);
 int bk_stage_create_image(bakeami_bake *b);
 int bk_stage_wait_image(bakeami_bake *b);
 int bk_stage_test_image(bakeami_bake *b);
@@ -204,6 +216,23 @@ bool bk_reuse_wanted(const bakeami_bake *b);
 /* The digest's tags for an image of this run, within EC2's tag limit
  * given the `have` tags it carries already and `later` to come. */
 int bk_inputs_image_tags(bk_kv *tags, const bakeami_bake *b, size_t later);
+/* ---- stage_image.c ---- */
+/* The image's tags: user tags, provenance, and before_image test results
+ * (CreateImage's and RegisterImage's alike). */
+int bk_final_image_tags(bk_kv *tags, const bakeami_bake *b);
+
+/* ---- stage_bundle.c: amazon-instance's commands on the instance ---- */
+typedef struct {
+	const char *name;   /* "KeyPath": {{.KeyPath}} */
+	const char *value;
+} bk_bundle_field;
+/* Render an option's command with its fields and run it, output live;
+ * a non-zero exit is BAKEAMI_EPROVISION naming the option and the hint. */
+int bk_bundle_run(bakeami_bake *b, const char *option, const char *tmpl,
+		  const bk_bundle_field *f, size_t n, const char *hint);
+/* Remove the x509 pair from the instance (each exit path of the bundle
+ * stages); 0 when nothing is there to remove. */
+int bk_bundle_remove_x509(bakeami_bake *b);
 
 /* ---- stage_test.c ---- */
 /* TestStatus=passed and TestsPassed=N when tests ran (none: nothing). */

@@ -12,11 +12,13 @@
 static const char *const state_names[] = {
 	"VALIDATE", "RESOLVE_SOURCE", "REUSE", "CREATE_KEYPAIR", "CREATE_SECURITY_GROUP",
 	"LAUNCH", "WAIT_RUNNING", "WAIT_SSH", "PROVISION", "TEST",
-	"CREATE_IMAGE", "WAIT_IMAGE", "TEST_IMAGE", "PROMOTE", "CLEANUP", "DONE",
+	"BUNDLE_VOLUME", "UPLOAD_BUNDLE", "REGISTER_IMAGE", "CREATE_IMAGE", "WAIT_IMAGE",
+	"TEST_IMAGE", "PROMOTE", "CLEANUP", "DONE",
 };
 static const char *const stage_words[] = {
 	"validate", "source", "reuse", "key-pair", "security-group", "launch", "launch",
-	"ssh", "provision", "test", "image", "image", "test-image", "promote",
+	"ssh", "provision", "test", "bundle", "bundle", "image", "image", "image", "test-image",
+	"promote",
 	"cleanup", "done",
 };
 _Static_assert(BK_ARRAY_SIZE(state_names) == BK_STATE_LAST, "state_names out of step");
@@ -74,6 +76,13 @@ static const bk_state bake_states[] = {
 	BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_CREATE_IMAGE,
 	BK_WAIT_IMAGE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
 };
+/* amazon-instance (Packer's instance builder): bundled on the instance,
+ * uploaded to S3, registered; then the same waits, tests and promotion. */
+static const bk_state instance_states[] = {
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
+	BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_BUNDLE_VOLUME, BK_UPLOAD_BUNDLE,
+	BK_REGISTER_IMAGE, BK_WAIT_IMAGE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
+};
 static const bk_state promotion_states[] = {BK_VALIDATE, BK_PROMOTE, BK_CLEANUP, BK_DONE};
 /* A tested image of the same inputs: straight to its promotion. */
 static const bk_state reuse_states[] = {
@@ -112,6 +121,9 @@ void bk_run_init(bakeami_bake *b, bk_run_kind kind)
 		[BK_WAIT_SSH] = bk_stage_wait_ssh,
 		[BK_PROVISION] = bk_stage_provision,
 		[BK_TEST] = bk_stage_test,
+		[BK_BUNDLE_VOLUME] = bk_stage_bundle_volume,
+		[BK_UPLOAD_BUNDLE] = bk_stage_upload_bundle,
+		[BK_REGISTER_IMAGE] = bk_stage_register_image,
 		[BK_CREATE_IMAGE] = bk_stage_create_image,
 		[BK_WAIT_IMAGE] = bk_stage_wait_image,
 		[BK_TEST_IMAGE] = bk_stage_test_image,
@@ -136,6 +148,12 @@ void bk_run_switch(bakeami_bake *b, bk_run_kind kind)
 	} else if (kind == BK_RUN_INPUTS) {
 		b->stage[BK_REUSE] = bk_stage_inputs;
 	}
+}
+
+void bk_run_use_instance_list(bakeami_bake *b)
+{
+	if (b->kind == BK_RUN_BAKE)
+		b->states = instance_states;
 }
 
 /* The state after b->state in the run's list. */

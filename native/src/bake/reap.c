@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../aws/s3.h"
 #include "reap.h"
 #include "undo.h"
 
@@ -162,6 +163,66 @@ static int undo_image(bk_reaper *r, const bk_entry *e)
 	return rc;
 }
 
+/* amazon-instance's bundle, "<bucket>/<prefix>": its objects are
+ * <prefix>.manifest.xml and <prefix>.part.NN. */
+static int bundle_parts(char **bucket, char **prefix, const char *id)
+{
+	const char *slash = id ? strchr(id, '/') : NULL;
+
+	*bucket = *prefix = NULL;
+	if (!slash)
+		return bk_err(BAKEAMI_EINVALID, "s3-bundle %s: expected <bucket>/<prefix>",
+			      id ? id : "(none)");
+	if (!(*bucket = bk_strndup(id, (size_t)(slash - id))) ||
+	    !(*prefix = bk_sprintf("%s.", slash + 1))) {
+		free(*bucket);
+		return bk_oom();
+	}
+	return 0;
+}
+
+static int undo_bundle(bk_reaper *r, const bk_entry *e)
+{
+	char *bucket, *prefix;
+	size_t n = 0;
+	int rc = bundle_parts(&bucket, &prefix, e->id);
+
+	if (rc == 0)
+		rc = bk_s3_delete_prefix(&n, r->aws, e->region, bucket, prefix);
+	if (rc == 0)
+		bk_logf(&r->log, BK_LOG_INFO, "s3://%s/%s*: %zu object%s deleted", bucket, prefix,
+			n, n == 1 ? "" : "s");
+	free(bucket);
+	free(prefix);
+	return rc;
+}
+
+static char *describe_bundle(const bk_reaper *r, const bk_entry *e)
+{
+	(void)r;
+	return bk_sprintf("s3-bundle s3://%s.*", e->id);
+}
+
+/* A kill during the upload: whatever objects the intent's prefix has. */
+static int find_bundle(bk_reaper *r, const bk_entry *e, char **id)
+{
+	bk_strv keys = BK_STRV_INIT;
+	char *bucket, *prefix;
+	int rc = bundle_parts(&bucket, &prefix, e->name);
+
+	*id = NULL;
+	if (rc == 0)
+		rc = bk_s3_list(&keys, r->aws, e->region, bucket, prefix);
+	if (rc == BAKEAMI_ENOTFOUND)
+		rc = 0;
+	if (rc == 0 && keys.count && !(*id = bk_strdup(e->name)))
+		rc = bk_oom();
+	bk_strv_free(&keys);
+	free(bucket);
+	free(prefix);
+	return rc;
+}
+
 /* In reverse order of creation: the tag sweep goes in this order. */
 static const bk_kind kinds[] = {
 	{"instance", false, true, undo_instance, describe_resource, NULL},
@@ -169,6 +230,7 @@ static const bk_kind kinds[] = {
 	{"key-pair", false, true, undo_key_pair, describe_resource, NULL},
 	{"image", false, false, undo_image, describe_image, find_image},
 	{"snapshot", false, false, undo_snapshot, describe_resource, NULL},
+	{"s3-bundle", false, false, undo_bundle, describe_bundle, find_bundle},
 	{"launch-permission", true, false, bk_undo_launch_permission,
 	 bk_describe_launch_permission, NULL},
 	{"volume-permission", true, false, bk_undo_volume_permission,

@@ -10,7 +10,7 @@
 
 /* The image's tags: user tags, provenance, before_image test results, and
  * the inputs digest (reuse on or off, so turning it on later finds this). */
-static int final_image_tags(bk_kv *tags, const bakeami_bake *b)
+int bk_final_image_tags(bk_kv *tags, const bakeami_bake *b)
 {
 	const bk_build_config *c = b->cfg;
 	bool after = bk_verify_wants(c->tests, "after_image");
@@ -45,7 +45,7 @@ int bk_stage_create_image(bakeami_bake *b)
 	req.bdms = c->ami_bdms;
 	req.bdms_count = c->ami_bdms_count;
 	req.client_token = token;
-	if ((rc = final_image_tags(&tags, b)) < 0)
+	if ((rc = bk_final_image_tags(&tags, b)) < 0)
 		goto done;
 	req.image_tags = &tags;
 	if ((rc = bk_journal_intent(b->journal, "image", req.name)) < 0 ||
@@ -127,7 +127,7 @@ static int tag_image(bakeami_bake *b)
 {
 	const char *ids[1] = {b->image_id};
 	bk_kv tags = BK_KV_INIT;
-	int rc = final_image_tags(&tags, b);
+	int rc = bk_final_image_tags(&tags, b);
 
 	if (rc == 0)
 		rc = bk_ec2_create_tags(b->aws, NULL, ids, 1, &tags);

@@ -12,6 +12,9 @@ static int keep_image(bakeami_bake *b)
 {
 	int rc = bk_journal_kept(b->journal, "image", b->image_id);
 
+	/* amazon-instance: the image is its bundle in S3; they stay together. */
+	if (rc == 0 && b->bundle_id)
+		rc = bk_journal_kept(b->journal, "s3-bundle", b->bundle_id);
 	if (rc < 0)
 		return rc;
 	return bk_kv_set(&b->amis, bk_aws_region(b->aws), b->image_id);

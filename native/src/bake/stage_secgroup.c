@@ -130,12 +130,61 @@ done:
 	return rc;
 }
 
+static bool group_id(const char *s)
+{
+	return bk_str_starts(s, "sg-");
+}
+
+/* security_group_ids that are names (the seed's "all", "default"): EC2
+ * wants ids, so each is looked up in the build VPC, with a warning. */
+static int resolve_group_names(bakeami_bake *b)
+{
+	bk_strv *ids = &b->cfg->security_group_ids, names = BK_STRV_INIT, found = BK_STRV_INIT;
+	bk_strv out = BK_STRV_INIT;
+	char *vpc = NULL;
+	size_t k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ids->count; i++)
+		if (!group_id(ids->items[i]))
+			rc = bk_strv_push(&names, ids->items[i]);
+	if (rc < 0 || names.count == 0)
+		goto done;
+	if ((rc = bk_ec2_build_vpc(&vpc, b->aws, b->cfg->vpc_id, b->cfg->subnet_id)) < 0 ||
+	    (rc = bk_ec2_security_groups_named(&found, b->aws, vpc,
+					       (const char *const *)names.items, names.count)) < 0) {
+		rc = bk_err_wrap(rc == BAKEAMI_ENOTFOUND ? BAKEAMI_EINVALID : rc,
+				 "builders[0].security_group_ids");
+		goto done;
+	}
+	for (size_t i = 0; rc == 0 && i < ids->count; i++) {
+		const char *id = group_id(ids->items[i]) ? ids->items[i] : found.items[k++];
+		if (!group_id(ids->items[i]))
+			bk_warn(b, "security_group_ids: \"%s\" is a group name, not an id: using "
+				"%s, the group of that name in %s", ids->items[i], id, vpc);
+		rc = bk_strv_push(&out, id);
+	}
+	if (rc == 0) {
+		bk_strv_free(ids);
+		*ids = out;
+		memset(&out, 0, sizeof(out));
+	}
+done:
+	bk_strv_free(&names);
+	bk_strv_free(&found);
+	bk_strv_free(&out);
+	free(vpc);
+	return rc;
+}
+
 int bk_stage_create_security_group(bakeami_bake *b)
 {
 	bk_strv cidrs = BK_STRV_INIT;
 	int rc;
 
 	if (b->cfg->security_group_ids.count) {
+		if ((rc = resolve_group_names(b)) < 0)
+			return rc;
 		bk_step(b, "using security groups given by the template");
 		return 0;
 	}
