@@ -253,7 +253,7 @@ static void test_ledger__kinds_table(void **state)
 	static const char *const changes[] = {"launch-permission", "volume-permission", "tags",
 					      "deprecation", "ssm-parameter"};
 	static const char *const resources[] = {"instance", "security-group", "key-pair", "image",
-						"snapshot"};
+						"snapshot", "s3-bundle"};
 	size_t n;
 	const bk_kind *k = bk_kinds(&n);
 	bk_reaper r = {0};
@@ -275,6 +275,9 @@ static void test_ledger__kinds_table(void **state)
 	assert_true(bk_kind_of(&r, "instance") < bk_kind_of(&r, "security-group") &&
 		    bk_kind_of(&r, "security-group") < bk_kind_of(&r, "key-pair"));
 	assert_false(bk_kind_of(&r, "image")->by_tag || bk_kind_of(&r, "snapshot")->by_tag);
+	/* amazon-instance's bundle: found by its intent's bucket/prefix, not by tag */
+	assert_false(bk_kind_of(&r, "s3-bundle")->by_tag);
+	assert_non_null(bk_kind_of(&r, "s3-bundle")->find);
 	assert_null(bk_kind_of(&r, "volume"));
 }
 

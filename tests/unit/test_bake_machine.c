@@ -155,7 +155,8 @@ static void test_machine__every_transition_in_order(void **state)
 	char line[64];
 
 	(void)state;
-	assert_int_equal(n, BK_STATE_LAST - 1);   /* every state but DONE, which has no stage */
+	/* every state but DONE, which has no stage, and amazon-instance's three */
+	assert_int_equal(n, BK_STATE_LAST - 4);
 	assert_int_equal(run(b), 0);
 	assert_int_equal(b->state, BK_DONE);
 	assert_visited(want, n);
@@ -212,39 +213,85 @@ static void test_machine__reuse_switches_the_list_at_reuse(void **state)
 	bakeami_bake_free(b);
 }
 
+/* A fresh bake of either list: amazon-ebs's, or amazon-instance's. */
+static bakeami_bake *fake_bake(bool instance)
+{
+	bakeami_bake *b = fake_run(false);
+
+	if (instance)
+		bk_run_use_instance_list(b);
+	return b;
+}
+
 static void test_machine__failure_at_every_state_jumps_to_cleanup(void **state)
 {
 	(void)state;
-	for (int s = BK_VALIDATE; s < BK_CLEANUP; s++) {
-		bakeami_bake *b = fake_run(false);
-		bk_state want[MAX];
-		size_t n = expected(want, b, (bk_state)s);
+	for (int inst = 0; inst < 2; inst++) {
+		bakeami_bake *probe = fake_bake(inst);
+		bk_state list[MAX];
+		size_t count = 0;
 
-		T.fail_at = (bk_state)s;
-		assert_int_equal(run(b), BAKEAMI_EAWS);
-		assert_int_equal(b->failed_state, s);
-		assert_non_null(strstr(b->error, bk_state_name((bk_state)s)));
-		assert_visited(want, n);
-		assert_reaped_in_reverse();
-		bakeami_bake_free(b);
+		for (size_t i = 0; probe->states[i] != BK_CLEANUP; i++)
+			list[count++] = probe->states[i];
+		bakeami_bake_free(probe);
+		for (size_t i = 0; i < count; i++) {
+			bk_state s = list[i];
+			bakeami_bake *b = fake_bake(inst);
+			bk_state want[MAX];
+			size_t n = expected(want, b, s);
+
+			T.fail_at = s;
+			assert_int_equal(run(b), BAKEAMI_EAWS);
+			assert_int_equal(b->failed_state, s);
+			assert_non_null(strstr(b->error, bk_state_name(s)));
+			assert_visited(want, n);
+			assert_reaped_in_reverse();
+			bakeami_bake_free(b);
+		}
 	}
 }
 
 static void test_machine__cancel_at_every_state_cleans_up_once_in_reverse(void **state)
 {
 	(void)state;
-	for (int s = BK_VALIDATE; s < BK_CLEANUP; s++) {
-		bakeami_bake *b = fake_run(false);
-		bk_state want[MAX];
-		size_t n = expected(want, b, (bk_state)s);
+	for (int inst = 0; inst < 2; inst++) {
+		bakeami_bake *probe = fake_bake(inst);
+		bk_state list[MAX];
+		size_t count = 0;
 
-		T.cancel_at = (bk_state)s;
-		assert_int_equal(run(b), BAKEAMI_ECANCELLED);
-		assert_int_equal(b->state, BK_DONE);
-		assert_visited(want, n);   /* nothing after the cancelled state ran */
-		assert_reaped_in_reverse();
-		bakeami_bake_free(b);
+		for (size_t i = 0; probe->states[i] != BK_CLEANUP; i++)
+			list[count++] = probe->states[i];
+		bakeami_bake_free(probe);
+		for (size_t i = 0; i < count; i++) {
+			bakeami_bake *b = fake_bake(inst);
+			bk_state want[MAX];
+			size_t n = expected(want, b, list[i]);
+
+			T.cancel_at = list[i];
+			assert_int_equal(run(b), BAKEAMI_ECANCELLED);
+			assert_int_equal(b->state, BK_DONE);
+			assert_visited(want, n);   /* nothing after the cancelled state ran */
+			assert_reaped_in_reverse();
+			bakeami_bake_free(b);
+		}
 	}
+}
+
+/* amazon-instance bundles, uploads and registers where amazon-ebs creates
+ * the image; every state of either list has a stage of its own. */
+static void test_machine__instance_list(void **state)
+{
+	static const bk_state want[] = {BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE,
+		BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP, BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION,
+		BK_TEST, BK_BUNDLE_VOLUME, BK_UPLOAD_BUNDLE, BK_REGISTER_IMAGE, BK_WAIT_IMAGE,
+		BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP};
+	bakeami_bake *b = fake_bake(true);
+
+	(void)state;
+	assert_int_equal(run(b), 0);
+	assert_visited(want, BK_ARRAY_SIZE(want));
+	assert_reaped_in_reverse();
+	bakeami_bake_free(b);
 }
 
 /* CLEANUP is not cancellable: a cancel while it runs stops nothing. */
@@ -313,6 +360,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_machine__every_transition_in_order),
 		cmocka_unit_test(test_machine__reuse_switches_the_list_at_reuse),
+		cmocka_unit_test(test_machine__instance_list),
 		cmocka_unit_test(test_machine__failure_at_every_state_jumps_to_cleanup),
 		cmocka_unit_test(test_machine__cancel_at_every_state_cleans_up_once_in_reverse),
 		cmocka_unit_test(test_machine__cancel_during_cleanup_stops_nothing),

@@ -3,54 +3,27 @@
  * to x509_upload_path (mode 0600), then bundle_vol_command run on the
  * instance, as Packer's StepUploadX509Cert and StepBundleVolume do. Also
  * the helpers UPLOAD_BUNDLE shares: a bundle command rendered and run,
- * and the pair removed again, on every way out.
+ * and the pair removed again, on every way out. The fields of each command
+ * are the ones template/validate.c checks it against.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../provision/cmdtmpl.h"
 #include "bake.h"
 
-/* {{.Field}} of the table; any other {{ }} left is an error naming it.
- * (Packer's {{if}} forms come with the provision layer's renderer.) */
+/* Packer's Go-template forms ({{.Field}}, {{if .Token}}...{{end}}) with
+ * this command's fields, by the provision layer's renderer. */
 static int render(char **out, const char *option, const char *tmpl,
 		  const bk_bundle_field *f, size_t n)
 {
-	bk_buf b = BK_BUF_INIT;
-	const char *p = tmpl;
-	int rc = 0;
+	bk_cmd_field cf[16];
 
-	while (rc == 0 && *p) {
-		const char *open = strstr(p, "{{"), *close;
-		size_t i;
-
-		if (!open) {
-			rc = bk_buf_puts(&b, p);
-			break;
-		}
-		rc = bk_buf_put(&b, p, (size_t)(open - p));
-		if (rc < 0 || !(close = strstr(open, "}}"))) {
-			rc = rc < 0 ? rc : bk_err(BAKEAMI_EINVALID, "%s: unterminated {{", option);
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			size_t len = strlen(f[i].name);
-			if (open[2] == '.' && (size_t)(close - open - 3) == len &&
-			    !strncmp(open + 3, f[i].name, len))
-				break;
-		}
-		if (i == n)
-			rc = bk_err(BAKEAMI_EINVALID, "%s: unknown field {{%.*s}}", option,
-				    (int)(close - open - 2), open + 2);
-		else
-			rc = bk_buf_puts(&b, f[i].value ? f[i].value : "");
-		p = close + 2;
-	}
-	if (rc < 0) {
-		bk_buf_free(&b);
-		return rc < 0 ? rc : bk_oom();
-	}
-	*out = bk_buf_detach(&b);
-	return *out ? 0 : bk_oom();
+	if (n > BK_ARRAY_SIZE(cf))
+		return bk_err(BAKEAMI_ERROR, "%s: too many fields", option);
+	for (size_t i = 0; i < n; i++)
+		cf[i] = (bk_cmd_field){f[i].name, f[i].value, false};
+	return bk_cmd_render(out, tmpl, cf, n, option);
 }
 
 int bk_bundle_run(bakeami_bake *b, const char *option, const char *tmpl,

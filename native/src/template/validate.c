@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../provision/cmdtmpl.h"
 #include "template_int.h"
 
 static int ferr(const bk_cfg_ctx *c, const char *bpath, const char *key, const char *fmt, ...)
@@ -203,6 +204,31 @@ static int check_remote_dir(bk_cfg_ctx *c, const char *bpath, const char *key, c
 		    "/ . _ - (it goes into the bundle commands as is)", v);
 }
 
+/* The fields each bundle command is rendered with (bake/stage_bundle.c,
+ * stage_upload_bundle.c): Packer's, plus ManifestName and Prefix for the
+ * upload. Checked now, so a typo fails before any AWS call. */
+static int check_bundle_command(bk_cfg_ctx *c, const char *bpath, const char *key,
+				const char *tmpl, bool upload)
+{
+	static const bk_cmd_field vol[] = {{"AccountId", NULL, false},
+		{"Architecture", NULL, false}, {"CertPath", NULL, false},
+		{"Destination", NULL, false}, {"KeyPath", NULL, false}, {"Prefix", NULL, false},
+		{"PrivatePath", NULL, false}};
+	static const bk_cmd_field up[] = {{"AccessKey", NULL, false},
+		{"BucketName", NULL, false}, {"BundleDirectory", NULL, false},
+		{"ManifestPath", NULL, false}, {"ManifestName", NULL, false},
+		{"Prefix", NULL, false}, {"Region", NULL, false}, {"SecretKey", NULL, false},
+		{"Token", NULL, false}};
+	char what[192], *out = NULL;
+	int rc;
+
+	snprintf(what, sizeof(what), "%s: %s.%s", c->file, bpath, key);
+	rc = bk_cmd_render(&out, tmpl, upload ? up : vol,
+			   upload ? BK_ARRAY_SIZE(up) : BK_ARRAY_SIZE(vol), what);
+	free(out);
+	return rc;
+}
+
 /* amazon-instance: what the bundle commands and S3 will be given. */
 static int check_bundle(bk_cfg_ctx *c, const char *bpath)
 {
@@ -230,7 +256,11 @@ static int check_bundle(bk_cfg_ctx *c, const char *bpath)
 	if (cfg->encrypt_boot == 1)
 		return ferr(c, bpath, "encrypt_boot", "an instance-store image has no EBS snapshot "
 			    "to encrypt (use amazon-ebs)");
-	return 0;
+	if ((rc = check_bundle_command(c, bpath, "bundle_vol_command", cfg->bundle_vol_command,
+				       false)) != 0)
+		return rc;
+	return check_bundle_command(c, bpath, "bundle_upload_command", cfg->bundle_upload_command,
+				    true);
 }
 
 int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath)
