@@ -3,7 +3,8 @@
 - lab (session): moto + fault proxy + sshd, started once, stopped at the end.
 - clean_lab: a reset lab for this test; after it, nothing may be left in moto except the
   images the test names with clean_lab.keep_images([...]) (or any image, with
-  @pytest.mark.keeps_images) and their snapshots.
+  @pytest.mark.keeps_images) and their snapshots, and the S3 objects under the
+  "bucket/prefix" named with clean_lab.keep_s3(...) (a kept instance-store image's bundle).
 - bakeami: run(args, ...) / start(args, ...) build/bakeami with the lab's environment.
 - example: example("web.json") copies examples/ into the test's tmp dir, returns the template.
 """
@@ -67,9 +68,14 @@ class CleanLab:
     def __init__(self, lab: Lab):
         self.lab = lab
         self.kept: set[str] = set()
+        self.kept_s3: set[str] = set()
 
     def keep_images(self, image_ids) -> None:
         self.kept.update([image_ids] if isinstance(image_ids, str) else image_ids)
+
+    def keep_s3(self, prefix: str) -> None:
+        """S3 objects under "bucket/prefix" may remain (a kept amazon-instance image's bundle)."""
+        self.kept_s3.add(prefix)
 
     def __getattr__(self, name):
         return getattr(self.lab, name)
@@ -89,7 +95,7 @@ def clean_lab(lab: Lab, request):
     if request.node.get_closest_marker("keeps_images"):
         for region in lab.active_regions():
             allowed.update(i["ImageId"] for i in lab.ec2(region).describe_images(Owners=["self"])["Images"])
-    lab.assert_clean(allow_images=allowed)
+    lab.assert_clean(allow_images=allowed, allow_s3=cl.kept_s3)
 
 
 class Bakeami:

@@ -46,6 +46,16 @@ SSH_USER = "bakeami"
 SSH_HOST = "127.0.0.1"
 AKC_ROOT = Path("/usr/local/lib/bakeami-test")  # root-owned, as sshd demands for the command
 SUDOERS = Path("/etc/sudoers.d/bakeami-test")
+# amazon-instance's bundle tools, as the instance runs them: `sudo -i -n ec2-bundle-vol ...` (a
+# root login shell) and the seed's `sudo -n ec2-upload-bundle` (sudo's secure_path) both find
+# /usr/local/bin. The wrappers there run tests/e2e/bin's stand-ins with the lab's S3.
+STAND_IN_DIR = Path("/usr/local/bin")
+STAND_INS = ("ec2-bundle-vol", "ec2-upload-bundle")
+_STAND_IN_WRAPPER = """#!/bin/sh
+# bakeami e2e lab {lab_id}: amazon-instance's bundle tool, a stand-in (tests/e2e/bin/{name})
+BAKEAMI_LAB_S3_ENDPOINT={endpoint} BAKEAMI_LAB_UPLOAD_FAIL={fail_file} \\
+  exec {python} {script} "$@"
+"""
 TEST_CREDS = ("AKIDBAKEAMILAB0000", "bakeami-lab-secret-key")
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "ftp_proxy", "no_proxy"}
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -262,6 +272,7 @@ class Lab:
             self._wait_moto()
             self._write_akc_conf()
             self._start_sshd()
+            self._install_stand_ins()
             self.proxy = FaultProxy("127.0.0.1", self.moto_port)
             self.proxy.start()
             self._warm()
@@ -282,6 +293,7 @@ class Lab:
             self.proxy = None
         _kill(self._moto)
         self._moto = None
+        self._remove_stand_ins()
         shutil.rmtree(self.akc_dir, ignore_errors=True)
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -333,6 +345,47 @@ class Lab:
             body_sha256=sha256(_AKC_BODY.encode()).hexdigest()))
         os.chmod(self.akc, 0o755)
         _check_root_owned(self.akc)
+
+    def _install_stand_ins(self) -> None:
+        """The bundle tools' wrappers; one of a lab that is gone is replaced, a foreign file
+        of that name is an error (never overwritten)."""
+        self._upload_fail = self.tmp / "upload-fail"
+        for name in STAND_INS:
+            dst = STAND_IN_DIR / name
+            if dst.exists() and "# bakeami e2e lab " not in dst.read_text(errors="replace"):
+                raise LabError(f"{dst} exists and is not a bakeami lab stand-in: not replacing it")
+            tmp = dst.with_name(f".{name}.{self.lab_id}")
+            tmp.write_text(_STAND_IN_WRAPPER.format(
+                lab_id=self.lab_id, name=name, endpoint=shlex.quote(f"http://127.0.0.1:{self.moto_port}"),
+                fail_file=shlex.quote(str(self._upload_fail)),
+                python=shlex.quote(sys.executable),  # the one with boto3 (tests/deps.sh)
+                script=shlex.quote(str(Path(__file__).resolve().parent / "bin" / name))))
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, dst)
+
+    def _remove_stand_ins(self) -> None:
+        for name in STAND_INS:
+            dst = STAND_IN_DIR / name
+            try:
+                if f"# bakeami e2e lab {self.lab_id}:" in dst.read_text(errors="replace"):
+                    dst.unlink()
+            except OSError:
+                pass
+
+    def fail_bundle_upload(self, after: int | None) -> None:
+        """The stand-in ec2-upload-bundle exits 1 after uploading `after` objects (None: no
+        failure). reset() clears it."""
+        if after is None:
+            self._upload_fail.unlink(missing_ok=True)
+        else:
+            self._upload_fail.write_text(str(after))
+
+    def s3_objects(self) -> list[str]:
+        """Every object in moto's S3, as "bucket/key"."""
+        s3 = self._client("s3", self.region)
+        return [f"{b['Name']}/{o['Key']}" for b in s3.list_buckets()["Buckets"]
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b["Name"])
+                for o in page.get("Contents", [])]
 
     def _write_akc_conf(self) -> None:
         values = {"ENDPOINT": f"http://127.0.0.1:{self.moto_port}", "REGIONS": " ".join(self.regions),
@@ -463,6 +516,7 @@ class Lab:
             self._moto_api("/moto-api/reset-auth", b"inf")
             self._auth_enabled = False
             self._set_creds(*TEST_CREDS)
+        self.fail_bundle_upload(None)
         self.proxy.reset_calls()
         self.proxy.clear_faults()
         self.proxy.clear_stand_ins()
@@ -602,12 +656,14 @@ class Lab:
             return set()
         return {a["ami_id"] for a in json.loads(Path(path).read_text())}
 
-    def leftovers(self, region: str | None = None, allow_images=()) -> "Leftovers":
+    def leftovers(self, region: str | None = None, allow_images=(), allow_s3=()) -> "Leftovers":
         """What bakes may have left in `region` (default: lab.region), as kind -> descriptions
         for the non-empty kinds among instances (not terminated), key_pairs,
         security_groups (not 'default'), images (owned by self), snapshots (owned by self)
         and volumes (available, i.e. detached); empty when clean. A missing kind reads as [].
-        Images in allow_images, and their snapshots, are not reported."""
+        Images in allow_images, and their snapshots, are not reported. In the lab's first region
+        also s3_objects (S3 is global): every object but those under a "bucket/prefix" of
+        allow_s3 (an amazon-instance image's bundle)."""
         ec2 = self._client("ec2", region or self.region)
         allowed = set(allow_images) | self._catalogue
         found: dict[str, list[str]] = {
@@ -632,12 +688,15 @@ class Lab:
             and not set(_AMI_ID.findall(s.get("Description", ""))) & allowed]
         found["volumes"] = [f"{v['VolumeId']} ({v['State']})" for v in ec2.describe_volumes()["Volumes"]
                             if v["State"] == "available"]
+        if (region or self.region) == self.region:
+            found["s3_objects"] = [o for o in self.s3_objects()
+                                   if not any(o.startswith(p) for p in allow_s3)]
         return Leftovers((k, v) for k, v in found.items() if v)
 
-    def assert_clean(self, region: str | None = None, allow_images=()) -> None:
+    def assert_clean(self, region: str | None = None, allow_images=(), allow_s3=()) -> None:
         """Fails listing what is left in `region`, or in every active region when None."""
         regions = [region] if region else self.active_regions()
-        left = {r: found for r in regions if (found := self.leftovers(r, allow_images))}
+        left = {r: found for r in regions if (found := self.leftovers(r, allow_images, allow_s3))}
         if left:
             raise AssertionError("resources left behind in moto:\n" + format_leftovers(left))
 

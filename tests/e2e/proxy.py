@@ -148,8 +148,20 @@ def parse_call(method: str, target: str, headers: list[tuple[str, str]], body: b
         ctype = hdr.get("content-type", "")
         if body and (ctype.startswith("application/x-www-form-urlencoded") or not ctype):
             params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
-        action = params.get("Action")
+        action = params.get("Action") or _s3_action(service, method, params)
     return Call(time.time(), method, split.path or "/", service, region, action, params, headers, body)
+
+
+def _s3_action(service: str | None, method: str, params: dict[str, str]) -> str | None:
+    """S3's REST calls named as its API names them (bakeami's: ListObjectsV2, DeleteObjects,
+    HeadObject), so tests can count and fault them like the Query calls."""
+    if service != "s3":
+        return None
+    if method == "GET":
+        return "ListObjectsV2" if params.get("list-type") == "2" else "GetObject"
+    if method == "POST" and "delete" in params:
+        return "DeleteObjects"
+    return {"HEAD": "HeadObject", "DELETE": "DeleteObject", "PUT": "PutObject"}.get(method)
 
 
 def _iso8601(text: str | None) -> bool:

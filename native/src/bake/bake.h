@@ -227,9 +227,10 @@ typedef struct {
 	const char *value;
 } bk_bundle_field;
 /* Render an option's command with its fields and run it, output live;
- * a non-zero exit is BAKEAMI_EPROVISION naming the option and the hint. */
+ * a non-zero exit is BAKEAMI_EPROVISION naming the option, and the hint
+ * when the status is hint_status (0: any). */
 int bk_bundle_run(bakeami_bake *b, const char *option, const char *tmpl,
-		  const bk_bundle_field *f, size_t n, const char *hint);
+		  const bk_bundle_field *f, size_t n, int hint_status, const char *hint);
 /* Remove the x509 pair from the instance (each exit path of the bundle
  * stages); 0 when nothing is there to remove. */
 int bk_bundle_remove_x509(bakeami_bake *b);

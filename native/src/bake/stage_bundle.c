@@ -27,7 +27,7 @@ static int render(char **out, const char *option, const char *tmpl,
 }
 
 int bk_bundle_run(bakeami_bake *b, const char *option, const char *tmpl,
-		  const bk_bundle_field *f, size_t n, const char *hint)
+		  const bk_bundle_field *f, size_t n, int hint_status, const char *hint)
 {
 	char *cmd = NULL;
 	int status = -1;
@@ -38,9 +38,11 @@ int bk_bundle_run(bakeami_bake *b, const char *option, const char *tmpl,
 	bk_step(b, "running %s: %s", option, cmd);   /* secrets masked by the event */
 	rc = bk_ssh_exec(&status, b->ssh, cmd, 0, bk_output_line, b);
 	free(cmd);
-	if (rc == 0 && status != 0)
+	if (rc == 0 && status != 0) {
+		bool say = hint && (hint_status == 0 || hint_status == status);
 		rc = bk_err(BAKEAMI_EPROVISION, "%s exited with status %d%s%s", option, status,
-			    hint ? ": " : "", hint ? hint : "");
+			    say ? ": " : "", say ? hint : "");
+	}
 	return rc;
 }
 
@@ -124,7 +126,7 @@ static int bundle_volume(bakeami_bake *b)
 
 	if (rc == 0)
 		rc = bk_bundle_run(b, "bundle_vol_command", c->bundle_vol_command, f,
-				   BK_ARRAY_SIZE(f), "is ec2-bundle-vol (ec2-ami-tools) on the "
+				   BK_ARRAY_SIZE(f), 0, "is ec2-bundle-vol (ec2-ami-tools) on the "
 				   "instance's PATH?");
 	if (rc == 0 && !(b->manifest_path = bk_sprintf("%s/%s.manifest.xml",
 						       c->bundle_destination, c->bundle_prefix)))

@@ -11,12 +11,8 @@
 #include "bake.h"
 
 /* Packer's hint for exit status 3 (StepUploadBundle). */
-static const char *upload_hint(const bakeami_bake *b)
-{
-	(void)b;
-	return "check that the bucket does not exist, or exists and is writable by these "
-	       "credentials";
-}
+#define UPLOAD_HINT "check that the bucket does not exist, or exists and is writable by " \
+	"these credentials"
 
 static int upload(bakeami_bake *b)
 {
@@ -40,7 +36,7 @@ static int upload(bakeami_bake *b)
 	if ((rc = bk_journal_intent(b->journal, "s3-bundle", b->bundle_id)) < 0)
 		return rc;
 	rc = bk_bundle_run(b, "bundle_upload_command", c->bundle_upload_command, f,
-			   BK_ARRAY_SIZE(f), upload_hint(b));
+			   BK_ARRAY_SIZE(f), 3, UPLOAD_HINT);
 	/* A failed upload may have written some parts: created either way, so
 	 * CLEANUP removes whatever is there. */
 	int jrc = bk_journal_created(b->journal, "s3-bundle", b->bundle_id);
