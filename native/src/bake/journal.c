@@ -437,7 +437,9 @@ static int apply_entry(bk_ledger *l, const cJSON *o, bk_entry_state st)
 
 	if (!cJSON_IsNumber(n) || n->valuedouble < 0 || !s.kind)
 		return 0;   /* not ours: skipped like a torn line */
-	if (!(e = ledger_slot(l, (size_t)n->valuedouble)))
+	/* Past the next slot is a gap; checked before the cast, which is
+	 * undefined for a double beyond size_t (a hand-edited "n": 1e300). */
+	if (n->valuedouble > (double)l->count || !(e = ledger_slot(l, (size_t)n->valuedouble)))
 		return 0;   /* a gap: an entry whose line was torn */
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "undo"))
 		if (rc == 0 && cJSON_IsString(it))
