@@ -189,7 +189,9 @@ static int check_only(const prov *p, const pkey *k)
 static int read_key(const prov *p, const pkey *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->obj, k->key);
-	void *dst = (char *)p->pv + k->off;
+	/* No pointer is formed for a key that is checked only (NONE): p->pv +
+	 * (size_t)-1 is undefined even unused. */
+	void *dst = k->off == NONE ? NULL : (char *)p->pv + k->off;
 	char *s;
 	int rc;
 
