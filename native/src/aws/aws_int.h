@@ -126,6 +126,9 @@ bool bk_ini__has_section(const char *ini, const char *section);
 /* IMDSv2 instance-role credentials: 0, BAKEAMI_ENOTFOUND when there is no
  * metadata service or role, or another error. */
 int bk_aws__imds_creds(bk_aws_creds *out);
+/* The metadata service's credentials document for role (its own reader, so
+ * tests/fuzz reaches it without a metadata service). */
+int bk_aws__imds_parse_creds(bk_aws_creds *out, const char *json, const char *role);
 int bk_aws__creds_set(bk_aws_creds *c, const char *access_key, const char *secret,
 		      const char *token, const char *source, double expires);
 int bk_aws__resolve_region(char **out, const bk_aws_config *cfg);

@@ -97,7 +97,7 @@ static int imds_token(CURL *c, const char *base, char **out)
 	return 0;
 }
 
-static int parse_creds(bk_aws_creds *out, const char *json, const char *role)
+int bk_aws__imds_parse_creds(bk_aws_creds *out, const char *json, const char *role)
 {
 	cJSON *doc = cJSON_Parse(json);
 	const cJSON *ak = cJSON_GetObjectItemCaseSensitive(doc, "AccessKeyId");
@@ -138,7 +138,7 @@ static int imds_fetch(CURL *c, const char *base, bk_aws_creds *out)
 	if (rc == 0)
 		rc = imds_get(c, base, path, token, &body);
 	if (rc == 0)
-		rc = parse_creds(out, body.ptr, role);
+		rc = bk_aws__imds_parse_creds(out, body.ptr, role);
 	if (body.ptr)
 		explicit_bzero(body.ptr, body.len);
 	bk_buf_free(&body);
