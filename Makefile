@@ -27,6 +27,13 @@ ASAN_BUILD := build/asan
 ifeq ($(BUILD),$(ASAN_BUILD))
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
+# BUILD=build/fuzz: the same objects built by clang for libFuzzer (see fuzz).
+FUZZ_BUILD := build/fuzz
+ifeq ($(BUILD),$(FUZZ_BUILD))
+CC       := clang
+SANITIZE := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+endif
 LIB_SRC := $(wildcard native/src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC := $(wildcard native/cli/*.c)
@@ -40,7 +47,7 @@ LIB     := $(BUILD)/libbakeami.so
 ARCHIVE := $(BUILD)/libbakeami.a
 CLI     := $(BUILD)/bakeami
 
-.PHONY: all deps test unit e2e probes demo bench clean test-fresh native check-asan
+.PHONY: all deps test unit e2e probes demo bench clean test-fresh native check-asan fuzz fuzz-bins
 all: $(LIB) $(CLI) plugin-jar
 
 $(BUILD)/%.o: %.c
@@ -107,6 +114,29 @@ check-asan:
 	$(SAN_ENV) python3 -m pytest -q -m 'not valgrind' --ignore=tests/e2e/test_jenkins_shim.py $(ASAN_E2E)
 	$(no_reports)
 
+# libFuzzer targets (tests/fuzz/<target>.c), built with clang, ASan and UBSan in build/fuzz.
+# The targets named in FUZZ_AWS answer the library's AWS calls from the input: bk_aws__send is
+# wrapped (tests/fuzz/fuzz_aws.h). `make fuzz FUZZ_SECONDS=N` first replays each target's seed
+# corpus (tests/fuzz/corpus/<target>: seeds and every finding's regression input), then fuzzes
+# it N seconds; it prints executions and findings per target and fails on any finding.
+FUZZ_SRC     := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/bin/%)
+FUZZ_AWS     := ec2 ssm sts
+FUZZ_WRAP    := -Wl,--wrap=bk_aws__send
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+
+$(BUILD)/bin/%: tests/fuzz/%.c $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -fvisibility=default -Inative/src -o $@ $< \
+	  $(ARCHIVE) $(LDLIBS) $(if $(filter $*,$(FUZZ_AWS)),$(FUZZ_WRAP))
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) fuzz-bins
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # test and demo install the packages first, then build in a second make that reads the
 # packages' flags fresh. The Java units run here; the shim's lab tests are part of e2e;
 # check-asan (about 3 minutes more) runs the unit and e2e tests again under the sanitizers.
@@ -116,6 +146,7 @@ test: deps
 	$(MAKE) java-unit
 	$(MAKE) e2e
 	$(MAKE) check-asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 demo: deps
 	$(MAKE) all
@@ -137,5 +168,5 @@ clean:
 
 include java.mk
 # Each tree reads its own dependency files only (build/ holds build/asan).
--include $(shell find $(BUILD) $(if $(filter $(ASAN_BUILD),$(BUILD)),,-path $(ASAN_BUILD) -prune -o) \
-  -name '*.d' -print 2>/dev/null)
+-include $(shell find $(BUILD) $(foreach t,$(ASAN_BUILD) $(FUZZ_BUILD),$(if $(filter $(t),$(BUILD)),,\
+  -path $(t) -prune -o)) -name '*.d' -print 2>/dev/null)
