@@ -219,7 +219,8 @@ bool bk_json_int(const cJSON *obj, const char *key, long *out)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
 
-	if (!cJSON_IsNumber(it))
+	/* The cast is undefined for a double beyond long (a report's "line_number": 1e30). */
+	if (!cJSON_IsNumber(it) || !(it->valuedouble > -9.2e18 && it->valuedouble < 9.2e18))
 		return false;
 	*out = (long)it->valuedouble;
 	return true;
