@@ -28,7 +28,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-__all__ = ["Call", "FaultRule", "FaultProxy", "FAULT_KINDS"]
+__all__ = ["Call", "FaultRule", "FaultProxy", "FAULT_KINDS", "Ec2Realism"]
 
 # kind -> (HTTP status, error code, message) for the kinds answered with an error document.
 _ERRORS = {
@@ -38,7 +38,8 @@ _ERRORS = {
 }
 # JSON-protocol services (SSM, ...) spell throttling differently.
 _JSON_CODES = {"RequestLimitExceeded": "ThrottlingException"}
-FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold", "stale")
+FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold", "stale",
+               "hang")
 # What a Describe call lists its items in: kind "stale" answers it with the list empty, as EC2's
 # eventual consistency can right after a create.
 _STALE_SETS = {"DescribeImages": "imagesSet", "DescribeInstances": "reservationSet",
@@ -90,7 +91,7 @@ class FaultRule:
     code: str | None = None  # for kind "error"
     message: str | None = None  # for kind "error"
     region: str | None = None  # the region the call is signed for
-    params: dict[str, str] | None = None  # e.g. {"Tag.1.Key": "Channel"}
+    params: dict[str, str] | None = None  # e.g. {"Tag.1.Key": "Channel"}; value "*": present
     after: "FaultRule | None" = None  # matches only once that rule has fired
     seen: int = 0  # matching requests so far
     fired: int = 0  # faults injected so far
@@ -111,7 +112,8 @@ class FaultRule:
             return False
         return (self.action in (None, "*", call.action) and self.service in (None, "*", call.service)
                 and self.region in (None, "*", call.region)
-                and all(call.params.get(k) == v for k, v in (self.params or {}).items()))
+                and all(call.params.get(k) == v or (v == "*" and k in call.params)
+                        for k, v in (self.params or {}).items()))
 
     def _take(self, call: Call) -> bool:
         """Counts the call if it matches; True when this rule fires for it. Caller holds the lock."""
@@ -202,6 +204,120 @@ def _token_key(call: Call) -> tuple[str, str, str] | None:
     return None
 
 
+_INSTANCE_STATE = re.compile(rb"(<instanceId>(i-[0-9a-f]+)</instanceId>.*?<instanceState>\s*<code>)(\d+)"
+                             rb"(</code>\s*<name>)([a-z-]+)(</name>)", re.S)
+_IMAGE_STATE = re.compile(rb"(<imageId>(ami-[0-9a-f]+)</imageId>.*?<imageState>)([a-z]+)(</imageState>)", re.S)
+_STATE_CODES = {"pending": b"0", "running": b"16", "shutting-down": b"32", "terminated": b"48"}
+
+
+@dataclass
+class Ec2Realism:
+    """EC2 behaviour moto lacks (reference/moto.md), each off (0/False) until a test sets it:
+
+    pending_s: a new instance is `pending` that long after RunInstances answered (moto: at once
+    `running`); shutting_down_s: a terminated one is `shutting-down` that long (moto: at once
+    `terminated`); image_pending_s: a new image (CreateImage/CopyImage) is `pending` that long;
+    not_found_s: DescribeInstances of a new instance answers InvalidInstanceID.NotFound that
+    long (EC2's eventual consistency); dependency_violation: DeleteSecurityGroup answers
+    DependencyViolation while an instance launched with the group is not `terminated` as the
+    proxy shows it (moto never does); duplicate_names: a second CreateImage of a name the
+    proxy saw made answers InvalidAMIName.Duplicate (moto makes a second image).
+    Only calls through the proxy are seen: an instance made or ended directly in moto is not.
+    """
+
+    pending_s: float = 0.0
+    shutting_down_s: float = 0.0
+    image_pending_s: float = 0.0
+    not_found_s: float = 0.0
+    dependency_violation: bool = False
+    duplicate_names: bool = False
+    launched: dict = field(default_factory=dict)  # instance id -> (time, group ids)
+    terminated: dict = field(default_factory=dict)  # instance id -> time of TerminateInstances
+    images: dict = field(default_factory=dict)  # image id -> time made
+    image_names: dict = field(default_factory=dict)  # (region, name) -> image id
+    answered: list = field(default_factory=list)  # (action, code) of every answer made here
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _instance_state(self, iid: str, now: float) -> str | None:
+        """The state EC2 would show, when it differs from moto's; None: moto's holds."""
+        if iid in self.terminated:
+            return "shutting-down" if now - self.terminated[iid] < self.shutting_down_s else None
+        if iid in self.launched and now - self.launched[iid][0] < self.pending_s:
+            return "pending"
+        return None
+
+    def _alive(self, iid: str, now: float) -> bool:
+        return iid not in self.terminated or now - self.terminated[iid] < self.shutting_down_s
+
+    def before(self, call: Call) -> tuple[int, list, bytes] | None:
+        """An answer EC2 would give instead of moto's, or None."""
+        if call.service != "ec2":
+            return None
+        now = time.monotonic()
+        p = call.params
+        with self.lock:
+            code = None
+            if call.action == "DeleteSecurityGroup" and self.dependency_violation:
+                group = p.get("GroupId")
+                users = [i for i, (_, groups) in self.launched.items()
+                         if group in groups and self._alive(i, now)]
+                if users:
+                    code = ("DependencyViolation", f"resource {group} has a dependent object")
+            elif call.action == "DescribeInstances" and self.not_found_s:
+                ids = [v for k, v in p.items() if k.startswith("InstanceId.")]
+                new = [i for i in ids if i in self.launched and now - self.launched[i][0] < self.not_found_s]
+                if new:
+                    code = ("InvalidInstanceID.NotFound", f"The instance ID '{new[0]}' does not exist")
+            elif call.action == "CreateImage" and self.duplicate_names:
+                if (call.region or "", p.get("Name")) in self.image_names:
+                    code = ("InvalidAMIName.Duplicate", f"AMI name {p.get('Name')} is already in use by an AMI")
+            if code:
+                self.answered.append((call.action, code[0]))
+                return _error_document(call, 400, *code)
+        return None
+
+    def after(self, call: Call, status: int, body: bytes) -> bytes:
+        """Notes what moto made or ended; shows the states EC2 would. Returns the body to send."""
+        if call.service != "ec2" or status != 200:
+            return body
+        now = time.monotonic()
+        with self.lock:
+            if call.action == "RunInstances":
+                groups = {v for k, v in call.params.items() if k.startswith("SecurityGroupId.")}
+                for iid in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", body):
+                    self.launched.setdefault(iid.decode(), (now, groups))
+            elif call.action == "TerminateInstances":
+                for k, v in call.params.items():
+                    if k.startswith("InstanceId."):
+                        self.terminated.setdefault(v, now)
+            elif call.action in ("CreateImage", "CopyImage"):
+                m = re.search(rb"<imageId>(ami-[0-9a-f]+)</imageId>", body)
+                if m:
+                    self.images.setdefault(m.group(1).decode(), now)
+                    if call.action == "CreateImage":
+                        self.image_names[(call.region or "", call.params.get("Name"))] = m.group(1).decode()
+            elif call.action == "DeregisterImage":
+                self.image_names = {k: v for k, v in self.image_names.items()
+                                    if v != call.params.get("ImageId")}
+            elif call.action == "DescribeInstances":
+                return _INSTANCE_STATE.sub(lambda m: self._show_instance(m, now), body)
+            elif call.action == "DescribeImages" and self.image_pending_s:
+                return _IMAGE_STATE.sub(lambda m: self._show_image(m, now), body)
+        return body
+
+    def _show_instance(self, m: re.Match, now: float) -> bytes:
+        state = self._instance_state(m.group(2).decode(), now)
+        if not state:
+            return m.group(0)
+        return m.group(1) + _STATE_CODES[state] + m.group(4) + state.encode() + m.group(6)
+
+    def _show_image(self, m: re.Match, now: float) -> bytes:
+        made = self.images.get(m.group(2).decode())
+        if made is None or now - made >= self.image_pending_s or m.group(3) != b"available":
+            return m.group(0)
+        return m.group(1) + b"pending" + m.group(4)
+
+
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -275,18 +391,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             done(200)
             self._respond(*_empty_answer(call))
             return
-        stand_in = proxy._stand_in(call) if kind is None else None
+        stand_in = proxy._stand_in(call) or proxy.realism.before(call) if kind is None else None
         if stand_in:
             done(stand_in[0])
             self._respond(*stand_in)
             return
         status, reason, resp_headers, resp_body = proxy._forward_once(call, self.command, self.path, headers,
                                                                       wire)
+        if kind in ("drop", "hang"):  # what moto made is EC2's from now on, answered or not
+            proxy.realism.after(call, status, resp_body)
         if kind == "drop":  # moto did the work; the client never hears of it
             done(None)
             self._abort(reset=True)
             return
-        resp_body = proxy._stand_in_answer(call, status, resp_body)
+        if kind == "hang":  # moto did the work; the answer is held until released, then dropped
+            rule.released.wait(rule.delay or 300)
+            done(None)
+            self._abort(reset=True)
+            return
+        resp_body = proxy.realism.after(call, status, proxy._stand_in_answer(call, status, resp_body))
         done(status)
         self._respond(status, resp_headers, resp_body, reason)
 
@@ -335,6 +458,8 @@ class FaultProxy:
         # per token so a repeat waits for the first to finish
         self.token_answers: dict[tuple[str, str, str], tuple[int, str, list, bytes]] = {}
         self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        # What EC2 does and moto does not (slow states, DependencyViolation, ...): off until set
+        self.realism = Ec2Realism()
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> int:
@@ -438,6 +563,7 @@ class FaultProxy:
             self.deprecations.clear()
             self.token_answers.clear()
             self._token_locks.clear()
+            self.realism = Ec2Realism()
 
     def _forward_once(self, call: Call, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):
         """Forwards, except a repeated ClientToken of RunInstances/CopyImage: EC2 answers that with
