@@ -238,7 +238,7 @@ static void check_full_provisioners(const bk_build_config *c)
 	assert_string_equal(p[3].u.file.sources.items[0], "/var/log/cloud-init.log");  /* a download */
 	assert_true(p[3].u.file.download);
 	assert_int_equal(p[4].type, BK_PROV_PUPPET_MASTERLESS);
-	assert_true(bk_str_ends(p[4].u.later.manifest_file, "puppet/manifests/site.pp"));
+	assert_true(bk_str_ends(p[4].u.puppet.manifest_file, "puppet/manifests/site.pp"));
 	assert_int_equal(p[5].type, BK_PROV_ANSIBLE_LOCAL);
 	assert_int_equal(p[6].type, BK_PROV_SHELL_LOCAL);
 	assert_string_equal(p[6].type_name, "shell-local");
@@ -390,7 +390,7 @@ static void test_template__seed(void **state)
 	assert_string_equal(bk_kv_get(&c->tags, "packer"), "true");
 	assert_int_equal(c->provisioners_count, 1);
 	assert_int_equal(c->provisioners[0].type, BK_PROV_PUPPET_SERVER);
-	assert_string_equal(c->provisioners[0].u.later.options, "--test --pluginsync");
+	assert_string_equal(c->provisioners[0].u.puppet.options, "--test --pluginsync");
 	/* amazon-instance's own template is left for its bundler */
 	assert_non_null(strstr(c->bundle_upload_command, "-b {{.BucketName}} -m"));
 	/* typed, with Packer's defaults and its dash-stripped account id */
@@ -412,27 +412,29 @@ static void test_template__seed(void **state)
 	bk_template_free(tpl);
 }
 
-/* The validation pass accepts exactly what a bake can run: the seed's
- * puppet-server is refused by type, with the load's notes still given. */
-static void test_template__validate_refuses_unrunnable_types(void **state)
+/* The validation pass accepts the seed's template as published (its
+ * puppet-server runs since issue 10), with the load's notes given. */
+static void test_template__validate_accepts_the_seed(void **state)
 {
 	const char *files[] = {"examples/seed/variables.json", "examples/seed/lab-variables.json"};
 	const char *vars[] = {"aws_secret_key=seed-secret"};
 	bk_template_source src = {.path = "examples/seed/packer.json", .var_files = files, .var_files_count = 2, .vars = vars, .vars_count = 1};
-	bk_template *tpl = (bk_template *)1;
+	bk_template *tpl = NULL;
 	bk_strv warnings = BK_STRV_INIT;
 	bool clean = false, options = false;
 
 	(void)state;
-	assert_int_equal(bk_template_validate(&tpl, &warnings, &src), BAKEAMI_EINVALID);
-	assert_null(tpl);
-	assert_non_null(strstr(bk_err_msg(), "packer.json: provisioners[0].type: \"puppet-server\" "
-			       "provisioners are not supported by this build"));
+	if (bk_template_validate(&tpl, &warnings, &src) != 0)
+		fail_msg("validate: %s", bk_err_msg());
+	assert_int_equal(bk_template_config(tpl)->provisioners[0].type, BK_PROV_PUPPET_SERVER);
+	assert_string_equal(bk_template_config(tpl)->provisioners[0].u.puppet.options,
+			    "--test --pluginsync");
 	for (size_t i = 0; i < warnings.count; i++) {
 		clean |= strstr(warnings.items[i], "clean_ami_name is the old name") != NULL;
 		options |= strstr(warnings.items[i], "provisioners[0].options: the old") != NULL;
 	}
 	assert_true(clean && options);
+	bk_template_free(tpl);
 	bk_strv_free(&warnings);
 }
 
@@ -589,7 +591,7 @@ int main(void)
 		cmocka_unit_test(test_template__web_bind_tags),
 		cmocka_unit_test(test_template__seed),
 		cmocka_unit_test(test_template__seed_needs_values),
-		cmocka_unit_test(test_template__validate_refuses_unrunnable_types),
+		cmocka_unit_test(test_template__validate_accepts_the_seed),
 		cmocka_unit_test(test_template__validate_accepts_runnable),
 		cmocka_unit_test(test_template__missing_file),
 		cmocka_unit_test(test_template__render_api_keeps_strings),

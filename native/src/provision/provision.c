@@ -19,6 +19,8 @@ static const struct {
 	{BK_PROV_SHELL, bk_prov_shell, true},
 	{BK_PROV_FILE, bk_prov_file, true},
 	{BK_PROV_SHELL_LOCAL, bk_prov_shell_local, false},
+	{BK_PROV_PUPPET_MASTERLESS, bk_prov_puppet_masterless, true},
+	{BK_PROV_PUPPET_SERVER, bk_prov_puppet_server, true},
 };
 
 static int runner_of(bk_prov_type t)

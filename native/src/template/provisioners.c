@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "../provision/cmdtmpl.h"
 #include "template_int.h"
@@ -41,6 +43,7 @@ typedef struct {
 #define FI(f) U(bk_prov_file_cfg, f)
 #define LO(f) U(bk_prov_local_cfg, f)
 #define LA(f) U(bk_prov_later_cfg, f)
+#define PU(f) U(bk_prov_puppet_cfg, f)
 
 #define META_KEYS {"type", 's', NONE}, {"only", 'v', NONE}, {"except", 'v', NONE}, \
 	{"override", '*', NONE}, {"pause_before", 'd', offsetof(bk_provisioner, pause_before_s)}, \
@@ -70,23 +73,23 @@ static const pkey local_keys[] = {META_KEYS,
 	{"inline_shebang", 's', LO(inline_shebang)},
 	{"environment_vars", 'v', LO(environment_vars)}, {"env", 'k', LO(env)},
 	{"valid_exit_codes", 'n', LO(valid_exit_codes)}, {NULL, 0, 0}};
-static const pkey puppet_server_keys[] = {META_KEYS,
-	{"options", 's', LA(options)}, {"facter", 'k', NONE}, {"extra_arguments", 'v', NONE},
-	{"puppet_server", 's', NONE}, {"puppet_node", 's', NONE},
-	{"ignore_exit_codes", 'b', NONE}, {"staging_dir", 's', NONE},
-	{"execute_command", 's', NONE}, {"prevent_sudo", 'b', NONE},
-	{"client_cert_path", 's', NONE}, {"client_private_key_path", 's', NONE},
-	{"puppet_bin_dir", 's', NONE}, {"working_directory", 's', NONE},
-	{"guest_os_type", 's', NONE}, {NULL, 0, 0}};
-static const pkey puppet_masterless_keys[] = {META_KEYS,
-	{"manifest_file", 's', LA(manifest_file)}, {"manifest_dir", 's', LA(manifest_dir)},
-	{"module_paths", 'v', LA(module_paths)},
-	{"hiera_config_path", 's', LA(hiera_config_path)}, {"facter", 'k', NONE},
-	{"extra_arguments", 'v', NONE}, {"execute_command", 's', NONE},
-	{"staging_directory", 's', NONE}, {"prevent_sudo", 'b', NONE},
-	{"ignore_exit_codes", 'b', NONE}, {"working_directory", 's', NONE},
-	{"puppet_bin_dir", 's', NONE}, {"guest_os_type", 's', NONE},
-	{"clean_staging_directory", 'b', NONE}, {NULL, 0, 0}};
+#define PUPPET_KEYS {"facter", 'k', PU(facter)}, \
+	{"extra_arguments", 'v', PU(extra_arguments)}, \
+	{"execute_command", 's', PU(execute_command)}, {"prevent_sudo", 'b', PU(prevent_sudo)}, \
+	{"ignore_exit_codes", 'b', PU(ignore_exit_codes)}, \
+	{"working_directory", 's', PU(working_dir)}, {"puppet_bin_dir", 's', PU(puppet_bin_dir)}, \
+	{"guest_os_type", 's', PU(guest_os_type)}, \
+	{"clean_staging_directory", 'b', PU(clean_staging_dir)}
+static const pkey puppet_server_keys[] = {META_KEYS, PUPPET_KEYS,
+	{"options", 's', PU(options)}, {"puppet_server", 's', PU(puppet_server)},
+	{"puppet_node", 's', PU(puppet_node)}, {"staging_dir", 's', PU(staging_dir)},
+	{"client_cert_path", 's', PU(client_cert_path)},
+	{"client_private_key_path", 's', PU(client_private_key_path)}, {NULL, 0, 0}};
+static const pkey puppet_masterless_keys[] = {META_KEYS, PUPPET_KEYS,
+	{"manifest_file", 's', PU(manifest_file)}, {"manifest_dir", 's', PU(manifest_dir)},
+	{"module_paths", 'v', PU(module_paths)},
+	{"hiera_config_path", 's', PU(hiera_config_path)},
+	{"staging_directory", 's', PU(staging_dir)}, {NULL, 0, 0}};
 static const pkey ansible_local_keys[] = {META_KEYS,
 	{"playbook_file", 's', LA(playbook_file)}, {NULL, 0, 0}};
 
@@ -294,7 +297,16 @@ static int check_command(const prov *p, const char *key, const char *tmpl,
 
 	if (!tmpl)
 		return 0;
-	path = sub(p, key);
+	/* "key[3]": an item of a list */
+	if (strchr(key, '[')) {
+		char *list = bk_strndup(key, strcspn(key, "["));
+		char *lp = list ? sub(p, list) : NULL;
+		path = lp ? bk_tpl_jpath_index(lp, (size_t)atoi(strchr(key, '[') + 1)) : NULL;
+		free(lp);
+		free(list);
+	} else {
+		path = sub(p, key);
+	}
 	what = path ? bk_sprintf("%s: %s", p->c->file, path) : NULL;
 	rc = what ? bk_cmd_render(&out, tmpl, f, n, what) : bk_oom();
 	free(out);
@@ -398,25 +410,99 @@ static int check_local(prov *p)
 	return check_env(p, &l->environment_vars, &l->env);
 }
 
+/* The fields Packer 1.6.6 gives each Puppet execute_command (and its
+ * extra_arguments); the provisioner fills the same names (puppet.c). */
+static const bk_cmd_field masterless_fields[] = {
+	{"WorkingDir", NULL, false}, {"FacterVars", NULL, false}, {"Sudo", NULL, true},
+	{"PuppetBinDir", NULL, false}, {"Debug", NULL, true}, {"ModulePath", NULL, false},
+	{"ModulePathJoiner", NULL, false}, {"HieraConfigPath", NULL, false},
+	{"ManifestDir", NULL, false}, {"ManifestFile", NULL, false},
+	{"ExtraArguments", NULL, false}};
+static const bk_cmd_field server_fields[] = {
+	{"WorkingDir", NULL, false}, {"FacterVars", NULL, false}, {"Sudo", NULL, true},
+	{"PuppetBinDir", NULL, false}, {"Debug", NULL, true}, {"PuppetServer", NULL, false},
+	{"PuppetNode", NULL, false}, {"ClientCertPath", NULL, false},
+	{"ClientPrivateKeyPath", NULL, false}, {"ExtraArguments", NULL, false}};
+
+/* A local path that must be a directory (want_dir) or a file. */
+static int check_kind(const prov *p, const char *local, const char *key, bool want_dir)
+{
+	struct stat st;
+
+	if (!local || (stat(local, &st) == 0 && !!S_ISDIR(st.st_mode) == want_dir))
+		return 0;
+	return perr_key(p, key, want_dir ? "must be a directory" : "must be a file");
+}
+
+static int check_puppet(prov *p, const bk_cmd_field *fields, size_t n)
+{
+	bk_prov_puppet_cfg *pu = &p->pv->u.puppet;
+	const char *os = pu->guest_os_type;
+	int rc = 0;
+
+	if (os && strcasecmp(os, "unix") != 0)
+		return perr_key(p, "guest_os_type", strcasecmp(os, "windows") == 0
+				? "windows guests are not supported: bakeami bakes Linux images over "
+				  "SSH (use \"unix\")" : "must be \"unix\"");
+	for (size_t i = 0; i < pu->facter.count && rc == 0; i++)
+		if (!valid_env_name(pu->facter.keys[i], strlen(pu->facter.keys[i]))) {
+			char *fp = sub(p, "facter"), *kp = fp ? bk_tpl_jpath_key(fp, pu->facter.keys[i]) : NULL;
+			rc = bk_tpl_err(p->c->file, kp ? kp : p->path, "a fact name becomes FACTER_<name>: "
+					"letters, digits and _ only");
+			free(kp);
+			free(fp);
+		}
+	rc = rc ? rc : check_command(p, "execute_command", pu->execute_command, fields, n);
+	for (size_t i = 0; rc == 0 && i < pu->extra_arguments.count; i++) {
+		char key[40];
+		snprintf(key, sizeof(key), "extra_arguments[%zu]", i);
+		rc = check_command(p, key, pu->extra_arguments.items[i], fields, n);
+	}
+	return rc;
+}
+
 static int check_puppet_server(prov *p)
 {
+	bk_prov_puppet_cfg *pu = &p->pv->u.puppet;
+	int rc;
+
 	if (get(p, "options"))
 		bk_tpl_warn(p->c->warnings, "%s: %s.options: the old puppet-server key (Packer "
 			"replaced it with extra_arguments); accepted", p->c->file, p->path);
-	return 0;
+	if ((rc = check_puppet(p, server_fields, BK_ARRAY_SIZE(server_fields))) == 0 &&
+	    (rc = resolve_str(p, &pu->client_cert_path, "client_cert_path")) == 0 &&
+	    (rc = check_kind(p, pu->client_cert_path, "client_cert_path", true)) == 0 &&
+	    (rc = resolve_str(p, &pu->client_private_key_path, "client_private_key_path")) == 0)
+		rc = check_kind(p, pu->client_private_key_path, "client_private_key_path", true);
+	return rc;
+}
+
+static int check_module_paths(prov *p, bk_prov_puppet_cfg *pu)
+{
+	int rc = resolve_list(p, &pu->module_paths, "", "module_paths");
+
+	for (size_t i = 0; rc == 0 && i < pu->module_paths.count; i++) {
+		char key[40];
+		snprintf(key, sizeof(key), "module_paths[%zu]", i);
+		rc = check_kind(p, pu->module_paths.items[i], key, true);
+	}
+	return rc;
 }
 
 static int check_puppet_masterless(prov *p)
 {
-	bk_prov_later_cfg *l = &p->pv->u.later;
+	bk_prov_puppet_cfg *pu = &p->pv->u.puppet;
 	int rc;
 
-	if (!l->manifest_file)
+	if (!pu->manifest_file)
 		return perr_key(p, "manifest_file", "required but missing");
-	if ((rc = resolve_str(p, &l->manifest_file, "manifest_file")) == 0 &&
-	    (rc = resolve_str(p, &l->manifest_dir, "manifest_dir")) == 0 &&
-	    (rc = resolve_list(p, &l->module_paths, "", "module_paths")) == 0)
-		rc = resolve_str(p, &l->hiera_config_path, "hiera_config_path");
+	if ((rc = check_puppet(p, masterless_fields, BK_ARRAY_SIZE(masterless_fields))) == 0 &&
+	    (rc = resolve_str(p, &pu->manifest_file, "manifest_file")) == 0 &&
+	    (rc = resolve_str(p, &pu->manifest_dir, "manifest_dir")) == 0 &&
+	    (rc = check_kind(p, pu->manifest_dir, "manifest_dir", true)) == 0 &&
+	    (rc = check_module_paths(p, pu)) == 0 &&
+	    (rc = resolve_str(p, &pu->hiera_config_path, "hiera_config_path")) == 0)
+		rc = check_kind(p, pu->hiera_config_path, "hiera_config_path", false);
 	return rc;
 }
 
@@ -496,6 +582,21 @@ static bool excluded(const prov *p)
 	return (only && !listed(only, name)) || listed(get(p, "except"), name);
 }
 
+static void puppet_free(bk_prov_puppet_cfg *pu)
+{
+	char **strs[] = {&pu->execute_command, &pu->staging_dir, &pu->working_dir,
+			 &pu->puppet_bin_dir, &pu->guest_os_type, &pu->manifest_file,
+			 &pu->manifest_dir, &pu->hiera_config_path, &pu->puppet_server,
+			 &pu->puppet_node, &pu->client_cert_path, &pu->client_private_key_path,
+			 &pu->options};
+
+	for (size_t i = 0; i < BK_ARRAY_SIZE(strs); i++)
+		free(*strs[i]);
+	bk_kv_free(&pu->facter);
+	bk_strv_free(&pu->extra_arguments);
+	bk_strv_free(&pu->module_paths);
+}
+
 static void prov_free(bk_provisioner *pv)
 {
 	bk_prov_shell_cfg *sh = &pv->u.shell;
@@ -533,12 +634,11 @@ static void prov_free(bk_provisioner *pv)
 		bk_kv_free(&l->env);
 		free(l->valid_exit_codes.items);
 		break;
+	case BK_PROV_PUPPET_MASTERLESS:
+	case BK_PROV_PUPPET_SERVER:
+		puppet_free(&pv->u.puppet);
+		break;
 	default:
-		free(la->manifest_file);
-		free(la->manifest_dir);
-		free(la->hiera_config_path);
-		bk_strv_free(&la->module_paths);
-		free(la->options);
 		free(la->playbook_file);
 	}
 	memset(pv, 0, sizeof(*pv));
@@ -566,6 +666,8 @@ static int read_one(prov *p, size_t k)
 	pv->type = kinds[k].type;
 	if (kinds[k].type == BK_PROV_SHELL)
 		pv->u.shell.start_retry_timeout_s = 300;   /* Packer's default */
+	if (kinds[k].type == BK_PROV_PUPPET_MASTERLESS || kinds[k].type == BK_PROV_PUPPET_SERVER)
+		pv->u.puppet.clean_staging_dir = -1;
 	pv->type_name = bk_strdup(kinds[k].name);
 	pv->path = bk_strdup(p->path);
 	if (!pv->type_name || !pv->path)

@@ -155,11 +155,28 @@ typedef struct {
 
 /* Types a later provisioner runs: the local files they name, found. */
 typedef struct {
-	char *manifest_file, *manifest_dir, *hiera_config_path;   /* masterless */
-	bk_strv module_paths;
-	char *options;               /* puppet-server's old extra_arguments */
 	char *playbook_file;         /* ansible-local */
 } bk_prov_later_cfg;
+
+/* puppet-masterless and puppet-server (Packer 1.6.6's keys); local paths
+ * are the files and directories found. */
+typedef struct {
+	bk_kv facter;
+	bk_strv extra_arguments;     /* rendered with the command's fields */
+	char *execute_command;       /* NULL: Packer's default */
+	char *staging_dir;           /* staging_directory / staging_dir; NULL: Packer's */
+	char *working_dir;           /* NULL: the staging directory */
+	char *puppet_bin_dir;
+	char *guest_os_type;         /* NULL or "unix" */
+	int prevent_sudo, ignore_exit_codes;
+	int clean_staging_dir;       /* -1 unset: removed, as nothing temporary stays */
+	char *manifest_file;         /* masterless: a file or a directory */
+	char *manifest_dir, *hiera_config_path;
+	bk_strv module_paths;
+	char *puppet_server, *puppet_node;                   /* server */
+	char *client_cert_path, *client_private_key_path;    /* directories */
+	char *options;               /* server: the old key, beside extra_arguments */
+} bk_prov_puppet_cfg;
 
 typedef struct {
 	bk_prov_type type;
@@ -174,6 +191,7 @@ typedef struct {
 		bk_prov_file_cfg file;
 		bk_prov_local_cfg local;
 		bk_prov_later_cfg later;
+		bk_prov_puppet_cfg puppet;
 	} u;
 } bk_provisioner;
 
