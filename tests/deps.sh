@@ -16,6 +16,7 @@ APT_PACKAGES=(
   iproute2 # ss: Serverspec's port check on Debian runs it, and the lab's instance is this machine
   packer # Debian's Packer 1.6.6: test_builds.py compares inspect and validate -syntax-only with it
   clang libclang-rt-14-dev # make fuzz: libFuzzer (libclang_rt.fuzzer) with ASan and UBSan
+  puppet puppetserver # real puppet apply / agent on the lab's instance; a real Puppet server (tests/e2e/puppetserver.py)
 )
 MOTO_MIN=5.2.3
 PIP_PACKAGES=("moto[server]==$MOTO_MIN" pytest boto3)

@@ -16,6 +16,7 @@
 #include "provision_internal.h"
 
 #define CLEANUP_TIMEOUT_S 60.0
+#define PRIVATE_MKDIR "mkdir -m 0700"
 
 /* Packer 1.6.6's unix defaults. */
 #define MASTERLESS_COMMAND                                                               \
@@ -72,7 +73,9 @@ static int path_cmd(puppet *pp, const char *what, const char *verb, const char *
 		    bool cleanup)
 {
 	bk_buf cmd = BK_BUF_INIT;
-	int rc = bk_buf_printf(&cmd, "%s%s ", pp->sudo ? "sudo " : "", verb);
+	/* The private directory is the SSH user's own, made without sudo. */
+	bool sudo = pp->sudo && strcmp(verb, PRIVATE_MKDIR) != 0;
+	int rc = bk_buf_printf(&cmd, "%s%s ", sudo ? "sudo " : "", verb);
 
 	rc = rc ? rc : bk_prov_shell_quote(&cmd, path);
 	rc = rc ? rc : remote(pp, what, cmd.ptr, cleanup);
@@ -80,18 +83,18 @@ static int path_cmd(puppet *pp, const char *what, const char *verb, const char *
 	return rc;
 }
 
-/* mkdir -p, then chmod: 0777 so the SSH user can upload into a directory
- * sudo made (Packer's), 0700 for the client's keys. */
-static int make_dir(puppet *pp, const char *dir, const char *mode)
+/* Packer's: sudo mkdir -p, then chmod 0777 so the SSH user can upload into
+ * it. A private one (the client's keys) is the SSH user's own, 0700, made
+ * inside that staging directory without sudo. */
+static int make_dir(puppet *pp, const char *dir, bool private_dir)
 {
-	char *chmod = bk_sprintf("chmod %s", mode);
-	int rc = chmod ? 0 : bk_oom();
+	int rc;
 
 	bk_prov_log(pp->ctx, "creating directory %s", dir);
-	rc = rc ? rc : path_cmd(pp, "creating the directory", "mkdir -p", dir, false);
-	rc = rc ? rc : path_cmd(pp, "setting the directory's mode", chmod, dir, false);
-	free(chmod);
-	return rc;
+	if (private_dir)
+		return path_cmd(pp, "creating the directory", PRIVATE_MKDIR, dir, false);
+	rc = path_cmd(pp, "creating the directory", "mkdir -p", dir, false);
+	return rc ? rc : path_cmd(pp, "setting the directory's mode", "chmod 0777", dir, false);
 }
 
 /* ---- uploads --------------------------------------------------------- */
@@ -105,7 +108,7 @@ static int upload(puppet *pp, const char *local, const char *remote_path)
 
 /* A local directory's contents into a new remote directory. */
 static int upload_dir(puppet *pp, char **out, const char *local, const char *name,
-		      const char *mode)
+		      bool private_dir)
 {
 	char *src = bk_sprintf("%s%s", local, bk_str_ends(local, "/") ? "" : "/");
 	int rc;
@@ -116,7 +119,7 @@ static int upload_dir(puppet *pp, char **out, const char *local, const char *nam
 		return bk_oom();
 	}
 	bk_prov_log(pp->ctx, "uploading %s to %s", local, *out);
-	rc = make_dir(pp, *out, mode);
+	rc = make_dir(pp, *out, private_dir);
 	rc = rc ? rc : upload(pp, src, *out);
 	free(src);
 	return rc;
@@ -141,7 +144,7 @@ static int upload_modules(puppet *pp)
 	for (size_t i = 0; rc == 0 && i < paths->count; i++) {
 		char name[32], *dst = NULL;
 		snprintf(name, sizeof(name), "module-%zu", i);
-		rc = upload_dir(pp, &dst, paths->items[i], name, "0777");
+		rc = upload_dir(pp, &dst, paths->items[i], name, false);
 		rc = rc ? rc : bk_buf_printf(&joined, "%s%s", i ? ":" : "", dst);
 		free(dst);
 	}
@@ -158,12 +161,12 @@ static int upload_manifests(puppet *pp)
 	int rc;
 
 	if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
-		return upload_dir(pp, &pp->manifest_file, local, "manifests", "0777");
+		return upload_dir(pp, &pp->manifest_file, local, "manifests", false);
 	if (!(pp->manifest_file = bk_sprintf("%s/manifests/%s", pp->staging,
 					      slash ? slash + 1 : local)))
 		return bk_oom();
 	char *dir = bk_sprintf("%s/manifests", pp->staging);
-	rc = dir ? make_dir(pp, dir, "0777") : bk_oom();
+	rc = dir ? make_dir(pp, dir, false) : bk_oom();
 	free(dir);
 	bk_prov_log(pp->ctx, "uploading manifest %s", local);
 	return rc ? rc : upload(pp, local, pp->manifest_file);
@@ -174,7 +177,7 @@ static int upload_masterless(puppet *pp)
 	int rc = upload_hiera(pp);
 
 	if (rc == 0 && pp->cfg->manifest_dir)
-		rc = upload_dir(pp, &pp->manifest_dir, pp->cfg->manifest_dir, "manifests", "0777");
+		rc = upload_dir(pp, &pp->manifest_dir, pp->cfg->manifest_dir, "manifests", false);
 	rc = rc ? rc : upload_modules(pp);
 	return rc ? rc : upload_manifests(pp);
 }
@@ -186,10 +189,10 @@ static int upload_client_keys(puppet *pp)
 	int rc = 0;
 
 	if (pp->cfg->client_cert_path)
-		rc = upload_dir(pp, &pp->cert_dir, pp->cfg->client_cert_path, "certs", "0700");
+		rc = upload_dir(pp, &pp->cert_dir, pp->cfg->client_cert_path, "certs", true);
 	if (rc == 0 && pp->cfg->client_private_key_path)
 		rc = upload_dir(pp, &pp->key_dir, pp->cfg->client_private_key_path,
-				"private_keys", "0700");
+				"private_keys", true);
 	if (rc == 0 && pp->cert_dir)
 		rc = path_cmd(pp, "making the client certificates private", "chmod -R go=",
 			      pp->cert_dir, false);
@@ -402,7 +405,7 @@ static int run(const bk_prov_run *r, bool server)
 		pp.staging = server ? "/tmp/packer-puppet-server" : "/tmp/packer-puppet-masterless";
 	bk_prov_log(r->ctx, "provisioning with Puppet (%s)", server ? "agent" : "apply");
 	pp.staged = true;
-	rc = make_dir(&pp, pp.staging, "0777");
+	rc = make_dir(&pp, pp.staging, false);
 	rc = rc ? rc : server ? upload_client_keys(&pp) : upload_masterless(&pp);
 	rc = rc ? rc : run_puppet(&pp);
 	rc = cleanup(&pp, rc);
