@@ -352,9 +352,9 @@ static const struct {
 	{BK_PROV_SHELL, NULL, {{U(bk_prov_shell_cfg, scripts), 'v'}}},
 	{BK_PROV_FILE, uploads, {{U(bk_prov_file_cfg, sources), 'v'}}},
 	{BK_PROV_SHELL_LOCAL, NULL, {{U(bk_prov_local_cfg, scripts), 'v'}}},
-	{BK_PROV_PUPPET_MASTERLESS, NULL, {{U(bk_prov_later_cfg, manifest_file), 's'},
-		{U(bk_prov_later_cfg, manifest_dir), 's'}, {U(bk_prov_later_cfg, module_paths), 'v'},
-		{U(bk_prov_later_cfg, hiera_config_path), 's'}}},
+	{BK_PROV_PUPPET_MASTERLESS, NULL, {{U(bk_prov_puppet_cfg, manifest_file), 's'},
+		{U(bk_prov_puppet_cfg, manifest_dir), 's'}, {U(bk_prov_puppet_cfg, module_paths), 'v'},
+		{U(bk_prov_puppet_cfg, hiera_config_path), 's'}}},
 	{BK_PROV_PUPPET_SERVER, NULL, {{0, 0}}},   /* the server holds the code */
 	{BK_PROV_ANSIBLE_LOCAL, NULL, {{U(bk_prov_later_cfg, playbook_file), 's'}}},
 };
