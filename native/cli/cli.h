@@ -41,6 +41,7 @@ typedef enum {
 	OPT_TIMESTAMP_UI,
 	OPT_MACHINE_READABLE,
 	OPT_SYNTAX_ONLY,
+	OPT_LOG_DIR,
 	OPT_HELP,
 	OPT_COUNT
 } cli_opt;
@@ -64,7 +65,7 @@ typedef struct {
 	const char *var_files[CLI_MAX_ARGS];
 	size_t nvar_files;
 	const char *manifest, *junit, *result, *journal, *ami;
-	const char *run_id, *region, *older_than;
+	const char *run_id, *region, *older_than, *log_dir;
 	const char *operand;    /* TEMPLATE, or help's COMMAND */
 	long older_than_seconds;
 	int json, abort_on_error, debug, stale;

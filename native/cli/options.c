@@ -52,6 +52,8 @@ static const cli_option options[OPT_COUNT] = {
 				  "lines", 1},
 	[OPT_SYNTAX_ONLY] = {"syntax-only", NULL, "check the JSON and the template's shape only",
 			     1},
+	[OPT_LOG_DIR] = {"log-dir", "DIR", "keep each provisioner's output in "
+			 "DIR/<run-id>/NN-<type>.log (default bakeami-logs)"},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
@@ -264,6 +266,7 @@ static int store(cli_args *c, cli_opt opt, char *v, const cli_command *cmd)
 	case OPT_OLDER_THAN: return older_than(c, v, cmd);
 	case OPT_REUSE: c->reuse = 1; break;
 	case OPT_NO_REUSE: c->reuse = -1; break;
+	case OPT_LOG_DIR: c->log_dir = v; break;
 	case OPT_HELP: cli_help_command(stdout, cmd); return 0;
 	case OPT_COUNT: break;
 	}

@@ -124,6 +124,7 @@ void cli_fill_options(bakeami_options *o, cli_args *c)
 	o->force = c->force;
 	o->parallel_builds = (unsigned int)(c->parallel_builds > 0xffff ? 0xffff
 					    : c->parallel_builds);
+	o->log_dir = c->log_dir;
 	o->log_cb = print_event;
 	o->log_payload = c;
 }

@@ -118,8 +118,13 @@ typedef struct {
 					* NULL: the one build only/except select */
 	int force;                     /* Packer's -force: force_deregister + force_delete_snapshot */
 	unsigned int parallel_builds;  /* bakeami_builds_run: at most this many at once; 0: all */
+	/* version 2 */
+	const char *log_dir;           /* provisioning logs: <log_dir>/<run-id>/NN-<type>.log;
+	                                  NULL: bakeami-logs under the working directory */
 } bakeami_options;
-#define BAKEAMI_OPTIONS_VERSION 1
+/* Version 1 callers (no log_dir) are still accepted: only the fields of
+ * the version given are read. */
+#define BAKEAMI_OPTIONS_VERSION 2
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
 BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
 
@@ -127,11 +132,11 @@ BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int ver
  * Options from one UTF-8 JSON object, the form the JNI bridge (and any
  * other binding) passes them in. Keys are the field names above: strings
  * (template_path, journal_path, manifest_path, result_path, junit_path,
- * access_key_id, secret_access_key, session_token, region), arrays of
+ * access_key_id, secret_access_key, session_token, region, log_dir), arrays of
  * strings (vars, var_files, extra_tags, only, except) and booleans
  * (on_error_abort, debug, force, and reuse: true is 1, false is -1);
  * "build" is a string too; null or an absent key means "not set". "version", if given, must
- * be BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
+ * be 1 to BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
  * of the wrong type is BAKEAMI_EINVALID with a message naming the key. The
  * log callback is not part of the document: set (*out)->log_cb and
  * log_payload afterwards. Free *out with bakeami_options_free.

@@ -22,7 +22,8 @@ REQUIRED_VAR = REPO / "tests" / "templates" / "bad" / "41-required-variable.json
 # What each command takes: the contract of README "The command line" and DESIGN §5.
 ACCEPTS = {
     "bake": {"var", "var-file", "manifest", "junit", "result", "journal", "on-error",
-             "log-format", "debug", "region", "reuse", "no-reuse", "only", "except", "help"},
+             "log-format", "debug", "region", "reuse", "no-reuse", "only", "except", "log-dir",
+             "help"},
     "validate": {"var", "var-file", "only", "except", "syntax-only", "help"},
     "promote": {"ami", "var", "var-file", "result", "journal", "log-format", "debug", "region",
                 "help"},

@@ -14,7 +14,7 @@
 
 /* Every key, each with a value that differs from the default. */
 static const char *const EVERY_OPTION =
-	"{\"version\":1,"
+	"{\"version\":2,"
 	"\"template_path\":\"/ws/images/wëb.json\","
 	"\"vars\":[\"version=7\",\"name=web\",\"version=8\"],"
 	"\"var_files\":[\"/ws/a.json\",\"/ws/b.json\"],"
@@ -29,7 +29,8 @@ static const char *const EVERY_OPTION =
 	"\"session_token\":\"t0k3n\","
 	"\"region\":\"eu-west-3\","
 	"\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"],"
-	"\"reuse\":false}";
+	"\"reuse\":false,"
+	"\"log_dir\":\"/ws/logs\"}";
 
 static void every_option_is_read(void **state)
 {
@@ -57,6 +58,7 @@ static void every_option_is_read(void **state)
 	assert_int_equal(o->extra_tags_count, 2);
 	assert_string_equal(o->extra_tags[1], "jenkins:run=x#7");
 	assert_int_equal(o->reuse, -1);   /* false is --no-reuse, not "not set" */
+	assert_string_equal(o->log_dir, "/ws/logs");
 	assert_null(o->log_cb);
 	bakeami_options_free(o);
 }
@@ -94,7 +96,7 @@ static void absent_and_null_mean_not_set(void **state)
 	assert_int_equal(o->debug, 0);
 	assert_null(o->secret_access_key);
 	assert_int_equal(bakeami_options_to_json(&json, o), 0);
-	assert_string_equal(json, "{\"version\":1,\"template_path\":\"t.json\"}");
+	assert_string_equal(json, "{\"version\":2,\"template_path\":\"t.json\"}");
 	free(json);
 	bakeami_options_free(o);
 	assert_int_equal(bakeami_options_from_json(&o, "{}"), 0);
@@ -116,7 +118,7 @@ static void a_caller_filled_struct_encodes(void **state)
 	o.vars_count = 1;
 	o.on_error_abort = 1;
 	assert_int_equal(bakeami_options_to_json(&json, &o), 0);
-	assert_string_equal(json, "{\"version\":1,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
+	assert_string_equal(json, "{\"version\":2,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
 			    "\"on_error_abort\":true}");
 	free(json);
 	o.version = 99;
@@ -189,12 +191,45 @@ static void a_bad_document_is_refused(void **state)
 {
 	(void)state;
 	refused("{\"region\":\"a\",\"region\":\"b\"}", "\"region\" is given twice");
-	refused("{\"version\":2}", "\"version\" must be 1");
-	refused("{\"version\":\"1\"}", "\"version\" must be 1");
+	refused("{\"version\":3}", "\"version\" must be 1 to 2");
+	refused("{\"version\":0}", "\"version\" must be 1 to 2");
+	refused("{\"version\":1.5}", "\"version\" must be 1 to 2");
+	refused("{\"version\":\"1\"}", "\"version\" must be 1 to 2");
 	refused("[\"template_path\"]", "must be a JSON object");
 	refused("{\"template_path\":\"t.json\"", "not valid JSON");
 	refused("{} trailing", "not valid JSON");
 	refused(NULL, "no JSON document");
+}
+
+/* A version 1 document (the Java side's before log_dir) and a version 1
+ * caller, whose struct ends before log_dir: both still work, and nothing
+ * past a version 1 struct is read. */
+static void version_1_callers_still_work(void **state)
+{
+	bakeami_options *o = NULL;
+	bakeami_options *v1 = NULL;
+	bakeami_bake *b = NULL;
+	char *json = NULL;
+	size_t v1_size = offsetof(bakeami_options, log_dir);
+
+	(void)state;
+	assert_int_equal(bakeami_options_from_json(&o, "{\"version\":1,\"template_path\":\"t.json\"}"), 0);
+	assert_string_equal(o->template_path, "t.json");
+	assert_null(o->log_dir);
+	bakeami_options_free(o);
+	/* exactly a version 1 struct on the heap: ASan sees any read past it */
+	assert_non_null(v1 = malloc(v1_size));
+	assert_int_equal(bakeami_options_init(v1, 1), 0);
+	assert_int_equal(v1->version, 1);
+	v1->template_path = "t.json";
+	v1->region = "eu-west-3";
+	assert_int_equal(bakeami_options_to_json(&json, v1), 0);
+	assert_string_equal(json, "{\"version\":2,\"template_path\":\"t.json\",\"region\":\"eu-west-3\"}");
+	free(json);
+	assert_int_equal(bakeami_bake_new(&b, v1), 0);
+	bakeami_bake_free(b);
+	free(v1);
+	assert_int_equal(bakeami_options_init(&(bakeami_options){0}, 3), BAKEAMI_EINVALID);
 }
 
 /* ---- bakeami_bake_region -------------------------------------------- */
@@ -256,6 +291,7 @@ int main(void)
 		cmocka_unit_test(an_unknown_key_is_named),
 		cmocka_unit_test(a_wrong_type_is_named),
 		cmocka_unit_test(a_bad_document_is_refused),
+		cmocka_unit_test(version_1_callers_still_work),
 		cmocka_unit_test(the_build_region_comes_from_the_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

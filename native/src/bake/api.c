@@ -23,13 +23,26 @@ int bakeami_init(void)
 	return init_rc;
 }
 
+/* The size of the struct a caller of that version has: fields are only
+ * ever added at the end, so an older struct is a prefix of ours. */
+size_t bk_options_size(unsigned int version)
+{
+	switch (version) {
+	case 1: return offsetof(bakeami_options, log_dir);
+	case BAKEAMI_OPTIONS_VERSION: return sizeof(bakeami_options);
+	}
+	return 0;
+}
+
 int bakeami_options_init(bakeami_options *opts, unsigned int version)
 {
 	bakeami_options tmpl = BAKEAMI_OPTIONS_INIT;
+	size_t n = bk_options_size(version);
 
-	if (version != BAKEAMI_OPTIONS_VERSION)
+	if (!n)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: unsupported version %u", version);
-	*opts = tmpl;
+	tmpl.version = version;
+	memcpy(opts, &tmpl, n);
 	return 0;
 }
 
@@ -67,8 +80,11 @@ static int own_list(bakeami_bake *b, const char *const **list, size_t n)
 
 static int copy_options(bakeami_bake *b, const bakeami_options *o)
 {
-	/* Each string is its own allocation, so growing `owned` moves no string. */
-	b->opts = *o;
+	/* Each string is its own allocation, so growing `owned` moves no string.
+	 * A caller of an older version has only the fields of that version:
+	 * the later ones stay NULL (their defaults). */
+	memcpy(&b->opts, o, bk_options_size(o->version));
+	b->opts.version = BAKEAMI_OPTIONS_VERSION;
 	if (own(b, &b->opts.template_path) || own(b, &b->opts.journal_path) ||
 	    own(b, &b->opts.manifest_path) || own(b, &b->opts.result_path) ||
 	    own(b, &b->opts.junit_path) || own(b, &b->opts.access_key_id) ||
@@ -76,6 +92,7 @@ static int copy_options(bakeami_bake *b, const bakeami_options *o)
 	    own(b, &b->opts.region) || own(b, &b->opts.build) ||
 	    own_list(b, &b->opts.only, o->only_count) ||
 	    own_list(b, &b->opts.except, o->except_count) ||
+	    own(b, &b->opts.region) || own(b, &b->opts.log_dir) ||
 	    own_list(b, &b->opts.vars, o->vars_count) ||
 	    own_list(b, &b->opts.var_files, o->var_files_count) ||
 	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))
@@ -89,7 +106,7 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 	int rc;
 
 	*out = NULL;
-	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION)
+	if (!opts || !bk_options_size(opts->version))
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing or unsupported version");
 	if (!opts->template_path || !*opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "no template given");
@@ -209,6 +226,9 @@ void bakeami_bake_free(bakeami_bake *b)
 	bk_strv_free(&b->x509_remote);
 	free(b->error);
 	free(b->result_json);
+	free(b->logs_dir);
+	if (b->prov_log)
+		fclose(b->prov_log);
 	free_lists(b);
 	pthread_mutex_destroy(&b->mu);
 	pthread_mutex_destroy(&b->emit_mu);

@@ -6,6 +6,7 @@
 #define BK_BAKE_H
 
 #include <pthread.h>
+#include <stdio.h>
 
 #include "../aws/ec2.h"
 #include "../ssh/ssh.h"
@@ -79,6 +80,8 @@ struct bakeami_bake {
 	const bk_kind *kinds;         /* how to undo each kind; NULL: bk_kinds() (tests swap it) */
 	size_t kinds_count;
 	bk_strv secrets;              /* masked in every event */
+	char *logs_dir;               /* <log_dir>/<run-id> once PROVISION made it */
+	FILE *prov_log;               /* the running provisioner's log (under emit_mu) */
 	/* resources, in order of creation */
 	bk_ec2_images sources;        /* DescribeImages result, newest first */
 	const bk_ec2_image *source;   /* sources.items[0] */
@@ -120,6 +123,10 @@ struct bakeami_bake {
 	pthread_mutex_t *manifest_mu; /* shared by the builds: one manifest append at a time */
 };
 
+/* ---- api.c ---- */
+/* The size of bakeami_options at that version; 0: a version we do not know. */
+size_t bk_options_size(unsigned int version);
+
 /* ---- machine.c ---- */
 /* Set the kind, its list of states and the default stage table. */
 void bk_run_init(bakeami_bake *b, bk_run_kind kind);
@@ -149,6 +156,16 @@ void bk_output_line(int stream, const char *line, size_t len, void *payload);
 int bk_add_secret(bakeami_bake *b, const char *s);
 /* Mask every secret in text: a new string. */
 char *bk_mask(const bakeami_bake *b, const char *text);
+/* Every event from now on also goes, masked, to f (NULL: to no file);
+ * the previous file is closed. */
+void bk_log_file_set(bakeami_bake *b, FILE *f);
+/* A line for the log file only, masked (the console has it already). */
+void bk_log_file_note(bakeami_bake *b, const char *text);
+
+/* ---- stage_provision.c ---- */
+#define BK_LOG_DIR_DEFAULT "bakeami-logs"
+/* opts.log_dir, else the default (relative: under the working directory). */
+const char *bk_log_dir(const bakeami_bake *b);
 
 /* ---- the stages: each returns 0 or an error code ---- */
 int bk_stage_validate(bakeami_bake *b);

@@ -210,9 +210,44 @@ static char *prefixed_line(const bakeami_bake *b, const char *line)
 	return bk_sprintf("%.*s%s: %s", (int)lead, line, name, line + lead);
 }
 
-/* The one way events reach log_cb: under the run's emit lock, so the
- * events of one run are serialized whichever thread makes them (a
- * promotion's copy threads do). */
+
+/* ---- the provisioning log file ------------------------------------- */
+
+/* Output lines as the program printed them; our own lines as on the
+ * console. Flushed at once: a bake killed mid-run leaves its log whole. */
+static void file_write(FILE *f, const bakeami_event *ev)
+{
+	if (!f)
+		return;
+	fprintf(f, "%s\n", ev->kind == BAKEAMI_EVENT_OUTPUT ? ev->text : ev->line);
+	fflush(f);
+}
+
+void bk_log_file_set(bakeami_bake *b, FILE *f)
+{
+	pthread_mutex_lock(&b->emit_mu);
+	if (b->prov_log)
+		fclose(b->prov_log);
+	b->prov_log = f;
+	pthread_mutex_unlock(&b->emit_mu);
+}
+
+void bk_log_file_note(bakeami_bake *b, const char *text)
+{
+	char *masked = bk_mask(b, text);
+
+	pthread_mutex_lock(&b->emit_mu);
+	if (b->prov_log && masked) {
+		fprintf(b->prov_log, "%s\n", masked);
+		fflush(b->prov_log);
+	}
+	pthread_mutex_unlock(&b->emit_mu);
+	free(masked);
+}
+
+/* The one way events reach log_cb (and the provisioning log): under the
+ * run's emit lock, so the events of one run are serialized whichever
+ * thread makes them (a promotion's copy threads do). */
 static void deliver(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *raw)
 {
 	bakeami_event ev = {BAKEAMI_EVENT_VERSION, kind, elapsed(b),
@@ -224,7 +259,9 @@ static void deliver(bakeami_bake *b, bakeami_event_kind kind, int stream, const 
 	    bk_event_render(&ev, b->run_id, &line, &json) == 0 &&
 	    (!b->prefixed || (ev.line = pre = prefixed_line(b, line)))) {
 		pthread_mutex_lock(&b->emit_mu);
-		b->opts.log_cb(&ev, b->opts.log_payload);
+		file_write(b->prov_log, &ev);
+		if (b->opts.log_cb)
+			b->opts.log_cb(&ev, b->opts.log_payload);
 		pthread_mutex_unlock(&b->emit_mu);
 	}
 	free((char *)ev.text);
@@ -238,7 +275,8 @@ void bk_emit(bakeami_bake *b, bakeami_event_kind kind, int stream, const char *f
 	bk_buf raw = BK_BUF_INIT;
 	va_list ap;
 
-	if (!b->opts.log_cb || (kind == BAKEAMI_EVENT_DEBUG && !b->opts.debug))
+	/* Without log_cb an event may still be for the provisioning log. */
+	if (kind == BAKEAMI_EVENT_DEBUG && !b->opts.debug)
 		return;
 	va_start(ap, fmt);
 	if (bk_buf_vprintf(&raw, fmt, ap) == 0)

@@ -16,7 +16,7 @@
 #include <cJSON.h>
 #include <openssl/crypto.h>
 
-#include "../util/util.h"
+#include "bake.h"
 
 /* OPT_TRI: true 1, false -1, not set 0. */
 typedef enum { OPT_STRING, OPT_LIST, OPT_BOOL, OPT_TRI } opt_kind;
@@ -55,6 +55,7 @@ static const struct opt_key KEYS[] = {
 	LIST(except),
 	STR(build, false),
 	BOOL(force),
+	STR(log_dir, false),
 };
 _Static_assert(BK_ARRAY_SIZE(KEYS) < 32, "the seen-mask is 32 bits");
 
@@ -145,8 +146,11 @@ static int set_bool(bakeami_options *o, const struct opt_key *k, const cJSON *v)
 
 static int set_version(const cJSON *v)
 {
-	if (!cJSON_IsNumber(v) || v->valuedouble != BAKEAMI_OPTIONS_VERSION)
-		return bk_err(BAKEAMI_EINVALID, "options: \"version\" must be %d", BAKEAMI_OPTIONS_VERSION);
+	/* Every version's keys are known here: an older document is read as is. */
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > BAKEAMI_OPTIONS_VERSION ||
+	    v->valuedouble != (double)(int)v->valuedouble)
+		return bk_err(BAKEAMI_EINVALID, "options: \"version\" must be 1 to %d",
+			      BAKEAMI_OPTIONS_VERSION);
 	return 0;
 }
 
@@ -304,7 +308,9 @@ static int add_members(cJSON *doc, const bakeami_options *o)
 		return bk_oom();
 	for (size_t i = 0; i < BK_ARRAY_SIZE(KEYS); i++) {
 		bool fail = false;
-		cJSON *v = member_json(o, &KEYS[i], &fail);
+		/* An older caller's struct ends before the later fields. */
+		cJSON *v = KEYS[i].off < bk_options_size(o->version) ? member_json(o, &KEYS[i], &fail)
+								     : NULL;
 
 		if (fail || (v && !cJSON_AddItemToObject(doc, KEYS[i].name, v))) {
 			cJSON_Delete(v);
@@ -319,7 +325,7 @@ int bakeami_options_to_json(char **out, const bakeami_options *opts)
 	cJSON *doc;
 
 	*out = NULL;
-	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION)
+	if (!opts || !bk_options_size(opts->version))
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing or unsupported version");
 	if (!(doc = cJSON_CreateObject()) || add_members(doc, opts) < 0 ||
 	    !(*out = cJSON_PrintUnformatted(doc))) {

@@ -108,6 +108,8 @@ static cJSON *result_object(const bakeami_bake *b)
 		cJSON_AddNumberToObject(o, "ec2_calls", (double)bk_aws_call_count(b->aws, "ec2"));
 	if (b->journal)
 		cJSON_AddStringToObject(o, "journal", bk_journal_path(b->journal));
+	if (b->logs_dir)
+		cJSON_AddStringToObject(o, "logs", b->logs_dir);
 	return o;
 }
 
@@ -128,6 +130,8 @@ static void emit_summary(bakeami_bake *b)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    error: %s", b->error);
 	if (stages.len)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    stages: %s", stages.ptr);
+	if (b->logs_dir)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    provisioning logs: %s", b->logs_dir);
 	bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    cleaned up: %zu deleted, %zu failed, %zu left",
 		b->cleaned.count, b->cleanup_failed.count, b->left.count);
 	for (size_t i = 0; i < b->cleaned.count; i++)

@@ -1,7 +1,12 @@
-/* stage_provision.c - PROVISION: each provisioner in order, output live;
- * then our temporary key is removed so it never stays in the image. */
+/* stage_provision.c - PROVISION: each provisioner in order, output live
+ * and kept in its log file (<log_dir>/<run-id>/NN-<type>.log); then our
+ * temporary key is removed so it never stays in the image. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "../provision/provision.h"
 #include "bake.h"
@@ -17,11 +22,74 @@ static int build_env(bk_kv *env, const bakeami_bake *b)
 	return bk_kv_add(env, "BAKEAMI_RUN_ID", b->run_id);
 }
 
-static int run_one(bakeami_bake *b, const bk_provisioner *p, const bk_kv *env)
+/* ---- the logs: what each provisioner printed, masked as the console -- */
+
+const char *bk_log_dir(const bakeami_bake *b)
+{
+	return b->opts.log_dir && *b->opts.log_dir ? b->opts.log_dir : BK_LOG_DIR_DEFAULT;
+}
+
+/* The run's folder, private (0700): provisioner output can hold what
+ * masking does not know is a secret. */
+static int make_logs_dir(bakeami_bake *b)
+{
+	char *dir;
+	int rc;
+
+	if (!(dir = bk_sprintf("%s/%s", bk_log_dir(b), b->run_id)))
+		return bk_oom();
+	if ((rc = bk_mkdirs(bk_log_dir(b), 0700)) == 0 && mkdir(dir, 0700) < 0)
+		rc = bk_err(BAKEAMI_EIO, "provisioning logs: mkdir %s: %s", dir, strerror(errno));
+	if (rc == 0 && chmod(dir, 0700) < 0)   /* whatever the umask */
+		rc = bk_err(BAKEAMI_EIO, "provisioning logs: chmod %s: %s", dir, strerror(errno));
+	if (rc < 0) {
+		free(dir);
+		return rc;
+	}
+	b->logs_dir = dir;
+	bk_step(b, "provisioning logs in %s", dir);
+	return 0;
+}
+
+/* NN-<type>.log, 0600, new: every event of the provisioner goes there. */
+static int open_log(bakeami_bake *b, size_t index, const bk_provisioner *p)
+{
+	char *path = bk_sprintf("%s/%02zu-%s.log", b->logs_dir, index, p->type_name);
+	int fd = -1, rc = 0;
+	FILE *f = NULL;
+
+	if (!path)
+		return bk_oom();
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+	    fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w")))
+		rc = bk_err(BAKEAMI_EIO, "provisioning log %s: %s", path, strerror(errno));
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	free(path);
+	if (rc == 0)
+		bk_log_file_set(b, f);
+	return rc;
+}
+
+/* A failed provisioner's log ends with why it failed, as the console will. */
+static void close_log(bakeami_bake *b, int rc)
+{
+	if (rc < 0) {
+		char *why = bk_sprintf("ERROR: %s", bk_err_msg());
+		bk_log_file_note(b, why ? why : "ERROR");
+		free(why);
+	}
+	bk_log_file_set(b, NULL);
+}
+
+static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const bk_kv *env)
 {
 	bk_provision_ctx ctx = {0};
 	double t = bk_now();
 	int rc;
+
+	if ((rc = open_log(b, index, p)) < 0)
+		return rc;
 
 	ctx.ssh = b->ssh;
 	ctx.prov = p;
@@ -34,6 +102,7 @@ static int run_one(bakeami_bake *b, const bk_provisioner *p, const bk_kv *env)
 	bk_step(b, "%s (%s)", p->path, p->type_name);
 	if ((rc = bk_provision_run(&ctx)) == 0)
 		bk_step(b, "%s (%s) finished in %.1fs", p->path, p->type_name, bk_now() - t);
+	close_log(b, rc);
 	return rc;
 }
 
@@ -67,8 +136,10 @@ int bk_stage_provision(bakeami_bake *b)
 	bk_kv env = BK_KV_INIT;
 	int rc = build_env(&env, b);
 
+	if (rc == 0 && b->cfg->provisioners_count)
+		rc = make_logs_dir(b);
 	for (size_t i = 0; rc == 0 && i < b->cfg->provisioners_count; i++)
-		rc = run_one(b, &b->cfg->provisioners[i], &env);
+		rc = run_one(b, i, &b->cfg->provisioners[i], &env);
 	bk_kv_free(&env);
 	if (rc == 0 && b->key_name && b->cfg->ssh_clear_authorized_keys)
 		rc = clear_authorized_key(b);

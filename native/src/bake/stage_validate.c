@@ -116,6 +116,34 @@ static int outputs_ready(const bakeami_options *o)
 	return output_file_ready(o->junit_path, "junit_path");
 }
 
+/* The provisioning logs' folder is made at PROVISION; what would stop
+ * that (a file of its name or of a parent's, a folder we cannot write)
+ * fails now instead, before any AWS call. Nothing is made yet: a bake
+ * that never provisions leaves no empty folder. */
+static int log_dir_ready(const bakeami_bake *b)
+{
+	char *dir;
+	struct stat st;
+	int rc = 0;
+
+	if (b->kind != BK_RUN_BAKE || !bk_template_config(b->tpl)->provisioners_count)
+		return 0;
+	if (!(dir = bk_strdup(bk_log_dir(b))))
+		return bk_oom();
+	/* the folder itself, else the nearest parent that exists */
+	while (stat(dir, &st) != 0 && strrchr(dir, '/') && strrchr(dir, '/') != dir)
+		*strrchr(dir, '/') = '\0';
+	if (stat(dir, &st) != 0 && !strchr(dir, '/'))
+		strcpy(dir, ".");   /* a relative name with no parent given */
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		rc = bk_err(BAKEAMI_EINVALID, "log_dir %s: %s is not a folder", bk_log_dir(b), dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		rc = bk_err(BAKEAMI_EINVALID, "log_dir %s: folder %s is not writable", bk_log_dir(b),
+			    dir);
+	free(dir);
+	return rc;
+}
+
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
 {
 	bk_aws_config ac = {0};
@@ -164,7 +192,7 @@ int bk_stage_validate(bakeami_bake *b)
 
 	/* A promotion's VALIDATE has loaded it already, to check it first. */
 	if ((!b->tpl && (rc = bk_bake_validate(&b->tpl, &b->opts, &log)) < 0) ||
-	    (rc = outputs_ready(&b->opts)) < 0)
+	    (rc = outputs_ready(&b->opts)) < 0 || (rc = log_dir_ready(b)) < 0)
 		return rc;
 	sec = bk_template_secrets(b->tpl);
 	for (size_t i = 0; i < sec->count; i++)
@@ -221,7 +249,7 @@ int bakeami_template_validate(const bakeami_options *opts)
 	bk_logger log = {validate_emit, (void *)opts};
 	int rc;
 
-	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
+	if (!opts || !bk_options_size(opts->version) || !opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
 	if (!opts->build)
 		return validate_builds(opts, &log);
