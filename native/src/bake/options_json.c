@@ -144,14 +144,26 @@ static int set_bool(bakeami_options *o, const struct opt_key *k, const cJSON *v)
 	return 0;
 }
 
-static int set_version(const cJSON *v)
+/* A document says which version it is (absent: the newest); an older one
+ * is read as that version and written back as it. */
+static int set_version(bakeami_options *o, const cJSON *v)
 {
-	/* Every version's keys are known here: an older document is read as is. */
 	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > BAKEAMI_OPTIONS_VERSION ||
 	    v->valuedouble != (double)(int)v->valuedouble)
 		return bk_err(BAKEAMI_EINVALID, "options: \"version\" must be 1 to %d",
 			      BAKEAMI_OPTIONS_VERSION);
+	o->version = (unsigned int)v->valuedouble;
 	return 0;
+}
+
+/* The first version that has the key's field. */
+static unsigned int version_of(const struct opt_key *k)
+{
+	unsigned int v = 1;
+
+	while (v < BAKEAMI_OPTIONS_VERSION && k->off >= bk_options_size(v))
+		v++;
+	return v;
 }
 
 static int set_member(bakeami_options *o, const cJSON *m, unsigned int *seen)
@@ -160,9 +172,12 @@ static int set_member(bakeami_options *o, const cJSON *m, unsigned int *seen)
 	unsigned int bit;
 
 	if (strcmp(m->string, "version") == 0)
-		return set_version(m);
+		return 0;   /* read first, by bakeami_options_from_json */
 	if (!(k = find_key(m->string)))
 		return bk_err(BAKEAMI_EINVALID, "options: unknown key \"%s\"", m->string);
+	if (version_of(k) > o->version)
+		return bk_err(BAKEAMI_EINVALID, "options: \"%s\" needs \"version\": %u (the document "
+			      "says %u)", k->name, version_of(k), o->version);
 	bit = 1u << (unsigned int)(k - KEYS);
 	if (*seen & bit)
 		return bk_err(BAKEAMI_EINVALID, "options: \"%s\" is given twice", k->name);
@@ -226,8 +241,10 @@ int bakeami_options_from_json(bakeami_options **out, const char *json)
 		return bk_oom();
 	}
 	o->version = BAKEAMI_OPTIONS_VERSION;
+	if ((m = cJSON_GetObjectItemCaseSensitive(doc, "version")))
+		rc = set_version(o, m);
 	cJSON_ArrayForEach(m, doc) {
-		if ((rc = set_member(o, m, &seen)) < 0)
+		if (rc < 0 || (rc = set_member(o, m, &seen)) < 0)
 			break;
 	}
 	wipe_tree(doc);
@@ -304,7 +321,7 @@ static cJSON *member_json(const bakeami_options *o, const struct opt_key *k, boo
 
 static int add_members(cJSON *doc, const bakeami_options *o)
 {
-	if (!cJSON_AddNumberToObject(doc, "version", BAKEAMI_OPTIONS_VERSION))
+	if (!cJSON_AddNumberToObject(doc, "version", o->version))
 		return bk_oom();
 	for (size_t i = 0; i < BK_ARRAY_SIZE(KEYS); i++) {
 		bool fail = false;
