@@ -17,6 +17,7 @@ APT_PACKAGES=(
   packer # Debian's Packer 1.6.6: test_builds.py compares inspect and validate -syntax-only with it
   clang libclang-rt-14-dev # make fuzz: libFuzzer (libclang_rt.fuzzer) with ASan and UBSan
   puppet puppetserver # real puppet apply / agent on the lab's instance; a real Puppet server (tests/e2e/puppetserver.py)
+  ansible # the ansible and ansible-local provisioners, for real (tests/e2e/test_ansible.py)
 )
 MOTO_MIN=5.2.3
 PIP_PACKAGES=("moto[server]==$MOTO_MIN" pytest boto3)

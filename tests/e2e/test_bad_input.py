@@ -75,7 +75,6 @@ def warnings_of(out):
 UNRUNNABLE = [
     {"type": "puppet-masterless", "manifest_file": MOTD},
     {"type": "puppet-server", "puppet_server": "puppet.example.com"},
-    {"type": "ansible-local", "playbook_file": MOTD},
     {"type": "chef-solo", "cookbook_paths": ["cookbooks"]},
 ]
 

@@ -99,6 +99,10 @@ static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const
 	ctx.output_payload = b;
 	ctx.log = bk_bake_logger(b);
 	ctx.env = env;
+	ctx.host = b->ssh_host;
+	ctx.port = b->ssh_port;
+	ctx.user = b->cfg->ssh_username;
+	ctx.private_key_pem = b->key ? bk_ssh_key_private_pem(b->key) : NULL;
 	bk_step(b, "%s (%s)", p->path, p->type_name);
 	if ((rc = bk_provision_run(&ctx)) == 0)
 		bk_step(b, "%s (%s) finished in %.1fs", p->path, p->type_name, bk_now() - t);

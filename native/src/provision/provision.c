@@ -21,6 +21,9 @@ static const struct {
 	{BK_PROV_SHELL_LOCAL, bk_prov_shell_local, false},
 	{BK_PROV_PUPPET_MASTERLESS, bk_prov_puppet_masterless, true},
 	{BK_PROV_PUPPET_SERVER, bk_prov_puppet_server, true},
+	{BK_PROV_ANSIBLE_LOCAL, bk_prov_ansible_local, true},
+	/* remote: it needs the session's host key, and a reconnect after a reboot */
+	{BK_PROV_ANSIBLE, bk_prov_ansible, true},
 };
 
 static int runner_of(bk_prov_type t)

@@ -18,6 +18,12 @@ typedef struct {
 	void *output_payload;
 	bk_logger log;                   /* "uploading x to y", "running script z" */
 	const bk_kv *env;                /* PACKER_BUILD_NAME, PACKER_BUILDER_TYPE, ... */
+	/* how the bake reaches the instance, for tools run on the agent (ansible);
+	 * the host key is the session's (bk_ssh_host_key_line) */
+	const char *host;
+	int port;
+	const char *user;
+	const char *private_key_pem;
 } bk_provision_ctx;
 
 /* Whether this build can run provisioners of that type: the validation

@@ -21,6 +21,8 @@ int bk_prov_file(const bk_prov_run *r);
 int bk_prov_shell_local(const bk_prov_run *r);
 int bk_prov_puppet_masterless(const bk_prov_run *r);
 int bk_prov_puppet_server(const bk_prov_run *r);
+int bk_prov_ansible_local(const bk_prov_run *r);
+int bk_prov_ansible(const bk_prov_run *r);
 
 /* ---- messages: "provisioners[N] (type): ..." ------------------------- */
 int bk_prov_fail(const bk_provision_ctx *ctx, int code, const char *fmt, ...) BK_PRINTF(3, 4);

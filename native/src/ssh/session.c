@@ -5,6 +5,7 @@
  * wait is a poll() of at most BK_SSH_SLICE_MS, so a cancel is seen fast.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "ssh_internal.h"
 
@@ -292,6 +295,40 @@ static bool fp_equal(const char *want, const char *got)
 	return n == strlen(got) && strncmp(want, got, n) == 0;
 }
 
+static const char *host_key_type(int type)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA: return "ssh-rsa";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return "ecdsa-sha2-nistp256";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return "ecdsa-sha2-nistp384";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return "ecdsa-sha2-nistp521";
+	case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ssh-ed25519";
+	}
+	return NULL;
+}
+
+/* The key itself, as a known_hosts line's "type base64": for tools run on
+ * the agent (ansible) to check the host against the key we trusted. */
+static int keep_host_key(bk_ssh *s)
+{
+	size_t len = 0;
+	int type = 0;
+	const char *key = libssh2_session_hostkey(s->session, &len, &type);
+	const char *name = host_key_type(type);
+	char *b64;
+
+	free(s->host_key_line);
+	s->host_key_line = NULL;
+	if (!key || !name || len > INT_MAX / 2)
+		return 0;   /* a type OpenSSH has no name for: no line, no tool may use it */
+	if (!(b64 = malloc(4 * ((len + 2) / 3) + 1)))
+		return bk_oom();
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)key, (int)len);
+	s->host_key_line = bk_sprintf("%s %s", name, b64);
+	free(b64);
+	return s->host_key_line ? 0 : bk_oom();
+}
+
 static int check_host_key(bk_ssh *s)
 {
 	const char *md = libssh2_hostkey_hash(s->session, LIBSSH2_HOSTKEY_HASH_SHA256);
@@ -302,7 +339,7 @@ static int check_host_key(bk_ssh *s)
 	if (s->pin && *s->pin && !fp_equal(s->pin, s->fingerprint))
 		return bk_err(BAKEAMI_ESSH, "host key mismatch: expected %s, got %s from %s:%d",
 			      s->pin, s->fingerprint, s->host, s->port);
-	return 0;
+	return keep_host_key(s);
 }
 
 static int authenticate(bk_ssh *s, double until, char *reason, size_t cap)
@@ -499,6 +536,11 @@ const char *bk_ssh_host_fingerprint(const bk_ssh *s)
 	return s ? s->fingerprint : NULL;
 }
 
+const char *bk_ssh_host_key_line(const bk_ssh *s)
+{
+	return s ? s->host_key_line : NULL;
+}
+
 void bk_ssh_free(bk_ssh *s)
 {
 	if (!s)
@@ -507,5 +549,6 @@ void bk_ssh_free(bk_ssh *s)
 	free(s->host);
 	free(s->user);
 	free(s->pin);
+	free(s->host_key_line);
 	free(s);
 }

@@ -42,6 +42,9 @@ typedef struct bk_ssh bk_ssh;
 int bk_ssh_connect(bk_ssh **out, const bk_ssh_options *opts);
 /* "SHA256:<base64 without padding>", as ssh-keygen -l prints it. */
 const char *bk_ssh_host_fingerprint(const bk_ssh *s);
+/* The host key checked, as known_hosts writes it: "ssh-ed25519 AAAA...";
+ * NULL before a connection. */
+const char *bk_ssh_host_key_line(const bk_ssh *s);
 void bk_ssh_free(bk_ssh *s);  /* disconnects */
 /* False once the connection dropped (e.g. the instance rebooted). */
 int bk_ssh_connected(const bk_ssh *s);

@@ -28,6 +28,7 @@ struct bk_ssh {
 	const bk_cancel *cancel;
 	bk_logger log;
 	char fingerprint[BK_SSH_FP_MAX];
+	char *host_key_line;         /* "ssh-ed25519 AAAA...", of the key checked */
 };
 
 /* How long a libssh2 call may wait on the socket before we look at the

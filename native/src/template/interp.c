@@ -432,7 +432,7 @@ static bool keep_key(const char *k)
 {
 	static const char *const keys[] = {"execute_command", "bundle_vol_command",
 					   "bundle_upload_command", "staging_directory",
-					   "extra_arguments"};
+					   "extra_arguments", "inventory_file_template"};
 
 	for (size_t i = 0; k && i < BK_ARRAY_SIZE(keys); i++)
 		if (strcmp(k, keys[i]) == 0)

@@ -42,8 +42,9 @@ typedef struct {
 #define SH(f) U(bk_prov_shell_cfg, f)
 #define FI(f) U(bk_prov_file_cfg, f)
 #define LO(f) U(bk_prov_local_cfg, f)
-#define LA(f) U(bk_prov_later_cfg, f)
 #define PU(f) U(bk_prov_puppet_cfg, f)
+#define AL(f) U(bk_prov_ansible_local_cfg, f)
+#define AN(f) U(bk_prov_ansible_cfg, f)
 
 #define META_KEYS {"type", 's', NONE}, {"only", 'v', NONE}, {"except", 'v', NONE}, \
 	{"override", '*', NONE}, {"pause_before", 'd', offsetof(bk_provisioner, pause_before_s)}, \
@@ -90,8 +91,37 @@ static const pkey puppet_masterless_keys[] = {META_KEYS, PUPPET_KEYS,
 	{"module_paths", 'v', PU(module_paths)},
 	{"hiera_config_path", 's', PU(hiera_config_path)},
 	{"staging_directory", 's', PU(staging_dir)}, {NULL, 0, 0}};
+/* Packer 1.6.6's keys, every one. */
 static const pkey ansible_local_keys[] = {META_KEYS,
-	{"playbook_file", 's', LA(playbook_file)}, {NULL, 0, 0}};
+	{"playbook_file", 's', AL(playbook_file)}, {"playbook_files", 'v', AL(playbook_files)},
+	{"playbook_dir", 's', AL(playbook_dir)}, {"playbook_paths", 'v', AL(playbook_paths)},
+	{"role_paths", 'v', AL(role_paths)}, {"group_vars", 's', AL(group_vars)},
+	{"host_vars", 's', AL(host_vars)}, {"extra_arguments", 'v', AL(extra_arguments)},
+	{"inventory_groups", 'v', AL(inventory_groups)},
+	{"inventory_file", 's', AL(inventory_file)}, {"galaxy_file", 's', AL(galaxy_file)},
+	{"galaxy_command", 's', AL(galaxy_command)},
+	{"staging_directory", 's', AL(staging_directory)},
+	{"clean_staging_directory", 'b', AL(clean_staging_directory)},
+	{"command", 's', AL(command)}, {NULL, 0, 0}};
+/* Packer 1.6.6's keys, every one; the proxy's (NONE) are checked for
+ * their type and warned about: we connect directly. */
+static const pkey ansible_keys[] = {META_KEYS,
+	{"playbook_file", 's', AN(playbook_file)}, {"user", 's', AN(user)},
+	{"command", 's', AN(command)}, {"extra_arguments", 'v', AN(extra_arguments)},
+	{"ansible_env_vars", 'v', AN(ansible_env_vars)},
+	{"ansible_ssh_extra_args", 'v', AN(ansible_ssh_extra_args)},
+	{"groups", 'v', AN(groups)}, {"empty_groups", 'v', AN(empty_groups)},
+	{"host_alias", 's', AN(host_alias)},
+	{"inventory_file_template", 's', AN(inventory_file_template)},
+	{"inventory_file", 's', AN(inventory_file)},
+	{"inventory_directory", 's', AN(inventory_directory)},
+	{"keep_inventory_file", 'b', AN(keep_inventory_file)},
+	{"galaxy_file", 's', AN(galaxy_file)}, {"galaxy_command", 's', AN(galaxy_command)},
+	{"galaxy_force_install", 'b', AN(galaxy_force_install)},
+	{"roles_path", 's', AN(roles_path)}, {"collections_path", 's', AN(collections_path)},
+	{"use_proxy", 'b', NONE}, {"local_port", 'i', NONE}, {"ssh_host_key_file", 's', NONE},
+	{"ssh_authorized_key_file", 's', NONE}, {"sftp_command", 's', NONE},
+	{"use_sftp", 'b', NONE}, {"skip_version_check", 'b', NONE}, {NULL, 0, 0}};
 
 static int check_shell(prov *p);
 static int check_file(prov *p);
@@ -99,6 +129,7 @@ static int check_local(prov *p);
 static int check_puppet_server(prov *p);
 static int check_puppet_masterless(prov *p);
 static int check_ansible_local(prov *p);
+static int check_ansible(prov *p);
 
 static const struct {
 	const char *name;
@@ -113,7 +144,8 @@ static const struct {
 	{"puppet-masterless", BK_PROV_PUPPET_MASTERLESS, puppet_masterless_keys, true,
 	 check_puppet_masterless},
 	{"puppet-server", BK_PROV_PUPPET_SERVER, puppet_server_keys, true, check_puppet_server},
-	{"ansible-local", BK_PROV_ANSIBLE_LOCAL, ansible_local_keys, false, check_ansible_local},
+	{"ansible-local", BK_PROV_ANSIBLE_LOCAL, ansible_local_keys, true, check_ansible_local},
+	{"ansible", BK_PROV_ANSIBLE, ansible_keys, true, check_ansible},
 };
 
 /* ---- reading keys ---------------------------------------------------- */
@@ -506,13 +538,88 @@ static int check_puppet_masterless(prov *p)
 	return rc;
 }
 
+/* Found, and a folder (dir) or a file (!dir), as Packer checks them. */
+static int local_kind(const prov *p, char **s, const char *key, size_t i, bool dir)
+{
+	char *path = sub(p, key), *ip = path && i != NONE ? bk_tpl_jpath_index(path, i) : path;
+	struct stat st;
+	int rc = ip ? resolve(p, s, ip) : bk_oom();
+
+	if (rc == 0 && *s && stat(*s, &st) == 0 && !S_ISDIR(st.st_mode) == dir)
+		rc = bk_tpl_err(p->c->file, ip, "%s must be a %s", *s, dir ? "folder" : "file");
+	if (ip != path)
+		free(ip);
+	free(path);
+	return rc;
+}
+
+static int local_list(const prov *p, bk_strv *v, const char *key, bool dir)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < v->count; i++)
+		rc = local_kind(p, &v->items[i], key, i, dir);
+	return rc;
+}
+
 static int check_ansible_local(prov *p)
 {
-	bk_prov_later_cfg *l = &p->pv->u.later;
+	bk_prov_ansible_local_cfg *a = &p->pv->u.ansible_local;
+	int rc;
 
-	if (!l->playbook_file)
+	if (!!a->playbook_file + !!a->playbook_files.count != 1)
+		return bk_tpl_err(p->c->file, p->path, "an ansible-local provisioner needs exactly "
+				  "one of playbook_file or playbook_files");
+	if ((rc = local_kind(p, &a->playbook_file, "playbook_file", NONE, false)) ||
+	    (rc = local_list(p, &a->playbook_files, "playbook_files", false)) ||
+	    (rc = local_kind(p, &a->playbook_dir, "playbook_dir", NONE, true)) ||
+	    (rc = local_list(p, &a->playbook_paths, "playbook_paths", true)) ||
+	    (rc = local_list(p, &a->role_paths, "role_paths", true)) ||
+	    (rc = local_kind(p, &a->group_vars, "group_vars", NONE, true)) ||
+	    (rc = local_kind(p, &a->host_vars, "host_vars", NONE, true)) ||
+	    (rc = local_kind(p, &a->inventory_file, "inventory_file", NONE, false)))
+		return rc;
+	return local_kind(p, &a->galaxy_file, "galaxy_file", NONE, false);
+}
+
+/* The proxy's keys do nothing here: bakeami runs ansible-playbook against
+ * the instance's address itself, with the bake's key and host key. */
+static void warn_proxy_keys(const prov *p)
+{
+	static const char *const keys[] = {"use_proxy", "local_port", "ssh_host_key_file",
+					   "ssh_authorized_key_file", "sftp_command"};
+
+	for (size_t i = 0; i < BK_ARRAY_SIZE(keys); i++)
+		if (get(p, keys[i]))
+			bk_tpl_warn(p->c->warnings, "%s: %s.%s: ignored: bakeami connects Ansible "
+				    "to the instance directly (no proxy), with the bake's SSH "
+				    "key and the host key it trusted", p->c->file, p->path, keys[i]);
+}
+
+static int check_ansible(prov *p)
+{
+	bk_prov_ansible_cfg *a = &p->pv->u.ansible;
+	int rc;
+
+	if (!a->playbook_file)
 		return perr_key(p, "playbook_file", "required but missing");
-	return resolve_str(p, &l->playbook_file, "playbook_file");
+	warn_proxy_keys(p);
+	for (size_t i = 0; i < a->ansible_env_vars.count; i++) {
+		const char *kv = a->ansible_env_vars.items[i], *eq = strchr(kv, '=');
+		if (!eq || !valid_env_name(kv, (size_t)(eq - kv))) {
+			char *path = sub(p, "ansible_env_vars");
+			char *ip = path ? bk_tpl_jpath_index(path, i) : NULL;
+			rc = bk_tpl_err(p->c->file, ip ? ip : p->path, "\"%s\" is not NAME=VALUE", kv);
+			free(ip);
+			free(path);
+			return rc;
+		}
+	}
+	if ((rc = local_kind(p, &a->playbook_file, "playbook_file", NONE, false)) ||
+	    (rc = local_kind(p, &a->inventory_file, "inventory_file", NONE, false)) ||
+	    (rc = local_kind(p, &a->inventory_directory, "inventory_directory", NONE, true)))
+		return rc;
+	return local_kind(p, &a->galaxy_file, "galaxy_file", NONE, false);
 }
 
 /* ---- one provisioner ------------------------------------------------- */
@@ -602,7 +709,8 @@ static void prov_free(bk_provisioner *pv)
 	bk_prov_shell_cfg *sh = &pv->u.shell;
 	bk_prov_file_cfg *f = &pv->u.file;
 	bk_prov_local_cfg *l = &pv->u.local;
-	bk_prov_later_cfg *la = &pv->u.later;
+	bk_prov_ansible_local_cfg *al = &pv->u.ansible_local;
+	bk_prov_ansible_cfg *an = &pv->u.ansible;
 
 	free(pv->type_name);
 	free(pv->path);
@@ -634,12 +742,46 @@ static void prov_free(bk_provisioner *pv)
 		bk_kv_free(&l->env);
 		free(l->valid_exit_codes.items);
 		break;
+	case BK_PROV_ANSIBLE_LOCAL:
+		free(al->playbook_file);
+		bk_strv_free(&al->playbook_files);
+		free(al->playbook_dir);
+		bk_strv_free(&al->playbook_paths);
+		bk_strv_free(&al->role_paths);
+		free(al->group_vars);
+		free(al->host_vars);
+		free(al->inventory_file);
+		free(al->galaxy_file);
+		bk_strv_free(&al->extra_arguments);
+		bk_strv_free(&al->inventory_groups);
+		free(al->staging_directory);
+		free(al->command);
+		free(al->galaxy_command);
+		break;
+	case BK_PROV_ANSIBLE:
+		free(an->playbook_file);
+		free(an->user);
+		bk_strv_free(&an->extra_arguments);
+		bk_strv_free(&an->ansible_env_vars);
+		bk_strv_free(&an->ansible_ssh_extra_args);
+		bk_strv_free(&an->groups);
+		bk_strv_free(&an->empty_groups);
+		free(an->host_alias);
+		free(an->inventory_file_template);
+		free(an->inventory_file);
+		free(an->inventory_directory);
+		free(an->galaxy_file);
+		free(an->galaxy_command);
+		free(an->roles_path);
+		free(an->collections_path);
+		free(an->command);
+		break;
 	case BK_PROV_PUPPET_MASTERLESS:
 	case BK_PROV_PUPPET_SERVER:
 		puppet_free(&pv->u.puppet);
 		break;
 	default:
-		free(la->playbook_file);
+		break;
 	}
 	memset(pv, 0, sizeof(*pv));
 }

@@ -115,7 +115,8 @@ typedef enum {
 	BK_PROV_SHELL_LOCAL,
 	BK_PROV_PUPPET_MASTERLESS,
 	BK_PROV_PUPPET_SERVER,
-	BK_PROV_ANSIBLE_LOCAL
+	BK_PROV_ANSIBLE_LOCAL,
+	BK_PROV_ANSIBLE
 } bk_prov_type;
 
 /* shell: Packer's keys, read and checked; scripts are the local files found. */
@@ -153,11 +154,6 @@ typedef struct {
 	bk_intv valid_exit_codes;    /* empty: {0} */
 } bk_prov_local_cfg;
 
-/* Types a later provisioner runs: the local files they name, found. */
-typedef struct {
-	char *playbook_file;         /* ansible-local */
-} bk_prov_later_cfg;
-
 /* puppet-masterless and puppet-server (Packer 1.6.6's keys); local paths
  * are the files and directories found. */
 typedef struct {
@@ -178,6 +174,38 @@ typedef struct {
 	char *options;               /* server: the old key, beside extra_arguments */
 } bk_prov_puppet_cfg;
 
+/* ansible-local: uploaded to staging_directory, run on the instance.
+ * Local paths are the files and folders found. */
+typedef struct {
+	char *playbook_file;         /* or playbook_files: one of the two */
+	bk_strv playbook_files;
+	char *playbook_dir;          /* uploaded as the staging folder itself */
+	bk_strv playbook_paths, role_paths;   /* folders */
+	char *group_vars, *host_vars;         /* folders */
+	char *inventory_file, *galaxy_file;   /* NULL: none (we write the inventory) */
+	bk_strv extra_arguments, inventory_groups;
+	char *staging_directory;     /* NULL: /tmp/packer-provisioner-ansible-local/<uuid> */
+	int clean_staging_directory;
+	char *command;               /* NULL: Packer's default */
+	char *galaxy_command;        /* NULL: ansible-galaxy */
+} bk_prov_ansible_local_cfg;
+
+/* ansible: run on the agent against the instance, connecting directly. */
+typedef struct {
+	char *playbook_file;         /* found */
+	char *user;                  /* NULL: the bake's ssh_username */
+	bk_strv extra_arguments, ansible_env_vars, ansible_ssh_extra_args;
+	bk_strv groups, empty_groups;
+	char *host_alias;            /* NULL: "default" */
+	char *inventory_file_template; /* NULL: Packer's ansible 2 line */
+	char *inventory_file;        /* found; NULL: we write one */
+	char *inventory_directory;   /* found; NULL: a private temp folder */
+	int keep_inventory_file;
+	char *galaxy_file, *galaxy_command, *roles_path, *collections_path;
+	int galaxy_force_install;
+	char *command;               /* NULL: ansible-playbook */
+} bk_prov_ansible_cfg;
+
 typedef struct {
 	bk_prov_type type;
 	char *type_name;            /* as written */
@@ -190,8 +218,9 @@ typedef struct {
 		bk_prov_shell_cfg shell;
 		bk_prov_file_cfg file;
 		bk_prov_local_cfg local;
-		bk_prov_later_cfg later;
 		bk_prov_puppet_cfg puppet;
+		bk_prov_ansible_local_cfg ansible_local;
+		bk_prov_ansible_cfg ansible;
 	} u;
 } bk_provisioner;
 

@@ -134,6 +134,22 @@ typedef struct {
  * BAKEAMI_EIO when it could not start (missing program or cwd). */
 int bk_spawn_run(int *status, const bk_spawn_opts *o);
 
+/* ---- private temp folders (tmpdir.c) -------------------------------- */
+/* For what a tool run on the agent needs on disk: a private key, a
+ * known_hosts file, an inventory. */
+typedef struct {
+	char path[256];             /* "" when there is none */
+} bk_tmpdir;
+/* $TMPDIR (else /tmp)/<prefix>-XXXXXX, mode 0700. */
+int bk_tmpdir_make(bk_tmpdir *t, const char *prefix);
+/* "<path>/<name>": a new string. */
+char *bk_tmpdir_file(const bk_tmpdir *t, const char *name);
+/* An OpenSSH private key in <path>/<name>, 0600, ending in a newline;
+ * *path gets the file's path (the caller frees it). */
+int bk_tmpdir_write_key(char **path, const bk_tmpdir *t, const char *name, const char *pem);
+/* Remove the folder and everything in it, whoever wrote it. Idempotent. */
+void bk_tmpdir_remove(bk_tmpdir *t);
+
 /* ---- adaptive waits (poll.c) ---------------------------------------- */
 /* Wait first_s, then factor times longer each time up to max_s, never
  * past the deadline. The clock is a seam for tests; NULL: bk_now and

@@ -9,7 +9,6 @@
  * written to: a suite without spec_helper.rb gets a generated one from
  * the temp dir through `-I <tmp> --require spec_helper`.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +213,7 @@ int bk_serverspec_parse(bk_test_report *r, const char *suite, const char *json, 
 /* ---- one run --------------------------------------------------------- */
 
 typedef struct {
-	char dir[256];           /* the private temp dir */
+	bk_tmpdir dir;           /* the private temp dir */
 	char *key, *json, *helper;
 	char *suite_dir, *suite, *exe;
 	bk_strv argv, env;
@@ -225,15 +224,8 @@ typedef struct {
 
 static void run_cleanup(run_state *s)
 {
-	/* Every path is removed whatever happened; the key above all. */
-	if (s->key)
-		unlink(s->key);
-	if (s->json)
-		unlink(s->json);
-	if (s->helper)
-		unlink(s->helper);
-	if (s->dir[0])
-		rmdir(s->dir);
+	/* Everything is removed whatever happened; the key above all. */
+	bk_tmpdir_remove(&s->dir);
 	free(s->key);
 	free(s->json);
 	free(s->helper);
@@ -247,36 +239,20 @@ static void run_cleanup(run_state *s)
 
 static int make_tmpdir(run_state *s)
 {
-	const char *base = getenv("TMPDIR");
+	int rc = bk_tmpdir_make(&s->dir, "bakeami-serverspec");
 
-	snprintf(s->dir, sizeof(s->dir), "%s/bakeami-serverspec-XXXXXX",
-		 base && *base ? base : "/tmp");
-	if (!mkdtemp(s->dir)) {
-		int e = errno;
-		s->dir[0] = '\0';
-		return bk_err(BAKEAMI_EIO, "cannot make a temp dir for Serverspec: %s", strerror(e));
-	}
-	s->key = bk_sprintf("%s/target_key", s->dir);
-	s->json = bk_sprintf("%s/rspec.json", s->dir);
-	return s->key && s->json ? 0 : bk_oom();
+	if (rc == 0 && !(s->json = bk_tmpdir_file(&s->dir, "rspec.json")))
+		rc = bk_oom();
+	return rc;
 }
 
 static int write_key(run_state *s)
 {
 	const char *pem = s->ctx->private_key_pem;
-	size_t n = pem ? strlen(pem) : 0;
-	int rc;
 
-	if (!n)
+	if (!pem || !*pem)
 		return bk_err(BAKEAMI_EINVALID, "Serverspec needs the instance's private key");
-	rc = bk_file_write(s->key, pem, n, 0600);
-	/* OpenSSH refuses a key file whose last line has no newline. */
-	if (rc == 0 && pem[n - 1] != '\n') {
-		char *with_nl = bk_sprintf("%s\n", pem);
-		rc = with_nl ? bk_file_write(s->key, with_nl, n + 1, 0600) : bk_oom();
-		free(with_nl);
-	}
-	return rc;
+	return bk_tmpdir_write_key(&s->key, &s->dir, "target_key", pem);
 }
 
 static bool suite_has_helper(const char *suite_dir)
@@ -310,10 +286,10 @@ static int build_argv(run_state *s, const bk_serverspec_cfg *ss)
 			     "--pattern", pattern ? pattern : DEFAULT_PATTERN};
 	rc = rc ? rc : push_all(&s->argv, fmt, BK_ARRAY_SIZE(fmt));
 	if (rc == 0 && !suite_has_helper(s->suite_dir)) {
-		if (!(s->helper = bk_sprintf("%s/spec_helper.rb", s->dir)))
+		if (!(s->helper = bk_tmpdir_file(&s->dir, "spec_helper.rb")))
 			return bk_oom();
 		rc = bk_file_write(s->helper, HELPER, strlen(HELPER), 0600);
-		const char *inc[] = {"-I", s->dir, "--require", "spec_helper"};
+		const char *inc[] = {"-I", s->dir.path, "--require", "spec_helper"};
 		rc = rc ? rc : push_all(&s->argv, inc, BK_ARRAY_SIZE(inc));
 	}
 	if (rc == 0 && !(s->exe = bk_which(s->argv.items[0], s->suite_dir)))
