@@ -250,3 +250,12 @@ def test_ansible_local_needs_one_playbook_source(lab, clean_lab, bakeami, tmp_pa
     tpl = template(tmp_path, {"type": "ansible-local", "playbook_file": str(d)})
     r = bakeami.run(["validate", str(tpl)])
     assert r.returncode == 2 and "must be a file" in r.stderr, r.stderr
+
+
+def test_inventory_file_template_is_checked_at_validate(lab, clean_lab, bakeami, tmp_path):
+    playbook = write(tmp_path / "p.yml", "- hosts: all\n  tasks: []\n")
+    tpl = template(tmp_path, {"type": "ansible", "playbook_file": str(playbook),
+                              "inventory_file_template": "{{ .HostAlias }} ansible_host={{ .Hots }}\n"})
+    r = bakeami.run(["validate", str(tpl)])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "provisioners[0].inventory_file_template" in r.stderr and ".Hots" in r.stderr, r.stderr

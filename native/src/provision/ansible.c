@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdtmpl.h"
 #include "provision_internal.h"
 
 extern char **environ;
@@ -64,39 +65,25 @@ static int write_known_hosts(run *a)
 	return rc;
 }
 
-/* {{ .HostAlias }} {{ .Host }} {{ .User }} {{ .Port }}, spaces inside the
- * braces or not; any other field is an error naming it. */
+/* inventory_file_template through Packer's Go-template forms (cmdtmpl.h):
+ * {{ .HostAlias }} {{ .Host }} {{ .User }} {{ .Port }}. */
 static int render_host_line(const run *a, bk_buf *out, const char *tmpl)
 {
-	char port[16];
-	const char *p = tmpl, *open, *close;
-	int rc = 0;
+	char port[16], what[96];
+	const char *alias = a->cfg->host_alias && *a->cfg->host_alias ? a->cfg->host_alias
+								       : "default";
+	char *line = NULL;
+	int rc;
 
 	snprintf(port, sizeof(port), "%d", port_of(a));
-	while (rc == 0 && (open = strstr(p, "{{")) && (close = strstr(open, "}}"))) {
-		const char *n = open + 2, *e = close, *val = NULL;
-		while (n < e && *n == ' ')
-			n++;
-		while (e > n && e[-1] == ' ')
-			e--;
-		size_t len = (size_t)(e - n);
-		if (len == 10 && !strncmp(n, ".HostAlias", len))
-			val = a->cfg->host_alias && *a->cfg->host_alias ? a->cfg->host_alias : "default";
-		else if (len == 5 && !strncmp(n, ".Host", len))
-			val = a->ctx->host;
-		else if (len == 5 && !strncmp(n, ".User", len))
-			val = user_of(a);
-		else if (len == 5 && !strncmp(n, ".Port", len))
-			val = port;
-		if (!val)
-			return bk_prov_fail(a->ctx, BAKEAMI_EINVALID, "inventory_file_template: unknown "
-					    "field {{%.*s}} (known: .HostAlias, .Host, .User, .Port)",
-					    (int)len, n);
-		rc = bk_buf_put(out, p, (size_t)(open - p));
-		rc = rc ? rc : bk_buf_puts(out, val);
-		p = close + 2;
-	}
-	return rc ? rc : bk_buf_puts(out, p);
+	snprintf(what, sizeof(what), "%s.inventory_file_template", a->ctx->prov->path);
+	const bk_cmd_field fields[] = {{"HostAlias", alias, false}, {"Host", a->ctx->host, false},
+				       {"User", user_of(a), false}, {"Port", port, false}};
+	if ((rc = bk_cmd_render(&line, tmpl, fields, BK_ARRAY_SIZE(fields), what)) < 0)
+		return bk_prov_wrap(a->ctx, rc);
+	rc = bk_buf_puts(out, line);
+	free(line);
+	return rc;
 }
 
 /* The host line, then each group holding it, then the empty groups, as

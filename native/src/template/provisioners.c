@@ -615,7 +615,12 @@ static int check_ansible(prov *p)
 			return rc;
 		}
 	}
-	if ((rc = local_kind(p, &a->playbook_file, "playbook_file", NONE, false)) ||
+	static const bk_cmd_field fields[] = {{"HostAlias", "", false}, {"Host", "", false},
+					      {"User", "", false}, {"Port", "", false}};
+
+	if ((rc = check_command(p, "inventory_file_template", a->inventory_file_template, fields,
+				BK_ARRAY_SIZE(fields))) ||
+	    (rc = local_kind(p, &a->playbook_file, "playbook_file", NONE, false)) ||
 	    (rc = local_kind(p, &a->inventory_file, "inventory_file", NONE, false)) ||
 	    (rc = local_kind(p, &a->inventory_directory, "inventory_directory", NONE, true)))
 		return rc;
