@@ -130,10 +130,10 @@ static void a_caller_filled_struct_encodes(void **state)
 static void reuse_is_three_valued(void **state)
 {
 	static const struct { const char *json; int want; const char *back; } cases[] = {
-		{"{\"reuse\":true}", 1, "{\"version\":1,\"reuse\":true}"},
-		{"{\"reuse\":false}", -1, "{\"version\":1,\"reuse\":false}"},
-		{"{\"reuse\":null}", 0, "{\"version\":1}"},
-		{"{}", 0, "{\"version\":1}"},
+		{"{\"reuse\":true}", 1, "{\"version\":2,\"reuse\":true}"},
+		{"{\"reuse\":false}", -1, "{\"version\":2,\"reuse\":false}"},
+		{"{\"reuse\":null}", 0, "{\"version\":2}"},
+		{"{}", 0, "{\"version\":2}"},
 	};
 	bakeami_options *o = NULL;
 	char *json = NULL;

@@ -337,7 +337,8 @@ typedef struct {
 } local_field;
 
 #define U(type, f) (offsetof(bk_provisioner, u) + offsetof(type, f))
-#define MAX_LOCAL_FIELDS 4
+#define MAX_LOCAL_FIELDS 10
+#define AL(f) U(bk_prov_ansible_local_cfg, f)
 
 static bool uploads(const bk_provisioner *pv)
 {
@@ -356,7 +357,13 @@ static const struct {
 		{U(bk_prov_puppet_cfg, manifest_dir), 's'}, {U(bk_prov_puppet_cfg, module_paths), 'v'},
 		{U(bk_prov_puppet_cfg, hiera_config_path), 's'}}},
 	{BK_PROV_PUPPET_SERVER, NULL, {{0, 0}}},   /* the server holds the code */
-	{BK_PROV_ANSIBLE_LOCAL, NULL, {{U(bk_prov_later_cfg, playbook_file), 's'}}},
+	/* what it uploads is all the instance's Ansible sees */
+	{BK_PROV_ANSIBLE_LOCAL, NULL, {{AL(playbook_file), 's'}, {AL(playbook_files), 'v'},
+		{AL(playbook_dir), 's'}, {AL(playbook_paths), 'v'}, {AL(role_paths), 'v'},
+		{AL(group_vars), 's'}, {AL(host_vars), 's'}, {AL(inventory_file), 's'},
+		{AL(galaxy_file), 's'}}},
+	/* no row for ansible: a playbook on the agent reads files next to it (its
+	 * roles/, vars_files) that no key names, so its digest is never complete */
 };
 
 static int find_row(const bk_provisioner *pv, size_t *out)
