@@ -95,6 +95,22 @@ public class PluginUnitTest {
         assertNull(new BakeAmiStep("web.json").problem());
     }
 
+    /** A thread made from a thread whose context loader is a build's script loader does not keep it. */
+    @Test
+    public void stepThreadsAreNamedDaemonsWithThePluginsLoader() throws Exception {
+        ClassLoader script = new java.net.URLClassLoader(new java.net.URL[0], null);
+        Thread[] made = new Thread[1];
+        Thread cps = new Thread(() -> made[0] = BakeAmiStepExecution.threads("bakeAmi stop timer").newThread(() -> { }));
+        cps.setContextClassLoader(script);
+        cps.start();
+        cps.join();
+        assertEquals("bakeAmi stop timer [#1]", made[0].getName());
+        assertTrue(made[0].isDaemon());
+        assertNotEquals(script, made[0].getContextClassLoader());
+        assertEquals(hudson.util.ClassLoaderSanityThreadFactory.class.getClassLoader(),
+                made[0].getContextClassLoader());
+    }
+
     @Test
     public void thePipelineLabelIsTheTemplate() {
         BakeAmiStep.DescriptorImpl d = new BakeAmiStep.DescriptorImpl();

@@ -6,6 +6,9 @@ import hudson.EnvVars;
 import hudson.FilePath;
 import hudson.model.Run;
 import hudson.model.TaskListener;
+import hudson.util.ClassLoaderSanityThreadFactory;
+import hudson.util.DaemonThreadFactory;
+import hudson.util.NamingThreadFactory;
 import io.bakeami.nativelib.BakeOptions;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -14,7 +17,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
 import org.jenkinsci.plugins.workflow.steps.StepExecution;
 
@@ -26,9 +28,9 @@ import org.jenkinsci.plugins.workflow.steps.StepExecution;
  */
 public class BakeAmiStepExecution extends StepExecution {
     private static final long serialVersionUID = 1L;
-    private static final ExecutorService POOL = Executors.newCachedThreadPool(daemon("bakeAmi step"));
+    private static final ExecutorService POOL = Executors.newCachedThreadPool(threads("bakeAmi step"));
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
-            daemon("bakeAmi stop timer"));
+            threads("bakeAmi stop timer"));
 
     // Serialized with the execution (as Pipeline saves it), so a resumed execution still knows
     // what it baked and whether it already reported.
@@ -122,12 +124,13 @@ public class BakeAmiStepExecution extends StepExecution {
         return done != null && task != null && !done.get();
     }
 
-    private static ThreadFactory daemon(String name) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + " #" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
+    /**
+     * Core's factories, as SynchronousNonBlockingStepExecution uses them: the TIMER's thread is
+     * made lazily inside stop() on the CPS VM thread, whose context class loader is the build's
+     * script loader; without the sanity factory the thread would pin it for the JVM's life
+     * (JENKINS-49206).
+     */
+    static ThreadFactory threads(String name) {
+        return new NamingThreadFactory(new ClassLoaderSanityThreadFactory(new DaemonThreadFactory()), name);
     }
 }
