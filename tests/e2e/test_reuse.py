@@ -88,7 +88,7 @@ def _rebaked(lab, clean_lab, r, doc, ami):
     clean_lab.keep_images([doc["amis"]["us-east-1"]])
     assert "RunInstances" in creates(lab) and "CreateImage" in creates(lab)
     misses = [line for line in r.stdout.splitlines() if "reuse: no tested image" in line]
-    assert "reusing" not in r.stdout
+    assert "reuse: reusing" not in r.stdout
     assert len(misses) == 1, r.stdout
     return misses[0]
 
@@ -193,7 +193,7 @@ def test_max_age_exceeded_rebakes(lab, clean_lab, bakeami, tpl):
     ami, _ = first_bake(bakeami, lab, clean_lab, tpl)
     time.sleep(2.1)   # moto's creation dates have whole seconds
     r, doc = bake(bakeami, lab, tpl)
-    _rebaked(lab, clean_lab, r, doc, ami)
+    assert f"{ami} not reused: older than reuse.max_age" in _rebaked(lab, clean_lab, r, doc, ami)
 
 
 def test_no_reuse_always_bakes(lab, clean_lab, bakeami, tpl):
@@ -236,6 +236,27 @@ def test_a_forged_tag_is_not_reused(lab, clean_lab, bakeami, tpl):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "reused" not in doc and doc["amis"]["us-east-1"] not in (ami, untagged, doc1["source_ami"])
     clean_lab.keep_images([doc["amis"]["us-east-1"]])
+    assert f"{ami} not reused: its tests did not pass" in r.stdout, r.stdout
+    assert f"{untagged} not reused: without bakeami's provenance tags" in r.stdout, r.stdout
+    assert doc1["source_ami"] not in r.stdout.split("reuse: no tested image", 1)[1].split("\n")[0]
+
+
+def test_a_deprecated_image_is_not_reused(lab, clean_lab, bakeami, tpl):
+    import boto3
+    from botocore.config import Config
+
+    ami, _ = first_bake(bakeami, lab, clean_lab, tpl)
+    env = lab.env()
+    # through the proxy, which stands in for EnableImageDeprecation (moto lacks it)
+    proxied = boto3.client("ec2", region_name="us-east-1", endpoint_url=lab.endpoint,
+                           aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                           config=Config(proxies={}))
+    proxied.enable_image_deprecation(ImageId=ami, DeprecateAt="2020-01-01T00:00:00Z")
+    lab.reset_calls()
+    r, doc = bake(bakeami, lab, tpl)
+    miss = _rebaked(lab, clean_lab, r, doc, ami)
+    assert f"no recorded part differs; {ami} not reused: deprecated" in miss, miss
 
 
 PROMOTE = {"ssm_parameter": "/images/reuse/latest", "share_with": ["111122223333"],

@@ -304,6 +304,12 @@ static void test_inputs__tags_and_explain(void **state)
 	assert_non_null(why = bk_inputs_explain(&b, &tags, "ami-2"));
 	assert_string_equal(why, "source AMI ami-1 → ami-2; provisioners[0] file setup.sh changed");
 	free(why);
+	/* parts only the earlier image had */
+	assert_int_equal(bk_kv_set(&tags, BK_TAG_PARTS "-2", "p7=00000000 p7f0=00000000 tf0=0"), 0);
+	assert_non_null(why = bk_inputs_explain(&a, &tags, "ami-1"));
+	assert_string_equal(why, "provisioners[7] removed; a local file of provisioners[7] removed; "
+			    "the Serverspec folder removed");
+	free(why);
 	assert_non_null(why = bk_inputs_explain(&b, &few, "ami-2"));
 	assert_string_equal(why, "the earlier image records no part digests");
 	free(why);

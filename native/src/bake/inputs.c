@@ -649,6 +649,22 @@ static int explain_part(bk_buf *b, const bk_input_part *p, const bk_kv *old, con
 	return 0;
 }
 
+/* A part the earlier image had and this plan has not, named from its key. */
+static int removed(bk_buf *b, const char *key)
+{
+	const char *sep = b->len ? "; " : "";
+	size_t n = 0, f = 0;
+	char tail = 0;
+
+	if (sscanf(key, "p%zuf%zu%c", &n, &f, &tail) == 2)
+		return bk_buf_printf(b, "%sa local file of provisioners[%zu] removed", sep, n);
+	if (sscanf(key, "p%zu%c", &n, &tail) == 1)
+		return bk_buf_printf(b, "%sprovisioners[%zu] removed", sep, n);
+	if (!strcmp(key, "tf0"))
+		return bk_buf_printf(b, "%sthe Serverspec folder removed", sep);
+	return bk_buf_printf(b, "%spart %s removed", sep, key);
+}
+
 char *bk_inputs_explain(const bk_inputs *in, const bk_kv *old_tags, const char *source_ami)
 {
 	bk_kv old = BK_KV_INIT;
@@ -661,7 +677,7 @@ char *bk_inputs_explain(const bk_inputs *in, const bk_kv *old_tags, const char *
 		rc = explain_part(&b, &in->parts[i], &old, old_tags, source_ami);
 	for (size_t i = 0; rc == 0 && i < old.count; i++)
 		if (!bk_inputs_part(in, old.keys[i]))
-			rc = bk_buf_printf(&b, "%spart %s removed", b.len ? "; " : "", old.keys[i]);
+			rc = removed(&b, old.keys[i]);
 	if (rc == 0 && b.len == 0)
 		rc = bk_buf_puts(&b, "no recorded part differs");
 	bk_kv_free(&old);

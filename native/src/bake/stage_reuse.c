@@ -204,14 +204,32 @@ static int hit(bakeami_bake *b, bool retest)
 	return 0;
 }
 
+/* The images of the same inputs that were turned away, and why. */
+static int refused_list(bakeami_bake *b, bk_buf *out)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < b->reuse_found.count; i++) {
+		const bk_ec2_image *img = &b->reuse_found.items[i];
+		const char *why = refusal(b, img);
+		if (why)
+			rc = bk_buf_printf(out, "; %s not reused: %s", img->id, why);
+	}
+	return rc;
+}
+
 static int miss(bakeami_bake *b)
 {
+	bk_buf refused = BK_BUF_INIT;
 	char *why = NULL;
 	int rc = explain_miss(b, &why);
 
 	if (rc == 0)
-		bk_step(b, "no tested image of these inputs (%.12s): baking; %s",
-			b->inputs.digest, why);
+		rc = refused_list(b, &refused);
+	if (rc == 0)
+		bk_step(b, "no tested image of these inputs (%.12s): baking; %s%s",
+			b->inputs.digest, why, refused.len ? refused.ptr : "");
+	bk_buf_free(&refused);
 	free(why);
 	return rc;
 }
