@@ -40,7 +40,7 @@ static int set_bool(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 
 static int set_int(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
-	long long n;
+	long long n = *AT(c, off, int);   /* a null keeps it */
 	int rc = bk_tpl_get_int(&n, c, v, path);
 
 	if (rc == 0 && (n < 0 || n > 1000000))
@@ -48,6 +48,11 @@ static int set_int(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 	if (rc == 0)
 		*AT(c, off, int) = (int)n;
 	return rc;
+}
+
+static int set_tri(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	return bk_tpl_get_tri(AT(c, off, int), c, v, path);
 }
 
 static int set_dur(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
@@ -426,7 +431,7 @@ static const field fields[] = {
 	{"launch_block_device_mappings", set_launch_bdms, 0, 0},
 	{"ami_block_device_mappings", set_ami_bdms, 0, 0},
 	{"ebs_optimized", set_bool, OFF(ebs_optimized), 0},
-	{"ena_support", set_bool, OFF(ena_support), 0},
+	{"ena_support", set_tri, OFF(ena_support), 0},
 	{"sriov_support", set_bool, OFF(sriov_support), 0},
 	/* image */
 	{"ami_name", set_str, OFF(ami_name), REQUIRED},
@@ -444,7 +449,7 @@ static const field fields[] = {
 	{"ami_groups", set_strv, OFF(ami_groups), 0},
 	{"snapshot_users", set_strv, OFF(snapshot_users), 0},
 	{"snapshot_groups", set_strv, OFF(snapshot_groups), 0},
-	{"encrypt_boot", set_bool, OFF(encrypt_boot), 0},
+	{"encrypt_boot", set_tri, OFF(encrypt_boot), 0},
 	{"kms_key_id", set_str, OFF(kms_key_id), 0},
 	/* communicator */
 	{"communicator", set_communicator, 0, 0},
@@ -550,9 +555,12 @@ static int check_required(bk_cfg_ctx *c, const char *bpath)
 		    (strcmp(f->key, "ami_name") == 0 && c->cfg->skip_create_ami))
 			continue;
 		snprintf(path, sizeof(path), "%s.%s", bpath, f->key);
-		if (!v)
+		/* A null sets nothing, as in Packer: the key is as good as missing. */
+		if (!v || cJSON_IsNull(v))
 			return bk_tpl_err(c->file, path, "required but missing");
-		if (cJSON_IsString(v) && !*v->valuestring)
+		/* the value as decoded (Packer's weak types): a number is not empty */
+		if (f->set == set_str ? !*AT(c, f->off, char *) || !**AT(c, f->off, char *)
+				     : cJSON_IsString(v) && !*v->valuestring)
 			return bk_tpl_err(c->file, path, "must not be empty");
 	}
 	return 0;
@@ -743,6 +751,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	bk_kv_free(&cfg->manifest.custom_data);
 	cJSON_Delete(cfg->builder);
 	cJSON_Delete(cfg->tests_json);
+	cJSON_Delete(cfg->decoded);
 	free(cfg->template_path);
 	free(cfg->template_dir);
 	free(cfg);

@@ -29,10 +29,16 @@ static int fn_user(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)
 			      : BAKEAMI_ENOTFOUND;
 
 	(void)n;
-	if (rc == BAKEAMI_ENOTFOUND)
+	/* In the variables section (where env is allowed) an unknown name is
+	 * an error, as Packer's last pass; elsewhere Packer renders "". */
+	if (rc == BAKEAMI_ENOTFOUND && ps->in->allow_env)
 		return bk_tpl_iperr(ps, "undefined variable '%s' (declare it under \"variables\")",
 				a[0].s);
-	return rc != 0 ? rc : ret(out, v);
+	if (rc == BAKEAMI_ENOTFOUND)
+		bk_tpl_warn(ps->in->warnings, "%s: %s: variable '%s' is not declared under "
+			"\"variables\" and not set with -var: it renders \"\", as in Packer",
+			ps->in->file, ps->path, a[0].s);
+	return rc != 0 && rc != BAKEAMI_ENOTFOUND ? rc : ret(out, v);
 }
 
 static int fn_env(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)

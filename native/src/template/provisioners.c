@@ -164,29 +164,6 @@ static int perr_key(const prov *p, const char *key, const char *what)
 	return rc;
 }
 
-static int read_int_list(const prov *p, const cJSON *v, const char *path, bk_intv *out)
-{
-	size_t i = 0;
-	long long n;
-	int rc = 0;
-
-	if (!cJSON_IsArray(v))
-		return bk_tpl_err(p->c->file, path, "expected an array of integers, got %s",
-				  bk_tpl_json_type(v));
-	free(out->items);
-	out->count = 0;
-	if (!(out->items = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(int))))
-		return bk_oom();
-	for (const cJSON *it = v->child; it && rc == 0; it = it->next, i++) {
-		char *s = bk_tpl_jpath_index(path, i);
-		rc = s ? bk_tpl_get_int(&n, p->c, it, s) : bk_oom();
-		if (rc == 0)
-			out->items[out->count++] = (int)n;
-		free(s);
-	}
-	return rc;
-}
-
 /* 'l' and 'v': appended, so script and scripts share one list. */
 static int read_into_list(const prov *p, const pkey *k, bk_strv *out)
 {
@@ -207,7 +184,7 @@ static int read_into_list(const prov *p, const pkey *k, bk_strv *out)
 /* Type-check a key nobody keeps. */
 static int check_only(const prov *p, const pkey *k)
 {
-	union { char *s; int i; double d; bk_strv v; bk_kv k; } tmp;
+	union { char *s; int i; double d; bk_strv v; bk_intv n; bk_kv k; } tmp;
 	int rc;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -218,6 +195,8 @@ static int check_only(const prov *p, const pkey *k)
 		bk_strv_free(&tmp.v);
 	else if (k->kind == 'k')
 		bk_kv_free(&tmp.k);
+	else if (k->kind == 'n')
+		free(tmp.n.items);
 	return rc;
 }
 
@@ -227,19 +206,9 @@ static int read_key(const prov *p, const pkey *k)
 	/* No pointer is formed for a key that is checked only (NONE): p->pv +
 	 * (size_t)-1 is undefined even unused. */
 	void *dst = k->off == NONE ? NULL : (char *)p->pv + k->off;
-	char *s;
-	int rc;
 
 	if (!v || k->kind == '*')
 		return 0;
-	if (k->kind == 'n') {
-		if (!(s = sub(p, k->key)))
-			return bk_oom();
-		rc = k->off == NONE ? bk_err(BAKEAMI_ERROR, "internal: %s not kept", k->key)
-				    : read_int_list(p, v, s, dst);
-		free(s);
-		return rc;
-	}
 	if (k->off == NONE)
 		return check_only(p, k);
 	if (k->kind == 'l' || k->kind == 'v')

@@ -1,7 +1,7 @@
 /*
- * readers.c - typed reads of rendered JSON values. Variables are strings,
- * so numbers and booleans also accept a string that parses as one after
- * rendering ("{{user `ssh_port`}}" -> "22").
+ * readers.c - typed reads of rendered JSON values, each decoded as Packer
+ * 1.6.6 decodes it (decode.c): weak types, comma lists, nulls. Variables
+ * are strings, so "{{user `ssh_port`}}" -> "22" reads as the integer 22.
  */
 #include <stdio.h>
 #include <errno.h>
@@ -12,114 +12,143 @@
 
 #include "template_int.h"
 
+/* The value Packer's decoding gives v (decode.c), put in v's place: the
+ * rendered objects the readers are given belong to the plan being built,
+ * so whatever reads them afterwards (promote_plan.c, validate.c) sees the
+ * decoded value too. It is also recorded under its path for
+ * `bakeami validate --dump-plan`. NULL *out: a JSON null, which sets
+ * nothing. */
+static int decoded(const cJSON **out, const bk_cfg_ctx *c, const cJSON *v, const char *path,
+		   char kind)
+{
+	cJSON *n = NULL, *slot = (cJSON *)v, *rec;
+	int rc = bk_tpl_decode(&n, c, v, path, kind);
+
+	*out = NULL;
+	if (rc != 0 || !n)
+		return rc;
+	if (slot->type & cJSON_IsReference || slot->type & cJSON_StringIsConst) {
+		cJSON_Delete(n);
+		return bk_err(BAKEAMI_ERROR, "internal: %s is not the plan's own value", path);
+	}
+	cJSON_Delete(slot->child);
+	free(slot->valuestring);
+	slot->type = n->type;
+	slot->child = n->child;
+	slot->valuestring = n->valuestring;
+	slot->valueint = n->valueint;
+	slot->valuedouble = n->valuedouble;
+	n->child = NULL;
+	n->valuestring = NULL;
+	cJSON_Delete(n);
+	if (!c->cfg->decoded && !(c->cfg->decoded = cJSON_CreateObject()))
+		return bk_oom();
+	if (!(rec = cJSON_Duplicate(slot, 1)))
+		return bk_oom();
+	cJSON_DeleteItemFromObjectCaseSensitive(c->cfg->decoded, path);
+	cJSON_AddItemToObject(c->cfg->decoded, path, rec);
+	*out = slot;
+	return 0;
+}
+
 int bk_tpl_get_str(char **out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	if (!cJSON_IsString(v))
-		return bk_tpl_err(c->file, path, "expected a string, got %s", bk_tpl_json_type(v));
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, 's');
+
+	if (rc != 0 || !d)
+		return rc;
 	free(*out);
-	*out = bk_strdup(v->valuestring);
+	*out = bk_strdup(d->valuestring);
 	return *out ? 0 : bk_oom();
+}
+
+static int get_bool(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path, char kind)
+{
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, kind);
+
+	if (rc == 0 && d)
+		*out = cJSON_IsTrue(d);
+	return rc;
 }
 
 int bk_tpl_get_bool(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	const char *s = cJSON_GetStringValue(v);
-
-	if (cJSON_IsBool(v))
-		*out = cJSON_IsTrue(v);
-	else if (s && strcmp(s, "true") == 0)
-		*out = 1;
-	else if (s && strcmp(s, "false") == 0)
-		*out = 0;
-	else if (s)
-		return bk_tpl_err(c->file, path, "expected true or false, got \"%s\"", s);
-	else
-		return bk_tpl_err(c->file, path, "expected true or false, got %s",
-				  bk_tpl_json_type(v));
-	return 0;
+	return get_bool(out, c, v, path, 'b');
 }
 
-static int parse_ll(long long *out, const char *s)
+int bk_tpl_get_tri(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return (*s && !*end && errno == 0) ? 0 : -1;
+	return get_bool(out, c, v, path, 't');
 }
 
 int bk_tpl_get_int(long long *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	const char *s = cJSON_GetStringValue(v);
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, 'i');
 
-	if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
-	    fabs(v->valuedouble) < 9e15) {
-		*out = (long long)v->valuedouble;
-		return 0;
-	}
-	if (s && parse_ll(out, s) == 0)
-		return 0;
-	if (s)
-		return bk_tpl_err(c->file, path, "expected an integer, got \"%s\"", s);
-	return bk_tpl_err(c->file, path, "expected an integer, got %s%s", bk_tpl_json_type(v),
-			  cJSON_IsNumber(v) ? " with a fraction" : "");
+	if (rc == 0 && d)
+		*out = (long long)d->valuedouble;
+	return rc;
 }
 
 int bk_tpl_get_dur(double *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	if (!cJSON_IsString(v))
-		return bk_tpl_err(c->file, path, "expected a duration string like \"5m\", "
-				  "got %s", bk_tpl_json_type(v));
-	if (bk_go_duration(out, v->valuestring) < 0)
-		return bk_tpl_err(c->file, path, "invalid duration \"%s\" (use Go durations "
-				  "like 30s, 5m or 1h30m)", v->valuestring);
-	return 0;
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, 'd');
+
+	if (rc == 0 && d)
+		*out = d->valuedouble;
+	return rc;
 }
 
 int bk_tpl_get_strv(bk_strv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	size_t i = 0;
-	int rc = 0;
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, 'v');
 
-	if (!cJSON_IsArray(v))
-		return bk_tpl_err(c->file, path, "expected an array of strings, got %s",
-				  bk_tpl_json_type(v));
+	if (rc != 0 || !d)
+		return rc;
 	bk_strv_free(out);
-	for (const cJSON *it = v->child; it && rc == 0; it = it->next, i++) {
-		if (cJSON_IsString(it)) {
-			rc = bk_strv_push(out, it->valuestring);
-			continue;
-		}
-		char *sub = bk_tpl_jpath_index(path, i);
-		rc = sub ? bk_tpl_err(c->file, sub, "expected a string, got %s", bk_tpl_json_type(it))
-			 : bk_oom();
-		free(sub);
-	}
+	for (const cJSON *it = d->child; it && rc == 0; it = it->next)
+		rc = bk_strv_push(out, it->valuestring);
 	return rc;
+}
+
+int bk_tpl_get_intv(bk_intv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
+{
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, 'n');
+
+	if (rc != 0 || !d)
+		return rc;
+	free(out->items);
+	out->count = 0;
+	if (!(out->items = calloc((size_t)cJSON_GetArraySize(d) + 1, sizeof(int))))
+		return bk_oom();
+	for (const cJSON *it = d->child; it; it = it->next) {
+		if (fabs(it->valuedouble) > 2147483647.0) {
+			char *sub = bk_tpl_jpath_index(path, out->count);
+			rc = bk_tpl_err(c->file, sub ? sub : path, "out of range for an int");
+			free(sub);
+			return rc;
+		}
+		out->items[out->count++] = (int)it->valuedouble;
+	}
+	return 0;
 }
 
 int bk_tpl_get_kv(bk_kv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
-	int rc = 0;
+	const cJSON *d;
+	int rc = decoded(&d, c, v, path, 'k');
 
-	if (!cJSON_IsObject(v))
-		return bk_tpl_err(c->file, path, "expected an object of strings, got %s",
-				  bk_tpl_json_type(v));
+	if (rc != 0 || !d)
+		return rc;
 	bk_kv_free(out);
-	for (const cJSON *it = v->child; it && rc == 0; it = it->next) {
-		if (cJSON_IsString(it) && *it->string) {
-			rc = bk_kv_set(out, it->string, it->valuestring);
-			continue;
-		}
-		char *sub = bk_tpl_jpath_key(path, it->string);
-		if (!sub)
-			return bk_oom();
-		if (!*it->string)
-			rc = bk_tpl_err(c->file, path, "a key must not be empty");
-		else
-			rc = bk_tpl_err(c->file, sub, "expected a string, got %s", bk_tpl_json_type(it));
-		free(sub);
-	}
+	for (const cJSON *it = d->child; it && rc == 0; it = it->next)
+		rc = bk_kv_set(out, it->string, it->valuestring);
 	return rc;
 }
 
@@ -167,10 +196,13 @@ static int read_kind(void *dst, const bk_cfg_ctx *c, const cJSON *v, const char 
 	switch (kind) {
 	case 's': return bk_tpl_get_str(dst, c, v, path);
 	case 'b': return bk_tpl_get_bool(dst, c, v, path);
+	case 't': return bk_tpl_get_tri(dst, c, v, path);
+	case 'n': return bk_tpl_get_intv(dst, c, v, path);
 	case 'd': return bk_tpl_get_dur(dst, c, v, path);
 	case 'v': return bk_tpl_get_strv(dst, c, v, path);
 	case 'k': return bk_tpl_get_kv(dst, c, v, path);
 	case 'i':
+		n = *(int *)dst;   /* a null keeps it */
 		if ((rc = bk_tpl_get_int(&n, c, v, path)) != 0)
 			return rc;
 		if (n < 0 || n > 1000000000)

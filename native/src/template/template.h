@@ -316,6 +316,8 @@ typedef struct {
 	char *bundle_prefix;                 /* default image-<timestamp> */
 	char *bundle_vol_command;            /* Go-template forms left for the bundler */
 	char *bundle_upload_command;
+	cJSON *decoded;                      /* JSON path -> the value as decoded
+					      * (Packer's rules), for --dump-plan */
 } bk_build_config;
 
 /* Is it an amazon-instance build (bundled to S3, registered)? */

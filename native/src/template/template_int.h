@@ -165,15 +165,29 @@ int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote);
 int bk_tpl_reuse_build(bk_cfg_ctx *c, const cJSON *reuse);
 int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps);
 
-/* Typed readers for rendered values; errors name the path. */
+/* ---- decode.c: Packer's decoding of one option ----------------------- */
+/* v decoded for a field of kind k as Packer's config.Decode does
+ * (mapstructure WeaklyTypedInput + the SDK's hooks): a new item, or NULL
+ * for a JSON null (Packer sets nothing). Kinds as bk_tpl_get_opt. */
+int bk_tpl_decode(cJSON **out, const bk_cfg_ctx *c, const cJSON *v, const char *path, char kind);
+/* Go's strconv.FormatFloat(d, 'f', -1, 64), how Packer makes a string of a
+ * JSON number. A new string. */
+char *bk_tpl_go_float(double d);
+
+/* Typed readers for rendered values, decoded as Packer does (a JSON null
+ * leaves *out as it was); errors name the path. */
 int bk_tpl_get_str(char **out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
 int bk_tpl_get_bool(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+/* Packer's config.Trilean: "" and null leave *out unset (-1 by convention). */
+int bk_tpl_get_tri(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+int bk_tpl_get_intv(bk_intv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
 int bk_tpl_get_int(long long *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
 int bk_tpl_get_dur(double *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
 int bk_tpl_get_strv(bk_strv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
 int bk_tpl_get_kv(bk_kv *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
-/* obj[key] when present, read as kind: 's' char *, 'b' int (bool), 'i' int
- * (0..1e9), 'd' double seconds (a Go duration), 'v' bk_strv, 'k' bk_kv. */
+/* obj[key] when present, read as kind: 's' char *, 'b' int (bool), 't' int
+ * (Trilean: -1 stays when unset), 'i' int (0..1e9), 'd' double seconds (a
+ * Go duration), 'v' bk_strv, 'n' bk_intv, 'k' bk_kv. */
 int bk_tpl_get_opt(void *dst, const bk_cfg_ctx *c, const cJSON *obj, const char *key,
 	       const char *path, char kind);
 /* obj must be an object whose keys are all in the NULL-terminated keys;

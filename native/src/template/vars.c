@@ -167,7 +167,10 @@ static int load_var_file(varset *vs, const char *file)
 		rc = bk_err(BAKEAMI_EINVALID, "%s: a var file must be a JSON object of "
 			    "name: \"value\" pairs, got %s", file, bk_tpl_json_type(obj));
 	for (const cJSON *it = obj ? obj->child : NULL; rc == 0 && it; it = it->next) {
-		if (!cJSON_IsString(it))
+		/* Go's json into map[string]string: null is "". */
+		if (cJSON_IsNull(it))
+			rc = set(vs, it->string, "", file, it->string);
+		else if (!cJSON_IsString(it))
 			rc = bk_tpl_err(file, it->string, "expected a string, got %s",
 					bk_tpl_json_type(it));
 		else
