@@ -534,10 +534,12 @@ static int read_fields(bk_cfg_ctx *c, const char *bpath)
 		char *path = bk_tpl_jpath_key(bpath, it->string);
 		if (!path)
 			return bk_oom();
-		if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c)))
-			rc = bk_tpl_err(c->file, path, "unknown key for an %s builder",
-					c->cfg->builder_type);
-		else
+		if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c))) {
+			char what[64];
+			snprintf(what, sizeof(what), "an %s builder", c->cfg->builder_type);
+			rc = bk_tpl_unknown_key(c, path, it->string, fields, sizeof(*fields),
+						BK_ARRAY_SIZE(fields), what);
+		} else
 			rc = f->set(c, it, path, f->off);
 		free(path);
 	}

@@ -66,14 +66,17 @@ static const pkey file_keys[] = {META_KEYS,
 	{"source", 'l', FI(sources)}, {"sources", 'v', FI(sources)},
 	{"destination", 's', FI(destination)}, {"direction", 's', NONE},
 	{"generated", 'b', FI(generated)}, {"content", 's', FI(content)}, {NULL, 0, 0}};
-/* Packer's shell-local has more keys; bakeami acts on these and, as
- * before, leaves the others unchecked. */
+/* Packer's shell-local keys: bakeami acts on those with a field and
+ * type-checks the others (the rest of Packer's shell-local). */
 static const pkey local_keys[] = {META_KEYS,
 	{"command", 'l', LO(inline_lines)}, {"inline", 'v', LO(inline_lines)},
 	{"script", 'l', LO(scripts)}, {"scripts", 'v', LO(scripts)},
 	{"inline_shebang", 's', LO(inline_shebang)},
 	{"environment_vars", 'v', LO(environment_vars)}, {"env", 'k', LO(env)},
-	{"valid_exit_codes", 'n', LO(valid_exit_codes)}, {NULL, 0, 0}};
+	{"valid_exit_codes", 'n', LO(valid_exit_codes)},
+	{"execute_command", 'v', NONE}, {"env_var_format", 's', NONE},
+	{"only_on", 'v', NONE}, {"tempfile_extension", 's', NONE},
+	{"use_linux_pathing", 'b', NONE}, {NULL, 0, 0}};
 #define PUPPET_KEYS {"facter", 'k', PU(facter)}, \
 	{"extra_arguments", 'v', PU(extra_arguments)}, \
 	{"execute_command", 's', PU(execute_command)}, {"prevent_sudo", 'b', PU(prevent_sudo)}, \
@@ -140,7 +143,7 @@ static const struct {
 } kinds[] = {
 	{"shell", BK_PROV_SHELL, shell_keys, true, check_shell},
 	{"file", BK_PROV_FILE, file_keys, true, check_file},
-	{"shell-local", BK_PROV_SHELL_LOCAL, local_keys, false, check_local},
+	{"shell-local", BK_PROV_SHELL_LOCAL, local_keys, true, check_local},
 	{"puppet-masterless", BK_PROV_PUPPET_MASTERLESS, puppet_masterless_keys, true,
 	 check_puppet_masterless},
 	{"puppet-server", BK_PROV_PUPPET_SERVER, puppet_server_keys, true, check_puppet_server},
@@ -230,9 +233,13 @@ static int read_keys(const prov *p, const pkey *keys, bool strict)
 
 	for (const cJSON *it = p->obj->child; it && rc == 0 && strict; it = it->next)
 		if (!known_key(keys, it->string)) {
-			char what[96];
-			snprintf(what, sizeof(what), "unknown key for %s", p->what);
-			rc = perr_key(p, it->string, what);
+			char *path = sub(p, it->string);
+			size_t n = 0;
+			while (keys[n].key)
+				n++;
+			rc = bk_tpl_unknown_key(p->c, path ? path : p->path, it->string, keys,
+						sizeof(*keys), n, p->what);
+			free(path);
 		}
 	for (const pkey *k = keys; k->key && rc == 0; k++)
 		rc = read_key(p, k);

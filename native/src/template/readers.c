@@ -241,8 +241,11 @@ int bk_tpl_only_keys(const bk_cfg_ctx *c, const cJSON *obj, const char *path,
 		if (*k)
 			continue;
 		char *sub = bk_tpl_jpath_key(path, it->string);
-		int rc = bk_tpl_err(c->file, sub ? sub : path, "unknown key%s%s",
-				    what ? " for " : "", what ? what : "");
+		size_t n = 0;
+		while (keys[n])
+			n++;
+		int rc = bk_tpl_unknown_key(c, sub ? sub : path, it->string, keys, sizeof(*keys), n,
+					    what);
 		free(sub);
 		return rc;
 	}

@@ -1,9 +1,11 @@
 /*
  * sections.c - the extensions (tests, promote, reuse) and post-processors.
  * tests are parsed by the verify module into its bk_test_plan, promote
- * checked for shape and kept as rendered JSON. Of the post-processors only "manifest"
- * means something to us (read into cfg->manifest); others are noted and
- * skipped.
+ * checked for shape and kept as rendered JSON. Post-processors are read as
+ * Packer 1.6.6 reads them: a name or an object, a nested array a sequence;
+ * a type Packer does not have is an error, as in Packer. "manifest" is read
+ * into cfg->manifest; shell-local's keys are checked; the other Packer
+ * types are noted and skipped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +205,91 @@ static int manifest(bk_cfg_ctx *c, const cJSON *pp, const char *path)
 	return rc;
 }
 
-/* One entry: "name", {"type": ...}; a nested array is a chain. */
+/* Packer 1.6.6's built-in post-processors (command/plugin.go). Debian's
+ * packer 1.6.6 build leaves out ucloud-import, yandex-export and
+ * yandex-import. */
+static const char *const packer_pps[] = {"alicloud-import", "amazon-import", "artifice",
+	"checksum", "compress", "digitalocean-import", "docker-import", "docker-push",
+	"docker-save", "docker-tag", "exoscale-import", "googlecompute-export",
+	"googlecompute-import", "manifest", "shell-local", "ucloud-import", "vagrant",
+	"vagrant-cloud", "vsphere", "vsphere-template", "yandex-export", "yandex-import"};
+
+/* Packer's shell-local post-processor (packer-plugin-sdk/shell-local). */
+static int shell_local(bk_cfg_ctx *c, const cJSON *pp, const char *path)
+{
+	static const char *const keys[] = {"type", "name", "only", "except",
+		"keep_input_artifact", "command", "inline", "script", "scripts",
+		"environment_vars", "env_var_format", "execute_command", "inline_shebang",
+		"only_on", "tempfile_extension", "use_linux_pathing", "valid_exit_codes", NULL};
+	static const struct { const char *key; char kind; } types[] = {
+		{"command", 's'}, {"inline", 'v'}, {"script", 's'}, {"scripts", 'v'},
+		{"environment_vars", 'v'}, {"env_var_format", 's'}, {"execute_command", 'v'},
+		{"inline_shebang", 's'}, {"only_on", 'v'}, {"tempfile_extension", 's'},
+		{"use_linux_pathing", 'b'}, {"valid_exit_codes", 'n'},
+		{"keep_input_artifact", 'b'}};
+	cJSON *m = NULL;
+	int rc = bk_interp_render_json(&m, c->in, pp, path), n = 0;
+
+	if (rc == 0)
+		rc = bk_tpl_only_keys(c, m, path, keys, "a shell-local post-processor");
+	for (size_t i = 0; rc == 0 && i < BK_ARRAY_SIZE(types); i++) {
+		union { char *s; int b; bk_strv v; bk_intv n; } tmp;
+		memset(&tmp, 0, sizeof(tmp));
+		rc = bk_tpl_get_opt(&tmp, c, m, types[i].key, path, types[i].kind);
+		if (types[i].kind == 's')
+			free(tmp.s);
+		else if (types[i].kind == 'v')
+			bk_strv_free(&tmp.v);
+		else if (types[i].kind == 'n')
+			free(tmp.n.items);
+	}
+	for (size_t i = 0; i < 4; i++)
+		n += cJSON_GetObjectItemCaseSensitive(m, types[i].key) != NULL;
+	if (rc == 0 && n != 1)
+		rc = bk_tpl_err(c->file, path, "a shell-local post-processor needs exactly one of "
+				"command, inline, script or scripts (found %d), as in Packer", n);
+	if (rc == 0)
+		bk_tpl_warn(c->warnings, "%s: %s: the shell-local post-processor is checked but "
+			"not run by bakeami yet", c->file, path);
+	cJSON_Delete(m);
+	return rc;
+}
+
+static int pp_type(const bk_cfg_ctx *c, const char *type, const char *path)
+{
+	const char *near;
+	char *tpath;
+	int rc;
+
+	for (size_t i = 0; i < BK_ARRAY_SIZE(packer_pps); i++)
+		if (strcmp(packer_pps[i], type) == 0)
+			return 0;
+	near = bk_tpl_nearest_key(type, packer_pps, sizeof(*packer_pps), BK_ARRAY_SIZE(packer_pps));
+	if (!(tpath = bk_sprintf("%s.type", path)))
+		return bk_oom();
+	rc = bk_tpl_err(c->file, tpath, "unknown post-processor type \"%s\": Packer 1.6.6 has "
+			"none of that name either%s%s%s", type, near ? " (did you mean \"" : "",
+			near ? near : "", near ? "\"?)" : "");
+	free(tpath);
+	return rc;
+}
+
+/* A post-processor's own only/except (by build name) skips just it. */
+static bool pp_skipped(const bk_cfg_ctx *c, const cJSON *pp)
+{
+	const cJSON *only = cJSON_GetObjectItemCaseSensitive(pp, "only");
+	const cJSON *except = cJSON_GetObjectItemCaseSensitive(pp, "except");
+	const char *name = c->cfg->build_name;
+	bool in_only = false, in_except = false;
+
+	for (const cJSON *it = cJSON_IsArray(only) ? only->child : NULL; it; it = it->next)
+		in_only |= cJSON_IsString(it) && strcmp(it->valuestring, name) == 0;
+	for (const cJSON *it = cJSON_IsArray(except) ? except->child : NULL; it; it = it->next)
+		in_except |= cJSON_IsString(it) && strcmp(it->valuestring, name) == 0;
+	return (cJSON_IsArray(only) && !in_only) || in_except;
+}
+
+/* One entry: "name", {"type": ...}; a nested array is a sequence. */
 static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
 {
 	const char *type = cJSON_IsString(pp) ? pp->valuestring
@@ -222,8 +308,17 @@ static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
 	if (!type)
 		return bk_tpl_err(c->file, path, "expected a post-processor name or an object "
 				  "with a string \"type\"");
+	if ((rc = pp_type(c, type, path)) != 0)
+		return rc;
+	if (pp_skipped(c, pp)) {
+		bk_tpl_warn(c->warnings, "%s: %s: skipped for build \"%s\" (only/except)", c->file,
+			path, c->cfg->build_name);
+		return 0;
+	}
 	if (strcmp(type, "manifest") == 0)
 		return manifest(c, pp, path);
+	if (strcmp(type, "shell-local") == 0)
+		return shell_local(c, pp, path);
 	bk_tpl_warn(c->warnings, "%s: %s: post-processor \"%s\" is ignored by bakeami", c->file,
 		path, type);
 	return 0;

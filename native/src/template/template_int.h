@@ -194,6 +194,18 @@ int bk_tpl_get_opt(void *dst, const bk_cfg_ctx *c, const cJSON *obj, const char 
  * what ("a shell provisioner") completes "unknown key for ...". */
 int bk_tpl_only_keys(const bk_cfg_ctx *c, const cJSON *obj, const char *path,
 		 const char *const *keys, const char *what);
+/* ---- keys.c ---------------------------------------------------------- */
+/* The error for `key`, which the table does not know: a key Packer
+ * deprecated names its replacement, another the nearest known key. The
+ * table holds n rows of `stride` bytes, each starting with its key (a
+ * const char *; NULL rows are skipped); what ("an amazon-ebs builder")
+ * completes "unknown key for ..." and picks the deprecations that apply. */
+int bk_tpl_unknown_key(const bk_cfg_ctx *c, const char *path, const char *key,
+		       const void *table, size_t stride, size_t n, const char *what);
+/* The table's key nearest to key (Levenshtein, at most a third of its
+ * length or 2 edits), or NULL. */
+const char *bk_tpl_nearest_key(const char *key, const void *table, size_t stride, size_t n);
+
 /* Find a local file: absolute as is; relative, next to the template, then
  * in the working directory. *out is the path that exists. */
 int bk_tpl_find_local(char **out, const bk_cfg_ctx *c, const char *rel, const char *path);
