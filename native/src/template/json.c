@@ -24,12 +24,35 @@ static void line_col(const char *buf, size_t off, int *line, int *col)
 	}
 }
 
+static size_t utf8_len(const unsigned char *s, size_t n);
+
+/* "<name>:<line>:<col>: <what>", then the line and a caret under the
+ * fault (tabs kept, so the caret lines up in a terminal); bytes that are
+ * not printable UTF-8 are shown as '?'. */
 static int pos_err(const char *name, const char *buf, size_t off, const char *what)
 {
-	int line, col;
+	size_t start = off, end = off;
+	bk_buf shown = BK_BUF_INIT, caret = BK_BUF_INIT;
+	int line, col, rc;
 
 	line_col(buf, off, &line, &col);
-	return bk_err(BAKEAMI_EINVALID, "%s:%d:%d: %s", name, line, col, what);
+	while (start > 0 && buf[start - 1] != '\n')
+		start--;
+	while (buf[end] && buf[end] != '\n' && buf[end] != '\r' && end - start < 200)
+		end++;
+	for (size_t i = start; i < end;) {
+		size_t n = utf8_len((const unsigned char *)buf + i, end - i);
+		bool ok = n > 0 && ((unsigned char)buf[i] >= 0x20 || buf[i] == '\t');
+		bk_buf_put(&shown, ok ? buf + i : "?", ok ? n : 1);
+		if (i < off)
+			bk_buf_putc(&caret, buf[i] == '\t' ? '\t' : ' ');
+		i += n ? n : 1;
+	}
+	rc = bk_err(BAKEAMI_EINVALID, "%s:%d:%d: %s\n  %5d | %s\n        | %s^", name, line, col,
+		    what, line, shown.ptr ? shown.ptr : "", caret.ptr ? caret.ptr : "");
+	bk_buf_free(&shown);
+	bk_buf_free(&caret);
+	return rc;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. Rejects
@@ -68,6 +91,7 @@ typedef struct {
 	const char *name;
 	int depth;
 	bool in_str, esc;
+	size_t str_start;    /* the open string's quote */
 	char last;           /* the last byte outside strings and blanks */
 	size_t commas, first_comma;
 } prepass;
@@ -94,6 +118,12 @@ static int prepass_byte(prepass *p, size_t i)
 {
 	char ch = p->buf[i];
 
+	if (p->in_str && ch == '\n')
+		return pos_err(p->name, p->buf, p->str_start, "unterminated string: it starts "
+			       "here and its line ends before the closing quote");
+	if (p->in_str && (unsigned char)ch < 0x20)
+		return pos_err(p->name, p->buf, i, "a raw control character in a string (JSON "
+			       "needs an escape such as \\t)");
 	if (p->in_str) {
 		/* C strings end at a NUL: "t3.mi\u0000cro" would become "t3.mi". */
 		if (p->esc && ch == 'u' && p->len - i > 4 && memcmp(p->buf + i + 1, "0000", 4) == 0)
@@ -111,6 +141,7 @@ static int prepass_byte(prepass *p, size_t i)
 	}
 	if (ch == '"') {
 		p->in_str = true;
+		p->str_start = i;
 	} else if (ch == '{' || ch == '[') {
 		if (++p->depth > BK_JSON_MAX_DEPTH)
 			return pos_err(p->name, p->buf, i,
@@ -140,6 +171,9 @@ static int run_prepass(prepass *p, bk_strv *warnings)
 			return BAKEAMI_EINVALID;
 		i += n;
 	}
+	if (p->in_str)
+		return pos_err(p->name, p->buf, p->str_start, "unterminated string: it starts "
+			       "here and the file ends before the closing quote");
 	if (p->commas) {
 		int line, col;
 		line_col(p->buf, p->first_comma, &line, &col);
