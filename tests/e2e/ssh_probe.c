@@ -135,7 +135,10 @@ static bk_prov_type prov_type(const char *name)
 	if (!strcmp(name, "shell-local")) return BK_PROV_SHELL_LOCAL;
 	if (!strcmp(name, "puppet-server")) return BK_PROV_PUPPET_SERVER;
 	if (!strcmp(name, "ansible-local")) return BK_PROV_ANSIBLE_LOCAL;
-	return BK_PROV_PUPPET_MASTERLESS;
+	if (!strcmp(name, "puppet-masterless")) return BK_PROV_PUPPET_MASTERLESS;
+	/* A type no runner has (chef-solo): what a caller that skipped the
+	 * validation pass gets from bk_provision_run. */
+	return (bk_prov_type)99;
 }
 
 static double num(const cJSON *cfg, const char *k)

@@ -73,9 +73,8 @@ def warnings_of(out):
 
 
 UNRUNNABLE = [
-    {"type": "puppet-masterless", "manifest_file": MOTD},
-    {"type": "puppet-server", "puppet_server": "puppet.example.com"},
     {"type": "chef-solo", "cookbook_paths": ["cookbooks"]},
+    {"type": "salt-masterless", "local_state_tree": "salt"},
 ]
 
 

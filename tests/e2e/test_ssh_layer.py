@@ -517,13 +517,13 @@ def test_shell_local_and_unsupported_types(probe, sshd, key):
                   environment_vars=["V=vv"]),
             *prov(type="shell-local", command="exit 4"),
             *prov(type="shell-local", command="sleep 30", timeout_s=1),
-            *prov(type="puppet-masterless", manifest_file="site.pp"),
+            *prov(type="chef-solo"),
             key=key)
     steps = r.rcs()
     assert steps[0][1] == 0 and r.text("OUT") == ["local probe vv"] and r.text("ERR") == ["e"], r
     assert steps[1][1] == -10 and "exited with status 4" in steps[1][2]
     assert steps[2][1] == -5
-    assert steps[3][1] == -2 and steps[3][2].endswith(": type puppet-masterless is not supported yet")
+    assert steps[3][1] == -2 and steps[3][2].endswith(": type chef-solo is not supported yet")
     assert r.elapsed < 10
 
 
