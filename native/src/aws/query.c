@@ -184,7 +184,7 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
 		.req = {call->service, call->region ? call->region : aws->region, body,
 			body ? strlen(body) : 0,
 			"application/x-www-form-urlencoded; charset=utf-8", NULL, call->creds,
-			call->creates},
+			call->creates, NULL, NULL, NULL},
 		.action = call->action,
 		.json = false,
 		.stop_when_uncertain = call->stop_when_uncertain,
@@ -251,7 +251,7 @@ int bk_aws_json(cJSON **out, bk_aws *aws, const char *service, const char *regio
 	const char *dot = strrchr(target, '.');
 	call_spec cs = {
 		.req = {service, region ? region : aws->region, text, text ? strlen(text) : 0,
-			"application/x-amz-json-1.1", target, NULL, false},
+			"application/x-amz-json-1.1", target, NULL, false, NULL, NULL, NULL},
 		.action = dot ? dot + 1 : target,
 		.json = true,
 		.stop_when_uncertain = false,
