@@ -78,24 +78,6 @@ static int push_tok(rd *r, bool action, const char *s, size_t len)
 	return 0;
 }
 
-/* The "}}" closing an action, skipping quoted strings. */
-static const char *find_close(const char *a)
-{
-	for (const char *p = a; *p; p++) {
-		if (*p == '"' || *p == '`') {
-			char q = *p;
-			for (p++; *p && *p != q; p++)
-				if (q == '"' && *p == '\\' && p[1])
-					p++;
-			if (!*p)
-				return NULL;
-		} else if (p[0] == '}' && p[1] == '}') {
-			return p;
-		}
-	}
-	return NULL;
-}
-
 static void trim_last_text(rd *r)
 {
 	tok *t = r->count ? &r->toks[r->count - 1] : NULL;
@@ -117,7 +99,7 @@ static int tokenize(rd *r, const char *tmpl)
 			trim_last_text(r);
 			a += 2;
 		}
-		if (!(close = find_close(a)))
+		if (!(close = bk_action_close(a)))
 			return bk_err(BAKEAMI_EINVALID, "%s: unterminated {{ at character %zu: no "
 				      "matching }}", what_of(r), (size_t)(open - tmpl) + 1);
 		end = close;

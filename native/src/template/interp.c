@@ -346,24 +346,6 @@ static int eval_action(bk_buf *b, const bk_interp *in, const char *path,
 	return rc;
 }
 
-/* The "}}" that closes an action, skipping string literals in it. */
-static const char *find_close(const char *a)
-{
-	for (const char *p = a; *p; p++) {
-		if (*p == '"' || *p == '`') {
-			char q = *p;
-			for (p++; *p && *p != q; p++)
-				if (q == '"' && *p == '\\' && p[1])
-					p++;
-			if (!*p)
-				return NULL;
-		} else if (p[0] == '}' && p[1] == '}') {
-			return p;
-		}
-	}
-	return NULL;
-}
-
 static void trim_right(bk_buf *b)
 {
 	while (b->len && isspace((unsigned char)b->ptr[b->len - 1]))
@@ -382,7 +364,7 @@ static int render_action(bk_buf *b, const bk_interp *in, const char *path,
 		trim_right(b);
 		a++;
 	}
-	if (!(close = find_close(a)))
+	if (!(close = bk_action_close(a)))
 		return bk_tpl_err(in->file, path, "unterminated {{ at character %zu: no "
 				  "matching }}", (size_t)(open - text) + 1);
 	end = close;

@@ -307,3 +307,22 @@ void bk_sha256_hex(char out[65], const void *data, size_t len)
 		sprintf(out + 2 * i, "%02x", md[i]);
 	out[64] = '\0';
 }
+
+/* The "}}" closing a {{ }} action, skipping quoted strings: the template
+ * engine and the command renderer read actions alike. */
+const char *bk_action_close(const char *a)
+{
+	for (const char *p = a; *p; p++) {
+		if (*p == '"' || *p == '`') {
+			char q = *p;
+			for (p++; *p && *p != q; p++)
+				if (q == '"' && *p == '\\' && p[1])
+					p++;
+			if (!*p)
+				return NULL;
+		} else if (p[0] == '}' && p[1] == '}') {
+			return p;
+		}
+	}
+	return NULL;
+}

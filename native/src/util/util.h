@@ -197,4 +197,8 @@ void bk_uuid4(char out[37]);
 char *bk_base64(const unsigned char *data, size_t len);  /* no newlines */
 void bk_sha256_hex(char out[65], const void *data, size_t len);
 
+/* The "}}" that closes a {{ }} action starting at a, skipping quoted
+ * strings ("..." with escapes, `...`); NULL when there is none. */
+const char *bk_action_close(const char *a);
+
 #endif
