@@ -60,6 +60,18 @@ int bk_ssh_global_init(void)
 
 /* ---- helpers shared with exec.c and sftp.c -------------------------- */
 
+/* sshd sends a non-interactive session's replies with Nagle on: a reply
+ * written in two parts waits for our ACK of the first, which Linux delays
+ * up to 40 ms when we have nothing to send. Each channel open, exec and
+ * auth step paid that. Quick-ack mode lapses, so it is asked for again
+ * before every wait for a reply. */
+static void quick_ack(int fd)
+{
+	int on = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+}
+
 int bk_ssh__wait(bk_ssh *s, double deadline)
 {
 	int dir = libssh2_session_block_directions(s->session);
@@ -81,6 +93,7 @@ int bk_ssh__wait(bk_ssh *s, double deadline)
 	 * spinning. */
 	if (pfd.events == 0)
 		ms = 10;
+	quick_ack(s->sock);
 	poll(&pfd, 1, ms);
 	return bk_cancelled(s->cancel) ? BAKEAMI_ECANCELLED : 0;
 }
