@@ -266,7 +266,7 @@ static int run_prov(bk_ssh *s, const probe_opts *o, const char *json, int index)
 	bk_kv_add(&env, "PACKER_BUILD_NAME", "probe");
 	bk_kv_add(&env, "PACKER_BUILDER_TYPE", "amazon-ebs");
 	bk_provision_ctx ctx = {s, &prov, &cfg, &cancel_flag, on_line, NULL,
-				{on_log, NULL}, &env, NULL, 0, NULL, NULL};
+				{on_log, NULL}, &env, NULL, 0, NULL, NULL, NULL};
 	rc = bk_provision_run(&ctx);
 	bk_kv_free(&env);
 	typed_free(&prov);

@@ -318,3 +318,42 @@ def test_ami_name_precheck_and_force_deregister(lab, clean_lab, bakeami, tmp_pat
     snaps = lab.leftovers()["snapshots"]
     assert len(snaps) == 1 and images[0]["ImageId"] in snaps[0], snaps
     clean_lab.keep_images([images[0]["ImageId"]])
+
+
+def _tidy_template(tmp_path, folder, second_status):
+    """Two shell provisioners (the first with an environment file) uploading into folder; the
+    second lists what the folder holds while it runs, then exits with second_status."""
+    tpl = json.loads(open(TEMPLATE).read())
+    tpl["provisioners"] = [
+        {"type": "shell", "remote_folder": folder, "use_env_var_file": True,
+         "environment_vars": ["A=1"], "inline": ["echo first"]},
+        {"type": "shell", "remote_folder": folder,
+         "inline": [f"echo holds: $(ls {folder} | wc -l)", f"exit {second_status}"]},
+    ]
+    path = tmp_path / "tidy.json"
+    path.write_text(json.dumps(tpl))
+    return str(path)
+
+
+@pytest.mark.parametrize("second_status", [0, 4])
+def test_scripts_removed_from_the_instance(lab, clean_lab, bakeami, tmp_path, second_status):
+    # The lab's instance is this machine: the folder is what the instance's /tmp would hold.
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="bakeami-tidy-", dir="/tmp")
+    os.chmod(folder, 0o1777)
+    try:
+        r = bakeami.run(bake_args(lab, template=_tidy_template(tmp_path, folder, second_status)))
+        # While the second script ran, the first one's script and env file were still there
+        # (they go in one command with the key at the end); afterwards nothing is.
+        assert "holds: 3" in r.stdout, r.stdout + r.stderr
+        assert os.listdir(folder) == [], os.listdir(folder)
+        if second_status:
+            assert r.returncode == 1 and "status 4" in r.stderr, r.stdout + r.stderr
+        else:
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "temporary key removed from authorized_keys" in r.stdout
+            clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+    finally:
+        for name in os.listdir(folder):
+            os.unlink(os.path.join(folder, name))
+        os.rmdir(folder)

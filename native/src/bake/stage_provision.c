@@ -82,7 +82,8 @@ static void close_log(bakeami_bake *b, int rc)
 	bk_log_file_set(b, NULL);
 }
 
-static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const bk_kv *env)
+static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const bk_kv *env,
+		   bk_strv *remove_later)
 {
 	bk_provision_ctx ctx = {0};
 	double t = bk_now();
@@ -103,6 +104,7 @@ static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const
 	ctx.port = b->ssh_port;
 	ctx.user = b->cfg->ssh_username;
 	ctx.private_key_pem = b->key ? bk_ssh_key_private_pem(b->key) : NULL;
+	ctx.remove_later = remove_later;
 	bk_step(b, "%s (%s)", p->path, p->type_name);
 	if ((rc = bk_provision_run(&ctx)) == 0)
 		bk_step(b, "%s (%s) finished in %.1fs", p->path, p->type_name, bk_now() - t);
@@ -110,42 +112,64 @@ static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const
 	return rc;
 }
 
-/* The public key's base64 body identifies our line in authorized_keys. */
-static int clear_authorized_key(bakeami_bake *b)
+/* The shell loop that takes our key's line out of authorized_keys; the
+ * public key's base64 body identifies the line. */
+static int clear_key_command(char **out, const bakeami_bake *b)
 {
 	const char *line = bk_ssh_key_public_line(b->key), *body = strchr(line, ' ');
-	char *blob, *cmd;
-	int status = -1, rc;
+	char *blob;
 
 	if (!body || !(blob = bk_strndup(body + 1, strcspn(body + 1, " "))))
 		return bk_oom();
-	cmd = bk_sprintf("for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
-			 "if [ -w \"$f\" ]; then sed -i '\\#%s#d' \"$f\"; "
-			 "elif sudo -n test -f \"$f\" 2>/dev/null; then sudo -n sed -i '\\#%s#d' \"$f\"; fi; "
-			 "done", blob, blob);
+	*out = bk_sprintf("for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
+			  "if [ -w \"$f\" ]; then sed -i '\\#%s#d' \"$f\"; "
+			  "elif sudo -n test -f \"$f\" 2>/dev/null; then sudo -n sed -i '\\#%s#d' \"$f\"; fi; "
+			  "done", blob, blob);
 	free(blob);
-	if (!cmd)
-		return bk_oom();
-	rc = bk_ssh_exec(&status, b->ssh, cmd, 60, bk_output_line, b);
-	free(cmd);
-	if (rc == 0 && status != 0)
-		rc = bk_err(BAKEAMI_EPROVISION, "removing the temporary key from authorized_keys exited with status %d", status);
-	if (rc == 0)
+	return *out ? 0 : bk_oom();
+}
+
+/* One command for what provisioning leaves to undo on the instance: the
+ * scripts' files, then (after success) our key. A failed bake's instance
+ * is terminated, but its scripts may hold secrets: they go too. */
+static int tidy_instance(bakeami_bake *b, const bk_strv *files, bool clear_key)
+{
+	char *rm = NULL, *key = NULL, *cmd = NULL;
+	int status = -1, rc = bk_provision_rm_command(&rm, files);
+
+	rc = rc || !clear_key ? rc : clear_key_command(&key, b);
+	if (rc == 0 && !(cmd = bk_sprintf("%s%s%s", rm, *rm && key ? " && " : "", key ? key : "")))
+		rc = bk_oom();
+	if (rc == 0 && *cmd)
+		rc = bk_ssh_exec(&status, b->ssh, cmd, 60, bk_output_line, b);
+	if (rc == 0 && *cmd && status != 0)
+		rc = bk_err(BAKEAMI_EPROVISION, "%s exited with status %d", key ? "removing the "
+			    "scripts and the temporary key from authorized_keys" : "removing the "
+			    "provisioners' scripts", status);
+	if (rc == 0 && key)
 		bk_step(b, "temporary key removed from authorized_keys");
+	free(rm);
+	free(key);
+	free(cmd);
 	return rc;
 }
 
 int bk_stage_provision(bakeami_bake *b)
 {
 	bk_kv env = BK_KV_INIT;
-	int rc = build_env(&env, b);
+	bk_strv files = BK_STRV_INIT;
+	int rc = build_env(&env, b), tidy;
 
 	if (rc == 0 && b->cfg->provisioners_count)
 		rc = make_logs_dir(b);
 	for (size_t i = 0; rc == 0 && i < b->cfg->provisioners_count; i++)
-		rc = run_one(b, i, &b->cfg->provisioners[i], &env);
+		rc = run_one(b, i, &b->cfg->provisioners[i], &env, &files);
 	bk_kv_free(&env);
-	if (rc == 0 && b->key_name && b->cfg->ssh_clear_authorized_keys)
-		rc = clear_authorized_key(b);
+	if (rc == 0 || (files.count && bk_ssh_connected(b->ssh))) {
+		tidy = tidy_instance(b, &files, rc == 0 && b->key_name &&
+				     b->cfg->ssh_clear_authorized_keys);
+		rc = rc ? rc : tidy;
+	}
+	bk_strv_free(&files);
 	return rc;
 }

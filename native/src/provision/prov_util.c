@@ -90,6 +90,25 @@ int bk_prov_shell_quote(bk_buf *b, const char *s)
 	return rc ? rc : bk_buf_putc(b, '\'');
 }
 
+int bk_provision_rm_command(char **out, const bk_strv *paths)
+{
+	bk_buf cmd = BK_BUF_INIT;
+	int rc = 0;
+
+	if (paths->count)
+		rc = bk_buf_puts(&cmd, "rm -f --");
+	for (size_t i = 0; rc == 0 && i < paths->count; i++) {
+		rc = bk_buf_putc(&cmd, ' ');
+		rc = rc ? rc : bk_prov_shell_quote(&cmd, paths->items[i]);
+	}
+	if (rc < 0) {
+		bk_buf_free(&cmd);
+		return rc;
+	}
+	*out = bk_buf_detach(&cmd);
+	return 0;
+}
+
 /* The provisioner's own variables: environment_vars (names checked by
  * template/), then env. */
 static void own_env(const bk_provisioner *p, const bk_strv **vars, const bk_kv **env)

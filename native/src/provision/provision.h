@@ -24,6 +24,10 @@ typedef struct {
 	int port;
 	const char *user;
 	const char *private_key_pem;
+	/* Remote files a provisioner is done with (its uploaded scripts), kept
+	 * here to be deleted in one command when provisioning ends, with our
+	 * key: one round trip fewer per script. NULL: each is deleted at once. */
+	bk_strv *remove_later;
 } bk_provision_ctx;
 
 /* Whether this build can run provisioners of that type: the validation
@@ -35,5 +39,9 @@ bool bk_provision_supported(bk_prov_type type);
  * provisioner, e.g. "provisioners[1] (shell): script 2 of 3 (setup.sh)
  * exited with status 3". */
 int bk_provision_run(const bk_provision_ctx *ctx);
+
+/* "rm -f -- 'a' 'b'" for the paths, quoted for the remote shell; "" when
+ * there are none. */
+int bk_provision_rm_command(char **out, const bk_strv *paths);
 
 #endif

@@ -239,13 +239,32 @@ static int upload(shell *sh, const char *remote, const char *data, size_t len, i
 	}
 }
 
+/* Whether the bake deletes what we upload when provisioning ends (also
+ * when it fails), rather than we after each script. */
+static bool deferred(const shell *sh)
+{
+	return sh->ctx->remove_later && !sh->cfg->skip_clean;
+}
+
+/* Uploaded: from now on it is to be deleted, whatever happens. */
+static int uploaded(shell *sh, const char *path)
+{
+	const bk_strv *later = sh->ctx->remove_later;
+
+	if (!deferred(sh) || (later->count && strcmp(later->items[later->count - 1], path) == 0))
+		return 0;
+	return bk_strv_push(sh->ctx->remove_later, path);
+}
+
 static int upload_env_file(shell *sh)
 {
 	const char *folder = sh->cfg->remote_folder;
+	int rc;
 
 	if (!(sh->env_file = remote_name(folder && *folder ? folder : "/tmp", "varfile")))
 		return bk_oom();
-	return upload(sh, sh->env_file, sh->vars, strlen(sh->vars), 0600);
+	rc = upload(sh, sh->env_file, sh->vars, strlen(sh->vars), 0600);
+	return rc ? rc : uploaded(sh, sh->env_file);
 }
 
 static bool disconnect_ok(const shell *sh)
@@ -310,7 +329,8 @@ static int run_script(shell *sh, size_t i, const char *cmd)
 		bk_prov_log(sh->ctx, "running inline script");
 	else
 		bk_prov_log(sh->ctx, "uploading %s to %s", sc->name, sh->remote_path);
-	if ((rc = upload(sh, sh->remote_path, sc->data, sc->len, 0755)) < 0)
+	if ((rc = upload(sh, sh->remote_path, sc->data, sc->len, 0755)) < 0 ||
+	    (rc = uploaded(sh, sh->remote_path)) < 0)
 		return rc;
 	if ((rc = bk_prov_time_left(sh->r, &left)) < 0)
 		return rc;
@@ -318,7 +338,7 @@ static int run_script(shell *sh, size_t i, const char *cmd)
 			 sh->ctx->output_payload);
 	if ((rc = judge(sh, i, rc, status)) < 0)
 		return rc;
-	if (sh->cfg->skip_clean)
+	if (sh->cfg->skip_clean || deferred(sh))
 		return 0;
 	return remove_remote(sh, sh->remote_path);
 }
@@ -349,7 +369,7 @@ static int run_all(shell *sh)
 	for (size_t i = 0; rc == 0 && i < sh->count; i++)
 		rc = run_script(sh, i, cmd);
 	free(cmd);
-	if (rc == 0 && sh->env_file && !sh->cfg->skip_clean)
+	if (rc == 0 && sh->env_file && !sh->cfg->skip_clean && !deferred(sh))
 		rc = remove_remote(sh, sh->env_file);
 	pause = sh->cfg->pause_after_s;
 	if (rc == 0 && pause > 0) {
