@@ -207,6 +207,10 @@ def bench_one(lab: Lab, work: Path, pairs: int, files: Path) -> dict:
             runs[tool].append(r)
             lab.reset()
     ratios = [a.wall / b.wall for a, b in zip(runs["bakeami"], runs["packer"])]
+    n_calls = int(statistics.median(len(r.calls) for r in runs["bakeami"]))
+    floor_calls = statistics.median(lab_floor(lab, n_calls) for _ in range(5))
+    floor_ssh = statistics.median(akc_login(lab) for _ in range(5))
+    lab.reset()
     stages: dict[str, list[float]] = {}
     for r in runs["bakeami"]:
         for st, s in stage_times(r.out).items():
@@ -220,6 +224,7 @@ def bench_one(lab: Lab, work: Path, pairs: int, files: Path) -> dict:
         "rss": {t: stats([r.rss_mb for r in rs]) for t, rs in runs.items()},
         "version_rss": version.rss_mb,
         "stages": {st: statistics.median(v) for st, v in stages.items()},
+        "floor": {"calls": floor_calls, "n_calls": n_calls, "ssh": floor_ssh},
     }
 
 
@@ -264,12 +269,24 @@ def bench_many(lab: Lab, work: Path, n: int, files: Path, ssh_part: float, calls
 
 # ---- 3. upload ---------------------------------------------------------------------------
 def ssh_key(lab: Lab, work: Path) -> Path:
-    """A key the lab's sshd accepts (it offers every key pair moto holds) for sftp/scp."""
+    """A key the lab's sshd accepts (it offers every key pair moto holds) for ssh/sftp/scp;
+    imported again when a lab reset removed it."""
     key = work / "bench_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    lab._client("ec2", lab.region).import_key_pair(KeyName="bench-openssh",
-                                                   PublicKeyMaterial=(work / "bench_key.pub").read_bytes())
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    ec2 = lab._client("ec2", lab.region)
+    if not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["bench-openssh"]}])["KeyPairs"]:
+        ec2.import_key_pair(KeyName="bench-openssh", PublicKeyMaterial=(work / "bench_key.pub").read_bytes())
     return key
+
+
+def akc_login(lab: Lab) -> float:
+    """What sshd spends on one public-key login here before any tool's work: the lab's
+    AuthorizedKeysCommand runs twice (for the key query, then for the signed request)."""
+    t0 = time.monotonic()
+    for _ in range(2):
+        subprocess.run([str(lab.akc), SSH_USER], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - t0
 
 
 def openssh(tool: str, key: Path, lab: Lab, src: Path, dest: str, work: Path) -> float:
@@ -467,6 +484,14 @@ def report(res: dict, argv: list[str]) -> str:
                   "Packer's calls: " + ", ".join(o["call_list"]["packer"]) + ".", "",
                   "bakeami by stage (median seconds, from `--log-format json` events): "
                   + ", ".join(f"{k} {s:.3f}" for k, s in o["stages"].items()) + ".", ""]
+        fl = o["floor"]
+        floor = fl["calls"] + fl["ssh"]
+        lines += [f"The lab's floor for one bake: {floor:.3f} s, what no tool can go below here: "
+                  f"{fl['n_calls']} describe calls sent back to back by one client {fl['calls']:.3f} s, plus the "
+                  f"lab's AuthorizedKeysCommand run twice as sshd runs it for one public-key login "
+                  f"{fl['ssh']:.3f} s; medians of 5. bakeami is "
+                  f"{b['median'] - floor:.3f} s above it. At Packer's median the floor alone is a ratio of "
+                  f"{floor / p['median']:.3f}.", ""]
     if "many" in res:
         m = res["many"]
         bp, pp = m["procs"]["bakeami"], m["procs"]["packer"]
