@@ -31,7 +31,8 @@ STUB_SRC   := $(shell find tests/java/jenkins-api -name '*.java' 2>/dev/null)
 JTEST_SRC  := $(shell find tests/java/src -name '*.java' 2>/dev/null)
 JNI_SRC    := $(wildcard native/jni/*.c)
 JNI_OBJ    := $(JNI_SRC:%.c=$(BUILD)/%.o)
-JNI_HDRS   := $(JNI_INC)/io_bakeami_nativelib_NativeBaker.h $(JNI_INC)/io_bakeami_nativelib_Bake.h
+JNI_HDRS   := $(JNI_INC)/io_bakeami_nativelib_NativeBaker.h $(JNI_INC)/io_bakeami_nativelib_Bake.h \
+              $(JNI_INC)/io_bakeami_nativelib_Cleanup.h
 
 JUNIT_JARS := $(JB)/lib/junit-4.13.2.jar $(JB)/lib/hamcrest-core-1.3.jar
 JTEST_CP   := $(JB)/test-classes:$(PLUGIN_JAR):$(JB)/stubs:$(JB)/lib/junit-4.13.2.jar:$(JB)/lib/hamcrest-core-1.3.jar

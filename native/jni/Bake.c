@@ -56,33 +56,13 @@ static bakeami_options *options(JNIEnv *env, jbyteArray json)
 
 /* ---- the log callback ---------------------------------------------------- */
 
-static void deliver(JNIEnv *env, jobject self, const bakeami_event *ev)
-{
-	jbyteArray stage, line;
-
-	if ((*env)->PushLocalFrame(env, 4) < 0) {
-		(*env)->ExceptionClear(env); /* no memory for this event: drop it */
-		return;
-	}
-	stage = bkj_bytes(env, ev->stage);
-	line = bkj_bytes(env, ev->line ? ev->line : ev->text);
-	if (!(*env)->ExceptionCheck(env))
-		(*env)->CallVoidMethod(env, self, bkj.event, (jint)ev->kind, (jint)ev->stream,
-				       (jdouble)ev->elapsed, stage, line);
-	/* Bake.event catches everything; only an Error (OOM) can get here. The
-	 * bake goes on: a lost log line must not leave cloud resources behind. */
-	if ((*env)->ExceptionCheck(env))
-		(*env)->ExceptionClear(env);
-	(*env)->PopLocalFrame(env, NULL);
-}
-
 static void on_event(const bakeami_event *ev, void *payload)
 {
 	struct bkj_bake *jb = payload;
 	JNIEnv *env = bkj_env();
 
 	if (env) /* NULL: the JVM refused to attach this thread; the line is lost */
-		deliver(env, jb->self, ev);
+		bkj_deliver(env, jb->self, bkj.event, ev);
 }
 
 /* ---- natives ------------------------------------------------------------- */

@@ -160,6 +160,25 @@ jbyteArray bkj_bytes(JNIEnv *env, const char *s)
 	return a;
 }
 
+void bkj_deliver(JNIEnv *env, jobject self, jmethodID method, const bakeami_event *ev)
+{
+	jbyteArray stage, line;
+
+	if ((*env)->PushLocalFrame(env, 4) < 0) {
+		(*env)->ExceptionClear(env); /* no memory for this event: drop it */
+		return;
+	}
+	stage = bkj_bytes(env, ev->stage);
+	line = bkj_bytes(env, ev->line ? ev->line : ev->text);
+	if (!(*env)->ExceptionCheck(env))
+		(*env)->CallVoidMethod(env, self, method, (jint)ev->kind, (jint)ev->stream,
+				       (jdouble)ev->elapsed, stage, line);
+	/* The Java side catches everything; only an Error (OOM) can get here. */
+	if ((*env)->ExceptionCheck(env))
+		(*env)->ExceptionClear(env);
+	(*env)->PopLocalFrame(env, NULL);
+}
+
 /* ---- natives ----------------------------------------------------------- */
 
 JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_NativeBaker_version0(JNIEnv *env, jclass cls)

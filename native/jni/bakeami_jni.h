@@ -46,6 +46,13 @@ void bkj_free_secret(char *s);
  * JVM open, and detached when it exits; NULL if the JVM refuses. */
 JNIEnv *bkj_env(void);
 
+/* Calls self.method(int kind, int stream, double elapsed, byte[] stage,
+ * byte[] line) for one event, in a local frame of its own (a bake that
+ * logs for an hour holds no more local references than one that logs
+ * once); a Java exception is cleared: a lost line must not stop a bake or
+ * its cleanup. */
+void bkj_deliver(JNIEnv *env, jobject self, jmethodID method, const bakeami_event *ev);
+
 /* A new byte[] holding the UTF-8 bytes of s; NULL for s == NULL. */
 jbyteArray bkj_bytes(JNIEnv *env, const char *s);
 

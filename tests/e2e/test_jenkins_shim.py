@@ -107,8 +107,15 @@ def test_step_bakes_with_jenkins_credentials(lab, clean_lab, java_classes, tmp_p
     assert SECRET_KEY not in out and SESSION_TOKEN not in out
 
 
-def test_step_abort_cleans_up_before_failing(lab, clean_lab, java_classes, tmp_path):
-    out = run_java(lab, "pipelineAbortLogsCleanupBeforeFailing", tmp_path)
+# Aborts: waited for (the step fails after the cleanup); and cut short: timeout {} / "forcibly
+# terminate" fail the step without waiting, the log closes, the channel closes; CoreStep
+# (step(bakeAmiBuilder(...))) fails at once. The agent finishes the cleanup either way (the
+# cut-short ones check bake.log in the workspace) and nothing is left in moto.
+@pytest.mark.parametrize("method", ["pipelineAbortLogsCleanupBeforeFailing",
+                                    "pipelineStepFailedEarlyStillCleansUpOnTheAgent",
+                                    "freestyleBuilderThroughCoreStepCleansUpAfterFailingAtOnce"])
+def test_abort_cleans_up(lab, clean_lab, java_classes, tmp_path, method):
+    out = run_java(lab, method, tmp_path)
     assert "deleted instance" in out
     assert lab.ec2().describe_images(Owners=["self"])["Images"] == []
     assert not any(lab.leftovers().values()), lab.leftovers()
@@ -134,3 +141,21 @@ def test_library_threads_deliver_events_attached_once(lab, clean_lab, java_class
     ami = printed_ami(out)
     copies = lab.ec2("us-west-2").describe_images(Owners=["self"])["Images"]
     assert len(copies) == 1 and copies[0]["ImageId"] != ami, copies
+
+
+@pytest.mark.parametrize("method", ["aRestartReattachesToTheRunningBake",
+                                    "aRestartAfterTheBakeEndedReportsItsOutcome"])
+def test_restart_does_not_lose_the_bake(lab, clean_lab, java_classes, tmp_path, method):
+    # The execution is serialized mid-bake, the channel closes, a fresh controller resumes it.
+    out = run_java(lab, method, tmp_path)
+    ami = printed_ami(out)
+    clean_lab.keep_images([ami])
+    assert_provenance(lab, ami, out)
+
+
+def test_restart_after_the_agent_lost_the_bake_cleans_up(lab, clean_lab, java_classes, tmp_path):
+    # A real bake process, SIGKILLed mid-provisioning, left the step's journal: the resumed
+    # step cleans up from it on the agent (through JNI) and fails naming what it removed.
+    out = run_java(lab, "aRestartAfterTheAgentLostTheBakeCleansUpFromItsJournal", tmp_path)
+    assert "deleted instance" in out
+    assert not any(lab.leftovers().values()), lab.leftovers()

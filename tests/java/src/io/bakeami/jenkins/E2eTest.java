@@ -124,7 +124,7 @@ public class E2eTest {
         step.setCredentialsId("aws-bake");
         step.setRegion("us-east-1");
         step.setManifest("out/manifest.json");
-        FakeStepContext ctx = context(new FilePath(ws.toFile()));
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
         StepExecution exec = step.start(ctx);
         assertFalse("the step must not block the CPS thread", exec.start());
         String ami = (String) ctx.await(STEP_TIMEOUT_S);
@@ -231,7 +231,7 @@ public class E2eTest {
         BakeAmiBuilder b = new BakeAmiBuilder("bake.json");
         env.put("LAB_SSH_PORT", sshPort);
         b.setVars("ssh_host=127.0.0.1\nssh_port=${LAB_SSH_PORT}");
-        FilePath workspace = new FilePath(ws.toFile());
+        FilePath workspace = new FilePath(new FakeAgentChannel(), ws.toString());
         b.perform(run, workspace, env, new Launcher(listener, workspace.getChannel()) {}, listener);
         String ami = run.getEnvironment(listener).get("BAKEAMI_AMI_ID");
         assertNotNull(ami);
@@ -244,11 +244,12 @@ public class E2eTest {
 
     /**
      * An interrupt of the thread running the callable: what a freestyle abort (Executor.interrupt)
-     * does on the built-in node, and what a closing channel does to the agent's thread. It cancels
-     * the bake; the cleanup is logged before the InterruptedException comes out.
+     * does on the built-in node (allowed here by its system property). It cancels the bake; the
+     * cleanup is logged before the InterruptedException comes out.
      */
     @Test
     public void interruptingTheBakeCancelsAndCleansUp() throws Exception {
+        System.setProperty(BakeAmiRunner.PROP_ALLOW_BUILT_IN, "true");
         BakeAmiBuilder b = new BakeAmiBuilder("bake.json");
         b.setVars("ssh_host=127.0.0.1\nssh_port=" + sshPort + "\nsleep=30");
         FilePath workspace = new FilePath(ws.toFile());
@@ -274,5 +275,226 @@ public class E2eTest {
         assertTrue(deleted.nanos() < endedNanos[0]);
         assertTrue(run.getActions(BakeAmiAction.class).isEmpty());
         assertTrue(new File(ws.toFile(), ".bakeami/journal").isDirectory());
+        System.clearProperty(BakeAmiRunner.PROP_ALLOW_BUILT_IN);
+    }
+
+    /** The one bake's log in the workspace (.bakeami/jenkins-KEY/bake.log). */
+    private Path theBakeLog() throws Exception {
+        try (Stream<Path> s = Files.list(ws.resolve(".bakeami"))) {
+            List<Path> dirs = s.filter(p -> p.getFileName().toString().startsWith("jenkins-")).toList();
+            assertEquals(dirs.toString(), 1, dirs.size());
+            return dirs.get(0).resolve("bake.log");
+        }
+    }
+
+    /** Waits (bounded) until the agent recorded how the bake ended: it owns the bake to its end. */
+    private BakeOutcome awaitOutcome(Path bakeLog) throws Exception {
+        String key = bakeLog.getParent().getFileName().toString().substring("jenkins-".length());
+        BakeFiles files = new BakeFiles(ws.toFile(), key);
+        long deadline = System.currentTimeMillis() + STEP_TIMEOUT_S * 1000;
+        while (files.readOutcome() == null || files.isRunning()) {
+            assertTrue("the agent never finished the bake:\n" + Files.readString(bakeLog),
+                    System.currentTimeMillis() < deadline);
+            Thread.sleep(200);
+        }
+        return files.readOutcome();
+    }
+
+    private static void awaitInFile(Path f, String s) throws Exception {
+        long deadline = System.currentTimeMillis() + STEP_TIMEOUT_S * 1000;
+        while (!Files.exists(f) || !Files.readString(f).contains(s)) {
+            assertTrue("no '" + s + "' in " + f, System.currentTimeMillis() < deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    /**
+     * timeout {} and "forcibly terminate": Pipeline stops the step, then fails it without waiting
+     * for its cleanup; the build's log closes, and at last the controller's wait is cut off too
+     * (the channel closes). The agent still finishes the cleanup, and bake.log in the workspace,
+     * which the console named before the abort, has every cleanup line.
+     */
+    @Test
+    public void pipelineStepFailedEarlyStillCleansUpOnTheAgent() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars("sleep", "30"));
+        FakeAgentChannel agent = new FakeAgentChannel();
+        FakeStepContext ctx = context(new FilePath(agent, ws.toString()));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        Path bakeLog = theBakeLog();
+        assertNotNull("the console does not say where the bake's log is", listener.first(bakeLog.toString()));
+
+        exec.stop(new FlowInterruptedException("Timeout has been exceeded"));
+        FlowInterruptedException forced = new FlowInterruptedException("forcibly terminated");
+        ctx.onFailure(forced); // Pipeline does not wait for the step's cleanup
+        listener.close();      // the build ended: its log is closed
+        awaitInFile(bakeLog, "deleted instance");
+        agent.terminate();     // and nothing on the controller waits any more
+        BakeOutcome ended = awaitOutcome(bakeLog);
+
+        assertTrue(ended.message, ended.cancelled());
+        String log = Files.readString(bakeLog);
+        System.out.println("bake.log:\n" + log);
+        assertTrue(log, log.contains("deleted instance"));
+        assertTrue(log, log.contains("second-line"));
+        try {
+            ctx.await(1);
+            fail("the step succeeded");
+        } catch (ExecutionException e) {
+            assertSame(forced, e.getCause());
+        }
+    }
+
+    /**
+     * step(bakeAmiBuilder(...)) in a Pipeline: CoreStep fails the step the moment it is stopped.
+     * The agent finishes the cleanup anyway and bake.log has it.
+     */
+    @Test
+    public void freestyleBuilderThroughCoreStepCleansUpAfterFailingAtOnce() throws Exception {
+        BakeAmiBuilder b = new BakeAmiBuilder("bake.json");
+        b.setVars("ssh_host=127.0.0.1\nssh_port=" + sshPort + "\nsleep=30");
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        io.bakeami.test.fakes.FakeCoreStep core = new io.bakeami.test.fakes.FakeCoreStep(ctx);
+        core.start(b);
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        Path bakeLog = theBakeLog();
+        assertNotNull("the console does not say where the bake's log is", listener.first(bakeLog.toString()));
+        FlowInterruptedException cause = new FlowInterruptedException("aborted by the test");
+        core.stop(cause);
+        try {
+            ctx.await(0);
+            fail("CoreStep's step did not fail at once");
+        } catch (ExecutionException e) {
+            assertSame(cause, e.getCause());
+        }
+        listener.close();
+        BakeOutcome ended = awaitOutcome(bakeLog);
+        assertTrue(ended.message, ended.cancelled());
+        String log = Files.readString(bakeLog);
+        System.out.println("bake.log:\n" + log);
+        assertTrue(log, log.contains("deleted instance"));
+        assertTrue(run.getActions(BakeAmiAction.class).isEmpty());
+    }
+
+    private static byte[] serialize(Object o) throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(o);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static Object deserialize(byte[] b) throws Exception {
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(b))) {
+            return in.readObject();
+        }
+    }
+
+    /** The step's context in a fresh controller: a new channel to the agent, a new log. */
+    private FakeStepContext resumedContext(FakeStepContext before, CapturingListener log) {
+        return FakeStepContext.resumed(before)
+                .with(Run.class, run)
+                .with(FilePath.class, new FilePath(new FakeAgentChannel(), ws.toString()))
+                .with(EnvVars.class, env)
+                .with(TaskListener.class, log);
+    }
+
+    /**
+     * A controller restart mid-bake: the step execution is saved (Java serialization, as
+     * Pipeline saves the program), the channel closes, and a fresh controller reads the
+     * execution back, with a new channel to the agent and a new log, and resumes it.
+     * {@code waitForTheEnd}: the bake ends while the controller is away.
+     */
+    private void restartDuringTheBake(boolean waitForTheEnd) throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars("sleep", waitForTheEnd ? "0" : "12"));
+        step.setRegion("us-east-1");
+        FakeAgentChannel before = new FakeAgentChannel();
+        FakeStepContext ctx = context(new FilePath(before, ws.toString()));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("first-line", 90_000));
+        byte[] program = serialize(exec);
+        before.terminate(); // Jenkins goes down
+        Path bakeLog = theBakeLog();
+        if (waitForTheEnd) {
+            assertTrue(awaitOutcome(bakeLog).succeeded());
+        }
+
+        CapturingListener after = new CapturingListener(true);
+        FakeStepContext resumedCtx = resumedContext(ctx, after);
+        StepExecution resumed = (StepExecution) deserialize(program);
+        assertSame(resumedCtx, resumed.getContext());
+        resumed.onResume();
+        String ami = (String) resumedCtx.await(STEP_TIMEOUT_S);
+
+        assertTrue(ami, AMI.matcher(ami).matches());
+        System.out.println("AMI=" + ami);
+        printTags();
+        String log = after.text();
+        assertTrue(log, log.contains(waitForTheEnd ? "the bake ended while Jenkins was away"
+                : "reattached to the bake, still running on the agent"));
+        assertTrue("the lines after the restart did not reach the new log:\n" + log, log.contains("summary"));
+        assertEquals(ami, after.links().get(0).text());
+        assertTrue(log, log.contains("[bakeAmi] AMI " + ami + " in us-east-1"));
+        assertEquals(1, resumedCtx.completions());
+    }
+
+    @Test
+    public void aRestartReattachesToTheRunningBake() throws Exception {
+        restartDuringTheBake(false);
+    }
+
+    @Test
+    public void aRestartAfterTheBakeEndedReportsItsOutcome() throws Exception {
+        restartDuringTheBake(true);
+    }
+
+    /**
+     * A restart after which the agent has lost the bake too (its JVM died: here a real bake
+     * process, SIGKILLed mid-provisioning, that wrote the step's journal): the resumed step
+     * cleans up from the journal on the agent and fails with what that removed.
+     */
+    @Test
+    public void aRestartAfterTheAgentLostTheBakeCleansUpFromItsJournal() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        BakeAmiStepExecution exec = (BakeAmiStepExecution) step.start(ctx);
+        byte[] program = serialize(exec); // saved before it began; the bake below stands for it
+        BakeFiles files = new BakeFiles(ws.toFile(), exec.key());
+        Process bake = new ProcessBuilder(Workspaces.repo().resolve("build/bakeami").toString(), "bake",
+                "-var", "ssh_host=127.0.0.1", "-var", "ssh_port=" + sshPort, "-var", "sleep=30",
+                "--journal", files.journal.getPath(), "bake.json")
+                .directory(ws.toFile()).redirectErrorStream(true).start();
+        StringBuilder seen = new StringBuilder();
+        try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
+                bake.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = out.readLine()) != null && !line.contains("second-line")) {
+                seen.append(line).append('\n');
+            }
+            assertNotNull("the bake never provisioned:\n" + seen, line);
+            bake.destroyForcibly(); // SIGKILL: no cleanup of its own
+            bake.waitFor();
+        }
+        assertTrue(files.journal.isFile());
+
+        CapturingListener after = new CapturingListener(true);
+        FakeStepContext resumedCtx = resumedContext(ctx, after);
+        StepExecution resumed = (StepExecution) deserialize(program);
+        resumed.onResume();
+        try {
+            resumedCtx.await(STEP_TIMEOUT_S);
+            fail("a lost bake succeeded");
+        } catch (ExecutionException e) {
+            String m = e.getCause().getMessage();
+            assertTrue(m, m.startsWith("bakeAmi: the bake failed (exit 1): the bake is gone from the agent without an"
+                    + " outcome; cleaned up from its journal " + files.journal + ": "));
+            assertTrue(m, m.contains(" deleted, 0 failed"));
+        }
+        String log = after.text();
+        assertTrue(log, log.contains("deleted instance"));
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -294,5 +295,243 @@ public class PluginUnitTest {
         EnvVars env = run.getEnvironment(new CapturingListener(false));
         assertEquals("ami-0123", env.get("BAKEAMI_AMI_ID"));
         assertEquals("us-east-1", env.get("BAKEAMI_AMI_REGION"));
+    }
+
+    /** An item (a job) whose caller holds exactly these permissions. */
+    private static Item itemWith(Permission... held) {
+        Set<Permission> perms = Set.of(held);
+        return new Item() {
+            @Override
+            public boolean hasPermission(Permission p) {
+                return perms.contains(p);
+            }
+        };
+    }
+
+    /** A job that is a Queue.Task: its builds run as `as` (what Tasks.getAuthenticationOf2 returns). */
+    private static final class TaskJob implements Item, hudson.model.Queue.Task {
+        private final Set<Permission> perms;
+        private final org.springframework.security.core.Authentication as;
+
+        TaskJob(org.springframework.security.core.Authentication as, Permission... held) {
+            this.as = as;
+            this.perms = Set.of(held);
+        }
+
+        @Override
+        public boolean hasPermission(Permission p) {
+            return perms.contains(p);
+        }
+
+        @Override
+        public org.springframework.security.core.Authentication getDefaultAuthentication2() {
+            return as;
+        }
+
+        @Override
+        public String getDisplayName() {
+            return "web";
+        }
+    }
+
+    private static org.springframework.security.core.Authentication user(String name) {
+        return new org.springframework.security.core.Authentication() {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            public String getName() {
+                return name;
+            }
+
+            @Override
+            public boolean isAuthenticated() {
+                return true;
+            }
+        };
+    }
+
+    /**
+     * The form methods that touch credentials are POST-only and check the caller's permission
+     * first; the others parse text or return a fixed list and say so to the security scan.
+     */
+    @Test
+    public void formMethodsArePostWhereTheyTouchCredentialsAndSayWhyNotElsewhere() throws Exception {
+        for (Class<?> d : List.of(BakeAmiStep.DescriptorImpl.class, BakeAmiBuilder.DescriptorImpl.class)) {
+            for (java.lang.reflect.Method m : d.getMethods()) {
+                if (!m.getName().startsWith("doCheck") && !m.getName().startsWith("doFill")) {
+                    continue;
+                }
+                boolean post = m.getAnnotation(org.kohsuke.stapler.verb.POST.class) != null;
+                boolean credentials = m.getName().contains("CredentialsId");
+                assertEquals(d.getSimpleName() + "." + m.getName() + " @POST", credentials, post);
+                if (!credentials) {
+                    // @SuppressWarnings has source retention: the source says why (checked there)
+                    String src = java.nio.file.Files.readString(io.bakeami.test.fakes.Workspaces.repo().resolve(
+                            "java-shim/src/main/java/io/bakeami/jenkins/" + (m.getDeclaringClass().getEnclosingClass()
+                                    != null ? m.getDeclaringClass().getEnclosingClass() : m.getDeclaringClass())
+                                    .getSimpleName() + ".java"));
+                    int at = src.indexOf(" " + m.getName() + "(");
+                    String before = src.substring(Math.max(0, src.lastIndexOf("\n", src.lastIndexOf("\n", at) - 1)), at);
+                    assertTrue(m.getName() + " lacks the reason for no permission check: " + before,
+                            before.contains("@SuppressWarnings(\"lgtm[jenkins/no-permission-check]\") // "));
+                }
+            }
+        }
+    }
+
+    /** A user who may not configure the job learns nothing from doCheckCredentialsId; one who may does. */
+    @Test
+    public void checkCredentialsIdAnswersOnlyThoseWhoMayConfigure() {
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("aws-prod",
+                AwsBasicCredentials.create("AKIDPROD", "secret")));
+        BakeAmiStep.DescriptorImpl d = new BakeAmiStep.DescriptorImpl();
+        Item reader = itemWith(Item.EXTENDED_READ, CredentialsProvider.USE_ITEM);
+        Item configurer = itemWith(Item.CONFIGURE);
+        assertEquals(FormValidation.Kind.OK, d.doCheckCredentialsId(reader, "no-such-id").kind);
+        assertEquals(FormValidation.Kind.ERROR, d.doCheckCredentialsId(configurer, "no-such-id").kind);
+        assertEquals("no \"AWS Credentials\" with id 'no-such-id' are visible to this job's builds",
+                d.doCheckCredentialsId(configurer, "no-such-id").getMessage());
+        assertEquals(FormValidation.Kind.OK, d.doCheckCredentialsId(configurer, "aws-prod").kind);
+        assertEquals(FormValidation.Kind.OK, d.doCheckCredentialsId(configurer, "  ").kind); // the agent's chain
+        Jenkins.standInAdmin = false; // no job: Administer is needed
+        assertEquals(FormValidation.Kind.OK, d.doCheckCredentialsId(null, "no-such-id").kind);
+        Jenkins.standInAdmin = true;
+        assertEquals(FormValidation.Kind.ERROR,
+                new BakeAmiBuilder.DescriptorImpl().doCheckCredentialsId(null, "no-such-id").kind);
+    }
+
+    /** The list is the credentials the job's builds can use: looked up as the job's authentication. */
+    @Test
+    public void credentialsAreListedAsTheJobsAuthentication() {
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("aws-prod",
+                AwsBasicCredentials.create("AKIDPROD", "secret")));
+        org.springframework.security.core.Authentication alice = user("alice");
+        TaskJob job = new TaskJob(alice, Item.CONFIGURE, Item.EXTENDED_READ);
+        ListBoxModel m = new BakeAmiStep.DescriptorImpl().doFillCredentialsIdItems(job, "");
+        assertTrue(m.toString(), m.stream().anyMatch(o -> o.value.equals("aws-prod")));
+        assertSame(alice, CredentialsProvider.standInListedAs);
+        new BakeAmiStep.DescriptorImpl().doCheckCredentialsId(job, "aws-prod");
+        assertSame(alice, CredentialsProvider.standInListedAs);
+        CredentialsProvider.standInListedAs = null;
+        // no ExtendedRead nor UseItem: only the current value, and no lookup at all
+        ListBoxModel none = new BakeAmiStep.DescriptorImpl().doFillCredentialsIdItems(new TaskJob(alice), "old");
+        assertEquals(1, none.size());
+        assertNull(CredentialsProvider.standInListedAs);
+    }
+
+    /** A bake on the built-in node is refused (the message says how to allow it), before anything else. */
+    @Test
+    public void theBuiltInNodeIsRefusedUnlessAllowed() throws Exception {
+        java.nio.file.Path ws = java.nio.file.Files.createTempDirectory("bakeami-builtin-");
+        try {
+            FilePath local = new FilePath(ws.toFile());
+            try {
+                BakeAmiRunner.bake("k", new BakeAmiStep("web.json").toOptions(), null, new FakeRun(), local,
+                        new EnvVars(), new CapturingListener(false));
+                fail("baked on the built-in node");
+            } catch (AbortException e) {
+                assertEquals("bakeAmi: refusing to bake on the built-in node, where the native bake would run inside"
+                        + " the Jenkins controller with its AWS credentials; run it on an agent (node('linux') { ... }),"
+                        + " or start Jenkins with -Dbakeami.allowBuiltInNode=true to allow it", e.getMessage());
+            }
+            assertFalse("something was written before the refusal", java.nio.file.Files.exists(ws.resolve(".bakeami")));
+            BakeAmiRunner.refuseBuiltInNode(new FilePath(new io.bakeami.test.fakes.FakeAgentChannel(), ws.toString()));
+            System.setProperty(BakeAmiRunner.PROP_ALLOW_BUILT_IN, "true");
+            try {
+                BakeAmiRunner.refuseBuiltInNode(local); // allowed now
+            } finally {
+                System.clearProperty(BakeAmiRunner.PROP_ALLOW_BUILT_IN);
+            }
+        } finally {
+            io.bakeami.test.fakes.Workspaces.delete(ws);
+        }
+    }
+
+    /**
+     * Race 1: stop() before the pool thread began the bake fails the step at once with the
+     * stop's cause, and the late pool thread then does nothing (it never asks for a workspace).
+     */
+    @Test
+    public void aStopBeforeThePoolThreadBeganFailsAtOnceAndNothingStarts() throws Exception {
+        List<Runnable> held = new java.util.ArrayList<>();
+        io.bakeami.test.fakes.FakeStepContext ctx = new io.bakeami.test.fakes.FakeStepContext();
+        BakeAmiStepExecution exec = new BakeAmiStepExecution(new BakeAmiStep("web.json").toOptions(), null, ctx) {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            java.util.concurrent.Executor executor() {
+                return held::add; // the pool is slow to begin
+            }
+        };
+        assertFalse(exec.start());
+        org.jenkinsci.plugins.workflow.steps.FlowInterruptedException cause =
+                new org.jenkinsci.plugins.workflow.steps.FlowInterruptedException("aborted");
+        exec.stop(cause);
+        try {
+            ctx.await(0);
+            fail("the stopped step did not fail at once");
+        } catch (java.util.concurrent.ExecutionException e) {
+            assertSame(cause, e.getCause());
+        }
+        assertEquals(1, held.size());
+        held.get(0).run(); // the pool thread begins, late
+        assertEquals(1, ctx.completions());
+        assertEquals("the late thread began the bake", 0, ctx.gets());
+    }
+
+    /**
+     * Race 2: the controller's cancel reaches the agent before the bake was registered there
+     * (remoting runs calls on separate threads): the bake never starts, nothing is made, its
+     * log says why. Real library, no network (the bake is created, never run).
+     */
+    @Test
+    public void aCancelBeforeTheAgentStartedTheBakeKeepsItFromStarting() throws Exception {
+        java.nio.file.Path ws = io.bakeami.test.fakes.Workspaces.withE2eTemplates();
+        try {
+            assertTrue(new CancelBakeCallable("early", 1000).invoke(ws.toFile(), FilePath.localChannel));
+            CapturingListener console = new CapturingListener(false);
+            BakeCallable bake = new BakeCallable("early", new BakeAmiStep("bake.json").toOptions(), 60_000, console);
+            try {
+                bake.invoke(ws.toFile(), FilePath.localChannel);
+                fail("a cancelled bake started");
+            } catch (InterruptedException e) {
+                assertEquals("bakeAmi: the bake was cancelled before it started", e.getMessage());
+            }
+            BakeFiles files = new BakeFiles(ws.toFile(), "early");
+            assertFalse("the bake began: it has a journal", files.journal.exists());
+            assertTrue(java.nio.file.Files.readString(files.log.toPath()).contains("cancelled before it started"));
+            assertFalse(files.isRunning());
+            // the key was spent: the same callable again starts (and is cancelled at once by the test)
+            assertNull(AgentBakes.get("early"));
+        } finally {
+            io.bakeami.test.fakes.Workspaces.delete(ws);
+        }
+    }
+
+    /** Credentials that cannot give keys fail in one line naming them, never with an NPE. */
+    @Test
+    public void credentialsThatGiveNoKeysFailInOneLine() throws Exception {
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("blank", (software.amazon.awssdk.auth.credentials.AwsCredentials) null)); // blank keys, no role
+        CredentialsProvider.standInStore.add(new StandInAwsCredentials("sts-down",
+                new IllegalStateException("Unable to assume role arn:aws:iam::123456789012:role/bake\n(Service: Sts,"
+                        + " Status Code: 403)")));
+        FakeRun run = new FakeRun();
+        for (String id : List.of("blank")) {
+            try {
+                BakeAmiRunner.resolveCredentials(id, run);
+                fail("resolved " + id);
+            } catch (AbortException e) {
+                assertEquals("bakeAmi: the AWS credentials '" + id + "' give no access key: set the access key and"
+                        + " secret, or an IAM role to assume, in that credentials entry (or omit credentialsId to use"
+                        + " the agent's own AWS chain)", e.getMessage());
+            }
+        }
+        try {
+            BakeAmiRunner.resolveCredentials("sts-down", run);
+            fail("resolved sts-down");
+        } catch (AbortException e) {
+            assertEquals("bakeAmi: the AWS credentials 'sts-down' could not be resolved: Unable to assume role"
+                    + " arn:aws:iam::123456789012:role/bake (Service: Sts, Status Code: 403)", e.getMessage());
+        }
     }
 }

@@ -68,7 +68,7 @@ public class JarContentsTest {
     public void classes() {
         for (String c : new String[] {"jenkins/BakeAmiStep", "jenkins/BakeAmiStep$DescriptorImpl",
                 "jenkins/BakeAmiStepExecution", "jenkins/BakeAmiBuilder", "jenkins/BakeAmiBuilder$DescriptorImpl",
-                "jenkins/BakeAmiAction", "jenkins/BakeCallable", "jenkins/AwaitBakeCallable",
+                "jenkins/BakeAmiAction", "jenkins/BakeCallable", "jenkins/CancelBakeCallable", "jenkins/ResumeBakeCallable",
                 "nativelib/NativeBaker", "nativelib/Bake", "nativelib/BakeException"}) {
             has("io/bakeami/" + c + ".class");
         }

@@ -2,62 +2,147 @@ package io.bakeami.jenkins;
 
 import io.bakeami.nativelib.Bake;
 import io.bakeami.nativelib.BakeException;
-import java.util.concurrent.ConcurrentHashMap;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The bakes running in this JVM (the agent's), by the key the controller chose. A native bake
- * runs on its own thread, so the thread that serves the controller's call can be interrupted
- * (abort, channel closed) and still cancel the bake and wait for its cleanup; a later call with
- * the same key ({@link AwaitBakeCallable}) waits for that cleanup too.
+ * The bakes this agent JVM owns, by the key the controller chose. A bake runs on a thread of its
+ * own and to its end, cleanup included, whatever happens to the controller's call: the call only
+ * watches it ({@link BakeCallable}), an abort cancels it by key ({@link CancelBakeCallable}), a
+ * resumed step reattaches to it ({@link ResumeBakeCallable}). A key cancelled before its bake
+ * started is remembered, so that bake never starts.
  */
 final class AgentBakes {
-    private static final ConcurrentHashMap<String, Running> RUNNING = new ConcurrentHashMap<>();
+    private static final Object LOCK = new Object();
+    private static final Map<String, Running> RUNNING = new HashMap<>(); // guarded by LOCK
+    private static final Set<String> CANCELLED = new HashSet<>();        // guarded by LOCK
 
     private AgentBakes() {}
 
-    static Running start(String key, Bake bake) {
-        Running r = new Running(key, bake);
-        if (RUNNING.putIfAbsent(key, r) != null) {
-            bake.close();
-            throw new IllegalStateException("a bake with key " + key + " is already running");
+    /**
+     * Starts the bake on its own thread. Refuses (closing it, nothing made) when its key was
+     * cancelled first or this thread was interrupted: the abort came before the bake began.
+     */
+    static Running start(String key, Bake bake, BakeFiles files, BakeFiles.Log log) throws InterruptedException {
+        Running r;
+        synchronized (LOCK) {
+            boolean cancelled = CANCELLED.remove(key);
+            boolean interrupted = Thread.interrupted(); // cleared: the InterruptedException below says it
+            if (cancelled || interrupted) {
+                bake.close();
+                log.line("[bakeAmi] the bake was cancelled before it started: nothing was made");
+                log.close();
+                throw new InterruptedException("bakeAmi: the bake was cancelled before it started");
+            }
+            if (RUNNING.containsKey(key)) {
+                bake.close();
+                log.close();
+                throw new IllegalStateException("a bake with key " + key + " is already running");
+            }
+            FileChannel lock;
+            try {
+                lock = files.lockRunning();
+            } catch (IOException e) {
+                bake.close();
+                log.close();
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+            r = new Running(key, bake, files, log, lock);
+            RUNNING.put(key, r);
         }
         r.thread.start();
         return r;
     }
 
     static Running get(String key) {
-        return RUNNING.get(key);
+        synchronized (LOCK) {
+            return RUNNING.get(key);
+        }
+    }
+
+    /**
+     * Cancels the bake with this key: run by these classes, at once; run by an earlier class
+     * loader of this agent (before a reconnect), through its cancel file, which its watcher
+     * reads; not started yet, it never will. Null unless these classes run it.
+     */
+    static Running cancel(String key, BakeFiles files) throws IOException {
+        synchronized (LOCK) {
+            Running r = RUNNING.get(key);
+            if (r != null) {
+                r.bake.cancel(); // harmless once it ended
+            } else if (files.isRunning()) {
+                BakeFiles.touch(files.cancel);
+            } else {
+                CANCELLED.add(key);
+            }
+            return r;
+        }
+    }
+
+    /** Forgets a bake whose outcome reached a controller. */
+    static void forget(Running r) {
+        synchronized (LOCK) {
+            RUNNING.remove(r.key, r);
+        }
     }
 
     static final class Running {
-        private final String key;
+        final String key;
+        final BakeFiles files;
         private final Bake bake;
+        private final BakeFiles.Log log;
+        private final FileChannel lock;
         private final Thread thread;
         private final CountDownLatch done = new CountDownLatch(1);
         private volatile BakeOutcome outcome;
+        private boolean watched;          // guarded by this
+        private long reattachDeadline;    // guarded by this; 0 while a controller listens
 
-        private Running(String key, Bake bake) {
+        private Running(String key, Bake bake, BakeFiles files, BakeFiles.Log log, FileChannel lock) {
             this.key = key;
             this.bake = bake;
+            this.files = files;
+            this.log = log;
+            this.lock = lock;
             this.thread = new Thread(this::run, "bakeAmi " + key);
             this.thread.setDaemon(true);
         }
 
         private void run() {
+            BakeOutcome o;
             try {
                 bake.run();
-                outcome = BakeOutcome.succeeded(bake);
+                o = BakeOutcome.succeeded(bake);
             } catch (BakeException e) {
-                outcome = BakeOutcome.failed(bake, e);
+                o = BakeOutcome.failed(bake, e);
             } catch (Throwable t) {
-                outcome = BakeOutcome.crashed(bake, t);
-            } finally {
-                bake.close();
-                RUNNING.remove(key, this);
-                done.countDown();
+                o = BakeOutcome.crashed(bake, t);
             }
+            bake.close();
+            try {
+                files.writeOutcome(o);
+            } catch (IOException e) {
+                log.line("[bakeAmi] could not record how the bake ended in " + files.outcome + ": " + e.getMessage());
+            }
+            log.close();
+            outcome = o;
+            try {
+                lock.close(); // after the outcome: whoever sees the lock free finds it
+            } catch (IOException e) {
+                // released with the channel anyway
+            }
+            done.countDown();
+        }
+
+        boolean isDone() {
+            return done.getCount() == 0;
         }
 
         void cancel() {
@@ -75,27 +160,56 @@ final class AgentBakes {
             return done.await(timeoutMs, TimeUnit.MILLISECONDS);
         }
 
-        /** Waits up to timeoutMs, ignoring interrupts (re-asserted on return). True when it ended. */
-        boolean awaitUninterruptibly(long timeoutMs) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-            boolean interrupted = false;
+        /**
+         * The controller stopped listening without cancelling: its call was interrupted (an abort,
+         * whose cancel follows at once) or the channel closed (a restart, a network cut). The bake
+         * goes on and logs to bake.log; unless a resumed step reattaches within reattachMs, it is
+         * cancelled, since no one would learn its outcome.
+         */
+        synchronized void detach(long reattachMs) {
+            log.detach();
             try {
-                while (true) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        return done.getCount() == 0;
-                    }
-                    try {
-                        return done.await(left, TimeUnit.NANOSECONDS);
-                    } catch (InterruptedException e) {
-                        interrupted = true;
-                    }
-                }
-            } finally {
-                if (interrupted) {
-                    Thread.currentThread().interrupt();
-                }
+                Files.deleteIfExists(files.attached.toPath()); // an earlier reattach's
+            } catch (IOException e) {
+                // then that one counts
             }
+            reattachDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(reattachMs, 1));
+            if (!watched) {
+                watched = true;
+                Thread w = new Thread(this::watch, "bakeAmi detached " + key);
+                w.setDaemon(true);
+                w.start();
+            }
+        }
+
+        /**
+         * While detached, once a second: a resumed step (whose classes cannot see this object
+         * after a reconnect) reattaches and cancels through files in the bake's folder.
+         */
+        private void watch() {
+            boolean cancelled = false;
+            try {
+                while (!done.await(1, TimeUnit.SECONDS)) {
+                    if (!cancelled && files.cancel.isFile()) {
+                        log.line("[bakeAmi] the resumed build was aborted: cancelling the bake");
+                        cancelled = true;
+                        bake.cancel();
+                    } else if (!cancelled && reattachTimedOut()) {
+                        log.line("[bakeAmi] no Jenkins controller came back for the bake: cancelling it");
+                        cancelled = true;
+                        bake.cancel();
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private synchronized boolean reattachTimedOut() {
+            if (reattachDeadline != 0 && files.attached.isFile()) {
+                reattachDeadline = 0; // a resumed step follows bake.log
+            }
+            return reattachDeadline != 0 && System.nanoTime() - reattachDeadline > 0;
         }
     }
 }

@@ -135,7 +135,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     @Override
     public void perform(@NonNull Run<?, ?> run, @NonNull FilePath workspace, @NonNull EnvVars env,
             @NonNull Launcher launcher, @NonNull TaskListener listener) throws InterruptedException, IOException {
-        BakeOutcome out = BakeAmiRunner.bake(toOptions(env), credentialsId, run, workspace, env, listener);
+        BakeOutcome out = BakeAmiRunner.bake(BakeAmiRunner.newKey(), toOptions(env), credentialsId, run, workspace, env, listener);
         if (out.ami != null) {
             run.addAction(new BakeAmiAction(out.ami, out.region, out.runId));
         }
@@ -171,6 +171,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
             return DISPLAY_NAME;
         }
 
+        @SuppressWarnings("lgtm[jenkins/no-permission-check]") // parses the given text only
         public FormValidation doCheckVars(@QueryParameter String value) {
             for (String line : BakeAmiForms.lines(value)) {
                 if (line.indexOf('=') <= 0) {
@@ -180,6 +181,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
             return FormValidation.ok();
         }
 
+        @SuppressWarnings("lgtm[jenkins/no-permission-check]") // parses the given text only
         public FormValidation doCheckVarFiles(@QueryParameter String value) {
             for (String line : BakeAmiForms.lines(value)) {
                 FormValidation v = BakeAmiForms.checkOptionalPath(line);

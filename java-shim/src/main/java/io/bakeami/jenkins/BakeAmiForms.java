@@ -5,6 +5,8 @@ import com.cloudbees.plugins.credentials.CredentialsMatchers;
 import com.cloudbees.plugins.credentials.CredentialsProvider;
 import com.cloudbees.plugins.credentials.common.StandardListBoxModel;
 import hudson.model.Item;
+import hudson.model.Queue;
+import hudson.model.queue.Tasks;
 import hudson.security.ACL;
 import hudson.util.FormValidation;
 import hudson.util.ListBoxModel;
@@ -14,6 +16,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.regex.Pattern;
 import jenkins.model.Jenkins;
+import org.springframework.security.core.Authentication;
 
 /** Form validation and list boxes both descriptors share, and the path rules the runner enforces. */
 final class BakeAmiForms {
@@ -90,21 +93,51 @@ final class BakeAmiForms {
         return p == null ? FormValidation.ok() : FormValidation.error(p);
     }
 
-    /** The AWS credentials a user may pick; only ids for users who may not list them. */
+    /**
+     * The AWS credentials a user may pick for this job, listed as the job's builds will look them
+     * up (its authentication, not SYSTEM); only the current id for users who may not list them.
+     */
     static ListBoxModel fillCredentialsIdItems(Item item, String credentialsId) {
         StandardListBoxModel result = new StandardListBoxModel();
         String current = credentialsId == null ? "" : credentialsId;
-        if (item == null) {
-            if (!Jenkins.get().hasPermission(Jenkins.ADMINISTER)) {
-                return result.includeCurrentValue(current);
-            }
-        } else if (!item.hasPermission(Item.EXTENDED_READ) && !item.hasPermission(CredentialsProvider.USE_ITEM)) {
+        if (!mayListCredentials(item)) {
             return result.includeCurrentValue(current);
         }
         return result.includeEmptyValue()
-                .includeMatchingAs(ACL.SYSTEM2, item, AmazonWebServicesCredentials.class, Collections.emptyList(),
-                        CredentialsMatchers.always())
+                .includeMatchingAs(authenticationOf(item), item, AmazonWebServicesCredentials.class,
+                        Collections.emptyList(), CredentialsMatchers.always())
                 .includeCurrentValue(current);
+    }
+
+    /**
+     * Whether the id names AWS credentials this job's builds can use. Only for those who may
+     * configure the job (the answer tells whether an id exists): to others it says nothing.
+     */
+    static FormValidation checkCredentialsId(Item item, String value) {
+        boolean mayConfigure = item == null ? Jenkins.get().hasPermission(Jenkins.ADMINISTER)
+                : item.hasPermission(Item.CONFIGURE);
+        String id = fixEmpty(value);
+        if (!mayConfigure || id == null) {
+            return FormValidation.ok(); // none: the agent's own AWS chain
+        }
+        if (CredentialsProvider.listCredentialsInItem(AmazonWebServicesCredentials.class, item, authenticationOf(item),
+                Collections.emptyList(), CredentialsMatchers.withId(id)).isEmpty()) {
+            return FormValidation.error("no \"AWS Credentials\" with id '" + id + "' are visible to this job's builds");
+        }
+        return FormValidation.ok();
+    }
+
+    /** The credentials consumer guide's rule: Administer without a job, else ExtendedRead or UseItem on it. */
+    private static boolean mayListCredentials(Item item) {
+        if (item == null) {
+            return Jenkins.get().hasPermission(Jenkins.ADMINISTER);
+        }
+        return item.hasPermission(Item.EXTENDED_READ) || item.hasPermission(CredentialsProvider.USE_ITEM);
+    }
+
+    /** The authentication the job's builds run as (what their credential lookups see). */
+    private static Authentication authenticationOf(Item item) {
+        return item instanceof Queue.Task t ? Tasks.getAuthenticationOf2(t) : ACL.SYSTEM2;
     }
 
     static ListBoxModel fillOnErrorItems() {

@@ -8,6 +8,7 @@ import hudson.FilePath;
 import hudson.model.Run;
 import hudson.model.TaskListener;
 import io.bakeami.nativelib.BakeOptions;
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -25,6 +26,10 @@ import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 final class BakeAmiRunner {
     /** How long an aborted bake may take to clean up before the step gives up waiting. */
     static final String PROP_CLEANUP_TIMEOUT = "bakeami.cleanupTimeoutSeconds";
+    /** How long a bake whose controller stopped listening waits on the agent for a resumed step. */
+    static final String PROP_REATTACH_TIMEOUT = "bakeami.reattachTimeoutSeconds";
+    /** Set to true on the controller to allow bakes on the built-in node. */
+    static final String PROP_ALLOW_BUILT_IN = "bakeami.allowBuiltInNode";
 
     private BakeAmiRunner() {}
 
@@ -32,19 +37,29 @@ final class BakeAmiRunner {
         return Long.getLong(PROP_CLEANUP_TIMEOUT, 600L) * 1000L;
     }
 
+    static long reattachTimeoutMs() {
+        return Long.getLong(PROP_REATTACH_TIMEOUT, 900L) * 1000L;
+    }
+
+    /** A fresh key for a bake: names its files in the workspace and finds it on the agent. */
+    static String newKey() {
+        return UUID.randomUUID().toString();
+    }
+
     /**
      * Bakes {@code options} (workspace-relative paths, as the step or builder made them) with the
      * credentials of {@code credentialsId} (null: the agent's chain) and this build's provenance
      * tags; returns the outcome of a successful bake. Throws AbortException when the bake failed,
      * InterruptedException when this thread was interrupted (abort), in which case it has first
-     * waited, bounded, for the agent to cancel the bake and clean up.
+     * cancelled the bake on the agent and waited, bounded, for its cleanup.
      */
-    static BakeOutcome bake(BakeOptions options, String credentialsId, Run<?, ?> run, FilePath workspace,
-            EnvVars env, TaskListener listener) throws IOException, InterruptedException {
+    static BakeOutcome bake(String key, BakeOptions options, String credentialsId, Run<?, ?> run,
+            FilePath workspace, EnvVars env, TaskListener listener) throws IOException, InterruptedException {
         String problem = BakeAmiForms.problem(options);
         if (problem != null) {
             throw new AbortException("bakeAmi: " + problem);
         }
+        refuseBuiltInNode(workspace);
         BakeOptions request = options.copy();
         if (credentialsId != null) {
             String[] k = resolveCredentials(credentialsId, run);
@@ -55,21 +70,37 @@ final class BakeAmiRunner {
         log.println("[bakeAmi] baking " + options.templatePath() + " in " + workspace.getRemote()
                 + (workspace.isRemote() ? " on the agent" : " on the built-in node") + ", AWS credentials: "
                 + (credentialsId != null ? "'" + credentialsId + "'" : "the agent's own chain"));
-        String key = UUID.randomUUID().toString();
-        long timeoutMs = cleanupTimeoutMs();
-        BakeCallable callable = new BakeCallable(key, request, timeoutMs, listener);
-        BakeOutcome out;
+        log.println("[bakeAmi] the bake's log, its cleanup included, is also written on the agent to "
+                + files(workspace, key).logPath());
+        return report(watch(workspace, key, new BakeCallable(key, request, reattachTimeoutMs(), listener), listener),
+                listener);
+    }
+
+    /**
+     * Runs {@code callable} (a bake, or a reattach to one) and returns its outcome. When this
+     * thread is interrupted (an abort) it cancels the bake by key on the agent, which also stops
+     * a bake not started yet from starting, and waits, bounded, for its cleanup.
+     */
+    static BakeOutcome watch(FilePath workspace, String key, FilePath.FileCallable<BakeOutcome> callable,
+            TaskListener listener) throws IOException, InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException("bakeAmi: aborted before the bake was sent to the agent");
+        }
         try {
-            out = workspace.act(callable);
+            return workspace.act(callable);
         } catch (InterruptedException e) {
-            awaitAgentCleanup(workspace, key, timeoutMs);
+            cancelOnAgent(workspace, key, listener);
             throw e;
         }
+    }
+
+    /** The outcome as the step's result: the AMI printed as a console link, or an AbortException. */
+    static BakeOutcome report(BakeOutcome out, TaskListener listener) throws IOException {
         if (out.succeeded()) {
             if (out.ami != null) {
                 printAmi(listener, out);
             } else {
-                log.println("[bakeAmi] the bake succeeded and kept no AMI (run " + out.runId + ")");
+                listener.getLogger().println("[bakeAmi] the bake succeeded and kept no AMI (run " + out.runId + ")");
             }
             return out;
         }
@@ -77,25 +108,64 @@ final class BakeAmiRunner {
                 + " (exit " + out.exitCode + (out.runId != null ? ", run " + out.runId : "") + "): " + out.message);
     }
 
+    /** The bake's files in the workspace, named as the agent names them (agents are Linux). */
+    static BakeFiles files(FilePath workspace, String key) {
+        return new BakeFiles(new File(workspace.getRemote()), key);
+    }
+
     /**
-     * After an interrupt remoting returns at once, while the agent is still cleaning up: wait
-     * there for the bake with this key (a no-op when the callable ran in this JVM and has waited
-     * already). A dead channel means there is nothing left to wait for here.
+     * On the built-in node the native bake would run inside the controller's JVM, with the
+     * controller's own AWS credentials (its instance role) and file system: refused unless the
+     * administrator allows it.
      */
-    private static void awaitAgentCleanup(FilePath workspace, String key, long timeoutMs) {
+    static void refuseBuiltInNode(FilePath workspace) throws AbortException {
+        if (!workspace.isRemote() && !Boolean.getBoolean(PROP_ALLOW_BUILT_IN)) {
+            throw new AbortException("bakeAmi: refusing to bake on the built-in node, where the native bake would run"
+                    + " inside the Jenkins controller with its AWS credentials; run it on an agent (node('linux') { ... }),"
+                    + " or start Jenkins with -D" + PROP_ALLOW_BUILT_IN + "=true to allow it");
+        }
+    }
+
+    /**
+     * After an interrupt remoting returns at once while the agent's bake goes on: cancel it there
+     * by key and wait, bounded, for its cleanup, whose lines reach the console meanwhile. When the
+     * wait is cut short (a second abort, the timeout, a dead channel) the agent still finishes
+     * the cleanup, and bake.log in the workspace has it.
+     */
+    private static void cancelOnAgent(FilePath workspace, String key, TaskListener listener) {
         boolean interrupted = Thread.interrupted();
+        long timeoutMs = cleanupTimeoutMs();
+        BakeFiles f = files(workspace, key);
+        PrintStream log = listener.getLogger();
+        log.println("[bakeAmi] aborted: cancelling the bake on the agent and waiting up to " + timeoutMs / 1000
+                + " s for its cleanup; if the build stops waiting first, the agent finishes the cleanup anyway and logs"
+                + " it to " + f.logPath());
+        log.flush();
         try {
-            workspace.act(new AwaitBakeCallable(key, timeoutMs));
-        } catch (IOException | InterruptedException | RuntimeException e) {
-            // channel gone or a second abort: stop waiting
+            if (!workspace.act(new CancelBakeCallable(key, timeoutMs))) {
+                log.println("[bakeAmi] the cleanup did not end in time; it goes on on the agent (see " + f.logPath()
+                        + "); if the agent stops first, run `bakeami cleanup --journal " + f.journal + "`");
+            }
+        } catch (InterruptedException e) {
+            interrupted = true;
+            log.println("[bakeAmi] stopped waiting: the cleanup goes on on the agent, see " + f.logPath());
+        } catch (IOException | RuntimeException e) {
+            log.println("[bakeAmi] could not reach the agent to cancel the bake (" + e.getMessage() + "); it cancels"
+                    + " itself unless a resumed build reattaches; its log: " + f.logPath());
         } finally {
+            log.flush();
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
         }
     }
 
-    /** {access key, secret, session token or null}; the Jenkins "AWS Credentials" kind. */
+    /**
+     * {access key, secret, session token or null}; the Jenkins "AWS Credentials" kind. Every way
+     * it cannot give keys is one line naming the credentials: not found, no keys (the plugin's
+     * resolveCredentials returns null for blank keys without a role), or an STS failure while
+     * assuming the role (unchecked SDK exceptions).
+     */
     static String[] resolveCredentials(String id, Run<?, ?> run) throws AbortException {
         AmazonWebServicesCredentials c = CredentialsProvider.findCredentialById(id,
                 AmazonWebServicesCredentials.class, run);
@@ -104,9 +174,28 @@ final class BakeAmiRunner {
                     + " are visible to this build");
         }
         c = CredentialsProvider.track(run, c);
-        AwsCredentials k = c.resolveCredentials(); // assumes the role, if one is set, on the controller
+        AwsCredentials k;
+        try {
+            k = c.resolveCredentials(); // assumes the role, if one is set, on the controller
+        } catch (RuntimeException e) {
+            throw new AbortException("bakeAmi: the AWS credentials '" + id + "' could not be resolved: "
+                    + oneLine(e.getMessage() != null ? e.getMessage() : e.toString()));
+        }
+        if (k == null || blank(k.accessKeyId()) || blank(k.secretAccessKey())) {
+            throw new AbortException("bakeAmi: the AWS credentials '" + id + "' give no access key: set the access"
+                    + " key and secret, or an IAM role to assume, in that credentials entry (or omit credentialsId"
+                    + " to use the agent's own AWS chain)");
+        }
         String token = k instanceof AwsSessionCredentials s ? s.sessionToken() : null;
-        return new String[] {k.accessKeyId(), k.secretAccessKey(), token};
+        return new String[] {k.accessKeyId(), k.secretAccessKey(), blank(token) ? null : token};
+    }
+
+    private static boolean blank(String s) {
+        return s == null || s.trim().isEmpty();
+    }
+
+    private static String oneLine(String s) {
+        return s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
     }
 
     /** Tags that tie what the bake makes to this build. */

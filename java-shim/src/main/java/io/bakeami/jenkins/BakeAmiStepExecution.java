@@ -10,9 +10,11 @@ import hudson.util.ClassLoaderSanityThreadFactory;
 import hudson.util.DaemonThreadFactory;
 import hudson.util.NamingThreadFactory;
 import io.bakeami.nativelib.BakeOptions;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -24,7 +26,13 @@ import org.jenkinsci.plugins.workflow.steps.StepExecution;
  * Runs a bake off the CPS thread. Unlike SynchronousNonBlockingStepExecution, whose stop() fails
  * the step at once, {@link #stop} only interrupts the bake: the agent cancels the native bake,
  * its cleanup lines reach the console, and only then does the step fail with the stop cause
- * (bounded by bakeami.cleanupTimeoutSeconds, default 600, plus a minute's grace).
+ * (bounded by bakeami.cleanupTimeoutSeconds, default 600, plus a minute's grace). The agent owns
+ * the bake to its end: if Pipeline fails the step sooner (timeout, forced termination), the
+ * cleanup still runs and the workspace's bake.log has it.
+ *
+ * <p>Serialized with the program, as Pipeline saves it: the bake's key (which names its files in
+ * the workspace and finds it on the agent) and its options, so that after a restart {@link
+ * #onResume} reattaches to the bake, reports how it ended, or says it is gone.
  */
 public class BakeAmiStepExecution extends StepExecution {
     private static final long serialVersionUID = 1L;
@@ -32,14 +40,16 @@ public class BakeAmiStepExecution extends StepExecution {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
             threads("bakeAmi stop timer"));
 
-    // Serialized with the execution (as Pipeline saves it), so a resumed execution still knows
-    // what it baked and whether it already reported.
     private final BakeOptions options;
     private final String credentialsId;
+    private final String key = BakeAmiRunner.newKey();
     private final AtomicBoolean done = new AtomicBoolean();
-    private transient volatile Future<?> task;
-    private transient volatile Throwable stopCause;
     private volatile String status;
+    // This JVM's attempt (start, or onResume after a restart): the task, whether it began, and
+    // the cause of a stop. Each attempt sets them anew.
+    private transient volatile Future<?> task;
+    private transient volatile AtomicBoolean began;
+    private transient volatile Throwable stopCause;
 
     BakeAmiStepExecution(BakeOptions options, String credentialsId, @NonNull StepContext context) {
         super(context);
@@ -50,11 +60,38 @@ public class BakeAmiStepExecution extends StepExecution {
     @Override
     public boolean start() {
         status = "baking " + options.templatePath();
-        task = POOL.submit(this::work);
+        submit(this::bake);
         return false;
     }
 
-    private void work() {
+    /**
+     * Runs {@code body} on the pool unless stop() came first: whichever of the two claims the
+     * attempt first decides, so a stop before the pool thread began fails the step at once and
+     * no bake starts.
+     */
+    private void submit(Body body) {
+        AtomicBoolean claim = new AtomicBoolean();
+        FutureTask<Void> t = new FutureTask<>(() -> {
+            if (claim.compareAndSet(false, true)) {
+                run(body);
+            }
+        }, null);
+        began = claim;
+        task = t;
+        executor().execute(t);
+    }
+
+    /** Where an attempt runs: the pool (a test holds it back, to stop before it begins). */
+    Executor executor() {
+        return POOL;
+    }
+
+    @FunctionalInterface
+    private interface Body {
+        BakeOutcome run(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception;
+    }
+
+    private void run(Body body) {
         StepContext ctx = getContext();
         try {
             Run<?, ?> run = ctx.get(Run.class);
@@ -64,8 +101,7 @@ public class BakeAmiStepExecution extends StepExecution {
             if (run == null || ws == null || listener == null) {
                 throw new AbortException("bakeAmi needs a workspace: call it inside node { }");
             }
-            BakeOutcome out = BakeAmiRunner.bake(options, credentialsId, run, ws, env != null ? env : new EnvVars(),
-                    listener);
+            BakeOutcome out = body.run(run, ws, env != null ? env : new EnvVars(), listener);
             if (stopCause != null) {
                 finish(null, stopCause); // stopped after the bake had ended
             } else {
@@ -74,6 +110,18 @@ public class BakeAmiStepExecution extends StepExecution {
         } catch (Throwable t) {
             finish(null, stopCause != null ? stopCause : t);
         }
+    }
+
+    private BakeOutcome bake(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception {
+        return BakeAmiRunner.bake(key, options, credentialsId, run, ws, env, listener);
+    }
+
+    /** After a restart: the bake by its key on the agent (ResumeBakeCallable), reported as a bake. */
+    private BakeOutcome resume(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception {
+        listener.getLogger().println("[bakeAmi] Jenkins restarted during the bake: looking for it on the agent, in "
+                + ws.getRemote());
+        return BakeAmiRunner.report(BakeAmiRunner.watch(ws, key,
+                new ResumeBakeCallable(key, listener), listener), listener);
     }
 
     private void finish(String ami, Throwable failure) {
@@ -90,15 +138,16 @@ public class BakeAmiStepExecution extends StepExecution {
 
     /**
      * Interrupts the bake and returns; the step fails once the agent has cleaned up. Interrupting
-     * the worker interrupts its remote call, which remoting turns into an interrupt of the agent
-     * thread running {@link BakeCallable}, which cancels the native bake.
+     * the worker interrupts its remote call; the worker then cancels the bake on the agent by key.
+     * A stop before the worker began fails the step now, and the bake never starts.
      */
     @Override
     public void stop(@NonNull Throwable cause) {
         stopCause = cause;
         Future<?> t = task;
-        if (t == null || done == null) {
-            getContext().onFailure(cause);
+        AtomicBoolean claim = began;
+        if (t == null || claim == null || claim.compareAndSet(false, true)) {
+            finish(null, cause);
             return;
         }
         status = "stopping: cleaning up";
@@ -107,11 +156,19 @@ public class BakeAmiStepExecution extends StepExecution {
         TIMER.schedule(() -> finish(null, cause), graceMs, TimeUnit.MILLISECONDS);
     }
 
-    /** A bake does not survive a controller restart: the channel dropped, so the agent cancelled it. */
+    /** Jenkins restarted: find the bake on the agent (never throws; the work is on the pool). */
     @Override
     public void onResume() {
-        getContext().onFailure(new AbortException("bakeAmi: Jenkins restarted during the bake; the agent cancelled"
-                + " it and cleaned up (after a crashed agent, run `bakeami cleanup --stale`)"));
+        if (done.get()) {
+            return;
+        }
+        status = "resuming " + options.templatePath();
+        submit(this::resume);
+    }
+
+    /** The bake's key: names its files in the workspace (BakeFiles). */
+    String key() {
+        return key;
     }
 
     @Override
@@ -121,7 +178,7 @@ public class BakeAmiStepExecution extends StepExecution {
 
     @Override
     public boolean blocksRestart() {
-        return done != null && task != null && !done.get();
+        return false; // a restart no longer loses the bake: onResume finds it on the agent
     }
 
     /**

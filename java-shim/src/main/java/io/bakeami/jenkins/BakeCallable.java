@@ -9,7 +9,6 @@ import io.bakeami.nativelib.BakeOptions;
 import io.bakeami.nativelib.NativeBaker;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,13 +16,16 @@ import java.util.List;
 import jenkins.MasterToSlaveFileCallable;
 
 /**
- * Runs one bake in the agent JVM, in the workspace: loads the native library, runs the bake on
- * its own thread and streams every log line to the build's listener as it comes (flushed, so
- * Pipeline's buffered remote log forwards it at once).
+ * Runs one bake in the agent JVM, in the workspace: loads the native library, hands the bake to
+ * {@link AgentBakes} (its own thread, to its end) and streams every log line to the build's
+ * listener as it comes (flushed, so Pipeline's buffered remote log forwards it at once) and to
+ * the workspace's bake.log ({@link BakeFiles}).
  *
- * <p>When this thread is interrupted (the build was aborted: remoting turns the controller's
- * interrupt into an interrupt here; or the channel closed) it cancels the native bake, keeps
- * waiting for its cleanup, bounded, so the cleanup lines reach the console, then rethrows.
+ * <p>When this thread is interrupted (an abort: remoting turns the controller's interrupt into
+ * an interrupt here; or the channel closed) it stops watching and returns; the bake goes on. On
+ * an abort the controller cancels it by key at once ({@link CancelBakeCallable}); after a
+ * restart a resumed step reattaches ({@link ResumeBakeCallable}); if neither comes within
+ * {@code reattachMs}, the bake cancels itself and cleans up.
  *
  * <p>It carries the bake's {@link BakeOptions} (the one request object: paths relative to the
  * workspace, credentials resolved on the controller, provenance tags) and the (remotable)
@@ -35,59 +37,56 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
 
     private final String key;
     private final BakeOptions options;
-    private final long cleanupTimeoutMs;
+    private final long reattachMs;
     private final TaskListener listener;
 
-    BakeCallable(String key, BakeOptions options, long cleanupTimeoutMs, TaskListener listener) {
+    BakeCallable(String key, BakeOptions options, long reattachMs, TaskListener listener) {
         this.key = key;
         this.options = options.copy();
-        this.cleanupTimeoutMs = cleanupTimeoutMs;
+        this.reattachMs = reattachMs;
         this.listener = listener;
     }
 
     @Override
     public BakeOutcome invoke(File ws, VirtualChannel channel) throws IOException, InterruptedException {
-        PrintStream log = listener.getLogger();
         try {
             NativeBaker.load();
         } catch (UnsatisfiedLinkError e) {
             throw new AbortException(e.getMessage());
         }
+        BakeFiles files = new BakeFiles(ws, key);
+        BakeFiles.Log log = new BakeFiles.Log(files, listener.getLogger());
         Bake bake;
         try {
-            bake = Bake.create(options(ws), event -> print(log, event.line()));
+            bake = Bake.create(options(ws, files), event -> log.line(event.line()));
         } catch (BakeException e) {
+            log.close();
             return BakeOutcome.failed(null, e);
         }
         AgentBakes.Running running;
         try {
-            running = AgentBakes.start(key, bake);
-        } catch (RuntimeException e) {
+            running = AgentBakes.start(key, bake, files, log);
+        } catch (IllegalStateException e) {
             throw new AbortException("bakeAmi: " + e.getMessage());
         }
         try {
-            return running.await();
+            BakeOutcome out = running.await();
+            AgentBakes.forget(running);
+            return out;
         } catch (InterruptedException e) {
-            print(log, "[bakeAmi] interrupted: cancelling the bake; waiting up to " + cleanupTimeoutMs / 1000
-                    + " s for its cleanup");
-            running.cancel();
-            if (!running.awaitUninterruptibly(cleanupTimeoutMs)) {
-                print(log, "[bakeAmi] the cleanup did not finish in time; it goes on in the agent. If the agent"
-                        + " stops first, run `bakeami cleanup --journal " + journal(ws) + "`");
-            }
-            Thread.interrupted();
+            running.detach(reattachMs);
             throw e;
         }
     }
 
     /** The options with every path made absolute in this workspace, and the journal put there. */
-    private BakeOptions options(File ws) throws IOException {
+    private BakeOptions options(File ws, BakeFiles files) throws IOException {
         List<String> varFiles = new ArrayList<>();
         options.varFiles().forEach(f -> varFiles.add(resolve(ws, f)));
         BakeOptions o = options.copy()
                 .template(resolve(ws, options.templatePath()))
                 .varFiles(varFiles)
-                .journal(journal(ws).getPath());
+                .journal(files.journal.getPath());
         if (options.junitPath() != null) {
             o.junit(output(ws, options.junitPath()));
         }
@@ -107,21 +106,8 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         return f.toString();
     }
 
-    /** The journal: in the workspace, not in the agent JVM's working directory. */
-    private File journal(File ws) {
-        return new File(ws, ".bakeami/journal/jenkins-" + key + ".jsonl");
-    }
-
     private static String resolve(File ws, String relative) {
         return new File(ws, relative).getAbsolutePath();
-    }
-
-    /** One line, flushed now: Pipeline's remote log would otherwise hold it for up to seconds. */
-    private static void print(PrintStream log, String line) {
-        synchronized (log) {
-            log.println(line);
-            log.flush();
-        }
     }
 
     @Override

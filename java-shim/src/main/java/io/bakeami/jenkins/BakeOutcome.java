@@ -27,6 +27,21 @@ public final class BakeOutcome implements Serializable {
         this.resultJson = bake != null ? bake.resultJson() : null;
     }
 
+    private BakeOutcome(int code, int exitCode, String message, String ami, String region, String runId) {
+        this.code = code;
+        this.exitCode = exitCode;
+        this.message = message;
+        this.ami = ami;
+        this.region = region;
+        this.runId = runId;
+        this.resultJson = null;
+    }
+
+    /** An outcome read back from the workspace (BakeFiles): the result document stays there. */
+    static BakeOutcome of(int code, int exitCode, String message, String ami, String region, String runId) {
+        return new BakeOutcome(code, exitCode, message, ami, region, runId);
+    }
+
     static BakeOutcome succeeded(Bake bake) {
         return new BakeOutcome(0, 0, null, bake, true);
     }

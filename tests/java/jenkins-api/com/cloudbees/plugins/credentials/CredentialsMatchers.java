@@ -12,6 +12,11 @@ public class CredentialsMatchers {
     }
 
     @NonNull
+    public static CredentialsMatcher withId(@NonNull String id) {
+        return c -> c instanceof com.cloudbees.plugins.credentials.common.IdCredentials i && id.equals(i.getId());
+    }
+
+    @NonNull
     public static CredentialsMatcher instanceOf(@NonNull Class clazz) {
         return clazz::isInstance;
     }

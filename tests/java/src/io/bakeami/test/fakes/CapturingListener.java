@@ -31,6 +31,7 @@ public final class CapturingListener implements TaskListener {
     private final transient List<Link> links = new ArrayList<>();
     private final transient PrintStream logger;
     private final transient boolean echo;
+    private transient volatile boolean closed;
 
     public CapturingListener(boolean echo) {
         this.echo = echo;
@@ -53,6 +54,11 @@ public final class CapturingListener implements TaskListener {
             links.add(new Link(url, text));
         }
         logger.print(text);
+    }
+
+    /** The build's log is closed (the build ended): later writes fail, as a closed stream's do. */
+    public void close() {
+        closed = true;
     }
 
     public synchronized List<Line> lines() {
@@ -95,7 +101,10 @@ public final class CapturingListener implements TaskListener {
         private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
 
         @Override
-        public void write(int b) {
+        public void write(int b) throws java.io.IOException {
+            if (closed) {
+                throw new java.io.IOException("the build's log is closed");
+            }
             synchronized (CapturingListener.this) {
                 if (b == '\n') {
                     String text = buf.toString(StandardCharsets.UTF_8);

@@ -21,7 +21,9 @@ import org.jenkinsci.remoting.RoleChecker;
  * the callable is role-checked (must be controller-to-agent) and serialized to the "agent", runs
  * on an agent thread, and its result is serialized back. When the calling thread is interrupted,
  * the agent thread is interrupted (Request.Cancel) and the call returns at once with
- * InterruptedException, without waiting for the agent (Request.call).
+ * InterruptedException, without waiting for the agent (Request.call). {@link #terminate} is
+ * Channel.terminate (a controller restart, a network cut): every running agent call is
+ * interrupted, and every controller call fails with an IOException.
  */
 public final class FakeAgentChannel implements VirtualChannel {
     private final ExecutorService agent = Executors.newCachedThreadPool(r -> {
@@ -30,8 +32,22 @@ public final class FakeAgentChannel implements VirtualChannel {
         return t;
     });
 
+    private final java.util.Set<java.util.concurrent.Future<?>> calls = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /** Closes the channel as Channel.terminate does: agent threads interrupted, calls failed. */
+    public void terminate() {
+        closed = true;
+        for (java.util.concurrent.Future<?> f : calls) {
+            f.cancel(true);
+        }
+    }
+
     @Override
     public <V, T extends Throwable> V call(Callable<V, T> callable) throws IOException, T, InterruptedException {
+        if (closed) {
+            throw new IOException("the channel is closed");
+        }
         callable.checkRoles(new RoleChecker() {
             @Override
             public void check(org.jenkinsci.remoting.RoleSensitive subject, Collection<Role> expected) {
@@ -50,10 +66,13 @@ public final class FakeAgentChannel implements VirtualChannel {
                 throw new Carried(t);
             }
         });
+        calls.add(f);
         try {
             @SuppressWarnings("unchecked")
             V v = (V) deserialize(f.get());
             return v;
+        } catch (java.util.concurrent.CancellationException e) {
+            throw new IOException("the channel is closed", e); // terminate()
         } catch (InterruptedException e) {
             f.cancel(true); // Request.Cancel: interrupts the agent thread
             throw e;        // and the controller does not wait
@@ -71,6 +90,8 @@ public final class FakeAgentChannel implements VirtualChannel {
             @SuppressWarnings("unchecked")
             T t = (T) c;
             throw t;
+        } finally {
+            calls.remove(f);
         }
     }
 

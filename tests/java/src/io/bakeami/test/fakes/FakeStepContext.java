@@ -8,9 +8,35 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
 
-/** A StepContext that hands out the objects it was given and records how the step ended. */
+/**
+ * A StepContext that hands out the objects it was given and records how the step ended.
+ * Serialized with a step execution (as Pipeline saves the program), it comes back as the
+ * context registered under its id when it is read: {@link #resumed} makes the one a fresh
+ * controller hands out after a restart, as CpsStepContext re-resolves its run and node.
+ */
 public final class FakeStepContext extends StepContext {
     private static final long serialVersionUID = 1L;
+    private static final Map<String, FakeStepContext> LIVE = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private final String id;
+
+    public FakeStepContext() {
+        this(java.util.UUID.randomUUID().toString());
+    }
+
+    private FakeStepContext(String id) {
+        this.id = id;
+        LIVE.put(id, this);
+    }
+
+    /** The context of the same step in a restarted controller: what reading `before` yields from now on. */
+    public static FakeStepContext resumed(FakeStepContext before) {
+        return new FakeStepContext(before.id);
+    }
+
+    private Object readResolve() {
+        return LIVE.get(id);
+    }
 
     private final transient Map<Class<?>, Object> objects = new HashMap<>();
     private final transient CompletableFuture<Object> result = new CompletableFuture<>();
@@ -22,9 +48,17 @@ public final class FakeStepContext extends StepContext {
         return this;
     }
 
+    private transient volatile int gets;
+
     @Override
     public <T> T get(Class<T> key) {
+        gets++;
         return key.cast(objects.get(key));
+    }
+
+    /** How many times the step asked for an object (0: it never began its work). */
+    public int gets() {
+        return gets;
     }
 
     @Override

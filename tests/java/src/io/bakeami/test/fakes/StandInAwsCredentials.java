@@ -10,10 +10,20 @@ public final class StandInAwsCredentials implements AmazonWebServicesCredentials
 
     private final String id;
     private final transient AwsCredentials resolved;
+    private final transient RuntimeException failure;
 
+    /** resolved null: what AWSCredentialsImpl.resolveCredentials returns for blank keys without a role. */
     public StandInAwsCredentials(String id, AwsCredentials resolved) {
         this.id = id;
         this.resolved = resolved;
+        this.failure = null;
+    }
+
+    /** Resolving throws, as the SDK's STS client does when AssumeRole fails (unchecked). */
+    public StandInAwsCredentials(String id, RuntimeException failure) {
+        this.id = id;
+        this.resolved = null;
+        this.failure = failure;
     }
 
     @Override
@@ -33,12 +43,15 @@ public final class StandInAwsCredentials implements AmazonWebServicesCredentials
 
     @Override
     public AwsCredentials resolveCredentials() {
+        if (failure != null) {
+            throw failure;
+        }
         return resolved;
     }
 
     @Override
     public AwsCredentials resolveCredentials(String mfaToken) {
-        return resolved;
+        return resolveCredentials();
     }
 
     @Override

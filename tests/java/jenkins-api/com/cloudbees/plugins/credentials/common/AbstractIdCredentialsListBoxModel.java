@@ -32,7 +32,7 @@ public abstract class AbstractIdCredentialsListBoxModel<T extends AbstractIdCred
     public AbstractIdCredentialsListBoxModel<T, C> includeMatchingAs(@NonNull Authentication authentication,
             Item context, @NonNull Class<? extends C> type, @NonNull List<DomainRequirement> domainRequirements,
             @NonNull CredentialsMatcher matcher) {
-        for (C c : CredentialsProvider.standInListing(type, matcher)) {
+        for (C c : CredentialsProvider.standInListing(type, matcher, authentication)) {
             add(describe(c), c.getId());
         }
         return this;
