@@ -425,9 +425,18 @@ public class E2eTest {
 
         CapturingListener after = new CapturingListener(true);
         FakeStepContext resumedCtx = resumedContext(ctx, after);
+        FakeAgentChannel notYet = new FakeAgentChannel();
+        notYet.terminate();
+        if (!waitForTheEnd) { // the agent reconnects after the program resumed
+            resumedCtx.with(FilePath.class, new FilePath(notYet, ws.toString()));
+        }
         StepExecution resumed = (StepExecution) deserialize(program);
         assertSame(resumedCtx, resumed.getContext());
         resumed.onResume();
+        if (!waitForTheEnd) {
+            assertNotNull(after.text(), after.await("the agent is not reachable yet", 30_000));
+            resumedCtx.with(FilePath.class, new FilePath(new FakeAgentChannel(), ws.toString()));
+        }
         String ami = (String) resumedCtx.await(STEP_TIMEOUT_S);
 
         assertTrue(ami, AMI.matcher(ami).matches());

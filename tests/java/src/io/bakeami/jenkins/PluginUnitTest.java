@@ -447,6 +447,18 @@ public class PluginUnitTest {
         }
     }
 
+    /** An execution whose pool tasks wait in {@code held} until the test runs them (a slow pool). */
+    private static BakeAmiStepExecution heldBack(io.bakeami.test.fakes.FakeStepContext ctx, List<Runnable> held) {
+        return new BakeAmiStepExecution(new BakeAmiStep("web.json").toOptions(), null, ctx) {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            java.util.concurrent.Executor executor() {
+                return held::add;
+            }
+        };
+    }
+
     /**
      * Race 1: stop() before the pool thread began the bake fails the step at once with the
      * stop's cause, and the late pool thread then does nothing (it never asks for a workspace).
@@ -455,14 +467,7 @@ public class PluginUnitTest {
     public void aStopBeforeThePoolThreadBeganFailsAtOnceAndNothingStarts() throws Exception {
         List<Runnable> held = new java.util.ArrayList<>();
         io.bakeami.test.fakes.FakeStepContext ctx = new io.bakeami.test.fakes.FakeStepContext();
-        BakeAmiStepExecution exec = new BakeAmiStepExecution(new BakeAmiStep("web.json").toOptions(), null, ctx) {
-            private static final long serialVersionUID = 1L;
-
-            @Override
-            java.util.concurrent.Executor executor() {
-                return held::add; // the pool is slow to begin
-            }
-        };
+        BakeAmiStepExecution exec = heldBack(ctx, held);
         assertFalse(exec.start());
         org.jenkinsci.plugins.workflow.steps.FlowInterruptedException cause =
                 new org.jenkinsci.plugins.workflow.steps.FlowInterruptedException("aborted");
@@ -532,6 +537,28 @@ public class PluginUnitTest {
         } catch (AbortException e) {
             assertEquals("bakeAmi: the AWS credentials 'sts-down' could not be resolved: Unable to assume role"
                     + " arn:aws:iam::123456789012:role/bake (Service: Sts, Status Code: 403)", e.getMessage());
+        }
+    }
+
+    /** The pool thread works as the build: the authentication of the (CPS VM) thread that started it. */
+    @Test
+    public void theWorkRunsAsTheBuildsAuthentication() throws Exception {
+        List<Runnable> held = new java.util.ArrayList<>();
+        io.bakeami.test.fakes.FakeStepContext ctx = new io.bakeami.test.fakes.FakeStepContext();
+        BakeAmiStepExecution exec = heldBack(ctx, held);
+        org.springframework.security.core.Authentication alice = user("alice");
+        try (hudson.security.ACLContext as = hudson.security.ACL.as2(alice)) {
+            exec.start();
+        }
+        assertEquals(Jenkins.ANONYMOUS2, Jenkins.getAuthentication2());
+        held.get(0).run(); // as the pool thread would, on a thread that runs as no one
+        assertSame(alice, ctx.lastGetAs());
+        assertEquals(Jenkins.ANONYMOUS2, Jenkins.getAuthentication2()); // and restored after
+        try {
+            ctx.await(0);
+            fail("baked without a workspace");
+        } catch (java.util.concurrent.ExecutionException e) {
+            assertTrue(e.getCause().getMessage(), e.getCause().getMessage().startsWith("bakeAmi needs a workspace"));
         }
     }
 }

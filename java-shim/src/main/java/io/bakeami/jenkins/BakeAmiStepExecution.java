@@ -6,10 +6,14 @@ import hudson.EnvVars;
 import hudson.FilePath;
 import hudson.model.Run;
 import hudson.model.TaskListener;
+import hudson.security.ACL;
+import hudson.security.ACLContext;
 import hudson.util.ClassLoaderSanityThreadFactory;
 import hudson.util.DaemonThreadFactory;
 import hudson.util.NamingThreadFactory;
 import io.bakeami.nativelib.BakeOptions;
+import java.io.IOException;
+import java.io.PrintStream;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -19,8 +23,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import jenkins.model.Jenkins;
 import org.jenkinsci.plugins.workflow.steps.StepContext;
 import org.jenkinsci.plugins.workflow.steps.StepExecution;
+import org.springframework.security.core.Authentication;
 
 /**
  * Runs a bake off the CPS thread. Unlike SynchronousNonBlockingStepExecution, whose stop() fails
@@ -36,6 +42,7 @@ import org.jenkinsci.plugins.workflow.steps.StepExecution;
  */
 public class BakeAmiStepExecution extends StepExecution {
     private static final long serialVersionUID = 1L;
+    private static final long RETRY_MS = 5_000;
     private static final ExecutorService POOL = Executors.newCachedThreadPool(threads("bakeAmi step"));
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
             threads("bakeAmi stop timer"));
@@ -60,20 +67,24 @@ public class BakeAmiStepExecution extends StepExecution {
     @Override
     public boolean start() {
         status = "baking " + options.templatePath();
-        submit(this::bake);
+        submit(this::bake, false);
         return false;
     }
 
     /**
      * Runs {@code body} on the pool unless stop() came first: whichever of the two claims the
      * attempt first decides, so a stop before the pool thread began fails the step at once and
-     * no bake starts.
+     * no bake starts. The pool thread runs as the build (the authentication of the CPS VM thread
+     * that calls this), as SynchronousNonBlockingStepExecution's does.
      */
-    private void submit(Body body) {
+    private void submit(Body body, boolean resuming) {
+        Authentication auth = Jenkins.getAuthentication2();
         AtomicBoolean claim = new AtomicBoolean();
         FutureTask<Void> t = new FutureTask<>(() -> {
             if (claim.compareAndSet(false, true)) {
-                run(body);
+                try (ACLContext as = ACL.as2(auth)) {
+                    run(body, resuming);
+                }
             }
         }, null);
         began = claim;
@@ -91,14 +102,14 @@ public class BakeAmiStepExecution extends StepExecution {
         BakeOutcome run(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception;
     }
 
-    private void run(Body body) {
+    private void run(Body body, boolean resuming) {
         StepContext ctx = getContext();
         try {
             Run<?, ?> run = ctx.get(Run.class);
             FilePath ws = ctx.get(FilePath.class);
             EnvVars env = ctx.get(EnvVars.class);
             TaskListener listener = ctx.get(TaskListener.class);
-            if (run == null || ws == null || listener == null) {
+            if (run == null || (ws == null && !resuming) || listener == null) {
                 throw new AbortException("bakeAmi needs a workspace: call it inside node { }");
             }
             BakeOutcome out = body.run(run, ws, env != null ? env : new EnvVars(), listener);
@@ -116,12 +127,36 @@ public class BakeAmiStepExecution extends StepExecution {
         return BakeAmiRunner.bake(key, options, credentialsId, run, ws, env, listener);
     }
 
-    /** After a restart: the bake by its key on the agent (ResumeBakeCallable), reported as a bake. */
-    private BakeOutcome resume(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception {
-        listener.getLogger().println("[bakeAmi] Jenkins restarted during the bake: looking for it on the agent, in "
-                + ws.getRemote());
-        return BakeAmiRunner.report(BakeAmiRunner.watch(ws, key,
-                new ResumeBakeCallable(key, listener), listener), listener);
+    /**
+     * After a restart: the bake by its key on the agent (ResumeBakeCallable), reported as a bake.
+     * The agent may reconnect after the program resumed: until bakeami.reattachTimeoutSeconds,
+     * a missing workspace or an unreachable channel is tried again (the workspace asked anew).
+     */
+    private BakeOutcome resume(Run<?, ?> run, FilePath first, EnvVars env, TaskListener listener) throws Exception {
+        PrintStream log = listener.getLogger();
+        log.println("[bakeAmi] Jenkins restarted during the bake: looking for it on the agent");
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BakeAmiRunner.reattachTimeoutMs());
+        FilePath ws = first;
+        while (true) {
+            BakeOutcome out;
+            try {
+                if (ws == null) {
+                    throw new IOException("the step has no workspace yet");
+                }
+                BakeAmiRunner.refuseBuiltInNode(ws);
+                out = BakeAmiRunner.watch(ws, key, new ResumeBakeCallable(key, listener), listener);
+            } catch (IOException e) {
+                if (e instanceof AbortException || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                log.println("[bakeAmi] the agent is not reachable yet (" + e.getMessage() + "); trying again in "
+                        + RETRY_MS / 1000 + " s");
+                Thread.sleep(RETRY_MS);
+                ws = getContext().get(FilePath.class);
+                continue;
+            }
+            return BakeAmiRunner.report(out, listener);
+        }
     }
 
     private void finish(String ami, Throwable failure) {
@@ -163,7 +198,7 @@ public class BakeAmiStepExecution extends StepExecution {
             return;
         }
         status = "resuming " + options.templatePath();
-        submit(this::resume);
+        submit(this::resume, true);
     }
 
     /** The bake's key: names its files in the workspace (BakeFiles). */

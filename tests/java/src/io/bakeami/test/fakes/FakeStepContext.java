@@ -38,7 +38,7 @@ public final class FakeStepContext extends StepContext {
         return LIVE.get(id);
     }
 
-    private final transient Map<Class<?>, Object> objects = new HashMap<>();
+    private final transient Map<Class<?>, Object> objects = new java.util.concurrent.ConcurrentHashMap<>();
     private final transient CompletableFuture<Object> result = new CompletableFuture<>();
     private transient volatile long completedNanos;
     private transient volatile int completions;
@@ -49,11 +49,18 @@ public final class FakeStepContext extends StepContext {
     }
 
     private transient volatile int gets;
+    private transient volatile org.springframework.security.core.Authentication getAs;
 
     @Override
     public <T> T get(Class<T> key) {
         gets++;
+        getAs = jenkins.model.Jenkins.getAuthentication2();
         return key.cast(objects.get(key));
+    }
+
+    /** The authentication of the thread that last asked for an object. */
+    public org.springframework.security.core.Authentication lastGetAs() {
+        return getAs;
     }
 
     /** How many times the step asked for an object (0: it never began its work). */
