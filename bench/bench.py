@@ -541,6 +541,20 @@ def report(res: dict, argv: list[str]) -> str:
             lines.append(f"| {label} | {b['delay_median']:.1f} s / {b['delay_max']:.1f} s | {b['calls_median']:.0f} "
                          f"| {p['delay_median']:.1f} s / {p['delay_max']:.1f} s | {p['calls_median']:.0f} |")
         lines.append("")
+    if "waits_live" in res:
+        w = res["waits_live"]
+        def cell(x):
+            return f"{x['delay']:.1f} s, {x['calls']} calls" if x else "not seen"
+        lines += ["### Waits, live", "",
+                  f"The lab's proxy holds the instance `pending` {LIVE_HOLDS['instance']:g} s and the image "
+                  f"`pending` {LIVE_HOLDS['image']:g} s after they are made (Ec2Realism, tests/e2e/proxy.py); "
+                  "one bake each, Packer with its default waiters. Noticing delay: from the state change to "
+                  "the answer of the first describe that shows it; calls: the describes the wait made.", "",
+                  "| | instance running | image available | bake wall |", "|---|---|---|---|"]
+        for tool in ("bakeami", "packer"):
+            t = w[tool]
+            lines.append(f"| {tool} | {cell(t['instance'])} | {cell(t['image'])} | {t['wall']:.1f} s |")
+        lines.append("")
     if "reuse" in res:
         r = res["reuse"]
         lines += ["### Reuse hit", "", f"Wall {fmt(r['wall'])}, EC2 calls {fmt(r['calls'], '', 0)} "
@@ -556,6 +570,51 @@ def write_results(text: str) -> None:
             "compare the ratios of a pair, not absolute seconds across sections.\n\n" + MARK + "\n\n")
     earlier = old.split(MARK, 1)[1].lstrip("\n") if MARK in old else ""
     RESULTS.write_text(head + text + ("\n" + earlier if earlier else ""))
+
+
+# ---- 5b. waits, live: the proxy holds states as EC2 does -----------------------------------
+# Not multiples of 15 s, so neither schedule is favoured by a state change landing on its tick.
+LIVE_HOLDS = {"instance": 27.0, "image": 83.0}   # instance pending, image pending (seconds)
+
+
+def noticed(calls: list, made_action: str, describe: str, hold: float) -> dict | None:
+    """From the proxy's record: when the state changed (the create's answer + the hold), the
+    first describe answered after it, and how many describes the wait took."""
+    made = [c for c in calls if c.action == made_action and c.status == 200]
+    if not made:
+        return None
+    change = made[0].time + made[0].duration + hold
+    asks = [c for c in calls if c.action == describe and c.time > made[0].time]
+    after = [c for c in asks if c.time + c.duration >= change]
+    if not after:
+        return None
+    return {"delay": after[0].time + after[0].duration - change, "calls": len(asks) - len(after) + 1}
+
+
+def bench_waits_live(lab: Lab, work: Path) -> dict:
+    """One bake by each tool with the instance held `pending` and the image `pending` for
+    LIVE_HOLDS (Ec2Realism in tests/e2e/proxy.py); Packer with its default waiters (no
+    aws_polling), as users run it."""
+    tpl = template(lab, work, [{"type": "shell", "inline": ["true"]}], name="waits")
+    packer_tpl = json.loads(tpl.read_text())
+    del packer_tpl["builders"][0]["aws_polling"]
+    ptpl = work / "waits-packer.json"
+    ptpl.write_text(json.dumps(packer_tpl))
+    env = tool_env(lab, work)
+    out = {}
+    for tool, cmd in (("bakeami", bakeami_cmd(tpl)), ("packer", packer_cmd(ptpl))):
+        lab.proxy.realism.pending_s = LIVE_HOLDS["instance"]
+        lab.proxy.realism.image_pending_s = LIVE_HOLDS["image"]
+        r = measured(cmd, env, work, lab)
+        calls = lab.requests(service="ec2")
+        lab.proxy.realism.pending_s = lab.proxy.realism.image_pending_s = 0.0
+        if r.rc != 0:
+            fail(f"{tool} bake with held states", r)
+        out[tool] = {"wall": r.wall,
+                     "instance": noticed(calls, "RunInstances", "DescribeInstances", LIVE_HOLDS["instance"]),
+                     "image": noticed(calls, "CreateImage", "DescribeImages", LIVE_HOLDS["image"])}
+        lab.reset()
+    return out
 
 
 def bench_reuse(lab: Lab, work: Path, pairs: int, files: Path) -> dict | None:
@@ -610,6 +669,8 @@ def main() -> int:
             res["upload"] = bench_upload(lab, work, max(3, args.pairs // 2))
         if "latency" in parts:
             res["latency"] = bench_latency(lab, work, 500)
+        if "waits" in parts:
+            res["waits_live"] = bench_waits_live(lab, work)
         if "reuse" in parts:
             reuse = bench_reuse(lab, work, args.pairs, files)
             if reuse:
