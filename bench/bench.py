@@ -225,7 +225,31 @@ def bench_one(lab: Lab, work: Path, pairs: int, files: Path) -> dict:
         "version_rss": version.rss_mb,
         "stages": {st: statistics.median(v) for st, v in stages.items()},
         "floor": {"calls": floor_calls, "n_calls": n_calls, "ssh": floor_ssh},
+        "rss_map": rss_by_mapping(lab, work, files),
     }
+
+
+def rss_by_mapping(lab: Lab, work: Path, files: Path) -> list[tuple[str, float]]:
+    """Where a bake's resident memory is, by mapping (MB), read from /proc/PID/smaps while a
+    last provisioner sleeps: after the connect, the uploads and every AWS call before imaging."""
+    tpl = template(lab, work, standard_provisioners(files) + [
+        {"type": "shell", "inline": ["echo bench-rss-mark", "sleep 2"]}], name="rss")
+    proc = subprocess.Popen(bakeami_cmd(tpl), cwd=work, env=tool_env(lab, work), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    agg: dict[str, int] = {}
+    for line in proc.stdout:
+        if "bench-rss-mark" in line:
+            name = "[anon]"
+            for row in Path(f"/proc/{proc.pid}/smaps").read_text().splitlines():
+                m = re.match(r"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", row)
+                if m:
+                    name = Path(m.group(1)).name if m.group(1).startswith("/") else (m.group(1) or "[anon]")
+                elif row.startswith("Rss:"):
+                    agg[name] = agg.get(name, 0) + int(row.split()[1])
+    if proc.wait() != 0 or not agg:
+        raise SystemExit("bench: the RSS bake failed")
+    lab.reset()
+    return [(k, v / 1024) for k, v in sorted(agg.items(), key=lambda kv: -kv[1])]
 
 
 # ---- 2. many bakes at once ----------------------------------------------------------------
@@ -492,6 +516,11 @@ def report(res: dict, argv: list[str]) -> str:
                   f"{fl['ssh']:.3f} s; medians of 5. bakeami is "
                   f"{b['median'] - floor:.3f} s above it. At Packer's median the floor alone is a ratio of "
                   f"{floor / p['median']:.3f}.", ""]
+        rm = o["rss_map"]
+        lines += [f"Where a bake's {sum(v for _, v in rm):.1f} MB resident are, during its last provisioner "
+                  "(/proc/PID/smaps; shared libraries count the pages the process touched): "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in rm[:10]) + f", {len(rm) - 10} others "
+                  f"{sum(v for _, v in rm[10:]):.1f} MB.", ""]
     if "many" in res:
         m = res["many"]
         bp, pp = m["procs"]["bakeami"], m["procs"]["packer"]
