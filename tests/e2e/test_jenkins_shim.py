@@ -113,7 +113,9 @@ def test_step_bakes_with_jenkins_credentials(lab, clean_lab, java_classes, tmp_p
 # cut-short ones check bake.log in the workspace) and nothing is left in moto.
 @pytest.mark.parametrize("method", ["pipelineAbortLogsCleanupBeforeFailing",
                                     "pipelineStepFailedEarlyStillCleansUpOnTheAgent",
-                                    "freestyleBuilderThroughCoreStepCleansUpAfterFailingAtOnce"])
+                                    "freestyleBuilderThroughCoreStepCleansUpAfterFailingAtOnce",
+                                    # after a restart, on an agent that loaded the plugin anew
+                                    "aResumedStepOnAReconnectedAgentFollowsTheBakeAndAbortCancelsIt"])
 def test_abort_cleans_up(lab, clean_lab, java_classes, tmp_path, method):
     out = run_java(lab, method, tmp_path)
     assert "deleted instance" in out

@@ -417,7 +417,8 @@ public class E2eTest {
         assertFalse(exec.start());
         assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("first-line", 90_000));
         byte[] program = serialize(exec);
-        before.terminate(); // Jenkins goes down
+        before.terminate(); // Jenkins goes down: the channel closes, and the build's old log with it
+        listener.close();
         Path bakeLog = theBakeLog();
         if (waitForTheEnd) {
             assertTrue(awaitOutcome(bakeLog).succeeded());
@@ -505,5 +506,49 @@ public class E2eTest {
         }
         String log = after.text();
         assertTrue(log, log.contains("deleted instance"));
+    }
+
+    /**
+     * A restart after which the agent loads the plugin's classes anew (remoting's class loader
+     * per channel): the resumed step cannot see the bake's thread, so it finds the bake by its
+     * files (the lock it holds, bake.log), follows it, and an abort then cancels it through its
+     * cancel file; the step fails only after the cleanup, which the new log shows.
+     */
+    @Test
+    public void aResumedStepOnAReconnectedAgentFollowsTheBakeAndAbortCancelsIt() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars("sleep", "30"));
+        FakeAgentChannel before = new FakeAgentChannel();
+        FakeStepContext ctx = context(new FilePath(before, ws.toString()));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        byte[] program = serialize(exec);
+        before.terminate();
+        listener.close();
+
+        CapturingListener after = new CapturingListener(true);
+        FakeStepContext resumedCtx = resumedContext(ctx, after);
+        try (io.bakeami.test.fakes.ReconnectedAgentLoader agentClasses = new io.bakeami.test.fakes.ReconnectedAgentLoader()) {
+            FakeAgentChannel reconnected = new FakeAgentChannel(agentClasses);
+            resumedCtx.with(FilePath.class, new FilePath(reconnected, ws.toString()));
+            StepExecution resumed = (StepExecution) deserialize(program);
+            resumed.onResume();
+            assertNotNull(after.text(), after.await("reattached to the bake, still running on the agent", 30_000));
+            FlowInterruptedException cause = new FlowInterruptedException("aborted after the restart");
+            resumed.stop(cause);
+            try {
+                resumedCtx.await(STEP_TIMEOUT_S);
+                fail("the aborted step succeeded");
+            } catch (ExecutionException e) {
+                assertSame(cause, e.getCause());
+            }
+        }
+        String log = after.text();
+        assertTrue(log, log.contains("the resumed build was aborted: cancelling the bake"));
+        Line deleted = after.first("deleted instance");
+        assertNotNull("the cleanup did not reach the resumed step's log:\n" + log, deleted);
+        assertTrue(deleted.nanos() < resumedCtx.completedNanos());
+        assertTrue(awaitOutcome(theBakeLog()).cancelled());
     }
 }

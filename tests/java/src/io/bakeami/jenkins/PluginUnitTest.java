@@ -493,7 +493,7 @@ public class PluginUnitTest {
     public void aCancelBeforeTheAgentStartedTheBakeKeepsItFromStarting() throws Exception {
         java.nio.file.Path ws = io.bakeami.test.fakes.Workspaces.withE2eTemplates();
         try {
-            assertTrue(new CancelBakeCallable("early", 1000).invoke(ws.toFile(), FilePath.localChannel));
+            assertTrue(new CancelBakeCallable("early", 1000, new CapturingListener(false)).invoke(ws.toFile(), FilePath.localChannel));
             CapturingListener console = new CapturingListener(false);
             BakeCallable bake = new BakeCallable("early", new BakeAmiStep("bake.json").toOptions(), 60_000, console);
             try {

@@ -142,7 +142,7 @@ final class BakeAmiRunner {
                 + " it to " + f.logPath());
         log.flush();
         try {
-            if (!workspace.act(new CancelBakeCallable(key, timeoutMs))) {
+            if (!workspace.act(new CancelBakeCallable(key, timeoutMs, listener))) {
                 log.println("[bakeAmi] the cleanup did not end in time; it goes on on the agent (see " + f.logPath()
                         + "); if the agent stops first, run `bakeami cleanup --journal " + f.journal + "`");
             }

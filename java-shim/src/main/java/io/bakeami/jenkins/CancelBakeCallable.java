@@ -1,8 +1,10 @@
 package io.bakeami.jenkins;
 
+import hudson.model.TaskListener;
 import hudson.remoting.VirtualChannel;
 import java.io.File;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.util.concurrent.TimeUnit;
 import jenkins.MasterToSlaveFileCallable;
 
@@ -16,10 +18,12 @@ final class CancelBakeCallable extends MasterToSlaveFileCallable<Boolean> {
 
     private final String key;
     private final long timeoutMs;
+    private final TaskListener listener;
 
-    CancelBakeCallable(String key, long timeoutMs) {
+    CancelBakeCallable(String key, long timeoutMs, TaskListener listener) {
         this.key = key;
         this.timeoutMs = timeoutMs;
+        this.listener = listener;
     }
 
     /** True when the bake ended (or never started); false when its cleanup is still going on. */
@@ -34,13 +38,19 @@ final class CancelBakeCallable extends MasterToSlaveFileCallable<Boolean> {
             }
             return false;
         }
+        // Run by an earlier class loader (a resumed step on a reconnected agent): its watcher
+        // cancels it; its console is the old controller's, so its lines are followed in bake.log.
+        PrintStream console = listener.getLogger();
+        long offset = files.log.length();
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (files.isRunning()) { // run by an earlier class loader: its watcher cancels it
+        while (files.isRunning()) {
             if (System.nanoTime() - deadline > 0) {
                 return false;
             }
-            Thread.sleep(500);
+            offset = files.printFrom(offset, console);
+            Thread.sleep(250);
         }
+        files.printFrom(offset, console);
         return true;
     }
 }

@@ -32,6 +32,18 @@ public final class FakeAgentChannel implements VirtualChannel {
         return t;
     });
 
+    /** Where the "agent" loads the classes of the callables it receives. */
+    private final ClassLoader agentLoader;
+
+    public FakeAgentChannel() {
+        this(FakeAgentChannel.class.getClassLoader());
+    }
+
+    /** An agent whose plugin classes come from this loader (a reconnected agent's: ReconnectedAgentLoader). */
+    public FakeAgentChannel(ClassLoader agentLoader) {
+        this.agentLoader = agentLoader;
+    }
+
     private final java.util.Set<java.util.concurrent.Future<?>> calls = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -59,7 +71,7 @@ public final class FakeAgentChannel implements VirtualChannel {
         byte[] wire = serialize(callable);
         java.util.concurrent.Future<byte[]> f = agent.submit(() -> {
             @SuppressWarnings("unchecked")
-            Callable<V, T> onAgent = (Callable<V, T>) deserialize(wire);
+            Callable<V, T> onAgent = (Callable<V, T>) deserialize(wire, agentLoader);
             try {
                 return serialize(onAgent.call());
             } catch (Throwable t) {
@@ -69,7 +81,7 @@ public final class FakeAgentChannel implements VirtualChannel {
         calls.add(f);
         try {
             @SuppressWarnings("unchecked")
-            V v = (V) deserialize(f.get());
+            V v = (V) deserialize(f.get(), FakeAgentChannel.class.getClassLoader());
             return v;
         } catch (java.util.concurrent.CancellationException e) {
             throw new IOException("the channel is closed", e); // terminate()
@@ -117,8 +129,13 @@ public final class FakeAgentChannel implements VirtualChannel {
         return bytes.toByteArray();
     }
 
-    private static Object deserialize(byte[] b) throws IOException {
-        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(b))) {
+    private static Object deserialize(byte[] b, ClassLoader loader) throws IOException {
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(b)) {
+            @Override
+            protected Class<?> resolveClass(java.io.ObjectStreamClass desc) throws IOException, ClassNotFoundException {
+                return Class.forName(desc.getName(), false, loader);
+            }
+        }) {
             return in.readObject();
         } catch (ClassNotFoundException e) {
             throw new IOException(e);
