@@ -247,8 +247,10 @@ BAKEAMI_EXTERN(const char *) bakeami_builds_type(const bakeami_builds *builds, s
 BAKEAMI_EXTERN(bakeami_bake *) bakeami_builds_bake(const bakeami_builds *builds, size_t i);
 /**
  * Run every build, opts->parallel_builds at a time (0: all at once), to the
- * end. Returns 0 or the code of the worst failure (the highest
- * bakeami_exit_code); each bake's own code is on its handle.
+ * end; one at a time (one build, or parallel_builds 1) on the calling
+ * thread, several on threads of the library. Returns 0 or the code of the
+ * worst failure (the highest bakeami_exit_code); each bake's own code is on
+ * its handle.
  */
 BAKEAMI_EXTERN(int) bakeami_builds_run(bakeami_builds *builds);
 /** Cancel every build (those not started yet do not start). Any thread. */

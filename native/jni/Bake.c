@@ -1,7 +1,8 @@
 /*
- * Bake.c - natives of io.bakeami.nativelib.Bake: one bakeami_bake per Java
- * Bake, its log events delivered to Bake.event() as they come, cancel from
- * any thread, results as UTF-8 byte[].
+ * Bake.c - natives of io.bakeami.nativelib.Bake: one bakeami_builds (the
+ * bakes of every build the options select, as the CLI runs them) per Java
+ * Bake, their log events delivered to Bake.event() as they come, cancel
+ * from any thread, each build's results as UTF-8 byte[].
  *
  * The options cross as one UTF-8 JSON document (BakeOptions.toJson), read
  * by the library's bakeami_options_from_json: this file knows no option by
@@ -22,7 +23,7 @@
 #include "io_bakeami_nativelib_Bake.h"
 
 struct bkj_bake {
-	bakeami_bake *bake;
+	bakeami_builds *builds;
 	jobject self;  /* global ref to the Bake, from new0 to free0 */
 };
 
@@ -30,9 +31,17 @@ static struct bkj_bake *handle(JNIEnv *env, jlong h)
 {
 	struct bkj_bake *jb = BKJ_PTR(struct bkj_bake, h);
 
-	if (!jb || !jb->bake)
+	if (!jb || !jb->builds)
 		bkj_throw(env, BAKEAMI_EINVALID, "the bake is closed");
 	return jb;
+}
+
+/* The i-th build's bake, or NULL (closed handle, or no such build). */
+static const bakeami_bake *build_at(JNIEnv *env, jlong h, jint i)
+{
+	struct bkj_bake *jb = handle(env, h);
+
+	return jb && jb->builds && i >= 0 ? bakeami_builds_bake(jb->builds, (size_t)i) : NULL;
 }
 
 /* The options document as bakeami_options (free with bakeami_options_free),
@@ -69,7 +78,7 @@ static void on_event(const bakeami_event *ev, void *payload)
 
 static void bake_free(JNIEnv *env, struct bkj_bake *jb)
 {
-	bakeami_bake_free(jb->bake); /* no event comes after this returns */
+	bakeami_builds_free(jb->builds); /* no event comes after this returns */
 	if (jb->self)
 		(*env)->DeleteGlobalRef(env, jb->self);
 	free(jb);
@@ -91,7 +100,7 @@ JNIEXPORT jlong JNICALL Java_io_bakeami_nativelib_Bake_new0(JNIEnv *env, jobject
 	}
 	o->log_cb = on_event;
 	o->log_payload = jb;
-	rc = bakeami_bake_new(&jb->bake, o); /* copies every string */
+	rc = bakeami_builds_new(&jb->builds, o); /* copies every string */
 	bakeami_options_free(o);
 	if (rc < 0) {
 		bake_free(env, jb);
@@ -139,22 +148,21 @@ JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_optionsJson0(JNIEnv 
 	return out;
 }
 
-/* Runs the bake on the calling thread; events reach this.event() as they
- * come. Returns normally on success; otherwise throws BakeException with
- * the bake's error and code (cleanup has run either way). */
+/* Runs every build on the calling thread (the library's threads bake them
+ * in parallel); events reach this.event() as they come. Returns normally
+ * when all succeeded; otherwise throws BakeException with the worst
+ * failure's code and message, which bakeami_builds_run left as this
+ * thread's last error (cleanup has run either way). */
 JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_run0(JNIEnv *env, jobject self, jlong h)
 {
 	struct bkj_bake *jb = handle(env, h);
-	const char *msg;
 	int rc;
 
 	(void)self;
-	if (!jb || !jb->bake)
+	if (!jb || !jb->builds)
 		return;
-	if ((rc = bakeami_bake_run(jb->bake)) < 0) {
-		msg = bakeami_bake_error(jb->bake);
-		bkj_throw(env, rc, msg ? msg : bakeami_error_last());
-	}
+	if ((rc = bakeami_builds_run(jb->builds)) < 0)
+		bkj_throw(env, rc, bakeami_error_last());
 }
 
 /* Thread-safe: the library takes its own lock. Java never calls this after
@@ -164,59 +172,100 @@ JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_cancel0(JNIEnv *env, jclas
 	struct bkj_bake *jb = handle(env, h);
 
 	(void)cls;
-	if (jb && jb->bake)
-		bakeami_bake_cancel(jb->bake);
+	if (jb && jb->builds)
+		bakeami_builds_cancel(jb->builds);
 }
 
-JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_runId0(JNIEnv *env, jclass cls, jlong h)
+JNIEXPORT jint JNICALL Java_io_bakeami_nativelib_Bake_count0(JNIEnv *env, jclass cls, jlong h)
 {
 	struct bkj_bake *jb = handle(env, h);
 
 	(void)cls;
-	return jb && jb->bake ? bkj_bytes(env, bakeami_bake_run_id(jb->bake)) : NULL;
+	return jb && jb->builds ? (jint)bakeami_builds_count(jb->builds) : 0;
+}
+
+/* A string of the i-th build, from the builds or from its bake; NULL for
+ * a closed handle or no such build. */
+static jbyteArray builds_str(JNIEnv *env, jlong h, jint i,
+			     const char *(*get)(const bakeami_builds *, size_t))
+{
+	struct bkj_bake *jb = handle(env, h);
+
+	return jb && jb->builds && i >= 0 ? bkj_bytes(env, get(jb->builds, (size_t)i)) : NULL;
+}
+
+static jbyteArray bake_str(JNIEnv *env, jlong h, jint i, const char *(*get)(const bakeami_bake *))
+{
+	const bakeami_bake *b = build_at(env, h, i);
+
+	return b ? bkj_bytes(env, get(b)) : NULL;
+}
+
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_name0(JNIEnv *env, jclass cls, jlong h,
+								  jint i)
+{
+	(void)cls;
+	return builds_str(env, h, i, bakeami_builds_name);
+}
+
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_type0(JNIEnv *env, jclass cls, jlong h,
+								  jint i)
+{
+	(void)cls;
+	return builds_str(env, h, i, bakeami_builds_type);
+}
+
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_runId0(JNIEnv *env, jclass cls, jlong h,
+								   jint i)
+{
+	(void)cls;
+	return bake_str(env, h, i, bakeami_bake_run_id);
 }
 
 JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_ami0(JNIEnv *env, jclass cls, jlong h,
-								 jbyteArray region)
+								 jint i, jbyteArray region)
 {
-	struct bkj_bake *jb = handle(env, h);
+	const bakeami_bake *b = build_at(env, h, i);
 	jbyteArray out;
 	char *r;
 	int err = 0;
 
 	(void)cls;
-	if (!jb || !jb->bake)
+	if (!b)
 		return NULL;
 	r = bkj_cstr(env, region, &err);
 	if (err)
 		return NULL;
-	out = bkj_bytes(env, bakeami_bake_ami(jb->bake, r));
+	out = bkj_bytes(env, bakeami_bake_ami(b, r));
 	free(r);
 	return out;
 }
 
-JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_region0(JNIEnv *env, jclass cls, jlong h)
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_region0(JNIEnv *env, jclass cls, jlong h,
+								    jint i)
 {
-	struct bkj_bake *jb = handle(env, h);
-
 	(void)cls;
-	return jb && jb->bake ? bkj_bytes(env, bakeami_bake_region(jb->bake)) : NULL;
+	return bake_str(env, h, i, bakeami_bake_region);
 }
 
-JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_resultJson0(JNIEnv *env, jclass cls, jlong h)
+/* i < 0: the combined document of every build. */
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_resultJson0(JNIEnv *env, jclass cls,
+									jlong h, jint i)
 {
-	struct bkj_bake *jb = handle(env, h);
+	struct bkj_bake *jb;
 
 	(void)cls;
-	return jb && jb->bake ? bkj_bytes(env, bakeami_bake_result_json(jb->bake)) : NULL;
+	if (i >= 0)
+		return bake_str(env, h, i, bakeami_bake_result_json);
+	jb = handle(env, h);
+	return jb && jb->builds ? bkj_bytes(env, bakeami_builds_result_json(jb->builds)) : NULL;
 }
 
-JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_error0(JNIEnv *env, jclass cls, jlong h)
+JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_error0(JNIEnv *env, jclass cls, jlong h,
+								   jint i)
 {
-	struct bkj_bake *jb = handle(env, h);
-
 	(void)cls;
-	return jb && jb->bake ? bkj_bytes(env, bakeami_bake_error(jb->bake)) : NULL;
+	return bake_str(env, h, i, bakeami_bake_error);
 }
 
 JNIEXPORT void JNICALL Java_io_bakeami_nativelib_Bake_free0(JNIEnv *env, jclass cls, jlong h)

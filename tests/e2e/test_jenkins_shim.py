@@ -10,8 +10,10 @@ The classes come from `make java-test-classes` (java.mk), which the module fixtu
 """
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,8 @@ ACCESS_KEY = "ASIAJENKINSSHIMTEST1"
 SECRET_KEY = "jenkins-shim-secret-" + secrets.token_hex(8)
 SESSION_TOKEN = "jenkins-shim-session-token-" + secrets.token_hex(12)
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CREATES = ("ImportKeyPair", "CreateSecurityGroup", "RunInstances", "CreateImage", "CopyImage")
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +109,80 @@ def test_step_bakes_with_jenkins_credentials(lab, clean_lab, java_classes, tmp_p
         assert headers.get("x-amz-security-token") == SESSION_TOKEN, call.action
     # ...and never printed them (the Java side checked the captured console too).
     assert SECRET_KEY not in out and SESSION_TOKEN not in out
+
+
+def test_a_failed_bake_archives_its_logs(lab, clean_lab, java_classes, tmp_path):
+    # the Java side compares the archived files with the workspace's and the console
+    out = run_java(lab, "aFailedBakeArchivesItsLogs", tmp_path)
+    assert "[bakeAmi] archived the provisioning logs as build artifacts: bakeami-logs/" in out
+    assert lab.ec2().describe_images(Owners=["self"])["Images"] == []
+
+
+def own_images(lab):
+    return lab.ec2().describe_images(Owners=["self"])["Images"]
+
+
+def creates(lab):
+    return [c for c in lab.calls(service="ec2") if c in CREATES]
+
+
+def test_reuse_true_returns_the_cached_ami(lab, clean_lab, java_classes, tmp_path, report_figure):
+    """Issue 14: the step's reuse: true returns the image an earlier bake of the same inputs made,
+    launching nothing; the builder's reuse 'false' bakes although the template says reuse."""
+    ws = tmp_path / "ws"
+    shutil.copytree(TEMPLATES / "reuse", ws / "reuse")
+    template = ws / "reuse" / "reuse.json"
+    doc = json.loads(template.read_text())
+    del doc["reuse"]  # the template leaves it off: only the parameter turns it on
+    template.write_text(json.dumps(doc))
+    props = {"bakeami.test.workspace": ws, "bakeami.test.template": "reuse/reuse.json"}
+
+    first = printed_ami(run_java(lab, "bakeWithReuse", tmp_path, props=props))
+    clean_lab.keep_images([first])
+    assert "RunInstances" in creates(lab), lab.calls(service="ec2")
+
+    lab.reset_calls()
+    out = run_java(lab, "bakeWithReuse", tmp_path, props={**props, "bakeami.test.reuse": "true"})
+    assert printed_ami(out) == first
+    calls = lab.calls(service="ec2")
+    assert len(calls) <= 3 and creates(lab) == [], calls
+    assert f"reuse: reusing {first} (run " in out, out
+    assert "setup ran" not in out
+    assert [i["ImageId"] for i in own_images(lab)] == [first]
+    report_figure(f"Jenkins step reuse hit: {len(calls)} EC2 calls ({' '.join(calls)}) "
+                  "(tests/e2e/test_jenkins_shim.py)")
+
+    doc["reuse"] = True
+    template.write_text(json.dumps(doc))
+    lab.reset_calls()
+    out = run_java(lab, "bakeWithReuse", tmp_path,
+                   props={**props, "bakeami.test.via": "builder", "bakeami.test.reuse": "false"})
+    again = printed_ami(out)
+    clean_lab.keep_images([again])
+    assert again != first and "RunInstances" in creates(lab), out
+    assert "reuse: reusing" not in out
+    assert sorted(i["ImageId"] for i in own_images(lab)) == sorted([first, again])
+
+
+def test_two_builds_return_a_map_and_only_picks_one(lab, clean_lab, java_classes, tmp_path):
+    """Issue 11: a two-builder template through the step (a map of build name to AMI) and
+    through the builder with only=web (one AMI, as for a one-builder template)."""
+    out = run_java(lab, "twoBuildsReturnAMapAndOnlyPicksOne", tmp_path)
+    amis = dict(re.findall(r"^MAP ([\w-]+)=(ami-[0-9a-f]+)$", out, re.M))
+    only_web = printed_ami(out)
+    clean_lab.keep_images([*amis.values(), only_web])
+    assert sorted(amis) == ["amazon-ebs", "web"], out
+    images = {i["ImageId"]: {t["Key"]: t["Value"] for t in i.get("Tags", [])} for i in own_images(lab)}
+    assert set(images) == {*amis.values(), only_web}, images
+    for name, ami in amis.items():
+        assert images[ami]["Build"] == name
+    assert images[only_web]["Build"] == "web"
+    assert len({images[a]["bakeami:run-id"] for a in images}) == 3
+
+
+def test_only_naming_no_build_fails_before_any_aws_call(lab, clean_lab, java_classes, tmp_path):
+    run_java(lab, "onlyNamingNoBuildFailsTheStep", tmp_path)
+    assert lab.calls() == []
 
 
 # Aborts: waited for (the step fails after the cleanup); and cut short: timeout {} / "forcibly

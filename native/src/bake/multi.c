@@ -187,15 +187,19 @@ static int worst(const bakeami_builds *bs)
 static int run_all(bakeami_builds *bs)
 {
 	size_t n = bs->parallel && bs->parallel < bs->count ? bs->parallel : bs->count;
-	pthread_t *tids = n ? calloc(n, sizeof(*tids)) : NULL;
+	pthread_t *tids;
 	size_t started = 0;
 
-	if (n && !tids)
+	if (n <= 1) {   /* one at a time: on the calling thread, as one bake runs */
+		worker(bs);
+		return 0;
+	}
+	if (!(tids = calloc(n, sizeof(*tids))))
 		return bk_oom();
 	for (; started < n; started++)
 		if (pthread_create(&tids[started], NULL, worker, bs) != 0)
 			break;
-	if (n && !started)
+	if (!started)
 		worker(bs);   /* no thread to be had: one after the other, here */
 	for (size_t i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);

@@ -2,6 +2,7 @@ package io.bakeami.jenkins;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
@@ -48,6 +49,7 @@ public class E2eTest {
 
     private String sshPort;
     private Path ws;
+    private boolean ownWorkspace;
     private CapturingListener listener;
     private FakeRun run;
     private EnvVars env;
@@ -57,7 +59,10 @@ public class E2eTest {
         sshPort = System.getProperty("bakeami.test.sshPort");
         // Run by tests/e2e/test_jenkins_shim.py, which starts the lab and sets these.
         assertNotNull("bakeami.test.sshPort is not set: run through test_jenkins_shim.py", sshPort);
-        ws = Workspaces.withE2eTemplates();
+        // A workspace the Python side keeps between two runs (a Jenkins job's), else a fresh copy.
+        String kept = System.getProperty("bakeami.test.workspace");
+        ownWorkspace = kept == null;
+        ws = ownWorkspace ? Workspaces.withE2eTemplates() : Path.of(kept);
         listener = new CapturingListener(true);
         run = new FakeRun();
         env = new EnvVars();
@@ -69,7 +74,9 @@ public class E2eTest {
     @After
     public void tearDown() {
         CredentialsProvider.standInStore.clear();
-        Workspaces.delete(ws);
+        if (ownWorkspace) {
+            Workspaces.delete(ws);
+        }
     }
 
     private Map<String, String> labVars(String... more) {
@@ -147,6 +154,187 @@ public class E2eTest {
             assertEquals("the journal is in the workspace", 1, s.count());
         }
         assertEquals(1, ctx.completions());
+        String runId = runIdOf(log, "[bakeAmi] AMI " + ami);
+        Map<String, String> logs = assertArchivedLogsAreTheWholeLogs(runId, null,
+                List.of("00-shell.log", "01-file.log"));
+        List<String> shell = List.of(logs.get("00-shell.log").split("\n"));
+        for (String printed : List.of("first-line", "second-line", "to-stderr", "the word is <sensitive>")) {
+            assertTrue(printed + " is not in the archived shell log: " + shell, shell.contains(printed));
+        }
+        assertTrue(log, log.contains("[bakeAmi] archived the provisioning logs as build artifacts: bakeami-logs/"
+                + runId + "/ (2 files)"));
+    }
+
+    /** The run id on the console line that starts with {@code prefix}: "... (run bk-...)". */
+    private static String runIdOf(String log, String prefix) {
+        for (String line : log.split("\n")) {
+            if (line.startsWith(prefix) && line.contains("(run ")) {
+                return line.substring(line.indexOf("(run ") + 5, line.indexOf(')', line.indexOf("(run ")));
+            }
+        }
+        throw new AssertionError("no '" + prefix + " ... (run ...)' line:\n" + log);
+    }
+
+    /**
+     * The build's artifacts hold the run's provisioning logs, bakeami-logs/RUN/NN-type.log, byte
+     * for byte as the agent wrote them, through the build's listener; and every provisioner line
+     * the console showed ("    | x", "    ! x"; of build {@code build} when several ran, else
+     * null) is in them. names: the files expected (null: whatever the folder holds). Returns
+     * file name -> text.
+     */
+    private Map<String, String> assertArchivedLogsAreTheWholeLogs(String runId, String build, List<String> names)
+            throws Exception {
+        Map<String, byte[]> archived = run.artifacts().archived();
+        List<String> onDisk;
+        try (Stream<Path> files = Files.list(ws.resolve("bakeami-logs/" + runId))) {
+            onDisk = files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
+        if (names != null) {
+            assertEquals(names, onDisk);
+        }
+        assertEquals("archived: " + archived.keySet(), onDisk, archived.keySet().stream()
+                .filter(k -> k.startsWith("bakeami-logs/" + runId + "/")).map(k -> k.substring(k.lastIndexOf('/') + 1))
+                .toList());
+        Map<String, String> texts = new LinkedHashMap<>();
+        StringBuilder all = new StringBuilder();
+        for (String n : onDisk) {
+            String name = "bakeami-logs/" + runId + "/" + n;
+            byte[] got = archived.get(name);
+            assertNotNull(name + " was not archived: " + archived.keySet(), got);
+            assertTrue(name, java.util.Arrays.equals(Files.readAllBytes(ws.resolve(name)), got));
+            String text = new String(got, java.nio.charset.StandardCharsets.UTF_8);
+            texts.put(n, text);
+            all.append(text);
+        }
+        List<String> inLogs = List.of(all.toString().split("\n"));
+        // A provisioner's line on the console: "    | x" ("    ! x" stderr), "    web: | x" of build web.
+        Pattern output = Pattern.compile("^    " + (build == null ? "" : Pattern.quote(build + ": ")) + "[|!] (.*)$");
+        for (Line l : listener.lines()) {
+            java.util.regex.Matcher m = output.matcher(l.text());
+            if (m.matches()) {
+                assertTrue("the console showed '" + m.group(1) + "', the archived logs lack it",
+                        inLogs.contains(m.group(1)));
+            }
+        }
+        assertSame(listener.getLogger(), run.artifacts().listener().getLogger());
+        return texts;
+    }
+
+    /**
+     * One bake of -Dbakeami.test.template in the kept workspace, through the step or the builder
+     * (-Dbakeami.test.via), with reuse true, false or not given (-Dbakeami.test.reuse); prints
+     * AMI=. test_jenkins_shim.py runs it twice and counts the calls at the lab's proxy between.
+     */
+    @Test
+    public void bakeWithReuse() throws Exception {
+        String template = System.getProperty("bakeami.test.template");
+        String reuse = System.getProperty("bakeami.test.reuse", "unset");
+        assertNotNull("bakeami.test.template is not set", template);
+        String ami;
+        if ("builder".equals(System.getProperty("bakeami.test.via"))) {
+            BakeAmiBuilder b = new BakeAmiBuilder(template);
+            b.setVars("ssh_host=127.0.0.1\nssh_port=" + sshPort);
+            b.setReuse(reuse.equals("unset") ? "" : reuse);
+            FilePath workspace = new FilePath(new FakeAgentChannel(), ws.toString());
+            b.perform(run, workspace, env, new Launcher(listener, workspace.getChannel()) {}, listener);
+            ami = run.getEnvironment(listener).get("BAKEAMI_AMI_ID");
+        } else {
+            BakeAmiStep step = new BakeAmiStep(template);
+            step.setVars(labVars());
+            step.setReuse(reuse.equals("unset") ? null : Boolean.valueOf(reuse));
+            FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+            step.start(ctx).start();
+            ami = (String) ctx.await(STEP_TIMEOUT_S);
+        }
+        assertTrue(String.valueOf(ami), ami != null && AMI.matcher(ami).matches());
+        System.out.println("AMI=" + ami);
+    }
+
+    /**
+     * Two builders: the step bakes both in parallel and returns a map of build name to AMI; each
+     * build's console lines carry its name, as the CLI prints them; resultFile gets the combined
+     * result; each build's provisioning logs are archived. Then the builder with only=web bakes
+     * one build: BAKEAMI_AMI_ID as for a one-builder template. Prints MAP name=ami and AMI=.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    public void twoBuildsReturnAMapAndOnlyPicksOne() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("two_builds.json");
+        step.setVars(labVars("sleep", "2"));
+        step.setResultFile("out/result.json");
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        step.start(ctx).start();
+        Map<String, String> amis = (Map<String, String>) ctx.await(STEP_TIMEOUT_S);
+        assertEquals(List.of("amazon-ebs", "web"), List.copyOf(amis.keySet()));
+        amis.forEach((name, ami) -> System.out.println("MAP " + name + "=" + ami));
+        String log = listener.text();
+        String result = Files.readString(ws.resolve("out/result.json"));
+        assertTrue(result, result.startsWith("{\"builds\":[") && result.endsWith("],\"status\":\"succeeded\"}"));
+        for (Map.Entry<String, String> e : amis.entrySet()) {
+            String name = e.getKey();
+            assertTrue(e.getValue(), AMI.matcher(e.getValue()).matches());
+            assertTrue(log, log.contains("==> " + name + ": ") && log.contains("    " + name + ": | tick-1-" + name));
+            assertTrue(result, result.contains("\"name\":\"" + name + "\"") && result.contains("\"ami\":\"" + e.getValue()));
+            String runId = runIdOf(log, "[bakeAmi] " + name + ": AMI " + e.getValue());
+            String shell = assertArchivedLogsAreTheWholeLogs(runId, name, null)
+                    .get("00-shell.log");
+            assertTrue(shell, shell.contains("tick-1-" + name) && shell.contains("tick-2-" + name));
+        }
+        assertEquals(2, listener.links().size());
+        // interleaved: the other build printed between one's two ticks
+        List<String> ticks = listener.lines().stream().map(Line::text).filter(t -> t.contains("| tick-"))
+                .map(t -> t.trim().split(":")[0]).toList();
+        assertNotEquals("the builds did not run at the same time: " + ticks, ticks.stream().sorted().toList(), ticks);
+
+        BakeAmiBuilder b = new BakeAmiBuilder("two_builds.json");
+        b.setVars("ssh_host=127.0.0.1\nssh_port=" + sshPort);
+        b.setOnly("web");
+        FilePath workspace = new FilePath(new FakeAgentChannel(), ws.toString());
+        CapturingListener second = new CapturingListener(true);
+        b.perform(run, workspace, env, new Launcher(second, workspace.getChannel()) {}, second);
+        String ami = run.getEnvironment(second).get("BAKEAMI_AMI_ID");
+        assertTrue(String.valueOf(ami), ami != null && AMI.matcher(ami).matches());
+        assertFalse(amis.containsValue(ami));
+        assertTrue(second.text(), second.text().contains("    | only-for-web")
+                && !second.text().contains("==> web: ") && !second.text().contains("    web: "));
+        System.out.println("AMI=" + ami);
+    }
+
+    /** only/except that leave no build fail the step with what it was given, before any AWS call. */
+    @Test
+    public void onlyNamingNoBuildFailsTheStep() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("two_builds.json");
+        step.setVars(labVars());
+        step.setOnly(List.of("we*"));
+        assertEquals("bakeAmi: the bake failed (exit 2): only [we*] / except [] leave no build of two_builds.json"
+                + " to bake (a build's name is its builder's \"name\", else its type)", failureOf(step).getMessage());
+    }
+
+    /** Runs the step to its end in the workspace; returns why it failed (it must fail). */
+    private Throwable failureOf(BakeAmiStep step) throws Exception {
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        step.start(ctx).start();
+        try {
+            throw new AssertionError("the step succeeded: " + ctx.await(STEP_TIMEOUT_S));
+        } catch (ExecutionException e) {
+            return e.getCause();
+        }
+    }
+
+    /** A failed bake's logs are archived too (that is when they are read), up to the error. */
+    @Test
+    public void aFailedBakeArchivesItsLogs() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars("fail_status", "3"));
+        Throwable failed = failureOf(step);
+        assertTrue(String.valueOf(failed), failed instanceof hudson.AbortException);
+        assertTrue(failed.getMessage(), failed.getMessage().contains("status 3"));
+        String runId = runIdOf(listener.text(), "==> summary:");
+        Map<String, String> logs = assertArchivedLogsAreTheWholeLogs(runId, null, List.of("00-shell.log"));
+        assertEquals("the file provisioner never ran", 1, run.artifacts().archived().size());
+        String[] shell = logs.get("00-shell.log").split("\n");
+        assertTrue(shell[shell.length - 1], shell[shell.length - 1].startsWith("ERROR: provisioners[0] (shell)")
+                && shell[shell.length - 1].contains("status 3"));
     }
 
     /**

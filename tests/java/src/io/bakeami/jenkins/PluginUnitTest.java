@@ -160,6 +160,53 @@ public class PluginUnitTest {
         assertTrue(BakeAmiForms.problem(s.toOptions()).startsWith("varFiles"));
     }
 
+    /** reuse, only, except and resultFile reach the library's options as the CLI's flags do. */
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public void reuseBuildsAndResultParameters() throws Exception {
+        BakeAmiStep s = new BakeAmiStep("web.json");
+        assertNull("not given: the template decides", s.toOptions().reuse());
+        s.setReuse(true);
+        assertEquals(Boolean.TRUE, s.toOptions().reuse());
+        s.setReuse(false);
+        assertEquals(Boolean.FALSE, s.toOptions().reuse());
+        s.setOnly((List) List.of("web", new StringBuilder("db"))); // GStrings become strings
+        s.setExcept((List) List.of("gcp"));
+        s.setResultFile(" out/result.json ");
+        BakeOptions o = s.toOptions();
+        assertEquals(List.of("web", "db"), o.only());
+        assertEquals(List.of("gcp"), o.except());
+        assertEquals("out/result.json", o.resultPath());
+        assertNull(s.problem());
+        s.setResultFile("/tmp/result.json");
+        assertEquals("resultFile: '/tmp/result.json' must be relative to the workspace", s.problem());
+        s.setResultFile(null);
+        s.setOnly((List) List.of(" "));
+        assertTrue(s.problem(), s.problem().startsWith("only: a build name is empty"));
+
+        BakeAmiBuilder b = new BakeAmiBuilder("web.json");
+        EnvVars env = new EnvVars();
+        assertNull(b.toOptions(env).reuse());
+        b.setReuse("true");
+        assertEquals(Boolean.TRUE, b.toOptions(env).reuse());
+        b.setReuse("false");
+        assertEquals(Boolean.FALSE, b.toOptions(env).reuse());
+        b.setOnly("web, db\napi");
+        b.setExcept("");
+        b.setResultFile("r.json");
+        assertEquals(List.of("web", "db", "api"), b.toOptions(env).only());
+        assertEquals(List.of(), b.toOptions(env).except());
+        assertEquals("r.json", b.toOptions(env).resultPath());
+        b.setReuse("yes");
+        try {
+            b.toOptions(env);
+            fail("took reuse 'yes'");
+        } catch (AbortException e) {
+            assertEquals("bakeAmi: reuse: must be 'true', 'false' or empty (the template decides), not 'yes'",
+                    e.getMessage());
+        }
+    }
+
     @Test
     public void builderExpandsBuildVariablesInValues() throws Exception {
         BakeAmiBuilder b = new BakeAmiBuilder("web.json");
@@ -247,7 +294,8 @@ public class PluginUnitTest {
 
     /**
      * Help exists once: the builder's descriptor finds the step's help-FIELD.html (a redirect:
-     * a Builder cannot share a superclass with a Step), its own for vars and varFiles, and every
+     * a Builder cannot share a superclass with a Step), its own for vars, varFiles, only and
+     * except, and every
      * field of both has help. Resolved as Descriptor.getHelpFile(field) does, from the jar.
      */
     @Test
@@ -257,13 +305,13 @@ public class PluginUnitTest {
         String stepId = "/descriptor/" + BakeAmiStep.class.getName() + "/help/";
         String builderId = "/descriptor/" + BakeAmiBuilder.class.getName() + "/help/";
         for (String f : List.of("template", "vars", "varFiles", "region", "credentialsId", "junit", "manifest",
-                "onError")) {
+                "onError", "reuse", "only", "except", "resultFile")) {
             assertEquals(f, stepId + f, step.getHelpFile(f));
             boolean shared = BakeAmiBuilder.DescriptorImpl.SHARED_HELP.contains(f);
             assertEquals(f, (shared ? stepId : builderId) + f, builder.getHelpFile(f));
             assertEquals(f, !shared, BakeAmiBuilder.class.getResource("BakeAmiBuilder/help-" + f + ".html") != null);
         }
-        assertEquals(6, BakeAmiBuilder.DescriptorImpl.SHARED_HELP.size());
+        assertEquals(8, BakeAmiBuilder.DescriptorImpl.SHARED_HELP.size());
         assertNull(builder.getHelpFile("noSuchField"));
         assertEquals("/descriptor/" + BakeAmiBuilder.class.getName() + "/help", builder.getHelpFile());
     }
@@ -295,6 +343,12 @@ public class PluginUnitTest {
         EnvVars env = run.getEnvironment(new CapturingListener(false));
         assertEquals("ami-0123", env.get("BAKEAMI_AMI_ID"));
         assertEquals("us-east-1", env.get("BAKEAMI_AMI_REGION"));
+        // one of several builds: its name in the variables' names
+        run.addAction(new BakeAmiAction("ami-0456", "eu-west-1", "bk-2", "amazon-ebs"));
+        env = run.getEnvironment(new CapturingListener(false));
+        assertEquals("ami-0456", env.get("BAKEAMI_AMI_ID_AMAZON_EBS"));
+        assertEquals("eu-west-1", env.get("BAKEAMI_AMI_REGION_AMAZON_EBS"));
+        assertEquals("ami-0123", env.get("BAKEAMI_AMI_ID"));
     }
 
     /** An item (a job) whose caller holds exactly these permissions. */
@@ -426,8 +480,9 @@ public class PluginUnitTest {
         try {
             FilePath local = new FilePath(ws.toFile());
             try {
+                CapturingListener listener = new CapturingListener(false);
                 BakeAmiRunner.bake("k", new BakeAmiStep("web.json").toOptions(), null, new FakeRun(), local,
-                        new EnvVars(), new CapturingListener(false));
+                        new EnvVars(), new Launcher(listener, null) {}, listener);
                 fail("baked on the built-in node");
             } catch (AbortException e) {
                 assertEquals("bakeAmi: refusing to bake on the built-in node, where the native bake would run inside"

@@ -44,7 +44,11 @@ public class OptionsJsonTest {
                 .onErrorAbort(true)
                 .debug(true)
                 .extraTag("BUILD_URL", "https://ci/job/x/7/")
-                .extraTag("jenkins:run=x#7");
+                .extraTag("jenkins:run=x#7")
+                .reuse(false)
+                .only(List.of("web", "amazon-ebs"))
+                .except(List.of("db ✓"))
+                .logDir("/ws/bakeami-logs");
     }
 
     private static String json(BakeOptions o) {
@@ -74,7 +78,9 @@ public class OptionsJsonTest {
                 "\"session_token\":\"t0k3n\"", "\"journal_path\":\"/ws/.bakeami/journal/j.jsonl\"",
                 "\"manifest_path\":\"/ws/out/manifest.json\"", "\"junit_path\":\"/ws/out/junit.xml\"",
                 "\"result_path\":\"/ws/out/result.json\"", "\"on_error_abort\":true", "\"debug\":true",
-                "\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"]"}) {
+                "\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"]", "\"reuse\":false",
+                "\"only\":[\"web\",\"amazon-ebs\"]", "\"except\":[\"db ✓\"]",
+                "\"log_dir\":\"/ws/bakeami-logs\""}) {
             assertTrue(read + " lacks " + part, read.contains(part));
         }
     }
@@ -109,8 +115,17 @@ public class OptionsJsonTest {
     @Test
     public void unsetOptionsAreLeftOut() throws Exception {
         BakeOptions o = new BakeOptions().template("t.json");
-        assertEquals("{\"version\":1,\"template_path\":\"t.json\"}", json(o));
+        assertEquals("{\"version\":2,\"template_path\":\"t.json\"}", json(o));
         assertEquals(json(o), Bake.libraryView(o.toJson()));
+    }
+
+    /** reuse is three-valued, as the CLI's --reuse / --no-reuse / neither: each survives the library. */
+    @Test
+    public void reuseKeepsItsThreeValues() throws Exception {
+        String base = "{\"version\":2,\"template_path\":\"t.json\"";
+        assertEquals(base + ",\"reuse\":true}", Bake.libraryView(new BakeOptions().template("t.json").reuse(true).toJson()));
+        assertEquals(base + ",\"reuse\":false}", Bake.libraryView(new BakeOptions().template("t.json").reuse(false).toJson()));
+        assertEquals(base + "}", Bake.libraryView(new BakeOptions().template("t.json").reuse(null).toJson()));
     }
 
     @Test

@@ -8,6 +8,7 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -15,7 +16,7 @@ import org.junit.Test;
 /** What `make plugin-jar` packs, as `jar tf` lists it. */
 public class JarContentsTest {
     private static final String[] FIELDS = {"template", "vars", "varFiles", "region", "credentialsId", "junit",
-            "manifest", "onError"};
+            "manifest", "onError", "reuse", "only", "except", "resultFile"};
     private static Set<String> entries;
 
     @BeforeClass
@@ -47,8 +48,9 @@ public class JarContentsTest {
 
     /**
      * Each class has its form and overall help; the step has help for every field, the builder
-     * only for the two it edits differently (vars, varFiles): its descriptor redirects the
-     * other six to the step's (PluginUnitTest resolves them), so each text exists once.
+     * only for the four it edits differently (vars, varFiles, only, except): its descriptor
+     * redirects the other eight to the step's (PluginUnitTest resolves them), so each text
+     * exists once.
      */
     @Test
     public void jellyAndHelpForEveryField() {
@@ -59,7 +61,7 @@ public class JarContentsTest {
         }
         for (String f : FIELDS) {
             has("io/bakeami/jenkins/BakeAmiStep/help-" + f + ".html");
-            boolean own = f.equals("vars") || f.equals("varFiles");
+            boolean own = List.of("vars", "varFiles", "only", "except").contains(f);
             assertEquals(f, own, entries.contains("io/bakeami/jenkins/BakeAmiBuilder/help-" + f + ".html"));
         }
     }

@@ -24,7 +24,9 @@ import org.kohsuke.stapler.QueryParameter;
 /**
  * The freestyle "Bake a tested AMI" build step. Same parameters as the {@code bakeAmi} Pipeline
  * step, except that variables and variable files are text (one {@code key=value} or path per
- * line), as a freestyle form edits them. Later steps get the AMI as {@code $BAKEAMI_AMI_ID}.
+ * line) and only/except are names separated by commas, as a freestyle form edits them. Later
+ * steps get the AMI as {@code $BAKEAMI_AMI_ID} (with several builds, {@code
+ * $BAKEAMI_AMI_ID_<BUILD>} each).
  * Its symbol differs from the step's name because Pipeline resolves step names first.
  */
 public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
@@ -36,6 +38,10 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     private String junit;
     private String manifest;
     private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
+    private String reuse = "";
+    private String only = "";
+    private String except = "";
+    private String resultFile;
 
     @DataBoundConstructor
     public BakeAmiBuilder(String template) {
@@ -111,13 +117,56 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
         this.onError = BakeAmiForms.checkedOnError(BakeAmiForms.fixEmpty(onError));
     }
 
+    public String getReuse() {
+        return reuse;
+    }
+
+    /**
+     * "true": use a tested image of the same inputs if there is one; "false": always bake; empty:
+     * as the template's "reuse" says. Text, as the form's select sends it.
+     */
+    @DataBoundSetter
+    public void setReuse(String reuse) {
+        this.reuse = reuse == null ? "" : reuse.trim();
+    }
+
+    public String getOnly() {
+        return only;
+    }
+
+    /** Build names, separated by commas or lines (Packer's -only=a,b). */
+    @DataBoundSetter
+    public void setOnly(String only) {
+        this.only = only == null ? "" : only;
+    }
+
+    public String getExcept() {
+        return except;
+    }
+
+    @DataBoundSetter
+    public void setExcept(String except) {
+        this.except = except == null ? "" : except;
+    }
+
+    public String getResultFile() {
+        return resultFile;
+    }
+
+    @DataBoundSetter
+    public void setResultFile(String resultFile) {
+        this.resultFile = BakeAmiForms.fixEmpty(resultFile);
+    }
+
     /**
      * The library options this step asks for (paths relative to the workspace), with build
      * variables in the variables' values expanded.
      */
     BakeOptions toOptions(EnvVars env) throws AbortException {
         BakeOptions o = new BakeOptions().template(template).region(region).junit(junit).manifest(manifest)
-                .onErrorAbort(BakeAmiForms.ON_ERROR_ABORT.equals(onError)).varFiles(BakeAmiForms.lines(varFiles));
+                .onErrorAbort(BakeAmiForms.ON_ERROR_ABORT.equals(onError)).varFiles(BakeAmiForms.lines(varFiles))
+                .reuse(reuseFlag()).only(BakeAmiForms.names(only)).except(BakeAmiForms.names(except))
+                .result(resultFile);
         for (String line : BakeAmiForms.lines(vars)) {
             int eq = line.indexOf('=');
             if (eq <= 0) {
@@ -128,6 +177,16 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
         return o;
     }
 
+    private Boolean reuseFlag() throws AbortException {
+        return switch (reuse) {
+            case "" -> null;
+            case "true" -> Boolean.TRUE;
+            case "false" -> Boolean.FALSE;
+            default -> throw new AbortException("bakeAmi: reuse: must be 'true', 'false' or empty (the template"
+                    + " decides), not '" + reuse + "'");
+        };
+    }
+
     /**
      * Bakes in the workspace (on the agent). An abort interrupts this thread; the runner then waits,
      * bounded, for the agent's cleanup before the InterruptedException ends the build.
@@ -135,9 +194,10 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     @Override
     public void perform(@NonNull Run<?, ?> run, @NonNull FilePath workspace, @NonNull EnvVars env,
             @NonNull Launcher launcher, @NonNull TaskListener listener) throws InterruptedException, IOException {
-        BakeOutcome out = BakeAmiRunner.bake(BakeAmiRunner.newKey(), toOptions(env), credentialsId, run, workspace, env, listener);
-        if (out.ami != null) {
-            run.addAction(new BakeAmiAction(out.ami, out.region, out.runId));
+        BakeOutcome out = BakeAmiRunner.bake(BakeAmiRunner.newKey(), toOptions(env), credentialsId, run, workspace,
+                env, launcher, listener);
+        for (BakeAmiAction a : BakeAmiAction.of(out)) {
+            run.addAction(a);
         }
     }
 
@@ -148,10 +208,10 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
          * Fields whose help the Pipeline step's files give, word for word. Jenkins looks for
          * help-FIELD.html up this class's superclasses, which the step is not among (a Builder
          * cannot extend a Step): so the help is redirected, and exists once, under BakeAmiStep/.
-         * vars and varFiles are edited differently here and keep their own help.
+         * vars, varFiles, only and except are edited differently here and keep their own help.
          */
         static final List<String> SHARED_HELP = List.of("template", "region", "credentialsId", "junit", "manifest",
-                "onError");
+                "onError", "reuse", "resultFile");
 
         public DescriptorImpl() {
             for (String field : SHARED_HELP) {

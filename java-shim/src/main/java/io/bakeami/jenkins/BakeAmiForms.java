@@ -77,7 +77,28 @@ final class BakeAmiForms {
         if (o.manifestPath() != null && (p = workspacePathProblem(o.manifestPath())) != null) {
             return "manifest: " + p;
         }
+        if (o.resultPath() != null && (p = workspacePathProblem(o.resultPath())) != null) {
+            return "resultFile: " + p;
+        }
+        if ((p = namesProblem("only", o.only())) != null || (p = namesProblem("except", o.except())) != null) {
+            return p;
+        }
         return null;
+    }
+
+    /** A build name list (only/except) must hold names. */
+    private static String namesProblem(String param, List<String> names) {
+        for (String n : names) {
+            if (n.trim().isEmpty()) {
+                return param + ": a build name is empty (names are the builders' \"name\", else their type)";
+            }
+        }
+        return null;
+    }
+
+    /** Build names as a form edits them: separated by commas or lines, as Packer's -only=a,b. */
+    static List<String> names(String text) {
+        return split(text, "[,\\r\\n]");
     }
 
     static FormValidation checkTemplate(String value) {
@@ -163,11 +184,16 @@ final class BakeAmiForms {
 
     /** Non-blank lines, trimmed. */
     static List<String> lines(String text) {
+        return split(text, "\\r?\\n");
+    }
+
+    /** The non-blank pieces between separators, trimmed. */
+    private static List<String> split(String text, String separators) {
         List<String> out = new ArrayList<>();
         if (text != null) {
-            for (String l : text.split("\\r?\\n")) {
-                if (!l.trim().isEmpty()) {
-                    out.add(l.trim());
+            for (String piece : text.split(separators)) {
+                if (!piece.trim().isEmpty()) {
+                    out.add(piece.trim());
                 }
             }
         }

@@ -5,23 +5,30 @@ import com.cloudbees.plugins.credentials.CredentialsProvider;
 import hudson.AbortException;
 import hudson.EnvVars;
 import hudson.FilePath;
+import hudson.Launcher;
 import hudson.model.Run;
 import hudson.model.TaskListener;
+import io.bakeami.nativelib.Bake;
 import io.bakeami.nativelib.BakeOptions;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import jenkins.util.BuildListenerAdapter;
 import software.amazon.awssdk.auth.credentials.AwsCredentials;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 
 /**
  * The controller's half of a bake, shared by the Pipeline step and the freestyle builder:
  * resolves credentials and provenance on the controller, runs a {@link BakeCallable} in the
- * workspace (on the agent), and prints the AMI as a console hyperlink (console notes are only
- * trusted when written on the controller).
+ * workspace (on the agent), archives the provisioning logs it wrote as build artifacts, and prints
+ * the AMI as a console hyperlink (console notes are only trusted when written on the controller).
  */
 final class BakeAmiRunner {
     /** How long an aborted bake may take to clean up before the step gives up waiting. */
@@ -51,10 +58,12 @@ final class BakeAmiRunner {
      * credentials of {@code credentialsId} (null: the agent's chain) and this build's provenance
      * tags; returns the outcome of a successful bake. Throws AbortException when the bake failed,
      * InterruptedException when this thread was interrupted (abort), in which case it has first
-     * cancelled the bake on the agent and waited, bounded, for its cleanup.
+     * cancelled the bake on the agent and waited, bounded, for its cleanup. The provisioning logs
+     * are archived whether the bake succeeded or failed (a failure is when they are read).
      */
     static BakeOutcome bake(String key, BakeOptions options, String credentialsId, Run<?, ?> run,
-            FilePath workspace, EnvVars env, TaskListener listener) throws IOException, InterruptedException {
+            FilePath workspace, EnvVars env, Launcher launcher, TaskListener listener)
+            throws IOException, InterruptedException {
         String problem = BakeAmiForms.problem(options);
         if (problem != null) {
             throw new AbortException("bakeAmi: " + problem);
@@ -73,7 +82,7 @@ final class BakeAmiRunner {
         log.println("[bakeAmi] the bake's log, its cleanup included, is also written on the agent to "
                 + files(workspace, key).logPath());
         return report(watch(workspace, key, new BakeCallable(key, request, reattachTimeoutMs(), listener), listener),
-                listener);
+                run, workspace, launcher, listener);
     }
 
     /**
@@ -94,18 +103,48 @@ final class BakeAmiRunner {
         }
     }
 
-    /** The outcome as the step's result: the AMI printed as a console link, or an AbortException. */
-    static BakeOutcome report(BakeOutcome out, TaskListener listener) throws IOException {
+    /**
+     * The outcome as the step's result: the provisioning logs archived, the AMI of each build
+     * printed as a console link, and an AbortException when the bake failed.
+     */
+    static BakeOutcome report(BakeOutcome out, Run<?, ?> run, FilePath workspace, Launcher launcher,
+            TaskListener listener) throws IOException, InterruptedException {
+        archiveLogs(run, workspace, launcher, listener, out.logs);
+        printAmis(listener, out);
         if (out.succeeded()) {
-            if (out.ami != null) {
-                printAmi(listener, out);
-            } else {
-                listener.getLogger().println("[bakeAmi] the bake succeeded and kept no AMI (run " + out.runId + ")");
-            }
             return out;
         }
+        String runs = out.runs();
         throw new AbortException("bakeAmi: the bake " + (out.cancelled() ? "was cancelled" : "failed")
-                + " (exit " + out.exitCode + (out.runId != null ? ", run " + out.runId : "") + "): " + out.message);
+                + " (exit " + out.exitCode + (runs != null ? ", " + runs : "") + "): " + out.message);
+    }
+
+    /**
+     * Archives the provisioning logs (workspace-relative paths, archived under the same names) as
+     * ArtifactArchiver does: the build's chosen artifact manager, which copies from the workspace
+     * on the agent. A failure to archive is a warning: the bake's outcome stands, and the logs
+     * are still in the workspace.
+     */
+    static void archiveLogs(Run<?, ?> run, FilePath workspace, Launcher launcher, TaskListener listener,
+            List<String> logs) throws InterruptedException {
+        if (logs.isEmpty()) {
+            return;
+        }
+        Map<String, String> files = new LinkedHashMap<>();
+        Set<String> dirs = new LinkedHashSet<>();
+        for (String f : logs) {
+            files.put(f, f);
+            dirs.add(f.substring(0, f.lastIndexOf('/') + 1));
+        }
+        PrintStream log = listener.getLogger();
+        try {
+            run.pickArtifactManager().archive(workspace, launcher, BuildListenerAdapter.wrap(listener), files);
+            log.println("[bakeAmi] archived the provisioning logs as build artifacts: " + String.join(", ", dirs)
+                    + " (" + files.size() + " files)");
+        } catch (IOException e) {
+            log.println("[bakeAmi] WARNING: the provisioning logs were not archived (" + e.getMessage()
+                    + "); they are in the workspace: " + String.join(", ", dirs));
+        }
     }
 
     /** The bake's files in the workspace, named as the agent names them (agents are Linux). */
@@ -216,14 +255,35 @@ final class BakeAmiRunner {
                 + ami;
     }
 
-    private static void printAmi(TaskListener listener, BakeOutcome out) throws IOException {
+    /** The AMI of each build that kept one, as a link; with several builds, after the build's name. */
+    private static void printAmis(TaskListener listener, BakeOutcome out) throws IOException {
+        if (out.builds.size() <= 1) {
+            if (out.ami != null) {
+                printAmi(listener, "", out.ami, out.region, out.runId);
+            } else if (out.succeeded()) {
+                listener.getLogger().println("[bakeAmi] the bake succeeded and kept no AMI (run " + out.runId + ")");
+            }
+            return;
+        }
+        for (Bake.Build b : out.builds) {
+            if (b.ami() != null) {
+                printAmi(listener, b.name() + ": ", b.ami(), b.region(), b.runId());
+            } else {
+                listener.getLogger().println("[bakeAmi] " + b.name() + ": "
+                        + (b.succeeded() ? "kept no AMI" : "failed") + " (run " + b.runId() + ")");
+            }
+        }
+    }
+
+    private static void printAmi(TaskListener listener, String build, String ami, String region, String runId)
+            throws IOException {
         PrintStream log = listener.getLogger();
-        log.print("[bakeAmi] AMI ");
-        if (out.region != null) {
-            listener.hyperlink(consoleUrl(out.region, out.ami), out.ami);
-            log.println(" in " + out.region + " (run " + out.runId + ")");
+        log.print("[bakeAmi] " + build + "AMI ");
+        if (region != null) {
+            listener.hyperlink(consoleUrl(region, ami), ami);
+            log.println(" in " + region + " (run " + runId + ")");
         } else {
-            log.println(out.ami + " (run " + out.runId + ")");
+            log.println(ami + " (run " + runId + ")");
         }
         log.flush();
     }

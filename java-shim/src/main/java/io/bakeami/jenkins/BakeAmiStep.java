@@ -24,7 +24,8 @@ import org.kohsuke.stapler.DataBoundSetter;
 
 /**
  * {@code def ami = bakeAmi template: 'images/web.json', vars: [version: env.BUILD_NUMBER]}: bakes
- * a tested AMI on the current node and returns its id in the build region.
+ * a tested AMI on the current node and returns its id in the build region; when several builds
+ * (builders) of the template ran, a map of build name to AMI id.
  */
 public class BakeAmiStep extends Step {
     private final String template;
@@ -35,6 +36,10 @@ public class BakeAmiStep extends Step {
     private String junit;
     private String manifest;
     private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
+    private Boolean reuse;
+    private List<String> only = Collections.emptyList();
+    private List<String> except = Collections.emptyList();
+    private String resultFile;
 
     /**
      * @param template the template, relative to the workspace. Checked in {@link #start}, not
@@ -71,13 +76,18 @@ public class BakeAmiStep extends Step {
 
     @DataBoundSetter
     public void setVarFiles(List<String> varFiles) {
+        this.varFiles = strings(varFiles);
+    }
+
+    /** The list as strings (Pipeline may pass GStrings). */
+    private static List<String> strings(List<String> list) {
         List<String> copy = new ArrayList<>();
-        if (varFiles != null) {
-            for (Object f : varFiles) {
+        if (list != null) {
+            for (Object f : list) {
                 copy.add(String.valueOf(f));
             }
         }
-        this.varFiles = copy;
+        return copy;
     }
 
     public String getRegion() {
@@ -127,6 +137,49 @@ public class BakeAmiStep extends Step {
         this.onError = v == null ? BakeAmiForms.ON_ERROR_CLEANUP : v.trim();
     }
 
+    public Boolean getReuse() {
+        return reuse;
+    }
+
+    /**
+     * true: use a tested image of the same inputs if there is one; false: always bake; not given:
+     * as the template's "reuse" says (the CLI's --reuse / --no-reuse).
+     */
+    @DataBoundSetter
+    public void setReuse(Boolean reuse) {
+        this.reuse = reuse;
+    }
+
+    public List<String> getOnly() {
+        return only;
+    }
+
+    /** Bake only these builds (Packer's -only: a builder's name, else its type). */
+    @DataBoundSetter
+    public void setOnly(List<String> only) {
+        this.only = strings(only);
+    }
+
+    public List<String> getExcept() {
+        return except;
+    }
+
+    /** Bake every build but these (Packer's -except). */
+    @DataBoundSetter
+    public void setExcept(List<String> except) {
+        this.except = strings(except);
+    }
+
+    public String getResultFile() {
+        return resultFile;
+    }
+
+    /** Where the bake's JSON result is written, relative to the workspace (the CLI's --result). */
+    @DataBoundSetter
+    public void setResultFile(String resultFile) {
+        this.resultFile = BakeAmiForms.fixEmpty(resultFile);
+    }
+
     /** One line naming the bad parameter and what it must be, or null. */
     String problem() {
         if (!BakeAmiForms.ON_ERROR_CLEANUP.equals(onError) && !BakeAmiForms.ON_ERROR_ABORT.equals(onError)) {
@@ -138,7 +191,8 @@ public class BakeAmiStep extends Step {
     /** The library options this call asks for (paths relative to the workspace). */
     BakeOptions toOptions() {
         BakeOptions o = new BakeOptions().template(template).region(region).junit(junit).manifest(manifest)
-                .onErrorAbort(BakeAmiForms.ON_ERROR_ABORT.equals(onError)).varFiles(varFiles);
+                .onErrorAbort(BakeAmiForms.ON_ERROR_ABORT.equals(onError)).varFiles(varFiles)
+                .reuse(reuse).only(only).except(except).result(resultFile);
         vars.forEach(o::var);
         return o;
     }

@@ -4,6 +4,7 @@ import edu.umd.cs.findbugs.annotations.NonNull;
 import hudson.AbortException;
 import hudson.EnvVars;
 import hudson.FilePath;
+import hudson.Launcher;
 import hudson.model.Run;
 import hudson.model.TaskListener;
 import hudson.security.ACL;
@@ -99,7 +100,8 @@ public class BakeAmiStepExecution extends StepExecution {
 
     @FunctionalInterface
     private interface Body {
-        BakeOutcome run(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception;
+        BakeOutcome run(Run<?, ?> run, FilePath ws, EnvVars env, Launcher launcher, TaskListener listener)
+                throws Exception;
     }
 
     private void run(Body body, boolean resuming) {
@@ -109,22 +111,24 @@ public class BakeAmiStepExecution extends StepExecution {
             FilePath ws = ctx.get(FilePath.class);
             EnvVars env = ctx.get(EnvVars.class);
             TaskListener listener = ctx.get(TaskListener.class);
-            if (run == null || (ws == null && !resuming) || listener == null) {
+            Launcher launcher = ctx.get(Launcher.class);
+            if (run == null || ((ws == null || launcher == null) && !resuming) || listener == null) {
                 throw new AbortException("bakeAmi needs a workspace: call it inside node { }");
             }
-            BakeOutcome out = body.run(run, ws, env != null ? env : new EnvVars(), listener);
+            BakeOutcome out = body.run(run, ws, env != null ? env : new EnvVars(), launcher, listener);
             if (stopCause != null) {
                 finish(null, stopCause); // stopped after the bake had ended
             } else {
-                finish(out.ami, null);
+                finish(out.value(), null);
             }
         } catch (Throwable t) {
             finish(null, stopCause != null ? stopCause : t);
         }
     }
 
-    private BakeOutcome bake(Run<?, ?> run, FilePath ws, EnvVars env, TaskListener listener) throws Exception {
-        return BakeAmiRunner.bake(key, options, credentialsId, run, ws, env, listener);
+    private BakeOutcome bake(Run<?, ?> run, FilePath ws, EnvVars env, Launcher launcher, TaskListener listener)
+            throws Exception {
+        return BakeAmiRunner.bake(key, options, credentialsId, run, ws, env, launcher, listener);
     }
 
     /**
@@ -132,7 +136,8 @@ public class BakeAmiStepExecution extends StepExecution {
      * The agent may reconnect after the program resumed: until bakeami.reattachTimeoutSeconds,
      * a missing workspace or an unreachable channel is tried again (the workspace asked anew).
      */
-    private BakeOutcome resume(Run<?, ?> run, FilePath first, EnvVars env, TaskListener listener) throws Exception {
+    private BakeOutcome resume(Run<?, ?> run, FilePath first, EnvVars env, Launcher launcher, TaskListener listener)
+            throws Exception {
         PrintStream log = listener.getLogger();
         log.println("[bakeAmi] Jenkins restarted during the bake: looking for it on the agent");
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BakeAmiRunner.reattachTimeoutMs());
@@ -153,19 +158,21 @@ public class BakeAmiStepExecution extends StepExecution {
                         + RETRY_MS / 1000 + " s");
                 Thread.sleep(RETRY_MS);
                 ws = getContext().get(FilePath.class);
+                launcher = getContext().get(Launcher.class);
                 continue;
             }
-            return BakeAmiRunner.report(out, listener);
+            return BakeAmiRunner.report(out, run, ws, launcher, listener);
         }
     }
 
-    private void finish(String ami, Throwable failure) {
+    /** value: the step's return (the AMI id, or a map of build name to AMI id). */
+    private void finish(Object value, Throwable failure) {
         if (!done.compareAndSet(false, true)) {
             return;
         }
-        status = failure == null ? "baked " + ami : "failed";
+        status = failure == null ? "baked " + value : "failed";
         if (failure == null) {
-            getContext().onSuccess(ami);
+            getContext().onSuccess(value);
         } else {
             getContext().onFailure(failure);
         }

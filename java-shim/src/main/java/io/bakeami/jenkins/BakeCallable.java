@@ -12,14 +12,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import jenkins.MasterToSlaveFileCallable;
 
 /**
- * Runs one bake in the agent JVM, in the workspace: loads the native library, hands the bake to
- * {@link AgentBakes} (its own thread, to its end) and streams every log line to the build's
- * listener as it comes (flushed, so Pipeline's buffered remote log forwards it at once) and to
- * the workspace's bake.log ({@link BakeFiles}).
+ * Runs one bake in the agent JVM, in the workspace: loads the native library, hands the bake
+ * (every build the options select, baked in parallel) to {@link AgentBakes} (its own thread, to
+ * its end), streams every log line to the build's listener as it comes (flushed, so Pipeline's
+ * buffered remote log forwards it at once) and to the workspace's bake.log ({@link BakeFiles}),
+ * then lists the provisioning logs the builds left in the workspace for the controller to archive.
  *
  * <p>When this thread is interrupted (an abort: remoting turns the controller's interrupt into
  * an interrupt here; or the channel closed) it stops watching and returns; the bake goes on. On
@@ -34,6 +36,8 @@ import jenkins.MasterToSlaveFileCallable;
  */
 final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
     private static final long serialVersionUID = 1L;
+    /** The provisioning logs' folder in the workspace: the CLI's default, there. */
+    static final String LOG_DIR = "bakeami-logs";
 
     private final String key;
     private final BakeOptions options;
@@ -63,6 +67,11 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
             log.close();
             return BakeOutcome.failed(null, e);
         }
+        if (bake.count() == 0) {
+            bake.close();
+            log.close();
+            return BakeOutcome.failed(null, noBuild());
+        }
         AgentBakes.Running running;
         try {
             running = AgentBakes.start(key, bake, files, log);
@@ -72,7 +81,7 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         try {
             BakeOutcome out = running.await();
             AgentBakes.forget(running);
-            return out;
+            return out.withLogs(logs(ws, out));
         } catch (InterruptedException e) {
             running.detach(reattachMs);
             throw e;
@@ -93,7 +102,42 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         if (options.manifestPath() != null) {
             o.manifest(output(ws, options.manifestPath()));
         }
-        return o;
+        if (options.resultPath() != null) {
+            o.result(output(ws, options.resultPath()));
+        }
+        return o.logDir(resolve(ws, LOG_DIR));
+    }
+
+    /**
+     * Packer runs nothing and succeeds then; a step that returned nothing would only puzzle the
+     * Jenkinsfile after it, so the step says what it was given, before any AWS call.
+     */
+    private BakeException noBuild() {
+        return new BakeException(BakeException.EINVALID, NativeBaker.exitCode(BakeException.EINVALID),
+                "only " + options.only() + " / except " + options.except() + " leave no build of "
+                        + options.templatePath() + " to bake (a build's name is its builder's \"name\", else its type)");
+    }
+
+    /**
+     * The provisioning logs each build wrote (LOG_DIR/run-id/NN-type.log), workspace-relative:
+     * what the controller archives.
+     */
+    static List<String> logs(File ws, BakeOutcome out) {
+        List<String> found = new ArrayList<>();
+        for (Bake.Build b : out.builds) {
+            String dir = LOG_DIR + "/" + b.runId();
+            String[] names = new File(ws, dir).list();
+            if (names == null) {
+                continue; // no provisioner ran (a reused image, or a failure before PROVISION)
+            }
+            Arrays.sort(names);
+            for (String n : names) {
+                if (new File(ws, dir + "/" + n).isFile()) {
+                    found.add(dir + "/" + n);
+                }
+            }
+        }
+        return found;
     }
 
     /** An output file in the workspace; its directory is made now (the library writes, not mkdirs). */

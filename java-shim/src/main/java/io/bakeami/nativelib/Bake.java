@@ -1,14 +1,20 @@
 package io.bakeami.nativelib;
 
+import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One native bake (a bakeami_bake handle). {@link #run()} runs it on the calling thread and
- * delivers its log events to the listener as they come; {@link #cancel()} may be called from any
- * thread; {@link #close()} frees the handle, at once or, while {@code run()} is still going, when
- * it returns. Natives live in native/jni/Bake.c.
+ * One native bake of a template: a bakeami_builds handle, i.e. one bake per build (builder) that
+ * the options' only/except select, run in parallel by the library; a one-builder template is one
+ * build, baked as before. {@link #run()} runs them on the calling thread and delivers their log
+ * events to the listener as they come (with several builds each console line carries the
+ * build's name, as the CLI prints it); {@link #cancel()} may be called from any thread; {@link
+ * #close()} frees the handle, at once or, while {@code run()} is still going, when it returns.
+ * Natives live in native/jni/Bake.c.
  */
 public final class Bake implements AutoCloseable {
     private final Object lock = new Object();
@@ -17,6 +23,20 @@ public final class Bake implements AutoCloseable {
     private boolean started;
     private boolean running;
     private boolean closeRequested;
+
+    /**
+     * What one build came to, after {@link #run()}: its name (the builder's name, else its type)
+     * and type, run id, AMI in its build region (null when it failed or kept none), that region,
+     * and its error (null when it succeeded).
+     */
+    public record Build(String name, String type, String runId, String ami, String region, String error)
+            implements Serializable {
+        private static final long serialVersionUID = 1L;
+
+        public boolean succeeded() {
+            return error == null;
+        }
+    }
 
     /** The C side keeps a global reference to this object for events, from new0 to free0. */
     private Bake(BakeOptions o, BakeListener listener) throws BakeException {
@@ -29,7 +49,11 @@ public final class Bake implements AutoCloseable {
         }
     }
 
-    /** Makes a bake (no network call yet). Loads the native library if needed. */
+    /**
+     * Makes the bake of every build the options select (no network call yet); a template that
+     * cannot be read still makes one build, whose run fails with the template's error. Loads the
+     * native library if needed.
+     */
     public static Bake create(BakeOptions o, BakeListener listener) throws BakeException {
         NativeBaker.load();
         return new Bake(o, listener != null ? listener : e -> {});
@@ -57,9 +81,10 @@ public final class Bake implements AutoCloseable {
     }
 
     /**
-     * Runs the bake to the end on this thread. Returns when it succeeded; throws BakeException
-     * otherwise (cancelled: {@link BakeException#isCancelled()}). Cleanup has run either way.
-     * Runs once.
+     * Runs every build to the end on this thread. Returns when all succeeded; throws
+     * BakeException otherwise, with the worst failure (cancelled: {@link
+     * BakeException#isCancelled()}; with several builds the message names the build). Cleanup has
+     * run either way; each build's own outcome is in {@link #builds()}. Runs once.
      */
     public void run() throws BakeException {
         long h;
@@ -86,7 +111,10 @@ public final class Bake implements AutoCloseable {
         }
     }
 
-    /** Asks a running bake to stop and clean up; harmless before run and after close. Any thread. */
+    /**
+     * Asks every build to stop and clean up (those not started do not start); harmless before run
+     * and after close. Any thread.
+     */
     public void cancel() {
         synchronized (lock) {
             if (handle != 0) {
@@ -110,44 +138,70 @@ public final class Bake implements AutoCloseable {
         }
     }
 
-    /** The run id ("bk-..."), known from creation on. */
-    public String runId() {
+    /** How many builds the options selected (0 when only/except left none); 0 once closed. */
+    public int count() {
         synchronized (lock) {
-            return handle != 0 ? str(runId0(handle)) : null;
+            return handle != 0 ? count0(handle) : 0;
         }
     }
 
-    /** The AMI id in the build region, or null. */
+    /** Every build's outcome, in the library's order (by name). After run. */
+    public List<Build> builds() {
+        synchronized (lock) {
+            List<Build> out = new ArrayList<>();
+            for (int i = 0; finished() && i < count0(handle); i++) {
+                out.add(new Build(str(name0(handle, i)), str(type0(handle, i)), str(runId0(handle, i)),
+                        str(ami0(handle, i, null)), str(region0(handle, i)), str(error0(handle, i))));
+            }
+            return out;
+        }
+    }
+
+    /** The one build's run id ("bk-..."), known from creation on; null with several (see {@link #builds()}). */
+    public String runId() {
+        synchronized (lock) {
+            return one() ? str(runId0(handle, 0)) : null;
+        }
+    }
+
+    /** The one build's AMI id in the build region, or null. */
     public String ami() {
         return ami(null);
     }
 
-    /** The AMI id in {@code region} (null: the build region), or null. After run. */
+    /** The one build's AMI id in {@code region} (null: the build region), or null. After run. */
     public String ami(String region) {
         synchronized (lock) {
-            return finished() ? str(ami0(handle, utf8(region))) : null;
+            return finished() && one() ? str(ami0(handle, 0, utf8(region))) : null;
         }
     }
 
-    /** The build region (option, template or AWS_REGION), or null if the run never resolved it. After run. */
+    /** The one build's region (option, template or AWS_REGION), or null if it never resolved it. After run. */
     public String region() {
         synchronized (lock) {
-            return finished() ? str(region0(handle)) : null;
+            return finished() && one() ? str(region0(handle, 0)) : null;
         }
     }
 
-    /** The result document (JSON, see README), or null. After run. */
+    /**
+     * The result document (JSON, see README): the one build's, or with several builds the
+     * combined {"status", "builds": [...]} (bakeami_builds_result_json). After run.
+     */
     public String resultJson() {
         synchronized (lock) {
-            return finished() ? str(resultJson0(handle)) : null;
+            return finished() ? str(resultJson0(handle, one() ? 0 : -1)) : null;
         }
     }
 
-    /** The run's error message, or null. After run. */
+    /** The one build's error message, or null. After run. */
     public String error() {
         synchronized (lock) {
-            return finished() ? str(error0(handle)) : null;
+            return finished() && one() ? str(error0(handle, 0)) : null;
         }
+    }
+
+    private boolean one() {
+        return handle != 0 && count0(handle) == 1;
     }
 
     @Override
@@ -217,15 +271,22 @@ public final class Bake implements AutoCloseable {
 
     private static native void cancel0(long handle);
 
-    private static native byte[] runId0(long handle);
+    private static native int count0(long handle);
 
-    private static native byte[] ami0(long handle, byte[] region);
+    private static native byte[] name0(long handle, int build);
 
-    private static native byte[] region0(long handle);
+    private static native byte[] type0(long handle, int build);
 
-    private static native byte[] resultJson0(long handle);
+    private static native byte[] runId0(long handle, int build);
 
-    private static native byte[] error0(long handle);
+    private static native byte[] ami0(long handle, int build, byte[] region);
+
+    private static native byte[] region0(long handle, int build);
+
+    /** build < 0: the combined document of every build. */
+    private static native byte[] resultJson0(long handle, int build);
+
+    private static native byte[] error0(long handle, int build);
 
     private static native void free0(long handle);
 }

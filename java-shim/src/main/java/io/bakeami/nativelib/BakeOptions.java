@@ -34,6 +34,10 @@ public final class BakeOptions implements Serializable {
     private boolean onErrorAbort;
     private boolean debug;
     private final ArrayList<String> extraTags = new ArrayList<>();
+    private Boolean reuse;
+    private final ArrayList<String> only = new ArrayList<>();
+    private final ArrayList<String> except = new ArrayList<>();
+    private String logDir;
 
     public BakeOptions() {}
 
@@ -54,6 +58,10 @@ public final class BakeOptions implements Serializable {
         c.onErrorAbort = onErrorAbort;
         c.debug = debug;
         c.extraTags.addAll(extraTags);
+        c.reuse = reuse;
+        c.only.addAll(only);
+        c.except.addAll(except);
+        c.logDir = logDir;
         return c;
     }
 
@@ -152,6 +160,35 @@ public final class BakeOptions implements Serializable {
         return this;
     }
 
+    /**
+     * true: use a tested image of the same inputs if there is one (the CLI's --reuse); false:
+     * always bake (--no-reuse); null: as the template's "reuse" says.
+     */
+    public BakeOptions reuse(Boolean reuse) {
+        this.reuse = reuse;
+        return this;
+    }
+
+    /** Bake only the builds named (Packer's -only: a builder's name, else its type); empty: all. */
+    public BakeOptions only(List<String> names) {
+        only.clear();
+        only.addAll(names);
+        return this;
+    }
+
+    /** Bake every build but those named (Packer's -except). */
+    public BakeOptions except(List<String> names) {
+        except.clear();
+        except.addAll(names);
+        return this;
+    }
+
+    /** The provisioning logs' folder: {@code <logDir>/<run-id>/NN-<type>.log}; null: bakeami-logs. */
+    public BakeOptions logDir(String path) {
+        this.logDir = path;
+        return this;
+    }
+
     // ---- getters (what a caller checks or resolves; never the secrets) --------------------
 
     public String templatePath() {
@@ -177,6 +214,26 @@ public final class BakeOptions implements Serializable {
 
     public String junitPath() {
         return junitPath;
+    }
+
+    public String resultPath() {
+        return resultPath;
+    }
+
+    public Boolean reuse() {
+        return reuse;
+    }
+
+    public List<String> only() {
+        return Collections.unmodifiableList(only);
+    }
+
+    public List<String> except() {
+        return Collections.unmodifiableList(except);
+    }
+
+    public String logDir() {
+        return logDir;
     }
 
     public boolean onErrorAbort() {
@@ -213,15 +270,20 @@ public final class BakeOptions implements Serializable {
         j.string("session_token", sessionToken);
         j.string("region", region);
         j.list("extra_tags", extraTags);
+        j.tri("reuse", reuse);
+        j.list("only", only);
+        j.list("except", except);
+        j.string("log_dir", logDir);
         return j.bytes();
     }
 
     /**
      * Writes one flat JSON object of strings, string arrays and booleans (RFC 8259 string
-     * escaping). A NUL is refused: the C side reads NUL-terminated strings.
+     * escaping). A NUL is refused: the C side reads NUL-terminated strings. Version 2 of
+     * bakeami_options: the one with log_dir.
      */
     private static final class Json {
-        private final StringBuilder sb = new StringBuilder("{\"version\":1");
+        private final StringBuilder sb = new StringBuilder("{\"version\":2");
 
         void string(String key, String value) {
             if (value != null) {
@@ -251,6 +313,14 @@ public final class BakeOptions implements Serializable {
             if (value) {
                 key(key);
                 sb.append("true");
+            }
+        }
+
+        /** true or false when set; left out when null. */
+        void tri(String key, Boolean value) {
+            if (value != null) {
+                key(key);
+                sb.append(value.booleanValue());
             }
         }
 

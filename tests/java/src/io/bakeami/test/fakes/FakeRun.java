@@ -2,8 +2,18 @@ package io.bakeami.test.fakes;
 
 import hudson.model.Run;
 
-/** Build #7 of job bakeami-e2e. */
+/** Build #7 of job bakeami-e2e, whose artifacts go to a {@link FakeArtifactManager}. */
 public final class FakeRun extends Run<FakeJob, FakeRun> {
+    private final FakeArtifactManager artifacts = new FakeArtifactManager();
+
+    public FakeRun() {
+        standInArtifactManager(artifacts);
+    }
+
+    public FakeArtifactManager artifacts() {
+        return artifacts;
+    }
+
     @Override
     public String getExternalizableId() {
         return "bakeami-e2e#7";
