@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from test_puppet import no_staging, work_dir  # noqa: F401 (fixtures)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "templates", "reuse")
 CREATES = ("ImportKeyPair", "CreateSecurityGroup", "RunInstances", "CreateImage", "CopyImage")
@@ -294,3 +296,22 @@ def test_inputs_command_prints_the_parts_and_what_changed(lab, clean_lab, bakeam
     r = bakeami.run(["inputs", *lab.ssh_vars(), str(tpl / "reuse.json")])
     assert r.stdout.splitlines()[-1].endswith("provisioners[0] file setup.sh changed"), r.stdout
     assert creates(lab) == []
+
+
+def test_a_changed_puppet_manifest_rebakes(lab, clean_lab, bakeami, tmp_path, work_dir, no_staging):
+    """puppet-masterless for real: one byte more in the manifest (a comment) and the bake is
+    baked again, its miss naming the manifest and nothing else."""
+    tpl = tmp_path / "pm"
+    tpl.mkdir()
+    shutil.copytree(os.path.join(HERE, "templates", "puppet"), tpl / "puppet")
+    t = json.loads(open(os.path.join(HERE, "templates", "puppet-masterless.json")).read())
+    t["reuse"] = True
+    (tpl / "reuse.json").write_text(json.dumps(t))
+    ami, doc1 = first_bake(bakeami, lab, clean_lab, tpl, "-var", f"dir={work_dir}")
+    site = tpl / "puppet" / "manifests" / "site.pp"
+    site.write_text(site.read_text() + "#")
+    r, doc = bake(bakeami, lab, tpl, "-var", f"dir={work_dir}")
+    miss = _rebaked(lab, clean_lab, r, doc, ami)
+    assert miss.endswith(f"since {ami} (run {doc1['run_id']}): provisioners[2] file "
+                         "puppet/manifests/site.pp changed"), miss
+    assert "Notice: Applied catalog" in r.stdout

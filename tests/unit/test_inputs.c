@@ -348,6 +348,52 @@ static void test_inputs__reuse_key(void **state)
 	assert_non_null(strstr(bk_err_msg(), "reuse: expected true, false or an object"));
 }
 
+/* ansible (on the agent): the playbook, its folder (what it reads by relative path), and the
+ * roles folders (roles_path, ':'-separated; one that galaxy has not made yet is "absent"). */
+static void test_inputs__ansible_names_its_local_files(void **state)
+{
+	fixture *f = *state;
+	const char *labels[] = {"provisioners[0] file play/site.yml", "provisioners[0] file play/",
+				"provisioners[0] file play/roles", "provisioners[0] file galaxy"};
+	char tpl[1024];
+	bk_inputs a, b;
+
+	make_dir(f, "play");
+	make_dir(f, "play/roles");
+	write_file(f, "play/site.yml", "- hosts: all\n  vars_files: [vars.yml]\n", 0644);
+	write_file(f, "play/vars.yml", "x: 1\n", 0644);
+	write_file(f, "play/roles/web.yml", "- debug: msg=hi\n", 0644);
+	snprintf(tpl, sizeof(tpl), "{\"builders\": [{\"type\": \"amazon-ebs\", \"source_ami\": "
+		 "\"ami-1\", \"region\": \"us-east-1\", \"instance_type\": \"t3.micro\", "
+		 "\"ssh_username\": \"u\", \"ami_name\": \"name\"}], \"provisioners\": [{\"type\": "
+		 "\"ansible\", \"playbook_file\": \"play/site.yml\", \"roles_path\": "
+		 "\"%s/play/roles:%s/galaxy\"}]}", f->dir, f->dir);
+	write_file(f, "t.json", tpl, 0644);
+	digest(&a, f, NULL, "ami-1");
+	assert_null(a.incomplete);
+	for (size_t i = 0; i < BK_ARRAY_SIZE(labels); i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "p0f%zu", i);
+		assert_non_null(bk_inputs_part(&a, key));
+		assert_string_equal(bk_inputs_part(&a, key)->label, labels[i]);
+	}
+	write_file(f, "play/vars.yml", "x: 2\n", 0644);              /* named by no key */
+	digest(&b, f, NULL, "ami-1");
+	expect_change(&a, &b, "p0f1");
+	bk_inputs_free(&b);
+	write_file(f, "play/vars.yml", "x: 1\n", 0644);
+	write_file(f, "play/roles/web.yml", "- debug: msg=ho\n", 0644); /* a role */
+	digest(&b, f, NULL, "ami-1");
+	expect_change(&a, &b, "p0f1 p0f2");
+	bk_inputs_free(&b);
+	write_file(f, "play/roles/web.yml", "- debug: msg=hi\n", 0644);
+	make_dir(f, "galaxy");                                          /* galaxy installed */
+	digest(&b, f, NULL, "ami-1");
+	expect_change(&a, &b, "p0f3");
+	bk_inputs_free(&b);
+	bk_inputs_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +405,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inputs__folder_order_is_stable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inputs__tags_and_explain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inputs__reuse_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inputs__ansible_names_its_local_files, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

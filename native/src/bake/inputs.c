@@ -262,7 +262,12 @@ static int add_part(bk_inputs *in, bk_input_part **out, const char *key, const c
 
 /* Builder keys that shape the machine, read from the rendered builder.
  * user_data_file's contents are in cfg->user_data, encoded beside them.
- * x509 files, names, tags, regions, networking and SSH transport are not. */
+ * x509 files, names, tags, regions, networking and SSH transport are not.
+ * amazon-instance: bundle_vol_command makes the bundle, i.e. the disk
+ * (its default is bakeami's, in the version part); bundle_upload_command,
+ * bundle_destination, bundle_prefix, s3_bucket and x509_upload_path only
+ * move or name it (the upload path is left out of the bundle by the
+ * command's -e), and the x509 files only sign it. */
 static const char *const machine_keys[] = {
 	"instance_type", "launch_block_device_mappings", "ami_block_device_mappings",
 	"metadata_options", "ami_virtualization_type", "ena_support", "sriov_support",
@@ -310,7 +315,7 @@ static const char *shown_path(const bk_build_config *c, const char *path)
 	size_t n = c->template_dir ? strlen(c->template_dir) : 0;
 
 	if (n && strncmp(path, c->template_dir, n) == 0 && path[n] == '/')
-		return path + n + 1;
+		return path[n + 1] ? path + n + 1 : "./";   /* "./": the template's own folder */
 	return path;
 }
 
@@ -329,8 +334,11 @@ static int part_of_path(bk_inputs *in, const char *key, const char *label, const
 }
 
 /* Where each provisioner type names its local inputs: fields of
- * bk_provisioner holding a path ('s') or a list of paths ('v'). A new type
- * is a row; a type with no row leaves the digest incomplete (no reuse). */
+ * bk_provisioner holding a path ('s'), a list of paths ('v'), a path whose
+ * whole folder is read ('d': a playbook's roles/, vars_files, group_vars
+ * sit next to it, named by no key), or a ':'-separated list of folders
+ * that may not exist yet ('r': ansible-galaxy installs into them). A new
+ * type is a row; a type with no row leaves the digest incomplete (no reuse). */
 typedef struct {
 	size_t off;
 	char kind;
@@ -339,6 +347,7 @@ typedef struct {
 #define U(type, f) (offsetof(bk_provisioner, u) + offsetof(type, f))
 #define MAX_LOCAL_FIELDS 10
 #define AL(f) U(bk_prov_ansible_local_cfg, f)
+#define AN(f) U(bk_prov_ansible_cfg, f)
 
 static bool uploads(const bk_provisioner *pv)
 {
@@ -362,8 +371,14 @@ static const struct {
 		{AL(playbook_dir), 's'}, {AL(playbook_paths), 'v'}, {AL(role_paths), 'v'},
 		{AL(group_vars), 's'}, {AL(host_vars), 's'}, {AL(inventory_file), 's'},
 		{AL(galaxy_file), 's'}}},
-	/* no row for ansible: a playbook on the agent reads files next to it (its
-	 * roles/, vars_files) that no key names, so its digest is never complete */
+	/* ansible-playbook on the agent: the playbook and its whole folder (what it
+	 * includes by relative path is there, or named below), the inventory and
+	 * its folder's group_vars, the galaxy requirements, and the roles and
+	 * collections folders (ANSIBLE_ROLES_PATH). The inventory template is in
+	 * the rendered configuration. */
+	{BK_PROV_ANSIBLE, NULL, {{AN(playbook_file), 's'}, {AN(playbook_file), 'd'},
+		{AN(inventory_file), 's'}, {AN(inventory_directory), 's'}, {AN(galaxy_file), 's'},
+		{AN(roles_path), 'r'}, {AN(collections_path), 'r'}}},
 };
 
 static int find_row(const bk_provisioner *pv, size_t *out)
@@ -376,11 +391,14 @@ static int find_row(const bk_provisioner *pv, size_t *out)
 	return BAKEAMI_ENOTFOUND;
 }
 
+/* optional: a folder the run itself may make (a galaxy destination) is
+ * a part even before it exists, as "absent". */
 static int local_file(bk_inputs *in, const bk_build_config *c, size_t i, size_t *nfile,
-		      const char *path)
+		      const char *path, bool optional)
 {
 	char key[48];
 	char *label;
+	struct stat st;
 	int rc;
 
 	if (!path || !*path)
@@ -388,8 +406,43 @@ static int local_file(bk_inputs *in, const bk_build_config *c, size_t i, size_t 
 	snprintf(key, sizeof(key), "p%zuf%zu", i, (*nfile)++);
 	if (!(label = bk_sprintf("%s file %s", c->provisioners[i].path, shown_path(c, path))))
 		return bk_oom();
-	rc = part_of_path(in, key, label, path, false);
+	if (optional && stat(path, &st) != 0 && errno == ENOENT)
+		rc = part_of_string(in, key, label, "absent", false);
+	else
+		rc = part_of_path(in, key, label, path, false);
 	free(label);
+	return rc;
+}
+
+/* 'd': the folder holding path, shown as "dir/" ("./" for the template's). */
+static int local_folder(bk_inputs *in, const bk_build_config *c, size_t i, size_t *nfile,
+			const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	char *dir;
+	int rc;
+
+	if (!path || !*path)
+		return 0;
+	dir = slash ? bk_sprintf("%.*s/", (int)(slash - path), path) : bk_strdup("./");
+	rc = dir ? local_file(in, c, i, nfile, dir, false) : bk_oom();
+	free(dir);
+	return rc;
+}
+
+/* 'r': each folder of a ':'-separated list, absent ones included. */
+static int local_folders(bk_inputs *in, const bk_build_config *c, size_t i, size_t *nfile,
+			 const char *list)
+{
+	char *copy = list ? bk_strdup(list) : NULL, *save = NULL;
+	int rc = 0;
+
+	if (list && !copy)
+		return bk_oom();
+	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; rc == 0 && d;
+	     d = strtok_r(NULL, ":", &save))
+		rc = local_file(in, c, i, nfile, d, true);
+	free(copy);
 	return rc;
 }
 
@@ -405,11 +458,15 @@ static int local_files(bk_inputs *in, const bk_build_config *c, size_t i, size_t
 	     f < local_inputs[row].fields + MAX_LOCAL_FIELDS; f++) {
 		const void *at = (const char *)pv + f->off;
 		if (f->kind == 's') {
-			rc = local_file(in, c, i, &nfile, *(char *const *)at);
+			rc = local_file(in, c, i, &nfile, *(char *const *)at, false);
+		} else if (f->kind == 'd') {
+			rc = local_folder(in, c, i, &nfile, *(char *const *)at);
+		} else if (f->kind == 'r') {
+			rc = local_folders(in, c, i, &nfile, *(char *const *)at);
 		} else {
 			const bk_strv *v = at;
 			for (size_t j = 0; rc == 0 && j < v->count; j++)
-				rc = local_file(in, c, i, &nfile, v->items[j]);
+				rc = local_file(in, c, i, &nfile, v->items[j], false);
 		}
 	}
 	return rc;
