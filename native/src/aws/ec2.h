@@ -225,4 +225,24 @@ int bk_ec2_build_vpc(char **out_vpc_id, bk_aws *aws, const char *vpc_id, const c
 int bk_ec2_security_groups_named(bk_strv *out_ids, bk_aws *aws, const char *vpc_id,
 				 const char *const *names, size_t n);
 
+/* ---- the network by filters (ec2_network.c) ----------------------------- */
+/* The one VPC the filters match (else BAKEAMI_EAWS listing them, or
+ * BAKEAMI_ENOTFOUND). */
+int bk_ec2_find_vpc(char **out_vpc_id, bk_aws *aws, const bk_kv *filters);
+typedef enum { BK_SUBNET_ONE, BK_SUBNET_MOST_FREE, BK_SUBNET_RANDOM } bk_ec2_subnet_pick;
+typedef struct {
+	char *id, *zone, *vpc_id;
+	long free_ips;                    /* availableIpAddressCount */
+	size_t matched;                   /* how many the filters matched */
+} bk_ec2_subnet;
+/* An available subnet the filters match, in vpc_id and zone when given
+ * (NULL: any), chosen as Packer does. */
+int bk_ec2_find_subnet(bk_ec2_subnet *out, bk_aws *aws, const bk_kv *filters,
+		       const char *vpc_id, const char *zone, bk_ec2_subnet_pick pick);
+void bk_ec2_subnet_free(bk_ec2_subnet *s);
+/* Every group the filters match (in vpc_id when given); none is
+ * BAKEAMI_ENOTFOUND. Appends to out_ids. */
+int bk_ec2_find_security_groups(bk_strv *out_ids, bk_aws *aws, const bk_kv *filters,
+				const char *vpc_id);
+
 #endif

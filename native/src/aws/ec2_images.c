@@ -40,11 +40,7 @@ static int image_query_params(bk_params *p, const bk_ec2_image_query *q)
 
 	if (rc == 0)
 		rc = bk_ec2__list(p, "Owner", q->owners, q->owners_count);
-	for (size_t i = 0; q->filters && rc == 0 && i < q->filters->count; i++) {
-		const char *v = q->filters->vals[i];
-		rc = bk_ec2__filter(p, (int)i + 1, q->filters->keys[i], &v, 1);
-	}
-	return rc;
+	return rc ? rc : bk_ec2__filters(p, q->filters);
 }
 
 static int parse_snapshot_ids(bk_strv *out, xmlNodePtr image)

@@ -23,6 +23,8 @@ int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *
 int bk_ec2__list(bk_params *p, const char *prefix, const char *const *vals, size_t n);
 /* Filter.<n>.Name = name, Filter.<n>.Value.N = vals */
 int bk_ec2__filter(bk_params *p, int n, const char *name, const char *const *vals, size_t nvals);
+/* Filter.1 .. Filter.N from a template's name -> value map. */
+int bk_ec2__filters(bk_params *p, const bk_kv *filters);
 /* <prefix>Tag.N.Key/Value, prefix "" or "TagSpecification.1." */
 int bk_ec2__tags(bk_params *p, const char *prefix, const bk_kv *tags);
 /* TagSpecification.<++*n> for resource type, when tags has entries. */

@@ -42,6 +42,17 @@ int bk_ec2__filter(bk_params *p, int n, const char *name, const char *const *val
 	return rc ? rc : bk_ec2__list(p, key, vals, nvals);
 }
 
+int bk_ec2__filters(bk_params *p, const bk_kv *filters)
+{
+	int rc = 0;
+
+	for (size_t i = 0; filters && rc == 0 && i < filters->count; i++) {
+		const char *v = filters->vals[i];
+		rc = bk_ec2__filter(p, (int)i + 1, filters->keys[i], &v, 1);
+	}
+	return rc;
+}
+
 int bk_ec2__tags(bk_params *p, const char *prefix, const bk_kv *tags)
 {
 	char key[128];

@@ -1,4 +1,5 @@
-/* stage_secgroup.c - CREATE_SECURITY_GROUP: SSH admitted only from where
+/* stage_secgroup.c - CREATE_SECURITY_GROUP: where the instance goes (the
+ * network filters, as Packer's StepNetworkInfo), then SSH admitted only from where
  * we connect from, never 0.0.0.0/0 unless the template says so. */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -177,11 +178,83 @@ done:
 	return rc;
 }
 
+/* ---- where the instance goes: Packer's StepNetworkInfo ---------------- */
+
+static int find_subnet(bakeami_bake *b, const bk_kv *filters, bk_ec2_subnet_pick pick)
+{
+	bk_build_config *c = b->cfg;
+	bk_ec2_subnet sn;
+	int rc = bk_ec2_find_subnet(&sn, b->aws, filters, c->vpc_id, c->availability_zone, pick);
+
+	if (rc < 0)
+		return rc;
+	if (!c->subnet_id) {
+		bk_step(b, "subnet_filter: subnet %s in %s (%ld free addresses%s)", sn.id, sn.zone,
+			sn.free_ips, sn.matched > 1 ? pick == BK_SUBNET_MOST_FREE ? ", the most of "
+			"those matched" : ", picked at random of those matched" : "");
+		c->subnet_id = sn.id;
+		sn.id = NULL;
+	}
+	if (!c->vpc_id) {
+		c->vpc_id = sn.vpc_id;
+		sn.vpc_id = NULL;
+	}
+	if (!c->availability_zone) {
+		c->availability_zone = sn.zone;
+		sn.zone = NULL;
+	}
+	bk_ec2_subnet_free(&sn);
+	return 0;
+}
+
+/* The subnet's VPC, when a group is to be made or found in it. */
+static int subnet_vpc(bakeami_bake *b)
+{
+	bk_kv by_id = BK_KV_INIT;
+	int rc = bk_kv_add(&by_id, "subnet-id", b->cfg->subnet_id);
+
+	rc = rc ? rc : find_subnet(b, &by_id, BK_SUBNET_ONE);
+	bk_kv_free(&by_id);
+	return rc;
+}
+
+static int resolve_network(bakeami_bake *b)
+{
+	bk_build_config *c = b->cfg;
+	bool groups_given = c->security_group_ids.count > 0;
+	int rc = 0;
+
+	if (!c->vpc_id && c->vpc_filters.count) {
+		if ((rc = bk_ec2_find_vpc(&c->vpc_id, b->aws, &c->vpc_filters)) < 0)
+			return bk_err_wrap(rc, "builders[0].vpc_filter");
+		bk_step(b, "vpc_filter: VPC %s", c->vpc_id);
+	}
+	if (!c->subnet_id && c->subnet_filters.count)
+		rc = find_subnet(b, &c->subnet_filters, c->subnet_most_free == 1 ? BK_SUBNET_MOST_FREE
+				 : c->subnet_random == 1 ? BK_SUBNET_RANDOM : BK_SUBNET_ONE);
+	else if (c->subnet_id && !c->vpc_id && !groups_given)
+		rc = subnet_vpc(b);
+	if (rc < 0)
+		return bk_err_wrap(rc, c->subnet_filters.count ? "builders[0].subnet_filter"
+				   : "builders[0].subnet_id");
+	if (groups_given || !c->security_group_filters.count)
+		return 0;
+	if ((rc = bk_ec2_find_security_groups(&c->security_group_ids, b->aws,
+					      &c->security_group_filters, c->vpc_id)) < 0)
+		return bk_err_wrap(rc, "builders[0].security_group_filter");
+	bk_step(b, "security_group_filter: %zu group%s (%s%s)", c->security_group_ids.count,
+		c->security_group_ids.count > 1 ? "s" : "", c->security_group_ids.items[0],
+		c->security_group_ids.count > 1 ? ", ..." : "");
+	return 0;
+}
+
 int bk_stage_create_security_group(bakeami_bake *b)
 {
 	bk_strv cidrs = BK_STRV_INIT;
 	int rc;
 
+	if ((rc = resolve_network(b)) < 0)
+		return rc;
 	if (b->cfg->security_group_ids.count) {
 		if ((rc = resolve_group_names(b)) < 0)
 			return rc;

@@ -226,6 +226,27 @@ static int set_filter(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t of
 	return rc;
 }
 
+/* vpc_filter, subnet_filter, security_group_filter: {"filters": {...}}
+ * (subnet_filter also most_free, random); off says which map. */
+static int set_net_filter(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	static const char *const keys[] = {"filters", NULL};
+	static const char *const subnet_keys[] = {"filters", "most_free", "random", NULL};
+	bk_build_config *cfg = c->cfg;
+	bool subnet = off == OFF(subnet_filters);
+	int rc = bk_tpl_only_keys(c, v, path, subnet ? subnet_keys : keys, NULL);
+
+	if (rc == 0)
+		rc = bk_tpl_get_opt((char *)cfg + off, c, v, "filters", path, 'k');
+	if (rc == 0 && subnet)
+		rc = bk_tpl_get_opt(&cfg->subnet_most_free, c, v, "most_free", path, 'b');
+	if (rc == 0 && subnet)
+		rc = bk_tpl_get_opt(&cfg->subnet_random, c, v, "random", path, 'b');
+	if (rc == 0 && subnet && cfg->subnet_most_free == 1 && cfg->subnet_random == 1)
+		rc = bk_tpl_err(c->file, path, "most_free and random cannot both be true");
+	return rc;
+}
+
 static int set_metadata(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
 	static const char *const keys[] = {"http_endpoint", "http_tokens",
@@ -417,6 +438,9 @@ static const field fields[] = {
 	{"instance_type", set_str, OFF(instance_type), REQUIRED},
 	{"subnet_id", set_str, OFF(subnet_id), 0},
 	{"vpc_id", set_str, OFF(vpc_id), 0},
+	{"vpc_filter", set_net_filter, OFF(vpc_filters), 0},
+	{"subnet_filter", set_net_filter, OFF(subnet_filters), 0},
+	{"security_group_filter", set_net_filter, OFF(security_group_filters), 0},
 	{"availability_zone", set_str, OFF(availability_zone), 0},
 	{"security_group_id", set_sg_id, 0, 0},
 	{"security_group_ids", set_sg_ids, 0, 0},
@@ -496,9 +520,6 @@ static const field fields[] = {
 	{"ssh_agent_auth", unsupported, 0, 0},
 	{"ssh_bastion_host", unsupported, 0, 0},
 	{"ssh_proxy_host", unsupported, 0, 0},
-	{"security_group_filter", unsupported, 0, 0},
-	{"subnet_filter", unsupported, 0, 0},
-	{"vpc_filter", unsupported, 0, 0},
 	{"temporary_iam_instance_profile_policy_document", unsupported, 0, 0},
 	/* amazon-instance (instance-store bundles) */
 	{"account_id", set_str, OFF(account_id), INSTANCE_ONLY | REQUIRED},
@@ -731,6 +752,9 @@ void bk_build_config_free(bk_build_config *cfg)
 	free(cfg->http_tokens);
 	free(cfg->http_endpoint);
 	bk_kv_free(&cfg->source_ami_filters);
+	bk_kv_free(&cfg->vpc_filters);
+	bk_kv_free(&cfg->subnet_filters);
+	bk_kv_free(&cfg->security_group_filters);
 	bk_strv_free(&cfg->source_ami_owners);
 	bk_strv_free(&cfg->security_group_ids);
 	bk_strv_free(&cfg->temporary_security_group_source_cidrs);

@@ -55,9 +55,6 @@ static int check_combinations(const bk_template *tpl)
 		return bk_tpl_err(tpl->path, "builders[0].kms_key_id", "an image encrypted with "
 				  "the default aws/ebs key cannot be shared; set kms_key_id to a "
 				  "customer managed key");
-	if (c->subnet_id && !c->vpc_id && !c->security_group_ids.count)
-		return bk_tpl_err(tpl->path, "builders[0].vpc_id", "required with subnet_id when "
-				  "bakeami creates the temporary security group");
 	return 0;
 }
 

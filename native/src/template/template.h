@@ -255,6 +255,12 @@ typedef struct {
 	char *instance_type;
 	char *subnet_id, *vpc_id, *availability_zone;
 	bk_strv security_group_ids;
+	/* Packer's network filters, looked up at CREATE_SECURITY_GROUP when the
+	 * id they stand for is not given */
+	bk_kv vpc_filters;                   /* vpc_filter.filters */
+	bk_kv subnet_filters;                /* subnet_filter.filters */
+	int subnet_most_free, subnet_random; /* subnet_filter.most_free, .random */
+	bk_kv security_group_filters;        /* security_group_filter.filters */
 	bk_strv temporary_security_group_source_cidrs;
 	char *iam_instance_profile;
 	char *user_data;                     /* user_data, or user_data_file's contents */
