@@ -496,6 +496,16 @@ public class E2eTest {
         }
     }
 
+    /** A bakeAmi step started in ctx, once its provisioner runs (for 30 s: time to abort it). */
+    private StepExecution provisioning(FakeStepContext ctx) throws Exception {
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars("sleep", "30"));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        return exec;
+    }
+
     /**
      * timeout {} and "forcibly terminate": Pipeline stops the step, then fails it without waiting
      * for its cleanup; the build's log closes, and at last the controller's wait is cut off too
@@ -504,13 +514,9 @@ public class E2eTest {
      */
     @Test
     public void pipelineStepFailedEarlyStillCleansUpOnTheAgent() throws Exception {
-        BakeAmiStep step = new BakeAmiStep("bake.json");
-        step.setVars(labVars("sleep", "30"));
         FakeAgentChannel agent = new FakeAgentChannel();
         FakeStepContext ctx = context(new FilePath(agent, ws.toString()));
-        StepExecution exec = step.start(ctx);
-        assertFalse(exec.start());
-        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        StepExecution exec = provisioning(ctx);
         Path bakeLog = theBakeLog();
         assertNotNull("the console does not say where the bake's log is", listener.first(bakeLog.toString()));
 
@@ -704,13 +710,9 @@ public class E2eTest {
      */
     @Test
     public void aResumedStepOnAReconnectedAgentFollowsTheBakeAndAbortCancelsIt() throws Exception {
-        BakeAmiStep step = new BakeAmiStep("bake.json");
-        step.setVars(labVars("sleep", "30"));
         FakeAgentChannel before = new FakeAgentChannel();
         FakeStepContext ctx = context(new FilePath(before, ws.toString()));
-        StepExecution exec = step.start(ctx);
-        assertFalse(exec.start());
-        assertNotNull("the provisioner never started:\n" + listener.text(), listener.await("second-line", 90_000));
+        StepExecution exec = provisioning(ctx);
         byte[] program = serialize(exec);
         before.terminate();
         listener.close();
