@@ -156,13 +156,13 @@ public class E2eTest {
         assertEquals(1, ctx.completions());
         String runId = runIdOf(log, "[bakeAmi] AMI " + ami);
         Map<String, String> logs = assertArchivedLogsAreTheWholeLogs(runId, null,
-                List.of("00-shell.log", "01-file.log"));
+                List.of("00-shell.log", "01-file.log", AgentBakes.Running.CONSOLE_LOG));
         List<String> shell = List.of(logs.get("00-shell.log").split("\n"));
         for (String printed : List.of("first-line", "second-line", "to-stderr", "the word is <sensitive>")) {
             assertTrue(printed + " is not in the archived shell log: " + shell, shell.contains(printed));
         }
         assertTrue(log, log.contains("[bakeAmi] archived the provisioning logs as build artifacts: bakeami-logs/"
-                + runId + "/ (2 files)"));
+                + runId + "/ (3 files)"));
     }
 
     /** The run id on the console line that starts with {@code prefix}: "... (run bk-...)". */
@@ -330,8 +330,9 @@ public class E2eTest {
         assertTrue(String.valueOf(failed), failed instanceof hudson.AbortException);
         assertTrue(failed.getMessage(), failed.getMessage().contains("status 3"));
         String runId = runIdOf(listener.text(), "==> summary:");
-        Map<String, String> logs = assertArchivedLogsAreTheWholeLogs(runId, null, List.of("00-shell.log"));
-        assertEquals("the file provisioner never ran", 1, run.artifacts().archived().size());
+        Map<String, String> logs = assertArchivedLogsAreTheWholeLogs(runId, null,
+                List.of("00-shell.log", AgentBakes.Running.CONSOLE_LOG));
+        assertEquals("the file provisioner never ran", 2, run.artifacts().archived().size());
         String[] shell = logs.get("00-shell.log").split("\n");
         assertTrue(shell[shell.length - 1], shell[shell.length - 1].startsWith("ERROR: provisioners[0] (shell)")
                 && shell[shell.length - 1].contains("status 3"));
@@ -533,6 +534,9 @@ public class E2eTest {
         System.out.println("bake.log:\n" + log);
         assertTrue(log, log.contains("deleted instance"));
         assertTrue(log, log.contains("second-line"));
+        // ...and a copy next to the provisioning logs, which are archived with the build
+        assertEquals(log, Files.readString(ws.resolve(BakeCallable.LOG_DIR + "/" + ended.runId + "/"
+                + AgentBakes.Running.CONSOLE_LOG)));
         try {
             ctx.await(1);
             fail("the step succeeded");

@@ -2,11 +2,15 @@ package io.bakeami.jenkins;
 
 import io.bakeami.nativelib.Bake;
 import io.bakeami.nativelib.BakeException;
+import java.io.File;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -30,7 +34,8 @@ final class AgentBakes {
      * Starts the bake on its own thread. Refuses (closing it, nothing made) when its key was
      * cancelled first or this thread was interrupted: the abort came before the bake began.
      */
-    static Running start(String key, Bake bake, BakeFiles files, BakeFiles.Log log) throws InterruptedException {
+    static Running start(String key, Bake bake, File ws, BakeFiles files, BakeFiles.Log log)
+            throws InterruptedException {
         Running r;
         synchronized (LOCK) {
             boolean cancelled = CANCELLED.remove(key);
@@ -54,7 +59,7 @@ final class AgentBakes {
                 log.close();
                 throw new IllegalStateException(e.getMessage(), e);
             }
-            r = new Running(key, bake, files, log, lock);
+            r = new Running(key, bake, ws, files, log, lock);
             RUNNING.put(key, r);
         }
         r.thread.start();
@@ -94,7 +99,11 @@ final class AgentBakes {
     }
 
     static final class Running {
+        /** bake.log's copy in each build's provisioning-log folder. */
+        static final String CONSOLE_LOG = "console.log";
+
         final String key;
+        private final File ws;
         final BakeFiles files;
         private final Bake bake;
         private final BakeFiles.Log log;
@@ -105,8 +114,9 @@ final class AgentBakes {
         private boolean watched;          // guarded by this
         private long reattachDeadline;    // guarded by this; 0 while a controller listens
 
-        private Running(String key, Bake bake, BakeFiles files, BakeFiles.Log log, FileChannel lock) {
+        private Running(String key, Bake bake, File ws, BakeFiles files, BakeFiles.Log log, FileChannel lock) {
             this.key = key;
+            this.ws = ws;
             this.bake = bake;
             this.files = files;
             this.log = log;
@@ -132,6 +142,7 @@ final class AgentBakes {
                 log.line("[bakeAmi] could not record how the bake ended in " + files.outcome + ": " + e.getMessage());
             }
             log.close();
+            copyToLogFolders(o);
             outcome = o;
             try {
                 lock.close(); // after the outcome: whoever sees the lock free finds it
@@ -139,6 +150,30 @@ final class AgentBakes {
                 // released with the channel anyway
             }
             done.countDown();
+        }
+
+        /**
+         * bake.log into each build's provisioning-log folder (when a provisioner made it), next to
+         * its NN-type.log: archived with them, it keeps the cleanup's lines with the build's
+         * logs after the workspace (or an ephemeral agent) is gone.
+         */
+        private void copyToLogFolders(BakeOutcome o) {
+            List<String> runIds = new ArrayList<>();
+            o.builds.forEach(b -> runIds.add(b.runId()));
+            if (runIds.isEmpty()) {
+                runIds.add(o.runId);
+            }
+            for (String id : runIds) {
+                File dir = new File(ws, BakeCallable.LOG_DIR + "/" + id);
+                if (id != null && dir.isDirectory()) {
+                    try {
+                        Files.copy(files.log.toPath(), new File(dir, CONSOLE_LOG).toPath(),
+                                StandardCopyOption.REPLACE_EXISTING);
+                    } catch (IOException e) {
+                        // bake.log has it
+                    }
+                }
+            }
         }
 
         boolean isDone() {

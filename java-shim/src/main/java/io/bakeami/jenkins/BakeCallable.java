@@ -74,7 +74,7 @@ final class BakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         }
         AgentBakes.Running running;
         try {
-            running = AgentBakes.start(key, bake, files, log);
+            running = AgentBakes.start(key, bake, ws, files, log);
         } catch (IllegalStateException e) {
             throw new AbortException("bakeAmi: " + e.getMessage());
         }
