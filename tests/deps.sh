@@ -14,7 +14,7 @@ APT_PACKAGES=(
   curl # the e2e lab's AuthorizedKeysCommand asks moto for the key pairs with it
   time # GNU time: make bench reads each process's peak RSS from it
   iproute2 # ss: Serverspec's port check on Debian runs it, and the lab's instance is this machine
-  packer # Debian's Packer 1.6.6: test_builds.py compares inspect and validate -syntax-only with it
+  packer # Debian's Packer 1.6.6: test_builds.py compares inspect and validate -syntax-only with it, test_packer_corpus.py validate on tests/packer_corpus
   clang libclang-rt-14-dev # make fuzz: libFuzzer (libclang_rt.fuzzer) with ASan and UBSan
   puppet puppetserver # real puppet apply / agent on the lab's instance; a real Puppet server (tests/e2e/puppetserver.py)
   ansible # the ansible and ansible-local provisioners, for real (tests/e2e/test_ansible.py)

@@ -42,6 +42,7 @@ typedef enum {
 	OPT_MACHINE_READABLE,
 	OPT_SYNTAX_ONLY,
 	OPT_LOG_DIR,
+	OPT_DUMP_PLAN,
 	OPT_HELP,
 	OPT_COUNT
 } cli_opt;
@@ -68,7 +69,7 @@ typedef struct {
 	const char *run_id, *region, *older_than, *log_dir;
 	const char *operand;    /* TEMPLATE, or help's COMMAND */
 	long older_than_seconds;
-	int json, abort_on_error, debug, stale;
+	int json, abort_on_error, debug, stale, dump_plan;
 	int reuse;              /* 1 --reuse, -1 --no-reuse, 0 neither */
 	/* Packer's flags */
 	const char *only[CLI_MAX_ARGS];     /* -only a,b (split on commas in argv; repeatable) */

@@ -22,7 +22,7 @@ static const cli_use inputs_uses[] = {
 static const cli_use validate_uses[] = {
 	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_ONLY, "validate only the builds named"},
 	{OPT_EXCEPT, "validate every build but those named"}, {OPT_SYNTAX_ONLY, NULL},
-	{OPT_HELP, NULL},
+	{OPT_DUMP_PLAN, NULL}, {OPT_HELP, NULL},
 };
 
 /* Packer's `build` flags, then bakeami's outputs. */
@@ -108,10 +108,11 @@ static const cli_command commands[] = {
 	 NULL, "TEMPLATE", inspect_uses, NULL, cli_run_inspect},
 	{"validate",
 	 "validate [-var K=V]... [-var-file F]... [-only A,B] [-except A,B] [-syntax-only]\n"
-	 "         TEMPLATE",
+	 "         [--dump-plan] TEMPLATE",
 	 "check TEMPLATE and its variables; makes no AWS call",
 	 "Loads TEMPLATE with its variables and checks everything a bake would check before\n"
-	 "its first AWS call. Prints \"template TEMPLATE is valid\" or the first error.",
+	 "its first AWS call. Prints \"template TEMPLATE is valid\" or the first error;\n"
+	 "with --dump-plan, the decoded plan as JSON on stdout (warnings on stderr).",
 	 "TEMPLATE", validate_uses, NULL, cli_run_validate},
 	{"promote",
 	 "promote --ami AMI_ID [-var K=V]... [-var-file F]... [--result F] [--journal F]\n"

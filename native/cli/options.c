@@ -54,6 +54,8 @@ static const cli_option options[OPT_COUNT] = {
 			     1},
 	[OPT_LOG_DIR] = {"log-dir", "DIR", "keep each provisioner's output in "
 			 "DIR/<run-id>/NN-<type>.log (default bakeami-logs)"},
+	[OPT_DUMP_PLAN] = {"dump-plan", NULL, "print the plan of every build as JSON instead: each "
+			   "option's value as decoded (Packer's rules), with defaults"},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
@@ -267,6 +269,7 @@ static int store(cli_args *c, cli_opt opt, char *v, const cli_command *cmd)
 	case OPT_REUSE: c->reuse = 1; break;
 	case OPT_NO_REUSE: c->reuse = -1; break;
 	case OPT_LOG_DIR: c->log_dir = v; break;
+	case OPT_DUMP_PLAN: c->dump_plan = 1; break;
 	case OPT_HELP: cli_help_command(stdout, cmd); return 0;
 	case OPT_COUNT: break;
 	}

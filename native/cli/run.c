@@ -179,6 +179,22 @@ int cli_run_promote(const cli_command *cmd, cli_args *c)
 	return run_cancellable(promotion, bakeami_promote_run);
 }
 
+static void print_warning(const bakeami_event *ev, void *payload);
+
+/* stdout holds the JSON alone: the notes go to stderr. */
+static int dump_plan(bakeami_options *o)
+{
+	char *plan = NULL;
+	int rc;
+
+	o->log_cb = print_warning;
+	if ((rc = bakeami_template_dump_plan(&plan, o)) < 0)
+		return cli_fail(rc);
+	printf("%s\n", plan);
+	free(plan);
+	return 0;
+}
+
 int cli_run_validate(const cli_command *cmd, cli_args *c)
 {
 	bakeami_options o;
@@ -192,6 +208,8 @@ int cli_run_validate(const cli_command *cmd, cli_args *c)
 		printf("Syntax-only check passed. Everything looks okay.\n");
 		return 0;
 	}
+	if (c->dump_plan)
+		return dump_plan(&o);
 	if ((rc = bakeami_template_validate(&o)) < 0)
 		return cli_fail(rc);
 	printf("template %s is valid\n", c->operand);

@@ -213,6 +213,18 @@ BAKEAMI_EXTERN(int) bakeami_promote_run(bakeami_bake *promotion);
  * is an error unless they leave it out).
  */
 BAKEAMI_EXTERN(int) bakeami_template_validate(const bakeami_options *opts);
+/**
+ * `bakeami validate --dump-plan`: validates as bakeami_template_validate,
+ * then gives (*out, free with free()) the decoded plan of every selected
+ * build as JSON: {"variables": {name: value}, "builds": [{"name", "type",
+ * "provisioners": [{"path", "type"}], "values": {JSON path: value}}]}.
+ * "values" holds every option the template sets, under its JSON path
+ * ("builders[0].ami_regions"), as Packer 1.6.6 decodes it (weak types,
+ * comma lists, nulls), plus Packer's defaults of communicator, ssh_port,
+ * ssh_timeout and inline_shebang; durations are seconds. Sensitive values
+ * and secrets read "<sensitive>".
+ */
+BAKEAMI_EXTERN(int) bakeami_template_dump_plan(char **out, const bakeami_options *opts);
 /** Packer's `validate -syntax-only`: JSON and the template's shape; no variable. */
 BAKEAMI_EXTERN(int) bakeami_template_check_syntax(const bakeami_options *opts);
 /**

@@ -24,7 +24,7 @@ ACCEPTS = {
     "bake": {"var", "var-file", "manifest", "junit", "result", "journal", "on-error",
              "log-format", "debug", "region", "reuse", "no-reuse", "only", "except", "log-dir",
              "help"},
-    "validate": {"var", "var-file", "only", "except", "syntax-only", "help"},
+    "validate": {"var", "var-file", "only", "except", "syntax-only", "dump-plan", "help"},
     "promote": {"ami", "var", "var-file", "result", "journal", "log-format", "debug", "region",
                 "help"},
     "cleanup": {"journal", "run-id", "stale", "older-than", "region", "log-format", "help"},

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "template/template.h"
+#include "template/template_int.h"
 
 #define INTERP_TPL "tests/templates/good/interp.json"
 /* 2026-11-26T04:25:53Z, a Thursday, day 330 */
@@ -281,9 +282,45 @@ static void test_interp__errors(void **state)
 	expect_err(state, "{{ `a` `b` }}", "only a function can take arguments");
 	expect_err(state, "{{ 1.5 }}", "only integer numbers are allowed");
 	expect_err(state, "{{ \"bad \\q\" }}", "unknown escape \\q");
-	expect_err(state, "{{vault `secret/x` `k`}}", "not supported by bakeami");
+	expect_err(state, "{{vault `secret/x` `k`}}", "vault is not supported by bakeami: it "
+		   "would need a Vault client");
+	expect_err(state, "{{consul_key `a/b`}}", "consul_key is not supported by bakeami");
+	expect_err(state, "{{sed `s/a/b/` `a`}}", "use `replace` or `replace_all` instead");
+	expect_err(state, "{{aws_secretsmanager `db`}}", "AWS Secrets Manager is only allowed in "
+		   "the variables section");
 	expect_err(state, "{{build `SSHPrivateKey`}}", "is not available");
 	expect_err(state, "{{build `Nope`}}", "unknown build value `Nope`");
+}
+
+/* Packer's choice of a value from a SecretString (its getSecretValue). */
+static void expect_pick(const char *secret, const char *key, const char *want)
+{
+	char *got = NULL;
+	int rc = bk_tpl_secret_pick(&got, secret, "db", key);
+
+	if (want && rc != 0)
+		fail_msg("pick(%s, %s): %s", secret, key, bk_err_msg());
+	if (want)
+		assert_string_equal(got, want);
+	else
+		assert_int_not_equal(rc, 0);
+	free(got);
+}
+
+static void test_interp__secret_pick(void **state)
+{
+	(void)state;
+	expect_pick("plain text", "", "plain text");
+	expect_pick("plain text", "k", "plain text");       /* not JSON: the key is not looked at */
+	expect_pick("{\"password\":\"pw\"}", "", "pw");     /* one entry, no key */
+	expect_pick("{\"a\":\"1\",\"b\":\"2\"}", "b", "2");
+	expect_pick("{\"a\":\"1\",\"b\":\"2\"}", "", NULL);
+	assert_non_null(strstr(bk_err_msg(), "has 2 values and no key was given"));
+	expect_pick("{\"a\":\"1\"}", "z", NULL);
+	assert_non_null(strstr(bk_err_msg(), "no secret found for key \"z\" in db"));
+	expect_pick("{\"a\":5}", "a", NULL);                /* Packer: map[string]string */
+	expect_pick("42", "", NULL);                         /* JSON, but no object */
+	expect_pick("{}", "", NULL);
 }
 
 static void expect_dur(const char *s, double want)
@@ -335,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_interp__syntax_corners),
 		cmocka_unit_test(test_interp__errors),
 		cmocka_unit_test(test_interp__go_durations),
+		cmocka_unit_test(test_interp__secret_pick),
 	};
 
 	return cmocka_run_group_tests_name("interp", tests, setup, teardown);

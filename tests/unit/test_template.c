@@ -89,7 +89,7 @@ static void test_template__defaults(void **state)
 	assert_int_equal(c->provisioners_count, 0);
 	assert_null(c->tests);
 	assert_false(c->promote.present);
-	assert_false(c->manifest.present);
+	assert_null(bk_build_manifest(c));
 	assert_null(c->promote.deprecate_at);
 	assert_int_equal(c->promote.region_kms_key_ids.count, 0);
 	assert_null(c->ssh_private_key_file);
@@ -254,8 +254,9 @@ static void check_full_sections(const bk_template *tpl, const bk_build_config *c
 	assert_int_equal(c->tests->checks[2].kind, BK_CHECK_FILE);
 	assert_string_equal(c->tests->checks[2].u.file.contains, "platform");
 	assert_string_equal(c->promote.ssm_parameter, "/images/platform/latest");
-	assert_true(c->manifest.present);
-	assert_string_equal(c->manifest.output, "manifest.json");
+	assert_non_null(bk_build_manifest(c));
+	assert_string_equal(bk_build_manifest(c)->output, "manifest.json");
+	assert_true(bk_build_manifest(c)->strip_path);
 	assert_true(has_warning(tpl, "post-processors[1]: post-processor \"checksum\" is ignored"));
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(c->builder, "ssh_pty"));
 }
@@ -346,7 +347,7 @@ static void test_template__bind(void **state)
 	assert_string_equal(bk_kv_get(&b->snapshot_tags, "Source"), "ami-0source");
 	assert_string_equal(bk_kv_get(&b->tags, "Base"), "golden-base");
 	assert_string_equal(b->ami_description, "from al2023-base (ami-0source)");
-	assert_string_equal(bk_kv_get(&b->manifest.custom_data, "source"), "ami-0source");
+	assert_string_equal(bk_kv_get(&bk_build_manifest(b)->custom_data, "source"), "ami-0source");
 	last = &b->provisioners[b->provisioners_count - 1];
 	assert_string_equal(last->u.shell.inline_lines.items[0], "echo instance i-0abc at 10.0.0.9:22");
 	/* the load-time config is untouched */

@@ -202,6 +202,11 @@ int bk_ssm_put_parameter(bk_aws *aws, const char *region, const char *name,
 /* DeleteParameter; one already gone counts as deleted. */
 int bk_ssm_delete_parameter(bk_aws *aws, const char *region, const char *name);
 
+/* Secrets Manager GetSecretValue of the current version (AWSCURRENT):
+ * the SecretString (a new string), for {{aws_secretsmanager}}. A secret
+ * with only a SecretBinary is BAKEAMI_EINVALID. */
+int bk_secrets_get_string(char **out, bk_aws *aws, const char *secret_id);
+
 /* ---- amazon-instance (ec2_register.c) ---------------------------------- */
 typedef struct {
 	const char *name;

@@ -262,7 +262,17 @@ void bk_bake_finish(bakeami_bake *b);
 
 /* ---- result.c ---- */
 int bk_result_build(bakeami_bake *b);
-int bk_manifest_write(bakeami_bake *b, const char *path);
+/* Appends b's build to Packer's manifest at path, with cfg's custom_data
+ * and strip_time (cfg may be NULL). */
+int bk_manifest_write(bakeami_bake *b, const char *path, const bk_manifest_cfg *cfg);
+/* Packer's artifact id: the sorted "region:ami" pairs joined by commas. */
+char *bk_artifact_id(const bakeami_bake *b);
+/* ---- post_process.c: the template's post-processors, once the image
+ * exists (after cleanup, as Packer runs them after the builder) ---- */
+int bk_post_process(bakeami_bake *b);
+/* stage_provision.c: PACKER_BUILD_NAME, PACKER_BUILDER_TYPE, PACKER_RUN_UUID
+ * and BAKEAMI_RUN_ID, for what runs provisioners and post-processors. */
+int bk_provision_env(bk_kv *env, const bakeami_bake *b);
 
 /* Time-to-live of every resource, written in the bakeami:expires tag. */
 #define BK_RESOURCE_TTL_S (6 * 3600)

@@ -201,21 +201,39 @@ static int run_machine(bakeami_bake *b)
 	return b->rc;
 }
 
-/* Outputs are written after cleanup, so they report what was cleaned; a
- * manifest, as Packer's, only for a run that succeeded with an image. */
+/* --manifest F, unless a manifest post-processor wrote that file already. */
+static bool manifest_written(const bakeami_bake *b)
+{
+	for (size_t i = 0; b->kind != BK_RUN_PROMOTION && i < b->cfg->post_processors_count; i++) {
+		const bk_post_processor *pp = &b->cfg->post_processors[i];
+		if (pp->is_manifest && strcmp(pp->manifest.output ? pp->manifest.output
+					      : BK_MANIFEST_DEFAULT, b->opts.manifest_path) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Outputs are written after cleanup, so they report what was cleaned; the
+ * post-processors and a manifest, as Packer's, only for a run that
+ * succeeded with an image (a promotion of an earlier image runs none). */
 void bk_bake_finish(bakeami_bake *b)
 {
+	bool image = b->rc == 0 && b->amis.count && b->cfg;
 	int rc = 0;
 
-	if (b->opts.manifest_path && b->rc == 0 && b->amis.count) {
+	if (image && b->kind != BK_RUN_PROMOTION && (rc = bk_post_process(b)) < 0) {
+		bk_bake_fail(b, rc);
+		bk_emit(b, BAKEAMI_EVENT_ERROR, 0, "%s (the image stays)", b->error);
+	}
+	if (b->opts.manifest_path && image && b->rc == 0 && !manifest_written(b)) {
 		if (b->manifest_mu)   /* builds of one run append to one manifest */
 			pthread_mutex_lock(b->manifest_mu);
-		rc = bk_manifest_write(b, b->opts.manifest_path);
+		rc = bk_manifest_write(b, b->opts.manifest_path, bk_build_manifest(b->cfg));
 		if (b->manifest_mu)
 			pthread_mutex_unlock(b->manifest_mu);
+		if (rc < 0)
+			bk_bake_fail(b, rc);
 	}
-	if (rc < 0)
-		bk_bake_fail(b, rc);
 	if (b->opts.junit_path && b->tests_report &&
 	    (rc = bk_junit_write(b->tests_report, b->opts.junit_path)) < 0)
 		bk_bake_fail(b, rc);

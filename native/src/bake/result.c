@@ -167,7 +167,7 @@ static int by_string(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static char *artifact_id(const bakeami_bake *b)
+char *bk_artifact_id(const bakeami_bake *b)
 {
 	bk_strv pairs = BK_STRV_INIT;
 	bk_buf out = BK_BUF_INIT;
@@ -188,19 +188,37 @@ static char *artifact_id(const bakeami_bake *b)
 	return bk_buf_detach(&out);
 }
 
-static cJSON *manifest_build(const bakeami_bake *b)
+/* custom_data as Packer writes it: the map, or null when there is none. */
+static cJSON *custom_data(const bk_manifest_cfg *m)
+{
+	cJSON *o;
+
+	if (!m || !m->custom_data.count)
+		return cJSON_CreateNull();
+	if (!(o = cJSON_CreateObject()))
+		return NULL;
+	for (size_t i = 0; i < m->custom_data.count; i++)
+		cJSON_AddStringToObject(o, m->custom_data.keys[i], m->custom_data.vals[i]);
+	return o;
+}
+
+/* One build's entry. An amazon artifact has no files, so strip_path
+ * changes nothing; strip_time leaves build_time out (Packer's 0,
+ * omitempty). */
+static cJSON *manifest_build(const bakeami_bake *b, const bk_manifest_cfg *m)
 {
 	cJSON *e = cJSON_CreateObject();
-	char *artifact = artifact_id(b);
+	char *artifact = bk_artifact_id(b);
 
 	if (e && artifact) {
 		cJSON_AddStringToObject(e, "name", b->cfg->build_name);
 		cJSON_AddStringToObject(e, "builder_type", b->cfg->builder_type);
-		cJSON_AddNumberToObject(e, "build_time", (double)(long)bk_wall());
+		if (!m || !m->strip_time)
+			cJSON_AddNumberToObject(e, "build_time", (double)(long)bk_wall());
 		cJSON_AddNullToObject(e, "files");
 		cJSON_AddStringToObject(e, "artifact_id", artifact);
 		cJSON_AddStringToObject(e, "packer_run_uuid", b->run_id);
-		cJSON_AddItemToObject(e, "custom_data", cJSON_CreateObject());
+		cJSON_AddItemToObject(e, "custom_data", custom_data(m));
 	}
 	free(artifact);
 	return e;
@@ -224,10 +242,10 @@ static cJSON *manifest_load(const char *path)
 	return m;
 }
 
-int bk_manifest_write(bakeami_bake *b, const char *path)
+int bk_manifest_write(bakeami_bake *b, const char *path, const bk_manifest_cfg *cfg)
 {
-	cJSON *m = manifest_load(path), *build = manifest_build(b);
-	char *text;
+	cJSON *m = manifest_load(path), *build = manifest_build(b, cfg);
+	char *text, *masked;
 	int rc;
 
 	if (!m || !build) {
@@ -240,9 +258,11 @@ int bk_manifest_write(bakeami_bake *b, const char *path)
 	cJSON_AddStringToObject(m, "last_run_uuid", b->run_id);
 	text = cJSON_Print(m);
 	cJSON_Delete(m);
-	if (!text)
-		return bk_oom();
-	rc = bk_file_write(path, text, strlen(text), 0644);
+	masked = text ? bk_mask(b, text) : NULL;   /* custom_data may quote a secret */
 	free(text);
+	if (!masked)
+		return bk_oom();
+	rc = bk_file_write(path, masked, strlen(masked), 0644);
+	free(masked);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include "../provision/provision.h"
 #include "bake.h"
 
-static int build_env(bk_kv *env, const bakeami_bake *b)
+int bk_provision_env(bk_kv *env, const bakeami_bake *b)
 {
 	int rc;
 
@@ -158,7 +158,7 @@ int bk_stage_provision(bakeami_bake *b)
 {
 	bk_kv env = BK_KV_INIT;
 	bk_strv files = BK_STRV_INIT;
-	int rc = build_env(&env, b), tidy;
+	int rc = bk_provision_env(&env, b), tidy;
 
 	if (rc == 0 && b->cfg->provisioners_count)
 		rc = make_logs_dir(b);

@@ -9,18 +9,54 @@
 
 static bk_template_source source_of(const bakeami_options *o)
 {
-	bk_template_source src = {o->template_path, o->var_files, o->var_files_count,
-				  o->vars, o->vars_count, o->build, o->only, o->only_count,
-				  o->except, o->except_count, o->force};
+	bk_template_source src = {.path = o->template_path, .var_files = o->var_files,
+				  .var_files_count = o->var_files_count, .vars = o->vars,
+				  .vars_count = o->vars_count, .build = o->build, .only = o->only,
+				  .only_count = o->only_count, .except = o->except,
+				  .except_count = o->except_count, .force = o->force};
 	return src;
+}
+
+/* {{aws_secretsmanager}} in the variables: read with a client of its own
+ * (the bake's is made once the template is loaded), from the options'
+ * credentials, else the chain, and the options' region, else AWS_REGION or
+ * the profile's, as Packer's SDK session. Made on the first read. */
+typedef struct {
+	const bakeami_options *o;
+	bk_aws *aws;
+} secret_reader;
+
+static int read_secret(char **out, const char *name, void *payload)
+{
+	secret_reader *r = payload;
+	int rc;
+
+	if (!r->aws) {
+		bk_aws_config ac = {0};
+		ac.access_key_id = r->o->access_key_id;
+		ac.secret_access_key = r->o->secret_access_key;
+		ac.session_token = r->o->session_token;
+		ac.region = r->o->region;
+		if ((rc = bk_aws_new(&r->aws, &ac)) < 0)
+			return bk_err_wrap(rc, "reading secret %s", name);
+	}
+	if ((rc = bk_secrets_get_string(out, r->aws, name)) < 0)
+		return bk_err_wrap(rc, "reading secret %s", name);
+	return 0;
 }
 
 /* The validation pass; its notes are added to warnings once each. */
 static int validate_into(bk_template **out, const bakeami_options *o, bk_strv *warnings)
 {
 	bk_template_source src = source_of(o);
+	secret_reader reader = {o, NULL};
 	bk_strv mine = BK_STRV_INIT;
-	int rc = bk_template_validate(out, &mine, &src);
+	int rc;
+
+	src.secret = read_secret;
+	src.secret_payload = &reader;
+	rc = bk_template_validate(out, &mine, &src);
+	bk_aws_free(reader.aws);
 
 	for (size_t i = 0; i < mine.count; i++) {
 		size_t j = 0;
@@ -54,8 +90,14 @@ int bk_bake_validate(bk_template **out, const bakeami_options *o, const bk_logge
 int bk_bake_select(bk_build_list *out, const bakeami_options *o)
 {
 	bk_template_source src = source_of(o);
+	secret_reader reader = {o, NULL};
+	int rc;
 
-	return bk_template_select(out, &src);
+	src.secret = read_secret;   /* the names may use variables */
+	src.secret_payload = &reader;
+	rc = bk_template_select(out, &src);
+	bk_aws_free(reader.aws);
+	return rc;
 }
 
 /* Output files are written after cleanup; a bad path found then would fail
@@ -97,7 +139,7 @@ static int output_file_ready(const char *path, const char *option)
 	if (n && path[n - 1] == '/')
 		return bk_err(BAKEAMI_EINVALID, "%s %s: names a folder, not a file", option, path);
 	if (stat(path, &st) != 0)
-		return 0;
+		return output_ready(path, option);   /* a new file: its folder made now */
 	if (!S_ISREG(st.st_mode))
 		return bk_err(BAKEAMI_EINVALID, "%s %s: is %s, not a file", option, path,
 			      S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
@@ -106,14 +148,26 @@ static int output_file_ready(const char *path, const char *option)
 	return output_ready(path, option);
 }
 
-static int outputs_ready(const bakeami_options *o)
+/* The manifest post-processors' files too: they are written after the
+ * image exists. */
+static int outputs_ready(const bakeami_options *o, const bk_build_config *c)
 {
 	int rc;
 
 	if ((rc = output_file_ready(o->manifest_path, "manifest_path")) < 0 ||
-	    (rc = output_file_ready(o->result_path, "result_path")) < 0)
+	    (rc = output_file_ready(o->result_path, "result_path")) < 0 ||
+	    (rc = output_file_ready(o->junit_path, "junit_path")) < 0)
 		return rc;
-	return output_file_ready(o->junit_path, "junit_path");
+	for (size_t i = 0; i < c->post_processors_count; i++) {
+		const bk_post_processor *pp = &c->post_processors[i];
+		char *what = pp->is_manifest ? bk_sprintf("%s.output", pp->path) : NULL;
+		rc = !pp->is_manifest ? 0 : what ? output_file_ready(pp->manifest.output
+				? pp->manifest.output : BK_MANIFEST_DEFAULT, what) : bk_oom();
+		free(what);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* The provisioning logs' folder is made at PROVISION; what would stop
@@ -192,7 +246,8 @@ int bk_stage_validate(bakeami_bake *b)
 
 	/* A promotion's VALIDATE has loaded it already, to check it first. */
 	if ((!b->tpl && (rc = bk_bake_validate(&b->tpl, &b->opts, &log)) < 0) ||
-	    (rc = outputs_ready(&b->opts)) < 0 || (rc = log_dir_ready(b)) < 0)
+	    (rc = outputs_ready(&b->opts, bk_template_config(b->tpl))) < 0 ||
+	    (rc = log_dir_ready(b)) < 0)
 		return rc;
 	sec = bk_template_secrets(b->tpl);
 	for (size_t i = 0; i < sec->count; i++)
@@ -222,20 +277,45 @@ static void validate_emit(bk_log_level level, const char *msg, void *payload)
 	free(json);
 }
 
-/* Every selected build, each its own plan; the notes once. */
-static int validate_builds(const bakeami_options *opts, const bk_logger *log)
+/* Adds tpl's build (and, the first time, the variables) to dump. */
+static int dump_add(cJSON *dump, const bk_template *tpl)
 {
-	bk_build_list builds;
-	bk_strv warnings = BK_STRV_INIT;
+	cJSON *build = NULL, *vars = NULL;
 	int rc;
 
-	if ((rc = bk_bake_select(&builds, opts)) < 0)
+	if (!cJSON_GetObjectItemCaseSensitive(dump, "variables")) {
+		if ((rc = bk_template_dump_vars(&vars, tpl)) < 0)
+			return rc;
+		cJSON_AddItemToObject(dump, "variables", vars);
+	}
+	if ((rc = bk_template_dump(&build, tpl)) < 0)
 		return rc;
-	for (size_t i = 0; rc == 0 && i < builds.count; i++) {
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(dump, "builds"), build);
+	return 0;
+}
+
+/* Every selected build (or opts->build), each its own plan, added to dump
+ * (may be NULL); the notes once. */
+static int validate_builds(const bakeami_options *opts, const bk_logger *log, cJSON *dump)
+{
+	bk_build_list builds = {0};
+	bk_build_info one_build = {.name = (char *)opts->build};
+	bk_strv warnings = BK_STRV_INIT;
+	const bk_build_info *items = &one_build;
+	size_t n = 1;
+	int rc = 0;
+
+	if (!opts->build && (rc = bk_bake_select(&builds, opts)) < 0)
+		return rc;
+	if (!opts->build)
+		items = builds.items, n = builds.count;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		bakeami_options one = *opts;
 		bk_template *tpl = NULL;
-		one.build = builds.items[i].name;
+		one.build = items[i].name;
 		rc = validate_into(&tpl, &one, &warnings);
+		if (rc == 0 && dump)
+			rc = dump_add(dump, tpl);
 		bk_template_free(tpl);
 	}
 	bk_build_list_free(&builds);
@@ -243,18 +323,39 @@ static int validate_builds(const bakeami_options *opts, const bk_logger *log)
 	return rc;
 }
 
-int bakeami_template_validate(const bakeami_options *opts)
+static int options_ok(const bakeami_options *opts)
 {
-	bk_template *tpl = NULL;
-	bk_logger log = {validate_emit, (void *)opts};
-	int rc;
-
 	if (!opts || !bk_options_size(opts->version) || !opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
-	if (!opts->build)
-		return validate_builds(opts, &log);
-	rc = bk_bake_validate(&tpl, opts, &log);
-	bk_template_free(tpl);
+	return 0;
+}
+
+int bakeami_template_validate(const bakeami_options *opts)
+{
+	bk_logger log = {validate_emit, (void *)opts};
+	int rc = options_ok(opts);
+
+	return rc < 0 ? rc : validate_builds(opts, &log, NULL);
+}
+
+int bakeami_template_dump_plan(char **out, const bakeami_options *opts)
+{
+	bk_logger log = {validate_emit, (void *)opts};
+	cJSON *dump;
+	int rc;
+
+	if (!out)
+		return bk_err(BAKEAMI_EINVALID, "bakeami_template_dump_plan: out is NULL");
+	*out = NULL;
+	if ((rc = options_ok(opts)) < 0)
+		return rc;
+	if (!(dump = cJSON_CreateObject()) || !cJSON_AddArrayToObject(dump, "builds")) {
+		cJSON_Delete(dump);
+		return bk_oom();
+	}
+	if ((rc = validate_builds(opts, &log, dump)) == 0 && !(*out = cJSON_Print(dump)))
+		rc = bk_oom();
+	cJSON_Delete(dump);
 	return rc;
 }
 

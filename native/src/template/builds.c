@@ -290,6 +290,10 @@ int bk_tpl_use_builder(bk_template *tpl, size_t index)
 	tpl->builder = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tpl->root, "builders"),
 					  (int)index);
 	snprintf(tpl->builder_path, sizeof(tpl->builder_path), "builders[%zu]", index);
+	tpl->build_name = NULL;
+	for (size_t i = 0; i < tpl->builds.count; i++)
+		if (tpl->builds.items[i].index == index)
+			tpl->build_name = tpl->builds.items[i].name;
 	return tpl->builder ? 0 : bk_err(BAKEAMI_ERROR, "internal error: no builders[%zu]", index);
 }
 

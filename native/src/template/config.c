@@ -773,8 +773,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	bk_tpl_provisioners_free(cfg);
 	bk_test_plan_free(cfg->tests);
 	bk_promote_plan_free(&cfg->promote);
-	free(cfg->manifest.output);
-	bk_kv_free(&cfg->manifest.custom_data);
+	bk_tpl_post_processors_free(cfg);
 	cJSON_Delete(cfg->builder);
 	cJSON_Delete(cfg->tests_json);
 	cJSON_Delete(cfg->decoded);

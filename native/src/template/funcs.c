@@ -229,11 +229,98 @@ static int fn_split(char **out, const bk_iparser *ps, const bk_ival *a, size_t n
 			"%s, only %lld values were found", idx, sep, count + 1);
 }
 
-static int fn_unsupported(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)
+/* ---- secret stores -------------------------------------------------- */
+
+/* A JSON secret must be an object of strings; *n its entries. */
+static int secret_object(const cJSON *j, const char *name, int *n)
+{
+	*n = 0;
+	if (!cJSON_IsObject(j))
+		return bk_err(BAKEAMI_EINVALID, "aws_secretsmanager: secret %s is JSON but not an "
+			      "object of strings", name);
+	for (const cJSON *it = j->child; it; it = it->next, (*n)++)
+		if (!cJSON_IsString(it))
+			return bk_err(BAKEAMI_EINVALID, "aws_secretsmanager: secret %s: \"%s\" is "
+				      "not a string", name, it->string);
+	return 0;
+}
+
+int bk_tpl_secret_pick(char **out, const char *secret, const char *name, const char *key)
+{
+	cJSON *j = cJSON_ParseWithOpts(secret, NULL, 1);
+	const cJSON *hit = NULL;
+	int n, rc;
+
+	*out = NULL;
+	if (!j)   /* plain text (Go's json.Valid fails): the value itself */
+		return ret(out, secret);
+	rc = secret_object(j, name, &n);
+	if (rc == 0 && !*key && n > 1)
+		rc = bk_err(BAKEAMI_EINVALID, "aws_secretsmanager: secret %s has %d values and no "
+			    "key was given (e.g. {{aws_secretsmanager `%s` `%s`}})", name, n, name,
+			    j->child->string);
+	else if (rc == 0 && !(hit = *key ? cJSON_GetObjectItemCaseSensitive(j, key) : j->child))
+		rc = bk_err(BAKEAMI_EINVALID, "aws_secretsmanager: no secret found for key \"%s\" "
+			    "in %s", key, name);
+	if (rc == 0)
+		rc = ret(out, hit->valuestring);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* {{aws_secretsmanager `name` [`key`]}}: Secrets Manager's current
+ * version, read where variables are set (as Packer); the value is then a
+ * secret, masked wherever it would be printed. */
+static int fn_secretsmanager(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)
+{
+	const char *key = n > 1 ? a[1].s : "";
+	char *raw = NULL;
+	int rc;
+
+	if (!ps->in->allow_env)
+		return bk_tpl_iperr(ps, "AWS Secrets Manager is only allowed in the variables "
+				"section (as in Packer): declare a variable with the default "
+				"\"{{aws_secretsmanager `%s`}}\" and use {{user `name`}} here", a[0].s);
+	if (!ps->in->secret)
+		return bk_tpl_iperr(ps, "aws_secretsmanager cannot be read here");
+	if (!*a[0].s)
+		return bk_tpl_iperr(ps, "aws_secretsmanager needs the secret's name or ARN");
+	if ((rc = ps->in->secret(&raw, a[0].s, ps->in->secret_payload)) < 0)
+		return bk_tpl_iperr(ps, "%s", bk_err_msg());
+	rc = bk_tpl_secret_pick(out, raw, a[0].s, key);
+	if (raw)
+		memset(raw, 0, strlen(raw));
+	free(raw);
+	if (rc < 0)
+		return bk_tpl_iperr(ps, "%s", bk_err_msg());
+	if (ps->in->secrets && **out && bk_strv_push(ps->in->secrets, *out) < 0)
+		return OOM();
+	return 0;
+}
+
+/* Packer's functions bakeami does not have, each with the reason. */
+static int fn_vault(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)
 {
 	(void)out, (void)a, (void)n;
-	return bk_tpl_iperr(ps, "this function is not supported by bakeami: pass the value "
-			"with -var or a variable default using env");
+	return bk_tpl_iperr(ps, "vault is not supported by bakeami: it would need a Vault "
+			"client and VAULT_TOKEN on every agent; read the secret in the job "
+			"(Jenkins' withVault or the vault CLI) and pass it with -var, the variable "
+			"listed in sensitive-variables");
+}
+
+static int fn_consul_key(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)
+{
+	(void)out, (void)a, (void)n;
+	return bk_tpl_iperr(ps, "consul_key is not supported by bakeami: it would need a "
+			"Consul agent reachable from every agent; read the key in the job "
+			"(consul kv get) and pass it with -var");
+}
+
+static int fn_sed(char **out, const bk_iparser *ps, const bk_ival *a, size_t n)
+{
+	(void)out, (void)a, (void)n;
+	return bk_tpl_iperr(ps, "template function `sed` was removed from Packer (1.6.6 "
+			"refuses it too): use `replace` or `replace_all` instead");
 }
 
 /* {{build `Name`}}: what Packer gives provisioners. */
@@ -286,11 +373,11 @@ static const bk_ifunc funcs[] = {
 	{"split", 3, "ssi", fn_split},
 	{"build", 1, "s", fn_build},
 	{"packer_version", 0, "", fn_packer_version},
-	/* Packer has these; they reach outside services. */
-	{"vault", 0, "ss", fn_unsupported},
-	{"consul_key", 0, "s", fn_unsupported},
-	{"aws_secretsmanager", 0, "ss", fn_unsupported},
-	{"sed", 0, "ss", fn_unsupported},
+	{"aws_secretsmanager", 1, "ss", fn_secretsmanager},
+	/* Packer has these; bakeami refuses them, saying why. */
+	{"vault", 0, "ss", fn_vault},
+	{"consul_key", 0, "s", fn_consul_key},
+	{"sed", 0, "ss", fn_sed},
 };
 
 const bk_ifunc *bk_tpl_ifunc_find(const char *name)

@@ -517,7 +517,8 @@ void bk_interp_init(bk_interp *in, const bk_template *tpl, const bk_build_vars *
 	in->user = tpl_user;
 	in->user_payload = (void *)tpl;
 	in->build_type = type ? type : "";
-	in->build_name = name ? name : in->build_type;
+	in->build_name = tpl->builder && tpl->build_name ? tpl->build_name
+			 : name ? name : in->build_type;
 	in->template_dir = tpl->dir;
 	in->pwd = tpl->pwd;
 	in->run_id = bv && bv->run_id ? bv->run_id : tpl->run_id;

@@ -68,15 +68,23 @@ static const pkey file_keys[] = {META_KEYS,
 	{"generated", 'b', FI(generated)}, {"content", 's', FI(content)}, {NULL, 0, 0}};
 /* Packer's shell-local keys: bakeami acts on those with a field and
  * type-checks the others (the rest of Packer's shell-local). */
-static const pkey local_keys[] = {META_KEYS,
-	{"command", 'l', LO(inline_lines)}, {"inline", 'v', LO(inline_lines)},
-	{"script", 'l', LO(scripts)}, {"scripts", 'v', LO(scripts)},
-	{"inline_shebang", 's', LO(inline_shebang)},
-	{"environment_vars", 'v', LO(environment_vars)}, {"env", 'k', LO(env)},
-	{"valid_exit_codes", 'n', LO(valid_exit_codes)},
-	{"execute_command", 'v', NONE}, {"env_var_format", 's', NONE},
-	{"only_on", 'v', NONE}, {"tempfile_extension", 's', NONE},
-	{"use_linux_pathing", 'b', NONE}, {NULL, 0, 0}};
+#define LOCAL_KEYS \
+	{"command", 'l', LO(inline_lines)}, {"inline", 'v', LO(inline_lines)}, \
+	{"script", 'l', LO(scripts)}, {"scripts", 'v', LO(scripts)}, \
+	{"inline_shebang", 's', LO(inline_shebang)}, \
+	{"environment_vars", 'v', LO(environment_vars)}, \
+	{"valid_exit_codes", 'n', LO(valid_exit_codes)}, \
+	{"execute_command", 'v', NONE}, {"env_var_format", 's', NONE}, \
+	{"only_on", 'v', NONE}, {"tempfile_extension", 's', NONE}, \
+	{"use_linux_pathing", 'b', NONE}
+static const pkey local_keys[] = {META_KEYS, LOCAL_KEYS, {"env", 'k', LO(env)},
+	{NULL, 0, 0}};
+/* The shell-local post-processor: the same body (Packer's sdk shell-local
+ * Config, which has no env map), and what Packer's core reads of every
+ * post-processor. */
+static const pkey local_pp_keys[] = {{"type", 's', NONE}, {"name", 's', NONE},
+	{"only", 'v', NONE}, {"except", 'v', NONE}, {"keep_input_artifact", 'b', NONE},
+	LOCAL_KEYS, {NULL, 0, 0}};
 #define PUPPET_KEYS {"facter", 'k', PU(facter)}, \
 	{"extra_arguments", 'v', PU(extra_arguments)}, \
 	{"execute_command", 's', PU(execute_command)}, {"prevent_sudo", 'b', PU(prevent_sudo)}, \
@@ -685,7 +693,7 @@ static void puppet_free(bk_prov_puppet_cfg *pu)
 	bk_strv_free(&pu->module_paths);
 }
 
-static void prov_free(bk_provisioner *pv)
+void bk_tpl_provisioner_free(bk_provisioner *pv)
 {
 	bk_prov_shell_cfg *sh = &pv->u.shell;
 	bk_prov_file_cfg *f = &pv->u.file;
@@ -824,8 +832,10 @@ static int build_one(bk_cfg_ctx *c, const cJSON *src, size_t idx)
 		pv.rendered = p.obj;   /* kept for the inputs digest */
 		p.obj = NULL;
 		rc = push(c, &pv);
+	} else if (rc == 0) {
+		bk_tpl_decoded_forget(c->cfg, path);
 	}
-	prov_free(&pv);
+	bk_tpl_provisioner_free(&pv);
 	cJSON_Delete(p.obj);
 	return rc;
 }
@@ -845,6 +855,26 @@ int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list)
 	return rc;
 }
 
+int bk_tpl_local_pp_build(bk_cfg_ctx *c, cJSON *rendered, const char *path,
+			  bk_provisioner *out)
+{
+	prov p = {c, rendered, path, "a shell-local post-processor", out};
+	int n = !!get(&p, "command") + !!get(&p, "inline") + !!get(&p, "script") +
+		!!get(&p, "scripts");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->type = BK_PROV_SHELL_LOCAL;
+	if (!(out->type_name = bk_strdup("shell-local")) || !(out->path = bk_strdup(path)))
+		return bk_oom();
+	if ((rc = read_keys(&p, local_pp_keys, true)) != 0)
+		return rc;
+	if (n != 1)   /* Packer's rule for the post-processor */
+		return bk_tpl_err(c->file, path, "a shell-local post-processor needs exactly one "
+				  "of command, inline, script or scripts (found %d), as in Packer", n);
+	return check_local(&p);
+}
+
 const char *bk_tpl_prov_kind(size_t i, bk_prov_type *type)
 {
 	if (i >= BK_ARRAY_SIZE(kinds))
@@ -856,7 +886,7 @@ const char *bk_tpl_prov_kind(size_t i, bk_prov_type *type)
 void bk_tpl_provisioners_free(bk_build_config *cfg)
 {
 	for (size_t i = 0; i < cfg->provisioners_count; i++)
-		prov_free(&cfg->provisioners[i]);
+		bk_tpl_provisioner_free(&cfg->provisioners[i]);
 	free(cfg->provisioners);
 	cfg->provisioners = NULL;
 	cfg->provisioners_count = 0;

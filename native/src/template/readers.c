@@ -51,6 +51,19 @@ static int decoded(const cJSON **out, const bk_cfg_ctx *c, const cJSON *v, const
 	return 0;
 }
 
+void bk_tpl_decoded_forget(bk_build_config *cfg, const char *path)
+{
+	size_t n = strlen(path);
+	cJSON *it = cfg->decoded ? cfg->decoded->child : NULL;
+
+	while (it) {
+		cJSON *next = it->next;
+		if (strncmp(it->string, path, n) == 0 && (it->string[n] == '.' || it->string[n] == '['))
+			cJSON_Delete(cJSON_DetachItemViaPointer(cfg->decoded, it));
+		it = next;
+	}
+}
+
 int bk_tpl_get_str(char **out, const bk_cfg_ctx *c, const cJSON *v, const char *path)
 {
 	const cJSON *d;

@@ -3,9 +3,9 @@
  * tests are parsed by the verify module into its bk_test_plan, promote
  * checked for shape and kept as rendered JSON. Post-processors are read as
  * Packer 1.6.6 reads them: a name or an object, a nested array a sequence;
- * a type Packer does not have is an error, as in Packer. "manifest" is read
- * into cfg->manifest; shell-local's keys are checked; the other Packer
- * types are noted and skipped.
+ * a type Packer does not have is an error, as in Packer. "manifest" and
+ * "shell-local" go into cfg->post_processors, which the bake runs once the
+ * image exists; the other Packer types are noted and skipped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,11 +166,11 @@ int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote)
 	return rc;
 }
 
-static int read_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path)
+static int read_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path,
+			 bk_manifest_cfg *mf)
 {
 	static const char *const keys[] = {"type", "name", "output", "strip_path",
 		"strip_time", "custom_data", "keep_input_artifact", "only", "except", NULL};
-	bk_manifest_cfg *mf = &c->cfg->manifest;
 	int rc = bk_tpl_only_keys(c, m, path, keys, "a manifest post-processor");
 
 	if (rc == 0)
@@ -181,28 +181,52 @@ static int read_manifest(const bk_cfg_ctx *c, const cJSON *m, const char *path)
 		rc = bk_tpl_get_opt(&mf->strip_time, c, m, "strip_time", path, 'b');
 	if (rc == 0)
 		rc = bk_tpl_get_opt(&mf->custom_data, c, m, "custom_data", path, 'k');
-	mf->present = 1;
+	if (rc == 0 && mf->output && !*mf->output) {   /* "" is Packer's default too */
+		free(mf->output);
+		mf->output = NULL;
+	}
 	return rc;
 }
 
-static int manifest(bk_cfg_ctx *c, const cJSON *pp, const char *path)
+static void pp_free(bk_post_processor *pp)
 {
-	cJSON *m = NULL;
-	int rc;
+	free(pp->path);
+	free(pp->manifest.output);
+	bk_kv_free(&pp->manifest.custom_data);
+	bk_tpl_provisioner_free(&pp->local);
+}
 
-	if (c->cfg->manifest.present) {
-		bk_tpl_warn(c->warnings, "%s: %s: only the first manifest post-processor is used",
-			c->file, path);
-		return 0;
+static int push_pp(bk_cfg_ctx *c, bk_post_processor *pp)
+{
+	bk_build_config *cfg = c->cfg;
+	bk_post_processor *arr = realloc(cfg->post_processors,
+					 (cfg->post_processors_count + 1) * sizeof(*arr));
+
+	if (!arr) {
+		pp_free(pp);
+		return bk_oom();
 	}
-	if (cJSON_IsString(pp)) {
-		c->cfg->manifest.present = 1;
-		return 0;
-	}
-	if ((rc = bk_interp_render_json(&m, c->in, pp, path)) == 0)
-		rc = read_manifest(c, m, path);
+	cfg->post_processors = arr;
+	arr[cfg->post_processors_count++] = *pp;
+	return 0;
+}
+
+/* "manifest", or an object: rendered, read, kept to run after the image. */
+static int manifest(bk_cfg_ctx *c, const cJSON *src, const char *path)
+{
+	bk_post_processor pp = {.is_manifest = true};
+	cJSON *m = NULL;
+	int rc = (pp.path = bk_strdup(path)) ? 0 : bk_oom();
+
+	if (rc == 0 && !cJSON_IsString(src) &&
+	    (rc = bk_interp_render_json(&m, c->in, src, path)) == 0)
+		rc = read_manifest(c, m, path, &pp.manifest);
 	cJSON_Delete(m);
-	return rc;
+	if (rc != 0) {
+		pp_free(&pp);
+		return rc;
+	}
+	return push_pp(c, &pp);
 }
 
 /* Packer 1.6.6's built-in post-processors (command/plugin.go). Debian's
@@ -214,45 +238,25 @@ static const char *const packer_pps[] = {"alicloud-import", "amazon-import", "ar
 	"googlecompute-import", "manifest", "shell-local", "ucloud-import", "vagrant",
 	"vagrant-cloud", "vsphere", "vsphere-template", "yandex-export", "yandex-import"};
 
-/* Packer's shell-local post-processor (packer-plugin-sdk/shell-local). */
-static int shell_local(bk_cfg_ctx *c, const cJSON *pp, const char *path)
+/* Packer's shell-local post-processor: the provisioner's reader, run on
+ * the agent once the image exists (bake/post_process.c). */
+static int shell_local(bk_cfg_ctx *c, const cJSON *src, const char *path)
 {
-	static const char *const keys[] = {"type", "name", "only", "except",
-		"keep_input_artifact", "command", "inline", "script", "scripts",
-		"environment_vars", "env_var_format", "execute_command", "inline_shebang",
-		"only_on", "tempfile_extension", "use_linux_pathing", "valid_exit_codes", NULL};
-	static const struct { const char *key; char kind; } types[] = {
-		{"command", 's'}, {"inline", 'v'}, {"script", 's'}, {"scripts", 'v'},
-		{"environment_vars", 'v'}, {"env_var_format", 's'}, {"execute_command", 'v'},
-		{"inline_shebang", 's'}, {"only_on", 'v'}, {"tempfile_extension", 's'},
-		{"use_linux_pathing", 'b'}, {"valid_exit_codes", 'n'},
-		{"keep_input_artifact", 'b'}};
+	bk_post_processor pp = {.is_manifest = false};
 	cJSON *m = NULL;
-	int rc = bk_interp_render_json(&m, c->in, pp, path), n = 0;
+	int rc = (pp.path = bk_strdup(path)) ? 0 : bk_oom();
 
-	if (rc == 0)
-		rc = bk_tpl_only_keys(c, m, path, keys, "a shell-local post-processor");
-	for (size_t i = 0; rc == 0 && i < BK_ARRAY_SIZE(types); i++) {
-		union { char *s; int b; bk_strv v; bk_intv n; } tmp;
-		memset(&tmp, 0, sizeof(tmp));
-		rc = bk_tpl_get_opt(&tmp, c, m, types[i].key, path, types[i].kind);
-		if (types[i].kind == 's')
-			free(tmp.s);
-		else if (types[i].kind == 'v')
-			bk_strv_free(&tmp.v);
-		else if (types[i].kind == 'n')
-			free(tmp.n.items);
-	}
-	for (size_t i = 0; i < 4; i++)
-		n += cJSON_GetObjectItemCaseSensitive(m, types[i].key) != NULL;
-	if (rc == 0 && n != 1)
-		rc = bk_tpl_err(c->file, path, "a shell-local post-processor needs exactly one of "
-				"command, inline, script or scripts (found %d), as in Packer", n);
-	if (rc == 0)
-		bk_tpl_warn(c->warnings, "%s: %s: the shell-local post-processor is checked but "
-			"not run by bakeami yet", c->file, path);
+	if (rc == 0 && !cJSON_IsObject(src))
+		rc = bk_tpl_err(c->file, path, "a shell-local post-processor needs command, "
+				"inline, script or scripts: give it as an object");
+	if (rc == 0 && (rc = bk_interp_render_json(&m, c->in, src, path)) == 0)
+		rc = bk_tpl_local_pp_build(c, m, path, &pp.local);
 	cJSON_Delete(m);
-	return rc;
+	if (rc != 0) {
+		pp_free(&pp);
+		return rc;
+	}
+	return push_pp(c, &pp);
 }
 
 static int pp_type(const bk_cfg_ctx *c, const char *type, const char *path)
@@ -322,6 +326,23 @@ static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
 	bk_tpl_warn(c->warnings, "%s: %s: post-processor \"%s\" is ignored by bakeami", c->file,
 		path, type);
 	return 0;
+}
+
+void bk_tpl_post_processors_free(bk_build_config *cfg)
+{
+	for (size_t i = 0; i < cfg->post_processors_count; i++)
+		pp_free(&cfg->post_processors[i]);
+	free(cfg->post_processors);
+	cfg->post_processors = NULL;
+	cfg->post_processors_count = 0;
+}
+
+const bk_manifest_cfg *bk_build_manifest(const bk_build_config *c)
+{
+	for (size_t i = 0; c && i < c->post_processors_count; i++)
+		if (c->post_processors[i].is_manifest)
+			return &c->post_processors[i].manifest;
+	return NULL;
 }
 
 int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps)

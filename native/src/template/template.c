@@ -93,23 +93,36 @@ static int collect_secrets(bk_template *tpl)
 	return rc;
 }
 
+/* Every occurrence of v in *msg replaced by <sensitive>. */
+static void mask_one(char **msg, const char *v)
+{
+	char *hit, *tmp;
+
+	while (*msg && v && *v && (hit = strstr(*msg, v))) {
+		*hit = '\0';
+		tmp = bk_sprintf("%s<sensitive>%s", *msg, hit + strlen(v));
+		free(*msg);
+		*msg = tmp;
+	}
+}
+
+char *bk_tpl_mask(const bk_template *tpl, const char *text)
+{
+	char *msg = bk_strdup(text);
+
+	for (size_t i = 0; msg && i < tpl->sensitive.count; i++)
+		mask_one(&msg, bk_kv_get(&tpl->vars, tpl->sensitive.items[i]));
+	for (size_t i = 0; msg && i < tpl->secrets.count; i++)
+		mask_one(&msg, tpl->secrets.items[i]);
+	return msg;
+}
+
 /* Messages may quote a rendered value; the caller has no handle to mask
  * them with when loading fails, so sensitive values are masked here. */
 int bk_template_mask_error(const bk_template *tpl, int rc)
 {
-	char *msg = bk_strdup(bk_err_msg()), *tmp;
+	char *msg = bk_tpl_mask(tpl, bk_err_msg());
 
-	for (size_t i = 0; msg && i < tpl->sensitive.count; i++) {
-		const char *v = bk_kv_get(&tpl->vars, tpl->sensitive.items[i]);
-		char *hit;
-		while (v && *v && (hit = strstr(msg, v))) {
-			*hit = '\0';
-			tmp = bk_sprintf("%s<sensitive>%s", msg, hit + strlen(v));
-			free(msg);
-			if (!(msg = tmp))
-				break;
-		}
-	}
 	if (msg)
 		bk_err(rc, "%s", msg);
 	free(msg);
@@ -126,6 +139,8 @@ static int load_builds(bk_template *tpl, const bk_template_source *src)
 	tpl->start = bk_wall();
 	bk_uuid4(tpl->run_id);
 	tpl->force = src->force;
+	tpl->secret = src->secret;
+	tpl->secret_payload = src->secret_payload;
 	if (!(tpl->path = bk_strdup(src->path)))
 		return bk_oom();
 	if ((rc = locate(tpl, src->path)) != 0)

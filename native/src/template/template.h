@@ -25,6 +25,10 @@
 typedef struct bk_template bk_template;
 typedef struct bk_test_plan bk_test_plan;   /* the tests section: verify/verify.h */
 
+/* {{aws_secretsmanager}}: the SecretString of secret `name` (a new string
+ * in *out), read by the layer that may call AWS (template/ makes none). */
+typedef int (*bk_secret_fn)(char **out, const char *name, void *payload);
+
 typedef struct {
 	const char *path;
 	const char *const *var_files; size_t var_files_count;
@@ -34,6 +38,8 @@ typedef struct {
 	const char *const *only; size_t only_count;     /* exact build names, as Packer's -only */
 	const char *const *except; size_t except_count;
 	int force;                  /* Packer's -force: force_deregister + force_delete_snapshot */
+	bk_secret_fn secret;        /* NULL: aws_secretsmanager is refused */
+	void *secret_payload;
 } bk_template_source;
 
 /* One builder of the template, as a build (builds.c). */
@@ -70,6 +76,13 @@ int bk_template_check_syntax(const bk_template_source *src);
  * "default"|null, "required", "sensitive"}], "builders":[{"name","type"}],
  * "provisioners":["type", ...]}. Variables are not resolved. */
 int bk_template_inspect(char **out, const bk_template_source *src);
+
+/* `bakeami validate --dump-plan` (dump.c): the loaded build as {"name",
+ * "type", "provisioners": [{"path", "type"}], "values": {JSON path: value
+ * as decoded, defaults added}}, secrets masked; and the resolved user
+ * variables as {name: value}. New items. */
+int bk_template_dump(cJSON **out, const bk_template *tpl);
+int bk_template_dump_vars(cJSON **out, const bk_template *tpl);
 
 /* Errors are BAKEAMI_EINVALID with "<file>: <json.path>: <what>" or, for
  * JSON syntax, "<file>:<line>:<col>: <what>". */
@@ -230,13 +243,22 @@ typedef struct {
 	double max_age_s;            /* 0: any age */
 } bk_reuse_plan;
 
-/* The manifest post-processor (Packer's), the only one bakeami acts on. */
+/* A manifest post-processor (Packer's): its file and what each entry holds. */
 typedef struct {
-	int present;
-	char *output;                /* NULL: unset */
+	char *output;                /* NULL: unset, Packer's packer-manifest.json */
 	int strip_path, strip_time;
 	bk_kv custom_data;
 } bk_manifest_cfg;
+
+/* A post-processor this build runs after its image exists, in template
+ * order (those only/except leave out are not listed): a manifest, or a
+ * shell-local read with the shell-local provisioner's keys. */
+typedef struct {
+	char *path;                  /* "post-processors[0][1]", for messages */
+	bool is_manifest;
+	bk_manifest_cfg manifest;
+	bk_provisioner local;        /* shell-local: type BK_PROV_SHELL_LOCAL */
+} bk_post_processor;
 
 typedef struct {
 	/* builder identity */
@@ -296,7 +318,7 @@ typedef struct {
 	bk_provisioner *provisioners; size_t provisioners_count;
 	bk_test_plan *tests;                 /* parsed by the verify layer; NULL if absent */
 	bk_promote_plan promote;             /* promote block and the builder keys it reads */
-	bk_manifest_cfg manifest;            /* post-processors: the manifest's options */
+	bk_post_processor *post_processors; size_t post_processors_count;
 	char *template_path, *template_dir;
 	/* ---- added by the template module ---- */
 	cJSON *builder;                      /* the whole rendered builder object (owned):
@@ -325,6 +347,12 @@ typedef struct {
 	cJSON *decoded;                      /* JSON path -> the value as decoded
 					      * (Packer's rules), for --dump-plan */
 } bk_build_config;
+
+/* The first manifest post-processor, whose custom_data and strip_time
+ * --manifest F also uses; NULL when there is none. */
+const bk_manifest_cfg *bk_build_manifest(const bk_build_config *c);
+/* Packer's default manifest output, relative to the working directory. */
+#define BK_MANIFEST_DEFAULT "packer-manifest.json"
 
 /* Is it an amazon-instance build (bundled to S3, registered)? */
 bool bk_build_is_instance(const bk_build_config *c);

@@ -30,7 +30,10 @@ struct bk_template {
 	bk_build_list builds;     /* the selected builds */
 	const cJSON *builder;     /* the builders[] item the plan is for (in root) */
 	char builder_path[32];    /* "builders[1]", for messages */
+	const char *build_name;   /* its name rendered (in builds): {{build_name}}, -only */
 	int force;                /* -force */
+	bk_secret_fn secret;      /* src->secret, for the variables */
+	void *secret_payload;
 };
 
 /* Known top-level keys only, description/min_packer_version strings. */
@@ -38,6 +41,9 @@ int bk_tpl_check_top(bk_template *tpl);
 /* Load into a zeroed tpl (the caller frees it, also after a failure). */
 int bk_tpl_load(bk_template *tpl, const bk_template_source *src);
 
+/* text with every sensitive value and secret replaced by <sensitive>; a
+ * new string (NULL: no memory). */
+char *bk_tpl_mask(const bk_template *tpl, const char *text);
 /* Replace sensitive values in the current error message; returns rc. */
 int bk_template_mask_error(const bk_template *tpl, int rc);
 
@@ -73,6 +79,9 @@ struct bk_interp {
 	bool allow_env;            /* only while rendering variables */
 	bool keep_unknown;         /* leave {{.Path}} etc. for a later renderer */
 	bk_strv *warnings;         /* may be NULL */
+	bk_secret_fn secret;       /* aws_secretsmanager (with allow_env); may be NULL */
+	void *secret_payload;
+	bk_strv *secrets;          /* values read from secret stores go here, to be masked */
 };
 
 /* Render one string; errors are "<file>: <path>: <what>". */
@@ -117,6 +126,10 @@ typedef struct {
 	bk_ifn fn;
 } bk_ifunc;
 
+/* Packer's choice of a value from a SecretString: not JSON, as is; a JSON
+ * object of strings, the value of key, or of its only entry when key is
+ * empty. Errors name the secret. */
+int bk_tpl_secret_pick(char **out, const char *secret, const char *name, const char *key);
 /* NULL when no function has that name. */
 const bk_ifunc *bk_tpl_ifunc_find(const char *name);
 /* {{.SourceAMI}} etc.: 0 and *out, BK_KEEP, or an error. */
@@ -164,6 +177,12 @@ int bk_tpl_tests_build(bk_cfg_ctx *c, const cJSON *tests);
 int bk_tpl_promote_build(bk_cfg_ctx *c, const cJSON *promote);
 int bk_tpl_reuse_build(bk_cfg_ctx *c, const cJSON *reuse);
 int bk_tpl_post_processors_build(bk_cfg_ctx *c, const cJSON *pps);
+void bk_tpl_post_processors_free(bk_build_config *cfg);
+/* A rendered shell-local post-processor read into out with the shell-local
+ * provisioner's keys (provisioners.c), plus the post-processor's own. */
+int bk_tpl_local_pp_build(bk_cfg_ctx *c, cJSON *rendered, const char *path,
+			  bk_provisioner *out);
+void bk_tpl_provisioner_free(bk_provisioner *pv);
 
 /* ---- decode.c: Packer's decoding of one option ----------------------- */
 /* v decoded for a field of kind k as Packer's config.Decode does
@@ -177,6 +196,9 @@ char *bk_tpl_go_float(double d);
 /* Typed readers for rendered values, decoded as Packer does (a JSON null
  * leaves *out as it was); errors name the path. */
 int bk_tpl_get_str(char **out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
+/* The values recorded under path (path.key, path[i]) forgotten: a
+ * provisioner only/except leave out is no part of the plan. */
+void bk_tpl_decoded_forget(bk_build_config *cfg, const char *path);
 int bk_tpl_get_bool(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);
 /* Packer's config.Trilean: "" and null leave *out unset (-1 by convention). */
 int bk_tpl_get_tri(int *out, const bk_cfg_ctx *c, const cJSON *v, const char *path);

@@ -239,6 +239,9 @@ static int resolve(varset *vs, var *v)
 	in.user = var_user;
 	in.user_payload = vs;
 	in.allow_env = true;
+	in.secret = vs->tpl->secret;
+	in.secret_payload = vs->tpl->secret_payload;
+	in.secrets = &vs->tpl->secrets;
 	rc = bk_interp_render(&v->value, &in, v->raw, v->path);
 	v->state = DONE;
 	return rc;
