@@ -568,6 +568,45 @@ public class PluginUnitTest {
         }
     }
 
+    /**
+     * Several builds survive a restart: the outcome the agent records holds each build, so a
+     * resumed step still returns the map; the journals to clean up from are each build's.
+     */
+    @Test
+    public void severalBuildsOutcomeAndJournalsAreReadBack() throws Exception {
+        java.nio.file.Path ws = java.nio.file.Files.createTempDirectory("bakeami-outcome-");
+        try {
+            BakeFiles files = new BakeFiles(ws.toFile(), "k2");
+            files.create();
+            List<io.bakeami.nativelib.Bake.Build> builds = List.of(
+                    new io.bakeami.nativelib.Bake.Build("amazon-ebs", "amazon-ebs", "bk-1", "ami-01", "us-east-1", null),
+                    new io.bakeami.nativelib.Bake.Build("web", "amazon-ebs", "bk-2", null, "us-east-1", "build 'web': exit 7"));
+            files.writeOutcome(BakeOutcome.of(-10, 1, "build 'web': exit 7", null, null, null, builds));
+            BakeOutcome back = files.readOutcome();
+            assertEquals(builds, back.builds);
+            Map<String, String> amis = new java.util.LinkedHashMap<>();
+            amis.put("amazon-ebs", "ami-01");
+            amis.put("web", null);
+            assertEquals(amis, back.value());
+            assertEquals("runs amazon-ebs bk-1, web bk-2", back.runs());
+
+            assertEquals(List.of(), files.journals());
+            java.nio.file.Files.createDirectories(files.journal.getParentFile().toPath());
+            for (String n : new String[] {"jenkins-k2.web.jsonl", "jenkins-k2.amazon-ebs.jsonl", "jenkins-k22.jsonl"}) {
+                java.nio.file.Files.writeString(files.journal.toPath().resolveSibling(n), "{}\n");
+            }
+            assertEquals(List.of("jenkins-k2.amazon-ebs.jsonl", "jenkins-k2.web.jsonl"),
+                    files.journals().stream().map(java.io.File::getName).toList());
+            for (String n : new String[] {"jenkins-k2.web.jsonl", "jenkins-k2.amazon-ebs.jsonl"}) {
+                java.nio.file.Files.delete(files.journal.toPath().resolveSibling(n));
+            }
+            java.nio.file.Files.writeString(files.journal.toPath(), "{}\n"); // one build: its journal, once
+            assertEquals(List.of(files.journal), files.journals());
+        } finally {
+            io.bakeami.test.fakes.Workspaces.delete(ws);
+        }
+    }
+
     /** Credentials that cannot give keys fail in one line naming them, never with an NPE. */
     @Test
     public void credentialsThatGiveNoKeysFailInOneLine() throws Exception {

@@ -183,7 +183,8 @@ final class BakeAmiRunner {
         try {
             if (!workspace.act(new CancelBakeCallable(key, timeoutMs, listener))) {
                 log.println("[bakeAmi] the cleanup did not end in time; it goes on on the agent (see " + f.logPath()
-                        + "); if the agent stops first, run `bakeami cleanup --journal " + f.journal + "`");
+                        + "); if the agent stops first, run `bakeami cleanup --journal F` for each F in "
+                        + f.journal.getPath().replaceFirst("\\.jsonl$", "*.jsonl") + " (one per build)");
             }
         } catch (InterruptedException e) {
             interrupted = true;

@@ -15,6 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import io.bakeami.nativelib.Bake;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Properties;
 
 /**
@@ -109,6 +113,15 @@ final class BakeFiles {
         put(p, "ami", o.ami);
         put(p, "region", o.region);
         put(p, "runId", o.runId);
+        for (int i = 0; i < o.builds.size(); i++) { // each build: a restart keeps the map of several
+            Bake.Build b = o.builds.get(i);
+            put(p, "build." + i + ".name", b.name());
+            put(p, "build." + i + ".type", b.type());
+            put(p, "build." + i + ".runId", b.runId());
+            put(p, "build." + i + ".ami", b.ami());
+            put(p, "build." + i + ".region", b.region());
+            put(p, "build." + i + ".error", b.error());
+        }
         Path tmp = new File(dir, "outcome.properties.tmp").toPath();
         try (OutputStream out = Files.newOutputStream(tmp)) {
             p.store(out, "how the bake ended");
@@ -128,10 +141,39 @@ final class BakeFiles {
         try {
             return BakeOutcome.of(Integer.parseInt(p.getProperty("code", "-1")),
                     Integer.parseInt(p.getProperty("exitCode", "1")), p.getProperty("message"), p.getProperty("ami"),
-                    p.getProperty("region"), p.getProperty("runId"));
+                    p.getProperty("region"), p.getProperty("runId"), builds(p));
         } catch (NumberFormatException e) {
             throw new IOException(outcome + ": not an outcome this plugin wrote", e);
         }
+    }
+
+    private static List<Bake.Build> builds(Properties p) {
+        List<Bake.Build> builds = new ArrayList<>();
+        for (int i = 0; p.getProperty("build." + i + ".name") != null; i++) {
+            String b = "build." + i + ".";
+            builds.add(new Bake.Build(p.getProperty(b + "name"), p.getProperty(b + "type"), p.getProperty(b + "runId"),
+                    p.getProperty(b + "ami"), p.getProperty(b + "region"), p.getProperty(b + "error")));
+        }
+        return builds;
+    }
+
+    /**
+     * The bake's journals on disk: the one, or with several builds one per build (the library
+     * puts ".<build>" before the extension), in name order.
+     */
+    List<File> journals() {
+        List<File> found = new ArrayList<>();
+        if (journal.isFile()) {
+            found.add(journal);
+        }
+        String stem = journal.getName().replaceFirst("\\.jsonl$", ".");
+        File[] perBuild = journal.getParentFile().listFiles((d, n) -> n.startsWith(stem) && n.endsWith(".jsonl")
+                && !n.equals(journal.getName()));
+        if (perBuild != null) {
+            Arrays.sort(perBuild);
+            found.addAll(Arrays.asList(perBuild));
+        }
+        return found;
     }
 
     private static void put(Properties p, String k, String v) {

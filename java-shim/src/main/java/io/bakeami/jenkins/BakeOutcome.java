@@ -50,7 +50,8 @@ public final class BakeOutcome implements Serializable {
         this.logs = new ArrayList<>(logs);
     }
 
-    private BakeOutcome(int code, int exitCode, String message, String ami, String region, String runId) {
+    private BakeOutcome(int code, int exitCode, String message, String ami, String region, String runId,
+            List<Bake.Build> builds) {
         this.code = code;
         this.exitCode = exitCode;
         this.message = message;
@@ -58,13 +59,14 @@ public final class BakeOutcome implements Serializable {
         this.region = region;
         this.runId = runId;
         this.resultJson = null;
-        this.builds = new ArrayList<>();
+        this.builds = new ArrayList<>(builds);
         this.logs = new ArrayList<>();
     }
 
     /** An outcome read back from the workspace (BakeFiles): the result document stays there. */
-    static BakeOutcome of(int code, int exitCode, String message, String ami, String region, String runId) {
-        return new BakeOutcome(code, exitCode, message, ami, region, runId);
+    static BakeOutcome of(int code, int exitCode, String message, String ami, String region, String runId,
+            List<Bake.Build> builds) {
+        return new BakeOutcome(code, exitCode, message, ami, region, runId, builds);
     }
 
     static BakeOutcome succeeded(Bake bake) {

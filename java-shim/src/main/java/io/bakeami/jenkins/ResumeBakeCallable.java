@@ -8,6 +8,8 @@ import io.bakeami.nativelib.NativeBaker;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
 import jenkins.MasterToSlaveFileCallable;
 
 /**
@@ -60,30 +62,39 @@ final class ResumeBakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         }
         BakeOutcome ended = files.readOutcome();
         if (ended != null) {
-            return ended;
+            return ended.withLogs(BakeCallable.logs(ws, ended));
         }
-        if (!files.journal.isFile()) {
+        List<File> journals = files.journals(); // several builds: one each
+        if (journals.isEmpty()) {
             return gone(" and left no journal in " + files.journal.getParent() + " (was the workspace wiped?)");
         }
         console.println("[bakeAmi] the bake is gone from the agent without an outcome (did the agent restart?):"
-                + " cleaning up from its journal " + files.journal);
+                + " cleaning up from its journal " + names(journals));
         String[] last = {null};
         try {
             NativeBaker.load();
-            Cleanup.fromJournal(files.journal.getPath(), null, e -> {
-                console.println(e.line());
-                console.flush();
-                last[0] = e.line();
-            });
+            for (File j : journals) {
+                Cleanup.fromJournal(j.getPath(), null, e -> {
+                    console.println(e.line());
+                    console.flush();
+                    last[0] = e.line();
+                });
+            }
         } catch (BakeException | UnsatisfiedLinkError e) {
             return gone("; the cleanup from its journal failed: " + e.getMessage() + "; run `bakeami cleanup --journal "
-                    + files.journal + "` on the agent");
+                    + names(journals) + "` on the agent");
         }
-        return gone("; cleaned up from its journal " + files.journal + (last[0] != null ? ": " + last[0].trim() : ""));
+        return gone("; cleaned up from its journal " + names(journals) + (last[0] != null ? ": " + last[0].trim() : ""));
+    }
+
+    private static String names(List<File> journals) {
+        List<String> paths = new ArrayList<>();
+        journals.forEach(j -> paths.add(j.getPath()));
+        return String.join(", ", paths);
     }
 
     private static BakeOutcome gone(String what) {
         return BakeOutcome.of(BakeException.ENOTFOUND, 1, "the bake is gone from the agent without an outcome" + what,
-                null, null, null);
+                null, null, null, List.of());
     }
 }
