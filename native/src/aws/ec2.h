@@ -81,6 +81,7 @@ typedef struct {
 	char *public_ip;
 	char *private_ip;
 	char *public_dns;
+	char *private_dns;
 	char *vpc_id;
 	char *subnet_id;
 	char *image_id;

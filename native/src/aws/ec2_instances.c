@@ -13,6 +13,7 @@ void bk_ec2_instance_free(bk_ec2_instance *inst)
 	free(inst->public_ip);
 	free(inst->private_ip);
 	free(inst->public_dns);
+	free(inst->private_dns);
 	free(inst->vpc_id);
 	free(inst->architecture);
 	free(inst->subnet_id);
@@ -33,6 +34,8 @@ static int parse_instance(bk_ec2_instance *out, xmlNodePtr item)
 		rc = bk_ec2__text(&out->private_ip, item, "privateIpAddress", false);
 	if (rc == 0)
 		rc = bk_ec2__text(&out->public_dns, item, "dnsName", false);
+	if (rc == 0)
+		rc = bk_ec2__text(&out->private_dns, item, "privateDnsName", false);
 	if (rc == 0)
 		rc = bk_ec2__text(&out->vpc_id, item, "vpcId", false);
 	if (rc == 0)

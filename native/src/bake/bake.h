@@ -135,7 +135,7 @@ void bk_run_init(bakeami_bake *b, bk_run_kind kind);
 void bk_run_switch(bakeami_bake *b, bk_run_kind kind);
 /* A bake of an amazon-instance template: its list bundles and registers
  * instead of CreateImage (VALIDATE picks it, from the template). */
-void bk_run_use_instance_list(bakeami_bake *b);
+void bk_run_use_builder_list(bakeami_bake *b, const bk_build_config *cfg);
 /* Run the list once to DONE, then write the outputs; b->rc. */
 int bk_run(bakeami_bake *b);
 void bk_set_state(bakeami_bake *b, bk_state next, int line);
@@ -217,7 +217,8 @@ int bk_poll(bakeami_bake *b, double timeout_s, const char *what,
  * tagged; purpose makes the ClientToken ("run", "test"). */
 int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 	      const char *purpose, const char *name);
-/* Wait for inst to run; *ssh_host gets the address SSH should use. */
+/* Wait for inst to run; *ssh_host gets the address SSH should use (NULL:
+ * nothing will connect). */
 int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);
 /* Connect to host with the build's SSH settings and key. */
 int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);

@@ -83,6 +83,13 @@ static const bk_state instance_states[] = {
 	BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_BUNDLE_VOLUME, BK_UPLOAD_BUNDLE,
 	BK_REGISTER_IMAGE, BK_WAIT_IMAGE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
 };
+/* communicator "none": launched, left to its user data, imaged; nothing
+ * reaches it (no key pair, a group admitting nothing, only shell-local). */
+static const bk_state unattended_states[] = {
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_SECURITY_GROUP, BK_LAUNCH,
+	BK_WAIT_RUNNING, BK_PROVISION, BK_CREATE_IMAGE, BK_WAIT_IMAGE, BK_PROMOTE, BK_CLEANUP,
+	BK_DONE,
+};
 static const bk_state promotion_states[] = {BK_VALIDATE, BK_PROMOTE, BK_CLEANUP, BK_DONE};
 /* A tested image of the same inputs: straight to its promotion. */
 static const bk_state reuse_states[] = {
@@ -150,10 +157,14 @@ void bk_run_switch(bakeami_bake *b, bk_run_kind kind)
 	}
 }
 
-void bk_run_use_instance_list(bakeami_bake *b)
+void bk_run_use_builder_list(bakeami_bake *b, const bk_build_config *cfg)
 {
-	if (b->kind == BK_RUN_BAKE)
+	if (b->kind != BK_RUN_BAKE)
+		return;
+	if (bk_build_is_instance(cfg))
 		b->states = instance_states;
+	else if (cfg->communicator_none)
+		b->states = unattended_states;
 }
 
 /* The state after b->state in the run's list. */

@@ -108,6 +108,8 @@ static int pick_ssh_host(char **out, const bakeami_bake *b, const bk_ec2_instanc
 		host = inst->private_ip;
 	else if (!host && !strcmp(iface, "public_dns"))
 		host = inst->public_dns;
+	else if (!host && !strcmp(iface, "private_dns"))
+		host = inst->private_dns;
 	else if (!host)
 		host = inst->public_ip ? inst->public_ip : inst->private_ip;
 	if (!host || !*host)
@@ -121,7 +123,9 @@ int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host)
 	int rc = bk_poll(b, b->cfg->instance_timeout_s, "the instance to run",
 			 instance_running, inst, &b->work_cancel);
 
-	if (rc < 0 || (rc = pick_ssh_host(ssh_host, b, inst)) < 0)
+	if (rc == 0 && !ssh_host)
+		bk_step(b, "%s running (%s)", inst->id, b->cfg->instance_type);
+	if (rc < 0 || !ssh_host || (rc = pick_ssh_host(ssh_host, b, inst)) < 0)
 		return rc;
 	bk_step(b, "%s running (%s), SSH at %s:%d", inst->id, b->cfg->instance_type,
 		*ssh_host, b->cfg->ssh_port);
@@ -131,5 +135,5 @@ int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host)
 int bk_stage_wait_running(bakeami_bake *b)
 {
 	b->ssh_port = b->cfg->ssh_port;
-	return bk_wait_running(b, &b->instance, &b->ssh_host);
+	return bk_wait_running(b, &b->instance, b->cfg->communicator_none ? NULL : &b->ssh_host);
 }

@@ -120,6 +120,11 @@ static int create_group(bakeami_bake *b, const bk_strv *cidrs)
 					       b->cfg->vpc_id, &tags)) < 0 ||
 	    (rc = bk_journal_created(b->journal, "security-group", b->sg_id)) < 0)
 		goto done;
+	if (!cidrs->count) {
+		bk_step(b, "temporary security group %s admits nothing (communicator \"none\")",
+			b->sg_id);
+		goto done;
+	}
 	rc = bk_ec2_authorize_ingress(b->aws, b->sg_id, b->cfg->ssh_port,
 				      (const char *const *)cidrs->items, cidrs->count);
 	if (rc == 0)
@@ -261,7 +266,7 @@ int bk_stage_create_security_group(bakeami_bake *b)
 		bk_step(b, "using security groups given by the template");
 		return 0;
 	}
-	if ((rc = source_cidrs(&cidrs, b)) == 0)
+	if (b->cfg->communicator_none || (rc = source_cidrs(&cidrs, b)) == 0)
 		rc = create_group(b, &cidrs);
 	bk_strv_free(&cidrs);
 	return rc;

@@ -255,8 +255,7 @@ int bk_stage_validate(bakeami_bake *b)
 			return rc;
 	bk_step(b, "template %s (%s)", b->opts.template_path,
 		bk_template_config(b->tpl)->builder_type);
-	if (bk_build_is_instance(bk_template_config(b->tpl)))
-		bk_run_use_instance_list(b);
+	bk_run_use_builder_list(b, bk_template_config(b->tpl));
 	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0)
 		return rc;
 	return open_journal(b);

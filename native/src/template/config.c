@@ -23,7 +23,8 @@ typedef struct {
 	unsigned flags;
 } field;
 
-enum { INSTANCE_ONLY = 1, REQUIRED = 2 };
+/* SSH_ONLY: required only when the communicator is ssh */
+enum { INSTANCE_ONLY = 1, REQUIRED = 2, SSH_ONLY = 4 };
 
 #define OFF(f) offsetof(bk_build_config, f)
 #define AT(c, off, type) ((type *)((char *)(c)->cfg + (off)))
@@ -141,7 +142,13 @@ static int set_communicator(bk_cfg_ctx *c, const cJSON *v, const char *path, siz
 	(void)off;
 	if (cJSON_IsString(v) && strcmp(v->valuestring, "ssh") == 0)
 		return 0;
-	return bk_tpl_err(c->file, path, "only \"ssh\" is supported");
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "none") == 0) {
+		c->cfg->communicator_none = 1;
+		return 0;
+	}
+	return bk_tpl_err(c->file, path, "\"%s\" is not supported: \"ssh\" or \"none\" (winrm "
+			  "is for Windows, which bakeami does not bake)",
+			  cJSON_IsString(v) ? v->valuestring : "?");
 }
 
 static int set_sg_id(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
@@ -477,7 +484,7 @@ static const field fields[] = {
 	{"kms_key_id", set_str, OFF(kms_key_id), 0},
 	/* communicator */
 	{"communicator", set_communicator, 0, 0},
-	{"ssh_username", set_str, OFF(ssh_username), REQUIRED},
+	{"ssh_username", set_str, OFF(ssh_username), REQUIRED | SSH_ONLY},
 	{"ssh_host", set_str, OFF(ssh_host), 0},
 	{"ssh_port", set_int, OFF(ssh_port), 0},
 	{"ssh_timeout", set_dur, OFF(ssh_timeout_s), 0},
@@ -575,6 +582,7 @@ static int check_required(bk_cfg_ctx *c, const char *bpath)
 		char path[128];
 
 		if (!(f->flags & REQUIRED) || ((f->flags & INSTANCE_ONLY) && !is_instance(c)) ||
+		    ((f->flags & SSH_ONLY) && c->cfg->communicator_none) ||
 		    (strcmp(f->key, "ami_name") == 0 && c->cfg->skip_create_ami))
 			continue;
 		snprintf(path, sizeof(path), "%s.%s", bpath, f->key);

@@ -44,10 +44,35 @@ static int check_provisioners(const bk_template *tpl)
 	return 0;
 }
 
+/* communicator "none": nothing may need to reach the instance. */
+static int check_unattended(const bk_template *tpl)
+{
+	const bk_build_config *c = tpl->cfg;
+
+	if (!c->communicator_none)
+		return 0;
+	if (bk_build_is_instance(c))
+		return bk_tpl_err(tpl->path, "builders[0].communicator", "amazon-instance bundles "
+				  "the volume over SSH: \"none\" cannot bake it (use amazon-ebs)");
+	for (size_t i = 0; i < c->provisioners_count; i++)
+		if (c->provisioners[i].type != BK_PROV_SHELL_LOCAL)
+			return bk_tpl_err(tpl->path, c->provisioners[i].path, "%s runs on the instance, "
+					  "which communicator \"none\" never reaches (shell-local "
+					  "runs here)", c->provisioners[i].type_name);
+	if (c->tests)
+		return bk_tpl_err(tpl->path, "tests", "the tests run on the instance over SSH, "
+				  "which communicator \"none\" never reaches");
+	return 0;
+}
+
 /* Settings each valid alone that no bake can carry out together. */
 static int check_combinations(const bk_template *tpl)
 {
 	const bk_build_config *c = tpl->cfg;
+	int rc = check_unattended(tpl);
+
+	if (rc != 0)
+		return rc;
 
 	/* Packer's rule: AWS refuses to share what the default key encrypts. */
 	if (c->encrypt_boot == 1 && !c->kms_key_id &&

@@ -309,6 +309,7 @@ typedef struct {
 	char *ssh_keypair_name, *ssh_private_key_file;
 	char *ssh_host_key_fingerprint;
 	int ssh_clear_authorized_keys;       /* default 1 */
+	int communicator_none;               /* communicator "none": the instance is never reached */
 	char *ssh_interface;                 /* public_ip (default), private_ip, ... */
 	char *check_ip_url;                  /* for the SG source when no ssh_host */
 	/* waits */
