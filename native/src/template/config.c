@@ -130,11 +130,16 @@ static int unsupported(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t o
 
 static int set_spot(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
+	char *s = NULL;
+	int rc = bk_tpl_get_str(&s, c, v, path);
+
 	(void)off;
-	if (cJSON_IsString(v) && !*v->valuestring)
-		return 0;   /* "" is Packer's "no spot" */
-	return bk_tpl_err(c->file, path, "spot instances are not supported yet: remove "
-			  "spot_price (or set it to \"\")");
+	/* Packer's IsSpotInstance: "" and "0" (also the number 0) are on-demand */
+	if (rc == 0 && s && *s && strcmp(s, "0") != 0)
+		rc = bk_tpl_err(c->file, path, "spot instances are not supported yet: remove "
+				"spot_price (or set it to \"\" or \"0\", on-demand as in Packer)");
+	free(s);
+	return rc;
 }
 
 static int set_communicator(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
