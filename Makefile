@@ -156,6 +156,7 @@ demo: deps
 # BENCH_ARGS: e.g. --pairs 4 --only one,latency
 bench: deps
 	$(MAKE) all probes
+	$(MAKE) java-test-classes
 	python3 bench/bench.py $(BENCH_ARGS)
 
 # demo and test in fresh Debian roots, as a new user's first commands (minutes; not in test).
