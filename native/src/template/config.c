@@ -254,8 +254,11 @@ static int set_net_filter(bk_cfg_ctx *c, const cJSON *v, const char *path, size_
 		rc = bk_tpl_get_opt(&cfg->subnet_most_free, c, v, "most_free", path, 'b');
 	if (rc == 0 && subnet)
 		rc = bk_tpl_get_opt(&cfg->subnet_random, c, v, "random", path, 'b');
+	/* Both true: most_free wins, as in Packer 1.6.6 (stage_secgroup.c asks
+	 * most_free first), which accepts the pair. */
 	if (rc == 0 && subnet && cfg->subnet_most_free == 1 && cfg->subnet_random == 1)
-		rc = bk_tpl_err(c->file, path, "most_free and random cannot both be true");
+		bk_tpl_warn(c->warnings, "%s: %s: most_free and random are both true: most_free "
+			"wins, as in Packer", c->file, path);
 	return rc;
 }
 

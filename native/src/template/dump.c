@@ -34,7 +34,8 @@ static int builder_defaults(cJSON *values, const bk_template *tpl)
 {
 	const bk_build_config *c = tpl->cfg;
 	const char *b = tpl->builder_path;
-	int rc = add_default(values, b, "communicator", cJSON_CreateString("ssh"));
+	int rc = add_default(values, b, "communicator",
+			     cJSON_CreateString(c->communicator_none ? "none" : "ssh"));
 
 	if (rc == 0)
 		rc = add_default(values, b, "ssh_port", cJSON_CreateNumber(c->ssh_port));
