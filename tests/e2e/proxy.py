@@ -24,9 +24,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 __all__ = ["Call", "FaultRule", "FaultProxy", "FAULT_KINDS", "Ec2Realism"]
 
@@ -37,7 +37,7 @@ _ERRORS = {
     "500": (500, "InternalError", "An internal error has occurred."),
 }
 # JSON-protocol services (SSM, ...) spell throttling differently.
-_JSON_CODES = {"RequestLimitExceeded": "ThrottlingException"}
+_JSON_CODES = {"RequestLimitExceeded": "ThrottlingException", "ExpiredToken": "ExpiredTokenException"}
 FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold", "stale",
                "hang")
 # What a Describe call lists its items in: kind "stale" answers it with the list empty, as EC2's
@@ -221,7 +221,11 @@ class Ec2Realism:
     long (EC2's eventual consistency); dependency_violation: DeleteSecurityGroup answers
     DependencyViolation while an instance launched with the group is not `terminated` as the
     proxy shows it (moto never does); duplicate_names: a second CreateImage of a name the
-    proxy saw made answers InvalidAMIName.Duplicate (moto makes a second image).
+    proxy saw made answers InvalidAMIName.Duplicate (moto makes a second image);
+    credential_lifetime_s: STS AssumeRole's credentials expire that long after they are issued
+    (their Expiration says so), and any call signed with them later is refused with
+    ExpiredToken, as AWS does (moto never expires a session token); `sessions` holds each
+    token's (issued, expires) wall times.
     Only calls through the proxy are seen: an instance made or ended directly in moto is not.
     """
 
@@ -231,6 +235,8 @@ class Ec2Realism:
     not_found_s: float = 0.0
     dependency_violation: bool = False
     duplicate_names: bool = False
+    credential_lifetime_s: float = 0.0
+    sessions: dict = field(default_factory=dict)  # session token -> (issued, expires), time.time()
     launched: dict = field(default_factory=dict)  # instance id -> (time, group ids)
     terminated: dict = field(default_factory=dict)  # instance id -> time of TerminateInstances
     images: dict = field(default_factory=dict)  # image id -> time made
@@ -249,10 +255,32 @@ class Ec2Realism:
     def _alive(self, iid: str, now: float) -> bool:
         return iid not in self.terminated or now - self.terminated[iid] < self.shutting_down_s
 
+    def _expired(self, call: Call) -> tuple[int, list, bytes] | None:
+        """ExpiredToken for a call signed with a session token past its expiry."""
+        token = next((v for k, v in call.headers if k.lower() == "x-amz-security-token"), None)
+        with self.lock:
+            session = self.sessions.get(token) if token else None
+            if session is None or time.time() < session[1]:
+                return None
+            self.answered.append((call.action, "ExpiredToken"))
+        return _error_document(call, 400, "ExpiredToken", "The security token included in the request is expired")
+
+    def _short_session(self, body: bytes) -> bytes:
+        """AssumeRole's answer with the credentials expiring credential_lifetime_s from now."""
+        issued = time.time()
+        expires = issued + self.credential_lifetime_s
+        token = re.search(rb"<SessionToken>([^<]+)</SessionToken>", body)
+        if token:
+            with self.lock:
+                self.sessions[unescape(token.group(1).decode())] = (issued, expires)
+        stamp = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return re.sub(rb"<Expiration>[^<]*</Expiration>", f"<Expiration>{stamp}</Expiration>".encode(), body)
+
     def before(self, call: Call) -> tuple[int, list, bytes] | None:
-        """An answer EC2 would give instead of moto's, or None."""
-        if call.service != "ec2":
-            return None
+        """An answer AWS would give instead of moto's, or None."""
+        expired = self._expired(call)
+        if expired or call.service != "ec2":
+            return expired
         now = time.monotonic()
         p = call.params
         with self.lock:
@@ -278,6 +306,8 @@ class Ec2Realism:
 
     def after(self, call: Call, status: int, body: bytes) -> bytes:
         """Notes what moto made or ended; shows the states EC2 would. Returns the body to send."""
+        if call.service == "sts" and call.action == "AssumeRole" and status == 200 and self.credential_lifetime_s:
+            return self._short_session(body)
         if call.service != "ec2" or status != 200:
             return body
         now = time.monotonic()
