@@ -43,6 +43,9 @@ typedef enum {
 	OPT_SYNTAX_ONLY,
 	OPT_LOG_DIR,
 	OPT_DUMP_PLAN,
+	OPT_ASSUME_ROLE,
+	OPT_EXTERNAL_ID,
+	OPT_ROLE_SESSION_NAME,
 	OPT_HELP,
 	OPT_COUNT
 } cli_opt;
@@ -67,6 +70,7 @@ typedef struct {
 	size_t nvar_files;
 	const char *manifest, *junit, *result, *journal, *ami;
 	const char *run_id, *region, *older_than, *log_dir;
+	const char *role_arn, *external_id, *role_session_name;   /* --assume-role ... */
 	const char *operand;    /* TEMPLATE, or help's COMMAND */
 	long older_than_seconds;
 	int json, abort_on_error, debug, stale, dump_plan;

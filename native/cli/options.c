@@ -56,6 +56,11 @@ static const cli_option options[OPT_COUNT] = {
 			 "DIR/<run-id>/NN-<type>.log (default bakeami-logs)"},
 	[OPT_DUMP_PLAN] = {"dump-plan", NULL, "print the plan of every build as JSON instead: each "
 			   "option's value as decoded (Packer's rules), with defaults"},
+	[OPT_ASSUME_ROLE] = {"assume-role", "ARN", "assume IAM role ARN with the AWS credentials "
+			     "(renewed before it expires, cleanup included)"},
+	[OPT_EXTERNAL_ID] = {"external-id", "ID", "with --assume-role: the role's external id"},
+	[OPT_ROLE_SESSION_NAME] = {"role-session-name", "NAME", "with --assume-role: the session's "
+				   "name in CloudTrail (default bakeami-<random>)"},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
@@ -270,6 +275,9 @@ static int store(cli_args *c, cli_opt opt, char *v, const cli_command *cmd)
 	case OPT_NO_REUSE: c->reuse = -1; break;
 	case OPT_LOG_DIR: c->log_dir = v; break;
 	case OPT_DUMP_PLAN: c->dump_plan = 1; break;
+	case OPT_ASSUME_ROLE: c->role_arn = v; break;
+	case OPT_EXTERNAL_ID: c->external_id = v; break;
+	case OPT_ROLE_SESSION_NAME: c->role_session_name = v; break;
 	case OPT_HELP: cli_help_command(stdout, cmd); return 0;
 	case OPT_COUNT: break;
 	}

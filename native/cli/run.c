@@ -125,6 +125,9 @@ void cli_fill_options(bakeami_options *o, cli_args *c)
 	o->parallel_builds = (unsigned int)(c->parallel_builds > 0xffff ? 0xffff
 					    : c->parallel_builds);
 	o->log_dir = c->log_dir;
+	o->role_arn = c->role_arn;
+	o->role_external_id = c->external_id;
+	o->role_session_name = c->role_session_name;
 	o->log_cb = print_event;
 	o->log_payload = c;
 }
@@ -227,6 +230,9 @@ int cli_run_cleanup(const cli_command *cmd, cli_args *c)
 	o.stale = c->stale;
 	o.older_than_seconds = c->older_than_seconds;
 	o.region = c->region;
+	o.role_arn = c->role_arn;
+	o.role_external_id = c->external_id;
+	o.role_session_name = c->role_session_name;
 	o.log_cb = print_event;
 	o.log_payload = c;
 	if ((rc = bakeami_cleanup_run(&o)) < 0)

@@ -121,10 +121,16 @@ typedef struct {
 	/* version 2 */
 	const char *log_dir;           /* provisioning logs: <log_dir>/<run-id>/NN-<type>.log;
 	                                  NULL: bakeami-logs under the working directory */
+	/* version 3: a role the library assumes (STS AssumeRole) with the
+	 * credentials above, else the chain's, and renews before it expires, for
+	 * every call of the run, its cleanup included. NULL: none. */
+	const char *role_arn;          /* arn:aws:iam::ACCOUNT:role/NAME */
+	const char *role_external_id;  /* NULL: none */
+	const char *role_session_name; /* NULL: bakeami-<random> */
 } bakeami_options;
-/* Version 1 callers (no log_dir) are still accepted: only the fields of
- * the version given are read. */
-#define BAKEAMI_OPTIONS_VERSION 2
+/* Callers of an older version (1: no log_dir, 2: no role_*) are still
+ * accepted: only the fields of the version given are read. */
+#define BAKEAMI_OPTIONS_VERSION 3
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
 BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
 
@@ -132,7 +138,8 @@ BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int ver
  * Options from one UTF-8 JSON object, the form the JNI bridge (and any
  * other binding) passes them in. Keys are the field names above: strings
  * (template_path, journal_path, manifest_path, result_path, junit_path,
- * access_key_id, secret_access_key, session_token, region, log_dir), arrays of
+ * access_key_id, secret_access_key, session_token, region, log_dir, role_arn,
+ * role_external_id, role_session_name), arrays of
  * strings (vars, var_files, extra_tags, only, except) and booleans
  * (on_error_abort, debug, force, and reuse: true is 1, false is -1);
  * "build" is a string too; null or an absent key means "not set". "version", if given, must
@@ -286,8 +293,13 @@ typedef struct {
 	const char *region;
 	bakeami_log_cb log_cb;
 	void *log_payload;
+	/* version 2: the role to assume for the cleanup (as bakeami_options') */
+	const char *role_arn;
+	const char *role_external_id;
+	const char *role_session_name;
 } bakeami_cleanup_options;
-#define BAKEAMI_CLEANUP_OPTIONS_VERSION 1
+/* Version 1 callers (no role_*) are still accepted. */
+#define BAKEAMI_CLEANUP_OPTIONS_VERSION 2
 #define BAKEAMI_CLEANUP_OPTIONS_INIT {.version = BAKEAMI_CLEANUP_OPTIONS_VERSION}
 
 BAKEAMI_EXTERN(int) bakeami_cleanup_run(const bakeami_cleanup_options *opts);

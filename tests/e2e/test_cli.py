@@ -20,15 +20,16 @@ BAKE_TEMPLATE = HERE / "templates" / "bake.json"
 REQUIRED_VAR = REPO / "tests" / "templates" / "bad" / "41-required-variable.json"
 
 # What each command takes: the contract of README "The command line" and DESIGN §5.
+ROLE = {"assume-role", "external-id", "role-session-name"}
 ACCEPTS = {
     "bake": {"var", "var-file", "manifest", "junit", "result", "journal", "on-error",
              "log-format", "debug", "region", "reuse", "no-reuse", "only", "except", "log-dir",
-             "help"},
+             "help"} | ROLE,
     "validate": {"var", "var-file", "only", "except", "syntax-only", "dump-plan", "help"},
     "promote": {"ami", "var", "var-file", "result", "journal", "log-format", "debug", "region",
-                "help"},
-    "cleanup": {"journal", "run-id", "stale", "older-than", "region", "log-format", "help"},
-    "inputs": {"var", "var-file", "region", "debug", "help"},
+                "help"} | ROLE,
+    "cleanup": {"journal", "run-id", "stale", "older-than", "region", "log-format", "help"} | ROLE,
+    "inputs": {"var", "var-file", "region", "debug", "help"} | ROLE,
     "version": {"help"},
     "help": {"help"},
 }

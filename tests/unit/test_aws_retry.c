@@ -660,6 +660,34 @@ static void delete_group_waits_out_dependency_violation(void **state)
 	stub_stop(&s);
 }
 
+/* Renewal: five minutes ahead, a quarter of the life ahead for short
+ * sessions (a 60 s one at 45 s), never for credentials that do not expire;
+ * the role settings STS takes, refused before any call otherwise. */
+static void renews_ahead_and_checks_role_settings(void **state)
+{
+	(void)state;
+	assert_true(bk_aws__renew_time(0, 1000) == 0);
+	assert_true(bk_aws__renew_time(1000 + 3600, 1000) == 1000 + 3600 - 300);
+	assert_true(bk_aws__renew_time(1000 + 900, 1000) == 1000 + 900 - 225);
+	assert_true(bk_aws__renew_time(1000 + 60, 1000) == 1000 + 45);
+	assert_true(bk_aws__renew_time(990, 1000) == 990);   /* expired: renew now */
+	assert_int_equal(bk_aws_role_check("arn:aws:iam::123456789012:role/a/b-c", "ext:1/2", "s@x",
+					   "t"), 0);
+	assert_int_equal(bk_aws_role_check("arn:aws-cn:iam::123456789012:role/r", NULL, NULL, "t"), 0);
+	assert_int_equal(bk_aws_role_check("arn:aws:iam::12345678901:role/r", NULL, NULL, "t"),
+			 BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "is not an IAM role ARN"));
+	assert_int_equal(bk_aws_role_check("arn:aws:iam::123456789012:user/r", NULL, NULL, "t"),
+			 BAKEAMI_EINVALID);
+	assert_int_equal(bk_aws_role_check("arn:aws:iam::123456789012:role/", NULL, NULL, "t"),
+			 BAKEAMI_EINVALID);
+	assert_int_equal(bk_aws_role_check("arn:aws:iam::123456789012:role/r", "x", NULL, "t"),
+			 BAKEAMI_EINVALID);
+	assert_int_equal(bk_aws_role_check("arn:aws:iam::123456789012:role/r", NULL, "a b", "t"),
+			 BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "role session name \"a b\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +708,7 @@ int main(void)
 		cmocka_unit_test(create_image_looks_before_resending),
 		cmocka_unit_test(create_image_adopts_only_its_own_duplicate),
 		cmocka_unit_test(delete_group_waits_out_dependency_violation),
+		cmocka_unit_test(renews_ahead_and_checks_role_settings),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -14,7 +14,7 @@
 
 /* Every key, each with a value that differs from the default. */
 static const char *const EVERY_OPTION =
-	"{\"version\":2,"
+	"{\"version\":3,"
 	"\"template_path\":\"/ws/images/wëb.json\","
 	"\"vars\":[\"version=7\",\"name=web\",\"version=8\"],"
 	"\"var_files\":[\"/ws/a.json\",\"/ws/b.json\"],"
@@ -30,7 +30,10 @@ static const char *const EVERY_OPTION =
 	"\"region\":\"eu-west-3\","
 	"\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"],"
 	"\"reuse\":false,"
-	"\"log_dir\":\"/ws/logs\"}";
+	"\"log_dir\":\"/ws/logs\","
+	"\"role_arn\":\"arn:aws:iam::123456789012:role/baker\","
+	"\"role_external_id\":\"ext-42\","
+	"\"role_session_name\":\"jenkins-x-7\"}";
 
 static void every_option_is_read(void **state)
 {
@@ -59,6 +62,9 @@ static void every_option_is_read(void **state)
 	assert_string_equal(o->extra_tags[1], "jenkins:run=x#7");
 	assert_int_equal(o->reuse, -1);   /* false is --no-reuse, not "not set" */
 	assert_string_equal(o->log_dir, "/ws/logs");
+	assert_string_equal(o->role_arn, "arn:aws:iam::123456789012:role/baker");
+	assert_string_equal(o->role_external_id, "ext-42");
+	assert_string_equal(o->role_session_name, "jenkins-x-7");
 	assert_null(o->log_cb);
 	bakeami_options_free(o);
 }
@@ -96,7 +102,7 @@ static void absent_and_null_mean_not_set(void **state)
 	assert_int_equal(o->debug, 0);
 	assert_null(o->secret_access_key);
 	assert_int_equal(bakeami_options_to_json(&json, o), 0);
-	assert_string_equal(json, "{\"version\":2,\"template_path\":\"t.json\"}");
+	assert_string_equal(json, "{\"version\":3,\"template_path\":\"t.json\"}");
 	free(json);
 	bakeami_options_free(o);
 	assert_int_equal(bakeami_options_from_json(&o, "{}"), 0);
@@ -118,7 +124,7 @@ static void a_caller_filled_struct_encodes(void **state)
 	o.vars_count = 1;
 	o.on_error_abort = 1;
 	assert_int_equal(bakeami_options_to_json(&json, &o), 0);
-	assert_string_equal(json, "{\"version\":2,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
+	assert_string_equal(json, "{\"version\":3,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
 			    "\"on_error_abort\":true}");
 	free(json);
 	o.version = 99;
@@ -130,10 +136,10 @@ static void a_caller_filled_struct_encodes(void **state)
 static void reuse_is_three_valued(void **state)
 {
 	static const struct { const char *json; int want; const char *back; } cases[] = {
-		{"{\"reuse\":true}", 1, "{\"version\":2,\"reuse\":true}"},
-		{"{\"reuse\":false}", -1, "{\"version\":2,\"reuse\":false}"},
-		{"{\"reuse\":null}", 0, "{\"version\":2}"},
-		{"{}", 0, "{\"version\":2}"},
+		{"{\"reuse\":true}", 1, "{\"version\":3,\"reuse\":true}"},
+		{"{\"reuse\":false}", -1, "{\"version\":3,\"reuse\":false}"},
+		{"{\"reuse\":null}", 0, "{\"version\":3}"},
+		{"{}", 0, "{\"version\":3}"},
 	};
 	bakeami_options *o = NULL;
 	char *json = NULL;
@@ -191,10 +197,10 @@ static void a_bad_document_is_refused(void **state)
 {
 	(void)state;
 	refused("{\"region\":\"a\",\"region\":\"b\"}", "\"region\" is given twice");
-	refused("{\"version\":3}", "\"version\" must be 1 to 2");
-	refused("{\"version\":0}", "\"version\" must be 1 to 2");
-	refused("{\"version\":1.5}", "\"version\" must be 1 to 2");
-	refused("{\"version\":\"1\"}", "\"version\" must be 1 to 2");
+	refused("{\"version\":4}", "\"version\" must be 1 to 3");
+	refused("{\"version\":0}", "\"version\" must be 1 to 3");
+	refused("{\"version\":1.5}", "\"version\" must be 1 to 3");
+	refused("{\"version\":\"1\"}", "\"version\" must be 1 to 3");
 	refused("[\"template_path\"]", "must be a JSON object");
 	refused("{\"template_path\":\"t.json\"", "not valid JSON");
 	refused("{} trailing", "not valid JSON");
@@ -225,6 +231,8 @@ static void version_1_callers_still_work(void **state)
 	/* a key of a later version than the document says, wherever "version" is */
 	refused("{\"version\":1,\"log_dir\":\"logs\"}", "\"log_dir\" needs \"version\": 2");
 	refused("{\"log_dir\":\"logs\",\"version\":1}", "\"log_dir\" needs \"version\": 2");
+	refused("{\"version\":2,\"role_arn\":\"arn:aws:iam::123456789012:role/r\"}",
+		"\"role_arn\" needs \"version\": 3");
 	/* exactly a version 1 struct on the heap: ASan sees any read past it */
 	assert_int_equal(bakeami_options_init(&full, 1), 0);
 	assert_int_equal(full.version, 1);
@@ -239,7 +247,7 @@ static void version_1_callers_still_work(void **state)
 	assert_int_equal(bakeami_bake_new(&b, v1), 0);
 	bakeami_bake_free(b);
 	free(buf);
-	assert_int_equal(bakeami_options_init(&(bakeami_options){0}, 3), BAKEAMI_EINVALID);
+	assert_int_equal(bakeami_options_init(&(bakeami_options){0}, 4), BAKEAMI_EINVALID);
 }
 
 /* ---- bakeami_bake_region -------------------------------------------- */

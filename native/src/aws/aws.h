@@ -26,6 +26,11 @@ typedef struct {
 	const char *session_token;
 	const char *profile;        /* NULL: $AWS_PROFILE, else "default" */
 	const char *region;         /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION, profile region */
+	/* A role to assume with the credentials above (or the chain's), renewed
+	 * before it expires for as long as the client lives; NULL: none. */
+	const char *role_arn;
+	const char *role_external_id;   /* NULL: none */
+	const char *role_session_name;  /* NULL: bakeami-<random> */
 	int max_retries;            /* 0: 10 */
 	const bk_cancel *cancel;    /* may be NULL */
 	bk_logger log;              /* retries and credential source are logged */
@@ -46,6 +51,11 @@ void bk_aws_set_cancel(bk_aws *aws, const bk_cancel *cancel);
 void bk_aws_free(bk_aws *aws);
 const char *bk_aws_region(const bk_aws *aws);
 const bk_aws_creds *bk_aws_credentials(const bk_aws *aws);
+/* 0 if the role settings are ones STS accepts (an IAM role ARN, a session
+ * name of 2-64 of [A-Za-z0-9+=,.@_-], an external id of 2-1224 of those
+ * and ":/"), else BAKEAMI_EINVALID naming `where` and the setting. */
+int bk_aws_role_check(const char *role_arn, const char *external_id, const char *session_name,
+		      const char *where);
 /* Number of calls made so far per service ("ec2"), retries included. */
 long bk_aws_call_count(const bk_aws *aws, const char *service);
 

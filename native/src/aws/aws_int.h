@@ -26,6 +26,9 @@ typedef struct {
 	char *external_id;     /* NULL: none */
 	char *session_name;
 	int duration;          /* seconds, 0: STS default */
+	/* The caller's role: the client whose credentials (the chain's, renewed
+	 * on their own) call AssumeRole; NULL: `source` does. */
+	struct bk_aws *base;
 } bk_refresh;
 
 struct bk_creds_node {
@@ -39,6 +42,7 @@ struct bk_aws {
 	CURL *curl;                    /* reused for keep-alive */
 	char *region;
 	bk_aws_creds creds;
+	double renew_at;               /* wall time to renew `creds` from; 0: never */
 	bk_refresh refresh;
 	struct bk_creds_node *retired; /* replaced credentials, kept until free so
 	                                * strings read via bk_aws_credentials() stay valid */
@@ -136,10 +140,13 @@ int bk_aws__resolve_region(char **out, const bk_aws_config *cfg);
  * not a DNS name (when no endpoint is configured), else ENOMEM. */
 int bk_aws__endpoint(char **out, const char *service, const char *region);
 int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg);
-/* Renew the client's credentials if they expire within five minutes, or
- * now when force is set. 0 when nothing needed doing. */
+/* Renew the client's credentials once past their renewal time (five
+ * minutes before they expire, or a quarter of their life for short ones),
+ * or now when force is set. 0 when nothing needed doing. */
 int bk_aws__refresh_creds(bk_aws *aws, bool force);
 void bk_aws__creds_clear(bk_aws_creds *c);
+/* When credentials that expire at `expires` (obtained at `now`) are renewed. */
+double bk_aws__renew_time(double expires, double now);
 /* "2026-11-26T04:27:51Z" (fraction optional) to epoch seconds; 0 if bad. */
 double bk_aws__parse_time(const char *iso);
 

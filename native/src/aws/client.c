@@ -53,7 +53,9 @@ long bk_aws_call_count(const bk_aws *aws, const char *service)
 {
 	if (!aws || !service)
 		return 0;
-	return atomic_load(&((bk_aws *)aws)->calls[bk_aws__service_index(service)]);
+	/* A caller's role is assumed by its base client: those calls are ours too. */
+	return atomic_load(&((bk_aws *)aws)->calls[bk_aws__service_index(service)]) +
+	       bk_aws_call_count(aws->refresh.base, service);
 }
 
 const char *bk_aws_region(const bk_aws *aws)
@@ -68,8 +70,10 @@ const bk_aws_creds *bk_aws_credentials(const bk_aws *aws)
 
 void bk_aws_set_cancel(bk_aws *aws, const bk_cancel *cancel)
 {
-	if (aws)
-		atomic_store(&aws->cancel, cancel);
+	if (!aws)
+		return;
+	atomic_store(&aws->cancel, cancel);
+	bk_aws_set_cancel(aws->refresh.base, cancel);   /* it renews our credentials */
 }
 
 int bk_params_add(bk_params *p, const char *key, const char *val)
@@ -281,6 +285,7 @@ void bk_aws_free(bk_aws *aws)
 	free(aws->refresh.role_arn);
 	free(aws->refresh.external_id);
 	free(aws->refresh.session_name);
+	bk_aws_free(aws->refresh.base);
 	while (aws->retired) {
 		struct bk_creds_node *next = aws->retired->next;
 		bk_aws__creds_clear(&aws->retired->creds);

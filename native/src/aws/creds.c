@@ -263,16 +263,18 @@ static int assume_role_params(bk_params *p, const bk_refresh *r)
 	return rc;
 }
 
-/* Temporary credentials for r->role_arn, signed with r->source. */
+/* Temporary credentials for r->role_arn, signed with r->source, or by the
+ * base client with its own (renewed) credentials. */
 static int assume_role(bk_aws *aws, const bk_refresh *r, bk_aws_creds *out)
 {
 	bk_params p = BK_KV_INIT;
-	bk_aws_call call = {"sts", NULL, "AssumeRole", &p, &r->source, false, NULL, false};
+	bk_aws_call call = {"sts", NULL, "AssumeRole", &p, r->base ? NULL : &r->source, false,
+			    NULL, false};
 	xmlDocPtr doc = NULL;
 	int rc = assume_role_params(&p, r);
 
 	if (rc == 0)
-		rc = bk_aws__query(&doc, aws, &call, NULL);
+		rc = bk_aws__query(&doc, r->base ? r->base : aws, &call, NULL);
 	if (rc == 0)
 		rc = parse_assumed(out, doc, r->role_arn);
 	xmlFreeDoc(doc);
@@ -432,7 +434,7 @@ static int from_imds(bk_aws *aws)
 	return rc;
 }
 
-int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg)
+static int resolve_chain(bk_aws *aws, const bk_aws_config *cfg)
 {
 	int rc;
 
@@ -452,16 +454,119 @@ int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg)
 	return bk_err(BAKEAMI_EINVALID, no_creds_msg);
 }
 
+/* ---- the caller's role ------------------------------------------------------ */
+
+/* What STS's AssumeRole accepts ([\w+=,.@-], and ":/" in an external id). */
+static bool sts_chars(const char *s, size_t min, size_t max, bool id)
+{
+	size_t n = strlen(s);
+
+	if (n < min || n > max)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      strchr("+=,.@_-", *s) || (id && strchr(":/", *s))))
+			return false;
+	return true;
+}
+
+/* arn:<partition>:iam::<12 digits>:role/<path/>name */
+static bool role_arn_form(const char *arn)
+{
+	const char *p = arn;
+	size_t digits = 0;
+
+	if (!bk_str_starts(p, "arn:aws") || !(p = strchr(p + 4, ':')) || !bk_str_starts(p, ":iam::"))
+		return false;
+	for (p += 6; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	return digits == 12 && bk_str_starts(p, ":role/") && p[6] && p[strlen(p) - 1] != '/';
+}
+
+int bk_aws_role_check(const char *role_arn, const char *external_id, const char *session_name,
+		      const char *where)
+{
+	if (!role_arn || !role_arn_form(role_arn))
+		return bk_err(BAKEAMI_EINVALID, "%s: \"%s\" is not an IAM role ARN (like "
+			      "arn:aws:iam::123456789012:role/NAME)", where, role_arn ? role_arn : "");
+	if (external_id && !sts_chars(external_id, 2, 1224, true))
+		return bk_err(BAKEAMI_EINVALID, "%s: the external id must be 2 to 1224 characters "
+			      "of letters, digits and +=,.@_-:/", where);
+	if (session_name && !sts_chars(session_name, 2, 64, false))
+		return bk_err(BAKEAMI_EINVALID, "%s: the role session name \"%s\" must be 2 to 64 "
+			      "characters of letters, digits and +=,.@_-", where, session_name);
+	return 0;
+}
+
+static int caller_role_settings(bk_refresh *r, const bk_aws_config *cfg)
+{
+	char hex[9];
+	int rc;
+
+	r->kind = BK_REFRESH_ASSUME_ROLE;
+	if (!(r->role_arn = bk_strdup(cfg->role_arn)) ||
+	    (cfg->role_external_id && !(r->external_id = bk_strdup(cfg->role_external_id))))
+		return bk_oom();
+	if (cfg->role_session_name)
+		return (r->session_name = bk_strdup(cfg->role_session_name)) ? 0 : bk_oom();
+	if ((rc = bk_random_hex(hex, 4)) < 0)
+		return rc;
+	return (r->session_name = bk_sprintf("bakeami-%s", hex)) ? 0 : bk_oom();
+}
+
+/* The role the caller names (options, --assume-role): assumed with the
+ * chain's credentials, which a client of their own holds, so that they are
+ * renewed too (an instance role's, a profile role's) while this client
+ * renews the role's. */
+static int from_caller_role(bk_aws *aws, const bk_aws_config *cfg)
+{
+	bk_aws_config base = *cfg;
+	int rc = bk_aws_role_check(cfg->role_arn, cfg->role_external_id, cfg->role_session_name,
+				   "assume role");
+
+	if (rc < 0)
+		return rc;
+	base.role_arn = base.role_external_id = base.role_session_name = NULL;
+	if ((rc = bk_aws_new(&aws->refresh.base, &base)) < 0)
+		return rc;
+	if ((rc = caller_role_settings(&aws->refresh, cfg)) == 0 &&
+	    (rc = assume_role(aws, &aws->refresh, &aws->creds)) < 0)
+		bk_err_wrap(rc, "assuming role %s", cfg->role_arn);
+	return rc;
+}
+
 /* ---- renewal ----------------------------------------------------------------- */
+
+/* Five minutes ahead, as the SDKs do; credentials that live less than 20
+ * minutes (STS's shortest session is 15) a quarter of their life ahead,
+ * or every call would renew them. */
+double bk_aws__renew_time(double expires, double now)
+{
+	double margin = (expires - now) / 4;
+
+	if (expires <= 0)
+		return 0;
+	return expires - (margin < RENEW_BEFORE_S ? (margin > 0 ? margin : 0) : RENEW_BEFORE_S);
+}
+
+int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg)
+{
+	int rc = cfg->role_arn && *cfg->role_arn ? from_caller_role(aws, cfg)
+		: resolve_chain(aws, cfg);
+
+	if (rc == 0)
+		aws->renew_at = bk_aws__renew_time(aws->creds.expires, bk_wall());
+	return rc;
+}
 
 static bool expiring(bk_aws *aws)
 {
-	double exp;
+	double at;
 
 	pthread_mutex_lock(&aws->lock);
-	exp = aws->creds.expires;
+	at = aws->renew_at;
 	pthread_mutex_unlock(&aws->lock);
-	return exp > 0 && bk_wall() > exp - RENEW_BEFORE_S;
+	return at > 0 && bk_wall() >= at;
 }
 
 /* Swap in fresh credentials; the old strings stay alive until free. */
@@ -478,6 +583,7 @@ static int install(bk_aws *aws, bk_aws_creds *fresh)
 	node->next = aws->retired;
 	aws->retired = node;
 	aws->creds = *fresh;
+	aws->renew_at = bk_aws__renew_time(fresh->expires, bk_wall());
 	pthread_mutex_unlock(&aws->lock);
 	memset(fresh, 0, sizeof(*fresh));
 	return 0;

@@ -29,6 +29,7 @@ size_t bk_options_size(unsigned int version)
 {
 	switch (version) {
 	case 1: return offsetof(bakeami_options, log_dir);
+	case 2: return offsetof(bakeami_options, role_arn);
 	case BAKEAMI_OPTIONS_VERSION: return sizeof(bakeami_options);
 	}
 	return 0;
@@ -92,7 +93,8 @@ static int copy_options(bakeami_bake *b, const bakeami_options *o)
 	    own(b, &b->opts.region) || own(b, &b->opts.build) ||
 	    own_list(b, &b->opts.only, o->only_count) ||
 	    own_list(b, &b->opts.except, o->except_count) ||
-	    own(b, &b->opts.region) || own(b, &b->opts.log_dir) ||
+	    own(b, &b->opts.log_dir) || own(b, &b->opts.role_arn) ||
+	    own(b, &b->opts.role_external_id) || own(b, &b->opts.role_session_name) ||
 	    own_list(b, &b->opts.vars, o->vars_count) ||
 	    own_list(b, &b->opts.var_files, o->var_files_count) ||
 	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))

@@ -222,6 +222,10 @@ int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);
 /* Connect to host with the build's SSH settings and key. */
 int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);
+/* The run's AWS settings (credentials of the options, else the template's,
+ * else the chain; the options' role; the cancel flag and logger); the
+ * caller sets the region. */
+bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c);
 /* A reaper for this bake's resources: deletions go to its journal and its
  * cleaned/failed lists; its deadline is deadline_s from now. */
 bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s);

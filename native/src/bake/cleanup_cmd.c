@@ -66,12 +66,18 @@ static int reap_tagged(bk_reaper *r, const char *run_id, const bakeami_cleanup_o
 	return rc < 0 ? rc : failed ? BAKEAMI_ERROR : 0;
 }
 
-static int open_aws(bk_aws **aws, const char *region, bk_logger log)
+static int open_aws(bk_aws **aws, const bakeami_cleanup_options *o, const char *region,
+		    bk_logger log)
 {
 	bk_aws_config ac = {0};
 
 	ac.region = region;
 	ac.log = log;
+	if (o->version >= 2) {   /* a version 1 caller's struct ends before these */
+		ac.role_arn = o->role_arn;
+		ac.role_external_id = o->role_external_id;
+		ac.role_session_name = o->role_session_name;
+	}
 	return bk_aws_new(aws, &ac);
 }
 
@@ -89,7 +95,7 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 	if (o->journal_path && (rc = bk_journal_reopen(&j, o->journal_path)) < 0)
 		return rc;
 	l = j ? bk_journal_ledger(j) : NULL;
-	rc = open_aws(&aws, o->region ? o->region : l ? l->region : NULL, log);
+	rc = open_aws(&aws, o, o->region ? o->region : l ? l->region : NULL, log);
 	if (rc == 0) {
 		bk_reaper r = {aws, j, log, cleaned, failed, NULL, bk_now() + 15 * 60, NULL, 0, true};
 		if (l) {
@@ -115,7 +121,7 @@ int bakeami_cleanup_run(const bakeami_cleanup_options *o)
 	bk_logger log = {cleanup_emit, &cl};
 	int rc, modes;
 
-	if (!o || o->version != BAKEAMI_CLEANUP_OPTIONS_VERSION)
+	if (!o || o->version < 1 || o->version > BAKEAMI_CLEANUP_OPTIONS_VERSION)
 		return bk_err(BAKEAMI_EINVALID, "cleanup options: missing or unsupported version");
 	modes = !!o->journal_path + !!o->run_id + !!o->stale;
 	if (modes != 1)

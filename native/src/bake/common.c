@@ -58,6 +58,23 @@ int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 	return rc;
 }
 
+bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c)
+{
+	bool caller_keys = b->opts.access_key_id != NULL;
+	bk_aws_config ac = {0};
+
+	ac.access_key_id = caller_keys ? b->opts.access_key_id : c->access_key;
+	ac.secret_access_key = caller_keys ? b->opts.secret_access_key : c->secret_key;
+	ac.session_token = caller_keys ? b->opts.session_token : c->token;
+	ac.profile = c->profile;
+	ac.role_arn = b->opts.role_arn;
+	ac.role_external_id = b->opts.role_external_id;
+	ac.role_session_name = b->opts.role_session_name;
+	ac.cancel = &b->work_cancel;
+	ac.log = bk_bake_logger(b);
+	return ac;
+}
+
 bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s)
 {
 	return (bk_reaper){b->aws, b->journal, bk_bake_logger(b), &b->cleaned,

@@ -99,14 +99,20 @@ static int fill(bakeami_builds *bs, const bakeami_options *opts)
 	return rc;
 }
 
-int bakeami_builds_new(bakeami_builds **out, const bakeami_options *opts)
+int bakeami_builds_new(bakeami_builds **out, const bakeami_options *caller)
 {
+	bakeami_options full;
+	const bakeami_options *opts = &full;
 	bakeami_builds *bs;
 	int rc;
 
 	*out = NULL;
-	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION)
+	if (!caller || !bk_options_size(caller->version))
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing or unsupported version");
+	/* An older caller's struct is a prefix: the later fields are unset. */
+	memset(&full, 0, sizeof(full));
+	memcpy(&full, caller, bk_options_size(caller->version));
+	full.version = BAKEAMI_OPTIONS_VERSION;
 	if (!opts->template_path || !*opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "no template given");
 	if ((rc = bakeami_init()) < 0)

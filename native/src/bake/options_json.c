@@ -56,6 +56,9 @@ static const struct opt_key KEYS[] = {
 	STR(build, false),
 	BOOL(force),
 	STR(log_dir, false),
+	STR(role_arn, false),
+	STR(role_external_id, true),
+	STR(role_session_name, false),
 };
 _Static_assert(BK_ARRAY_SIZE(KEYS) < 32, "the seen-mask is 32 bits");
 

@@ -152,19 +152,11 @@ static int plan(promo *p)
  * events go through the bake's (serialized) logger. */
 static int region_client(promo *p, region_ctx *r)
 {
-	const bakeami_bake *b = p->b;
-	const bk_build_config *c = b->cfg;
 	const bk_aws_creds *cr;
-	bk_aws_config ac = {0};
+	bk_aws_config ac = bk_bake_aws_config(p->b, p->b->cfg);
 	int rc;
 
-	ac.access_key_id = b->opts.access_key_id ? b->opts.access_key_id : c->access_key;
-	ac.secret_access_key = b->opts.access_key_id ? b->opts.secret_access_key : c->secret_key;
-	ac.session_token = b->opts.access_key_id ? b->opts.session_token : c->token;
-	ac.profile = c->profile;
 	ac.region = r->region;
-	ac.cancel = &p->b->work_cancel;
-	ac.log = bk_bake_logger(p->b);
 	if ((rc = bk_aws_new(&r->aws, &ac)) < 0)
 		return bk_err_wrap(rc, "AWS client for %s", r->region);
 	/* An assumed role's session differs per client: mask it too. */

@@ -200,17 +200,11 @@ static int log_dir_ready(const bakeami_bake *b)
 
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
 {
-	bk_aws_config ac = {0};
+	bk_aws_config ac = bk_bake_aws_config(b, c);
 	int rc;
 
-	ac.access_key_id = b->opts.access_key_id ? b->opts.access_key_id : c->access_key;
-	ac.secret_access_key = b->opts.access_key_id ? b->opts.secret_access_key : c->secret_key;
-	ac.session_token = b->opts.access_key_id ? b->opts.session_token : c->token;
-	ac.profile = c->profile;
 	ac.region = b->opts.region ? b->opts.region : (c->region && *c->region ? c->region : NULL);
 	ac.max_retries = c->max_retries > 0 ? c->max_retries : 0;
-	ac.cancel = &b->work_cancel;
-	ac.log = bk_bake_logger(b);
 	if ((rc = bk_aws_new(&b->aws, &ac)) < 0)
 		return rc;
 	if (c->custom_endpoint_ec2)
@@ -362,7 +356,8 @@ int bakeami_template_check_syntax(const bakeami_options *opts)
 {
 	bk_template_source src;
 
-	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
+	/* source_of reads version 1 fields only */
+	if (!opts || !bk_options_size(opts->version) || !opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
 	src = source_of(opts);
 	return bk_template_check_syntax(&src);
@@ -373,7 +368,7 @@ int bakeami_template_inspect(char **out, const bakeami_options *opts)
 	bk_template_source src;
 
 	*out = NULL;
-	if (!opts || opts->version != BAKEAMI_OPTIONS_VERSION || !opts->template_path)
+	if (!opts || !bk_options_size(opts->version) || !opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing template or version");
 	src = source_of(opts);
 	return bk_template_inspect(out, &src);

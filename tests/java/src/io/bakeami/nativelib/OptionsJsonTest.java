@@ -144,7 +144,7 @@ public class OptionsJsonTest {
         assertTrue(e.getMessage(), e.getMessage().contains("\"vars\" must be an array of strings"));
         e = refused("{\"region\":[\"eu-west-3\"]}");
         assertTrue(e.getMessage(), e.getMessage().contains("\"region\" must be a string"));
-        e = refused("{\"version\":3}");
+        e = refused("{\"version\":99}");
         assertTrue(e.getMessage(), e.getMessage().contains("\"version\" must be 1"));
     }
 
