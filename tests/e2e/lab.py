@@ -663,7 +663,8 @@ class Lab:
         and volumes (available, i.e. detached); empty when clean. A missing kind reads as [].
         Images in allow_images, and their snapshots, are not reported. In the lab's first region
         also s3_objects (S3 is global): every object but those under a "bucket/prefix" of
-        allow_s3 (an amazon-instance image's bundle)."""
+        allow_s3 (an amazon-instance image's bundle); and iam_roles and instance_profiles
+        (IAM is global, iam_leftovers)."""
         ec2 = self._client("ec2", region or self.region)
         allowed = set(allow_images) | self._catalogue
         found: dict[str, list[str]] = {
@@ -691,7 +692,19 @@ class Lab:
         if (region or self.region) == self.region:
             found["s3_objects"] = [o for o in self.s3_objects()
                                    if not any(o.startswith(p) for p in allow_s3)]
+            found.update(self.iam_leftovers())
         return Leftovers((k, v) for k, v in found.items() if v)
+
+    def iam_leftovers(self) -> dict[str, list[str]]:
+        """IAM is global: the roles and instance profiles a bake made (path /bakeami/), with
+        the inline policies and the role each still holds."""
+        iam = self._client("iam", "us-east-1")
+        return {
+            "iam_roles": [f"{r['RoleName']} (policies {iam.list_role_policies(RoleName=r['RoleName'])['PolicyNames']})"
+                          for r in iam.list_roles(PathPrefix="/bakeami/")["Roles"]],
+            "instance_profiles": [f"{p['InstanceProfileName']} (roles {[r['RoleName'] for r in p['Roles']]})"
+                                  for p in iam.list_instance_profiles(PathPrefix="/bakeami/")["InstanceProfiles"]],
+        }
 
     def assert_clean(self, region: str | None = None, allow_images=(), allow_s3=()) -> None:
         """Fails listing what is left in `region`, or in every active region when None."""

@@ -41,7 +41,7 @@ static void instance(int run)
 	r.instance_tags = run_tags();
 	r.client_token = "fuzz-token";
 	if (run)
-		bk_ec2_run_instance(&inst, fuzz_client(), &r);
+		bk_ec2_run_instance(&inst, fuzz_client(), &r, NULL);
 	else
 		bk_ec2_describe_instance(&inst, fuzz_client(), "i-1");
 	bk_ec2_instance_free(&inst);

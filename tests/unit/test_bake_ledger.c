@@ -251,9 +251,11 @@ static void test_ledger__replay_of_a_torn_journal(void **state)
 static void test_ledger__kinds_table(void **state)
 {
 	static const char *const changes[] = {"launch-permission", "volume-permission", "tags",
-					      "deprecation", "ssm-parameter"};
+					      "deprecation", "ssm-parameter", "iam-role-policy",
+					      "instance-profile-role"};
 	static const char *const resources[] = {"instance", "security-group", "key-pair", "image",
-						"snapshot", "s3-bundle"};
+						"snapshot", "s3-bundle", "iam-role",
+						"instance-profile"};
 	size_t n;
 	const bk_kind *k = bk_kinds(&n);
 	bk_reaper r = {0};

@@ -190,7 +190,7 @@ static void test_machine__reuse_switches_the_list_at_reuse(void **state)
 				       BK_CLEANUP};
 	/* a failed re-test skips PROMOTE and still cleans up */
 	static const bk_state retest[] = {BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE,
-					  BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
+					  BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP, BK_CREATE_INSTANCE_PROFILE,
 					  BK_TEST_IMAGE, BK_CLEANUP};
 	bakeami_bake *b;
 
@@ -282,7 +282,7 @@ static void test_machine__cancel_at_every_state_cleans_up_once_in_reverse(void *
 static void test_machine__instance_list(void **state)
 {
 	static const bk_state want[] = {BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE,
-		BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP, BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION,
+		BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP, BK_CREATE_INSTANCE_PROFILE, BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION,
 		BK_TEST, BK_BUNDLE_VOLUME, BK_UPLOAD_BUNDLE, BK_REGISTER_IMAGE, BK_WAIT_IMAGE,
 		BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP};
 	bakeami_bake *b = fake_bake(true);

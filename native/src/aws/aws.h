@@ -56,6 +56,12 @@ const bk_aws_creds *bk_aws_credentials(const bk_aws *aws);
  * and ":/"), else BAKEAMI_EINVALID naming `where` and the setting. */
 int bk_aws_role_check(const char *role_arn, const char *external_id, const char *session_name,
 		      const char *where);
+/* Log "retrying <SERVICE> <action> after <why>" and sleep the client's
+ * backoff before retry `retry` (1-based): for a caller's own retries of an
+ * error AWS may stop giving (IAM's eventual consistency). 0 or
+ * BAKEAMI_ECANCELLED. */
+int bk_aws_backoff(bk_aws *aws, const char *service, const char *action, const char *why,
+		   int retry);
 /* Number of calls made so far per service ("ec2"), retries included. */
 long bk_aws_call_count(const bk_aws *aws, const char *service);
 

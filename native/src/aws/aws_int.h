@@ -110,10 +110,6 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
  * client's. */
 int bk_aws__rest(xmlDocPtr *out, bk_aws *aws, const bk_http_req *req, const char *action,
 		 char err_code[64], long *http_status);
-/* Log "retrying ..." and sleep the backoff before retry `retry` (1-based).
- * 0, or BAKEAMI_ECANCELLED. */
-int bk_aws__backoff(bk_aws *aws, const char *service, const char *action,
-		    const char *why, int retry);
 const bk_cancel *bk_aws__cancel(bk_aws *aws);
 /* True for failures after which the request may have taken effect. */
 bool bk_aws__uncertain(long http_status, const char *aws_code);

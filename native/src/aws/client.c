@@ -180,8 +180,12 @@ int bk_aws__endpoint(char **out, const char *service, const char *region)
 {
 	if ((*out = env_endpoint(service)))
 		return 0;
-	if (strcmp(service, "iam") == 0)
-		return (*out = bk_strdup("https://iam.amazonaws.com")) ? 0 : bk_oom();
+	if (strcmp(service, "iam") == 0)   /* global: one endpoint per partition */
+		return (*out = bk_strdup(region && bk_str_starts(region, "cn-")
+					 ? "https://iam.cn-north-1.amazonaws.com.cn"
+					 : region && bk_str_starts(region, "us-gov-")
+					 ? "https://iam.us-gov.amazonaws.com"
+					 : "https://iam.amazonaws.com")) ? 0 : bk_oom();
 	/* Defence in depth: whatever let it through, a region never picks the host. */
 	if (!region || !dns_labels(region))
 		return bk_err(BAKEAMI_EINVALID, "region \"%s\" is not a DNS name: refusing "

@@ -90,7 +90,9 @@ typedef struct {
 } bk_ec2_instance;
 void bk_ec2_instance_free(bk_ec2_instance *inst);
 
-int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_request *req);
+/* On an AWS error, code (may be NULL) gets its code. */
+int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_request *req,
+			char code[64]);
 /* ENOTFOUND when EC2 does not (yet) know the id. */
 int bk_ec2_describe_instance(bk_ec2_instance *out, bk_aws *aws, const char *instance_id);
 int bk_ec2_terminate_instance(bk_aws *aws, const char *instance_id);

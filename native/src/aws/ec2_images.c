@@ -251,7 +251,7 @@ static int create_image_call(char **out, bk_aws *aws, const bk_params *p, const 
 			return rc;
 		if ((rc = image_by_name(out, aws, name, mine)) < 0 || *out)
 			return rc;
-		rc = bk_aws__backoff(aws, "ec2", "CreateImage",
+		rc = bk_aws_backoff(aws, "ec2", "CreateImage",
 				     code[0] ? code : "network error", retry + 1);
 		if (rc < 0)
 			return rc;

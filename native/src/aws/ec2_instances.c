@@ -148,7 +148,8 @@ static int run_params(bk_params *p, const bk_ec2_run_request *r)
 	return rc;
 }
 
-int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_request *req)
+int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_request *req,
+			char code[64])
 {
 	bk_params p = BK_KV_INIT;
 	xmlDocPtr doc = NULL;
@@ -160,7 +161,7 @@ int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_requ
 		return bk_err(BAKEAMI_EINVALID, "RunInstances: a client token is required");
 	rc = run_params(&p, req);
 	if (rc == 0)
-		rc = bk_ec2__create(&doc, aws, NULL, "RunInstances", &p, NULL);
+		rc = bk_ec2__create(&doc, aws, NULL, "RunInstances", &p, code);
 	if (rc == 0) {
 		item = bk_ec2__first_item(xmlDocGetRootElement(doc), "instancesSet");
 		rc = item ? parse_instance(out, item)

@@ -88,7 +88,7 @@ static double random_unit(void)
 	return (double)r / 4294967296.0;
 }
 
-int bk_aws__backoff(bk_aws *aws, const char *service, const char *action,
+int bk_aws_backoff(bk_aws *aws, const char *service, const char *action,
 		    const char *why, int retry)
 {
 	long ms = bk_retry_delay_ms(&aws->retry, retry, random_unit());
@@ -144,7 +144,7 @@ static int run(bk_aws *aws, const call_spec *cs, bk_http_resp *resp, failure *f)
 		    retry >= aws->retry.max_retries ||
 		    (cs->stop_when_uncertain && bk_aws__uncertain(f->status, f->code)))
 			return fail_with(f, cs->action);
-		rc = bk_aws__backoff(aws, cs->req.service, cs->action,
+		rc = bk_aws_backoff(aws, cs->req.service, cs->action,
 				     f->code[0] ? f->code : "network error", retry + 1);
 		if (rc < 0)
 			return rc;

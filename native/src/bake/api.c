@@ -220,6 +220,7 @@ void bakeami_bake_free(bakeami_bake *b)
 	bk_test_report_release(b);
 	free(b->key_name);
 	free(b->sg_id);
+	free(b->iam_profile);
 	free(b->ssh_host);
 	free(b->image_id);
 	free(b->unencrypted_id);

@@ -21,6 +21,7 @@ typedef enum {
 	BK_REUSE,                 /* inputs digest; a tested image of them, else the ami_name pre-check */
 	BK_CREATE_KEYPAIR,        /* ephemeral ed25519 key, imported */
 	BK_CREATE_SECURITY_GROUP, /* SSH from our address only */
+	BK_CREATE_INSTANCE_PROFILE, /* temporary_iam_instance_profile_policy_document's role */
 	BK_LAUNCH,                /* RunInstances, tagged on create */
 	BK_WAIT_RUNNING,
 	BK_WAIT_SSH,
@@ -88,6 +89,7 @@ struct bakeami_bake {
 	bk_ssh_key *key;
 	char *key_name;               /* set when we imported it */
 	char *sg_id;
+	char *iam_profile;            /* the temporary instance profile's name, once made */
 	bk_ec2_instance instance;     /* .id set once launched */
 	char *ssh_host;
 	int ssh_port;
@@ -175,6 +177,7 @@ int bk_stage_inputs(bakeami_bake *b);           /* `bakeami inputs`'s REUSE */
 int bk_stage_promote_reused(bakeami_bake *b);   /* a reuse hit's PROMOTE */
 int bk_stage_create_keypair(bakeami_bake *b);
 int bk_stage_create_security_group(bakeami_bake *b);
+int bk_stage_create_instance_profile(bakeami_bake *b);
 int bk_stage_launch(bakeami_bake *b);
 int bk_stage_wait_running(bakeami_bake *b);
 int bk_stage_wait_ssh(bakeami_bake *b);

@@ -271,7 +271,8 @@ static int add_part(bk_inputs *in, bk_input_part **out, const char *key, const c
 static const char *const machine_keys[] = {
 	"instance_type", "launch_block_device_mappings", "ami_block_device_mappings",
 	"metadata_options", "ami_virtualization_type", "ena_support", "sriov_support",
-	"encrypt_boot", "kms_key_id", "iam_instance_profile", "ssh_username",
+	"encrypt_boot", "kms_key_id", "iam_instance_profile",
+	"temporary_iam_instance_profile_policy_document", "ssh_username",
 	"disable_stop_instance", "bundle_vol_command", NULL,
 };
 

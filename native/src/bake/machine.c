@@ -11,12 +11,13 @@
 
 static const char *const state_names[] = {
 	"VALIDATE", "RESOLVE_SOURCE", "REUSE", "CREATE_KEYPAIR", "CREATE_SECURITY_GROUP",
-	"LAUNCH", "WAIT_RUNNING", "WAIT_SSH", "PROVISION", "TEST",
+	"CREATE_INSTANCE_PROFILE", "LAUNCH", "WAIT_RUNNING", "WAIT_SSH", "PROVISION", "TEST",
 	"BUNDLE_VOLUME", "UPLOAD_BUNDLE", "REGISTER_IMAGE", "CREATE_IMAGE", "WAIT_IMAGE",
 	"TEST_IMAGE", "PROMOTE", "CLEANUP", "DONE",
 };
 static const char *const stage_words[] = {
-	"validate", "source", "reuse", "key-pair", "security-group", "launch", "launch",
+	"validate", "source", "reuse", "key-pair", "security-group", "instance-profile", "launch",
+	"launch",
 	"ssh", "provision", "test", "bundle", "bundle", "image", "image", "image", "test-image",
 	"promote",
 	"cleanup", "done",
@@ -73,21 +74,21 @@ int bk_bake_fail(bakeami_bake *b, int rc)
  * cancel jumps to CLEANUP. */
 static const bk_state bake_states[] = {
 	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
-	BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_CREATE_IMAGE,
+	BK_CREATE_INSTANCE_PROFILE, BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_CREATE_IMAGE,
 	BK_WAIT_IMAGE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
 };
 /* amazon-instance (Packer's instance builder): bundled on the instance,
  * uploaded to S3, registered; then the same waits, tests and promotion. */
 static const bk_state instance_states[] = {
 	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
-	BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_BUNDLE_VOLUME, BK_UPLOAD_BUNDLE,
+	BK_CREATE_INSTANCE_PROFILE, BK_LAUNCH, BK_WAIT_RUNNING, BK_WAIT_SSH, BK_PROVISION, BK_TEST, BK_BUNDLE_VOLUME, BK_UPLOAD_BUNDLE,
 	BK_REGISTER_IMAGE, BK_WAIT_IMAGE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
 };
 /* communicator "none": launched, left to its user data, imaged; nothing
  * reaches it (no key pair, a group admitting nothing, only shell-local). */
 static const bk_state unattended_states[] = {
-	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_SECURITY_GROUP, BK_LAUNCH,
-	BK_WAIT_RUNNING, BK_PROVISION, BK_CREATE_IMAGE, BK_WAIT_IMAGE, BK_PROMOTE, BK_CLEANUP,
+	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_SECURITY_GROUP,
+	BK_CREATE_INSTANCE_PROFILE, BK_LAUNCH, BK_WAIT_RUNNING, BK_PROVISION, BK_CREATE_IMAGE, BK_WAIT_IMAGE, BK_PROMOTE, BK_CLEANUP,
 	BK_DONE,
 };
 static const bk_state promotion_states[] = {BK_VALIDATE, BK_PROMOTE, BK_CLEANUP, BK_DONE};
@@ -98,7 +99,7 @@ static const bk_state reuse_states[] = {
 /* Only the tests changed: a fresh instance of the image is tested, nothing baked. */
 static const bk_state retest_states[] = {
 	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CREATE_KEYPAIR, BK_CREATE_SECURITY_GROUP,
-	BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
+	BK_CREATE_INSTANCE_PROFILE, BK_TEST_IMAGE, BK_PROMOTE, BK_CLEANUP, BK_DONE,
 };
 static const bk_state inputs_states[] = {
 	BK_VALIDATE, BK_RESOLVE_SOURCE, BK_REUSE, BK_CLEANUP, BK_DONE,
@@ -123,6 +124,7 @@ void bk_run_init(bakeami_bake *b, bk_run_kind kind)
 		[BK_REUSE] = bk_stage_reuse,
 		[BK_CREATE_KEYPAIR] = bk_stage_create_keypair,
 		[BK_CREATE_SECURITY_GROUP] = bk_stage_create_security_group,
+		[BK_CREATE_INSTANCE_PROFILE] = bk_stage_create_instance_profile,
 		[BK_LAUNCH] = bk_stage_launch,
 		[BK_WAIT_RUNNING] = bk_stage_wait_running,
 		[BK_WAIT_SSH] = bk_stage_wait_ssh,

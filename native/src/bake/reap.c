@@ -231,6 +231,12 @@ static const bk_kind kinds[] = {
 	{"image", false, false, undo_image, describe_image, find_image},
 	{"snapshot", false, false, undo_snapshot, describe_resource, NULL},
 	{"s3-bundle", false, false, undo_bundle, describe_bundle, find_bundle},
+	/* a temporary instance profile, made in this order before the instance */
+	{"instance-profile-role", true, false, bk_undo_instance_profile_role, bk_describe_iam, NULL},
+	{"instance-profile", false, false, bk_undo_instance_profile, bk_describe_iam,
+	 bk_find_instance_profile},
+	{"iam-role-policy", true, false, bk_undo_iam_role_policy, bk_describe_iam, NULL},
+	{"iam-role", false, false, bk_undo_iam_role, bk_describe_iam, bk_find_iam_role},
 	{"launch-permission", true, false, bk_undo_launch_permission,
 	 bk_describe_launch_permission, NULL},
 	{"volume-permission", true, false, bk_undo_volume_permission,

@@ -6,6 +6,9 @@
 
 #include "bake.h"
 
+/* Packer's 11 tries of RunInstances for a new profile. */
+#define PROFILE_RETRIES 10
+
 static int launch_tags(bk_kv *inst, bk_kv *vol, const bakeami_bake *b, const char *name)
 {
 	int rc;
@@ -34,7 +37,7 @@ static void fill_request(bk_ec2_run_request *r, const bakeami_bake *b, const cha
 		r->security_group_ids_count = c->security_group_ids.count;
 	}
 	r->subnet_id = c->subnet_id;
-	r->iam_instance_profile = c->iam_instance_profile;
+	r->iam_instance_profile = b->iam_profile ? b->iam_profile : c->iam_instance_profile;
 	r->user_data = c->user_data;
 	r->availability_zone = c->availability_zone;
 	r->associate_public_ip = c->associate_public_ip_address;
@@ -45,6 +48,33 @@ static void fill_request(bk_ec2_run_request *r, const bakeami_bake *b, const cha
 	r->bdms = c->launch_bdms;
 	r->bdms_count = c->launch_bdms_count;
 	r->client_token = token;
+}
+
+/* EC2 may not know a new instance profile for a few seconds (IAM is
+ * eventually consistent): InvalidParameterValue naming iamInstanceProfile. */
+static bool profile_not_known_yet(const char *code)
+{
+	const char *msg = bk_err_msg();
+
+	return strcmp(code, "InvalidParameterValue") == 0 &&
+	       (strstr(msg, "iamInstanceProfile") || strstr(msg, "IAM Instance Profile"));
+}
+
+/* So, as Packer does, RunInstances is tried again with backoff; the same
+ * ClientToken, so a launch that did happen is not made twice. */
+static int run_instance(bakeami_bake *b, bk_ec2_instance *out, const bk_ec2_run_request *req)
+{
+	char code[64] = "";
+	int rc;
+
+	for (int retry = 1;; retry++) {
+		rc = bk_ec2_run_instance(out, b->aws, req, code);
+		if (rc != BAKEAMI_EAWS || !profile_not_known_yet(code) || retry > PROFILE_RETRIES)
+			return rc;
+		if ((rc = bk_aws_backoff(b->aws, "ec2", "RunInstances",
+					 "an instance profile EC2 does not know yet", retry)) < 0)
+			return rc;
+	}
 }
 
 int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
@@ -62,7 +92,7 @@ int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 	req.instance_tags = &itags;
 	req.volume_tags = &vtags;
 	if ((rc = bk_journal_intent(b->journal, "instance", token)) < 0 ||
-	    (rc = bk_ec2_run_instance(out, b->aws, &req)) < 0 ||
+	    (rc = run_instance(b, out, &req)) < 0 ||
 	    (rc = bk_journal_created(b->journal, "instance", out->id)) < 0)
 		goto done;
 	bk_step(b, "%s launched from %s (%s)", out->id, image_id, b->cfg->instance_type);

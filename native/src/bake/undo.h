@@ -30,4 +30,17 @@ char *bk_describe_tags(const bk_reaper *r, const bk_entry *e);
 char *bk_describe_deprecation(const bk_reaper *r, const bk_entry *e);
 char *bk_describe_ssm_parameter(const bk_reaper *r, const bk_entry *e);
 
+/* reap_iam.c: a temporary instance profile's kinds
+ *   iam-role               id role name
+ *   iam-role-policy        id role      policy = the inline policy's name
+ *   instance-profile       id profile name
+ *   instance-profile-role  id profile   role = the role it holds */
+int bk_undo_iam_role(bk_reaper *r, const bk_entry *e);
+int bk_undo_iam_role_policy(bk_reaper *r, const bk_entry *e);
+int bk_undo_instance_profile(bk_reaper *r, const bk_entry *e);
+int bk_undo_instance_profile_role(bk_reaper *r, const bk_entry *e);
+char *bk_describe_iam(const bk_reaper *r, const bk_entry *e);
+int bk_find_iam_role(bk_reaper *r, const bk_entry *e, char **id);
+int bk_find_instance_profile(bk_reaper *r, const bk_entry *e, char **id);
+
 #endif

@@ -142,6 +142,79 @@ static int set_spot(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 	return rc;
 }
 
+/* One of Packer 1.6.6's statements: Effect, Action and Resource only
+ * (its struct has no Sid or Condition, and refuses unknown keys). */
+static int read_statement(cJSON **out, bk_cfg_ctx *c, const cJSON *v, const char *path)
+{
+	static const char *const keys[] = {"Effect", "Action", "Resource", NULL};
+	char *effect = NULL;
+	bk_strv action = BK_STRV_INIT, resource = BK_STRV_INIT;
+	int rc = bk_tpl_only_keys(c, v, path, keys, "a policy statement (Packer's has Effect, "
+				  "Action and Resource)");
+
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&effect, c, v, "Effect", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&action, c, v, "Action", path, 'v');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&resource, c, v, "Resource", path, 'v');
+	if (rc == 0 && (!effect || (strcmp(effect, "Allow") && strcmp(effect, "Deny"))))
+		rc = bk_tpl_err(c->file, path, "Effect must be \"Allow\" or \"Deny\"");
+	else if (rc == 0 && (!action.count || !resource.count))
+		rc = bk_tpl_err(c->file, path, "needs Action and Resource");
+	if (rc == 0 && (!(*out = cJSON_CreateObject()) ||
+			!cJSON_AddStringToObject(*out, "Effect", effect) ||
+			!cJSON_AddItemToObject(*out, "Action", cJSON_CreateStringArray(
+				(const char *const *)action.items, (int)action.count)) ||
+			!cJSON_AddItemToObject(*out, "Resource", cJSON_CreateStringArray(
+				(const char *const *)resource.items, (int)resource.count))))
+		rc = bk_oom();
+	free(effect);
+	bk_strv_free(&action);
+	bk_strv_free(&resource);
+	return rc;
+}
+
+/* Packer's PolicyDocument; an empty Version (Packer sends "", which IAM
+ * refuses) is IAM's current one. */
+static int set_iam_policy(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	static const char *const keys[] = {"Version", "Statement", NULL};
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(v, "Statement"), *it;
+	char *version = NULL, *spath = bk_tpl_jpath_key(path, "Statement");
+	cJSON *doc = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(doc, "Statement");
+	size_t i = 0;
+	int rc = !spath || !list ? bk_oom() : bk_tpl_only_keys(c, v, path, keys, "a policy document");
+
+	(void)off;
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&version, c, v, "Version", path, 's');
+	if (rc == 0 && !cJSON_IsArray(st) && !cJSON_IsObject(st))
+		rc = bk_tpl_err(c->file, spath, "needs at least one statement");
+	/* mapstructure's weak decoding: one object is a list of one */
+	for (it = cJSON_IsArray(st) ? st->child : st; rc == 0 && it; it = cJSON_IsArray(st) ? it->next : NULL) {
+		char *sub = cJSON_IsArray(st) ? bk_tpl_jpath_index(spath, i++) : bk_strdup(spath);
+		cJSON *one = NULL;
+		rc = sub ? read_statement(&one, c, it, sub) : bk_oom();
+		if (one)
+			cJSON_AddItemToArray(list, one);
+		free(sub);
+	}
+	if (rc == 0 && cJSON_GetArraySize(list) == 0)
+		rc = bk_tpl_err(c->file, spath, "needs at least one statement");
+	if (rc == 0 && !cJSON_AddStringToObject(doc, "Version", version && *version ? version
+						: "2012-10-17"))
+		rc = bk_oom();
+	free(c->cfg->temp_iam_policy);
+	c->cfg->temp_iam_policy = rc == 0 ? cJSON_PrintUnformatted(doc) : NULL;
+	if (rc == 0 && !c->cfg->temp_iam_policy)
+		rc = bk_oom();
+	cJSON_Delete(doc);
+	free(version);
+	free(spath);
+	return rc;
+}
+
 static int set_communicator(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
 	(void)off;
@@ -462,6 +535,7 @@ static const field fields[] = {
 	{"temporary_security_group_source_cidrs", set_cidrs,
 	 OFF(temporary_security_group_source_cidrs), 0},
 	{"iam_instance_profile", set_str, OFF(iam_instance_profile), 0},
+	{"temporary_iam_instance_profile_policy_document", set_iam_policy, 0, 0},
 	{"user_data", set_str, OFF(user_data), 0},
 	{"user_data_file", set_user_data_file, 0, 0},
 	{"associate_public_ip_address", set_bool, OFF(associate_public_ip_address), 0},
@@ -535,7 +609,6 @@ static const field fields[] = {
 	{"ssh_agent_auth", unsupported, 0, 0},
 	{"ssh_bastion_host", unsupported, 0, 0},
 	{"ssh_proxy_host", unsupported, 0, 0},
-	{"temporary_iam_instance_profile_policy_document", unsupported, 0, 0},
 	/* amazon-instance (instance-store bundles) */
 	{"account_id", set_str, OFF(account_id), INSTANCE_ONLY | REQUIRED},
 	{"s3_bucket", set_str, OFF(s3_bucket), INSTANCE_ONLY | REQUIRED},
@@ -767,6 +840,7 @@ void bk_build_config_free(bk_build_config *cfg)
 	/* user_data (also user_data_file's contents) is freed by the loop. */
 	free(cfg->http_tokens);
 	free(cfg->http_endpoint);
+	free(cfg->temp_iam_policy);
 	bk_kv_free(&cfg->source_ami_filters);
 	bk_kv_free(&cfg->vpc_filters);
 	bk_kv_free(&cfg->subnet_filters);

@@ -285,6 +285,10 @@ typedef struct {
 	bk_kv security_group_filters;        /* security_group_filter.filters */
 	bk_strv temporary_security_group_source_cidrs;
 	char *iam_instance_profile;
+	/* temporary_iam_instance_profile_policy_document, as the IAM policy JSON
+	 * the role gets (Packer's Version + Statement[Effect, Action, Resource]);
+	 * NULL: none */
+	char *temp_iam_policy;
 	char *user_data;                     /* user_data, or user_data_file's contents */
 	int associate_public_ip_address;     /* -1 unset */
 	char *shutdown_behavior;

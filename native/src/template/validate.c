@@ -163,6 +163,13 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 	    cJSON_GetObjectItemCaseSensitive(b, "user_data_file"))
 		rc = ferr(c, bpath, "user_data_file", "use either user_data or user_data_file, "
 			  "not both");
+	if (rc == 0 && set(cfg->iam_instance_profile) && cfg->temp_iam_policy) {
+		/* Packer's StepIamInstanceProfile: the given profile wins */
+		bk_tpl_warn(c->warnings, "%s.temporary_iam_instance_profile_policy_document is "
+			    "ignored: iam_instance_profile is set", bpath);
+		free(cfg->temp_iam_policy);
+		cfg->temp_iam_policy = NULL;
+	}
 	if (rc == 0 && !set(cfg->http_tokens)) {
 		free(cfg->http_tokens);
 		if (!(cfg->http_tokens = bk_strdup("required")))
