@@ -659,8 +659,8 @@ class Lab:
     def leftovers(self, region: str | None = None, allow_images=(), allow_s3=()) -> "Leftovers":
         """What bakes may have left in `region` (default: lab.region), as kind -> descriptions
         for the non-empty kinds among instances (not terminated), key_pairs,
-        security_groups (not 'default'), images (owned by self), snapshots (owned by self)
-        and volumes (available, i.e. detached); empty when clean. A missing kind reads as [].
+        security_groups (not 'default'), images (owned by self), snapshots (owned by self),
+        volumes (available, i.e. detached) and launch_templates; empty when clean. A missing kind reads as [].
         Images in allow_images, and their snapshots, are not reported. In the lab's first region
         also s3_objects (S3 is global): every object but those under a "bucket/prefix" of
         allow_s3 (an amazon-instance image's bundle); and iam_roles and instance_profiles
@@ -689,6 +689,8 @@ class Lab:
             and not set(_AMI_ID.findall(s.get("Description", ""))) & allowed]
         found["volumes"] = [f"{v['VolumeId']} ({v['State']})" for v in ec2.describe_volumes()["Volumes"]
                             if v["State"] == "available"]
+        found["launch_templates"] = [f"{t['LaunchTemplateId']} ({t['LaunchTemplateName']})"
+                                     for t in ec2.describe_launch_templates()["LaunchTemplates"]]
         if (region or self.region) == self.region:
             found["s3_objects"] = [o for o in self.s3_objects()
                                    if not any(o.startswith(p) for p in allow_s3)]

@@ -255,7 +255,7 @@ static void test_ledger__kinds_table(void **state)
 					      "instance-profile-role"};
 	static const char *const resources[] = {"instance", "security-group", "key-pair", "image",
 						"snapshot", "s3-bundle", "iam-role",
-						"instance-profile"};
+						"instance-profile", "fleet", "launch-template"};
 	size_t n;
 	const bk_kind *k = bk_kinds(&n);
 	bk_reaper r = {0};

@@ -93,6 +93,28 @@ void bk_ec2_instance_free(bk_ec2_instance *inst);
 /* On an AWS error, code (may be NULL) gets its code. */
 int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_request *req,
 			char code[64]);
+/* ---- spot, as Packer 1.6.6 launches it (ec2_spot.c) ---- */
+typedef struct {
+	char *fleet_id;      /* set whenever EC2 made the fleet */
+	char *instance_id;   /* the fleet's instance; NULL: none */
+	char *error_code;    /* why none: InsufficientInstanceCapacity, ... */
+} bk_ec2_fleet;
+void bk_ec2_fleet_free(bk_ec2_fleet *f);
+/* A launch template of req's settings (its instance_type NULL: none), spot
+ * market, one-time, max_price NULL: the on-demand price (Packer's "auto");
+ * spot_tags on the spot request, tags on the template; req->client_token
+ * makes it idempotent. */
+int bk_ec2_create_launch_template(char **out_id, bk_aws *aws, const char *name,
+				  const bk_ec2_run_request *req, const char *max_price,
+				  const bk_kv *spot_tags, const bk_kv *tags);
+/* An instant fleet of one spot instance of `type` from the template: 0
+ * with out->instance_id, else BAKEAMI_EAWS with out->error_code. */
+int bk_ec2_create_fleet(bk_ec2_fleet *out, bk_aws *aws, const char *template_id,
+			const char *type, const char *token, const bk_kv *tags);
+/* Gone already: BAKEAMI_ENOTFOUND. DeleteFleets terminates its instance. */
+int bk_ec2_delete_launch_template(bk_aws *aws, const char *id);
+int bk_ec2_delete_fleet(bk_aws *aws, const char *id);
+
 /* ENOTFOUND when EC2 does not (yet) know the id. */
 int bk_ec2_describe_instance(bk_ec2_instance *out, bk_aws *aws, const char *instance_id);
 int bk_ec2_terminate_instance(bk_aws *aws, const char *instance_id);

@@ -110,7 +110,7 @@ static int optional_param(bk_params *p, const char *key, const char *val)
 	return val ? bk_params_add(p, key, val) : 0;
 }
 
-static int run_params(bk_params *p, const bk_ec2_run_request *r)
+int bk_ec2__run_params(bk_params *p, const bk_ec2_run_request *r)
 {
 	const char *profile = r->iam_instance_profile;
 	int tag_specs = 0;
@@ -159,7 +159,7 @@ int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_requ
 	memset(out, 0, sizeof(*out));
 	if (!req->client_token || !*req->client_token)
 		return bk_err(BAKEAMI_EINVALID, "RunInstances: a client token is required");
-	rc = run_params(&p, req);
+	rc = bk_ec2__run_params(&p, req);
 	if (rc == 0)
 		rc = bk_ec2__create(&doc, aws, NULL, "RunInstances", &p, code);
 	if (rc == 0) {

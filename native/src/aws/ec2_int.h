@@ -32,6 +32,10 @@ int bk_ec2__tag_spec(bk_params *p, int *n, const char *type, const bk_kv *tags);
 /* BlockDeviceMapping.N.* */
 int bk_ec2__bdms(bk_params *p, const bk_bdm *bdms, size_t n);
 
+/* RunInstances' parameters for req (ec2_instances.c); a launch template's
+ * data too (ec2_spot.c). */
+int bk_ec2__run_params(bk_params *p, const bk_ec2_run_request *r);
+
 /* <tagSet><item><key/><value/></item>...</tagSet> under parent into out. */
 int bk_ec2__parse_tags(bk_kv *out, xmlNodePtr parent);
 /* Text of child `name` into *out: NULL if absent (an error if required). */

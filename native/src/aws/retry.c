@@ -29,8 +29,19 @@ static bool is_throttling(const char *code)
 	return false;
 }
 
+/* EC2's "no capacity" comes as a 500, but a retry seconds later rarely finds
+ * any: the caller decides (spot tries another type or on-demand). */
+static bool no_capacity(const char *code)
+{
+	return code && (!strcmp(code, "InsufficientInstanceCapacity") ||
+			!strcmp(code, "InsufficientHostCapacity") ||
+			!strcmp(code, "InsufficientReservedInstanceCapacity"));
+}
+
 bool bk_retry_should(int http_status, const char *aws_code)
 {
+	if (no_capacity(aws_code))
+		return false;
 	switch (http_status) {
 	case 0:     /* no response at all: connect failure, reset, timeout */
 	case 429:

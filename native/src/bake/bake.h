@@ -220,6 +220,13 @@ int bk_poll(bakeami_bake *b, double timeout_s, const char *what,
  * tagged; purpose makes the ClientToken ("run", "test"). */
 int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 	      const char *purpose, const char *name);
+/* One on-demand RunInstances of req, journalled (stage_launch.c). */
+int bk_launch_on_demand(bakeami_bake *b, bk_ec2_instance *out, const bk_ec2_run_request *req);
+/* spot_price's launch (stage_spot.c): a launch template, an instant fleet
+ * per spot_instance_types entry until one has capacity, then on-demand
+ * with spot_fallback_on_demand; everything journalled. */
+int bk_launch_spot(bakeami_bake *b, bk_ec2_instance *out, bk_ec2_run_request *req,
+		   const char *purpose);
 /* Wait for inst to run; *ssh_host gets the address SSH should use (NULL:
  * nothing will connect). */
 int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);

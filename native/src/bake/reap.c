@@ -65,6 +65,16 @@ static int undo_key_pair(bk_reaper *r, const bk_entry *e)
 	return bk_ec2_delete_key_pair(r->aws, e->id);
 }
 
+static int undo_launch_template(bk_reaper *r, const bk_entry *e)
+{
+	return bk_ec2_delete_launch_template(r->aws, e->id);
+}
+
+static int undo_fleet(bk_reaper *r, const bk_entry *e)
+{
+	return bk_ec2_delete_fleet(r->aws, e->id);
+}
+
 static int undo_snapshot(bk_reaper *r, const bk_entry *e)
 {
 	return bk_ec2_delete_snapshot(r->aws, e->region, e->id);
@@ -225,9 +235,11 @@ static int find_bundle(bk_reaper *r, const bk_entry *e, char **id)
 
 /* In reverse order of creation: the tag sweep goes in this order. */
 static const bk_kind kinds[] = {
+	{"fleet", false, false, undo_fleet, describe_resource, NULL},
 	{"instance", false, true, undo_instance, describe_resource, NULL},
 	{"security-group", false, true, undo_security_group, describe_resource, NULL},
 	{"key-pair", false, true, undo_key_pair, describe_resource, NULL},
+	{"launch-template", false, false, undo_launch_template, describe_resource, NULL},
 	{"image", false, false, undo_image, describe_image, find_image},
 	{"snapshot", false, false, undo_snapshot, describe_resource, NULL},
 	{"s3-bundle", false, false, undo_bundle, describe_bundle, find_bundle},

@@ -77,6 +77,17 @@ static int run_instance(bakeami_bake *b, bk_ec2_instance *out, const bk_ec2_run_
 	}
 }
 
+int bk_launch_on_demand(bakeami_bake *b, bk_ec2_instance *out, const bk_ec2_run_request *req)
+{
+	int rc = bk_journal_intent(b->journal, "instance", req->client_token);
+
+	if (rc == 0 && (rc = run_instance(b, out, req)) == 0)
+		rc = bk_journal_created(b->journal, "instance", out->id);
+	if (rc == 0)
+		bk_step(b, "%s launched from %s (%s)", out->id, req->image_id, req->instance_type);
+	return rc;
+}
+
 int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 	      const char *purpose, const char *name)
 {
@@ -91,11 +102,8 @@ int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 		goto done;
 	req.instance_tags = &itags;
 	req.volume_tags = &vtags;
-	if ((rc = bk_journal_intent(b->journal, "instance", token)) < 0 ||
-	    (rc = run_instance(b, out, &req)) < 0 ||
-	    (rc = bk_journal_created(b->journal, "instance", out->id)) < 0)
-		goto done;
-	bk_step(b, "%s launched from %s (%s)", out->id, image_id, b->cfg->instance_type);
+	rc = b->cfg->spot_price ? bk_launch_spot(b, out, &req, purpose)
+		: bk_launch_on_demand(b, out, &req);
 done:
 	bk_kv_free(&itags);
 	bk_kv_free(&vtags);

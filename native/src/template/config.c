@@ -128,17 +128,34 @@ static int unsupported(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t o
 	return bk_tpl_err(c->file, path, "not supported by bakeami yet");
 }
 
+/* Packer's IsSpotInstance: "" and "0" are on-demand; "auto", else a price
+ * (EC2 takes a decimal: refused here rather than at launch). */
 static int set_spot(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
-	char *s = NULL;
+	char *s = NULL, *end = NULL;
 	int rc = bk_tpl_get_str(&s, c, v, path);
 
 	(void)off;
-	/* Packer's IsSpotInstance: "" and "0" (also the number 0) are on-demand */
-	if (rc == 0 && s && *s && strcmp(s, "0") != 0)
-		rc = bk_tpl_err(c->file, path, "spot instances are not supported yet: remove "
-				"spot_price (or set it to \"\" or \"0\", on-demand as in Packer)");
-	free(s);
+	/* a null leaves s NULL: nothing set, as in Packer */
+	if (rc == 0 && s && *s && strcmp(s, "0") && strcmp(s, "auto") &&
+	    (strtod(s, &end) <= 0 || *end || strspn(s, "0123456789.") != strlen(s)))
+		rc = bk_tpl_err(c->file, path, "\"%s\" is not a price: give \"auto\" or a "
+				"price in US dollars an hour, like \"0.05\"", s);
+	free(c->cfg->spot_price);
+	c->cfg->spot_price = rc == 0 && s && *s && strcmp(s, "0") ? s : NULL;
+	if (c->cfg->spot_price != s)
+		free(s);
+	return rc;
+}
+
+/* Packer 1.6.6 still reads it, and only warns. */
+static int set_auto_product(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	int rc = check_str(c, v, path, off);
+
+	if (rc == 0)
+		bk_tpl_warn(c->warnings, "%s: spot_price_auto_product is deprecated and no longer "
+			    "necessary (ignored)", path);
 	return rc;
 }
 
@@ -602,9 +619,10 @@ static const field fields[] = {
 	{"region_kms_key_ids", check_any, 0, 0},
 	/* Packer has these; we would silently do something else. */
 	{"spot_price", set_spot, 0, 0},
-	{"spot_instance_types", unsupported, 0, 0},
-	{"spot_price_auto_product", unsupported, 0, 0},
-	{"spot_tags", unsupported, 0, 0},
+	{"spot_instance_types", set_strv, OFF(spot_instance_types), 0},
+	{"spot_price_auto_product", set_auto_product, 0, 0},
+	{"spot_tags", set_kv, OFF(spot_tags), 0},
+	{"spot_fallback_on_demand", set_bool, OFF(spot_fallback_on_demand), 0},
 	{"ssh_password", unsupported, 0, 0},
 	{"ssh_agent_auth", unsupported, 0, 0},
 	{"ssh_bastion_host", unsupported, 0, 0},
@@ -664,7 +682,8 @@ static int check_required(bk_cfg_ctx *c, const char *bpath)
 
 		if (!(f->flags & REQUIRED) || ((f->flags & INSTANCE_ONLY) && !is_instance(c)) ||
 		    ((f->flags & SSH_ONLY) && c->cfg->communicator_none) ||
-		    (strcmp(f->key, "ami_name") == 0 && c->cfg->skip_create_ami))
+		    (strcmp(f->key, "ami_name") == 0 && c->cfg->skip_create_ami) ||
+		    (strcmp(f->key, "instance_type") == 0 && c->cfg->spot_instance_types.count))
 			continue;
 		snprintf(path, sizeof(path), "%s.%s", bpath, f->key);
 		/* A null sets nothing, as in Packer: the key is as good as missing. */
@@ -841,6 +860,9 @@ void bk_build_config_free(bk_build_config *cfg)
 	free(cfg->http_tokens);
 	free(cfg->http_endpoint);
 	free(cfg->temp_iam_policy);
+	free(cfg->spot_price);
+	bk_strv_free(&cfg->spot_instance_types);
+	bk_kv_free(&cfg->spot_tags);
 	bk_kv_free(&cfg->source_ami_filters);
 	bk_kv_free(&cfg->vpc_filters);
 	bk_kv_free(&cfg->subnet_filters);

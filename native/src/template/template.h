@@ -289,6 +289,13 @@ typedef struct {
 	 * the role gets (Packer's Version + Statement[Effect, Action, Resource]);
 	 * NULL: none */
 	char *temp_iam_policy;
+	/* spot: spot_price ("auto" or a price; NULL: on-demand, Packer's "" and "0"),
+	 * spot_instance_types (tried in order), spot_tags (on the spot request),
+	 * spot_fallback_on_demand (bakeami's: on-demand when no type has capacity) */
+	char *spot_price;
+	bk_strv spot_instance_types;
+	bk_kv spot_tags;
+	int spot_fallback_on_demand;
 	char *user_data;                     /* user_data, or user_data_file's contents */
 	int associate_public_ip_address;     /* -1 unset */
 	char *shutdown_behavior;

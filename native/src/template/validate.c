@@ -140,6 +140,26 @@ static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const
 	return ferr(c, bpath, key, "\"%s\" is not one of %s", v, listed);
 }
 
+/* Packer 1.6.6's spot rules (run_config.go), and spot_instance_types
+ * without spot_price (Packer launches with no instance type then). */
+static int check_spot(bk_cfg_ctx *c, const char *bpath)
+{
+	bk_build_config *cfg = c->cfg;
+	bool types = cfg->spot_instance_types.count > 0;
+
+	if (types && set(cfg->instance_type))
+		return ferr(c, bpath, "spot_instance_types", "either instance_type or "
+			    "spot_instance_types must be specified, not both");
+	if (types && !cfg->spot_price)
+		return ferr(c, bpath, "spot_instance_types", "needs spot_price (\"auto\" or a price)");
+	if (cfg->spot_tags.count && !cfg->spot_price)
+		return ferr(c, bpath, "spot_tags", "spot_tags should not be set when not requesting "
+			    "a spot instance");
+	if (cfg->spot_fallback_on_demand && !cfg->spot_price)
+		return ferr(c, bpath, "spot_fallback_on_demand", "needs spot_price");
+	return 0;
+}
+
 static int check_instance(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const shutdown[] = {"stop", "terminate", NULL};
@@ -163,6 +183,8 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 	    cJSON_GetObjectItemCaseSensitive(b, "user_data_file"))
 		rc = ferr(c, bpath, "user_data_file", "use either user_data or user_data_file, "
 			  "not both");
+	if (rc == 0)
+		rc = check_spot(c, bpath);
 	if (rc == 0 && set(cfg->iam_instance_profile) && cfg->temp_iam_policy) {
 		/* Packer's StepIamInstanceProfile: the given profile wins */
 		bk_tpl_warn(c->warnings, "%s.temporary_iam_instance_profile_policy_document is "
