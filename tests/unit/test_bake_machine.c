@@ -217,9 +217,11 @@ static void test_machine__reuse_switches_the_list_at_reuse(void **state)
 static bakeami_bake *fake_bake(bool instance)
 {
 	bakeami_bake *b = fake_run(false);
+	bk_build_config cfg = {0};
 
+	cfg.builder_type = (char *)"amazon-instance";
 	if (instance)
-		bk_run_use_instance_list(b);
+		bk_run_use_builder_list(b, &cfg);
 	return b;
 }
 
