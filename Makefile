@@ -47,7 +47,7 @@ LIB     := $(BUILD)/libbakeami.so
 ARCHIVE := $(BUILD)/libbakeami.a
 CLI     := $(BUILD)/bakeami
 
-.PHONY: all deps test unit e2e probes demo bench clean test-fresh native check-asan fuzz fuzz-bins
+.PHONY: all deps test unit e2e test-faults probes demo bench clean test-fresh native check-asan fuzz fuzz-bins
 all: $(LIB) $(CLI) plugin-jar
 
 $(BUILD)/%.o: %.c
@@ -88,8 +88,17 @@ deps:
 unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
+# The fault matrix runs in test-faults, which prints its table.
 e2e: all probes
-	python3 -m pytest -q tests/e2e
+	python3 -m pytest -q --ignore=tests/e2e/test_fault_matrix.py tests/e2e
+
+# The fault matrix (tests/e2e/test_fault_matrix.py): every cell, then the table of cells and
+# how many passed (tests/e2e/fault_table.py); fails if any cell did.
+FAULTS_XML := $(BUILD)/test-faults.xml
+test-faults: all probes
+	@rc=0; python3 -m pytest -q -p no:cacheprovider --junitxml=$(FAULTS_XML) \
+	  tests/e2e/test_fault_matrix.py || rc=$$?; \
+	python3 tests/e2e/fault_table.py $(FAULTS_XML) && exit $$rc
 
 # ASan + UBSan (any finding is fatal) over the native tree, in build/asan: the unit tests, then
 # the e2e tests against those binaries (BAKEAMI_BUILD), with neither the Java shim's tests (the
@@ -145,6 +154,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) java-unit
 	$(MAKE) e2e
+	$(MAKE) test-faults
 	$(MAKE) check-asan
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 

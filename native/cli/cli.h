@@ -46,6 +46,8 @@ typedef enum {
 	OPT_ASSUME_ROLE,
 	OPT_EXTERNAL_ID,
 	OPT_ROLE_SESSION_NAME,
+	OPT_LEASE,
+	OPT_LEASE_RENEW,
 	OPT_HELP,
 	OPT_COUNT
 } cli_opt;
@@ -73,6 +75,7 @@ typedef struct {
 	const char *role_arn, *external_id, *role_session_name;   /* --assume-role ... */
 	const char *operand;    /* TEMPLATE, or help's COMMAND */
 	long older_than_seconds;
+	long lease_seconds, lease_renew_seconds;   /* 0: the library's defaults */
 	int json, abort_on_error, debug, stale, dump_plan;
 	int reuse;              /* 1 --reuse, -1 --no-reuse, 0 neither */
 	/* Packer's flags */

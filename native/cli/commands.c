@@ -14,7 +14,7 @@ static const cli_use bake_uses[] = {
 	{OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL},
 	{OPT_RESULT, NULL}, {OPT_JOURNAL, NULL}, {OPT_ON_ERROR, NULL}, {OPT_LOG_FORMAT, NULL},
 	{OPT_DEBUG, NULL}, {OPT_REGION, NULL}, {OPT_REUSE, NULL}, {OPT_NO_REUSE, NULL},
-	{OPT_LOG_DIR, NULL}, ROLE_USES {OPT_HELP, NULL},
+	{OPT_LOG_DIR, NULL}, {OPT_LEASE, NULL}, {OPT_LEASE_RENEW, NULL}, ROLE_USES {OPT_HELP, NULL},
 };
 
 static const cli_use inputs_uses[] = {
@@ -106,8 +106,8 @@ static const cli_command commands[] = {
 	 "bake [-var K=V]... [-var-file F]... [-only A,B] [-except A,B] [--manifest F]\n"
 	 "     [--junit F] [--result F] [--journal F] [--on-error cleanup|abort]\n"
 	 "     [--log-format text|json] [--debug] [--region R] [--reuse | --no-reuse]\n"
-	 "     [--log-dir DIR] [--assume-role ARN [--external-id ID] [--role-session-name NAME]]\n"
-	 "     TEMPLATE",
+	 "     [--log-dir DIR] [--lease D] [--lease-renew D]\n"
+	 "     [--assume-role ARN [--external-id ID] [--role-session-name NAME]] TEMPLATE",
 	 "bake, test and promote the image TEMPLATE describes",
 	 "Launches the template's source AMI, provisions it over SSH, tests it, creates and\n"
 	 "tags the image, promotes it if the template says so, and cleans up what it made.",

@@ -61,6 +61,10 @@ static const cli_option options[OPT_COUNT] = {
 	[OPT_EXTERNAL_ID] = {"external-id", "ID", "with --assume-role: the role's external id"},
 	[OPT_ROLE_SESSION_NAME] = {"role-session-name", "NAME", "with --assume-role: the session's "
 				   "name in CloudTrail (default bakeami-<random>)"},
+	[OPT_LEASE] = {"lease", "D", "temporary resources expire D after they were made or last "
+		       "extended (default 1h); `cleanup --stale` removes them after that"},
+	[OPT_LEASE_RENEW] = {"lease-renew", "D", "how often a live bake extends the lease "
+			     "(default a third of it, 20m at most)"},
 	[OPT_HELP] = {"help", NULL, "print this help and exit"},
 };
 
@@ -243,6 +247,18 @@ static int older_than(cli_args *c, const char *v, const cli_command *cmd)
 	return CLI_RUN;
 }
 
+/* A lease length: 1 s to 31 days. */
+static int lease(long *out, const char *v, const cli_command *cmd, const char *name)
+{
+	long s = cli_parse_age(v);
+
+	if (s < 1 || s > 31 * 86400L)
+		return cli_usage_error(cmd, "--%s: '%s' is not a duration from 1s to 31d, like 1h, "
+				       "20m or 90s", name, v);
+	*out = s;
+	return CLI_RUN;
+}
+
 static int store(cli_args *c, cli_opt opt, char *v, const cli_command *cmd)
 {
 	switch (opt) {
@@ -278,6 +294,8 @@ static int store(cli_args *c, cli_opt opt, char *v, const cli_command *cmd)
 	case OPT_ASSUME_ROLE: c->role_arn = v; break;
 	case OPT_EXTERNAL_ID: c->external_id = v; break;
 	case OPT_ROLE_SESSION_NAME: c->role_session_name = v; break;
+	case OPT_LEASE: return lease(&c->lease_seconds, v, cmd, "lease");
+	case OPT_LEASE_RENEW: return lease(&c->lease_renew_seconds, v, cmd, "lease-renew");
 	case OPT_HELP: cli_help_command(stdout, cmd); return 0;
 	case OPT_COUNT: break;
 	}

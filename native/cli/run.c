@@ -128,6 +128,8 @@ void cli_fill_options(bakeami_options *o, cli_args *c)
 	o->role_arn = c->role_arn;
 	o->role_external_id = c->external_id;
 	o->role_session_name = c->role_session_name;
+	o->lease_seconds = (unsigned int)c->lease_seconds;
+	o->lease_renew_seconds = (unsigned int)c->lease_renew_seconds;
 	o->log_cb = print_event;
 	o->log_payload = c;
 }

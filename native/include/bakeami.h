@@ -127,10 +127,13 @@ typedef struct {
 	const char *role_arn;          /* arn:aws:iam::ACCOUNT:role/NAME */
 	const char *role_external_id;  /* NULL: none */
 	const char *role_session_name; /* NULL: bakeami-<random> */
+	/* version 4: the lease on temporary resources (bakeami:expires) */
+	unsigned int lease_seconds;    /* how far ahead their expiry is; 0: 3600 */
+	unsigned int lease_renew_seconds; /* how often a live run extends it; 0: 1200 */
 } bakeami_options;
-/* Callers of an older version (1: no log_dir, 2: no role_*) are still
- * accepted: only the fields of the version given are read. */
-#define BAKEAMI_OPTIONS_VERSION 3
+/* Callers of an older version (1: no log_dir, 2: no role_*, 3: no lease) are
+ * still accepted: only the fields of the version given are read. */
+#define BAKEAMI_OPTIONS_VERSION 4
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
 BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
 
@@ -140,8 +143,9 @@ BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int ver
  * (template_path, journal_path, manifest_path, result_path, junit_path,
  * access_key_id, secret_access_key, session_token, region, log_dir, role_arn,
  * role_external_id, role_session_name), arrays of
- * strings (vars, var_files, extra_tags, only, except) and booleans
- * (on_error_abort, debug, force, and reuse: true is 1, false is -1);
+ * strings (vars, var_files, extra_tags, only, except), booleans
+ * (on_error_abort, debug, force, and reuse: true is 1, false is -1) and
+ * whole numbers of seconds (lease_seconds, lease_renew_seconds: 1 to 31 days);
  * "build" is a string too; null or an absent key means "not set". "version", if given, must
  * be 1 to BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
  * of the wrong type is BAKEAMI_EINVALID with a message naming the key. The

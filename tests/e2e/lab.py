@@ -608,7 +608,8 @@ class Lab:
     def inject(self, action: str | None = None, kind: str = "throttle", count: int | None = 1,
                nth: int = 1, service: str | None = None, delay: float = 0.0, status: int | None = None,
                code: str | None = None, message: str | None = None, region: str | None = None,
-               params: dict[str, str] | None = None, after: FaultRule | None = None) -> FaultRule:
+               params: dict[str, str] | None = None, after: FaultRule | None = None,
+               body: bytes | None = None, content_type: str | None = None) -> FaultRule:
         """Fault for matching calls nth..nth+count-1 (count None: all from nth on).
 
         kind: throttle (400 RequestLimitExceeded; ThrottlingException for JSON services),
@@ -617,12 +618,15 @@ class Lab:
         delay (delay= seconds, then forwarded), hold (kept at the proxy until clear_faults() or
         delay= seconds, then closed unanswered: it never reaches moto). delay= also delays any
         other kind. stale (a Describe call answered with its list empty, as EC2's eventual
-        consistency can). region= matches only calls signed for that region, params= only calls with
+        consistency can). raw (answered with body= and content_type=, status= or 200, never
+        forwarded: an HTML error page, a wrong content type), truncate (forwarded, then half of
+        moto's answer and the connection closed: a cut-off body). region= matches only calls
+        signed for that region, params= only calls with
         those form/query parameters, after= only once that rule has fired.
         RunInstances and CopyImage are deduplicated by ClientToken as EC2 does (proxy.py).
         """
         return self.proxy.inject(action, kind, count, nth, service, delay, status, code, message, region,
-                                 params, after)
+                                 params, after, body, content_type)
 
     def clear_faults(self) -> None:
         self.proxy.clear_faults()

@@ -39,7 +39,7 @@ _ERRORS = {
 # JSON-protocol services (SSM, ...) spell throttling differently.
 _JSON_CODES = {"RequestLimitExceeded": "ThrottlingException", "ExpiredToken": "ExpiredTokenException"}
 FAULT_KINDS = ("throttle", "503", "500", "error", "close", "reset", "drop", "delay", "hold", "stale",
-               "hang")
+               "hang", "raw", "truncate")
 # What a Describe call lists its items in: kind "stale" answers it with the list empty, as EC2's
 # eventual consistency can right after a create.
 _STALE_SETS = {"DescribeImages": "imagesSet", "DescribeInstances": "reservationSet",
@@ -71,6 +71,7 @@ class Call:
     status: int | None = None  # what the client got; None when it got no response
     fault: str | None = None  # the injected fault kind, if any
     duration: float = 0.0  # seconds from arrival until the answer (or the drop) was ready
+    upstream: int | None = None  # what moto answered; None: it never got the request (or not yet)
 
 
 @dataclass
@@ -96,6 +97,8 @@ class FaultRule:
     seen: int = 0  # matching requests so far
     fired: int = 0  # faults injected so far
     released: threading.Event = field(default_factory=threading.Event)  # ends a "hold"
+    body: bytes | None = None  # for kind "raw": the answer's body (status= or 200)
+    content_type: str | None = None  # for kind "raw"
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -406,11 +409,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             done(None)
             self._abort(reset=False)
             return
-        if rule and rule.delay:
+        if rule and rule.delay and kind != "hang":  # a hang's delay= is how long it holds
             time.sleep(rule.delay)
         if kind in ("close", "reset"):
             done(None)
             self._abort(reset=kind == "reset")
+            return
+        if kind == "raw":  # what a broken endpoint or a captive portal answers
+            done(rule.status or 200)
+            self._respond(rule.status or 200, [("Content-Type", rule.content_type or "text/html")],
+                          rule.body or b"")
             return
         if kind in _ERRORS or kind == "error":
             status, code, message = _ERRORS.get(kind) or (rule.status, rule.code, rule.message or rule.code)
@@ -428,8 +436,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         status, reason, resp_headers, resp_body = proxy._forward_once(call, self.command, self.path, headers,
                                                                       wire)
-        if kind in ("drop", "hang"):  # what moto made is EC2's from now on, answered or not
+        if kind in ("drop", "hang", "truncate"):  # what moto made is EC2's from now on, answered or not
             proxy.realism.after(call, status, resp_body)
+        if kind == "truncate":  # moto did the work; half its answer arrives, then the end
+            done(status)
+            self._respond(status, resp_headers, resp_body, truncate=True)
+            self._abort(reset=False)
+            return
         if kind == "drop":  # moto did the work; the client never hears of it
             done(None)
             self._abort(reset=True)
@@ -443,7 +456,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         done(status)
         self._respond(status, resp_headers, resp_body, reason)
 
-    def _respond(self, status: int, headers: list, body: bytes, reason: str | None = None) -> None:
+    def _respond(self, status: int, headers: list, body: bytes, reason: str | None = None,
+                 truncate: bool = False) -> None:
         reason = reason if reason is not None else self.responses.get(status, ("",))[0]
         out = [f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")]
         for k, v in headers:
@@ -453,7 +467,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.close_connection:
             out.append(b"Connection: close\r\n")
         out.append(b"\r\n")
-        out.append(body)
+        out.append(body[:len(body) // 2] if truncate else body)  # Content-Length says all of it
         self.wfile.write(b"".join(out))
 
     def _abort(self, reset: bool) -> None:
@@ -519,11 +533,12 @@ class FaultProxy:
                nth: int = 1, service: str | None = None, delay: float = 0.0,
                status: int | None = None, code: str | None = None, message: str | None = None,
                region: str | None = None, params: dict[str, str] | None = None,
-               after: FaultRule | None = None) -> FaultRule:
+               after: FaultRule | None = None, body: bytes | None = None,
+               content_type: str | None = None) -> FaultRule:
         if kind == "delay" and not delay:
             raise ValueError("kind 'delay' needs delay=SECONDS")
         rule = FaultRule(kind, action, service, nth, count, delay, status, code, message, region, params,
-                         after)
+                         after, body=body, content_type=content_type)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -618,7 +633,11 @@ class FaultProxy:
 
     def _forward_or_502(self, call: Call, method: str, path: str, headers: list[tuple[str, str]], wire: bytes):
         try:
-            return self._forward(method, path, headers, wire)
+            answer = self._forward(method, path, headers, wire)
+            with self._lock:  # moto acted (or refused): a test may wait for this (wait_upstream)
+                call.upstream = answer[0]
+                self._changed.notify_all()
+            return answer
         except OSError as e:
             status, resp_headers, resp_body = _error_document(call, 502, "ProxyUpstreamError", str(e))
             return status, "Bad Gateway", resp_headers, resp_body

@@ -343,9 +343,10 @@ def test_scripts_removed_from_the_instance(lab, clean_lab, bakeami, tmp_path, se
     os.chmod(folder, 0o1777)
     try:
         r = bakeami.run(bake_args(lab, template=_tidy_template(tmp_path, folder, second_status)))
-        # While the second script ran, the first one's script and env file were still there
-        # (they go in one command with the key at the end); afterwards nothing is.
-        assert "holds: 3" in r.stdout, r.stdout + r.stderr
+        # While the second script ran, the first one's script and env file and the second's
+        # own (the environment goes in a file by default) were there (they go in one command
+        # with the key at the end); afterwards nothing is.
+        assert "holds: 4" in r.stdout, r.stdout + r.stderr
         assert os.listdir(folder) == [], os.listdir(folder)
         if second_status:
             assert r.returncode == 1 and "status 4" in r.stderr, r.stdout + r.stderr

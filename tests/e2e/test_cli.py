@@ -24,7 +24,7 @@ ROLE = {"assume-role", "external-id", "role-session-name"}
 ACCEPTS = {
     "bake": {"var", "var-file", "manifest", "junit", "result", "journal", "on-error",
              "log-format", "debug", "region", "reuse", "no-reuse", "only", "except", "log-dir",
-             "help"} | ROLE,
+             "lease", "lease-renew", "help"} | ROLE,
     "validate": {"var", "var-file", "only", "except", "syntax-only", "dump-plan", "help"},
     "promote": {"ami", "var", "var-file", "result", "journal", "log-format", "debug", "region",
                 "help"} | ROLE,

@@ -192,3 +192,61 @@ def test_foreign_duplicate_is_not_adopted(lab, clean_lab, bakeami, action):
 
 
 FOREIGN_KEY = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl foreign"
+
+
+def _run_id_of(call):
+    """The bakeami:run-id the create's TagSpecification carries."""
+    p = call.params
+    keys = [k for k, v in p.items() if k.endswith(".Key") and v == "bakeami:run-id"]
+    assert keys, p
+    return p[keys[0][:-len("Key")] + "Value"]
+
+
+def test_duplicate_key_pair_with_our_tag_but_not_our_key_is_refused(lab, clean_lab, bakeami):
+    """Our name and even our run-id tag are not enough: a key pair EC2 says exists is adopted
+    only if it holds the public key this run imported (else another key could log in to the
+    instance). Tagged as ours, it is then removed with the rest."""
+    ec2 = lab.ec2()
+    held = lab.inject("ImportKeyPair", kind="hold")
+    proc = bakeami.start(["bake", *lab.ssh_vars(), TEMPLATE])
+    first = lab.wait_for_call("ImportKeyPair", timeout=60)
+    name, run_id = first.params["KeyName"], _run_id_of(first)
+    ec2.import_key_pair(KeyName=name, PublicKeyMaterial=FOREIGN_KEY, TagSpecifications=[
+        {"ResourceType": "key-pair", "Tags": [{"Key": "bakeami:run-id", "Value": run_id}]}])
+    held.released.set()
+    rc = proc.wait(timeout=120)
+    out = proc.stdout.read() + proc.stderr.read()
+    assert rc == 1, out
+    assert "not our public key: not adopted" in out, out
+    assert "RunInstances" not in lab.calls(service="ec2")
+    assert f"deleted key-pair {name}" in out, out
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
+
+
+def test_cleanup_journal_leaves_a_foreign_image_of_the_intended_name(lab, clean_lab, bakeami,
+                                                                     tmp_path):
+    """Killed while CreateImage was held (it never reached EC2); meanwhile another run made an
+    image of that very name. cleanup --journal finds it by the intent's name, sees another
+    run's tag, and leaves it alone; it removes everything of ours."""
+    journal = tmp_path / "j.jsonl"
+    lab.inject("CreateImage", kind="hold", delay=120)
+    proc = bakeami.start(["bake", *lab.ssh_vars(), "--journal", str(journal), TEMPLATE])
+    call = lab.wait_for_call("CreateImage", timeout=60)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()
+    ec2 = lab.ec2()
+    other = ec2.run_instances(ImageId=_source(lab), MinCount=1, MaxCount=1)["Instances"][0]
+    foreign = ec2.create_image(InstanceId=other["InstanceId"], Name=call.params["Name"], TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": "bakeami:run-id", "Value": "bk-someone-else"}]}])["ImageId"]
+    ec2.terminate_instances(InstanceIds=[other["InstanceId"]])
+    r = bakeami.run(["cleanup", "--journal", str(journal)])
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert f"image {foreign} is named" in out and "not this run's" in out, out
+    assert [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]] == [foreign]
+    clean_lab.keep_images([foreign])
+
+
+def _source(lab):
+    return lab.requests("ec2", "RunInstances")[0].params["ImageId"]

@@ -18,7 +18,63 @@ typedef struct {
 	const char *set;              /* the answer's list of items */
 	const char *id_field;         /* in the create's answer and in each item */
 	const bk_kv *tags;            /* the create's: our run id */
+	const char *key_line;         /* a key pair: our public key, which it must hold */
 } lookup;
+
+/* The length of "type base64" at the start of an OpenSSH public key line. */
+static size_t key_span(const char *s)
+{
+	size_t n = strcspn(s, " ");
+
+	if (s[n] == ' ')
+		n += 1 + strcspn(s + n + 1, " \r\n");
+	return n;
+}
+
+/* Two OpenSSH public key lines hold the same key (comments aside). */
+static bool same_public_key(const char *a, const char *b)
+{
+	size_t n;
+
+	if (!a || !b)
+		return false;
+	a += strspn(a, " ");
+	b += strspn(b, " ");
+	n = key_span(a);
+	return n > 0 && n == key_span(b) && strncmp(a, b, n) == 0;
+}
+
+typedef enum { THEIRS, OURS, OTHER_KEY } owner;
+
+/* Ours: our run-id tag and, for a key pair, our public key (the one a
+ * re-send imported; a fingerprint would say the same less directly). */
+static owner owner_of(xmlNodePtr it, const lookup *l, const char *mine, const bk_kv *found)
+{
+	const char *theirs = bk_kv_get(found, BK_EC2_RUN_ID_TAG);
+	char *key;
+	bool same;
+
+	if (mine && !(theirs && strcmp(mine, theirs) == 0))
+		return THEIRS;
+	if (!l->key_line)
+		return OURS;
+	key = bk_xml_child_text(it, "publicKey");
+	same = same_public_key(key, l->key_line);
+	free(key);
+	return same ? OURS : OTHER_KEY;
+}
+
+static int not_ours(const lookup *l, const char *id, owner who, const char *mine)
+{
+	if (who == OTHER_KEY)
+		return bk_err(BAKEAMI_EAWS, "%s %s (%s) has our name and our %s tag, but not our "
+			      "public key: not adopted (it would let in a key this run did not "
+			      "make); tagged as ours, it goes with the cleanup", l->what, l->name, id,
+			      BK_EC2_RUN_ID_TAG);
+	return bk_err(BAKEAMI_EAWS, "%s %s (%s) has our name but not our %s tag %s: it is not "
+		      "this run's, so it is left alone", l->what, l->name, id, BK_EC2_RUN_ID_TAG,
+		      mine ? mine : "");
+}
 
 /*
  * The resource a create answered Duplicate for. That means an earlier send
@@ -34,23 +90,25 @@ static int adopt(char **out, bk_aws *aws, const lookup *l)
 	const char *mine = l->tags ? bk_kv_get(l->tags, BK_EC2_RUN_ID_TAG) : NULL;
 	xmlDocPtr doc = NULL;
 	char *foreign = NULL;
+	owner why = THEIRS;
 	int rc = bk_ec2__call(&doc, aws, NULL, l->describe, l->query, NULL);
 
 	for (xmlNodePtr it = rc ? NULL : bk_ec2__first_item(xmlDocGetRootElement(doc), l->set);
 	     it && rc == 0 && !*out; it = bk_ec2__next_item(it)) {
 		bk_kv found = BK_KV_INIT;
 		char *id = NULL;
-		const char *theirs;
 		rc = bk_ec2__text(&id, it, l->id_field, true);
 		if (rc == 0)
 			rc = bk_ec2__parse_tags(&found, it);
-		theirs = bk_kv_get(&found, BK_EC2_RUN_ID_TAG);
-		if (rc == 0 && (!mine || (theirs && strcmp(mine, theirs) == 0)))
+		owner who = rc == 0 ? owner_of(it, l, mine, &found) : THEIRS;
+		if (rc == 0 && who == OURS) {
 			*out = id;
-		else if (rc == 0 && !foreign)
+		} else if (rc == 0 && !foreign) {
 			foreign = id;
-		else
+			why = who;
+		} else {
 			free(id);
+		}
 		bk_kv_free(&found);
 	}
 	xmlFreeDoc(doc);
@@ -58,9 +116,7 @@ static int adopt(char **out, bk_aws *aws, const lookup *l)
 		bk_logf(&aws->log, BK_LOG_WARN, "%s %s is this run's (its answer was lost and "
 			"the create sent again): using it", l->what, *out);
 	else if (rc == 0 && foreign)
-		rc = bk_err(BAKEAMI_EAWS, "%s %s (%s) has our name but not our %s tag %s: "
-			    "it is not this run's, so it is left alone", l->what, l->name, foreign,
-			    BK_EC2_RUN_ID_TAG, mine ? mine : "");
+		rc = not_ours(l, foreign, why, mine);
 	else if (rc == 0)
 		rc = bk_err(BAKEAMI_EAWS, "%s %s: EC2 says it exists, but it is not found", l->what,
 			    l->name);
@@ -109,7 +165,8 @@ int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name
 			   const char *public_key_line, const bk_kv *tags)
 {
 	bk_params p = BK_KV_INIT, q = BK_KV_INIT;
-	lookup l = {"key pair", name, "DescribeKeyPairs", &q, "keySet", "keyPairId", tags};
+	lookup l = {"key pair", name, "DescribeKeyPairs", &q, "keySet", "keyPairId", tags,
+		    public_key_line};
 	int tag_specs = 0;
 	int rc = bk_params_add(&p, "KeyName", name);
 
@@ -120,6 +177,8 @@ int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name
 		rc = bk_ec2__tag_spec(&p, &tag_specs, "key-pair", tags);
 	if (rc == 0)
 		rc = bk_params_add(&q, "KeyName.1", name);
+	if (rc == 0)
+		rc = bk_params_add(&q, "IncludePublicKey", "true");
 	if (rc == 0)
 		rc = create_for_id(out_key_pair_id, aws, "ImportKeyPair", &p,
 				   "InvalidKeyPair.Duplicate", &l);
@@ -151,7 +210,7 @@ int bk_ec2_create_security_group(char **out_group_id, bk_aws *aws, const char *n
 {
 	bk_params p = BK_KV_INIT, q = BK_KV_INIT;
 	lookup l = {"security group", name, "DescribeSecurityGroups", &q, "securityGroupInfo",
-		    "groupId", tags};
+		    "groupId", tags, NULL};
 	const char *vpc[1] = {vpc_id};
 	int tag_specs = 0;
 	int rc = bk_params_add(&p, "GroupName", name);

@@ -176,6 +176,18 @@ static int unreadable(const char *action, const bk_http_resp *resp)
 		      resp->status, excerpt);
 }
 
+/* A Query API answer's root is <ActionResponse>: a well-formed page of a
+ * captive portal or a proxy (<html>) is not one, and must not read as an
+ * empty list. */
+static bool is_answer(xmlDocPtr doc)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	const char *name = root && root->name ? (const char *)root->name : "";
+	size_t n = strlen(name);
+
+	return n > 8 && strcmp(name + n - 8, "Response") == 0;
+}
+
 int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err_code[64])
 {
 	bk_http_resp resp = {0, BK_BUF_INIT, "", ""};
@@ -199,6 +211,11 @@ int bk_aws__query(xmlDocPtr *out, bk_aws *aws, const bk_aws_call *call, char err
 	rc = run_call(aws, &cs, &resp, err_code, call->http_status);
 	if (rc == 0 && !(*out = bk_xml__read(resp.body.ptr, resp.body.len)))
 		rc = unreadable(call->action, &resp);
+	if (rc == 0 && !is_answer(*out)) {
+		xmlFreeDoc(*out);
+		*out = NULL;
+		rc = unreadable(call->action, &resp);
+	}
 	bk_http_resp_free(&resp);
 	free(body);
 	return rc;

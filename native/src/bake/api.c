@@ -30,6 +30,7 @@ size_t bk_options_size(unsigned int version)
 	switch (version) {
 	case 1: return offsetof(bakeami_options, log_dir);
 	case 2: return offsetof(bakeami_options, role_arn);
+	case 3: return offsetof(bakeami_options, lease_seconds);
 	case BAKEAMI_OPTIONS_VERSION: return sizeof(bakeami_options);
 	}
 	return 0;
@@ -112,12 +113,21 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 		return bk_err(BAKEAMI_EINVALID, "bakeami_options: missing or unsupported version");
 	if (!opts->template_path || !*opts->template_path)
 		return bk_err(BAKEAMI_EINVALID, "no template given");
+	if (opts->version >= 4 && opts->lease_renew_seconds &&
+	    opts->lease_renew_seconds >= (opts->lease_seconds ? opts->lease_seconds
+					  : (unsigned int)BK_LEASE_S))
+		return bk_err(BAKEAMI_EINVALID, "lease_renew_seconds (%u) must be shorter than the "
+			      "lease (%u s): a live run's resources would expire between renewals",
+			      opts->lease_renew_seconds, opts->lease_seconds ? opts->lease_seconds
+			      : (unsigned int)BK_LEASE_S);
 	if ((rc = bakeami_init()) < 0)
 		return rc;
 	if (!(b = calloc(1, sizeof(*b))))
 		return bk_oom();
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_mutex_init(&b->emit_mu, NULL);
+	pthread_mutex_init(&b->secrets_mu, NULL);
+	bk_lease_init(&b->lease);
 	bk_run_init(b, BK_RUN_BAKE);
 	if ((rc = copy_options(b, opts)) < 0 ||
 	    (rc = bk_random_hex(b->run_id + 3, 6)) < 0 ||
@@ -205,6 +215,7 @@ void bakeami_bake_free(bakeami_bake *b)
 {
 	if (!b)
 		return;
+	bk_lease_free(&b->lease);   /* its thread uses the client: first */
 	bk_ssh_free(b->ssh);
 	bk_ssh_key_free(b->key);
 	bk_aws_free(b->aws);
@@ -235,5 +246,6 @@ void bakeami_bake_free(bakeami_bake *b)
 	free_lists(b);
 	pthread_mutex_destroy(&b->mu);
 	pthread_mutex_destroy(&b->emit_mu);
+	pthread_mutex_destroy(&b->secrets_mu);
 	free(b);
 }

@@ -53,6 +53,15 @@ typedef int (*bk_stage_fn)(bakeami_bake *b);
 const char *bk_state_name(bk_state s);   /* "WAIT_SSH" */
 const char *bk_state_stage(bk_state s);  /* "ssh": the console's stage word */
 
+/* The lease on the run's temporary resources (lease.c). */
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t tid;
+	bool started, stop;
+	bk_strv ids;                  /* what CreateTags renews: instances, groups, key pairs */
+} bk_lease;
+
 struct bakeami_bake {
 	/* options, deep-copied */
 	bakeami_options opts;
@@ -81,12 +90,14 @@ struct bakeami_bake {
 	const bk_kind *kinds;         /* how to undo each kind; NULL: bk_kinds() (tests swap it) */
 	size_t kinds_count;
 	bk_strv secrets;              /* masked in every event */
+	pthread_mutex_t secrets_mu;   /* guards secrets: threads mask while a stage adds */
 	char *logs_dir;               /* <log_dir>/<run-id> once PROVISION made it */
 	FILE *prov_log;               /* the running provisioner's log (under emit_mu) */
 	/* resources, in order of creation */
 	bk_ec2_images sources;        /* DescribeImages result, newest first */
 	const bk_ec2_image *source;   /* sources.items[0] */
 	bk_ssh_key *key;
+	bk_lease lease;               /* bakeami:expires of the temporary resources, renewed */
 	char *key_name;               /* set when we imported it */
 	char *sg_id;
 	char *iam_profile;            /* the temporary instance profile's name, once made */
@@ -271,6 +282,8 @@ int bk_bundle_remove_x509(bakeami_bake *b);
 /* TestStatus=passed and TestsPassed=N when tests ran (none: nothing). */
 int bk_test_tags(bk_kv *out, const bakeami_bake *b);
 void bk_test_report_release(bakeami_bake *b);
+/* Mask every string of the report (before the JUnit file is written). */
+int bk_test_report_mask(bakeami_bake *b);
 
 /* ---- machine.c: manifest, JUnit and result files, after cleanup ---- */
 void bk_bake_finish(bakeami_bake *b);
@@ -289,7 +302,21 @@ int bk_post_process(bakeami_bake *b);
  * and BAKEAMI_RUN_ID, for what runs provisioners and post-processors. */
 int bk_provision_env(bk_kv *env, const bakeami_bake *b);
 
-/* Time-to-live of every resource, written in the bakeami:expires tag. */
-#define BK_RESOURCE_TTL_S (6 * 3600)
+/* ---- lease.c ---- */
+/* The default lease of a temporary resource (its bakeami:expires is that
+ * far ahead) and how often a live run extends it (bakeami_options'
+ * lease_seconds and lease_renew_seconds override them). */
+#define BK_LEASE_S 3600.0
+#define BK_LEASE_RENEW_S 1200.0
+double bk_lease_seconds(const bakeami_bake *b);
+/* ISO 8601 of now + the lease: a new resource's bakeami:expires. */
+void bk_lease_expiry(char out[32], const bakeami_bake *b);
+void bk_lease_init(bk_lease *l);
+/* Extend id's expiry with the others' from now on; the first starts the
+ * renewing thread. */
+int bk_lease_hold(bakeami_bake *b, const char *id);
+/* No renewal after this returns (CLEANUP); safe to call twice. */
+void bk_lease_stop(bk_lease *l);
+void bk_lease_free(bk_lease *l);
 
 #endif

@@ -38,8 +38,9 @@ static bool is_stale(const bk_ec2_tagged *t, const bakeami_cleanup_options *o)
 	if (!t->expires || !strptime(t->expires, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		return false;
 	expires = (double)timegm(&tm);
-	if (o->older_than_seconds > 0)   /* created = expires - TTL */
-		return expires - BK_RESOURCE_TTL_S < now - (double)o->older_than_seconds;
+	/* Last renewed = expires - the default lease: a dead run's stays put. */
+	if (o->older_than_seconds > 0)
+		return expires - BK_LEASE_S < now - (double)o->older_than_seconds;
 	return expires < now;
 }
 
@@ -55,8 +56,12 @@ static int reap_tagged(bk_reaper *r, const char *run_id, const bakeami_cleanup_o
 	for (size_t k = 0; rc == 0 && k < nkinds; k++) {
 		for (size_t i = 0; kinds[k].by_tag && i < l.count; i++) {
 			const bk_ec2_tagged *t = &l.items[i];
+			/* One the journal settled already is not deleted (or counted) twice:
+			 * a deleted group's tags may outlive it for a while. */
 			if (strcmp(t->type, kinds[k].name) || (o->stale && !is_stale(t, o)) ||
-			    (t->state && !strcmp(t->state, "terminated")))
+			    (t->state && !strcmp(t->state, "terminated")) ||
+			    (r->journal && bk_ledger_knows(bk_journal_ledger(r->journal), t->type,
+							   NULL, t->id)))
 				continue;
 			if (bk_reap(r, t->type, t->id) < 0)
 				failed = 1;

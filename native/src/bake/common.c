@@ -46,13 +46,14 @@ int bk_image_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 	return rc;
 }
 
-/* Temporary resources also say when they may be swept. */
+/* Temporary resources also say when they may be swept: their lease
+ * (lease.c), extended while the run lives. */
 int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 {
 	char expires[32];
 	int rc = user_and_provenance(out, b, user_tags);
 
-	bk_iso8601(expires, b->wall0 + BK_RESOURCE_TTL_S);
+	bk_lease_expiry(expires, b);
 	if (rc == 0)
 		rc = bk_kv_set(out, "bakeami:expires", expires);
 	return rc;
@@ -79,7 +80,7 @@ bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s)
 {
 	return (bk_reaper){b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
 			   &b->cleanup_failed, NULL, bk_now() + deadline_s, b->kinds, b->kinds_count,
-			   false};
+			   true};
 }
 
 void bk_client_token(char out[64], const bakeami_bake *b, const char *purpose)

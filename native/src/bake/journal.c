@@ -188,6 +188,16 @@ long bk_ledger_find(const bk_ledger *l, const char *kind, const char *region, co
 	return -1;
 }
 
+bool bk_ledger_knows(const bk_ledger *l, const char *kind, const char *region, const char *id)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		const bk_entry *e = &l->items[i];
+		if (!strcmp(e->kind, kind) && same(e->region, region) && same(e->id, id))
+			return true;
+	}
+	return false;
+}
+
 size_t bk_ledger_count(const bk_ledger *l, bk_entry_state st)
 {
 	size_t n = 0;

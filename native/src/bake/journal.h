@@ -73,6 +73,8 @@ void bk_ledger_free(bk_ledger *l);
 /* The index of the live (intended or created) entry kind/id in region
  * (NULL: the run's), or -1. */
 long bk_ledger_find(const bk_ledger *l, const char *kind, const char *region, const char *id);
+/* Whether the ledger has kind/id in region in any state (deleted too). */
+bool bk_ledger_knows(const bk_ledger *l, const char *kind, const char *region, const char *id);
 size_t bk_ledger_count(const bk_ledger *l, bk_entry_state st);
 bool bk_entry_live(const bk_entry *e);
 const char *bk_entry_state_name(bk_entry_state st);

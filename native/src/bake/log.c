@@ -23,6 +23,7 @@ static int add_one(bakeami_bake *b, const char *s, size_t n)
 		return 0;
 	if (!(copy = bk_strndup(s, n)))
 		return bk_oom();
+	pthread_mutex_lock(&b->secrets_mu);
 	for (size_t i = 0; i < b->secrets.count && copy; i++)
 		if (!strcmp(b->secrets.items[i], copy)) {
 			free(copy);
@@ -30,6 +31,7 @@ static int add_one(bakeami_bake *b, const char *s, size_t n)
 		}
 	if (copy)
 		rc = bk_strv_push(&b->secrets, copy);
+	pthread_mutex_unlock(&b->secrets_mu);
 	free(copy);
 	return rc;
 }
@@ -56,8 +58,11 @@ int bk_add_secret(bakeami_bake *b, const char *s)
  * overlap or nest included. */
 static int mark_secrets(unsigned char *hidden, const bakeami_bake *b, const char *text)
 {
+	/* The lease's thread (lease.c) masks while a stage may add a secret. */
+	pthread_mutex_t *mu = (pthread_mutex_t *)&b->secrets_mu;
 	int any = 0;
 
+	pthread_mutex_lock(mu);
 	for (size_t i = 0; i < b->secrets.count; i++) {
 		const char *secret = b->secrets.items[i], *hit = text;
 		size_t n = strlen(secret);
@@ -67,6 +72,7 @@ static int mark_secrets(unsigned char *hidden, const bakeami_bake *b, const char
 			hit++;
 		}
 	}
+	pthread_mutex_unlock(mu);
 	return any;
 }
 

@@ -248,7 +248,8 @@ void bk_bake_finish(bakeami_bake *b)
 			bk_bake_fail(b, rc);
 	}
 	if (b->opts.junit_path && b->tests_report &&
-	    (rc = bk_junit_write(b->tests_report, b->opts.junit_path)) < 0)
+	    ((rc = bk_test_report_mask(b)) < 0 ||
+	     (rc = bk_junit_write(b->tests_report, b->opts.junit_path)) < 0))
 		bk_bake_fail(b, rc);
 	bk_result_build(b);
 	if (b->opts.result_path && b->result_json &&
@@ -283,13 +284,21 @@ int bakeami_bake_run(bakeami_bake *bake)
 	return bk_run(bake);
 }
 
+/* A cancel during CLEANUP changes nothing: what the run made is being
+ * removed anyway, and its outcome (an image made, or the failure) stands. */
 void bakeami_bake_cancel(bakeami_bake *bake)
 {
+	bool in_cleanup;
+
 	if (!bake)
 		return;
 	pthread_mutex_lock(&bake->mu);
+	in_cleanup = bake->state == BK_CLEANUP && !atomic_load(&bake->cancel_requested);
 	atomic_store(&bake->cancel_requested, 1);
 	if (bake->state != BK_CLEANUP && bake->state != BK_DONE)
 		bk_cancel_set(&bake->work_cancel);
 	pthread_mutex_unlock(&bake->mu);
+	if (in_cleanup)
+		bk_warn(bake, "cancel during cleanup: cleanup is not cancellable, it finishes "
+			"(within its own deadline); the run's outcome stands");
 }

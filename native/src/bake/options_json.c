@@ -18,8 +18,9 @@
 
 #include "bake.h"
 
-/* OPT_TRI: true 1, false -1, not set 0. */
-typedef enum { OPT_STRING, OPT_LIST, OPT_BOOL, OPT_TRI } opt_kind;
+/* OPT_TRI: true 1, false -1, not set 0. OPT_SECONDS: a whole number of
+ * seconds (unsigned int), 0 not set. */
+typedef enum { OPT_STRING, OPT_LIST, OPT_BOOL, OPT_TRI, OPT_SECONDS } opt_kind;
 
 struct opt_key {
 	const char *name;  /* JSON key == field name */
@@ -33,6 +34,7 @@ struct opt_key {
 #define LIST(f) {#f, OPT_LIST, offsetof(bakeami_options, f), offsetof(bakeami_options, f##_count), false}
 #define BOOL(f) {#f, OPT_BOOL, offsetof(bakeami_options, f), 0, false}
 #define TRI(f) {#f, OPT_TRI, offsetof(bakeami_options, f), 0, false}
+#define SECONDS(f) {#f, OPT_SECONDS, offsetof(bakeami_options, f), 0, false}
 
 /* Every field of bakeami_options but version and the log callback. */
 static const struct opt_key KEYS[] = {
@@ -59,6 +61,8 @@ static const struct opt_key KEYS[] = {
 	STR(role_arn, false),
 	STR(role_external_id, true),
 	STR(role_session_name, false),
+	SECONDS(lease_seconds),
+	SECONDS(lease_renew_seconds),
 };
 _Static_assert(BK_ARRAY_SIZE(KEYS) < 32, "the seen-mask is 32 bits");
 
@@ -139,6 +143,19 @@ static int set_list(bakeami_options *o, const struct opt_key *k, const cJSON *v)
 	return 0;
 }
 
+static int set_seconds(bakeami_options *o, const struct opt_key *k, const cJSON *v)
+{
+	unsigned int n;
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 31 * 86400.0 ||
+	    v->valuedouble != (double)(long)v->valuedouble)
+		return bk_err(BAKEAMI_EINVALID, "options: \"%s\" must be a whole number of seconds "
+			      "from 1 to 2678400 (31 days), or null", k->name);
+	n = (unsigned int)v->valuedouble;
+	memcpy((char *)o + k->off, &n, sizeof(n));
+	return 0;
+}
+
 static int set_bool(bakeami_options *o, const struct opt_key *k, const cJSON *v)
 {
 	if (!cJSON_IsBool(v))
@@ -192,6 +209,7 @@ static int set_member(bakeami_options *o, const cJSON *m, unsigned int *seen)
 	case OPT_LIST:   return set_list(o, k, m);
 	case OPT_BOOL:
 	case OPT_TRI:    return set_bool(o, k, m);
+	case OPT_SECONDS: return set_seconds(o, k, m);
 	}
 	return bk_err(BAKEAMI_ERROR, "options: internal error (kind of \"%s\")", k->name);
 }
@@ -290,6 +308,7 @@ static cJSON *member_json(const bakeami_options *o, const struct opt_key *k, boo
 	const char *const *items;
 	size_t n;
 	int flag;
+	unsigned int secs;
 	cJSON *v = NULL;
 
 	switch (k->kind) {
@@ -316,6 +335,12 @@ static cJSON *member_json(const bakeami_options *o, const struct opt_key *k, boo
 		if (!flag)
 			return NULL;
 		v = cJSON_CreateBool(flag > 0);
+		break;
+	case OPT_SECONDS:
+		memcpy(&secs, (const char *)o + k->off, sizeof(secs));
+		if (!secs)
+			return NULL;
+		v = cJSON_CreateNumber((double)secs);
 		break;
 	}
 	*fail = !v;

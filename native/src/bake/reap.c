@@ -99,16 +99,64 @@ static bool made_since(const bk_ec2_image *img, const char *at)
 	return timegm(&c) >= timegm(&a) - 300;
 }
 
+/* Ours: CreateImage tags our run id on create. A copy carries no tags
+ * until we tag it (CopyImage keeps none), so an untagged one of the name,
+ * made since, is ours too; one tagged with another run id never is. */
+static bool image_is_ours(const bk_ec2_image *img, const char *run_id)
+{
+	const char *theirs = bk_kv_get(&img->tags, "bakeami:run-id");
+
+	return !theirs || (run_id && !strcmp(theirs, run_id));
+}
+
+static const char *run_id_of(const bk_reaper *r)
+{
+	return r->journal ? bk_journal_ledger(r->journal)->run_id : NULL;
+}
+
 static int find_image(bk_reaper *r, const bk_entry *e, char **id)
 {
 	bk_ec2_images imgs = {0};
 	int rc = bk_ec2_describe_images_named(&imgs, r->aws, e->region, e->name);
 
 	*id = NULL;
-	for (size_t i = 0; rc == 0 && !*id && i < imgs.count; i++)
-		if (made_since(&imgs.items[i], e->at) && !(*id = bk_strdup(imgs.items[i].id)))
+	for (size_t i = 0; rc == 0 && !*id && i < imgs.count; i++) {
+		const bk_ec2_image *img = &imgs.items[i];
+		if (!made_since(img, e->at))
+			continue;
+		if (!image_is_ours(img, run_id_of(r)))
+			bk_logf(&r->log, BK_LOG_WARN, "image %s is named %s as the journal intended, "
+				"but its %s tag is %s, not %s: not this run's, left alone", img->id,
+				e->name, "bakeami:run-id", bk_kv_get(&img->tags, "bakeami:run-id"),
+				run_id_of(r) ? run_id_of(r) : "?");
+		else if (!(*id = bk_strdup(img->id)))
 			rc = bk_oom();
+	}
 	bk_ec2_images_free(&imgs);
+	return rc;
+}
+
+/* A temporary resource whose create call was cut short (a kill, a cancel
+ * while the answer was on its way): found by our run-id tag, which every
+ * create puts on at once, unless the ledger has it already. A key pair's
+ * intent names it; the run's other kinds have one in flight at a time. */
+static int find_tagged(bk_reaper *r, const bk_entry *e, char **id)
+{
+	const bk_ledger *l = bk_journal_ledger(r->journal);
+	bk_ec2_tagged_list found = {0};
+	int rc = l->run_id ? bk_ec2_find_tagged(&found, r->aws, e->region, l->run_id) : 0;
+
+	*id = NULL;
+	for (size_t i = 0; rc == 0 && !*id && i < found.count; i++) {
+		const bk_ec2_tagged *t = &found.items[i];
+		if (strcmp(t->type, e->kind) || (t->state && !strcmp(t->state, "terminated")) ||
+		    (!strcmp(e->kind, "key-pair") && e->name && strcmp(t->id, e->name)) ||
+		    bk_ledger_knows(l, e->kind, e->region, t->id))
+			continue;
+		if (!(*id = bk_strdup(t->id)))
+			rc = bk_oom();
+	}
+	bk_ec2_tagged_free(&found);
 	return rc;
 }
 
@@ -236,9 +284,9 @@ static int find_bundle(bk_reaper *r, const bk_entry *e, char **id)
 /* In reverse order of creation: the tag sweep goes in this order. */
 static const bk_kind kinds[] = {
 	{"fleet", false, false, undo_fleet, describe_resource, NULL},
-	{"instance", false, true, undo_instance, describe_resource, NULL},
-	{"security-group", false, true, undo_security_group, describe_resource, NULL},
-	{"key-pair", false, true, undo_key_pair, describe_resource, NULL},
+	{"instance", false, true, undo_instance, describe_resource, find_tagged},
+	{"security-group", false, true, undo_security_group, describe_resource, find_tagged},
+	{"key-pair", false, true, undo_key_pair, describe_resource, find_tagged},
 	{"launch-template", false, false, undo_launch_template, describe_resource, NULL},
 	{"image", false, false, undo_image, describe_image, find_image},
 	{"snapshot", false, false, undo_snapshot, describe_resource, NULL},
@@ -277,6 +325,25 @@ const bk_kind *bk_kind_of(const bk_reaper *r, const char *name)
 
 /* ---- the walk -------------------------------------------------------------- */
 
+/* A delete that failed (or was cut short) earlier in the run and has now
+ * been done is no failure: the summary lists what is left undone. */
+static void forget_failure(bk_strv *failed, const char *what)
+{
+	size_t n = strlen(what), kept = 0;
+
+	for (size_t i = 0; failed && i < failed->count; i++) {
+		char *f = failed->items[i];
+		if (!strncmp(f, what, n) && f[n] == ':')
+			free(f);
+		else
+			failed->items[kept++] = f;
+	}
+	if (failed && failed->items) {
+		failed->count = kept;
+		failed->items[kept] = NULL;
+	}
+}
+
 /* Log it and list it, or list why it failed; journal it as deleted. */
 static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int rc)
 {
@@ -286,6 +353,7 @@ static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int
 	if (rc == 0 && n >= 0 && r->journal)
 		rc = bk_journal_set(r->journal, (size_t)n, BK_DELETED, NULL);
 	if (rc == 0) {
+		forget_failure(r->failed, w);
 		bk_logf(&r->log, BK_LOG_INFO, r->rolled_back || k->change ? "rolled back: %s"
 			: "deleted %s", w);
 		bk_strv_push(r->rolled_back ? r->rolled_back : r->cleaned, w);

@@ -29,9 +29,10 @@ typedef struct {
 	int (*undo)(bk_reaper *r, const bk_entry *e);
 	/* "instance i-0abc", "SSM /p in us-east-1 restored to ami-1": a new string. */
 	char *(*describe)(const bk_reaper *r, const bk_entry *e);
-	/* An intended resource whose create call a kill cut short, found by the
-	 * name its intent gave: 0 with *id (NULL: nothing was made). NULL: the
-	 * tag sweep finds the kind, or nothing can. */
+	/* An intended resource whose create call a kill or a cancel cut short
+	 * (the server may have acted): found by the name its intent gave or by
+	 * our run-id tag, and only if it is ours: 0 with *id (NULL: nothing was
+	 * made). NULL: nothing can find the kind. */
 	int (*find)(bk_reaper *r, const bk_entry *e, char **id);
 } bk_kind;
 
@@ -45,8 +46,9 @@ struct bk_reaper {
 	double deadline;       /* bk_now() seconds: cleanup's own, never cancelled */
 	const bk_kind *kinds;  /* NULL: bk_kinds(); tests swap in fakes */
 	size_t kinds_count;
-	/* `bakeami cleanup`: look for what intended entries may have made (a run's
-	 * own CLEANUP knows how each of its calls ended). */
+	/* Look for what intended entries may have made: `bakeami cleanup` after
+	 * a kill, and a run's own CLEANUP (a cancel during a create whose answer
+	 * was on its way leaves an intent whose resource exists). */
 	bool find_intended;
 };
 

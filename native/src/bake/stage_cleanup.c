@@ -31,7 +31,8 @@ int bk_stage_cleanup(bakeami_bake *b)
 {
 	bk_reaper r = bk_bake_reaper(b, BK_CLEANUP_DEADLINE_S);
 
-	/* Close SSH first: the instance is about to go away under it. */
+	/* What is deleted needs no lease; close SSH: the instance is going. */
+	bk_lease_stop(&b->lease);
 	bk_ssh_free(b->ssh);
 	b->ssh = NULL;
 	if (!b->aws || !b->journal)

@@ -36,6 +36,8 @@ int bk_stage_create_keypair(bakeami_bake *b)
 		b->key_name = name;
 		name = NULL;
 		rc = bk_journal_created(b->journal, "key-pair", b->key_name);
+		if (rc == 0)
+			rc = bk_lease_hold(b, key_pair_id);   /* CreateTags takes its id */
 		bk_step(b, "imported temporary ed25519 key pair %s (%s)", b->key_name, key_pair_id);
 	}
 done:

@@ -104,6 +104,9 @@ int bk_launch(bakeami_bake *b, bk_ec2_instance *out, const char *image_id,
 	req.volume_tags = &vtags;
 	rc = b->cfg->spot_price ? bk_launch_spot(b, out, &req, purpose)
 		: bk_launch_on_demand(b, out, &req);
+	/* Spot or on-demand, the instance is held by the lease from here. */
+	if (rc == 0)
+		rc = bk_lease_hold(b, out->id);
 done:
 	bk_kv_free(&itags);
 	bk_kv_free(&vtags);

@@ -118,7 +118,8 @@ static int create_group(bakeami_bake *b, const bk_strv *cidrs)
 	    (rc = bk_ec2_create_security_group(&b->sg_id, b->aws, name,
 					       "bakeami temporary SSH access",
 					       b->cfg->vpc_id, &tags)) < 0 ||
-	    (rc = bk_journal_created(b->journal, "security-group", b->sg_id)) < 0)
+	    (rc = bk_journal_created(b->journal, "security-group", b->sg_id)) < 0 ||
+	    (rc = bk_lease_hold(b, b->sg_id)) < 0)
 		goto done;
 	if (!cidrs->count) {
 		bk_step(b, "temporary security group %s admits nothing (communicator \"none\")",

@@ -160,6 +160,38 @@ int bk_stage_test_image(bakeami_bake *b)
 	return rc < 0 ? rc : tag_test_status(b);
 }
 
+/* Replace *s by its masked copy; NULL stays NULL. */
+static int mask_field(const bakeami_bake *b, char **s)
+{
+	char *masked;
+
+	if (!*s)
+		return 0;
+	if (!(masked = bk_mask(b, *s)))
+		return bk_oom();
+	free(*s);
+	*s = masked;
+	return 0;
+}
+
+/* A check's name, message or output may carry a sensitive value (a
+ * command's output, a file's content): the JUnit file gets them masked,
+ * as every other output does. */
+int bk_test_report_mask(bakeami_bake *b)
+{
+	bk_test_report *r = b->tests_report;
+	int rc = 0;
+
+	for (size_t i = 0; r && rc == 0 && i < r->count; i++) {
+		bk_test_case *c = &r->cases[i];
+		rc = mask_field(b, &c->name);
+		rc = rc ? rc : mask_field(b, &c->classname);
+		rc = rc ? rc : mask_field(b, &c->message);
+		rc = rc ? rc : mask_field(b, &c->output);
+	}
+	return rc;
+}
+
 void bk_test_report_release(bakeami_bake *b)
 {
 	bk_test_report_free(b->tests_report);

@@ -329,7 +329,9 @@ static int run_script(shell *sh, size_t i, const char *cmd)
 		bk_prov_log(sh->ctx, "running inline script");
 	else
 		bk_prov_log(sh->ctx, "uploading %s to %s", sc->name, sh->remote_path);
-	if ((rc = upload(sh, sh->remote_path, sc->data, sc->len, 0755)) < 0 ||
+	/* 0700: the script may hold rendered secrets; only the SSH user (and
+	 * root, for a sudo execute_command) may read it. */
+	if ((rc = upload(sh, sh->remote_path, sc->data, sc->len, 0700)) < 0 ||
 	    (rc = uploaded(sh, sh->remote_path)) < 0)
 		return rc;
 	if ((rc = bk_prov_time_left(sh->r, &left)) < 0)
@@ -343,9 +345,22 @@ static int run_script(shell *sh, size_t i, const char *cmd)
 	return remove_remote(sh, sh->remote_path);
 }
 
+/*
+ * The environment goes in a 0600 file the command sources, not on the
+ * command line (where every user of the instance sees it in ps): always
+ * with use_env_var_file, and by default, unless execute_command or
+ * env_var_format say how the template wants {{.Vars}} on the line.
+ */
+static bool wants_env_file(const shell *sh)
+{
+	const char *cmd = sh->cfg->execute_command, *fmt = sh->cfg->env_var_format;
+
+	return sh->cfg->use_env_var_file || ((!cmd || !*cmd) && (!fmt || !*fmt));
+}
+
 static int prepare(shell *sh)
 {
-	bool env_file = sh->cfg->use_env_var_file;
+	bool env_file = wants_env_file(sh);
 	int rc;
 
 	sh->exec_tmpl = sh->cfg->execute_command;

@@ -9,6 +9,8 @@
  * check. Whether this build can run it is the provision layer's answer
  * (bk_provision_supported), asked by the validation pass (plan.c).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,11 +389,70 @@ static int check_shell(prov *p)
 	return resolve_list(p, &sh->scripts, "script", "scripts");
 }
 
+/* Folders deeper than this under a source are a symbolic link back up
+ * the tree, not a real layout. */
+#define MAX_SOURCE_DEPTH 64
+
+static int source_err(const prov *p, const char *key, const char *path, const char *why)
+{
+	char *s = sub(p, key);
+	int rc = bk_tpl_err(p->c->file, s ? s : p->path, "%s: %s", path, why);
+
+	free(s);
+	return rc;
+}
+
+/* What the upload would stop on half-way, found before any AWS call: an
+ * entry it cannot stat (a symbolic link loop, a dangling link) or a
+ * folder it cannot read, anywhere under a source folder. */
+static int walk_source(const prov *p, const char *key, const char *dir, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (depth > MAX_SOURCE_DEPTH)
+		return source_err(p, key, dir, "folders nested more than 64 deep (a symbolic "
+				  "link back up the tree?)");
+	if (!(d = opendir(dir)))
+		return source_err(p, key, dir, strerror(errno));
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+		char *path;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!(path = bk_sprintf("%s/%s", dir, de->d_name))) {
+			rc = bk_oom();
+			break;
+		}
+		if (stat(path, &st) < 0)
+			rc = source_err(p, key, path, strerror(errno));
+		else if (S_ISDIR(st.st_mode))
+			rc = walk_source(p, key, path, depth + 1);
+		free(path);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int walk_sources(const prov *p, const bk_strv *sources)
+{
+	const char *key = get(p, "source") ? "source" : "sources";
+	struct stat st;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sources->count; i++)
+		if (stat(sources->items[i], &st) == 0 && S_ISDIR(st.st_mode))
+			rc = walk_source(p, key, sources->items[i], 0);
+	return rc;
+}
+
 static int check_file(prov *p)
 {
 	bk_prov_file_cfg *f = &p->pv->u.file;
 	const char *dir = cJSON_GetStringValue(get(p, "direction"));
-	int n = !!get(p, "source") + !!get(p, "sources") + !!get(p, "content");
+	int n = !!get(p, "source") + !!get(p, "sources") + !!get(p, "content"), rc;
 
 	if (n != 1)
 		return bk_tpl_err(p->c->file, p->path, "a file provisioner needs exactly one "
@@ -413,7 +474,9 @@ static int check_file(prov *p)
 	/* Downloads name remote files; generated ones appear during the build. */
 	if (f->download || f->generated)
 		return 0;
-	return resolve_list(p, &f->sources, "source", "sources");
+	if ((rc = resolve_list(p, &f->sources, "source", "sources")) != 0)
+		return rc;
+	return walk_sources(p, &f->sources);
 }
 
 static int check_local(prov *p)
