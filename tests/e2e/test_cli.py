@@ -36,6 +36,7 @@ ACCEPTS = {
 ALL_OPTIONS = set().union(*ACCEPTS.values())
 FLAGS = {"debug", "stale", "help", "reuse", "no-reuse", "syntax-only"}
 GOOD_VALUE = {"on-error": "abort", "log-format": "json", "older-than": "6h", "ami": "ami-0123",
+              "lease": "1h", "lease-renew": "20m",
               "var": "k=v"}
 OPERAND = {"bake": "TEMPLATE", "validate": "TEMPLATE", "promote": "TEMPLATE", "inputs": "TEMPLATE",
            "help": "COMMAND"}
