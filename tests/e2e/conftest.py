@@ -1,6 +1,7 @@
 """pytest fixtures for the end-to-end tests (see lab.py).
 
 - lab (session): moto + fault proxy + sshd, started once, stopped at the end.
+- puppet_server (session): the real Puppet server (puppetserver.py), started when first needed.
 - clean_lab: a reset lab for this test; after it, nothing may be left in moto except the
   images the test names with clean_lab.keep_images([...]) (or any image, with
   @pytest.mark.keeps_images) and their snapshots, and the S3 objects under the
@@ -60,6 +61,17 @@ def no_sanitizer_reports():
 def lab():
     with Lab() as the_lab:
         yield the_lab
+
+
+@pytest.fixture(scope="session")
+def puppet_server():
+    """The real Puppet server on loopback (puppetserver.py): started once per session, by the
+    first test that asks for it (about a minute), shared by every file, stopped at the end."""
+    from puppetserver import PuppetServer
+    server = PuppetServer().start()
+    _FIGURES.append(f"Puppet server (puppetserver.py) ready after {server.start_seconds:.1f} s")
+    yield server
+    server.stop()
 
 
 class CleanLab:

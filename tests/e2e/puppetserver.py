@@ -2,7 +2,10 @@
 
 Everything it reads and writes lives under one temp dir: its own conf.d (web server on
 127.0.0.1 and a free high port, logging to a file there), confdir (puppet.conf with
-certname localhost and autosign for *.bakeami.test), codedir (the production environment's
+certname localhost, autosign for *.bakeami.test, and its own cadir and ssldir: Debian's defaults
+are /etc/puppet/puppetserver/ca and /var/lib/puppet/ssl whatever the confdir, so a server started
+on them reuses the host certificate an earlier one left there, signed by a CA that is gone, and
+every agent fails "certificate verify failed"), codedir (the production environment's
 site.pp, which tests write), vardir, rundir and logdir. The JVM runs directly (not through
 /usr/bin/puppetserver, which wants /run/puppetserver, the `puppet` user and /etc paths),
 with its heap limited. Start: PuppetServer(...).start(); stop(): SIGTERM, then SIGKILL.
@@ -26,7 +29,7 @@ SYSTEM_CONF = Path("/etc/puppet/puppetserver")
 CERTNAME = "localhost"          # the name agents reach it by (--server=localhost)
 AUTOSIGN = "*.bakeami.test"     # test certnames: <anything>.bakeami.test
 HEAP = "768m"
-START_TIMEOUT_S = 240
+START_TIMEOUT_S = 480
 
 
 def _free_port() -> int:
@@ -87,12 +90,14 @@ profiler: {{}}
 certname = {CERTNAME}
 server = {CERTNAME}
 masterport = {self.port}
+ssldir = {self.confdir}/ssl
 vardir = {d}/var
 logdir = {d}/log
 rundir = {d}/run
 codedir = {self.codedir}
 [server]
 autosign = {self.confdir}/autosign.conf
+cadir = {self.confdir}/ca
 """)
         (self.confdir / "autosign.conf").write_text(AUTOSIGN + "\n")
         self.site_pp("node default { }\n")
@@ -132,15 +137,44 @@ autosign = {self.confdir}/autosign.conf
         out.close()
         while not self._ready():
             if self.proc.poll() is not None:
-                raise RuntimeError(f"puppetserver exited {self.proc.returncode}:\n"
-                                   + self.tail())
-            if time.monotonic() - t0 > START_TIMEOUT_S:
+                tail = self.tail()
                 self.stop()
-                raise RuntimeError(f"puppetserver not ready after {START_TIMEOUT_S}s:\n"
-                                   + self.tail())
+                raise RuntimeError(f"puppetserver exited {self.proc.returncode}:\n" + tail)
+            if time.monotonic() - t0 > START_TIMEOUT_S:
+                tail = self.tail()      # before stop() removes the logs
+                self.stop()
+                raise RuntimeError(f"puppetserver not ready after {START_TIMEOUT_S}s:\n" + tail)
             time.sleep(0.5)
         self.start_seconds = time.monotonic() - t0
         return self
+
+    # ---- agents -----------------------------------------------------------
+    def agent_arguments(self, state: str) -> list[str]:
+        """A puppet-server provisioner's extra_arguments for this server (its puppet_server is
+        "localhost"): the port, and the agent's own state (confdir, ssldir, vardir, publicdir,
+        logdir, rundir: Debian puts ssldir and publicdir in /var whatever the confdir) under
+        `state` on the instance, so the run leaves nothing of Puppet's in /etc/puppet or /var
+        (state inside the staging directory goes with it)."""
+        return [f"--serverport={self.port}", f"--confdir={state}/conf", f"--ssldir={state}/ssl",
+                f"--vardir={state}/var", f"--publicdir={state}/public", f"--logdir={state}/log",
+                f"--rundir={state}/run"]
+
+    def issue_client_cert(self, certname: str, dest: Path) -> tuple[Path, Path]:
+        """A client certificate for certname from this server's CA, as a team keeps one for
+        client_cert_path/client_private_key_path: Puppet's own `puppet ssl bootstrap` (the
+        name is autosigned) into dest/ssl. Returns (certs dir, private_keys dir). The CA then
+        refuses a new request for that name, so an agent can only run as it with these."""
+        ssl = dest / "ssl"
+        cmd = ["puppet", "ssl", "bootstrap", f"--certname={certname}", "--server=localhost",
+               f"--serverport={self.port}", f"--confdir={dest}/conf", f"--vardir={dest}/var",
+               f"--logdir={dest}/log", f"--rundir={dest}/run", f"--ssldir={ssl}",
+               f"--publicdir={dest}/public"]
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=180)
+        if p.returncode:
+            raise RuntimeError(f"puppet ssl bootstrap failed ({p.returncode}):\n{p.stdout}"
+                               f"{p.stderr}\n{self.tail()}")
+        return ssl / "certs", ssl / "private_keys"
 
     def tail(self, n: int = 4000) -> str:
         texts = []

@@ -298,10 +298,20 @@ static int set_extra_args(puppet *pp)
 	return rc;
 }
 
+/* Why a failed run may have printed nothing: puppet agent (not apply)
+ * logs to syslog unless told where, and Packer's command does not say. */
+static const char *silence_hint(const puppet *pp, size_t printed)
+{
+	return pp->server && printed == 0 ? " (it printed nothing: puppet agent logs to syslog "
+		"unless told otherwise; add --test, --verbose or --logdest=console to "
+		"extra_arguments)" : "";
+}
+
 /* --detailed-exitcodes: 0 nothing changed, 2 changes, 4 failures, 6 both. */
-static int judge(puppet *pp, int status)
+static int judge(puppet *pp, int status, size_t printed)
 {
 	const char *verb = pp->server ? "puppet agent" : "puppet apply";
+	const char *hint = silence_hint(pp, printed);
 
 	if (status == 0 || status == 2 || pp->cfg->ignore_exit_codes) {
 		if (status != 0 && status != 2)
@@ -309,15 +319,73 @@ static int judge(puppet *pp, int status)
 		return 0;
 	}
 	if (status == 4)
-		return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited 4: the run had failures",
-				    verb);
+		return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited 4: the run had failures%s",
+				    verb, hint);
 	if (status == 6)
 		return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited 6: the run had changes "
-				    "and failures", verb);
+				    "and failures%s", verb, hint);
 	if (status == 1)
-		return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited 1: the run failed "
-				    "(see its output above)", verb);
-	return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited with status %d", verb, status);
+		return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited 1: the run failed%s", verb,
+				    printed ? " (see its output above)" : hint);
+	return bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "%s exited with status %d%s", verb, status,
+			    hint);
+}
+
+/* The run's lines on their way to the console, counted for silence_hint. */
+typedef struct {
+	const bk_provision_ctx *ctx;
+	size_t lines;
+} counted;
+
+static void count_line(int stream, const char *line, size_t len, void *payload)
+{
+	counted *c = payload;
+
+	c->lines++;
+	if (c->ctx->output)
+		c->ctx->output(stream, line, len, c->ctx->output_payload);
+}
+
+/* The first line the command printed (its version, for check_manifestdir). */
+static void first_line(int stream, const char *line, size_t len, void *payload)
+{
+	bk_buf *b = payload;
+
+	(void)stream;
+	if (b->len == 0)
+		(void)bk_buf_printf(b, "%.*s", (int)len, line);
+}
+
+/* Puppet 4 removed --manifestdir, which Packer's default command still
+ * passes for manifest_dir: ask the instance's Puppet its version first, so
+ * that such a run fails saying why (and what to do) instead of with
+ * Puppet's own "invalid option". A Puppet 3 runs it as Packer does. */
+static int check_manifestdir(puppet *pp, const char *cmd)
+{
+	const char *bin = pp->cfg->puppet_bin_dir;
+	bk_buf probe = BK_BUF_INIT, version = BK_BUF_INIT;
+	double left;
+	int status = -1, rc;
+
+	if (!pp->manifest_dir || !strstr(cmd, "--manifestdir"))
+		return 0;
+	rc = bk_buf_printf(&probe, "%s%s%spuppet --version", pp->sudo ? "sudo -E " : "",
+			   bin ? bin : "", bin && *bin ? "/" : "");
+	if (rc == 0)
+		bk_prov_log(pp->ctx, "manifest_dir: asking the instance's Puppet its version "
+			    "(execute_command passes --manifestdir)");
+	rc = rc ? rc : bk_prov_time_left(pp->r, &left);
+	rc = rc ? rc : bk_ssh_exec(&status, pp->ctx->ssh, probe.ptr, left, first_line, &version);
+	if (rc < 0)
+		rc = bk_prov_wrap(pp->ctx, rc);
+	else if (status == 0 && version.len && atoi(version.ptr) >= 4)
+		rc = bk_prov_fail(pp->ctx, BAKEAMI_EPROVISION, "manifest_dir: Puppet %s on the "
+				  "instance has no --manifestdir (Puppet 4 removed it; execute_command "
+				  "passes it): give manifest_file the directory instead, or leave "
+				  "--manifestdir out of execute_command", version.ptr);
+	bk_buf_free(&probe);
+	bk_buf_free(&version);
+	return rc;
 }
 
 static int run_puppet(puppet *pp)
@@ -332,17 +400,18 @@ static int run_puppet(puppet *pp)
 	rc = set_facter_vars(pp);
 	rc = rc ? rc : set_extra_args(pp);
 	rc = rc ? rc : render(pp, &cmd, tmpl, "execute_command", pp->extra_args);
+	rc = rc ? rc : check_manifestdir(pp, cmd);
 	rc = rc ? rc : bk_prov_time_left(pp->r, &left);
 	if (rc == 0) {
+		counted out = {pp->ctx, 0};
 		bk_prov_log(pp->ctx, "running Puppet: %s", cmd);
-		rc = bk_ssh_exec(&status, pp->ctx->ssh, cmd, left, pp->ctx->output,
-				 pp->ctx->output_payload);
+		rc = bk_ssh_exec(&status, pp->ctx->ssh, cmd, left, count_line, &out);
 		if (rc == BAKEAMI_ETIMEOUT)
 			rc = bk_prov_fail(pp->ctx, rc, "timed out after %gs", pp->ctx->prov->timeout_s);
 		else if (rc < 0)
 			rc = bk_prov_wrap(pp->ctx, rc);
 		else
-			rc = judge(pp, status);
+			rc = judge(pp, status, out.lines);
 	}
 	free(cmd);
 	return rc;
