@@ -130,7 +130,7 @@ check-asan:
 # it N seconds; it prints executions and findings per target and fails on any finding.
 FUZZ_SRC     := $(wildcard tests/fuzz/*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/bin/%)
-FUZZ_AWS     := ec2 ssm sts
+FUZZ_AWS     := ec2 ssm sts iam
 FUZZ_WRAP    := -Wl,--wrap=bk_aws__send
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4

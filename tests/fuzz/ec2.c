@@ -1,6 +1,7 @@
 /*
  * ec2.c - libFuzzer target: every EC2 operation's response handling. The
- * first byte picks the operation; the rest are its replies (fuzz_aws.h).
+ * first byte picks the operation (spot and the network lookups included);
+ * the rest are its replies (fuzz_aws.h).
  */
 #include "fuzz_aws.h"
 
@@ -122,6 +123,50 @@ static void in_use(void)
 	bk_kv_free(&out);
 }
 
+static void spot(int which)
+{
+	bk_ec2_run_request r = {0};
+	bk_ec2_fleet f = {0};
+	char *id = NULL;
+
+	r.image_id = "ami-1";
+	r.instance_tags = run_tags();
+	r.client_token = "fuzz-token";
+	switch (which) {
+	case 0: bk_ec2_create_launch_template(&id, fuzz_client(), "lt", &r, NULL, run_tags(),
+					      run_tags()); break;
+	case 1: bk_ec2_create_fleet(&f, fuzz_client(), "lt-1", "t3.micro", "tok", run_tags()); break;
+	case 2: bk_ec2_delete_launch_template(fuzz_client(), "lt-1"); break;
+	default: bk_ec2_delete_fleet(fuzz_client(), "fleet-1"); break;
+	}
+	free(id);
+	bk_ec2_fleet_free(&f);
+}
+
+/* The network filters' lookups (ec2_network.c). */
+static void network(int which)
+{
+	bk_kv filters = BK_KV_INIT;
+	bk_strv groups = BK_STRV_INIT;
+	bk_ec2_subnet sn = {0};
+	char *vpc = NULL;
+
+	if (bk_kv_add(&filters, "tag:Name", "fuzz") < 0)
+		abort();
+	switch (which) {
+	case 0: bk_ec2_find_vpc(&vpc, fuzz_client(), &filters); break;
+	case 1: bk_ec2_find_subnet(&sn, fuzz_client(), &filters, "vpc-1", NULL,
+				   BK_SUBNET_MOST_FREE); break;
+	case 2: bk_ec2_find_subnet(&sn, fuzz_client(), &filters, NULL, "us-east-1a",
+				   BK_SUBNET_ONE); break;
+	default: bk_ec2_find_security_groups(&groups, fuzz_client(), &filters, "vpc-1"); break;
+	}
+	free(vpc);
+	bk_ec2_subnet_free(&sn);
+	bk_strv_free(&groups);
+	bk_kv_free(&filters);
+}
+
 static void deletes(int which)
 {
 	switch (which) {
@@ -139,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fuzz_client();
 	fuzz_replies_set(data + 1, size - 1);
-	switch (data[0] % 18) {
+	switch (data[0] % 26) {
 	case 0: images(0); break;
 	case 1: images(1); break;
 	case 2: instance(0); break;
@@ -153,7 +198,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 10: perms(0); break;
 	case 11: deprecation(); break;
 	case 12: in_use(); break;
-	default: deletes(data[0] % 18 - 13); break;
+	case 13: case 14: case 15: case 16: deletes(data[0] % 26 - 13); break;
+	case 17: case 18: case 19: case 20: spot(data[0] % 26 - 17); break;
+	default: network(data[0] % 26 - 21); break;
 	}
 	bk_err_clear();
 	return 0;
