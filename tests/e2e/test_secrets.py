@@ -19,8 +19,13 @@ HERE = Path(__file__).resolve().parent
 X509_KEY = HERE / "../../examples/seed/lab-x509/key.pem"
 PRIVATE_KEY_MARKERS = ("PRIVATE KEY-----", "BEGIN OPENSSH PRIVATE")
 INSTANCE_DIRS = (Path("/tmp"), Path("/home/bakeami"), Path("/var/tmp"))
-# The instance's files are the SSH user's: /tmp is shared with whatever else runs here.
-INSTANCE_UID = pwd.getpwnam("bakeami").pw_uid
+
+
+def instance_uid() -> int:
+    """The instance's files are the SSH user's (/tmp is shared with whatever else runs here).
+    Asked when a test runs: the lab makes the user, so on a fresh machine it does not exist
+    when this file is collected."""
+    return pwd.getpwnam("bakeami").pw_uid
 
 
 def _secrets():
@@ -79,7 +84,7 @@ class Watch:
 
     def _files(self):
         for root in INSTANCE_DIRS:
-            for path in _walk(root, uid=INSTANCE_UID):
+            for path in _walk(root, uid=instance_uid()):
                 try:
                     st = path.stat()
                     if not st.st_mode & 0o044:  # only its owner reads it
@@ -163,7 +168,7 @@ def _bake(lab, bakeami, tmp_path, values, template, *extra, log_format="text"):
     _scan_tree(agent_tmp, values, found)  # what the bake left on the agent
     _scan_tree(tmp_path, values, found, skip={var_file, template, *logs, *files.values()})
     for root in INSTANCE_DIRS:  # what it left on the instance
-        _scan_tree(root, values, found, started=started, uid=INSTANCE_UID)
+        _scan_tree(root, values, found, started=started, uid=instance_uid())
     return r, files, found
 
 
