@@ -350,10 +350,13 @@ class Lab:
         """The bundle tools' wrappers; one of a lab that is gone is replaced, a foreign file
         of that name is an error (never overwritten)."""
         self._upload_fail = self.tmp / "upload-fail"
+        self._replaced: dict[str, str] = {}
         for name in STAND_INS:
             dst = STAND_IN_DIR / name
             if dst.exists() and "# bakeami e2e lab " not in dst.read_text(errors="replace"):
                 raise LabError(f"{dst} exists and is not a bakeami lab stand-in: not replacing it")
+            if dst.exists():  # a lab still running (one test starts a second lab): put back later
+                self._replaced[name] = dst.read_text(errors="replace")
             tmp = dst.with_name(f".{name}.{self.lab_id}")
             tmp.write_text(_STAND_IN_WRAPPER.format(
                 lab_id=self.lab_id, name=name, endpoint=shlex.quote(f"http://127.0.0.1:{self.moto_port}"),
@@ -364,10 +367,21 @@ class Lab:
             os.replace(tmp, dst)
 
     def _remove_stand_ins(self) -> None:
+        """Ours go; the wrapper of a lab started before this one and still running comes back
+        (labs nest: a test may start and stop a second lab inside the session's)."""
         for name in STAND_INS:
             dst = STAND_IN_DIR / name
             try:
-                if f"# bakeami e2e lab {self.lab_id}:" in dst.read_text(errors="replace"):
+                if f"# bakeami e2e lab {self.lab_id}:" not in dst.read_text(errors="replace"):
+                    continue
+                before = getattr(self, "_replaced", {}).get(name)
+                owner = re.search(r"# bakeami e2e lab (\d+)-", before or "")
+                if owner and os.path.exists(f"/proc/{owner.group(1)}"):
+                    tmp = dst.with_name(f".{name}.{self.lab_id}")
+                    tmp.write_text(before)
+                    os.chmod(tmp, 0o755)
+                    os.replace(tmp, dst)
+                else:
                     dst.unlink()
             except OSError:
                 pass
