@@ -61,15 +61,15 @@ static char *joined(const bk_strv *v)
 	return bk_buf_detach(&b);
 }
 
-static int not_one(const char *key, const char *what, const bk_strv *ids)
+/* hint: what else the template may do when several match ("" for none). */
+static int not_one(const char *key, const char *what, const char *hint, const bk_strv *ids)
 {
 	char *list = ids->count ? joined(ids) : NULL;
 	int rc;
 
 	if (ids->count)
 		rc = bk_err(BAKEAMI_EAWS, "%s matches %zu %ss (%s): exactly one should match%s",
-			    key, ids->count, what, list ? list : "?", strcmp(what, "subnet") == 0 ?
-			    "; or set \"most_free\" or \"random\"" : "");
+			    key, ids->count, what, list ? list : "?", hint);
 	else
 		rc = bk_err(BAKEAMI_ENOTFOUND, "%s matches no %s", key, what);
 	free(list);
@@ -85,7 +85,7 @@ int bk_ec2_find_vpc(char **out_vpc_id, bk_aws *aws, const bk_kv *filters)
 	*out_vpc_id = NULL;
 	rc = rc ? rc : all_texts(&ids, doc, "vpcSet", "vpcId");
 	if (rc == 0 && ids.count != 1)
-		rc = not_one("vpc_filter", "VPC", &ids);
+		rc = not_one("vpc_filter", "VPC", "", &ids);
 	if (rc == 0 && !(*out_vpc_id = bk_strdup(ids.items[0])))
 		rc = bk_oom();
 	xmlFreeDoc(doc);
@@ -139,7 +139,8 @@ static int pick_subnet(size_t *out, const subnets *s, bk_ec2_subnet_pick pick)
 		return 0;
 	}
 	if (s->ids.count == 0 || pick == BK_SUBNET_ONE)
-		return not_one("subnet_filter", "subnet", &s->ids);
+		return not_one("subnet_filter", "subnet", "; or set \"most_free\" or \"random\"",
+			       &s->ids);
 	*out = 0;
 	if (pick == BK_SUBNET_MOST_FREE) {
 		for (size_t i = 1; i < s->ids.count; i++)
