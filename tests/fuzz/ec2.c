@@ -143,6 +143,18 @@ static void spot(int which)
 	bk_ec2_fleet_free(&f);
 }
 
+/* spot_price "auto"'s price history, every page (ec2_spot.c): one type in
+ * a zone, or two in any zone. */
+static void spot_price(int which)
+{
+	static const char *const types[] = {"t3.micro", "t3a.micro"};
+	bk_spot_price_query q = {types, which ? 2 : 1, "Linux/UNIX", which ? NULL : "us-east-1a"};
+	bk_spot_price out;
+
+	bk_ec2_spot_price_max(&out, fuzz_client(), &q);
+	bk_spot_price_free(&out);
+}
+
 /* The network filters' lookups (ec2_network.c). */
 static void network(int which)
 {
@@ -184,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fuzz_client();
 	fuzz_replies_set(data + 1, size - 1);
-	switch (data[0] % 26) {
+	switch (data[0] % 27) {
 	case 0: images(0); break;
 	case 1: images(1); break;
 	case 2: instance(0); break;
@@ -198,9 +210,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 10: perms(0); break;
 	case 11: deprecation(); break;
 	case 12: in_use(); break;
-	case 13: case 14: case 15: case 16: deletes(data[0] % 26 - 13); break;
-	case 17: case 18: case 19: case 20: spot(data[0] % 26 - 17); break;
-	default: network(data[0] % 26 - 21); break;
+	case 13: case 14: case 15: case 16: deletes(data[0] % 27 - 13); break;
+	case 17: case 18: case 19: case 20: spot(data[0] % 27 - 17); break;
+	case 25: case 26: spot_price(data[0] % 27 - 25); break;
+	default: network(data[0] % 27 - 21); break;
 	}
 	bk_err_clear();
 	return 0;

@@ -101,7 +101,7 @@ typedef struct {
 } bk_ec2_fleet;
 void bk_ec2_fleet_free(bk_ec2_fleet *f);
 /* A launch template of req's settings (its instance_type NULL: none), spot
- * market, one-time, max_price NULL: the on-demand price (Packer's "auto");
+ * market, one-time, max_price NULL: none sent (EC2 caps at the on-demand price);
  * spot_tags on the spot request, tags on the template; req->client_token
  * makes it idempotent. */
 int bk_ec2_create_launch_template(char **out_id, bk_aws *aws, const char *name,
@@ -111,6 +111,23 @@ int bk_ec2_create_launch_template(char **out_id, bk_aws *aws, const char *name,
  * with out->instance_id, else BAKEAMI_EAWS with out->error_code. */
 int bk_ec2_create_fleet(bk_ec2_fleet *out, bk_aws *aws, const char *template_id,
 			const char *type, const char *token, const bk_kv *tags);
+/* spot_price "auto" (bakeami's reading, not Packer 1.6.6's): the highest
+ * price DescribeSpotPriceHistory lists for any of types, of product, in
+ * zone (NULL: every zone), over the last hour, every page. None at all is
+ * BAKEAMI_ENOTFOUND naming what was asked. */
+typedef struct {
+	const char *const *types;
+	size_t types_count;
+	const char *product;   /* "Linux/UNIX", ... */
+	const char *zone;
+} bk_spot_price_query;
+typedef struct {
+	char *price;      /* as EC2 wrote it: what MaxPrice gets */
+	double value;
+	size_t rows;      /* history rows read */
+} bk_spot_price;
+int bk_ec2_spot_price_max(bk_spot_price *out, bk_aws *aws, const bk_spot_price_query *q);
+void bk_spot_price_free(bk_spot_price *p);
 /* Gone already: BAKEAMI_ENOTFOUND. DeleteFleets terminates its instance. */
 int bk_ec2_delete_launch_template(bk_aws *aws, const char *id);
 int bk_ec2_delete_fleet(bk_aws *aws, const char *id);

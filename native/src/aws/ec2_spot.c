@@ -3,6 +3,7 @@
  * template of the build's RunInstances settings with a spot market, then
  * an instant EC2 Fleet of one instance of one type; and their removal.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,8 @@ static int template_data(bk_params *p, int *specs, const bk_ec2_run_request *req
 	return rc;
 }
 
-/* One-time spot; "auto" (max_price NULL) sends no MaxPrice, so the
- * on-demand price is the cap, as in Packer. spot_tags go on the request. */
+/* One-time spot; max_price NULL sends no MaxPrice, so the on-demand price
+ * is the cap (Packer 1.6.6's "auto"). spot_tags go on the request. */
 static int spot_market(bk_params *p, int specs, const char *max_price, const bk_kv *spot_tags)
 {
 	int rc = bk_params_add(p, "LaunchTemplateData.InstanceMarketOptions.MarketType", "spot");
@@ -191,4 +192,108 @@ int bk_ec2_delete_launch_template(bk_aws *aws, const char *id)
 int bk_ec2_delete_fleet(bk_aws *aws, const char *id)
 {
 	return delete_call(aws, "DeleteFleets", "FleetId.1", id, "InvalidFleetId.NotFound");
+}
+
+/* ---- spot_price "auto": the highest recent price ------------------------- */
+
+/* The history's window, as Packer before 1.5 read it: the last hour (EC2
+ * also lists the price in effect at its start). */
+#define PRICE_WINDOW_SECONDS 3600.0
+
+static int history_params(bk_params *p, const bk_spot_price_query *q, const char *next)
+{
+	char since[32];
+	int rc = bk_ec2__list(p, "InstanceType", q->types, q->types_count);
+
+	bk_iso8601(since, bk_wall() - PRICE_WINDOW_SECONDS);
+	if (rc == 0)
+		rc = bk_params_add(p, "ProductDescription.1", q->product);
+	if (rc == 0 && q->zone)
+		rc = bk_params_add(p, "AvailabilityZone", q->zone);
+	if (rc == 0)
+		rc = bk_params_add(p, "StartTime", since);
+	if (rc == 0 && next)
+		rc = bk_params_add(p, "NextToken", next);
+	return rc;
+}
+
+/* A price as EC2 writes them ("0.003100"), else 0: what MaxPrice takes
+ * back, so no exponent, sign or infinity. */
+static double price_of(const char *s)
+{
+	char *end = NULL;
+	double v = s && *s && strspn(s, "0123456789.") == strlen(s) ? strtod(s, &end) : 0;
+
+	return end && !*end && isfinite(v) ? v : 0;
+}
+
+/* Each row's spotPrice against the highest so far; a row whose price is no
+ * positive decimal is passed over, as Packer passed over what it could not
+ * parse. */
+static void take_prices(bk_spot_price *out, xmlDocPtr doc)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+
+	for (xmlNodePtr it = bk_ec2__first_item(root, "spotPriceHistorySet"); it;
+	     it = bk_ec2__next_item(it)) {
+		char *price = bk_xml_child_text(it, "spotPrice");
+		double v = price_of(price);
+
+		if (v > 0 && v > out->value) {
+			free(out->price);
+			out->price = price;
+			out->value = v;
+			price = NULL;
+		}
+		out->rows++;
+		free(price);
+	}
+}
+
+static int history_page(bk_spot_price *out, char **next, bk_aws *aws,
+			const bk_spot_price_query *q)
+{
+	bk_params p = BK_KV_INIT;
+	xmlDocPtr doc = NULL;
+	int rc = history_params(&p, q, *next);
+
+	free(*next);
+	*next = NULL;
+	if (rc == 0)
+		rc = bk_ec2__call(&doc, aws, NULL, "DescribeSpotPriceHistory", &p, NULL);
+	if (rc == 0) {
+		take_prices(out, doc);
+		rc = bk_ec2__text(next, xmlDocGetRootElement(doc), "nextToken", false);
+	}
+	if (rc == 0 && *next && !**next) {
+		free(*next);
+		*next = NULL;
+	}
+	xmlFreeDoc(doc);
+	bk_kv_free(&p);
+	return rc;
+}
+
+int bk_ec2_spot_price_max(bk_spot_price *out, bk_aws *aws, const bk_spot_price_query *q)
+{
+	char *next = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	do
+		rc = history_page(out, &next, aws, q);
+	while (rc == 0 && next);
+	free(next);
+	if (rc == 0 && !out->price)
+		rc = bk_err(BAKEAMI_ENOTFOUND, "spot_price auto: EC2 lists no spot price for %s "
+			    "(%s) in %s in the last hour%s: give spot_price a price instead",
+			    q->types[0], q->product, q->zone ? q->zone : "any zone of the region",
+			    q->types_count > 1 ? " nor for the other spot_instance_types" : "");
+	return rc;
+}
+
+void bk_spot_price_free(bk_spot_price *p)
+{
+	free(p->price);
+	memset(p, 0, sizeof(*p));
 }

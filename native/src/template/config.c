@@ -148,17 +148,6 @@ static int set_spot(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 	return rc;
 }
 
-/* Packer 1.6.6 still reads it, and only warns. */
-static int set_auto_product(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
-{
-	int rc = check_str(c, v, path, off);
-
-	if (rc == 0)
-		bk_tpl_warn(c->warnings, "%s: spot_price_auto_product is deprecated and no longer "
-			    "necessary (ignored)", path);
-	return rc;
-}
-
 /* One of Packer 1.6.6's statements: Effect, Action and Resource only
  * (its struct has no Sid or Condition, and refuses unknown keys). */
 static int read_statement(cJSON **out, bk_cfg_ctx *c, const cJSON *v, const char *path)
@@ -620,7 +609,7 @@ static const field fields[] = {
 	/* Packer has these; we would silently do something else. */
 	{"spot_price", set_spot, 0, 0},
 	{"spot_instance_types", set_strv, OFF(spot_instance_types), 0},
-	{"spot_price_auto_product", set_auto_product, 0, 0},
+	{"spot_price_auto_product", set_str, OFF(spot_price_auto_product), 0},
 	{"spot_tags", set_kv, OFF(spot_tags), 0},
 	{"spot_fallback_on_demand", set_bool, OFF(spot_fallback_on_demand), 0},
 	{"ssh_password", unsupported, 0, 0},

@@ -293,6 +293,9 @@ typedef struct {
 	 * spot_instance_types (tried in order), spot_tags (on the spot request),
 	 * spot_fallback_on_demand (bakeami's: on-demand when no type has capacity) */
 	char *spot_price;
+	/* spot_price_auto_product: "auto"'s price history product; NULL:
+	 * Linux/UNIX */
+	char *spot_price_auto_product;
 	bk_strv spot_instance_types;
 	bk_kv spot_tags;
 	int spot_fallback_on_demand;

@@ -140,13 +140,39 @@ static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const
 	return ferr(c, bpath, key, "\"%s\" is not one of %s", v, listed);
 }
 
+/* spot_price_auto_product: Packer 1.6.6 reads it and only warns it is
+ * deprecated; bakeami asks the price history for that product (EC2's
+ * ProductDescription values: a misspelt one would find no price). */
+static int check_auto_product(bk_cfg_ctx *c, const char *bpath)
+{
+	static const char *const products[] = {
+		"Linux/UNIX", "Linux/UNIX (Amazon VPC)", "SUSE Linux", "SUSE Linux (Amazon VPC)",
+		"Red Hat Enterprise Linux", "Red Hat Enterprise Linux (Amazon VPC)", "Windows",
+		"Windows (Amazon VPC)", NULL
+	};
+	const char *v = c->cfg->spot_price_auto_product;
+	int rc = check_choice(c, bpath, "spot_price_auto_product", v, products, "Linux/UNIX, "
+			      "SUSE Linux, Red Hat Enterprise Linux, Windows (each also with "
+			      "\" (Amazon VPC)\")");
+
+	if (rc == 0 && set(v))
+		bk_tpl_warn(c->warnings, "%s.spot_price_auto_product is deprecated in Packer 1.6.6 "
+			    "(ignored there); bakeami reads spot_price \"auto\"'s price history "
+			    "for it%s", bpath, c->cfg->spot_price && !strcmp(c->cfg->spot_price, "auto")
+			    ? "" : ", but spot_price is not \"auto\": unused");
+	return rc;
+}
+
 /* Packer 1.6.6's spot rules (run_config.go), and spot_instance_types
  * without spot_price (Packer launches with no instance type then). */
 static int check_spot(bk_cfg_ctx *c, const char *bpath)
 {
 	bk_build_config *cfg = c->cfg;
 	bool types = cfg->spot_instance_types.count > 0;
+	int rc = check_auto_product(c, bpath);
 
+	if (rc != 0)
+		return rc;
 	if (types && set(cfg->instance_type))
 		return ferr(c, bpath, "spot_instance_types", "either instance_type or "
 			    "spot_instance_types must be specified, not both");
