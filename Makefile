@@ -95,7 +95,7 @@ e2e: all probes
 # The fault matrix (tests/e2e/test_fault_matrix.py): every cell, then the table of cells and
 # how many passed (tests/e2e/fault_table.py); fails if any cell did.
 FAULTS_XML := $(BUILD)/test-faults.xml
-test-faults: all probes
+test-faults: $(LIB) $(CLI) probes
 	@rc=0; python3 -m pytest -q -p no:cacheprovider --junitxml=$(FAULTS_XML) \
 	  tests/e2e/test_fault_matrix.py || rc=$$?; \
 	python3 tests/e2e/fault_table.py $(FAULTS_XML) && exit $$rc
@@ -105,7 +105,9 @@ test-faults: all probes
 # JNI bridge would need libasan preloaded into the JVM) nor the valgrind ones (valgrind cannot
 # run ASan binaries). Reports go to files, so a finding in a process whose exit status a test
 # does not look at still fails: conftest.py fails the test that left one, and so does this.
-# ASAN_E2E picks the e2e files (default: all of them).
+# ASAN_E2E picks the e2e files (default: all of them); the fault matrix then runs as
+# test-faults against the same binaries, so its table is printed; make test runs the matrix
+# only there (once, sanitized) rather than a second time against build/.
 ASAN_E2E    ?= tests/e2e
 SAN_REPORTS := $(abspath $(ASAN_BUILD))/reports
 SAN_ENV      = ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:exitcode=86:log_path=$(SAN_REPORTS)/asan \
@@ -120,7 +122,10 @@ check-asan:
 	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
 	$(SAN_ENV) $(MAKE) BUILD=$(ASAN_BUILD) unit
 	$(no_reports)
-	$(SAN_ENV) python3 -m pytest -q -m 'not valgrind' --ignore=tests/e2e/test_jenkins_shim.py $(ASAN_E2E)
+	$(SAN_ENV) python3 -m pytest -q -m 'not valgrind' --ignore=tests/e2e/test_jenkins_shim.py \
+	  --ignore=tests/e2e/test_fault_matrix.py $(ASAN_E2E)
+	$(no_reports)
+	$(SAN_ENV) $(MAKE) BUILD=$(ASAN_BUILD) test-faults
 	$(no_reports)
 
 # libFuzzer targets (tests/fuzz/<target>.c), built with clang, ASan and UBSan in build/fuzz.
@@ -148,13 +153,12 @@ fuzz:
 
 # test and demo install the packages first, then build in a second make that reads the
 # packages' flags fresh. The Java units run here; the shim's lab tests are part of e2e;
-# check-asan (about 3 minutes more) runs the unit and e2e tests again under the sanitizers.
+# check-asan runs the unit and e2e tests again under the sanitizers, then the fault matrix.
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) java-unit
 	$(MAKE) e2e
-	$(MAKE) test-faults
 	$(MAKE) check-asan
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
