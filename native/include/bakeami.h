@@ -130,10 +130,20 @@ typedef struct {
 	/* version 4: the lease on temporary resources (bakeami:expires) */
 	unsigned int lease_seconds;    /* how far ahead their expiry is; 0: 3600 */
 	unsigned int lease_renew_seconds; /* how often a live run extends it; 0: 1200 */
+	/* version 5: the role's session length, and an MFA device for a role
+	 * whose trust policy asks for one. A session assumed with an MFA code
+	 * cannot be renewed (the code is good once): it is shared by the run's
+	 * clients and lasts role_duration_seconds; a call made after it expired
+	 * fails, naming it, and so does the cleanup then (the journal remains
+	 * for `bakeami cleanup --journal`). */
+	unsigned int role_duration_seconds; /* STS DurationSeconds, 900-43200; 0: STS's 3600 */
+	const char *role_mfa_serial;   /* the device's serial or ARN; NULL: none */
+	const char *role_mfa_token;    /* its current code (6 digits); with role_mfa_serial */
 } bakeami_options;
-/* Callers of an older version (1: no log_dir, 2: no role_*, 3: no lease) are
- * still accepted: only the fields of the version given are read. */
-#define BAKEAMI_OPTIONS_VERSION 4
+/* Callers of an older version (1: no log_dir, 2: no role_*, 3: no lease,
+ * 4: no role duration or MFA) are still accepted: only the fields of the
+ * version given are read. */
+#define BAKEAMI_OPTIONS_VERSION 5
 #define BAKEAMI_OPTIONS_INIT {.version = BAKEAMI_OPTIONS_VERSION}
 BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int version);
 
@@ -142,10 +152,11 @@ BAKEAMI_EXTERN(int) bakeami_options_init(bakeami_options *opts, unsigned int ver
  * other binding) passes them in. Keys are the field names above: strings
  * (template_path, journal_path, manifest_path, result_path, junit_path,
  * access_key_id, secret_access_key, session_token, region, log_dir, role_arn,
- * role_external_id, role_session_name), arrays of
+ * role_external_id, role_session_name, role_mfa_serial, role_mfa_token), arrays of
  * strings (vars, var_files, extra_tags, only, except), booleans
  * (on_error_abort, debug, force, and reuse: true is 1, false is -1) and
- * whole numbers of seconds (lease_seconds, lease_renew_seconds: 1 to 31 days);
+ * whole numbers of seconds (lease_seconds, lease_renew_seconds,
+ * role_duration_seconds: 1 to 31 days; the role's must also be what STS takes);
  * "build" is a string too; null or an absent key means "not set". "version", if given, must
  * be 1 to BAKEAMI_OPTIONS_VERSION. An unknown key, a key given twice or a value
  * of the wrong type is BAKEAMI_EINVALID with a message naming the key. The
@@ -301,9 +312,16 @@ typedef struct {
 	const char *role_arn;
 	const char *role_external_id;
 	const char *role_session_name;
+	/* version 3: credentials that override the chain (as bakeami_options'),
+	 * which also call AssumeRole when a role is set; and the role's session
+	 * length. No MFA: a cleanup runs when nobody is there to give a code. */
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;
+	unsigned int role_duration_seconds;
 } bakeami_cleanup_options;
-/* Version 1 callers (no role_*) are still accepted. */
-#define BAKEAMI_CLEANUP_OPTIONS_VERSION 2
+/* Version 1 (no role_*) and 2 (no credentials) callers are still accepted. */
+#define BAKEAMI_CLEANUP_OPTIONS_VERSION 3
 #define BAKEAMI_CLEANUP_OPTIONS_INIT {.version = BAKEAMI_CLEANUP_OPTIONS_VERSION}
 
 BAKEAMI_EXTERN(int) bakeami_cleanup_run(const bakeami_cleanup_options *opts);

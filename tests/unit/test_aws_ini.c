@@ -253,6 +253,32 @@ static void nothing_found(void **state)
 	setenv("AWS_CONFIG_FILE", ((files *)*state)->config_path, 1);
 }
 
+/* The role's session length and MFA settings, checked as STS takes them
+ * before any call (bk_aws_new refuses them with this message). */
+static void role_mfa_settings_are_checked(void **state)
+{
+	const char *serial = "arn:aws:iam::123456789012:mfa/ci";
+
+	(void)state;
+	assert_int_equal(bk_aws_role_mfa_check(0, NULL, NULL, "x"), 0);
+	assert_int_equal(bk_aws_role_mfa_check(900, serial, "012345", "x"), 0);
+	assert_int_equal(bk_aws_role_mfa_check(43200, "GAHT12345678", "999999", "x"), 0);
+	assert_int_equal(bk_aws_role_mfa_check(899, NULL, NULL, "x"), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "x: the role session duration must be 900 to 43200"));
+	assert_int_equal(bk_aws_role_mfa_check(43201, NULL, NULL, "x"), BAKEAMI_EINVALID);
+	assert_int_equal(bk_aws_role_mfa_check(0, NULL, "123456", "x"), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "an MFA code was given without the serial number"));
+	assert_int_equal(bk_aws_role_mfa_check(0, serial, NULL, "x"), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "asks for a code from MFA device arn:aws:iam::123456789012:mfa/ci"));
+	assert_int_equal(bk_aws_role_mfa_check(0, serial, "12345", "x"), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "the MFA code must be the 6 digits"));
+	assert_int_equal(bk_aws_role_mfa_check(0, serial, "1234567", "x"), BAKEAMI_EINVALID);
+	assert_int_equal(bk_aws_role_mfa_check(0, serial, "12345a", "x"), BAKEAMI_EINVALID);
+	assert_int_equal(bk_aws_role_mfa_check(0, "short", "123456", "x"), BAKEAMI_EINVALID);
+	assert_non_null(strstr(bk_err_msg(), "the MFA serial number \"short\""));
+	assert_int_equal(bk_aws_role_mfa_check(0, "has space in it", "123456", "x"), BAKEAMI_EINVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest ini[] = {
@@ -264,6 +290,7 @@ int main(void)
 		cmocka_unit_test(named_profile_gives_keys_and_region),
 		cmocka_unit_test(bad_setups_are_named),
 		cmocka_unit_test(nothing_found),
+		cmocka_unit_test(role_mfa_settings_are_checked),
 	};
 	int failed = cmocka_run_group_tests_name("ini", ini, NULL, NULL);
 

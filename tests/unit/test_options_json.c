@@ -14,7 +14,7 @@
 
 /* Every key, each with a value that differs from the default. */
 static const char *const EVERY_OPTION =
-	"{\"version\":4,"
+	"{\"version\":5,"
 	"\"template_path\":\"/ws/images/wëb.json\","
 	"\"vars\":[\"version=7\",\"name=web\",\"version=8\"],"
 	"\"var_files\":[\"/ws/a.json\",\"/ws/b.json\"],"
@@ -35,7 +35,10 @@ static const char *const EVERY_OPTION =
 	"\"role_external_id\":\"ext-42\","
 	"\"role_session_name\":\"jenkins-x-7\","
 	"\"lease_seconds\":600,"
-	"\"lease_renew_seconds\":120}";
+	"\"lease_renew_seconds\":120,"
+	"\"role_duration_seconds\":7200,"
+	"\"role_mfa_serial\":\"arn:aws:iam::123456789012:mfa/ci\","
+	"\"role_mfa_token\":\"123456\"}";
 
 static void every_option_is_read(void **state)
 {
@@ -69,6 +72,9 @@ static void every_option_is_read(void **state)
 	assert_string_equal(o->role_session_name, "jenkins-x-7");
 	assert_int_equal(o->lease_seconds, 600);
 	assert_int_equal(o->lease_renew_seconds, 120);
+	assert_int_equal(o->role_duration_seconds, 7200);
+	assert_string_equal(o->role_mfa_serial, "arn:aws:iam::123456789012:mfa/ci");
+	assert_string_equal(o->role_mfa_token, "123456");
 	assert_null(o->log_cb);
 	bakeami_options_free(o);
 }
@@ -106,7 +112,7 @@ static void absent_and_null_mean_not_set(void **state)
 	assert_int_equal(o->debug, 0);
 	assert_null(o->secret_access_key);
 	assert_int_equal(bakeami_options_to_json(&json, o), 0);
-	assert_string_equal(json, "{\"version\":4,\"template_path\":\"t.json\"}");
+	assert_string_equal(json, "{\"version\":5,\"template_path\":\"t.json\"}");
 	free(json);
 	bakeami_options_free(o);
 	assert_int_equal(bakeami_options_from_json(&o, "{}"), 0);
@@ -128,7 +134,7 @@ static void a_caller_filled_struct_encodes(void **state)
 	o.vars_count = 1;
 	o.on_error_abort = 1;
 	assert_int_equal(bakeami_options_to_json(&json, &o), 0);
-	assert_string_equal(json, "{\"version\":4,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
+	assert_string_equal(json, "{\"version\":5,\"template_path\":\"t.json\",\"vars\":[\"a=1\"],"
 			    "\"on_error_abort\":true}");
 	free(json);
 	o.version = 99;
@@ -140,10 +146,10 @@ static void a_caller_filled_struct_encodes(void **state)
 static void reuse_is_three_valued(void **state)
 {
 	static const struct { const char *json; int want; const char *back; } cases[] = {
-		{"{\"reuse\":true}", 1, "{\"version\":4,\"reuse\":true}"},
-		{"{\"reuse\":false}", -1, "{\"version\":4,\"reuse\":false}"},
-		{"{\"reuse\":null}", 0, "{\"version\":4}"},
-		{"{}", 0, "{\"version\":4}"},
+		{"{\"reuse\":true}", 1, "{\"version\":5,\"reuse\":true}"},
+		{"{\"reuse\":false}", -1, "{\"version\":5,\"reuse\":false}"},
+		{"{\"reuse\":null}", 0, "{\"version\":5}"},
+		{"{}", 0, "{\"version\":5}"},
 	};
 	bakeami_options *o = NULL;
 	char *json = NULL;
@@ -201,10 +207,12 @@ static void a_bad_document_is_refused(void **state)
 {
 	(void)state;
 	refused("{\"region\":\"a\",\"region\":\"b\"}", "\"region\" is given twice");
-	refused("{\"version\":5}", "\"version\" must be 1 to 4");
-	refused("{\"version\":0}", "\"version\" must be 1 to 4");
-	refused("{\"version\":1.5}", "\"version\" must be 1 to 4");
-	refused("{\"version\":\"1\"}", "\"version\" must be 1 to 4");
+	refused("{\"version\":6}", "\"version\" must be 1 to 5");
+	refused("{\"version\":0}", "\"version\" must be 1 to 5");
+	refused("{\"version\":1.5}", "\"version\" must be 1 to 5");
+	refused("{\"version\":\"1\"}", "\"version\" must be 1 to 5");
+	refused("{\"version\":4,\"role_mfa_token\":\"123456\"}",
+		"\"role_mfa_token\" needs \"version\": 5");
 	refused("{\"version\":3,\"lease_seconds\":60}", "\"lease_seconds\" needs \"version\": 4");
 	refused("{\"lease_seconds\":0}", "\"lease_seconds\" must be a whole number of seconds");
 	refused("{\"lease_renew_seconds\":1.5}", "must be a whole number of seconds");
@@ -255,7 +263,7 @@ static void version_1_callers_still_work(void **state)
 	assert_int_equal(bakeami_bake_new(&b, v1), 0);
 	bakeami_bake_free(b);
 	free(buf);
-	assert_int_equal(bakeami_options_init(&(bakeami_options){0}, 5), BAKEAMI_EINVALID);
+	assert_int_equal(bakeami_options_init(&(bakeami_options){0}, 6), BAKEAMI_EINVALID);
 }
 
 /* ---- bakeami_bake_region -------------------------------------------- */

@@ -31,6 +31,11 @@ typedef struct {
 	const char *role_arn;
 	const char *role_external_id;   /* NULL: none */
 	const char *role_session_name;  /* NULL: bakeami-<random> */
+	int role_duration;              /* DurationSeconds, 900-43200; 0: STS's default */
+	/* An MFA device and its current code for the first AssumeRole; the
+	 * session is then shared (bk_aws__mfa_session) and never renewed. */
+	const char *role_mfa_serial;
+	const char *role_mfa_token;
 	int max_retries;            /* 0: 10 */
 	const bk_cancel *cancel;    /* may be NULL */
 	bk_logger log;              /* retries and credential source are logged */
@@ -56,6 +61,11 @@ const bk_aws_creds *bk_aws_credentials(const bk_aws *aws);
  * and ":/"), else BAKEAMI_EINVALID naming `where` and the setting. */
 int bk_aws_role_check(const char *role_arn, const char *external_id, const char *session_name,
 		      const char *where);
+/* 0 if the session length is 0 or 900-43200 s and the MFA settings are
+ * both set or both unset, a serial of 9-256 of [\w+=/:,.@-] and a code of
+ * six digits, as STS takes them; else BAKEAMI_EINVALID naming `where`. */
+int bk_aws_role_mfa_check(int duration, const char *mfa_serial, const char *mfa_token,
+			  const char *where);
 /* Log "retrying <SERVICE> <action> after <why>" and sleep the client's
  * backoff before retry `retry` (1-based): for a caller's own retries of an
  * error AWS may stop giving (IAM's eventual consistency). 0 or

@@ -17,7 +17,10 @@ enum { BK_SVC_EC2, BK_SVC_SSM, BK_SVC_STS, BK_SVC_IAM, BK_SVC_S3, BK_SVC_OTHER, 
 int bk_aws__service_index(const char *service);
 
 /* How expiring credentials are renewed. */
-typedef enum { BK_REFRESH_NONE, BK_REFRESH_ASSUME_ROLE, BK_REFRESH_IMDS } bk_refresh_kind;
+/* BK_REFRESH_MFA: a role session bought with an MFA code, which is good
+ * once: it cannot be renewed, only warned about and, once expired, refused
+ * with a message that says so. */
+typedef enum { BK_REFRESH_NONE, BK_REFRESH_ASSUME_ROLE, BK_REFRESH_IMDS, BK_REFRESH_MFA } bk_refresh_kind;
 
 typedef struct {
 	bk_refresh_kind kind;
@@ -26,6 +29,9 @@ typedef struct {
 	char *external_id;     /* NULL: none */
 	char *session_name;
 	int duration;          /* seconds, 0: STS default */
+	char *mfa_serial;      /* MFA: the device, and its code for the first call */
+	char *mfa_token;
+	bool mfa_warned;       /* MFA: the "cannot be renewed" warning was logged */
 	/* The caller's role: the client whose credentials (the chain's, renewed
 	 * on their own) call AssumeRole; NULL: `source` does. */
 	struct bk_aws *base;
@@ -141,6 +147,14 @@ int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg);
  * or now when force is set. 0 when nothing needed doing. */
 int bk_aws__refresh_creds(bk_aws *aws, bool force);
 void bk_aws__creds_clear(bk_aws_creds *c);
+/* STS AssumeRole for r (its MFA code sent when r has one), signed with
+ * r->source or by r->base. */
+int bk_aws__assume_role(bk_aws *aws, const bk_refresh *r, bk_aws_creds *out);
+/* The session an MFA code bought: assumed on the first ask, then handed to
+ * every client of this process that names the same role, device and code
+ * (a bake's copy regions, its other builds) until it expires, since STS
+ * takes a code once. Expired sessions are dropped (and wiped) on each ask. */
+int bk_aws__mfa_session(bk_aws *aws, const bk_refresh *r, bk_aws_creds *out);
 /* When credentials that expire at `expires` (obtained at `now`) are renewed. */
 double bk_aws__renew_time(double expires, double now);
 /* "2026-11-26T04:27:51Z" (fraction optional) to epoch seconds; 0 if bad. */

@@ -289,6 +289,10 @@ void bk_aws_free(bk_aws *aws)
 	free(aws->refresh.role_arn);
 	free(aws->refresh.external_id);
 	free(aws->refresh.session_name);
+	free(aws->refresh.mfa_serial);
+	if (aws->refresh.mfa_token)   /* set when bk_aws_new failed before its first call */
+		explicit_bzero(aws->refresh.mfa_token, strlen(aws->refresh.mfa_token));
+	free(aws->refresh.mfa_token);
 	bk_aws_free(aws->refresh.base);
 	while (aws->retired) {
 		struct bk_creds_node *next = aws->retired->next;

@@ -225,6 +225,8 @@ static void refresh_clear(bk_refresh *r)
 	free(r->role_arn);
 	free(r->external_id);
 	free(r->session_name);
+	free(r->mfa_serial);
+	wipe_free(r->mfa_token);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -260,12 +262,16 @@ static int assume_role_params(bk_params *p, const bk_refresh *r)
 		rc = bk_params_add(p, "ExternalId", r->external_id);
 	if (rc == 0 && r->duration > 0)
 		rc = bk_params_addf(p, "DurationSeconds", "%d", r->duration);
+	if (rc == 0 && r->mfa_token)
+		rc = bk_params_add(p, "SerialNumber", r->mfa_serial);
+	if (rc == 0 && r->mfa_token)
+		rc = bk_params_add(p, "TokenCode", r->mfa_token);
 	return rc;
 }
 
 /* Temporary credentials for r->role_arn, signed with r->source, or by the
  * base client with its own (renewed) credentials. */
-static int assume_role(bk_aws *aws, const bk_refresh *r, bk_aws_creds *out)
+int bk_aws__assume_role(bk_aws *aws, const bk_refresh *r, bk_aws_creds *out)
 {
 	bk_params p = BK_KV_INIT;
 	bk_aws_call call = {"sts", NULL, "AssumeRole", &p, r->base ? NULL : &r->source, false,
@@ -367,7 +373,7 @@ static int from_role(bk_aws *aws, const profile_files *f, const char *name, int 
 	rc = role_settings(f, name, r);
 	if (rc == 0)
 		rc = role_source(aws, f, name, hops, &r->source);
-	if (rc == 0 && (rc = assume_role(aws, r, out)) < 0)
+	if (rc == 0 && (rc = bk_aws__assume_role(aws, r, out)) < 0)
 		bk_err_wrap(rc, "AWS profile \"%s\"", name);
 	if (rc < 0)
 		refresh_clear(r);
@@ -498,6 +504,45 @@ int bk_aws_role_check(const char *role_arn, const char *external_id, const char 
 	return 0;
 }
 
+/* MFA serial numbers: an ARN (arn:aws:iam::ACCOUNT:mfa/NAME) or a device's
+ * serial; STS's TokenCode: six digits. */
+int bk_aws_role_mfa_check(int duration, const char *mfa_serial, const char *mfa_token,
+			  const char *where)
+{
+	size_t digits = 0;
+
+	if (duration && (duration < 900 || duration > 43200))
+		return bk_err(BAKEAMI_EINVALID, "%s: the role session duration must be 900 to 43200 "
+			      "seconds (what STS allows), not %d", where, duration);
+	if (mfa_token && !mfa_serial)
+		return bk_err(BAKEAMI_EINVALID, "%s: an MFA code was given without the serial number "
+			      "of its MFA device", where);
+	if (!mfa_serial)
+		return 0;
+	if (!sts_chars(mfa_serial, 9, 256, true))
+		return bk_err(BAKEAMI_EINVALID, "%s: the MFA serial number \"%s\" must be 9 to 256 "
+			      "characters of letters, digits and +=,.@_-:/", where, mfa_serial);
+	if (!mfa_token)
+		return bk_err(BAKEAMI_EINVALID, "%s: the role asks for a code from MFA device %s: none "
+			      "was given", where, mfa_serial);
+	while (mfa_token[digits] >= '0' && mfa_token[digits] <= '9')
+		digits++;
+	if (digits != 6 || mfa_token[digits])
+		return bk_err(BAKEAMI_EINVALID, "%s: the MFA code must be the 6 digits the device "
+			      "shows", where);
+	return 0;
+}
+
+static int caller_role_mfa(bk_refresh *r, const bk_aws_config *cfg)
+{
+	r->duration = cfg->role_duration;
+	if (!cfg->role_mfa_serial)
+		return 0;
+	r->kind = BK_REFRESH_MFA;
+	return (r->mfa_serial = bk_strdup(cfg->role_mfa_serial)) &&
+	       (r->mfa_token = bk_strdup(cfg->role_mfa_token)) ? 0 : bk_oom();
+}
+
 static int caller_role_settings(bk_refresh *r, const bk_aws_config *cfg)
 {
 	char hex[9];
@@ -507,6 +552,8 @@ static int caller_role_settings(bk_refresh *r, const bk_aws_config *cfg)
 	if (!(r->role_arn = bk_strdup(cfg->role_arn)) ||
 	    (cfg->role_external_id && !(r->external_id = bk_strdup(cfg->role_external_id))))
 		return bk_oom();
+	if ((rc = caller_role_mfa(r, cfg)) < 0)
+		return rc;
 	if (cfg->role_session_name)
 		return (r->session_name = bk_strdup(cfg->role_session_name)) ? 0 : bk_oom();
 	if ((rc = bk_random_hex(hex, 4)) < 0)
@@ -524,14 +571,26 @@ static int from_caller_role(bk_aws *aws, const bk_aws_config *cfg)
 	int rc = bk_aws_role_check(cfg->role_arn, cfg->role_external_id, cfg->role_session_name,
 				   "assume role");
 
+	if (rc == 0)
+		rc = bk_aws_role_mfa_check(cfg->role_duration, cfg->role_mfa_serial,
+					   cfg->role_mfa_token, "assume role");
 	if (rc < 0)
 		return rc;
 	base.role_arn = base.role_external_id = base.role_session_name = NULL;
+	base.role_mfa_serial = base.role_mfa_token = NULL;
+	base.role_duration = 0;
 	if ((rc = bk_aws_new(&aws->refresh.base, &base)) < 0)
 		return rc;
-	if ((rc = caller_role_settings(&aws->refresh, cfg)) == 0 &&
-	    (rc = assume_role(aws, &aws->refresh, &aws->creds)) < 0)
+	if ((rc = caller_role_settings(&aws->refresh, cfg)) < 0)
+		return rc;
+	rc = aws->refresh.kind == BK_REFRESH_MFA
+		? bk_aws__mfa_session(aws, &aws->refresh, &aws->creds)
+		: bk_aws__assume_role(aws, &aws->refresh, &aws->creds);
+	if (rc < 0)
 		bk_err_wrap(rc, "assuming role %s", cfg->role_arn);
+	/* The code is spent: nothing keeps it past the first call. */
+	wipe_free(aws->refresh.mfa_token);
+	aws->refresh.mfa_token = NULL;
 	return rc;
 }
 
@@ -589,18 +648,49 @@ static int install(bk_aws *aws, bk_aws_creds *fresh)
 	return 0;
 }
 
+/* An MFA session cannot be renewed: its renewal time brings a warning,
+ * its expiry (or AWS saying it expired: force) an error that says why. */
+static int mfa_session_left(bk_aws *aws, bool force)
+{
+	const bk_refresh *r = &aws->refresh;
+	char at[32];
+	double expires;
+
+	pthread_mutex_lock(&aws->lock);
+	expires = aws->creds.expires;
+	pthread_mutex_unlock(&aws->lock);
+	bk_iso8601(at, expires);
+	if (force || (expires > 0 && bk_wall() >= expires))
+		return bk_err(BAKEAMI_EAWS, "the session of role %s, assumed with a code from MFA "
+			      "device %s, expired at %s: a session bought with an MFA code cannot be "
+			      "renewed (STS takes a code once); ask for a longer session (up to the "
+			      "role's maximum) or a role without MFA, and remove what this run left "
+			      "with `bakeami cleanup --journal`", r->role_arn, r->mfa_serial, at);
+	pthread_mutex_lock(&aws->refresh_lock);
+	if (!aws->refresh.mfa_warned && expiring(aws)) {
+		aws->refresh.mfa_warned = true;
+		bk_logf(&aws->log, BK_LOG_WARN, "the session of role %s (MFA device %s) expires at "
+			"%s and cannot be renewed without a new MFA code: AWS calls after then fail",
+			r->role_arn, r->mfa_serial, at);
+	}
+	pthread_mutex_unlock(&aws->refresh_lock);
+	return 0;
+}
+
 int bk_aws__refresh_creds(bk_aws *aws, bool force)
 {
 	bk_aws_creds fresh = {0};
 	int rc = 0;
 
+	if (aws->refresh.kind == BK_REFRESH_MFA)
+		return mfa_session_left(aws, force);
 	if (aws->refresh.kind == BK_REFRESH_NONE || (!force && !expiring(aws)))
 		return 0;
 	pthread_mutex_lock(&aws->refresh_lock);
 	/* Another thread may have renewed them while we waited. */
 	if (force || expiring(aws)) {
 		if (aws->refresh.kind == BK_REFRESH_ASSUME_ROLE)
-			rc = assume_role(aws, &aws->refresh, &fresh);
+			rc = bk_aws__assume_role(aws, &aws->refresh, &fresh);
 		else
 			rc = bk_aws__imds_creds(&fresh);
 		if (rc == 0)

@@ -31,6 +31,7 @@ size_t bk_options_size(unsigned int version)
 	case 1: return offsetof(bakeami_options, log_dir);
 	case 2: return offsetof(bakeami_options, role_arn);
 	case 3: return offsetof(bakeami_options, lease_seconds);
+	case 4: return offsetof(bakeami_options, role_duration_seconds);
 	case BAKEAMI_OPTIONS_VERSION: return sizeof(bakeami_options);
 	}
 	return 0;
@@ -96,6 +97,7 @@ static int copy_options(bakeami_bake *b, const bakeami_options *o)
 	    own_list(b, &b->opts.except, o->except_count) ||
 	    own(b, &b->opts.log_dir) || own(b, &b->opts.role_arn) ||
 	    own(b, &b->opts.role_external_id) || own(b, &b->opts.role_session_name) ||
+	    own(b, &b->opts.role_mfa_serial) || own(b, &b->opts.role_mfa_token) ||
 	    own_list(b, &b->opts.vars, o->vars_count) ||
 	    own_list(b, &b->opts.var_files, o->var_files_count) ||
 	    own_list(b, &b->opts.extra_tags, o->extra_tags_count))
@@ -120,6 +122,10 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 			      "lease (%u s): a live run's resources would expire between renewals",
 			      opts->lease_renew_seconds, opts->lease_seconds ? opts->lease_seconds
 			      : (unsigned int)BK_LEASE_S);
+	if (opts->version >= 5 && !opts->role_arn &&
+	    (opts->role_mfa_serial || opts->role_mfa_token || opts->role_duration_seconds))
+		return bk_err(BAKEAMI_EINVALID, "role_mfa_serial, role_mfa_token and "
+			      "role_duration_seconds go with role_arn only");
 	if ((rc = bakeami_init()) < 0)
 		return rc;
 	if (!(b = calloc(1, sizeof(*b))))
@@ -132,7 +138,8 @@ int bakeami_bake_new(bakeami_bake **out, const bakeami_options *opts)
 	if ((rc = copy_options(b, opts)) < 0 ||
 	    (rc = bk_random_hex(b->run_id + 3, 6)) < 0 ||
 	    (rc = bk_add_secret(b, opts->secret_access_key)) < 0 ||
-	    (rc = bk_add_secret(b, opts->session_token)) < 0) {
+	    (rc = bk_add_secret(b, opts->session_token)) < 0 ||
+	    (rc = bk_add_secret(b, b->opts.role_mfa_token)) < 0) {
 		bakeami_bake_free(b);
 		return rc;
 	}

@@ -83,6 +83,12 @@ static int open_aws(bk_aws **aws, const bakeami_cleanup_options *o, const char *
 		ac.role_external_id = o->role_external_id;
 		ac.role_session_name = o->role_session_name;
 	}
+	if (o->version >= 3) {
+		ac.access_key_id = o->access_key_id;
+		ac.secret_access_key = o->secret_access_key;
+		ac.session_token = o->session_token;
+		ac.role_duration = (int)o->role_duration_seconds;
+	}
 	return bk_aws_new(aws, &ac);
 }
 

@@ -71,6 +71,9 @@ bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c)
 	ac.role_arn = b->opts.role_arn;
 	ac.role_external_id = b->opts.role_external_id;
 	ac.role_session_name = b->opts.role_session_name;
+	ac.role_duration = b->opts.role_duration_seconds;
+	ac.role_mfa_serial = b->opts.role_mfa_serial;
+	ac.role_mfa_token = b->opts.role_mfa_token;
 	ac.cancel = &b->work_cancel;
 	ac.log = bk_bake_logger(b);
 	return ac;

@@ -63,6 +63,9 @@ static const struct opt_key KEYS[] = {
 	STR(role_session_name, false),
 	SECONDS(lease_seconds),
 	SECONDS(lease_renew_seconds),
+	SECONDS(role_duration_seconds),
+	STR(role_mfa_serial, false),
+	STR(role_mfa_token, true),
 };
 _Static_assert(BK_ARRAY_SIZE(KEYS) < 32, "the seen-mask is 32 bits");
 
