@@ -9,7 +9,9 @@ import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl;
 import com.cloudbees.plugins.credentials.CredentialsProvider;
+import com.cloudbees.plugins.credentials.CredentialsScope;
 import hudson.AbortException;
 import hudson.EnvVars;
 import hudson.FilePath;
@@ -44,6 +46,7 @@ public class PluginUnitTest {
     @After
     public void reset() {
         CredentialsProvider.standInStore.clear();
+        AWSCredentialsImpl.standInAssumeRoleCalls.set(0);
         Jenkins.standInAdmin = true;
     }
 
@@ -304,14 +307,14 @@ public class PluginUnitTest {
         BakeAmiBuilder.DescriptorImpl builder = new BakeAmiBuilder.DescriptorImpl();
         String stepId = "/descriptor/" + BakeAmiStep.class.getName() + "/help/";
         String builderId = "/descriptor/" + BakeAmiBuilder.class.getName() + "/help/";
-        for (String f : List.of("template", "vars", "varFiles", "region", "credentialsId", "junit", "manifest",
+        for (String f : List.of("template", "vars", "varFiles", "region", "credentialsId", "mfaToken", "junit", "manifest",
                 "onError", "reuse", "only", "except", "resultFile")) {
             assertEquals(f, stepId + f, step.getHelpFile(f));
             boolean shared = BakeAmiBuilder.DescriptorImpl.SHARED_HELP.contains(f);
             assertEquals(f, (shared ? stepId : builderId) + f, builder.getHelpFile(f));
             assertEquals(f, !shared, BakeAmiBuilder.class.getResource("BakeAmiBuilder/help-" + f + ".html") != null);
         }
-        assertEquals(8, BakeAmiBuilder.DescriptorImpl.SHARED_HELP.size());
+        assertEquals(9, BakeAmiBuilder.DescriptorImpl.SHARED_HELP.size());
         assertNull(builder.getHelpFile("noSuchField"));
         assertEquals("/descriptor/" + BakeAmiBuilder.class.getName() + "/help", builder.getHelpFile());
     }
@@ -481,7 +484,7 @@ public class PluginUnitTest {
             FilePath local = new FilePath(ws.toFile());
             try {
                 CapturingListener listener = new CapturingListener(false);
-                BakeAmiRunner.bake("k", new BakeAmiStep("web.json").toOptions(), null, new FakeRun(), local,
+                BakeAmiRunner.bake("k", new BakeAmiStep("web.json").toOptions(), null, null, new FakeRun(), local,
                         new EnvVars(), new Launcher(listener, null) {}, listener);
                 fail("baked on the built-in node");
             } catch (AbortException e) {
@@ -504,7 +507,7 @@ public class PluginUnitTest {
 
     /** An execution whose pool tasks wait in {@code held} until the test runs them (a slow pool). */
     private static BakeAmiStepExecution heldBack(io.bakeami.test.fakes.FakeStepContext ctx, List<Runnable> held) {
-        return new BakeAmiStepExecution(new BakeAmiStep("web.json").toOptions(), null, ctx) {
+        return new BakeAmiStepExecution(new BakeAmiStep("web.json").toOptions(), null, null, ctx) {
             private static final long serialVersionUID = 1L;
 
             @Override
@@ -632,6 +635,186 @@ public class PluginUnitTest {
             assertEquals("bakeAmi: the AWS credentials 'sts-down' could not be resolved: Unable to assume role"
                     + " arn:aws:iam::123456789012:role/bake (Service: Sts, Status Code: 403)", e.getMessage());
         }
+    }
+
+    private static final String ROLE = "arn:aws:iam::123456789012:role/baker";
+    private static final String MFA = "arn:aws:iam::123456789012:mfa/ci";
+
+    /** An "AWS Credentials" entry as the aws-credentials plugin stores it. */
+    private static AWSCredentialsImpl entry(String id, String key, String secret, String role, String mfa,
+            String externalId, Integer duration) {
+        AWSCredentialsImpl c = new AWSCredentialsImpl(CredentialsScope.GLOBAL, id, key, secret, "test", role, mfa,
+                externalId);
+        c.setStsTokenDuration(duration);
+        CredentialsProvider.standInStore.add(c);
+        return c;
+    }
+
+    /** A private field of the request (its secrets have no getter). */
+    private static Object field(BakeOptions o, String name) throws Exception {
+        java.lang.reflect.Field f = BakeOptions.class.getDeclaredField(name);
+        f.setAccessible(true);
+        return f.get(o);
+    }
+
+    private static String refusal(String id, String mfaToken, boolean forCleanup) {
+        try {
+            BakeAmiRunner.applyCredentials(new BakeOptions(), id, mfaToken, new FakeRun(), forCleanup);
+        } catch (AbortException e) {
+            assertFalse(e.getMessage(), e.getMessage().contains("\n"));
+            return e.getMessage();
+        }
+        throw new AssertionError("took the credentials " + id);
+    }
+
+    /**
+     * Issue 13: an entry with a role is not resolved on the controller (AWSCredentialsImpl would
+     * assume it there, for an hour): its keys, role, external id, token duration and a session
+     * name naming the build go to the library, which assumes and renews the role on the agent.
+     */
+    @Test
+    public void aRoleEntryGoesToTheLibraryUnassumed() throws Exception {
+        entry("role", " AKIAEXAMPLE ", "s3cr3t", ROLE, null, "ext-42", 1800);
+        BakeOptions r = new BakeOptions();
+        String said = BakeAmiRunner.applyCredentials(r, "role", null, new FakeRun(), false);
+        assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
+        assertEquals("AKIAEXAMPLE", field(r, "accessKeyId"));
+        assertEquals("s3cr3t", field(r, "secretAccessKey"));
+        assertNull(field(r, "sessionToken"));
+        assertEquals(ROLE, r.roleArn());
+        assertEquals("ext-42", field(r, "roleExternalId"));
+        assertEquals("bakeami-bakeami-e2e-7", r.roleSessionName());
+        assertEquals(1800, r.roleDurationSeconds());
+        assertNull(r.roleMfaSerial());
+        assertFalse(r.hasMfaToken());
+        assertEquals("'role', role " + ROLE + " assumed on the agent (session bakeami-bakeami-e2e-7, with the"
+                + " entry's keys, renewed before it expires)", said);
+        assertFalse(said.contains("s3cr3t") || said.contains("ext-42"));
+
+        // Blank keys: the agent's own chain calls AssumeRole (the plugin falls back to the controller's).
+        entry("role-chain", "", null, ROLE, "", "", null);
+        r = new BakeOptions();
+        said = BakeAmiRunner.applyCredentials(r, "role-chain", null, new FakeRun(), false);
+        assertFalse(r.hasCredentials());
+        assertEquals(ROLE, r.roleArn());
+        assertNull(field(r, "roleExternalId"));
+        assertEquals(3600, r.roleDurationSeconds()); // the plugin's default STS token duration
+        assertTrue(said, said.contains("with the agent's own chain"));
+        assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
+    }
+
+    /** Entries without a role resolve as before: their keys; blank ones fail naming the entry. */
+    @Test
+    public void anEntryWithoutARoleGivesItsKeys() throws Exception {
+        entry("keys", "AKIAEXAMPLE", "s3cr3t", null, null, null, null);
+        BakeOptions r = new BakeOptions();
+        assertEquals("'keys'", BakeAmiRunner.applyCredentials(r, "keys", null, new FakeRun(), false));
+        assertEquals("AKIAEXAMPLE", field(r, "accessKeyId"));
+        assertNull(r.roleArn());
+        entry("blank", "", "", "", null, null, null);
+        assertEquals("bakeAmi: the AWS credentials 'blank' give no access key: set the access key and secret, or an"
+                + " IAM role to assume, in that credentials entry (or omit credentialsId to use the agent's own AWS"
+                + " chain)", refusal("blank", null, false));
+        assertEquals("bakeAmi: mfaToken is set but the AWS credentials 'keys' name no IAM role with an MFA serial"
+                + " number: leave mfaToken out, or set the role and MFA device in that entry",
+                refusal("keys", "123456", false));
+        assertTrue(refusal("nope", null, false).contains("no AWS credentials with id 'nope'"));
+    }
+
+    /** Every way a role entry cannot work is one line naming the entry, before any AWS call. */
+    @Test
+    public void aBadRoleEntryFailsInOneLineNamingIt() {
+        entry("arn", "AKIAEXAMPLE", "s3cr3t", "arn:aws:iam::12345:role/x", null, null, null);
+        assertEquals("bakeAmi: the AWS credentials 'arn': the IAM role ARN \"arn:aws:iam::12345:role/x\" is not one"
+                + " (like arn:aws:iam::123456789012:role/NAME)", refusal("arn", null, false));
+        entry("half", "AKIAEXAMPLE", "", ROLE, null, null, null);
+        assertEquals("bakeAmi: the AWS credentials 'half' give an access key without its secret key: set both, or"
+                + " neither to use the agent's own chain", refusal("half", null, false));
+        entry("long", "AKIAEXAMPLE", "s3cr3t", ROLE, null, null, 86400);
+        assertEquals("bakeAmi: the AWS credentials 'long': the STS token duration must be 900 to 43200 seconds,"
+                + " not 86400", refusal("long", null, false));
+        assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
+    }
+
+    /**
+     * MFA: the code goes with the role to the library for its first AssumeRole; without one, a
+     * malformed one, or one for an entry with no MFA device, the step fails naming it.
+     */
+    @Test
+    public void anMfaRoleTakesTheCodeForItsFirstAssumeRole() throws Exception {
+        entry("mfa", "AKIAEXAMPLE", "s3cr3t", ROLE, MFA, null, 7200);
+        BakeOptions r = new BakeOptions();
+        String said = BakeAmiRunner.applyCredentials(r, "mfa", "012345", new FakeRun(), false);
+        assertEquals(MFA, r.roleMfaSerial());
+        assertEquals("012345", field(r, "roleMfaToken"));
+        assertEquals(7200, r.roleDurationSeconds());
+        assertTrue(said, said.endsWith("MFA device " + MFA + "; an MFA session is not renewed: it lasts 7200 s)"));
+        assertFalse(r.toString().contains("012345"));
+        assertEquals("bakeAmi: the AWS credentials 'mfa': role " + ROLE + " asks for a code from MFA device " + MFA
+                + ": pass it as mfaToken (the 6 digits the device shows now)", refusal("mfa", null, false));
+        assertEquals("bakeAmi: mfaToken must be the 6 digits MFA device " + MFA + " shows",
+                refusal("mfa", "12345", false));
+        entry("no-mfa", "AKIAEXAMPLE", "s3cr3t", ROLE, null, null, null);
+        assertEquals("bakeAmi: mfaToken is set but the AWS credentials 'no-mfa' name no MFA serial number for role "
+                + ROLE + ": leave mfaToken out, or set the MFA serial", refusal("no-mfa", "123456", false));
+        try {
+            BakeAmiRunner.noMfaWithoutCredentials("123456");
+            fail("took an MFA code without credentials");
+        } catch (AbortException e) {
+            assertTrue(e.getMessage(), e.getMessage().startsWith("bakeAmi: mfaToken is set but credentialsId is not"));
+        }
+        assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
+    }
+
+    /**
+     * A resumed build's cleanup gets the entry's keys and role, but no MFA code (good once): its
+     * cleanup then refuses that role with a message, before loading any native code.
+     */
+    @Test
+    public void aResumedCleanupSignsAsTheBakeDidButCannotGiveAnMfaCode() throws Exception {
+        entry("mfa", "AKIAEXAMPLE", "s3cr3t", ROLE, MFA, "ext-42", null);
+        BakeOptions c = new BakeOptions();
+        BakeAmiRunner.applyCredentials(c, "mfa", null, new FakeRun(), true);
+        assertEquals("AKIAEXAMPLE", field(c, "accessKeyId"));
+        assertEquals(ROLE, c.roleArn());
+        assertEquals(MFA, c.roleMfaSerial());
+        assertFalse(c.hasMfaToken());
+        try {
+            io.bakeami.nativelib.Cleanup.fromJournal("/ws/j.jsonl", null, c, e -> {});
+            fail("cleaned up with an MFA role and no code");
+        } catch (io.bakeami.nativelib.BakeException e) {
+            assertEquals("the role " + ROLE + " asks for a code from MFA device " + MFA + ", which a cleanup cannot"
+                    + " ask for; run `bakeami cleanup --journal /ws/j.jsonl` with credentials that need none",
+                    e.getMessage());
+        }
+    }
+
+    /** bakeami-<job>-<build> in STS's charset and 64 characters, the build number kept. */
+    @Test
+    public void theRoleSessionNameNamesTheBuildAsStsAllows() {
+        Run<?, ?> deep = new FakeRun("team a/images/web server (prod)/a job name long enough to be cut somewhere#1234",
+                1234);
+        String n = BakeAmiRunner.sessionName(deep);
+        assertEquals(64, n.length());
+        assertTrue(n, n.matches("bakeami-[A-Za-z0-9+=,.@_-]+-1234"));
+        assertTrue(n, n.startsWith("bakeami-team-a-images-web-server-prod-a-job-name"));
+        assertEquals("bakeami-bakeami-e2e-7", BakeAmiRunner.sessionName(new FakeRun()));
+    }
+
+    /** The MFA code is not in the step's saved state (program.dat): the execution drops it. */
+    @Test
+    public void theMfaCodeIsNotSavedWithTheExecution() throws Exception {
+        BakeAmiStep step = new BakeAmiStep("web.json");
+        step.setCredentialsId("mfa");
+        step.setMfaToken(" 024680 ");
+        assertEquals("024680", step.getMfaToken());
+        BakeAmiStepExecution e = new BakeAmiStepExecution(step.toOptions(), "mfa", step.getMfaToken(),
+                new io.bakeami.test.fakes.FakeStepContext());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(e);
+        }
+        assertFalse(new String(bytes.toByteArray(), StandardCharsets.ISO_8859_1).contains("024680"));
     }
 
     /** The pool thread works as the build: the authentication of the (CPS VM) thread that started it. */

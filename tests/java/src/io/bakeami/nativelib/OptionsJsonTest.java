@@ -48,7 +48,9 @@ public class OptionsJsonTest {
                 .reuse(false)
                 .only(List.of("web", "amazon-ebs"))
                 .except(List.of("db ✓"))
-                .logDir("/ws/bakeami-logs");
+                .logDir("/ws/bakeami-logs")
+                .role("arn:aws:iam::123456789012:role/baker", "ext-42", "bakeami-web-7", 7200)
+                .mfa("arn:aws:iam::123456789012:mfa/ci", "987650");
     }
 
     private static String json(BakeOptions o) {
@@ -80,7 +82,10 @@ public class OptionsJsonTest {
                 "\"result_path\":\"/ws/out/result.json\"", "\"on_error_abort\":true", "\"debug\":true",
                 "\"extra_tags\":[\"BUILD_URL=https://ci/job/x/7/\",\"jenkins:run=x#7\"]", "\"reuse\":false",
                 "\"only\":[\"web\",\"amazon-ebs\"]", "\"except\":[\"db ✓\"]",
-                "\"log_dir\":\"/ws/bakeami-logs\""}) {
+                "\"log_dir\":\"/ws/bakeami-logs\"", "\"role_arn\":\"arn:aws:iam::123456789012:role/baker\"",
+                "\"role_external_id\":\"ext-42\"", "\"role_session_name\":\"bakeami-web-7\"",
+                "\"role_duration_seconds\":7200", "\"role_mfa_serial\":\"arn:aws:iam::123456789012:mfa/ci\"",
+                "\"role_mfa_token\":\"987650\""}) {
             assertTrue(read + " lacks " + part, read.contains(part));
         }
     }
@@ -115,14 +120,14 @@ public class OptionsJsonTest {
     @Test
     public void unsetOptionsAreLeftOut() throws Exception {
         BakeOptions o = new BakeOptions().template("t.json");
-        assertEquals("{\"version\":2,\"template_path\":\"t.json\"}", json(o));
+        assertEquals("{\"version\":5,\"template_path\":\"t.json\"}", json(o));
         assertEquals(json(o), Bake.libraryView(o.toJson()));
     }
 
     /** reuse is three-valued, as the CLI's --reuse / --no-reuse / neither: each survives the library. */
     @Test
     public void reuseKeepsItsThreeValues() throws Exception {
-        String base = "{\"version\":2,\"template_path\":\"t.json\"";
+        String base = "{\"version\":5,\"template_path\":\"t.json\"";
         assertEquals(base + ",\"reuse\":true}", Bake.libraryView(new BakeOptions().template("t.json").reuse(true).toJson()));
         assertEquals(base + ",\"reuse\":false}", Bake.libraryView(new BakeOptions().template("t.json").reuse(false).toJson()));
         assertEquals(base + "}", Bake.libraryView(new BakeOptions().template("t.json").reuse(null).toJson()));
@@ -176,7 +181,20 @@ public class OptionsJsonTest {
         }
         assertEquals(json(everyOption()), json(back));
         assertEquals(List.of("version=7", "motd=line one\nline two\ttab \\ back\u0001\b\f"), back.vars());
-        assertTrue(back.toString(), !back.toString().contains("s3\"cr3t") && !back.toString().contains("t0k3n"));
+        for (String secret : new String[] {"s3\"cr3t", "t0k3n", "ext-42", "987650"}) {
+            assertTrue(back.toString(), !back.toString().contains(secret));
+        }
+    }
+
+    /** What a later cleanup signs with: the keys and the role, not the MFA code (good once). */
+    @Test
+    public void credentialsOnlyKeepsTheKeysAndTheRole() {
+        BakeOptions c = everyOption().credentialsOnly();
+        assertEquals("{\"version\":5,\"access_key_id\":\"AKIDEXAMPLE\",\"secret_access_key\":\"s3\\\"cr3t\","
+                + "\"session_token\":\"t0k3n\",\"role_arn\":\"arn:aws:iam::123456789012:role/baker\","
+                + "\"role_external_id\":\"ext-42\",\"role_session_name\":\"bakeami-web-7\","
+                + "\"role_duration_seconds\":7200,\"role_mfa_serial\":\"arn:aws:iam::123456789012:mfa/ci\"}", json(c));
+        assertTrue(!c.hasMfaToken());
     }
 
     @Test

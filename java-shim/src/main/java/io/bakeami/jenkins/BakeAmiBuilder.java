@@ -35,6 +35,7 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     private String varFiles = "";
     private String region;
     private String credentialsId;
+    private String mfaToken;
     private String junit;
     private String manifest;
     private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
@@ -88,6 +89,20 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     @DataBoundSetter
     public void setCredentialsId(String credentialsId) {
         this.credentialsId = BakeAmiForms.fixEmpty(credentialsId);
+    }
+
+    public String getMfaToken() {
+        return mfaToken;
+    }
+
+    /**
+     * The MFA code for the credentials' IAM role; build variables expanded, so it is meant to
+     * name a build parameter (${MFA_CODE}): a code written here would be spent by the first
+     * build. A String, as the step's (see BakeAmiStep#setMfaToken).
+     */
+    @DataBoundSetter
+    public void setMfaToken(String mfaToken) {
+        this.mfaToken = BakeAmiForms.fixEmpty(mfaToken);
     }
 
     public String getJunit() {
@@ -194,8 +209,9 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
     @Override
     public void perform(@NonNull Run<?, ?> run, @NonNull FilePath workspace, @NonNull EnvVars env,
             @NonNull Launcher launcher, @NonNull TaskListener listener) throws InterruptedException, IOException {
-        BakeOutcome out = BakeAmiRunner.bake(BakeAmiRunner.newKey(), toOptions(env), credentialsId, run, workspace,
-                env, launcher, listener);
+        String code = mfaToken != null ? BakeAmiForms.fixEmpty(env.expand(mfaToken)) : null;
+        BakeOutcome out = BakeAmiRunner.bake(BakeAmiRunner.newKey(), toOptions(env), credentialsId, code, run,
+                workspace, env, launcher, listener);
         for (BakeAmiAction a : BakeAmiAction.of(out)) {
             run.addAction(a);
         }
@@ -210,8 +226,8 @@ public class BakeAmiBuilder extends Builder implements SimpleBuildStep {
          * cannot extend a Step): so the help is redirected, and exists once, under BakeAmiStep/.
          * vars, varFiles, only and except are edited differently here and keep their own help.
          */
-        static final List<String> SHARED_HELP = List.of("template", "region", "credentialsId", "junit", "manifest",
-                "onError", "reuse", "resultFile");
+        static final List<String> SHARED_HELP = List.of("template", "region", "credentialsId", "mfaToken", "junit",
+                "manifest", "onError", "reuse", "resultFile");
 
         public DescriptorImpl() {
             for (String field : SHARED_HELP) {

@@ -1,5 +1,6 @@
 package io.bakeami.jenkins;
 
+import com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl;
 import com.cloudbees.jenkins.plugins.awscredentials.AmazonWebServicesCredentials;
 import com.cloudbees.plugins.credentials.CredentialsProvider;
 import hudson.AbortException;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import jenkins.util.BuildListenerAdapter;
 import software.amazon.awssdk.auth.credentials.AwsCredentials;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
@@ -53,15 +55,21 @@ final class BakeAmiRunner {
         return UUID.randomUUID().toString();
     }
 
+    /** What STS takes as a role session name: 2 to 64 of these. */
+    private static final Pattern NOT_SESSION_CHAR = Pattern.compile("[^A-Za-z0-9+=,.@_-]+");
+    private static final Pattern ROLE_ARN = Pattern.compile("arn:aws[a-z-]*:iam::[0-9]{12}:role/.*[^/]");
+    private static final Pattern MFA_CODE = Pattern.compile("[0-9]{6}");
+
     /**
      * Bakes {@code options} (workspace-relative paths, as the step or builder made them) with the
-     * credentials of {@code credentialsId} (null: the agent's chain) and this build's provenance
+     * credentials of {@code credentialsId} (null: the agent's chain; {@code mfaToken}: the MFA
+     * code for its role, or null) and this build's provenance
      * tags; returns the outcome of a successful bake. Throws AbortException when the bake failed,
      * InterruptedException when this thread was interrupted (abort), in which case it has first
      * cancelled the bake on the agent and waited, bounded, for its cleanup. The provisioning logs
      * are archived whether the bake succeeded or failed (a failure is when they are read).
      */
-    static BakeOutcome bake(String key, BakeOptions options, String credentialsId, Run<?, ?> run,
+    static BakeOutcome bake(String key, BakeOptions options, String credentialsId, String mfaToken, Run<?, ?> run,
             FilePath workspace, EnvVars env, Launcher launcher, TaskListener listener)
             throws IOException, InterruptedException {
         String problem = BakeAmiForms.problem(options);
@@ -70,15 +78,12 @@ final class BakeAmiRunner {
         }
         refuseBuiltInNode(workspace);
         BakeOptions request = options.copy();
-        if (credentialsId != null) {
-            String[] k = resolveCredentials(credentialsId, run);
-            request.credentials(k[0], k[1], k[2]);
-        }
+        String source = credentialsId != null ? applyCredentials(request, credentialsId, mfaToken, run, false)
+                : noMfaWithoutCredentials(mfaToken);
         provenance(run, env).forEach(request::extraTag);
         PrintStream log = listener.getLogger();
         log.println("[bakeAmi] baking " + options.templatePath() + " in " + workspace.getRemote()
-                + (workspace.isRemote() ? " on the agent" : " on the built-in node") + ", AWS credentials: "
-                + (credentialsId != null ? "'" + credentialsId + "'" : "the agent's own chain"));
+                + (workspace.isRemote() ? " on the agent" : " on the built-in node") + ", AWS credentials: " + source);
         log.println("[bakeAmi] the bake's log, its cleanup included, is also written on the agent to "
                 + files(workspace, key).logPath());
         return report(watch(workspace, key, new BakeCallable(key, request, reattachTimeoutMs(), listener), listener),
@@ -200,6 +205,100 @@ final class BakeAmiRunner {
         }
     }
 
+    static String noMfaWithoutCredentials(String mfaToken) throws AbortException {
+        if (mfaToken != null) {
+            throw new AbortException("bakeAmi: mfaToken is set but credentialsId is not: the MFA code goes with an"
+                    + " \"AWS Credentials\" entry whose IAM role asks for it (its MFA serial number)");
+        }
+        return "the agent's own chain";
+    }
+
+    /**
+     * Puts the credentials of entry {@code id} in {@code request} and says where they come from
+     * (for the console). An "AWS Credentials" entry with an IAM role is not resolved here: the
+     * controller would assume the role once, for an hour (AWSCredentialsImpl.resolveCredentials).
+     * Its base keys (none when blank: the agent's own chain, as the plugin falls back to the
+     * controller's), the role ARN, external id, session length and a session name naming the
+     * build go to the library, which assumes the role on the agent and renews it before it
+     * expires, the bake's cleanup included; with the MFA serial, {@code mfaToken} goes too, for
+     * the first AssumeRole. Other entries resolve as before (keys, maybe a session token).
+     * {@code forCleanup}: for a resumed build's cleanup, which has no MFA code to give (the
+     * serial is kept, and the cleanup refuses with a message). One line naming the id for each
+     * way it cannot work.
+     */
+    static String applyCredentials(BakeOptions request, String id, String mfaToken, Run<?, ?> run, boolean forCleanup)
+            throws AbortException {
+        AmazonWebServicesCredentials c = find(id, run);
+        if (c instanceof AWSCredentialsImpl impl && !blank(impl.getIamRoleArn())) {
+            return applyRole(request, id, impl, mfaToken, run, forCleanup);
+        }
+        if (mfaToken != null) {
+            throw new AbortException("bakeAmi: mfaToken is set but the AWS credentials '" + id + "' name no IAM role"
+                    + " with an MFA serial number: leave mfaToken out, or set the role and MFA device in that entry");
+        }
+        String[] k = resolve(id, c);
+        request.credentials(k[0], k[1], k[2]);
+        return "'" + id + "'";
+    }
+
+    private static String applyRole(BakeOptions request, String id, AWSCredentialsImpl c, String mfaToken,
+            Run<?, ?> run, boolean forCleanup) throws AbortException {
+        String where = "bakeAmi: the AWS credentials '" + id + "'";
+        String arn = c.getIamRoleArn().trim();
+        if (!ROLE_ARN.matcher(arn).matches()) {
+            throw new AbortException(where + ": the IAM role ARN \"" + arn + "\" is not one (like"
+                    + " arn:aws:iam::123456789012:role/NAME)");
+        }
+        String key = c.getAccessKey().trim(), secret = c.getSecretKey().getPlainText();
+        if (blank(key) != blank(secret)) {
+            throw new AbortException(where + " give " + (blank(key) ? "a secret key without its access key" : "an"
+                    + " access key without its secret key") + ": set both, or neither to use the agent's own chain");
+        }
+        int duration = c.getStsTokenDuration();
+        if (duration < 900 || duration > 43200) {
+            throw new AbortException(where + ": the STS token duration must be 900 to 43200 seconds, not " + duration);
+        }
+        String serial = blank(c.getIamMfaSerialNumber()) ? null : c.getIamMfaSerialNumber().trim();
+        checkMfa(where, arn, serial, mfaToken, forCleanup);
+        if (!blank(key)) {
+            request.credentials(key, secret, null);
+        }
+        request.role(arn, blank(c.getIamExternalId()) ? null : c.getIamExternalId().trim(), sessionName(run), duration);
+        request.mfa(serial, mfaToken);
+        return "'" + id + "', role " + arn + " assumed on the agent (session " + sessionName(run) + ", with "
+                + (blank(key) ? "the agent's own chain" : "the entry's keys") + (serial != null ? ", MFA device "
+                + serial + "; an MFA session is not renewed: it lasts " + duration + " s" : ", renewed before it expires")
+                + ")";
+    }
+
+    private static void checkMfa(String where, String arn, String serial, String mfaToken, boolean forCleanup)
+            throws AbortException {
+        if (serial == null && mfaToken != null) {
+            throw new AbortException("bakeAmi: mfaToken is set but" + where.substring("bakeAmi:".length())
+                    + " name no MFA serial number for role " + arn + ": leave mfaToken out, or set the MFA serial");
+        }
+        if (serial != null && mfaToken == null && !forCleanup) {
+            throw new AbortException(where + ": role " + arn + " asks for a code from MFA device " + serial
+                    + ": pass it as mfaToken (the 6 digits the device shows now)");
+        }
+        if (mfaToken != null && !MFA_CODE.matcher(mfaToken).matches()) {
+            throw new AbortException("bakeAmi: mfaToken must be the 6 digits MFA device " + serial + " shows");
+        }
+    }
+
+    /**
+     * bakeami-&lt;job&gt;-&lt;build&gt;, in STS's charset ([\w+=,.@-]) and length (64): CloudTrail then
+     * names the build behind every call. A long job name is cut, the build number kept.
+     */
+    static String sessionName(Run<?, ?> run) {
+        String id = run.getExternalizableId();
+        int hash = id.lastIndexOf('#');
+        String job = NOT_SESSION_CHAR.matcher(hash >= 0 ? id.substring(0, hash) : id).replaceAll("-");
+        String tail = "-" + run.getNumber();
+        int room = 64 - "bakeami-".length() - tail.length();
+        return "bakeami-" + (job.length() > room ? job.substring(0, room) : job) + tail;
+    }
+
     /**
      * {access key, secret, session token or null}; the Jenkins "AWS Credentials" kind. Every way
      * it cannot give keys is one line naming the credentials: not found, no keys (the plugin's
@@ -207,16 +306,23 @@ final class BakeAmiRunner {
      * assuming the role (unchecked SDK exceptions).
      */
     static String[] resolveCredentials(String id, Run<?, ?> run) throws AbortException {
+        return resolve(id, find(id, run));
+    }
+
+    private static AmazonWebServicesCredentials find(String id, Run<?, ?> run) throws AbortException {
         AmazonWebServicesCredentials c = CredentialsProvider.findCredentialById(id,
                 AmazonWebServicesCredentials.class, run);
         if (c == null) {
             throw new AbortException("bakeAmi: no AWS credentials with id '" + id + "' (kind \"AWS Credentials\")"
                     + " are visible to this build");
         }
-        c = CredentialsProvider.track(run, c);
+        return CredentialsProvider.track(run, c);
+    }
+
+    private static String[] resolve(String id, AmazonWebServicesCredentials c) throws AbortException {
         AwsCredentials k;
         try {
-            k = c.resolveCredentials(); // assumes the role, if one is set, on the controller
+            k = c.resolveCredentials(); // another kind's role, if it has one, is assumed here
         } catch (RuntimeException e) {
             throw new AbortException("bakeAmi: the AWS credentials '" + id + "' could not be resolved: "
                     + oneLine(e.getMessage() != null ? e.getMessage() : e.toString()));

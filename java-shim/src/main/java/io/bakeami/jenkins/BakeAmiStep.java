@@ -33,6 +33,7 @@ public class BakeAmiStep extends Step {
     private List<String> varFiles = Collections.emptyList();
     private String region;
     private String credentialsId;
+    private String mfaToken;
     private String junit;
     private String manifest;
     private String onError = BakeAmiForms.ON_ERROR_CLEANUP;
@@ -106,6 +107,22 @@ public class BakeAmiStep extends Step {
     @DataBoundSetter
     public void setCredentialsId(String credentialsId) {
         this.credentialsId = BakeAmiForms.fixEmpty(credentialsId);
+    }
+
+    public String getMfaToken() {
+        return mfaToken;
+    }
+
+    /**
+     * The code the MFA device of the credentials' IAM role shows now, for the role's first
+     * AssumeRole (made by the library on the agent). A String, not a Secret: the code is good
+     * for seconds and once (STS refuses it again), so once the step starts it is spent, and
+     * Pipeline passes a build parameter ({@code mfaToken: params.MFA_CODE}) as a string. It is
+     * still kept out of the step's label, the execution's saved state and every log.
+     */
+    @DataBoundSetter
+    public void setMfaToken(String mfaToken) {
+        this.mfaToken = BakeAmiForms.fixEmpty(mfaToken);
     }
 
     public String getJunit() {
@@ -203,7 +220,7 @@ public class BakeAmiStep extends Step {
         if (p != null) {
             throw new AbortException("bakeAmi: " + p);
         }
-        return new BakeAmiStepExecution(toOptions(), credentialsId, context);
+        return new BakeAmiStepExecution(toOptions(), credentialsId, mfaToken, context);
     }
 
     @Extension

@@ -14,6 +14,7 @@ import hudson.util.DaemonThreadFactory;
 import hudson.util.NamingThreadFactory;
 import io.bakeami.nativelib.BakeOptions;
 import java.io.IOException;
+import java.io.ObjectInputStream;
 import java.io.PrintStream;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -58,11 +59,20 @@ public class BakeAmiStepExecution extends StepExecution {
     private transient volatile Future<?> task;
     private transient volatile AtomicBoolean began;
     private transient volatile Throwable stopCause;
+    /** The MFA code: used once, by the bake, then dropped; never saved with the program. */
+    private transient volatile String mfaToken;
 
-    BakeAmiStepExecution(BakeOptions options, String credentialsId, @NonNull StepContext context) {
+    BakeAmiStepExecution(BakeOptions options, String credentialsId, String mfaToken, @NonNull StepContext context) {
         super(context);
         this.options = options;
         this.credentialsId = credentialsId;
+        this.mfaToken = mfaToken;
+    }
+
+    /** A resumed execution has no MFA code: it was good once, for the bake this one started. */
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+        in.defaultReadObject();
+        mfaToken = null;
     }
 
     @Override
@@ -128,7 +138,9 @@ public class BakeAmiStepExecution extends StepExecution {
 
     private BakeOutcome bake(Run<?, ?> run, FilePath ws, EnvVars env, Launcher launcher, TaskListener listener)
             throws Exception {
-        return BakeAmiRunner.bake(key, options, credentialsId, run, ws, env, launcher, listener);
+        String code = mfaToken;
+        mfaToken = null; // good once: a second bake of this execution could not use it anyway
+        return BakeAmiRunner.bake(key, options, credentialsId, code, run, ws, env, launcher, listener);
     }
 
     /**
@@ -142,6 +154,7 @@ public class BakeAmiStepExecution extends StepExecution {
         log.println("[bakeAmi] Jenkins restarted during the bake: looking for it on the agent");
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BakeAmiRunner.reattachTimeoutMs());
         FilePath ws = first;
+        BakeOptions credentials = cleanupCredentials(run, listener);
         while (true) {
             BakeOutcome out;
             try {
@@ -149,7 +162,7 @@ public class BakeAmiStepExecution extends StepExecution {
                     throw new IOException("the step has no workspace yet");
                 }
                 BakeAmiRunner.refuseBuiltInNode(ws);
-                out = BakeAmiRunner.watch(ws, key, new ResumeBakeCallable(key, listener), listener);
+                out = BakeAmiRunner.watch(ws, key, new ResumeBakeCallable(key, credentials, listener), listener);
             } catch (IOException e) {
                 if (e instanceof AbortException || System.nanoTime() - deadline > 0) {
                     throw e;
@@ -162,6 +175,26 @@ public class BakeAmiStepExecution extends StepExecution {
                 continue;
             }
             return BakeAmiRunner.report(out, run, ws, launcher, listener);
+        }
+    }
+
+    /**
+     * What a cleanup of the lost bake would sign with: the entry's keys and role, as the bake had
+     * them (no MFA code: the cleanup then says it cannot assume that role); null: the agent's
+     * chain. A problem is logged and leaves the agent's chain.
+     */
+    private BakeOptions cleanupCredentials(Run<?, ?> run, TaskListener listener) {
+        if (credentialsId == null) {
+            return null;
+        }
+        BakeOptions c = new BakeOptions();
+        try {
+            BakeAmiRunner.applyCredentials(c, credentialsId, null, run, true);
+            return c;
+        } catch (AbortException e) {
+            listener.getLogger().println("[bakeAmi] WARNING: " + e.getMessage() + "; a cleanup, if one is needed,"
+                    + " signs with the agent's own AWS chain");
+            return null;
         }
     }
 

@@ -3,6 +3,7 @@ package io.bakeami.jenkins;
 import hudson.model.TaskListener;
 import hudson.remoting.VirtualChannel;
 import io.bakeami.nativelib.BakeException;
+import io.bakeami.nativelib.BakeOptions;
 import io.bakeami.nativelib.Cleanup;
 import io.bakeami.nativelib.NativeBaker;
 import java.io.File;
@@ -30,10 +31,13 @@ final class ResumeBakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
     private static final long POLL_MS = 250;
 
     private final String key;
+    /** The bake's keys and role for its cleanup (BakeOptions.credentialsOnly); null: the agent's chain. */
+    private final BakeOptions credentials;
     private final TaskListener listener;
 
-    ResumeBakeCallable(String key, TaskListener listener) {
+    ResumeBakeCallable(String key, BakeOptions credentials, TaskListener listener) {
         this.key = key;
+        this.credentials = credentials;
         this.listener = listener;
     }
 
@@ -74,7 +78,7 @@ final class ResumeBakeCallable extends MasterToSlaveFileCallable<BakeOutcome> {
         try {
             NativeBaker.load();
             for (File j : journals) {
-                Cleanup.fromJournal(j.getPath(), null, e -> {
+                Cleanup.fromJournal(j.getPath(), null, credentials, e -> {
                     console.println(e.line());
                     console.flush();
                     last[0] = e.line();

@@ -38,6 +38,12 @@ public final class BakeOptions implements Serializable {
     private final ArrayList<String> only = new ArrayList<>();
     private final ArrayList<String> except = new ArrayList<>();
     private String logDir;
+    private String roleArn;
+    private String roleExternalId;
+    private String roleSessionName;
+    private int roleDurationSeconds;
+    private String roleMfaSerial;
+    private String roleMfaToken;
 
     public BakeOptions() {}
 
@@ -62,6 +68,12 @@ public final class BakeOptions implements Serializable {
         c.only.addAll(only);
         c.except.addAll(except);
         c.logDir = logDir;
+        c.roleArn = roleArn;
+        c.roleExternalId = roleExternalId;
+        c.roleSessionName = roleSessionName;
+        c.roleDurationSeconds = roleDurationSeconds;
+        c.roleMfaSerial = roleMfaSerial;
+        c.roleMfaToken = roleMfaToken;
         return c;
     }
 
@@ -111,6 +123,29 @@ public final class BakeOptions implements Serializable {
         this.accessKeyId = accessKeyId;
         this.secretAccessKey = secretAccessKey;
         this.sessionToken = sessionToken;
+        return this;
+    }
+
+    /**
+     * A role the library assumes (STS AssumeRole) with the credentials above, else the agent's
+     * chain, and renews before it expires, for the whole bake and its cleanup. externalId and
+     * sessionName may be null (none; bakeami-&lt;random&gt;); durationSeconds 0: STS's default.
+     */
+    public BakeOptions role(String arn, String externalId, String sessionName, int durationSeconds) {
+        this.roleArn = arn;
+        this.roleExternalId = externalId;
+        this.roleSessionName = sessionName;
+        this.roleDurationSeconds = durationSeconds;
+        return this;
+    }
+
+    /**
+     * The MFA device and its current code for the role's first AssumeRole. Such a session is not
+     * renewable (a code is good once): it lasts the role's duration.
+     */
+    public BakeOptions mfa(String serial, String token) {
+        this.roleMfaSerial = serial;
+        this.roleMfaToken = token;
         return this;
     }
 
@@ -244,6 +279,55 @@ public final class BakeOptions implements Serializable {
         return accessKeyId != null;
     }
 
+    public String roleArn() {
+        return roleArn;
+    }
+
+    public String roleSessionName() {
+        return roleSessionName;
+    }
+
+    public int roleDurationSeconds() {
+        return roleDurationSeconds;
+    }
+
+    public String roleMfaSerial() {
+        return roleMfaSerial;
+    }
+
+    public boolean hasMfaToken() {
+        return roleMfaToken != null;
+    }
+
+    /**
+     * Only the credentials (keys, role; no MFA code, which was good once): what a later cleanup
+     * of this bake signs with.
+     */
+    public BakeOptions credentialsOnly() {
+        BakeOptions c = new BakeOptions();
+        c.credentials(accessKeyId, secretAccessKey, sessionToken);
+        c.role(roleArn, roleExternalId, roleSessionName, roleDurationSeconds);
+        c.roleMfaSerial = roleMfaSerial;
+        return c;
+    }
+
+    // For Cleanup's natives (the same package): the secrets, which no public getter gives.
+    String accessKeyId() {
+        return accessKeyId;
+    }
+
+    String secretAccessKey() {
+        return secretAccessKey;
+    }
+
+    String sessionToken() {
+        return sessionToken;
+    }
+
+    String roleExternalId() {
+        return roleExternalId;
+    }
+
     public List<String> extraTags() {
         return Collections.unmodifiableList(extraTags);
     }
@@ -274,16 +358,22 @@ public final class BakeOptions implements Serializable {
         j.list("only", only);
         j.list("except", except);
         j.string("log_dir", logDir);
+        j.string("role_arn", roleArn);
+        j.string("role_external_id", roleExternalId);
+        j.string("role_session_name", roleSessionName);
+        j.seconds("role_duration_seconds", roleDurationSeconds);
+        j.string("role_mfa_serial", roleMfaSerial);
+        j.string("role_mfa_token", roleMfaToken);
         return j.bytes();
     }
 
     /**
      * Writes one flat JSON object of strings, string arrays and booleans (RFC 8259 string
-     * escaping). A NUL is refused: the C side reads NUL-terminated strings. Version 2 of
-     * bakeami_options: the one with log_dir.
+     * escaping). A NUL is refused: the C side reads NUL-terminated strings. Version 5 of
+     * bakeami_options: the one with the role's duration and MFA.
      */
     private static final class Json {
-        private final StringBuilder sb = new StringBuilder("{\"version\":2");
+        private final StringBuilder sb = new StringBuilder("{\"version\":5");
 
         void string(String key, String value) {
             if (value != null) {
@@ -313,6 +403,14 @@ public final class BakeOptions implements Serializable {
             if (value) {
                 key(key);
                 sb.append("true");
+            }
+        }
+
+        /** A whole number of seconds; left out when 0 (not set). */
+        void seconds(String key, int value) {
+            if (value != 0) {
+                key(key);
+                sb.append(value);
             }
         }
 
@@ -363,6 +461,7 @@ public final class BakeOptions implements Serializable {
     @Override
     public String toString() { // never the secrets
         return "BakeOptions[template=" + templatePath + ", region=" + region + ", vars=" + vars.size()
-                + ", credentials=" + (accessKeyId != null ? "set" : "chain") + "]";
+                + ", credentials=" + (accessKeyId != null ? "set" : "chain")
+                + (roleArn != null ? ", role=" + roleArn + (roleMfaSerial != null ? " (MFA)" : "") : "") + "]";
     }
 }

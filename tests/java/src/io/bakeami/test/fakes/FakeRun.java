@@ -2,11 +2,20 @@ package io.bakeami.test.fakes;
 
 import hudson.model.Run;
 
-/** Build #7 of job bakeami-e2e, whose artifacts go to a {@link FakeArtifactManager}. */
+/** Build #7 of job bakeami-e2e (or as given), whose artifacts go to a {@link FakeArtifactManager}. */
 public final class FakeRun extends Run<FakeJob, FakeRun> {
     private final FakeArtifactManager artifacts = new FakeArtifactManager();
+    private final String id;
+    private final int number;
 
     public FakeRun() {
+        this("bakeami-e2e#7", 7);
+    }
+
+    /** externalizableId: "FOLDER/JOB#NUMBER". */
+    public FakeRun(String externalizableId, int number) {
+        this.id = externalizableId;
+        this.number = number;
         standInArtifactManager(artifacts);
     }
 
@@ -16,7 +25,7 @@ public final class FakeRun extends Run<FakeJob, FakeRun> {
 
     @Override
     public String getExternalizableId() {
-        return "bakeami-e2e#7";
+        return id;
     }
 
     @Override
@@ -26,6 +35,6 @@ public final class FakeRun extends Run<FakeJob, FakeRun> {
 
     @Override
     public int getNumber() {
-        return 7;
+        return number;
     }
 }
