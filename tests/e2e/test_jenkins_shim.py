@@ -22,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import REPO  # noqa: E402
+from test_role_refresh import _role_for, _signed_by, _token  # noqa: E402
 
 JB = REPO / "build" / "java"
 PLUGIN_JAR = REPO / "build" / "bakeami-plugin.jar"
@@ -235,7 +236,96 @@ def test_restart_does_not_lose_the_bake(lab, clean_lab, java_classes, tmp_path, 
 
 def test_restart_after_the_agent_lost_the_bake_cleans_up(lab, clean_lab, java_classes, tmp_path):
     # A real bake process, SIGKILLed mid-provisioning, left the step's journal: the resumed
-    # step cleans up from it on the agent (through JNI) and fails naming what it removed.
-    out = run_java(lab, "aRestartAfterTheAgentLostTheBakeCleansUpFromItsJournal", tmp_path)
+    # step cleans up from it on the agent (through JNI) and fails naming what it removed. The
+    # step's credentials entry assumes a role, and the agent has no AWS credentials of its own:
+    # the cleanup assumes the entry's role with the entry's keys, as the bake did.
+    key, secret = lab.enable_iam_auth(actions=("ec2:*", "ssm:*", "sts:*", "iam:*", "s3:*"), user="jenkins-lost")
+    _role_for(lab, "jenkins-lost")
+    lab.proxy.realism.credential_lifetime_s = 900  # only to record each session's token
+    out = run_java(lab, "aRestartAfterTheAgentLostTheBakeCleansUpFromItsJournal", tmp_path,
+                   env_overrides={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+                   props=_role_props(key, secret))
     assert "deleted instance" in out
     assert not any(lab.leftovers().values()), lab.leftovers()
+    calls = lab.requests()
+    cleanup_role = [c for c in calls if c.action == "AssumeRole"
+                    and c.params.get("RoleSessionName") == "bakeami-bakeami-e2e-7"]
+    assert len(cleanup_role) == 1 and _signed_by(cleanup_role[0]) == key, [c.params for c in cleanup_role]
+    assert cleanup_role[0].params["ExternalId"] == "e2e-external"
+    terminate = next(c for c in calls if c.action == "TerminateInstances")
+    issued, _ = lab.proxy.realism.sessions[_token(terminate)]
+    assert terminate.time >= cleanup_role[0].time and issued >= cleanup_role[0].time, \
+        "the cleanup did not sign with the role session it assumed"
+
+
+# ---- an "AWS Credentials" entry with an IAM role (issue 13) ------------------------------
+ROLE = "arn:aws:iam::123456789012:role/baker"
+ROLE_LIFETIME = 40  # the lab's STS sessions: renewed 10 s before they expire (creds.c)
+
+
+def _role_props(key: str, secret: str, **more) -> dict:
+    return {"bakeami.test.accessKey": key, "bakeami.test.secretKey": secret, "bakeami.test.roleArn": ROLE, **more}
+
+
+def test_a_role_entry_is_assumed_and_renewed_by_the_library(lab, clean_lab, java_classes, tmp_path):
+    """The step with a role entry: the controller assumes nothing; the library assumes the role on
+    the agent with the entry's keys (the agent has none of its own) and renews it as the lab's
+    short sessions (40 s) run out, through the bake and its cleanup; moto checks every signature."""
+    key, secret = lab.enable_iam_auth(actions=("ec2:*", "ssm:*", "sts:*", "iam:*", "s3:*"), user="jenkins-role")
+    _role_for(lab, "jenkins-role")
+    realism = lab.proxy.realism
+    realism.credential_lifetime_s = ROLE_LIFETIME
+    realism.pending_s = ROLE_LIFETIME * 3 / 4 + 5    # waiting for the instance passes the first renewal
+    realism.shutting_down_s = ROLE_LIFETIME * 3 / 4  # the cleanup's wait for the group passes another
+    realism.dependency_violation = True
+    out = run_java(lab, "aRoleEntryIsAssumedByTheLibraryOnTheAgent", tmp_path,
+                   env_overrides={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+                   props=_role_props(key, secret))
+    ami = printed_ami(out)
+    clean_lab.keep_images([ami])
+
+    calls = lab.requests()
+    assumed = [c for c in calls if c.action == "AssumeRole"]
+    # Every AssumeRole came from the library (its session name, not the plugin's "Jenkins"),
+    # signed with the entry's keys, with the entry's external id and token duration.
+    assert all(c.status == 200 and c.params["RoleArn"] == ROLE and
+               c.params["RoleSessionName"] == "bakeami-bakeami-e2e-7" and
+               c.params["ExternalId"] == "e2e-external" and c.params["DurationSeconds"] == "900" and
+               _token(c) is None and _signed_by(c) == key for c in assumed), [c.params for c in assumed]
+    sessions = realism.sessions
+    assert len(assumed) == len(sessions) >= 3, [c.time for c in assumed]
+    assert [a for a in realism.answered if a[1] == "ExpiredToken"] == []
+    ec2 = [c for c in calls if c.service == "ec2"]
+    for c in ec2:
+        issued, expires = sessions[_token(c)]
+        assert issued <= c.time < expires, (c.action, c.time, issued, expires)
+    # The cleanup (the instance's shutdown outlives a renewal) ended on a renewed session.
+    terminate = next(c for c in ec2 if c.action == "TerminateInstances")
+    deleted = [c for c in ec2 if c.action == "DeleteSecurityGroup" and c.status == 200]
+    assert deleted and _token(deleted[-1]) != _token(terminate), [c.time for c in deleted]
+    assert [c.action for c in ec2].count("DeleteKeyPair") == 1
+    assert secret not in out
+
+
+@pytest.mark.keeps_images
+def test_an_mfa_role_is_assumed_once_for_every_client(lab, clean_lab, java_classes, tmp_path):
+    """An entry whose role asks for MFA: the step's mfaToken goes with the first AssumeRole only
+    (STS takes a code once); the copy region's client shares that session (promote.json copies
+    the image to us-west-2), and nothing renews it."""
+    out = run_java(lab, "aRoleEntryIsAssumedByTheLibraryOnTheAgent", tmp_path,
+                   env_overrides={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+                   props=_role_props("AKIAJENKINSMFATEST01", "mfa-secret-" + secrets.token_hex(8),
+                                     **{"bakeami.test.mfaSerial": "arn:aws:iam::123456789012:mfa/ci",
+                                        "bakeami.test.mfaCode": "024680",
+                                        "bakeami.test.template": "promote.json"}))
+    printed_ami(out)
+    copies = lab.ec2("us-west-2").describe_images(Owners=["self"])["Images"]
+    assert len(copies) == 1, copies
+    assert "MFA device arn:aws:iam::123456789012:mfa/ci; an MFA session is not renewed: it lasts 900 s" in out
+    assumed = [c for c in lab.requests() if c.action == "AssumeRole"]
+    assert len(assumed) == 1, [c.params for c in assumed]
+    assert assumed[0].params["SerialNumber"] == "arn:aws:iam::123456789012:mfa/ci"
+    assert assumed[0].params["TokenCode"] == "024680"
+    tokens = {(c.region, _token(c)) for c in lab.requests(service="ec2")}
+    assert {r for r, _ in tokens} == {"us-east-1", "us-west-2"} and len({t for _, t in tokens}) == 1, tokens
+    assert "024680" not in out

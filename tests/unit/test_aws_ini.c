@@ -279,6 +279,65 @@ static void role_mfa_settings_are_checked(void **state)
 	assert_int_equal(bk_aws_role_mfa_check(0, "has space in it", "123456", "x"), BAKEAMI_EINVALID);
 }
 
+/* ---- an MFA session is never renewed ----------------------------------- */
+
+static int warnings;
+static char last_warning[512];
+
+static void count_warnings(bk_log_level level, const char *msg, void *payload)
+{
+	(void)payload;
+	if (level == BK_LOG_WARN) {
+		warnings++;
+		snprintf(last_warning, sizeof(last_warning), "%s", msg);
+	}
+}
+
+/* A client holding a session an MFA code bought (as from_caller_role leaves
+ * it), expiring at `expires`, due for renewal at `renew_at`. */
+static bk_aws *mfa_client(double expires, double renew_at)
+{
+	bk_aws *aws = calloc(1, sizeof(*aws));
+
+	assert_non_null(aws);
+	pthread_mutex_init(&aws->lock, NULL);
+	pthread_mutex_init(&aws->refresh_lock, NULL);
+	aws->log = (bk_logger){count_warnings, NULL};
+	aws->refresh.kind = BK_REFRESH_MFA;
+	aws->refresh.role_arn = strdup("arn:aws:iam::123456789012:role/baker");
+	aws->refresh.mfa_serial = strdup("arn:aws:iam::123456789012:mfa/ci");
+	assert_int_equal(bk_aws__creds_set(&aws->creds, "ASIAEXAMPLE", "s", "t", "assume-role x", expires), 0);
+	aws->renew_at = renew_at;
+	return aws;
+}
+
+/* Renewal time brings one warning and no STS call (the client has no
+ * curl handle: a call would crash); expiry, or AWS saying so, an error. */
+static void an_mfa_session_is_warned_about_then_refused(void **state)
+{
+	double now = bk_wall();
+	bk_aws *aws = mfa_client(now + 100, now - 1);
+
+	(void)state;
+	warnings = 0;
+	assert_int_equal(bk_aws__refresh_creds(aws, false), 0);
+	assert_int_equal(bk_aws__refresh_creds(aws, false), 0);
+	assert_int_equal(warnings, 1);
+	assert_non_null(strstr(last_warning, "the session of role arn:aws:iam::123456789012:role/baker (MFA "
+			       "device arn:aws:iam::123456789012:mfa/ci) expires at "));
+	assert_non_null(strstr(last_warning, "cannot be renewed without a new MFA code"));
+	assert_int_equal(bk_aws__refresh_creds(aws, true), BAKEAMI_EAWS); /* ExpiredToken from AWS */
+	assert_non_null(strstr(bk_err_msg(), "a session bought with an MFA code cannot be renewed"));
+	bk_aws_free(aws);
+
+	aws = mfa_client(now - 1, now - 10);
+	assert_int_equal(bk_aws__refresh_creds(aws, false), BAKEAMI_EAWS);
+	assert_non_null(strstr(bk_err_msg(), "the session of role arn:aws:iam::123456789012:role/baker, "
+			       "assumed with a code from MFA device arn:aws:iam::123456789012:mfa/ci, expired at "));
+	assert_non_null(strstr(bk_err_msg(), "`bakeami cleanup --journal`"));
+	bk_aws_free(aws);
+}
+
 int main(void)
 {
 	const struct CMUnitTest ini[] = {
@@ -291,6 +350,7 @@ int main(void)
 		cmocka_unit_test(bad_setups_are_named),
 		cmocka_unit_test(nothing_found),
 		cmocka_unit_test(role_mfa_settings_are_checked),
+		cmocka_unit_test(an_mfa_session_is_warned_about_then_refused),
 	};
 	int failed = cmocka_run_group_tests_name("ini", ini, NULL, NULL);
 

@@ -8,7 +8,9 @@ import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import com.cloudbees.jenkins.plugins.awscredentials.AWSCredentialsImpl;
 import com.cloudbees.plugins.credentials.CredentialsProvider;
+import com.cloudbees.plugins.credentials.CredentialsScope;
 import hudson.EnvVars;
 import hudson.FilePath;
 import hudson.Launcher;
@@ -74,6 +76,7 @@ public class E2eTest {
     @After
     public void tearDown() {
         CredentialsProvider.standInStore.clear();
+        AWSCredentialsImpl.standInAssumeRoleCalls.set(0);
         if (ownWorkspace) {
             Workspaces.delete(ws);
         }
@@ -414,6 +417,58 @@ public class E2eTest {
         assertFalse(t.getName() + " is still attached after its thread ended", t.isAlive());
     }
 
+    private static String prop(String name) {
+        String v = System.getProperty(name);
+        assertNotNull(name + " is not set", v);
+        return v;
+    }
+
+    /**
+     * The "AWS Credentials" entry of the lab's role: the base keys (-Dbakeami.test.accessKey,
+     * secretKey), -Dbakeami.test.roleArn, external id "e2e-external", a 900 s token duration, and
+     * with -Dbakeami.test.mfaSerial an MFA device; registered as "aws-role".
+     */
+    private static void roleEntry() {
+        AWSCredentialsImpl c = new AWSCredentialsImpl(CredentialsScope.GLOBAL, "aws-role",
+                prop("bakeami.test.accessKey"), prop("bakeami.test.secretKey"), "e2e role",
+                prop("bakeami.test.roleArn"), System.getProperty("bakeami.test.mfaSerial"), "e2e-external");
+        c.setStsTokenDuration(900);
+        CredentialsProvider.standInStore.add(c);
+    }
+
+    /**
+     * Issue 13: bakeAmi with an entry that assumes a role. The controller assumes nothing (the
+     * stand-in counts what AWSCredentialsImpl would have assumed): the library does, on the agent,
+     * with the entry's keys, and renews the session (the lab's STS issues short ones) through
+     * the bake and its cleanup. With an MFA device (-Dbakeami.test.mfaCode) the code goes with
+     * the first AssumeRole. -Dbakeami.test.template: the template (default bake.json).
+     */
+    @Test
+    public void aRoleEntryIsAssumedByTheLibraryOnTheAgent() throws Exception {
+        roleEntry();
+        BakeAmiStep step = new BakeAmiStep(System.getProperty("bakeami.test.template", "bake.json"));
+        step.setVars(labVars());
+        step.setCredentialsId("aws-role");
+        step.setMfaToken(System.getProperty("bakeami.test.mfaCode"));
+        step.setRegion("us-east-1");
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        Object value = ctx.await(240);
+        String ami = (String) value;
+        assertTrue(ami, AMI.matcher(ami).matches());
+        System.out.println("AMI=" + ami);
+        printTags();
+        assertEquals("the controller assumed the role", 0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
+        String log = listener.text();
+        assertTrue(log, log.contains("AWS credentials: 'aws-role', role " + prop("bakeami.test.roleArn")
+                + " assumed on the agent (session bakeami-bakeami-e2e-7, with the entry's keys"));
+        assertTrue(log, log.contains("AWS credentials from assume-role " + prop("bakeami.test.roleArn")));
+        assertFalse(log.contains(prop("bakeami.test.secretKey")));
+        String code = System.getProperty("bakeami.test.mfaCode");
+        assertTrue(code == null || !log.contains(code));
+    }
+
     /** The freestyle builder: the AMI reaches later steps as BAKEAMI_AMI_ID. */
     @Test
     public void freestyleBuilderExportsTheAmi() throws Exception {
@@ -667,15 +722,20 @@ public class E2eTest {
      */
     @Test
     public void aRestartAfterTheAgentLostTheBakeCleansUpFromItsJournal() throws Exception {
+        roleEntry(); // the agent has no AWS credentials: the cleanup signs with the entry's, as the bake did
         BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setCredentialsId("aws-role");
         FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
         BakeAmiStepExecution exec = (BakeAmiStepExecution) step.start(ctx);
         byte[] program = serialize(exec); // saved before it began; the bake below stands for it
         BakeFiles files = new BakeFiles(ws.toFile(), exec.key());
-        Process bake = new ProcessBuilder(Workspaces.repo().resolve("build/bakeami").toString(), "bake",
+        ProcessBuilder pb = new ProcessBuilder(Workspaces.repo().resolve("build/bakeami").toString(), "bake",
                 "-var", "ssh_host=127.0.0.1", "-var", "ssh_port=" + sshPort, "-var", "sleep=30",
-                "--journal", files.journal.getPath(), "bake.json")
-                .directory(ws.toFile()).redirectErrorStream(true).start();
+                "--assume-role", prop("bakeami.test.roleArn"), "--role-session-name", "the-lost-bake",
+                "--journal", files.journal.getPath(), "bake.json");
+        pb.environment().put("AWS_ACCESS_KEY_ID", prop("bakeami.test.accessKey"));
+        pb.environment().put("AWS_SECRET_ACCESS_KEY", prop("bakeami.test.secretKey"));
+        Process bake = pb.directory(ws.toFile()).redirectErrorStream(true).start();
         StringBuilder seen = new StringBuilder();
         try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
                 bake.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
@@ -704,6 +764,8 @@ public class E2eTest {
         }
         String log = after.text();
         assertTrue(log, log.contains("deleted instance"));
+        assertTrue(log, log.contains("AWS credentials from assume-role " + prop("bakeami.test.roleArn")));
+        assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
     }
 
     /**
