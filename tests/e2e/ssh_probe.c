@@ -266,7 +266,7 @@ static int run_prov(bk_ssh *s, const probe_opts *o, const char *json, int index)
 	bk_kv_add(&env, "PACKER_BUILD_NAME", "probe");
 	bk_kv_add(&env, "PACKER_BUILDER_TYPE", "amazon-ebs");
 	bk_provision_ctx ctx = {s, &prov, &cfg, &cancel_flag, on_line, NULL,
-				{on_log, NULL}, &env, NULL, 0, NULL, NULL, NULL};
+				{on_log, NULL}, &env, NULL, 0, NULL, NULL, NULL, 0};
 	rc = bk_provision_run(&ctx);
 	bk_kv_free(&env);
 	typed_free(&prov);
@@ -344,7 +344,7 @@ int main(int argc, char **argv)
 		pthread_create(&th, NULL, cancel_later, &o.cancel_after_s);
 	bk_ssh_options so = {argv[o.first_step], atoi(argv[o.first_step + 1]),
 			     argv[o.first_step + 2], key, o.timeout_s, o.retry_s, o.pin,
-			     &cancel_flag, {on_log, NULL}};
+			     &cancel_flag, {on_log, NULL}, 0, NULL, 0, NULL, 0};
 	rc = bk_ssh_connect(&s, &so);
 	printf("CONNECT %d %s\n", rc, rc ? bk_err_msg() : "");
 	if (rc == 0)

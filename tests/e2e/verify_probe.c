@@ -111,7 +111,7 @@ static int run(const options *o, char **argv, const bk_test_plan *tests, bk_ssh_
 	bk_cancel cancel = {0};
 	bk_logger log = {on_log, NULL};
 	bk_ssh_options so = {argv[o->first], atoi(argv[o->first + 1]), argv[o->first + 2], key,
-			     20, 0, NULL, &cancel, log};
+			     20, 0, NULL, &cancel, log, 0, NULL, 0, NULL, 0};
 	bk_test_report report = {0};
 	canceller c = {&cancel, o->cancel_after};
 	pthread_t th;
@@ -123,7 +123,7 @@ static int run(const options *o, char **argv, const bk_test_plan *tests, bk_ssh_
 	if (rc < 0)
 		return rc;
 	bk_verify_ctx ctx = {ssh, tests, o->template_dir, o->phase, so.host, so.port, so.user,
-			     bk_ssh_key_private_pem(key), &cancel, log, on_output, NULL};
+			     bk_ssh_key_private_pem(key), &cancel, log, on_output, NULL, 0, 0};
 	if (o->cancel_after > 0)
 		pthread_create(&th, NULL, cancel_later, &c);
 	rc = bk_verify_run(&report, &ctx);

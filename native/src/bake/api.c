@@ -224,7 +224,9 @@ void bakeami_bake_free(bakeami_bake *b)
 		return;
 	bk_lease_free(&b->lease);   /* its thread uses the client: first */
 	bk_ssh_free(b->ssh);
+	bk_tunnels_close(b);        /* after the sessions carried in them */
 	bk_ssh_key_free(b->key);
+	bk_ssh_key_free(b->bastion_key);
 	bk_aws_free(b->aws);
 	bk_journal_free(b->journal);
 	bk_build_config_free(b->cfg);

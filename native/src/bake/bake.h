@@ -10,6 +10,8 @@
 
 #include "../aws/ec2.h"
 #include "../ssh/ssh.h"
+
+#define BK_MAX_TUNNELS 2
 #include "../template/template.h"
 #include "inputs.h"
 #include "journal.h"
@@ -96,7 +98,8 @@ struct bakeami_bake {
 	/* resources, in order of creation */
 	bk_ec2_images sources;        /* DescribeImages result, newest first */
 	const bk_ec2_image *source;   /* sources.items[0] */
-	bk_ssh_key *key;
+	bk_ssh_key *key;              /* NULL with ssh_agent_auth alone */
+	bk_ssh_key *bastion_key;      /* ssh_bastion_private_key_file's; NULL: none */
 	bk_lease lease;               /* bakeami:expires of the temporary resources, renewed */
 	char *key_name;               /* set when we imported it */
 	char *sg_id;
@@ -105,6 +108,11 @@ struct bakeami_bake {
 	char *ssh_host;
 	int ssh_port;
 	bk_ssh *ssh;
+	/* ssh_bastion_host: a tunnel per instance address reached (the build
+	 * instance, a test instance), each to <address>:ssh_port; closed with
+	 * the bake */
+	bk_ssh_tunnel *tunnels[BK_MAX_TUNNELS];
+	char *tunnel_hosts[BK_MAX_TUNNELS];
 	bk_strv x509_remote;          /* amazon-instance: the pair on the instance, to remove */
 	char *manifest_path;          /* amazon-instance: <bundle_destination>/<prefix>.manifest.xml */
 	char *bundle_id;              /* amazon-instance: "<bucket>/<prefix>" once uploading */
@@ -241,8 +249,17 @@ int bk_launch_spot(bakeami_bake *b, bk_ec2_instance *out, bk_ec2_run_request *re
 /* Wait for inst to run; *ssh_host gets the address SSH should use (NULL:
  * nothing will connect). */
 int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host);
-/* Connect to host with the build's SSH settings and key. */
+/* Connect to host with the build's SSH settings and key (through the
+ * bastion when there is one: ssh_timeout covers both hops). */
 int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host);
+/* Where a program on the agent (Serverspec, ansible) dials to reach host:
+ * the bastion tunnel's local end (127.0.0.1) when there is one, else host
+ * and ssh_port. Only after bk_connect(host) succeeded. */
+void bk_reach(const bakeami_bake *b, const char *host, const char **dial_host, int *dial_port);
+/* The local port of the bastion tunnel to host; 0: none. */
+int bk_tunnel_port(const bakeami_bake *b, const char *host);
+/* Close the bastion tunnels (at the end of the bake). */
+void bk_tunnels_close(bakeami_bake *b);
 /* The run's AWS settings (credentials of the options, else the template's,
  * else the chain; the options' role; the cancel flag and logger); the
  * caller sets the region. */

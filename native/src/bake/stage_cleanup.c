@@ -35,6 +35,7 @@ int bk_stage_cleanup(bakeami_bake *b)
 	bk_lease_stop(&b->lease);
 	bk_ssh_free(b->ssh);
 	b->ssh = NULL;
+	bk_tunnels_close(b);
 	if (!b->aws || !b->journal)
 		return 0;   /* failed before anything could be created */
 	/* A cancel means "stop and tidy up", even with on_error_abort. */

@@ -16,14 +16,43 @@ static int user_key(bakeami_bake *b)
 	return rc;
 }
 
+/* The bastion's key, read here with the instance's so a bad file fails
+ * before anything is launched. */
+static int bastion_key(bakeami_bake *b)
+{
+	const char *path = b->cfg->ssh_bastion_host ? b->cfg->ssh_bastion_private_key_file : NULL;
+	int rc;
+
+	if (!path || b->bastion_key)
+		return 0;
+	if ((rc = bk_ssh_key_load(&b->bastion_key, path)) < 0)
+		return bk_err_wrap(rc, "ssh_bastion_private_key_file");
+	return 0;
+}
+
+/* Packer's StepKeyPair: with ssh_agent_auth and no key file, no key pair is
+ * made; the agent holds the key of ssh_keypair_name, or of the source AMI. */
+static int agent_key(bakeami_bake *b)
+{
+	const char *pair = b->cfg->ssh_keypair_name;
+
+	bk_step(b, "using the SSH agent's keys%s%s", pair ? " for key pair " : " (key pair of the "
+		"source AMI)", pair ? pair : "");
+	return 0;
+}
+
 int bk_stage_create_keypair(bakeami_bake *b)
 {
 	bk_kv tags = BK_KV_INIT;
 	char *name, *key_pair_id = NULL;
 	int rc;
 
+	if ((rc = bastion_key(b)) < 0)
+		return rc;
 	if (b->cfg->ssh_private_key_file)
 		return user_key(b);
+	if (b->cfg->ssh_agent_auth)
+		return agent_key(b);
 	if (!(name = bk_sprintf("bakeami-%s", b->run_id)))
 		return bk_oom();
 	if ((rc = bk_ssh_key_generate(&b->key, name)) < 0 ||

@@ -100,10 +100,10 @@ static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const
 	ctx.output_payload = b;
 	ctx.log = bk_bake_logger(b);
 	ctx.env = env;
-	ctx.host = b->ssh_host;
-	ctx.port = b->ssh_port;
+	bk_reach(b, b->ssh_host, &ctx.host, &ctx.port);
 	ctx.user = b->cfg->ssh_username;
 	ctx.private_key_pem = b->key ? bk_ssh_key_private_pem(b->key) : NULL;
+	ctx.agent_auth = b->cfg->ssh_agent_auth;
 	ctx.remove_later = remove_later;
 	bk_step(b, "%s (%s)", p->path, p->type_name);
 	if ((rc = bk_provision_run(&ctx)) == 0)

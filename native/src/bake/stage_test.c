@@ -37,8 +37,10 @@ static int run_tests(bakeami_bake *b, bk_ssh *ssh, const char *host, const char 
 	ctx.phase = phase;
 	ctx.host = host;
 	ctx.port = b->cfg->ssh_port;
+	ctx.tunnel_port = bk_tunnel_port(b, host);
+	ctx.agent_auth = b->cfg->ssh_agent_auth;
 	ctx.user = b->cfg->ssh_username;
-	ctx.private_key_pem = bk_ssh_key_private_pem(b->key);
+	ctx.private_key_pem = b->key ? bk_ssh_key_private_pem(b->key) : NULL;
 	ctx.cancel = &b->work_cancel;
 	ctx.log = bk_bake_logger(b);
 	ctx.output = bk_output_line;

@@ -198,6 +198,21 @@ static int log_dir_ready(const bakeami_bake *b)
 	return rc;
 }
 
+/* The agent is the bake's environment, not the template's: checked here
+ * for a bake (`bakeami validate` runs elsewhere), before any AWS call,
+ * instead of failing after the instance is launched. */
+static int agent_ready(const bk_build_config *c)
+{
+	const char *sock = getenv("SSH_AUTH_SOCK");
+	const char *opt = c->ssh_agent_auth ? "ssh_agent_auth"
+		: c->ssh_bastion_host && c->ssh_bastion_agent_auth ? "ssh_bastion_agent_auth" : NULL;
+
+	if (!opt || c->communicator_none || (sock && *sock))
+		return 0;
+	return bk_err(BAKEAMI_EINVALID, "%s: SSH_AUTH_SOCK is not set: start ssh-agent and add "
+		      "the key (ssh-add) in the bake's environment", opt);
+}
+
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
 {
 	bk_aws_config ac = bk_bake_aws_config(b, c);
@@ -241,7 +256,8 @@ int bk_stage_validate(bakeami_bake *b)
 	/* A promotion's VALIDATE has loaded it already, to check it first. */
 	if ((!b->tpl && (rc = bk_bake_validate(&b->tpl, &b->opts, &log)) < 0) ||
 	    (rc = outputs_ready(&b->opts, bk_template_config(b->tpl))) < 0 ||
-	    (rc = log_dir_ready(b)) < 0)
+	    (rc = log_dir_ready(b)) < 0 ||
+	    (b->kind == BK_RUN_BAKE && (rc = agent_ready(bk_template_config(b->tpl))) < 0))
 		return rc;
 	sec = bk_template_secrets(b->tpl);
 	for (size_t i = 0; i < sec->count; i++)

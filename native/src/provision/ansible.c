@@ -174,10 +174,14 @@ static int build_argv(run *a)
 	for (size_t i = 0; rc == 0 && i < c->ansible_ssh_extra_args.count; i++)
 		rc = bk_buf_puts(&extra, c->ansible_ssh_extra_args.items[i]);
 	rc = rc ? rc : bk_strv_push(&a->argv, "--ssh-extra-args");
-	rc = rc ? rc : push_kv(&a->argv, "'%s'%s", extra.len ? extra.ptr : "-o IdentitiesOnly=yes", "");
+	/* with the agent's keys there is no identity file to keep ssh to */
+	rc = rc ? rc : push_kv(&a->argv, "'%s'%s", extra.len ? extra.ptr : a->key ?
+			       "-o IdentitiesOnly=yes" : "-o IdentitiesOnly=no", "");
 	rc = rc ? rc : push_all(&a->argv, &c->extra_arguments);
-	rc = rc ? rc : bk_strv_push(&a->argv, "-e");
-	rc = rc ? rc : push_kv(&a->argv, "ansible_ssh_private_key_file=%s%s", a->key, "");
+	if (a->key) {
+		rc = rc ? rc : bk_strv_push(&a->argv, "-e");
+		rc = rc ? rc : push_kv(&a->argv, "ansible_ssh_private_key_file=%s%s", a->key, "");
+	}
 	rc = rc ? rc : bk_strv_push(&a->argv, "-i");
 	rc = rc ? rc : bk_strv_push(&a->argv, a->inventory);
 	rc = rc ? rc : bk_strv_push(&a->argv, c->playbook_file);
@@ -328,9 +332,13 @@ static int prepare(run *a)
 {
 	int rc = bk_tmpdir_make(&a->tmp, "bakeami-ansible");
 
-	if (rc == 0 && (!a->ctx->private_key_pem || !*a->ctx->private_key_pem))
+	bool pem = a->ctx->private_key_pem && *a->ctx->private_key_pem;
+
+	if (rc == 0 && !pem && !a->ctx->agent_auth)
 		rc = bk_prov_fail(a->ctx, BAKEAMI_EINVALID, "needs the bake's private key");
-	rc = rc ? rc : bk_tmpdir_write_key(&a->key, &a->tmp, "key", a->ctx->private_key_pem);
+	/* no key: ssh uses the agent at SSH_AUTH_SOCK, which ansible inherits */
+	if (rc == 0 && pem)
+		rc = bk_tmpdir_write_key(&a->key, &a->tmp, "key", a->ctx->private_key_pem);
 	rc = rc ? rc : write_known_hosts(a);
 	rc = rc ? rc : write_inventory(a);
 	rc = rc ? rc : build_argv(a);

@@ -28,6 +28,7 @@ typedef struct {
 	 * here to be deleted in one command when provisioning ends, with our
 	 * key: one round trip fewer per script. NULL: each is deleted at once. */
 	bk_strv *remove_later;
+	int agent_auth;                  /* no private_key_pem: the SSH agent's keys */
 } bk_provision_ctx;
 
 /* Whether this build can run provisioners of that type: the validation

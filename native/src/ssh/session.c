@@ -31,8 +31,7 @@
 #define KEEPALIVE_S 5            /* Packer's default */
 #define CLOSE_GRACE_S 1.0        /* disconnect is not cancellable; bound it */
 
-/* What one attempt tells the retry loop, besides fatal error codes. */
-enum { ATTEMPT_RETRY = 1, ATTEMPT_AUTH = 2 };
+enum { ATTEMPT_RETRY = BK_SSH_ATTEMPT_RETRY, ATTEMPT_AUTH = BK_SSH_ATTEMPT_AUTH };
 
 typedef struct {
 	bk_poller wait;              /* between attempts; holds the deadline */
@@ -135,7 +134,7 @@ int bk_ssh__drop(bk_ssh *s, const char *doing)
 /* ---- TCP ------------------------------------------------------------ */
 
 /* "Connection refused" -> "connection refused", to read well mid-sentence. */
-static void set_reason(char *reason, size_t cap, const char *what)
+void bk_ssh__set_reason(char *reason, size_t cap, const char *what)
 {
 	snprintf(reason, cap, "%s", what);
 	if (reason[0] >= 'A' && reason[0] <= 'Z' && !(reason[1] >= 'A' && reason[1] <= 'Z'))
@@ -169,14 +168,14 @@ static int tcp_wait(bk_ssh *s, int fd, double until, char *reason, size_t cap)
 		if (bk_cancelled(s->cancel))
 			return BAKEAMI_ECANCELLED;
 		if (bk_now() >= until) {
-			set_reason(reason, cap, "TCP connect timed out");
+			bk_ssh__set_reason(reason, cap, "TCP connect timed out");
 			return ATTEMPT_RETRY;
 		}
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		set_reason(reason, cap, strerror(err));
+		bk_ssh__set_reason(reason, cap, strerror(err));
 		return ATTEMPT_RETRY;
 	}
 	return 0;
@@ -190,7 +189,7 @@ static int tcp_try_addr(bk_ssh *s, const struct addrinfo *ai, double until,
 	int rc = 0;
 
 	if (fd < 0) {
-		set_reason(reason, cap, strerror(errno));
+		bk_ssh__set_reason(reason, cap, strerror(errno));
 		return ATTEMPT_RETRY;
 	}
 	tune_socket(fd);
@@ -198,7 +197,7 @@ static int tcp_try_addr(bk_ssh *s, const struct addrinfo *ai, double until,
 		if (errno == EINPROGRESS)
 			rc = tcp_wait(s, fd, until, reason, cap);
 		else {
-			set_reason(reason, cap, strerror(errno));
+			bk_ssh__set_reason(reason, cap, strerror(errno));
 			rc = ATTEMPT_RETRY;
 		}
 	}
@@ -221,9 +220,11 @@ static int tcp_connect(bk_ssh *s, double deadline, char *reason, size_t cap)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%d", s->port);
-	if ((g = getaddrinfo(s->host, port, &hints, &res)) != 0) {
-		snprintf(reason, cap, "cannot resolve %s: %s", s->host, gai_strerror(g));
+	const char *host = s->dial_host ? s->dial_host : s->host;
+
+	snprintf(port, sizeof(port), "%d", s->dial_host ? s->dial_port : s->port);
+	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(reason, cap, "cannot resolve %s: %s", host, gai_strerror(g));
 		return ATTEMPT_RETRY;
 	}
 	for (struct addrinfo *ai = res; ai && rc == ATTEMPT_RETRY; ai = ai->ai_next)
@@ -281,7 +282,7 @@ static int handshake(bk_ssh *s, double until, char *reason, size_t cap)
 	while ((rc = libssh2_session_handshake(s->session, s->sock)) == LIBSSH2_ERROR_EAGAIN) {
 		int w = bk_ssh__wait(s, until);
 		if (w == BAKEAMI_ETIMEOUT) {
-			set_reason(reason, cap, "SSH handshake timed out");
+			bk_ssh__set_reason(reason, cap, "SSH handshake timed out");
 			return ATTEMPT_RETRY;
 		}
 		if (w < 0)
@@ -345,6 +346,7 @@ static int keep_host_key(bk_ssh *s)
 static int check_host_key(bk_ssh *s)
 {
 	const char *md = libssh2_hostkey_hash(s->session, LIBSSH2_HOSTKEY_HASH_SHA256);
+	int rc;
 
 	if (!md)
 		return bk_err(BAKEAMI_ESSH, "no host key from %s:%d", s->host, s->port);
@@ -352,10 +354,12 @@ static int check_host_key(bk_ssh *s)
 	if (s->pin && *s->pin && !fp_equal(s->pin, s->fingerprint))
 		return bk_err(BAKEAMI_ESSH, "host key mismatch: expected %s, got %s from %s:%d",
 			      s->pin, s->fingerprint, s->host, s->port);
+	if (!s->pin && s->known_hosts && (rc = bk_ssh__known_host(s)) < 0)
+		return rc;
 	return keep_host_key(s);
 }
 
-static int authenticate(bk_ssh *s, double until, char *reason, size_t cap)
+static int key_auth(bk_ssh *s, double until, char *reason, size_t cap)
 {
 	const char *pub = bk_ssh_key_public_line(s->key);
 	size_t privlen;
@@ -367,7 +371,7 @@ static int authenticate(bk_ssh *s, double until, char *reason, size_t cap)
 			privlen, "")) == LIBSSH2_ERROR_EAGAIN) {
 		int w = bk_ssh__wait(s, until);
 		if (w == BAKEAMI_ETIMEOUT) {
-			set_reason(reason, cap, "SSH authentication timed out");
+			bk_ssh__set_reason(reason, cap, "SSH authentication timed out");
 			return ATTEMPT_RETRY;
 		}
 		if (w < 0)
@@ -386,6 +390,16 @@ static int authenticate(bk_ssh *s, double until, char *reason, size_t cap)
 	}
 	return bk_err(BAKEAMI_ESSH, "cannot authenticate %s@%s:%d with the key: %s",
 		      s->user, s->host, s->port, bk_ssh__errmsg(s));
+}
+
+/* The agent's identities first, then the key, as Packer orders them. */
+static int authenticate(bk_ssh *s, double until, char *reason, size_t cap)
+{
+	int rc = s->agent_auth ? bk_ssh__agent_auth(s, until, reason, cap) : ATTEMPT_AUTH;
+
+	if (rc != ATTEMPT_AUTH || !s->key)
+		return rc;
+	return key_auth(s, until, reason, cap);
 }
 
 /* One full attempt: TCP, handshake, host key, auth. */
@@ -424,7 +438,7 @@ static void log_attempt(bk_ssh *s, retry_state *r)
  * mystery. */
 static const char *auth_hint(const bk_ssh *s)
 {
-	const char *pub = bk_ssh_key_public_line(s->key);
+	const char *pub = s->key ? bk_ssh_key_public_line(s->key) : "";
 
 	if (LIBSSH2_VERSION_NUM < 0x010b00 && bk_str_starts(pub, "ssh-rsa "))
 		return "; this libssh2 signs RSA keys with SHA-1 only, which OpenSSH 8.8 and "
@@ -464,6 +478,8 @@ static int dial(bk_ssh *s, double timeout_s)
 			return rc;
 		r.n++;
 		r.last = rc;
+		if (rc == ATTEMPT_AUTH && s->settled)
+			return bk_err(BAKEAMI_ESSH, "%s%s", r.reason, auth_hint(s));
 		log_attempt(s, &r);
 		rc = bk_poller_wait(&r.wait);
 		if (rc == BAKEAMI_ECANCELLED)
@@ -489,7 +505,13 @@ static int copy_options(bk_ssh *s, const bk_ssh_options *o)
 	s->host = bk_strdup(o->host);
 	s->user = bk_strdup(o->user);
 	s->pin = bk_strdup(o->host_key_fingerprint);
-	if (!s->host || !s->user || (o->host_key_fingerprint && !s->pin))
+	s->agent_auth = o->agent_auth != 0;
+	s->settled = o->settled != 0;
+	s->dial_host = bk_strdup(o->dial_host);
+	s->dial_port = o->dial_port;
+	s->known_hosts = bk_strdup(o->known_hosts);
+	if (!s->host || !s->user || (o->host_key_fingerprint && !s->pin) ||
+	    (o->dial_host && !s->dial_host) || (o->known_hosts && !s->known_hosts))
 		return bk_oom();
 	return 0;
 }
@@ -498,7 +520,8 @@ static int connected(bk_ssh *s)
 {
 	s->alive = true;
 	bk_logf(&s->log, BK_LOG_INFO, "host key %s (%s)", s->fingerprint,
-		s->pin ? "matches the pinned key" : "trusted on first use");
+		s->pin ? "matches the pinned key" : s->known_hosts ? "listed in known_hosts"
+		: "trusted on first use");
 	/* Later reconnects must reach the same machine. */
 	if (!s->pin && !(s->pin = bk_strdup(s->fingerprint)))
 		return bk_oom();
@@ -512,8 +535,10 @@ int bk_ssh_connect(bk_ssh **out, const bk_ssh_options *opts)
 	int rc;
 
 	*out = NULL;
-	if (!opts || !opts->host || !*opts->host || !opts->user || !*opts->user || !opts->key)
-		return bk_err(BAKEAMI_EINVALID, "SSH needs a host, a user and a key");
+	/* An empty user is allowed: Packer sends one for an unset bastion user. */
+	if (!opts || !opts->host || !*opts->host || !opts->user ||
+	    (!opts->key && !opts->agent_auth))
+		return bk_err(BAKEAMI_EINVALID, "SSH needs a host, a user and a key or the agent");
 	if ((rc = bk_ssh_global_init()) < 0)
 		return rc;
 	if (!(s = calloc(1, sizeof(*s))))
@@ -562,6 +587,8 @@ void bk_ssh_free(bk_ssh *s)
 	free(s->host);
 	free(s->user);
 	free(s->pin);
+	free(s->dial_host);
+	free(s->known_hosts);
 	free(s->host_key_line);
 	free(s);
 }

@@ -29,12 +29,26 @@ typedef struct {
 	const char *host;
 	int port;                    /* 0: 22 */
 	const char *user;
-	const bk_ssh_key *key;
+	const bk_ssh_key *key;       /* may be NULL with agent_auth */
 	double timeout_s;            /* overall deadline for connect retries; 0: 300 */
 	double retry_interval_s;     /* 0: adaptive, 0.5s rising to 5s */
 	const char *host_key_fingerprint; /* "SHA256:..." pins the host key; NULL: trust first */
 	const bk_cancel *cancel;
 	bk_logger log;               /* attempts and the fingerprint are logged */
+	/* Authenticate with the identities of the SSH agent at SSH_AUTH_SOCK,
+	 * tried before key (Packer's order). */
+	int agent_auth;
+	/* Where to dial instead of host:port (a tunnel's local end); messages
+	 * and the host-key policy still name host:port. NULL: host:port. */
+	const char *dial_host;
+	int dial_port;
+	/* With no pin: the host key must be listed for host:port in this
+	 * known_hosts file (OpenSSH's format, hashed names too). NULL: trust
+	 * on first use. */
+	const char *known_hosts;
+	/* The host is up and set up (a bastion, not a booting instance): a
+	 * refused login is final instead of retried until the deadline. */
+	int settled;
 } bk_ssh_options;
 
 typedef struct bk_ssh bk_ssh;
@@ -61,6 +75,26 @@ typedef bk_line_cb bk_ssh_line_cb;
  * before a status arrived: BAKEAMI_ESSH is returned then). timeout_s 0: none. */
 int bk_ssh_exec(int *exit_status, bk_ssh *s, const char *cmd, double timeout_s,
 		bk_ssh_line_cb cb, void *payload);
+
+/* ---- tunnel.c: reaching a host through a bastion ------------------- */
+
+typedef struct bk_ssh_tunnel bk_ssh_tunnel;
+
+/* Connect to the bastion with opts (its host-key policy and auth), then
+ * listen on 127.0.0.1 at an ephemeral port: each connection accepted there
+ * is carried to target_host:target_port in a direct-tcpip channel of the
+ * bastion's session. One thread owns that session (libssh2 sessions are
+ * not thread-safe) and pumps every channel. Errors name the bastion. */
+int bk_ssh_tunnel_open(bk_ssh_tunnel **out, const bk_ssh_options *bastion,
+		       const char *target_host, int target_port);
+/* The local port to dial (on 127.0.0.1). */
+int bk_ssh_tunnel_port(const bk_ssh_tunnel *t);
+/* The last channel the bastion refused or lost, as a sentence naming it
+ * ("" when none); copied into buf. */
+void bk_ssh_tunnel_last_error(bk_ssh_tunnel *t, char *buf, size_t cap);
+/* How many channels the bastion opened (for the console's summary). */
+int bk_ssh_tunnel_opened(bk_ssh_tunnel *t);
+void bk_ssh_tunnel_close(bk_ssh_tunnel *t);
 
 /* Upload a local file or directory. Packer's rule: a directory source ending
  * in '/' uploads its contents into dst; without it, the directory itself is

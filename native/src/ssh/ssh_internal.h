@@ -24,12 +24,27 @@ struct bk_ssh {
 	char *host, *user, *pin;
 	int port;
 	const bk_ssh_key *key;
+	bool agent_auth, settled;
+	char *dial_host, *known_hosts;   /* NULL: host, trust on first use */
+	int dial_port;
 	double timeout_s, retry_interval_s;
 	const bk_cancel *cancel;
 	bk_logger log;
 	char fingerprint[BK_SSH_FP_MAX];
 	char *host_key_line;         /* "ssh-ed25519 AAAA...", of the key checked */
 };
+
+/* What one connect attempt tells the retry loop, besides error codes. */
+enum { BK_SSH_ATTEMPT_RETRY = 1, BK_SSH_ATTEMPT_AUTH = 2 };
+
+/* auth.c: userauth with the agent's identities, one by one; 0 when one is
+ * accepted, BK_SSH_ATTEMPT_* (reason set) or an error code. */
+int bk_ssh__agent_auth(bk_ssh *s, double until, char *reason, size_t cap);
+/* auth.c: the host key checked against s->known_hosts: 0 if listed for
+ * host:port, else BAKEAMI_ESSH saying what to do. */
+int bk_ssh__known_host(bk_ssh *s);
+/* "connection refused": a reason reads well mid-sentence. */
+void bk_ssh__set_reason(char *reason, size_t cap, const char *what);
 
 /* How long a libssh2 call may wait on the socket before we look at the
  * cancel flag and the deadline again. */

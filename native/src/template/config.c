@@ -128,6 +128,33 @@ static int unsupported(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t o
 	return bk_tpl_err(c->file, path, "not supported by bakeami yet");
 }
 
+/* Keyboard-interactive asks a person at the bake; nobody answers in CI. */
+static int set_no_interactive(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	int on = 0, rc = bk_tpl_get_bool(&on, c, v, path);
+
+	(void)off;
+	if (rc == 0 && on)
+		rc = bk_tpl_err(c->file, path, "keyboard-interactive login to the bastion is not "
+				"supported (nobody answers its prompts in an unattended bake): use "
+				"ssh_bastion_private_key_file or ssh_bastion_agent_auth");
+	return rc;
+}
+
+/* A password in a template ends up in logs and journals; keys do not. */
+static int no_bastion_password(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	char *s = NULL;
+	int rc = bk_tpl_get_str(&s, c, v, path);
+
+	(void)off;
+	if (rc == 0 && s && *s)
+		rc = bk_tpl_err(c->file, path, "password login to the bastion is not supported: "
+				"use ssh_bastion_private_key_file or ssh_bastion_agent_auth");
+	free(s);
+	return rc;
+}
+
 /* Packer's IsSpotInstance: "" and "0" are on-demand; "auto", else a price
  * (EC2 takes a decimal: refused here rather than at launch). */
 static int set_spot(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
@@ -581,6 +608,15 @@ static const field fields[] = {
 	{"ssh_host_key_fingerprint", set_str, OFF(ssh_host_key_fingerprint), 0},
 	{"ssh_clear_authorized_keys", set_bool, OFF(ssh_clear_authorized_keys), 0},
 	{"ssh_interface", set_str, OFF(ssh_interface), 0},
+	{"ssh_agent_auth", set_bool, OFF(ssh_agent_auth), 0},
+	{"ssh_bastion_host", set_str, OFF(ssh_bastion_host), 0},
+	{"ssh_bastion_port", set_int, OFF(ssh_bastion_port), 0},
+	{"ssh_bastion_username", set_str, OFF(ssh_bastion_username), 0},
+	{"ssh_bastion_private_key_file", set_str, OFF(ssh_bastion_private_key_file), 0},
+	{"ssh_bastion_agent_auth", set_bool, OFF(ssh_bastion_agent_auth), 0},
+	{"ssh_bastion_host_key_fingerprint", set_str, OFF(ssh_bastion_host_key_fingerprint), 0},
+	{"ssh_bastion_interactive", set_no_interactive, 0, 0},
+	{"ssh_bastion_password", no_bastion_password, 0, 0},
 	/* accepted, not acted on (the rendered builder object keeps them) */
 	{"disable_stop_instance", check_bool, 0, 0},
 	{"skip_metadata_api_check", check_bool, 0, 0},
@@ -613,8 +649,7 @@ static const field fields[] = {
 	{"spot_tags", set_kv, OFF(spot_tags), 0},
 	{"spot_fallback_on_demand", set_bool, OFF(spot_fallback_on_demand), 0},
 	{"ssh_password", unsupported, 0, 0},
-	{"ssh_agent_auth", unsupported, 0, 0},
-	{"ssh_bastion_host", unsupported, 0, 0},
+	{"ssh_bastion_certificate_file", unsupported, 0, 0},
 	{"ssh_proxy_host", unsupported, 0, 0},
 	/* amazon-instance (instance-store bundles) */
 	{"account_id", set_str, OFF(account_id), INSTANCE_ONLY | REQUIRED},

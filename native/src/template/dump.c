@@ -4,7 +4,8 @@
  * under its JSON path as decoded by Packer 1.6.6's rules (readers.c
  * records each one as it is read), then the defaults Packer would use for
  * a few options left out (taken from the plan itself, so the dump shows
- * what a bake uses): communicator, ssh_port, ssh_timeout, inline_shebang,
+ * what a bake uses): communicator, ssh_port, ssh_timeout, the bastion's
+ * port and key file, inline_shebang,
  * a manifest's output. Durations are seconds. Secrets are masked.
  */
 #include <stdlib.h>
@@ -30,6 +31,21 @@ static int add_default(cJSON *values, const char *parent, const char *key, cJSON
 	return 0;
 }
 
+/* Packer's prepareSSH: port 22, and the instance's key file for the
+ * bastion too, as the template wrote it. */
+static int bastion_defaults(cJSON *values, const char *b, const bk_build_config *c)
+{
+	char *path = bk_tpl_jpath_key(b, "ssh_private_key_file");
+	const cJSON *key = path ? cJSON_GetObjectItemCaseSensitive(values, path) : NULL;
+	int rc = path ? add_default(values, b, "ssh_bastion_port",
+				    cJSON_CreateNumber(c->ssh_bastion_port)) : bk_oom();
+
+	free(path);
+	if (rc == 0 && key)
+		rc = add_default(values, b, "ssh_bastion_private_key_file", cJSON_Duplicate(key, 1));
+	return rc;
+}
+
 static int builder_defaults(cJSON *values, const bk_template *tpl)
 {
 	const bk_build_config *c = tpl->cfg;
@@ -41,6 +57,8 @@ static int builder_defaults(cJSON *values, const bk_template *tpl)
 		rc = add_default(values, b, "ssh_port", cJSON_CreateNumber(c->ssh_port));
 	if (rc == 0)
 		rc = add_default(values, b, "ssh_timeout", cJSON_CreateNumber(c->ssh_timeout_s));
+	if (rc == 0 && c->ssh_bastion_host)
+		rc = bastion_defaults(values, b, c);
 	return rc;
 }
 

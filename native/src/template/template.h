@@ -325,6 +325,17 @@ typedef struct {
 	int ssh_clear_authorized_keys;       /* default 1 */
 	int communicator_none;               /* communicator "none": the instance is never reached */
 	char *ssh_interface;                 /* public_ip (default), private_ip, ... */
+	int ssh_agent_auth;                  /* the user's SSH agent (SSH_AUTH_SOCK) signs; no
+					      * temporary key pair is made (Packer's rule) */
+	/* ssh_bastion_*: the instance is reached through a direct-tcpip channel of
+	 * an SSH session to this host; NULL: directly */
+	char *ssh_bastion_host;
+	int ssh_bastion_port;                /* 22 with a bastion host */
+	char *ssh_bastion_username;          /* none by default, as in Packer */
+	char *ssh_bastion_private_key_file;  /* default ssh_private_key_file, found */
+	int ssh_bastion_agent_auth;
+	/* bakeami's: pins the bastion's host key; NULL: ~/.ssh/known_hosts decides */
+	char *ssh_bastion_host_key_fingerprint;
 	char *check_ip_url;                  /* for the SG source when no ssh_host */
 	/* waits */
 	double instance_timeout_s;           /* running: default 600 */

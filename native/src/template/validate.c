@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../provision/cmdtmpl.h"
+#include "../ssh/ssh.h"
 #include "template_int.h"
 
 static int ferr(const bk_cfg_ctx *c, const char *bpath, const char *key, const char *fmt, ...)
@@ -94,9 +95,11 @@ static int check_ssh_key(bk_cfg_ctx *c, const char *bpath)
 	char *found = NULL, path[160];
 	int rc;
 
-	if (set(cfg->ssh_keypair_name) && !set(cfg->ssh_private_key_file))
+	/* Packer's rule: the key pair's private key is a file or in the agent. */
+	if (set(cfg->ssh_keypair_name) && !set(cfg->ssh_private_key_file) && !cfg->ssh_agent_auth)
 		return ferr(c, bpath, "ssh_keypair_name", "needs ssh_private_key_file, the "
-			    "private key of that key pair");
+			    "private key of that key pair, or ssh_agent_auth with that key in "
+			    "the SSH agent");
 	if (set(cfg->ssh_host_key_fingerprint) && !valid_fingerprint(cfg->ssh_host_key_fingerprint))
 		return ferr(c, bpath, "ssh_host_key_fingerprint", "\"%s\" is not a fingerprint: "
 			    "expected SHA256: and 43 base64 characters, as ssh-keygen -lf "
@@ -111,11 +114,62 @@ static int check_ssh_key(bk_cfg_ctx *c, const char *bpath)
 	return 0;
 }
 
+/* The bastion's key file, found as ssh_private_key_file is, and read now so
+ * a bad file fails at validate, as Packer's FileSigner check does. */
+static int check_bastion_key(bk_cfg_ctx *c, const char *bpath)
+{
+	bk_build_config *cfg = c->cfg;
+	char *found = NULL, path[160];
+	bk_ssh_key *key = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s.ssh_bastion_private_key_file", bpath);
+	if ((rc = bk_tpl_find_local(&found, c, cfg->ssh_bastion_private_key_file, path)) != 0)
+		return rc;
+	free(cfg->ssh_bastion_private_key_file);
+	cfg->ssh_bastion_private_key_file = found;
+	if ((rc = bk_ssh_key_load(&key, found)) != 0)
+		return ferr(c, bpath, "ssh_bastion_private_key_file", "%s", bk_err_msg());
+	bk_ssh_key_free(key);
+	return 0;
+}
+
+/* Packer's prepareSSH rules for ssh_bastion_*, with its defaults. */
+static int check_bastion(bk_cfg_ctx *c, const char *bpath)
+{
+	bk_build_config *cfg = c->cfg;
+
+	if (!set(cfg->ssh_bastion_host))
+		return 0;
+	if (cfg->ssh_bastion_port == 0)
+		cfg->ssh_bastion_port = 22;
+	if (cfg->ssh_bastion_port > 65535)
+		return ferr(c, bpath, "ssh_bastion_port", "%d is not a TCP port (1-65535)",
+			    cfg->ssh_bastion_port);
+	if (set(cfg->ssh_bastion_host_key_fingerprint) &&
+	    !valid_fingerprint(cfg->ssh_bastion_host_key_fingerprint))
+		return ferr(c, bpath, "ssh_bastion_host_key_fingerprint", "\"%s\" is not a "
+			    "fingerprint: expected SHA256: and 43 base64 characters, as ssh-keygen "
+			    "-lf prints it", cfg->ssh_bastion_host_key_fingerprint);
+	if (!set(cfg->ssh_bastion_private_key_file) && set(cfg->ssh_private_key_file) &&
+	    !(cfg->ssh_bastion_private_key_file = bk_strdup(cfg->ssh_private_key_file)))
+		return bk_oom();
+	if (!set(cfg->ssh_bastion_private_key_file) && !cfg->ssh_bastion_agent_auth)
+		return ferr(c, bpath, NULL, "ssh_bastion_host needs ssh_bastion_private_key_file "
+			    "(or ssh_private_key_file) or ssh_bastion_agent_auth to log in to the "
+			    "bastion");
+	if (!set(cfg->ssh_bastion_username))
+		bk_tpl_warn(c->warnings, "%s.ssh_bastion_username is not set: the bastion is "
+			    "asked for an empty user name, as Packer does", bpath);
+	return set(cfg->ssh_bastion_private_key_file) ? check_bastion_key(c, bpath) : 0;
+}
+
 static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const ifaces[] = {"public_ip", "private_ip", "public_dns",
 					     "private_dns", NULL};
 	bk_build_config *cfg = c->cfg;
+	int rc;
 
 	if (cfg->ssh_port < 1 || cfg->ssh_port > 65535)
 		return ferr(c, bpath, "ssh_port", "%d is not a TCP port (1-65535)", cfg->ssh_port);
@@ -129,7 +183,8 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 		return ferr(c, bpath, "ssh_interface", "\"%s\" is not supported (use public_ip, "
 			    "private_ip, public_dns or private_dns)", cfg->ssh_interface);
 	}
-	return check_ssh_key(c, bpath);
+	rc = check_ssh_key(c, bpath);
+	return rc ? rc : check_bastion(c, bpath);
 }
 
 static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const char *v,

@@ -150,6 +150,12 @@ typedef struct {
 	bk_logger log;               /* one INFO line per check: "✓ package nginx installed (0.1s)" */
 	bk_ssh_line_cb output;       /* rspec progress lines, live */
 	void *output_payload;
+	/* >0: host:port is reached through a bastion tunnel listening on
+	 * 127.0.0.1:tunnel_port (TARGET_TUNNEL); host and port still name the
+	 * instance, as the suite's checks read them */
+	int tunnel_port;
+	/* no private_key_pem: the SSH agent's identities (SSH_AUTH_SOCK) */
+	int agent_auth;
 } bk_verify_ctx;
 
 /* Run the native checks, then the Serverspec suite, appending to report.
