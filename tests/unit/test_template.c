@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "template/template.h"
 #include "template/template_int.h"   /* bk_tpl_json_parse */
+#include "ssh/ssh.h"
 #include "verify/verify.h"
 
 #define GOOD "tests/templates/good/"
@@ -96,6 +98,48 @@ static void test_template__defaults(void **state)
 	assert_true(bk_str_ends(c->template_dir, "/tests/templates/good"));
 	assert_int_equal(bk_template_secrets(tpl)->count, 0);
 	bk_template_free(tpl);
+}
+
+/* Packer's prepareSSH for a bastion: port 22, the instance's key file for
+ * the bastion too (found, and shown in the dump as the template wrote it);
+ * ssh_agent_auth makes ssh_keypair_name acceptable without a key file. */
+static void test_template__bastion_defaults(void **state)
+{
+	char path[] = "/tmp/bakeami-unit-bastion-XXXXXX", var[64];
+	bk_ssh_key *key = NULL;
+	int fd = mkstemp(path);
+	const char *pem;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(bk_ssh_key_generate(&key, "unit"), 0);
+	pem = bk_ssh_key_private_pem(key);
+	assert_int_equal(write(fd, pem, strlen(pem)), (ssize_t)strlen(pem));
+	close(fd);
+	snprintf(var, sizeof(var), "key=%s", path);
+	const char *vars[] = {var};
+	bk_template *tpl = load_args(GOOD "bastion.json", NULL, 0, vars, 1);
+	const bk_build_config *c = bk_template_config(tpl);
+	cJSON *dump = NULL, *values;
+
+	assert_string_equal(c->ssh_bastion_host, "bastion.example.com");
+	assert_int_equal(c->ssh_bastion_port, 22);
+	assert_string_equal(c->ssh_bastion_username, "jump");
+	assert_string_equal(c->ssh_bastion_private_key_file, path);
+	assert_int_equal(c->ssh_bastion_agent_auth, 0);
+	assert_int_equal(c->ssh_agent_auth, 1);      /* "true", Packer's weak bool */
+	assert_null(c->ssh_bastion_host_key_fingerprint);
+	assert_false(has_warning(tpl, "ssh_bastion_username"));
+	assert_int_equal(bk_template_dump(&dump, tpl), 0);
+	values = cJSON_GetObjectItem(dump, "values");
+	assert_int_equal(cJSON_GetObjectItem(values, "builders[0].ssh_bastion_port")->valueint, 22);
+	assert_string_equal(cJSON_GetObjectItem(values, "builders[0].ssh_bastion_private_key_file")
+			    ->valuestring, path);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(values, "builders[0].ssh_agent_auth")));
+	cJSON_Delete(dump);
+	bk_template_free(tpl);
+	bk_ssh_key_free(key);
+	unlink(path);
 }
 
 static void test_template__web_example(void **state)
@@ -583,6 +627,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_template__defaults),
+		cmocka_unit_test(test_template__bastion_defaults),
 		cmocka_unit_test(test_template__web_example),
 		cmocka_unit_test(test_template__web_example_ssh_port_from_var),
 		cmocka_unit_test(test_template__full),

@@ -74,6 +74,8 @@ typedef struct {
 	bk_strv lines;              /* "1|line" */
 	bk_test_plan *tests;
 	bk_cancel cancel;
+	int tunnel_port;            /* ctx.tunnel_port */
+	bool agent;                 /* no key: ctx.agent_auth */
 } fixture;
 
 static void on_output(int stream, const char *line, size_t len, void *payload)
@@ -112,6 +114,7 @@ static int setup(void **state)
 	setenv("BK_FAKE_RECORD", f->rec, 1);
 	setenv("BK_FAKE_MODE", "report", 1);
 	setenv("TARGET_HOST", "stale-value-from-the-agent", 1);
+	setenv("TARGET_TUNNEL", "stale-value-from-the-agent", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "agent-secret", 1);
 	*state = f;
 	return 0;
@@ -153,7 +156,9 @@ static int run(fixture *f, const char *extra, bk_test_report *r)
 	ctx.host = "127.0.0.1";
 	ctx.port = 2222;
 	ctx.user = "ec2-user";
-	ctx.private_key_pem = PEM;
+	ctx.private_key_pem = f->agent ? NULL : PEM;
+	ctx.agent_auth = f->agent;
+	ctx.tunnel_port = f->tunnel_port;
 	ctx.cancel = &f->cancel;
 	ctx.output = on_output;
 	ctx.output_payload = f;
@@ -236,7 +241,8 @@ static void test_serverspec__argv_env_key_and_report(void **state)
 	helper = record(f, "helper");
 	assert_string_equal(helper, bk_serverspec_helper());
 	assert_non_null(strstr(helper, "set :backend, :ssh"));
-	assert_non_null(strstr(helper, "keys_only: true"));
+	assert_non_null(strstr(helper, "keys_only: !key.nil?"));
+	assert_non_null(strstr(helper, "options[:proxy] = tunnel"));
 	assert_non_null(strstr(helper, "set :request_pty, false"));
 	/* Nothing left: not the key, not the report, not the helper. */
 	assert_true(dir_empty(f->tmp));
@@ -348,6 +354,25 @@ static void test_serverspec__no_report_and_no_examples(void **state)
 	bk_test_report_free(&r);
 }
 
+/* Behind a bastion: TARGET_HOST/PORT still the instance's, TARGET_TUNNEL the
+ * tunnel's end; with the agent, no TARGET_KEY and no key file. */
+static void test_serverspec__tunnel_and_agent(void **state)
+{
+	fixture *f = *state;
+	bk_test_report r = {0};
+	char *env;
+
+	f->tunnel_port = 40123;
+	f->agent = true;
+	assert_int_equal(run(f, NULL, &r), BAKEAMI_ETESTFAIL);
+	env = record(f, "env");
+	assert_string_equal(env, "TARGET_HOST=127.0.0.1\nTARGET_PORT=2222\n"
+			    "TARGET_TUNNEL=127.0.0.1:40123\nTARGET_USER=ec2-user\n");
+	assert_true(dir_empty(f->tmp));
+	free(env);
+	bk_test_report_free(&r);
+}
+
 static void test_serverspec__needs_a_key(void **state)
 {
 	fixture *f = *state;
@@ -371,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_serverspec__argv_env_key_and_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serverspec__own_spec_helper_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serverspec__tunnel_and_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serverspec__cancel_kills_the_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serverspec__timeout_is_an_error_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serverspec__no_report_and_no_examples, setup, teardown),
