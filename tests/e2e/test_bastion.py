@@ -21,7 +21,10 @@ import pwd
 import re
 import shutil
 import subprocess
+import signal
+import socket
 import tempfile
+import threading
 
 import pytest
 
@@ -45,7 +48,7 @@ AuthorizedKeysFile none
 AuthorizedKeysCommand /bin/cat {keys}
 AuthorizedKeysCommandUser root
 AllowTcpForwarding local
-PermitOpen 127.0.0.1:{target_port}
+PermitOpen {permit}
 PermitTTY no
 ForceCommand /bin/false
 LogLevel DEBUG1
@@ -61,8 +64,9 @@ class Bastion:
     """sshd on 127.0.0.1:port; logs in SSH_USER with the keys in self.keys (root-owned, read
     by AuthorizedKeysCommand as root, so a folder of root's works)."""
 
-    def __init__(self, work, target_port):
+    def __init__(self, work, target_port, also=()):
         require_root_and_sshd()
+        work.mkdir(exist_ok=True)
         self.dir = work
         self.host_key = work / "bastion_host_ed25519_key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bakeami-bastion",
@@ -74,7 +78,8 @@ class Bastion:
         config = work / "bastion_sshd_config"
         config.write_text(BASTION_CONFIG.format(
             port=self.port, host_key=self.host_key, pid_file=work / "bastion.pid",
-            user=SSH_USER, keys=self.keys, target_port=target_port))
+            user=SSH_USER, keys=self.keys,
+            permit=" ".join(f"127.0.0.1:{p}" for p in (target_port, *also))))
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-f", str(config), "-D", "-E",
                                       str(self.log)], stdin=subprocess.DEVNULL)
         wait_listening(self.port, self.proc, "the bastion's sshd", self.log)
@@ -350,3 +355,95 @@ def test_agent_auth_without_ssh_auth_sock_fails_before_aws(lab, clean_lab, bakea
     assert r.returncode == 2, r.stdout + r.stderr
     assert "ssh_agent_auth" in r.stderr and "SSH_AUTH_SOCK is not set" in r.stderr, r.stderr
     assert lab.calls() == []
+
+
+class BlackHole:
+    """A TCP listener on 127.0.0.1 that accepts and never says a word: an SSH server that
+    hangs in the handshake."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            self.accepted.set()
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+@pytest.fixture
+def hole():
+    h = BlackHole()
+    yield h
+    h.close()
+
+
+def test_ssh_timeout_covers_the_bastion_hop(lab, clean_lab, bakeami, tmp_path, hole, home):
+    """A bastion that never finishes its handshake: ssh_timeout ends the wait, naming it."""
+    key, _ = keypair(tmp_path / "bastion_key")
+    tpl = template(tmp_path, hole, [{"type": "shell", "inline": ["true"]}],
+                   ssh_bastion_private_key_file=str(key), ssh_timeout="3s",
+                   ssh_bastion_host_key_fingerprint="SHA256:" + "A" * 43)
+    r = bake(bakeami, lab, tpl, home)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"ssh_timeout (3s) passed: bastion 127.0.0.1:{hole.port}: timed out after 3s " \
+           f"waiting for SSH on 127.0.0.1:{hole.port}: SSH handshake timed out" in r.stderr, \
+        r.stderr
+
+
+def cancel_when(bakeami, lab, tpl, home, event):
+    proc = bakeami.start(["bake", *lab.ssh_vars(), str(tpl)], env_extra={"HOME": str(home)})
+    assert event.wait(60), "the bake never reached the hop"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def test_cancel_while_the_bastion_connects(lab, clean_lab, bakeami, tmp_path, hole, home):
+    key, _ = keypair(tmp_path / "bastion_key")
+    tpl = template(tmp_path, hole, [{"type": "shell", "inline": ["true"]}],
+                   ssh_bastion_private_key_file=str(key), ssh_timeout="5m",
+                   ssh_bastion_host_key_fingerprint="SHA256:" + "A" * 43)
+    rc, out, err = cancel_when(bakeami, lab, tpl, home, hole.accepted)
+    assert rc == 130, out + err
+    assert "cancelled during ssh" in err, err
+    assert "tunnel to" not in out   # the first hop never finished
+    # clean_lab: the instance launched before the hop is gone
+
+
+def test_cancel_while_the_instance_connects_through_the_bastion(lab, clean_lab, bakeami,
+                                                                tmp_path, hole, home):
+    """The bastion is up and lets the channel through to a port that hangs in the handshake:
+    the cancel ends the second hop's wait."""
+    bastion = Bastion(tmp_path / "b", lab.ssh_port, also=(hole.port,))
+    try:
+        key, pub = keypair(tmp_path / "bastion_key")
+        bastion.allow(pub)
+        trust(home, bastion)
+        tpl = template(tmp_path, bastion, [{"type": "shell", "inline": ["true"]}],
+                       ssh_bastion_private_key_file=str(key), ssh_timeout="5m")
+        proc = bakeami.start(["bake", "-var", "ssh_host=127.0.0.1", "-var",
+                              f"ssh_port={hole.port}", str(tpl)], env_extra={"HOME": str(home)})
+        assert hole.accepted.wait(60), "the bastion never opened the channel"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        assert "cancelled during ssh" in err, err
+        assert f"tunnel to 127.0.0.1:{hole.port} through bastion 127.0.0.1:{bastion.port}" in out
+        assert bastion.opens() == [("127.0.0.1", str(hole.port))]
+    finally:
+        bastion.stop()
