@@ -194,6 +194,9 @@ def test_full_bake_through_the_bastion(lab, clean_lab, bakeami, tmp_path, bastio
     assert open(f"{target}/ansible.txt").read() == "ansible through the bastion\n"
     assert f"tunnel to 127.0.0.1:{lab.ssh_port} through bastion 127.0.0.1:{bastion.port}" in r.stdout
     assert "listed in known_hosts" in r.stdout, r.stdout
+    # the instance's group admits SSH from the bastion's side (the VPC), not from the agent
+    vpc = lab.ec2().describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
+    assert f"admits tcp/{lab.ssh_port} from {vpc['CidrBlock']}" in r.stdout, r.stdout
     res = json.loads((tpl.parent / "result.json").read_text())
     assert res["tests"]["failed"] == 0 and res["tests"]["passed"] >= 3, res["tests"]
     opens = bastion.opens()

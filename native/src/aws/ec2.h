@@ -276,6 +276,8 @@ int bk_ec2_security_groups_named(bk_strv *out_ids, bk_aws *aws, const char *vpc_
 /* The one VPC the filters match (else BAKEAMI_EAWS listing them, or
  * BAKEAMI_ENOTFOUND). */
 int bk_ec2_find_vpc(char **out_vpc_id, bk_aws *aws, const bk_kv *filters);
+/* The primary CIDR block of vpc_id (DescribeVpcs), appended to out. */
+int bk_ec2_vpc_cidrs(bk_strv *out, bk_aws *aws, const char *vpc_id);
 typedef enum { BK_SUBNET_ONE, BK_SUBNET_MOST_FREE, BK_SUBNET_RANDOM } bk_ec2_subnet_pick;
 typedef struct {
 	char *id, *zone, *vpc_id;

@@ -93,6 +93,21 @@ int bk_ec2_find_vpc(char **out_vpc_id, bk_aws *aws, const bk_kv *filters)
 	return rc;
 }
 
+int bk_ec2_vpc_cidrs(bk_strv *out, bk_aws *aws, const char *vpc_id)
+{
+	bk_kv by_id = BK_KV_INIT;
+	xmlDocPtr doc = NULL;
+	int rc = bk_kv_add(&by_id, "vpc-id", vpc_id);
+
+	rc = rc ? rc : describe(&doc, aws, "DescribeVpcs", &by_id, NULL, 0);
+	rc = rc ? rc : all_texts(out, doc, "vpcSet", "cidrBlock");
+	if (rc == 0 && out->count == 0)
+		rc = bk_err(BAKEAMI_ENOTFOUND, "VPC %s has no CIDR block", vpc_id);
+	xmlFreeDoc(doc);
+	bk_kv_free(&by_id);
+	return rc;
+}
+
 /* ---- subnets ------------------------------------------------------------ */
 
 typedef struct {

@@ -87,6 +87,25 @@ static int route_source(char out[INET6_ADDRSTRLEN + 4], const char *host, int po
 	return rc;
 }
 
+/* Behind a bastion the instance's SSH comes from the bastion, whose private
+ * address we do not know: the build VPC's own range, where bastions live
+ * (Packer's default is 0.0.0.0/0; one in a peered network needs
+ * temporary_security_group_source_cidrs). */
+static int bastion_side(bk_strv *out, bakeami_bake *b)
+{
+	const bk_build_config *c = b->cfg;
+	char *vpc = NULL;
+	int rc = bk_ec2_build_vpc(&vpc, b->aws, c->vpc_id, c->subnet_id);
+
+	rc = rc ? rc : bk_ec2_vpc_cidrs(out, b->aws, vpc);
+	if (rc == 0)
+		bk_step(b, "ssh_bastion_host: SSH admitted from VPC %s's %s, the bastion's side "
+			"(temporary_security_group_source_cidrs for one outside it)", vpc,
+			out->items[0]);
+	free(vpc);
+	return rc < 0 ? bk_err_wrap(rc, "the security group's source for ssh_bastion_host") : 0;
+}
+
 static int source_cidrs(bk_strv *out, bakeami_bake *b)
 {
 	const bk_build_config *c = b->cfg;
@@ -98,6 +117,8 @@ static int source_cidrs(bk_strv *out, bakeami_bake *b)
 			return rc;
 	if (out->count)
 		return 0;
+	if (c->ssh_bastion_host)
+		return bastion_side(out, b);
 	rc = c->ssh_host ? route_source(cidr, c->ssh_host, c->ssh_port)
 		: public_address(cidr, b, c->check_ip_url ? c->check_ip_url : BK_DEFAULT_CHECK_IP);
 	if (rc < 0)

@@ -53,6 +53,7 @@ struct bk_ssh_tunnel {
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
+	bool dead;                   /* the bastion's connection is gone: nothing more opens */
 	int opening;                 /* the pair whose channel open is under way; -1 none */
 	pair *pairs;
 	pthread_mutex_t mu;          /* guards last_error and opened */
@@ -111,10 +112,19 @@ static void pair_close(bk_ssh_tunnel *t, pair *p)
 	p->fd = -1;
 }
 
+/* A channel the instance had already ended is no news; a dropped bastion
+ * connection ends the tunnel (its socket would wake every poll). */
 static void pair_fail(bk_ssh_tunnel *t, pair *p, const char *doing)
 {
-	set_last(t, "bastion %s:%d: %s the channel to %s:%d: %s", t->bastion->host,
-		 t->bastion->port, doing, t->target, t->target_port, bk_ssh__errmsg(t->bastion));
+	if (bk_ssh__is_drop(libssh2_session_last_errno(t->bastion->session)))
+		t->dead = true;
+	if (t->dead)
+		set_last(t, "bastion %s:%d: connection lost: %s", t->bastion->host,
+			 t->bastion->port, bk_ssh__errmsg(t->bastion));
+	else if (!p->chan_eof)
+		set_last(t, "bastion %s:%d: %s the channel to %s:%d: %s", t->bastion->host,
+			 t->bastion->port, doing, t->target, t->target_port,
+			 bk_ssh__errmsg(t->bastion));
 	pair_close(t, p);
 }
 
@@ -163,9 +173,10 @@ static int pump_up(pair *p, bool *busy)
 	p->up_len = p->up_off = 0;
 	if (p->local_eof && !p->eof_sent) {
 		n = libssh2_channel_send_eof(p->ch);
-		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN && !p->chan_eof)
 			return (int)n;
-		p->eof_sent = n == 0;
+		/* after the instance's EOF the channel may be closed already */
+		p->eof_sent = n == 0 || p->chan_eof;
 	}
 	return 0;
 }
@@ -233,6 +244,10 @@ static void accept_new(bk_ssh_tunnel *t)
 
 	while ((fd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		int i = 0;
+		if (t->dead) {      /* the last error says why */
+			close(fd);
+			continue;
+		}
 		while (i < MAX_PAIRS && t->pairs[i].fd >= 0)
 			i++;
 		if (i == MAX_PAIRS) {
@@ -252,8 +267,9 @@ static void wait_events(bk_ssh_tunnel *t, int ms)
 
 	fds[n++] = (struct pollfd){t->wake[0], POLLIN, 0};
 	fds[n++] = (struct pollfd){t->listen_fd, POLLIN, 0};
-	fds[n++] = (struct pollfd){t->bastion->sock,
-				   (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0)), 0};
+	if (!t->dead)
+		fds[n++] = (struct pollfd){t->bastion->sock, (short)(POLLIN |
+					   (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0)), 0};
 	for (int i = 0; i < MAX_PAIRS; i++) {
 		const pair *p = &t->pairs[i];
 		short ev = (short)((p->ch && !p->up_len && !p->local_eof ? POLLIN : 0) |
@@ -279,7 +295,12 @@ static void *pump_main(void *arg)
 		for (int i = 0; i < MAX_PAIRS; i++)
 			if (t->pairs[i].fd >= 0)
 				busy |= pair_service(t, i);
-		libssh2_keepalive_send(t->bastion->session, &next);
+		if (!t->dead && libssh2_keepalive_send(t->bastion->session, &next) < 0 &&
+		    bk_ssh__is_drop(libssh2_session_last_errno(t->bastion->session))) {
+			t->dead = true;
+			set_last(t, "bastion %s:%d: connection lost: %s", t->bastion->host,
+				 t->bastion->port, bk_ssh__errmsg(t->bastion));
+		}
 	}
 	return NULL;
 }
