@@ -31,8 +31,9 @@ static const cli_use validate_uses[] = {
 /* Packer's `build` flags, then bakeami's outputs. */
 static const cli_use build_uses[] = {
 	{OPT_VAR, NULL}, {OPT_VAR_FILE, NULL}, {OPT_ONLY, NULL}, {OPT_EXCEPT, NULL},
-	{OPT_ON_ERROR, "cleanup (default), or abort: keep what a failed build made, and say "
-		       "what (ask and run-cleanup-provisioner are refused: not supported yet)"},
+	{OPT_ON_ERROR, "cleanup (default); abort: keep what a failed build made, and say what; "
+		       "run-cleanup-provisioner: abort after running error-cleanup-provisioner "
+		       "(ask is refused: not supported yet)"},
 	{OPT_PARALLEL_BUILDS, NULL}, {OPT_FORCE, NULL}, {OPT_COLOR, NULL}, {OPT_TIMESTAMP_UI, NULL},
 	{OPT_MACHINE_READABLE, NULL}, {OPT_MANIFEST, NULL}, {OPT_JUNIT, NULL}, {OPT_RESULT, NULL},
 	{OPT_JOURNAL, NULL}, {OPT_REGION, NULL}, ROLE_USES {OPT_HELP, NULL},

@@ -305,10 +305,6 @@ static int check_on_error(packer_ui *u, const cli_args *c)
 	if (c->ask_on_error)
 		return refuse(u, "-on-error=ask is not supported by bakeami yet: use "
 			      "-on-error=abort to keep what a failed build made, or cleanup");
-	if (c->cleanup_provisioner)
-		return refuse(u, "-on-error=run-cleanup-provisioner is not supported by bakeami yet "
-			      "(it does not run error-cleanup-provisioner): use -on-error=abort to "
-			      "keep what a failed build made, or cleanup");
 	return 0;
 }
 

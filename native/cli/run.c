@@ -113,7 +113,7 @@ void cli_fill_options(bakeami_options *o, cli_args *c)
 	o->junit_path = c->junit;
 	o->result_path = c->result;
 	o->journal_path = c->journal;
-	o->on_error_abort = c->abort_on_error;
+	o->on_error_abort = c->cleanup_provisioner ? 2 : c->abort_on_error;
 	o->debug = c->debug;
 	o->region = c->region;
 	o->reuse = c->reuse;

@@ -95,7 +95,10 @@ typedef struct {
 	const char *manifest_path;     /* NULL: none */
 	const char *result_path;       /* NULL: none */
 	const char *junit_path;        /* NULL: none */
-	int on_error_abort;            /* 1: leave resources for debugging */
+	int on_error_abort;            /* 1: leave resources for debugging; 2: the same after
+	                                  running the template's error-cleanup-provisioner
+	                                  (Packer's -on-error=run-cleanup-provisioner); 0: that
+	                                  provisioner, then clean up */
 	int debug;                     /* 1: emit DEBUG events */
 	/* AWS credentials that override the chain (e.g. from Jenkins); NULL: chain */
 	const char *access_key_id;

@@ -201,6 +201,7 @@ int bk_stage_launch(bakeami_bake *b);
 int bk_stage_wait_running(bakeami_bake *b);
 int bk_stage_wait_ssh(bakeami_bake *b);
 int bk_stage_provision(bakeami_bake *b);
+void bk_provision_error_cleanup(bakeami_bake *b);
 int bk_stage_test(bakeami_bake *b);
 int bk_stage_bundle_volume(bakeami_bake *b);
 int bk_stage_upload_bundle(bakeami_bake *b);

@@ -208,6 +208,8 @@ static int run_machine(bakeami_bake *b)
 			bk_bake_fail(b, rc);
 			bk_emit(b, BAKEAMI_EVENT_ERROR, 0, "%s", b->error);
 			next = b->state == BK_CLEANUP ? BK_DONE : BK_CLEANUP;
+			if (next == BK_CLEANUP)
+				bk_provision_error_cleanup(b);
 		}
 		set_state(b, next);
 	}

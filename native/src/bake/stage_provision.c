@@ -173,3 +173,34 @@ int bk_stage_provision(bakeami_bake *b)
 	bk_strv_free(&files);
 	return rc;
 }
+
+/* Packer's error-cleanup-provisioner: after a provisioner or the tests
+ * failed, on the instance still connected; not after a cancel, nor with
+ * -on-error=abort (on_error_abort 1). Its own failure is a warning: the
+ * run's error stays the one that made it fail. */
+void bk_provision_error_cleanup(bakeami_bake *b)
+{
+	const bk_provisioner *p = b->cfg ? b->cfg->error_cleanup : NULL;   /* promotions: none */
+	bk_kv env = BK_KV_INIT;
+	bk_strv files = BK_STRV_INIT;
+	int rc;
+
+	if (!p || b->opts.on_error_abort == 1 || b->rc == BAKEAMI_ECANCELLED ||
+	    (b->failed_state != BK_PROVISION && b->failed_state != BK_TEST) ||
+	    !bk_ssh_connected(b->ssh))
+		return;
+	bk_step(b, "provisioning step had errors: running the error-cleanup-provisioner");
+	rc = bk_provision_env(&env, b);
+	if (rc == 0 && !b->logs_dir)
+		rc = make_logs_dir(b);
+	if (rc == 0)
+		rc = run_one(b, b->cfg->provisioners_count, p, &env, &files);
+	if (files.count && bk_ssh_connected(b->ssh)) {
+		int tidy = tidy_instance(b, &files, false);
+		rc = rc ? rc : tidy;
+	}
+	if (rc < 0)
+		bk_warn(b, "error-cleanup-provisioner failed: %s", bk_err_msg());
+	bk_kv_free(&env);
+	bk_strv_free(&files);
+}

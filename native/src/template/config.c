@@ -855,6 +855,9 @@ int bk_tpl_config_build(bk_build_config **out, const bk_template *tpl,
 	if (rc == 0)
 		rc = bk_tpl_provisioners_build(&c, cJSON_GetObjectItemCaseSensitive(root, "provisioners"));
 	if (rc == 0)
+		rc = bk_tpl_error_cleanup_build(&c, cJSON_GetObjectItemCaseSensitive(root,
+							"error-cleanup-provisioner"));
+	if (rc == 0)
 		rc = bk_tpl_tests_build(&c, cJSON_GetObjectItemCaseSensitive(root, "tests"));
 	if (rc == 0)
 		rc = bk_tpl_promote_build(&c, cJSON_GetObjectItemCaseSensitive(root, "promote"));

@@ -106,19 +106,32 @@ static int mask_tree(const bk_template *tpl, cJSON *j)
 	return 0;
 }
 
+static int add_provisioner(cJSON *list, const bk_provisioner *p)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!e || !cJSON_AddStringToObject(e, "path", p->path) ||
+	    !cJSON_AddStringToObject(e, "type", p->type_name)) {
+		cJSON_Delete(e);
+		return bk_oom();
+	}
+	cJSON_AddItemToArray(list, e);
+	return 0;
+}
+
+/* The provisioners the build runs, then the error-cleanup-provisioner. */
 static cJSON *provisioner_list(const bk_build_config *c)
 {
 	cJSON *list = cJSON_CreateArray();
+	int rc = list ? 0 : bk_oom();
 
-	for (size_t i = 0; list && i < c->provisioners_count; i++) {
-		cJSON *e = cJSON_CreateObject();
-		if (!e || !cJSON_AddStringToObject(e, "path", c->provisioners[i].path) ||
-		    !cJSON_AddStringToObject(e, "type", c->provisioners[i].type_name)) {
-			cJSON_Delete(e);
-			cJSON_Delete(list);
-			return NULL;
-		}
-		cJSON_AddItemToArray(list, e);
+	for (size_t i = 0; rc == 0 && i < c->provisioners_count; i++)
+		rc = add_provisioner(list, &c->provisioners[i]);
+	if (rc == 0 && c->error_cleanup)
+		rc = add_provisioner(list, c->error_cleanup);
+	if (rc != 0) {
+		cJSON_Delete(list);
+		return NULL;
 	}
 	return list;
 }
@@ -132,6 +145,8 @@ int bk_template_dump(cJSON **out, const bk_template *tpl)
 
 	for (size_t i = 0; rc == 0 && i < c->provisioners_count; i++)
 		rc = provisioner_defaults(values, &c->provisioners[i]);
+	if (rc == 0 && c->error_cleanup)
+		rc = provisioner_defaults(values, c->error_cleanup);
 	for (size_t i = 0; rc == 0 && i < c->post_processors_count; i++)
 		rc = post_processor_defaults(values, &c->post_processors[i]);
 	if (rc == 0 && (!cJSON_AddStringToObject(d, "name", c->build_name) ||

@@ -26,39 +26,53 @@ void bk_tpl_runnable_list(char *out, size_t n)
 			used += (size_t)snprintf(out + used, n - used, "%s%s", used ? ", " : "", name);
 }
 
-/* The provision layer's answer for each provisioner left after only/except. */
-static int check_provisioners(const bk_template *tpl)
+/* The provision layer's answer for one provisioner left after only/except. */
+static int check_supported(const bk_template *tpl, const bk_provisioner *p)
 {
-	const bk_build_config *c = tpl->cfg;
 	char list[128];
 
-	for (size_t i = 0; i < c->provisioners_count; i++) {
-		const bk_provisioner *p = &c->provisioners[i];
-		if (bk_provision_supported(p->type))
-			continue;
-		bk_tpl_runnable_list(list, sizeof(list));
-		return bk_err(BAKEAMI_EINVALID, "%s: %s.type: \"%s\" provisioners are not "
-			      "supported by this build of bakeami yet (it runs %s)", tpl->path,
-			      p->path, p->type_name, list);
-	}
-	return 0;
+	if (bk_provision_supported(p->type))
+		return 0;
+	bk_tpl_runnable_list(list, sizeof(list));
+	return bk_err(BAKEAMI_EINVALID, "%s: %s.type: \"%s\" provisioners are not "
+		      "supported by this build of bakeami yet (it runs %s)", tpl->path,
+		      p->path, p->type_name, list);
+}
+
+/* communicator "none" reaches no instance: shell-local only. */
+static int check_local_only(const bk_template *tpl, const bk_provisioner *p)
+{
+	if (!tpl->cfg->communicator_none || p->type == BK_PROV_SHELL_LOCAL)
+		return 0;
+	return bk_tpl_err(tpl->path, p->path, "%s runs on the instance, which communicator "
+			  "\"none\" never reaches (shell-local runs here)", p->type_name);
+}
+
+/* `check` for every provisioner, the error-cleanup-provisioner included. */
+static int each_provisioner(const bk_template *tpl,
+			    int (*check)(const bk_template *, const bk_provisioner *))
+{
+	const bk_build_config *c = tpl->cfg;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < c->provisioners_count; i++)
+		rc = check(tpl, &c->provisioners[i]);
+	return rc == 0 && c->error_cleanup ? check(tpl, c->error_cleanup) : rc;
 }
 
 /* communicator "none": nothing may need to reach the instance. */
 static int check_unattended(const bk_template *tpl)
 {
 	const bk_build_config *c = tpl->cfg;
+	int rc;
 
 	if (!c->communicator_none)
 		return 0;
 	if (bk_build_is_instance(c))
 		return bk_tpl_err(tpl->path, "builders[0].communicator", "amazon-instance bundles "
 				  "the volume over SSH: \"none\" cannot bake it (use amazon-ebs)");
-	for (size_t i = 0; i < c->provisioners_count; i++)
-		if (c->provisioners[i].type != BK_PROV_SHELL_LOCAL)
-			return bk_tpl_err(tpl->path, c->provisioners[i].path, "%s runs on the instance, "
-					  "which communicator \"none\" never reaches (shell-local "
-					  "runs here)", c->provisioners[i].type_name);
+	if ((rc = each_provisioner(tpl, check_local_only)) != 0)
+		return rc;
 	if (c->tests)
 		return bk_tpl_err(tpl->path, "tests", "the tests run on the instance over SSH, "
 				  "which communicator \"none\" never reaches");
@@ -222,7 +236,7 @@ int bk_template_validate(bk_template **out, bk_strv *warnings, const bk_template
 		return bk_oom();
 	rc = bk_tpl_load(tpl, src);
 	if (rc == 0)
-		rc = check_provisioners(tpl);
+		rc = each_provisioner(tpl, check_supported);
 	if (rc == 0)
 		rc = check_regions(tpl);
 	if (rc == 0)

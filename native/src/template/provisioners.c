@@ -871,16 +871,18 @@ static int read_one(prov *p, size_t k)
 	return kinds[k].check(p);
 }
 
-static int build_one(bk_cfg_ctx *c, const cJSON *src, size_t idx)
+/* The provisioner object at `path` (rendered, read, checked) into *pv;
+ * *kept: whether only/except keep it for this build. */
+static int build_one(bk_cfg_ctx *c, const cJSON *src, const char *path, bk_provisioner *pv,
+		     bool *kept)
 {
-	char path[48], what[64];
-	bk_provisioner pv;
-	prov p = {c, NULL, path, what, &pv};
+	char what[64];
+	prov p = {c, NULL, path, what, pv};
 	size_t k = 0;
 	int rc;
 
-	memset(&pv, 0, sizeof(pv));
-	snprintf(path, sizeof(path), "provisioners[%zu]", idx);
+	*kept = false;
+	memset(pv, 0, sizeof(*pv));
 	if (!cJSON_IsObject(src))
 		return bk_tpl_err(c->file, path, "expected an object, got %s", bk_tpl_json_type(src));
 	if ((rc = bk_interp_render_json(&p.obj, c->in, src, path)) != 0)
@@ -892,19 +894,21 @@ static int build_one(bk_cfg_ctx *c, const cJSON *src, size_t idx)
 	if (rc == 0)
 		rc = read_one(&p, k);
 	if (rc == 0 && !excluded(&p)) {
-		pv.rendered = p.obj;   /* kept for the inputs digest */
+		pv->rendered = p.obj;   /* kept for the inputs digest */
 		p.obj = NULL;
-		rc = push(c, &pv);
+		*kept = true;
 	} else if (rc == 0) {
 		bk_tpl_decoded_forget(c->cfg, path);
 	}
-	bk_tpl_provisioner_free(&pv);
 	cJSON_Delete(p.obj);
 	return rc;
 }
 
 int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list)
 {
+	char path[48];
+	bk_provisioner pv;
+	bool kept;
 	size_t i = 0;
 	int rc = 0;
 
@@ -913,8 +917,33 @@ int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list)
 	if (!cJSON_IsArray(list))
 		return bk_tpl_err(c->file, "provisioners", "expected an array, got %s",
 				  bk_tpl_json_type(list));
-	for (const cJSON *it = list->child; it && rc == 0; it = it->next, i++)
-		rc = build_one(c, it, i);
+	for (const cJSON *it = list->child; it && rc == 0; it = it->next, i++) {
+		snprintf(path, sizeof(path), "provisioners[%zu]", i);
+		if ((rc = build_one(c, it, path, &pv, &kept)) == 0 && kept)
+			rc = push(c, &pv);
+		bk_tpl_provisioner_free(&pv);
+	}
+	return rc;
+}
+
+/* Packer's "error-cleanup-provisioner": one provisioner, read as the
+ * others, that a bake runs only after provisioning or its tests failed. */
+int bk_tpl_error_cleanup_build(bk_cfg_ctx *c, const cJSON *obj)
+{
+	bk_provisioner pv;
+	bool kept;
+	int rc;
+
+	if (!obj)
+		return 0;
+	if ((rc = build_one(c, obj, "error-cleanup-provisioner", &pv, &kept)) == 0 && kept) {
+		if (!(c->cfg->error_cleanup = malloc(sizeof(pv))))
+			rc = bk_oom();
+		else
+			*c->cfg->error_cleanup = pv;
+	}
+	if (rc != 0 || !kept)
+		bk_tpl_provisioner_free(&pv);
 	return rc;
 }
 
@@ -953,4 +982,8 @@ void bk_tpl_provisioners_free(bk_build_config *cfg)
 	free(cfg->provisioners);
 	cfg->provisioners = NULL;
 	cfg->provisioners_count = 0;
+	if (cfg->error_cleanup)
+		bk_tpl_provisioner_free(cfg->error_cleanup);
+	free(cfg->error_cleanup);
+	cfg->error_cleanup = NULL;
 }

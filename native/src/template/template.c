@@ -41,9 +41,6 @@ int bk_tpl_check_top(bk_template *tpl)
 			return bk_tpl_err(tpl->path, key, "expected a string, got %s",
 					  bk_tpl_json_type(v));
 	}
-	if (cJSON_GetObjectItemCaseSensitive(root, "error-cleanup-provisioner"))
-		bk_tpl_warn(&tpl->warnings, "%s: error-cleanup-provisioner is ignored by bakeami "
-			"(cleanup is automatic)", tpl->path);
 	if (cJSON_GetObjectItemCaseSensitive(root, "push"))
 		bk_tpl_warn(&tpl->warnings, "%s: push is ignored by bakeami", tpl->path);
 	return 0;

@@ -342,6 +342,7 @@ typedef struct {
 	double image_timeout_s;              /* available: default 1800 */
 	/* provisioners, tests, promote */
 	bk_provisioner *provisioners; size_t provisioners_count;
+	bk_provisioner *error_cleanup;       /* error-cleanup-provisioner; NULL: none */
 	bk_test_plan *tests;                 /* parsed by the verify layer; NULL if absent */
 	bk_promote_plan promote;             /* promote block and the builder keys it reads */
 	bk_post_processor *post_processors; size_t post_processors_count;

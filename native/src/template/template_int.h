@@ -167,6 +167,7 @@ typedef struct {
 /* Cross-field checks of the builder once every field is read. */
 int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath);
 int bk_tpl_provisioners_build(bk_cfg_ctx *c, const cJSON *list);
+int bk_tpl_error_cleanup_build(bk_cfg_ctx *c, const cJSON *obj);
 void bk_tpl_provisioners_free(bk_build_config *cfg);
 /* "shell, file, shell-local": the types template/ knows that this build
  * runs (the provision layer's answer; plan.c). */
