@@ -733,6 +733,9 @@ public class PluginUnitTest {
         entry("long", "AKIAEXAMPLE", "s3cr3t", ROLE, null, null, 86400);
         assertEquals("bakeAmi: the AWS credentials 'long': the STS token duration must be 900 to 43200 seconds,"
                 + " not 86400", refusal("long", null, false));
+        entry("ext", "AKIAEXAMPLE", "s3cr3t", ROLE, null, "has space", null);
+        assertEquals("bakeAmi: the AWS credentials 'ext': the external id must be 2 to 1224 characters of letters,"
+                + " digits and +=,.@_-:/", refusal("ext", null, false));
         assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
     }
 

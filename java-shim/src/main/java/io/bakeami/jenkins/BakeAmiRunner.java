@@ -59,6 +59,8 @@ final class BakeAmiRunner {
     private static final Pattern NOT_SESSION_CHAR = Pattern.compile("[^A-Za-z0-9+=,.@_-]+");
     private static final Pattern ROLE_ARN = Pattern.compile("arn:aws[a-z-]*:iam::[0-9]{12}:role/.*[^/]");
     private static final Pattern MFA_CODE = Pattern.compile("[0-9]{6}");
+    /** What STS takes as an external id. */
+    private static final Pattern EXTERNAL_ID = Pattern.compile("[A-Za-z0-9+=,.@_:/-]{2,1224}");
 
     /**
      * Bakes {@code options} (workspace-relative paths, as the step or builder made them) with the
@@ -258,12 +260,17 @@ final class BakeAmiRunner {
         if (duration < 900 || duration > 43200) {
             throw new AbortException(where + ": the STS token duration must be 900 to 43200 seconds, not " + duration);
         }
+        String externalId = blank(c.getIamExternalId()) ? null : c.getIamExternalId().trim();
+        if (externalId != null && !EXTERNAL_ID.matcher(externalId).matches()) {
+            throw new AbortException(where + ": the external id must be 2 to 1224 characters of letters, digits and"
+                    + " +=,.@_-:/");
+        }
         String serial = blank(c.getIamMfaSerialNumber()) ? null : c.getIamMfaSerialNumber().trim();
         checkMfa(where, arn, serial, mfaToken, forCleanup);
         if (!blank(key)) {
             request.credentials(key, secret, null);
         }
-        request.role(arn, blank(c.getIamExternalId()) ? null : c.getIamExternalId().trim(), sessionName(run), duration);
+        request.role(arn, externalId, sessionName(run), duration);
         request.mfa(serial, mfaToken);
         return "'" + id + "', role " + arn + " assumed on the agent (session " + sessionName(run) + ", with "
                 + (blank(key) ? "the agent's own chain" : "the entry's keys") + (serial != null ? ", MFA device "
