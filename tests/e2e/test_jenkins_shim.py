@@ -329,3 +329,32 @@ def test_an_mfa_role_is_assumed_once_for_every_client(lab, clean_lab, java_class
     tokens = {(c.region, _token(c)) for c in lab.requests(service="ec2")}
     assert {r for r, _ in tokens} == {"us-east-1", "us-west-2"} and len({t for _, t in tokens}) == 1, tokens
     assert "024680" not in out
+
+
+def test_an_mfa_session_that_ends_mid_bake_fails_saying_so(lab, clean_lab, java_classes, tmp_path, bakeami):
+    """What happens when an MFA role's session ends before the bake: the lab's STS issues 15 s
+    sessions and the instance stays pending for 20 s. The library warns when renewal time comes
+    (it cannot renew: STS takes a code once), then refuses every call, the cleanup's too, with a
+    message that says so; no second AssumeRole is tried. What is left, the journal in the
+    workspace names: `bakeami cleanup --journal` with a role that needs no MFA removes it."""
+    realism = lab.proxy.realism
+    realism.credential_lifetime_s = 15
+    realism.pending_s = 20
+    ws = tmp_path / "ws"
+    shutil.copytree(TEMPLATES, ws)
+    mfa = "arn:aws:iam::123456789012:mfa/ci"
+    out = run_java(lab, "anMfaSessionThatEndsMidBakeFailsTheStepSayingSo", tmp_path,
+                   props=_role_props("AKIAJENKINSMFATEST02", "mfa-secret-" + secrets.token_hex(8),
+                                     **{"bakeami.test.mfaSerial": mfa, "bakeami.test.mfaCode": "135790",
+                                        "bakeami.test.workspace": ws}))
+    assumed = [c for c in lab.requests() if c.action == "AssumeRole"]
+    assert len(assumed) == 1 and assumed[0].params["TokenCode"] == "135790", [c.params for c in assumed]
+    assert [a for a in realism.answered if a[1] == "ExpiredToken"] == [], "a call went out on the expired session"
+    left = lab.leftovers()
+    assert any(left.values()), "the cleanup could not have run, yet nothing is left: " + out
+    journals = sorted((ws / ".bakeami" / "journal").glob("jenkins-*.jsonl"))
+    assert len(journals) == 1, journals
+    realism.credential_lifetime_s = 0
+    r = bakeami.run(["cleanup", "--journal", str(journals[0]), "--assume-role", ROLE], timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not any(lab.leftovers().values()), lab.leftovers()

@@ -469,6 +469,38 @@ public class E2eTest {
         assertTrue(code == null || !log.contains(code));
     }
 
+    /**
+     * An MFA role whose session (the lab's STS: a short one) ends mid-bake: nothing can renew it
+     * (STS takes a code once), so the library warns at its renewal time, then fails the bake, and
+     * its cleanup, saying why; the journal stays in the workspace for `bakeami cleanup --journal`.
+     */
+    @Test
+    public void anMfaSessionThatEndsMidBakeFailsTheStepSayingSo() throws Exception {
+        roleEntry();
+        BakeAmiStep step = new BakeAmiStep("bake.json");
+        step.setVars(labVars());
+        step.setCredentialsId("aws-role");
+        step.setMfaToken(prop("bakeami.test.mfaCode"));
+        step.setRegion("us-east-1");
+        FakeStepContext ctx = context(new FilePath(new FakeAgentChannel(), ws.toString()));
+        StepExecution exec = step.start(ctx);
+        assertFalse(exec.start());
+        try {
+            ctx.await(STEP_TIMEOUT_S);
+            fail("the bake outlived its MFA session:\n" + listener.text());
+        } catch (ExecutionException e) {
+            String m = e.getCause().getMessage();
+            System.out.println("STEP FAILED: " + m);
+            assertTrue(m, m.startsWith("bakeAmi: the bake failed (exit 1"));
+        }
+        String log = listener.text();
+        assertTrue(log, log.contains("(MFA device " + prop("bakeami.test.mfaSerial") + ") expires at "));
+        assertTrue(log, log.contains("cannot be renewed without a new MFA code"));
+        assertTrue(log, log.contains("a session bought with an MFA code cannot be renewed"));
+        assertFalse(log.contains(prop("bakeami.test.mfaCode")));
+        assertEquals(0, AWSCredentialsImpl.standInAssumeRoleCalls.get());
+    }
+
     /** The freestyle builder: the AMI reaches later steps as BAKEAMI_AMI_ID. */
     @Test
     public void freestyleBuilderExportsTheAmi() throws Exception {
