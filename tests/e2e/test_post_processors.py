@@ -48,7 +48,11 @@ def test_post_processors_run_after_the_image(lab, clean_lab, bakeami, tmp_path):
         {"type": "shell-local", "except": ["e2e"], "inline": ["touch except-ran"]},
     ]
     path = template(tmp_path, **{"post-processors": pps})
-    r = bake(bakeami, lab, path, "--manifest", "cli-manifest.json")
+    # only must name a builder of the template (Packer's rule): a second one, left out by -only
+    doc = json.loads(path.read_text())
+    doc["builders"].append(dict(doc["builders"][0], name="somebody-else"))
+    path.write_text(json.dumps(doc))
+    r = bake(bakeami, lab, path, "--manifest", "cli-manifest.json", "-only", "e2e")
     assert r.returncode == 0, r.stdout + r.stderr
     images = own_images(lab)
     clean_lab.keep_images([i["ImageId"] for i in images])
@@ -90,6 +94,46 @@ def test_failing_post_processor_fails_the_bake_and_keeps_the_image(lab, clean_la
     assert len(images) == 1   # made before the post-processor ran; not deregistered
     clean_lab.keep_images([images[0]["ImageId"]])
     assert not (tmp_path / "never.json").exists()
+
+
+def test_except_names_post_processors_and_only_matches_the_raw_build_name(lab, clean_lab, bakeami,
+                                                                          tmp_path):
+    """Packer 1.6.6's core.go: -except=NAME leaves out the post-processor of that name (else of
+    that type) and the rest of its sequence, the build still runs; a post-processor's own
+    only/except name the build as written ({{user `role`}}-web), not as rendered (e2e-web)."""
+    touch = lambda f: ["touch " + f]  # noqa: E731
+    pps = [
+        [{"type": "shell-local", "name": "first", "inline": touch("first-ran")},
+         {"type": "shell-local", "name": "notify", "inline": touch("notify-ran")},
+         {"type": "shell-local", "inline": touch("after-ran")}],
+        {"type": "shell-local", "only": ["{{user `role`}}-web"],
+         "inline": ["echo \"$PACKER_BUILD_NAME\" > only-ran"]},
+        {"type": "shell-local", "except": ["{{user `role`}}-web"], "inline": touch("except-ran")},
+        {"type": "manifest", "output": "m.json"},
+    ]
+    path = template(tmp_path, **{"post-processors": pps})
+    doc = json.loads(path.read_text())
+    doc["variables"]["role"] = "e2e"
+    doc["builders"][0]["name"] = "{{user `role`}}-web"
+    path.write_text(json.dumps(doc))
+    r = bake(bakeami, lab, path, "-except", "notify")
+    assert r.returncode == 0, r.stdout + r.stderr
+    clean_lab.keep_images([i["ImageId"] for i in own_images(lab)])
+    assert (tmp_path / "first-ran").exists() and (tmp_path / "m.json").exists()
+    assert not (tmp_path / "notify-ran").exists() and not (tmp_path / "after-ran").exists()
+    assert (tmp_path / "only-ran").read_text() == "e2e-web\n"
+    assert not (tmp_path / "except-ran").exists()
+    assert "post-processor 'notify' left out by -except, with the rest of its sequence" in \
+        r.stdout + r.stderr
+    # naming the rendered name is Packer's error too: only/except look among names as written
+    pps[1]["only"] = ["e2e-web"]
+    doc["post-processors"] = pps
+    path.write_text(json.dumps(doc))
+    lab.reset_calls()
+    bad = bakeami.run(["validate", *lab.ssh_vars(), str(path)])
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "post-processors[1].only: 'only' specified builder 'e2e-web' not found" in bad.stderr
+    assert lab.calls() == []
 
 
 def test_a_bad_manifest_output_fails_before_any_aws_call(lab, clean_lab, bakeami, tmp_path):

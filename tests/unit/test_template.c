@@ -319,6 +319,57 @@ static void test_template__full(void **state)
 	bk_template_free(tpl);
 }
 
+static const bk_build_config *load_raw(bk_template **tpl, const char *const *except, size_t n)
+{
+	bk_template_source src = {.path = GOOD "only-except-raw.json", .except = except,
+				  .except_count = n};
+
+	if (bk_template_load(tpl, &src) != 0)
+		fail_msg("only-except-raw.json: %s", bk_err_msg());
+	return bk_template_config(*tpl);
+}
+
+static void check_pp_paths(const bk_build_config *c, const char *const *want, size_t n)
+{
+	assert_int_equal(c->post_processors_count, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(c->post_processors[i].path, want[i]);
+}
+
+/* Packer 1.6.6's core.go: provisioners' and post-processors' only/except
+ * and override name the build as written ("{{user `role`}}-ami", not
+ * "web-ami"); -except names a post-processor (its name, else its type) and
+ * leaves out the rest of its sequence, unless its own only/except skipped
+ * it already. */
+static void test_template__only_except_raw_names(void **state)
+{
+	static const char *const none_out[] = {"post-processors[0][0]", "post-processors[0][1]",
+		"post-processors[0][2]", "post-processors[2]", "post-processors[3]"};
+	static const char *const by_type[] = {"post-processors[0][0]", "post-processors[0][1]",
+		"post-processors[3]"};
+	static const char *const by_name[] = {"post-processors[0][0]", "post-processors[2]",
+		"post-processors[3]"};
+	static const char *const manifest[] = {"manifest"}, *const notify[] = {"notify"};
+	bk_template *tpl = NULL;
+	const bk_build_config *c = load_raw(&tpl, NULL, 0);
+
+	(void)state;
+	assert_string_equal(c->build_name, "web-ami");
+	assert_int_equal(c->provisioners_count, 1);
+	assert_string_equal(c->provisioners[0].u.shell.inline_lines.items[0], "echo overridden");
+	check_pp_paths(c, none_out, BK_ARRAY_SIZE(none_out));
+	bk_template_free(tpl);
+	/* "manifest" is the type and so the name of [0][2] and [2] */
+	c = load_raw(&tpl, manifest, 1);
+	check_pp_paths(c, by_type, BK_ARRAY_SIZE(by_type));
+	assert_true(has_warning(tpl, "post-processors[0][2]: post-processor 'manifest' left out "
+				"by -except, with the rest of its sequence"));
+	bk_template_free(tpl);
+	c = load_raw(&tpl, notify, 1);
+	check_pp_paths(c, by_name, BK_ARRAY_SIZE(by_name));
+	bk_template_free(tpl);
+}
+
 static void test_template__var_precedence(void **state)
 {
 	const char *f1[] = {GOOD "layers.file1.json"};
@@ -631,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_template__web_example),
 		cmocka_unit_test(test_template__web_example_ssh_port_from_var),
 		cmocka_unit_test(test_template__full),
+		cmocka_unit_test(test_template__only_except_raw_names),
 		cmocka_unit_test(test_template__var_precedence),
 		cmocka_unit_test(test_template__secrets),
 		cmocka_unit_test(test_template__bind),

@@ -76,7 +76,7 @@ static int check_one(const char *file, const cJSON *b, size_t i)
 	return 0;
 }
 
-static const char *raw_name_of(const cJSON *b)
+const char *bk_tpl_raw_build_name(const cJSON *b)
 {
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "name"));
 
@@ -105,12 +105,12 @@ static int check_list(const char *file, const cJSON *list)
 	for (const cJSON *b = list->child; b && rc == 0; b = b->next, i++) {
 		size_t j = 0;
 		for (const cJSON *o = list->child; o != b; o = o->next, j++)
-			if (strcmp(raw_name_of(o), raw_name_of(b)) == 0) {
+			if (strcmp(bk_tpl_raw_build_name(o), bk_tpl_raw_build_name(b)) == 0) {
 				char path[48];
 				snprintf(path, sizeof(path), "builders[%zu]", i);
 				return bk_tpl_err(file, path, "builder with name '%s' already exists "
 						  "(builders[%zu]); give one of them another \"name\"",
-						  raw_name_of(b), j);
+						  bk_tpl_raw_build_name(b), j);
 			}
 	}
 	return rc;
@@ -152,7 +152,7 @@ static int add_info(bk_build_list *l, const bk_template *tpl, const cJSON *b, si
 	l->items = items;
 	it = memset(&items[l->count], 0, sizeof(*it));
 	it->index = i;
-	it->raw_name = bk_strdup(raw_name_of(b));
+	it->raw_name = bk_strdup(bk_tpl_raw_build_name(b));
 	it->type = bk_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "type")));
 	if (!it->raw_name || !it->type) {
 		info_free(it);
@@ -313,7 +313,7 @@ static int names_exist(const char *file, const cJSON *list, const cJSON *root,
 		if (!cJSON_IsString(it))
 			continue;
 		for (b = builders->child; b; b = b->next)
-			if (strcmp(raw_name_of(b), it->valuestring) == 0)
+			if (strcmp(bk_tpl_raw_build_name(b), it->valuestring) == 0)
 				break;
 		if (!b)
 			return bk_err(BAKEAMI_EINVALID, "%s: %s.%s: '%s' specified builder '%s' "
@@ -334,7 +334,7 @@ static int overrides_exist(const char *file, const cJSON *p, const cJSON *root,
 	cJSON_ArrayForEach(it, ov) {
 		const cJSON *b;
 		for (b = builders->child; b; b = b->next)
-			if (strcmp(raw_name_of(b), it->string) == 0)
+			if (strcmp(bk_tpl_raw_build_name(b), it->string) == 0)
 				break;
 		if (!b)
 			return bk_err(BAKEAMI_EINVALID, "%s: %s.override: override '%s' doesn't "
@@ -343,30 +343,62 @@ static int overrides_exist(const char *file, const cJSON *p, const cJSON *root,
 	return 0;
 }
 
+/* Packer's OnlyExcept.Validate, for a provisioner or a post-processor. */
+static int only_except_check(const bk_template *tpl, const cJSON *p, const char *path)
+{
+	int rc = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(p, "only") &&
+	    cJSON_GetObjectItemCaseSensitive(p, "except"))
+		rc = bk_tpl_err(tpl->path, path, "only one of 'only' or 'except' may be "
+				"specified");
+	if (rc == 0)
+		rc = names_exist(tpl->path, p, tpl->root, path, "only");
+	if (rc == 0)
+		rc = names_exist(tpl->path, p, tpl->root, path, "except");
+	return rc;
+}
+
+/* Each post-processor object, also inside a sequence. */
+static int pp_refs_check(const bk_template *tpl, const cJSON *pp, const char *path,
+			 bool nested)
+{
+	size_t j = 0;
+	int rc = 0;
+
+	if (cJSON_IsObject(pp))
+		return only_except_check(tpl, pp, path);
+	for (const cJSON *it = cJSON_IsArray(pp) && !nested ? pp->child : NULL; it && rc == 0;
+	     it = it->next, j++) {
+		char sub[64];
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, j);
+		rc = pp_refs_check(tpl, it, sub, true);
+	}
+	return rc;
+}
+
 int bk_tpl_builds_refs_check(const bk_template *tpl)
 {
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(tpl->root, "provisioners");
+	const cJSON *pps = cJSON_GetObjectItemCaseSensitive(tpl->root, "post-processors");
 	const cJSON *p;
 	size_t i = 0;
 	int rc = 0;
 
-	if (!cJSON_IsArray(list))
-		return 0;
-	for (p = list->child; p && rc == 0; p = p->next, i++) {
+	for (p = cJSON_IsArray(list) ? list->child : NULL; p && rc == 0; p = p->next, i++) {
 		char path[48];
 		snprintf(path, sizeof(path), "provisioners[%zu]", i);
 		if (!cJSON_IsObject(p))
 			continue;
-		if (cJSON_GetObjectItemCaseSensitive(p, "only") &&
-		    cJSON_GetObjectItemCaseSensitive(p, "except"))
-			rc = bk_tpl_err(tpl->path, path, "only one of 'only' or 'except' may be "
-					"specified");
-		if (rc == 0)
-			rc = names_exist(tpl->path, p, tpl->root, path, "only");
-		if (rc == 0)
-			rc = names_exist(tpl->path, p, tpl->root, path, "except");
+		rc = only_except_check(tpl, p, path);
 		if (rc == 0)
 			rc = overrides_exist(tpl->path, p, tpl->root, path);
+	}
+	i = 0;
+	for (p = cJSON_IsArray(pps) ? pps->child : NULL; p && rc == 0; p = p->next, i++) {
+		char path[48];
+		snprintf(path, sizeof(path), "post-processors[%zu]", i);
+		rc = pp_refs_check(tpl, p, path, false);
 	}
 	return rc;
 }

@@ -288,6 +288,14 @@ int bk_tpl_json_load_file(cJSON **out, const char *path, bk_strv *warnings)
 	return rc;
 }
 
+bool bk_tpl_json_listed(const cJSON *list, const char *s)
+{
+	for (const cJSON *it = cJSON_IsArray(list) ? list->child : NULL; it; it = it->next)
+		if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0)
+			return true;
+	return false;
+}
+
 const char *bk_tpl_json_type(const cJSON *item)
 {
 	if (!item)

@@ -27,6 +27,7 @@ typedef struct {
 	const char *path;    /* "provisioners[2]" */
 	const char *what;    /* "a shell provisioner", for messages */
 	bk_provisioner *pv;  /* what the keys are read into */
+	const cJSON *src;    /* as written: only/except/override keys name raw builds */
 } prov;
 
 /* kind: as bk_tpl_get_opt, plus 'n' integer list, 'l' one string appended
@@ -676,12 +677,18 @@ static int check_ansible(prov *p)
 
 /* ---- one provisioner ------------------------------------------------- */
 
-static bool listed(const cJSON *list, const char *name)
+/* The rendered override of this build: Packer's override[rawName], the
+ * key as written (rendering keeps the keys' order, so the same place). */
+static const cJSON *my_override(const prov *p, const cJSON *ov)
 {
-	for (const cJSON *it = list ? list->child : NULL; it; it = it->next)
-		if (cJSON_IsString(it) && strcmp(it->valuestring, name) == 0)
-			return true;
-	return false;
+	const cJSON *raw = cJSON_GetObjectItemCaseSensitive(p->src, "override");
+	const char *name = bk_tpl_raw_build_name(p->c->tpl->builder);
+	const cJSON *r = raw ? raw->child : NULL, *it = ov->child;
+
+	for (; r && it; r = r->next, it = it->next)
+		if (strcmp(r->string, name) == 0)
+			return it;
+	return NULL;
 }
 
 /* Packer's override: the keys under override[<build name>] replace ours. */
@@ -694,7 +701,7 @@ static int apply_override(prov *p)
 		return 0;
 	if (!cJSON_IsObject(ov))
 		return perr_key(p, "override", "expected an object keyed by build name");
-	mine = cJSON_GetObjectItemCaseSensitive(ov, p->c->cfg->build_name);
+	mine = my_override(p, ov);
 	if (mine && !cJSON_IsObject(mine))
 		return perr_key(p, "override", "expected an object for this build");
 	for (const cJSON *it = mine ? mine->child : NULL; it; it = it->next) {
@@ -733,12 +740,15 @@ static int find_kind(const prov *p, size_t *out)
 	return rc;
 }
 
+/* only/except as written against the build's raw name, as Packer's
+ * core.go (rendering them could make two names one). */
 static bool excluded(const prov *p)
 {
-	const char *name = p->c->cfg->build_name;
-	const cJSON *only = get(p, "only");
+	const char *name = bk_tpl_raw_build_name(p->c->tpl->builder);
+	const cJSON *only = cJSON_GetObjectItemCaseSensitive(p->src, "only");
 
-	return (only && !listed(only, name)) || listed(get(p, "except"), name);
+	return (only && !bk_tpl_json_listed(only, name)) ||
+	       bk_tpl_json_listed(cJSON_GetObjectItemCaseSensitive(p->src, "except"), name);
 }
 
 static void puppet_free(bk_prov_puppet_cfg *pu)
@@ -877,7 +887,7 @@ static int build_one(bk_cfg_ctx *c, const cJSON *src, const char *path, bk_provi
 		     bool *kept)
 {
 	char what[64];
-	prov p = {c, NULL, path, what, pv};
+	prov p = {c, NULL, path, what, pv, src};
 	size_t k = 0;
 	int rc;
 
@@ -950,7 +960,7 @@ int bk_tpl_error_cleanup_build(bk_cfg_ctx *c, const cJSON *obj)
 int bk_tpl_local_pp_build(bk_cfg_ctx *c, cJSON *rendered, const char *path,
 			  bk_provisioner *out)
 {
-	prov p = {c, rendered, path, "a shell-local post-processor", out};
+	prov p = {c, rendered, path, "a shell-local post-processor", out, NULL};
 	int n = !!get(&p, "command") + !!get(&p, "inline") + !!get(&p, "script") +
 		!!get(&p, "scripts");
 	int rc;

@@ -278,19 +278,48 @@ static int pp_type(const bk_cfg_ctx *c, const char *type, const char *path)
 	return rc;
 }
 
-/* A post-processor's own only/except (by build name) skips just it. */
+/* A post-processor's own only/except skips just it. As Packer 1.6.6's
+ * core.go, they name the build as written (its raw "name", else its
+ * type), not as rendered. */
 static bool pp_skipped(const bk_cfg_ctx *c, const cJSON *pp)
 {
 	const cJSON *only = cJSON_GetObjectItemCaseSensitive(pp, "only");
 	const cJSON *except = cJSON_GetObjectItemCaseSensitive(pp, "except");
-	const char *name = c->cfg->build_name;
-	bool in_only = false, in_except = false;
+	const char *name = bk_tpl_raw_build_name(c->tpl->builder);
 
-	for (const cJSON *it = cJSON_IsArray(only) ? only->child : NULL; it; it = it->next)
-		in_only |= cJSON_IsString(it) && strcmp(it->valuestring, name) == 0;
-	for (const cJSON *it = cJSON_IsArray(except) ? except->child : NULL; it; it = it->next)
-		in_except |= cJSON_IsString(it) && strcmp(it->valuestring, name) == 0;
-	return (cJSON_IsArray(only) && !in_only) || in_except;
+	return (cJSON_IsArray(only) && !bk_tpl_json_listed(only, name)) ||
+	       bk_tpl_json_listed(except, name);
+}
+
+/* A post-processor's name for -except: its "name", else its type (a
+ * string entry is its type), as Packer's parse.go defaults it. */
+static const char *pp_name(const cJSON *pp)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pp, "name"));
+
+	if (name && *name)
+		return name;
+	return cJSON_IsString(pp) ? pp->valuestring
+		: cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pp, "type"));
+}
+
+/* Packer's -except also names post-processors: one so named is left out
+ * with the rest of its sequence (core.go breaks out of the chain), unless
+ * its own only/except already skipped it. */
+static bool pp_excepted(const bk_cfg_ctx *c, const cJSON *pp, const char *path)
+{
+	const char *name = pp_name(pp);
+	const bk_strv *except = &c->tpl->except;
+
+	if (!name || pp_skipped(c, pp))
+		return false;
+	for (size_t i = 0; i < except->count; i++)
+		if (*except->items[i] && strcmp(except->items[i], name) == 0) {
+			bk_tpl_warn(c->warnings, "%s: %s: post-processor '%s' left out by -except, "
+				    "with the rest of its sequence", c->file, path, name);
+			return true;
+		}
+	return false;
 }
 
 /* One entry: "name", {"type": ...}; a nested array is a sequence. */
@@ -304,6 +333,10 @@ static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
 	if (cJSON_IsArray(pp) && !nested) {
 		for (const cJSON *it = pp->child; it && rc == 0; it = it->next, i++) {
 			char *sub = bk_tpl_jpath_index(path, i);
+			if (sub && pp_excepted(c, it, sub)) {
+				free(sub);
+				break;
+			}
 			rc = sub ? one_pp(c, it, sub, true) : bk_oom();
 			free(sub);
 		}
@@ -319,6 +352,8 @@ static int one_pp(bk_cfg_ctx *c, const cJSON *pp, const char *path, bool nested)
 			path, c->cfg->build_name);
 		return 0;
 	}
+	if (!nested && pp_excepted(c, pp, path))
+		return 0;
 	if (strcmp(type, "manifest") == 0)
 		return manifest(c, pp, path);
 	if (strcmp(type, "shell-local") == 0)

@@ -136,6 +136,9 @@ static int load_builds(bk_template *tpl, const bk_template_source *src)
 	tpl->start = bk_wall();
 	bk_uuid4(tpl->run_id);
 	tpl->force = src->force;
+	for (size_t i = 0; i < src->except_count; i++)
+		if (src->except[i] && bk_strv_push(&tpl->except, src->except[i]) < 0)
+			return bk_oom();
 	tpl->secret = src->secret;
 	tpl->secret_payload = src->secret_payload;
 	if (!(tpl->path = bk_strdup(src->path)))
@@ -242,6 +245,7 @@ void bk_template_free(bk_template *tpl)
 	bk_strv_free(&tpl->sensitive);
 	bk_strv_free(&tpl->secrets);
 	bk_strv_free(&tpl->warnings);
+	bk_strv_free(&tpl->except);
 	bk_build_config_free(tpl->cfg);
 	bk_build_list_free(&tpl->builds);
 	free(tpl);

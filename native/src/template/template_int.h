@@ -32,6 +32,7 @@ struct bk_template {
 	char builder_path[32];    /* "builders[1]", for messages */
 	const char *build_name;   /* its name rendered (in builds): {{build_name}}, -only */
 	int force;                /* -force */
+	bk_strv except;           /* -except: builds, and post-processors by name */
 	bk_secret_fn secret;      /* src->secret, for the variables */
 	void *secret_payload;
 };
@@ -55,6 +56,8 @@ int bk_tpl_json_load_file(cJSON **out, const char *path, bk_strv *warnings);
 /* The same for text in memory; `name` starts the messages. */
 int bk_tpl_json_parse(cJSON **out, const char *text, size_t len, const char *name,
 		  bk_strv *warnings);
+/* Whether the array list has a string item equal to s (list may be NULL). */
+bool bk_tpl_json_listed(const cJSON *list, const char *s);
 /* "number", "string", "boolean", "null", "object", "array" */
 const char *bk_tpl_json_type(const cJSON *item);
 /* "a.b" or a["odd key"]; "a[3]". NULL on ENOMEM. */
@@ -145,8 +148,12 @@ int bk_tpl_builds_select(bk_build_list *out, const bk_template *tpl,
 /* Point tpl->builder at src->build, else at the only selected build. */
 int bk_tpl_builds_pick(bk_template *tpl, const bk_template_source *src);
 int bk_tpl_use_builder(bk_template *tpl, size_t index);
-/* Provisioners' only/except/override name builders that exist. */
+/* Provisioners' only/except/override and post-processors' only/except
+ * name builders that exist. */
 int bk_tpl_builds_refs_check(const bk_template *tpl);
+/* A builder's name as written: "name", else its type. What provisioners'
+ * and post-processors' only/except and override match (Packer's rawName). */
+const char *bk_tpl_raw_build_name(const cJSON *builder);
 
 /* ---- vars.c ---------------------------------------------------------- */
 int bk_tpl_vars_resolve(bk_template *tpl, const bk_template_source *src);
