@@ -178,7 +178,7 @@ static int run_prepass(prepass *p, bk_strv *warnings)
 		int line, col;
 		line_col(p->buf, p->first_comma, &line, &col);
 		bk_tpl_warn(warnings, "%s:%d:%d: %zu trailing comma(s) ignored (strict JSON "
-			"does not allow them)", p->name, line, col, p->commas);
+			"does not allow them, and Packer 1.6.6 refuses them)", p->name, line, col, p->commas);
 	}
 	return 0;
 }

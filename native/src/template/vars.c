@@ -79,18 +79,8 @@ static int set(varset *vs, const char *name, const char *raw, const char *file,
 	return 0;
 }
 
-/* Packer decodes defaults weakly: 22 and true become "22" and "true". */
-static char *default_text(const cJSON *it)
-{
-	double d = it->valuedouble;
-
-	if (cJSON_IsBool(it))
-		return bk_strdup(cJSON_IsTrue(it) ? "true" : "false");
-	if (d > -9e15 && d < 9e15 && d == (double)(long long)d)
-		return bk_sprintf("%lld", (long long)d);
-	return bk_sprintf("%.15g", d);
-}
-
+/* Packer 1.6.6 decodes defaults strictly (unlike options): a number or a
+ * boolean is refused, so it is here, saying how to write it. */
 static int declare(varset *vs, const cJSON *it, const char *file)
 {
 	char *path = bk_tpl_jpath_key("variables", it->string), *text = NULL;
@@ -99,14 +89,16 @@ static int declare(varset *vs, const cJSON *it, const char *file)
 	if (!path)
 		return bk_oom();
 	if (cJSON_IsNumber(it) || cJSON_IsBool(it))
-		rc = (text = default_text(it)) ? set(vs, it->string, text, file, path)
-					       : bk_oom();
+		rc = (text = cJSON_PrintUnformatted(it)) ? bk_tpl_err(file, path, "expected a "
+			"string (or null for a required variable), got %s: Packer 1.6.6 refuses it "
+			"too; write it as the string \"%s\"", bk_tpl_json_type(it), text) : bk_oom();
 	else if (!cJSON_IsString(it) && !cJSON_IsNull(it))
 		rc = bk_tpl_err(file, path, "expected a string (or null for a required "
 				"variable), got %s", bk_tpl_json_type(it));
 	else
 		rc = set(vs, it->string, cJSON_GetStringValue(it), file, path);
-	free(text);
+	if (text)
+		cJSON_free(text);
 	free(path);
 	return rc;
 }
