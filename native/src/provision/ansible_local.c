@@ -67,7 +67,7 @@ static int dir_cmd(staged *st, const char *verb, const char *dir)
 	bk_buf cmd = BK_BUF_INIT;
 	int status, rc = bk_buf_printf(&cmd, "%s ", verb);
 
-	rc = rc ? rc : bk_prov_shell_quote(&cmd, dir);
+	rc = rc ? rc : bk_sh_quote(&cmd, dir);
 	rc = rc ? rc : run_remote(st, cmd.ptr, st->ctx->output, &status);
 	if (rc == 0 && status != 0)
 		rc = bk_prov_fail(st->ctx, BAKEAMI_EPROVISION, "%s %s exited with status %d", verb,

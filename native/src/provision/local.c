@@ -42,7 +42,7 @@ static int script_argv(const bk_provision_ctx *ctx, bk_strv *argv, const char *p
 {
 	char *local = bk_prov_local_path(ctx->cfg, path);
 	bk_buf q = BK_BUF_INIT;
-	int rc = local ? bk_prov_shell_quote(&q, local) : bk_oom();
+	int rc = local ? bk_sh_quote(&q, local) : bk_oom();
 
 	rc = rc ? rc : bk_strv_push(argv, "/bin/sh");
 	rc = rc ? rc : bk_strv_push(argv, "-c");

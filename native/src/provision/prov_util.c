@@ -81,15 +81,6 @@ char *bk_prov_local_path(const bk_build_config *cfg, const char *path)
 	return bk_sprintf("%s%s%s", dir, bk_str_ends(dir, "/") ? "" : "/", path);
 }
 
-int bk_prov_shell_quote(bk_buf *b, const char *s)
-{
-	int rc = bk_buf_putc(b, '\'');
-
-	for (; *s && rc == 0; s++)
-		rc = *s == '\'' ? bk_buf_puts(b, "'\"'\"'") : bk_buf_putc(b, *s);
-	return rc ? rc : bk_buf_putc(b, '\'');
-}
-
 int bk_provision_rm_command(char **out, const bk_strv *paths)
 {
 	bk_buf cmd = BK_BUF_INIT;
@@ -99,7 +90,7 @@ int bk_provision_rm_command(char **out, const bk_strv *paths)
 		rc = bk_buf_puts(&cmd, "rm -f --");
 	for (size_t i = 0; rc == 0 && i < paths->count; i++) {
 		rc = bk_buf_putc(&cmd, ' ');
-		rc = rc ? rc : bk_prov_shell_quote(&cmd, paths->items[i]);
+		rc = rc ? rc : bk_sh_quote(&cmd, paths->items[i]);
 	}
 	if (rc < 0) {
 		bk_buf_free(&cmd);

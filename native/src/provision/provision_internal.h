@@ -40,8 +40,6 @@ bool bk_prov_valid_exit(const bk_intv *codes, int status);
 
 /* A local path: relative ones resolve against the template's directory. */
 char *bk_prov_local_path(const bk_build_config *cfg, const char *path);
-/* "a b'c" -> 'a b'"'"'c', for a POSIX shell. */
-int bk_prov_shell_quote(bk_buf *b, const char *s);
 /* The environment for commands: ctx->env, then environment_vars ("K=V")
  * and env ({"K": "V"}), later keys replacing earlier ones. */
 int bk_prov_env(const bk_provision_ctx *ctx, bk_kv *out);

@@ -77,7 +77,7 @@ static int path_cmd(puppet *pp, const char *what, const char *verb, const char *
 	bool sudo = pp->sudo && strcmp(verb, PRIVATE_MKDIR) != 0;
 	int rc = bk_buf_printf(&cmd, "%s%s ", sudo ? "sudo " : "", verb);
 
-	rc = rc ? rc : bk_prov_shell_quote(&cmd, path);
+	rc = rc ? rc : bk_sh_quote(&cmd, path);
 	rc = rc ? rc : remote(pp, what, cmd.ptr, cleanup);
 	bk_buf_free(&cmd);
 	return rc;
@@ -223,7 +223,7 @@ static int set_facter_vars(puppet *pp)
 			if (!facts.keys[k] || (facts.keys[i] && strcmp(facts.keys[i], facts.keys[k]) < 0))
 				k = i;
 		rc = bk_buf_printf(&b, "%sFACTER_%s=", done ? " " : "", facts.keys[k]);
-		rc = rc ? rc : bk_prov_shell_quote(&b, facts.vals[k]);
+		rc = rc ? rc : bk_sh_quote(&b, facts.vals[k]);
 		free(facts.keys[k]);
 		facts.keys[k] = NULL;
 	}

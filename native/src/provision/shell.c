@@ -302,15 +302,17 @@ static int judge(shell *sh, size_t i, int rc, int status)
 /* rm -f, once the instance is reachable again. */
 static int remove_remote(shell *sh, const char *path)
 {
-	bk_buf cmd = BK_BUF_INIT;
+	bk_strv paths = BK_STRV_INIT;
+	char *cmd = NULL;
 	double left;
 	int status = -1, rc = bk_prov_ensure_connected(sh->ctx, sh->start_retry_s);
 
 	rc = rc ? rc : bk_prov_time_left(sh->r, &left);
-	rc = rc ? rc : bk_buf_puts(&cmd, "rm -f ");
-	rc = rc ? rc : bk_prov_shell_quote(&cmd, path);
-	rc = rc ? rc : bk_ssh_exec(&status, sh->ctx->ssh, cmd.ptr, left, NULL, NULL);
-	bk_buf_free(&cmd);
+	rc = rc ? rc : bk_strv_push(&paths, path);
+	rc = rc ? rc : bk_provision_rm_command(&cmd, &paths);
+	rc = rc ? rc : bk_ssh_exec(&status, sh->ctx->ssh, cmd, left, NULL, NULL);
+	free(cmd);
+	bk_strv_free(&paths);
 	if (rc < 0)
 		return bk_prov_wrap(sh->ctx, rc);
 	if (status != 0)

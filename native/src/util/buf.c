@@ -180,3 +180,12 @@ void bk_kv_free(bk_kv *kv)
 	free(kv->vals);
 	memset(kv, 0, sizeof(*kv));
 }
+
+int bk_sh_quote(bk_buf *b, const char *s)
+{
+	int rc = bk_buf_putc(b, '\'');
+
+	for (; rc == 0 && *s; s++)
+		rc = *s == '\'' ? bk_buf_puts(b, "'\\''") : bk_buf_putc(b, *s);
+	return rc ? rc : bk_buf_putc(b, '\'');
+}

@@ -43,6 +43,9 @@ int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap);
 char *bk_buf_detach(bk_buf *b);
 void bk_buf_clear(bk_buf *b);
 void bk_buf_free(bk_buf *b);
+/* Append s single-quoted for sh: 'it'\''s'. Injection-proof for any s
+ * (nothing is special inside single quotes but the quote itself). */
+int bk_sh_quote(bk_buf *b, const char *s);
 
 /* ---- strings (abort-free: NULL on ENOMEM) --------------------------- */
 char *bk_strdup(const char *s);           /* NULL in, NULL out */

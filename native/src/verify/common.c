@@ -30,15 +30,6 @@ static const char PROLOGUE[] =
 	"  bk_emit \"$bk_k\" \"$bk_o\"; echo \"${bk_k}_rc=$bk_r\"; }\n"
 	"echo bk=1\n";
 
-int bk_sh_quote(bk_buf *b, const char *s)
-{
-	int rc = bk_buf_putc(b, '\'');
-
-	for (; rc == 0 && *s; s++)
-		rc = *s == '\'' ? bk_buf_puts(b, "'\\''") : bk_buf_putc(b, *s);
-	return rc ? rc : bk_buf_putc(b, '\'');
-}
-
 int bk_sh_script(bk_buf *cmd, const char *body, const char *const *args, size_t nargs)
 {
 	bk_buf script = BK_BUF_INIT;

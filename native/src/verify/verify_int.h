@@ -145,8 +145,6 @@ char *bk_check_subject(const bk_check *check);
 double bk_check_timeout(const bk_check *check);
 
 /* ---- helpers shared by the check files ------------------------------ */
-/* Append s single-quoted for sh: 'it'\''s'. Injection-proof for any s. */
-int bk_sh_quote(bk_buf *b, const char *s);
 /* sh -c '<common prologue + body>' bakeami '<arg0>' '<arg1>' ... */
 int bk_sh_script(bk_buf *cmd, const char *body, const char *const *args, size_t nargs);
 /* The text of the subject: a string, or a number printed as an integer. */
