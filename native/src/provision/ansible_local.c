@@ -190,10 +190,33 @@ static int write_inventory(staged *st)
 	return rc;
 }
 
+/* A local folder to <staging>/<sub>, or with keep_name to
+ * <staging>/<sub>/<its base name>. */
+static int upload_under(staged *st, const char *local, const char *sub, bool keep_name)
+{
+	char *under = join(st->staging, sub);
+	char *dst = under && keep_name ? join(under, base_name(local)) : under;
+	int rc = dst ? upload_dir(st, local, dst) : bk_oom();
+
+	if (dst != under)
+		free(dst);
+	free(under);
+	return rc;
+}
+
 static int stage_rest(staged *st)
 {
 	const bk_prov_ansible_local_cfg *c = st->cfg;
-	char *dst = NULL;
+	/* Packer's layout: group_vars and host_vars as named, each role and
+	 * playbook folder under its own name; in this order. */
+	const struct {
+		const char *sub;
+		const char *one;       /* a single folder, or */
+		const bk_strv *list;   /* several */
+	} dirs[] = {
+		{"group_vars", c->group_vars, NULL}, {"host_vars", c->host_vars, NULL},
+		{"roles", NULL, &c->role_paths}, {"playbooks", NULL, &c->playbook_paths},
+	};
 	int rc = 0;
 
 	if (c->galaxy_file)
@@ -201,26 +224,11 @@ static int stage_rest(staged *st)
 	if (rc == 0)
 		rc = c->inventory_file ? upload_into(st, c->inventory_file, st->staging, &st->inventory)
 				       : write_inventory(st);
-	if (rc == 0 && c->group_vars && (dst = join(st->staging, "group_vars")))
-		rc = upload_dir(st, c->group_vars, dst);
-	free(dst);
-	dst = NULL;
-	if (rc == 0 && c->host_vars && (dst = join(st->staging, "host_vars")))
-		rc = upload_dir(st, c->host_vars, dst);
-	free(dst);
-	for (size_t i = 0; rc == 0 && i < c->role_paths.count; i++) {
-		char *roles = join(st->staging, "roles");
-		dst = roles ? join(roles, base_name(c->role_paths.items[i])) : NULL;
-		rc = dst ? upload_dir(st, c->role_paths.items[i], dst) : bk_oom();
-		free(roles);
-		free(dst);
-	}
-	for (size_t i = 0; rc == 0 && i < c->playbook_paths.count; i++) {
-		char *books = join(st->staging, "playbooks");
-		dst = books ? join(books, base_name(c->playbook_paths.items[i])) : NULL;
-		rc = dst ? upload_dir(st, c->playbook_paths.items[i], dst) : bk_oom();
-		free(books);
-		free(dst);
+	for (size_t d = 0; rc == 0 && d < BK_ARRAY_SIZE(dirs); d++) {
+		if (dirs[d].one)
+			rc = upload_under(st, dirs[d].one, dirs[d].sub, false);
+		for (size_t i = 0; rc == 0 && dirs[d].list && i < dirs[d].list->count; i++)
+			rc = upload_under(st, dirs[d].list->items[i], dirs[d].sub, true);
 	}
 	return rc;
 }
