@@ -154,6 +154,14 @@ static int tidy_instance(bakeami_bake *b, const bk_strv *files, bool clear_key)
 	return rc;
 }
 
+/* After success there is always something to tidy (the key, maybe);
+ * after a failure, only scripts left on an instance we can still reach
+ * (they may hold secrets; the instance itself is terminated). */
+static bool should_tidy(const bakeami_bake *b, int rc, const bk_strv *files)
+{
+	return rc == 0 || (files->count && bk_ssh_connected(b->ssh));
+}
+
 int bk_stage_provision(bakeami_bake *b)
 {
 	bk_kv env = BK_KV_INIT;
@@ -165,7 +173,7 @@ int bk_stage_provision(bakeami_bake *b)
 	for (size_t i = 0; rc == 0 && i < b->cfg->provisioners_count; i++)
 		rc = run_one(b, i, &b->cfg->provisioners[i], &env, &files);
 	bk_kv_free(&env);
-	if (rc == 0 || (files.count && bk_ssh_connected(b->ssh))) {
+	if (should_tidy(b, rc, &files)) {
 		tidy = tidy_instance(b, &files, rc == 0 && b->key_name &&
 				     b->cfg->ssh_clear_authorized_keys);
 		rc = rc ? rc : tidy;
