@@ -330,19 +330,21 @@ def test_agent_auth_to_bastion_and_instance(lab, clean_lab, bakeami, tmp_path, b
         offset = len(lab._sshd_log.read_text(errors="replace"))
         r = bake(bakeami, lab, tpl, home, env={"SSH_AUTH_SOCK": str(sock)})
         assert r.returncode == 0, r.stdout + r.stderr
-        assert f"using the SSH agent's keys for key pair {name}" in r.stdout
-        assert "ImportKeyPair" not in lab.calls()       # no temporary key pair
+        assert f"using the SSH agent's keys for key pair {name}" in r.stdout, r.stdout
+        assert "ImportKeyPair" not in lab.calls(), lab.calls()   # no temporary key pair
         runs = lab.requests("ec2", "RunInstances")
-        assert runs and runs[0].params.get("KeyName") == name
+        assert runs and runs[0].params.get("KeyName") == name, runs
         assert open(f"{target}/agent.txt").read() == "agent\n"
         assert open(f"{target}/ansible.txt").read() == "ansible with the agent\n"
         res = json.loads((tpl.parent / "result.json").read_text())
         assert res["tests"]["failed"] == 0 and res["tests"]["passed"] >= 2, res["tests"]
-        assert len(bastion.opens()) >= 3   # the bake, ansible, Serverspec
+        assert len(bastion.opens()) >= 3, bastion.opens()   # the bake, ansible, Serverspec
         # every login on the instance and on the bastion was the agent's key
         fp = fingerprint_of(pub)
-        assert set(accepted_keys(lab._sshd_log.read_text(errors="replace")[offset:])) == {fp}
-        assert set(accepted_keys(bastion.log.read_text(errors="replace"))) == {fp}
+        on_lab = accepted_keys(lab._sshd_log.read_text(errors="replace")[offset:])
+        on_bastion = accepted_keys(bastion.log.read_text(errors="replace"))
+        assert set(on_lab) == {fp}, (fp, on_lab)
+        assert set(on_bastion) == {fp}, (fp, on_bastion)
     finally:
         ec2.delete_key_pair(KeyName=name)
 
