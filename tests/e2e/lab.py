@@ -81,30 +81,15 @@ done | tr '\n' ' ' | grep -o '<publicKey>[^<]*</publicKey>' \
 exit 0
 """
 
-_SSHD_CONFIG = """\
-# sshd of a bakeami e2e lab (tests/e2e/lab.py)
-Port {port}
-ListenAddress 127.0.0.1
-AddressFamily inet
-HostKey {host_key}
-PidFile {pid_file}
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin no
-AllowUsers {user}
-AuthorizedKeysFile none
-AuthorizedKeysCommand {akc} %u
-AuthorizedKeysCommandUser root
-Subsystem sftp internal-sftp
-SetEnv BAKEAMI_LAB={lab_id}
-UseDNS no
-PrintMotd no
-MaxStartups 200
-MaxSessions 64
-LoginGraceTime 60
-"""
+def sshd_config(title, port, host_key, pid_file, user, keys_command, *extra):
+    """An e2e sshd's config: loopback only, one user, no passwords, keys only from
+    `keys_command` (run as root), then the `extra` lines of this sshd's own."""
+    return "\n".join([
+        f"# {title}", f"Port {port}", "ListenAddress 127.0.0.1", "AddressFamily inet",
+        f"HostKey {host_key}", f"PidFile {pid_file}", "UsePAM no", "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "PermitRootLogin no",
+        f"AllowUsers {user}", "AuthorizedKeysFile none", f"AuthorizedKeysCommand {keys_command}",
+        "AuthorizedKeysCommandUser root", "UseDNS no", *extra, ""])
 
 
 class LabError(RuntimeError):
@@ -415,9 +400,11 @@ class Lab:
         for _attempt in range(5):
             port = _free_port()
             config = self.tmp / "sshd_config"
-            config.write_text(_SSHD_CONFIG.format(port=port, host_key=self._host_key, user=SSH_USER,
-                                                  pid_file=self.tmp / "sshd.pid", akc=self.akc,
-                                                  lab_id=self.lab_id))
+            config.write_text(sshd_config(
+                "sshd of a bakeami e2e lab (tests/e2e/lab.py)", port, self._host_key,
+                self.tmp / "sshd.pid", SSH_USER, f"{self.akc} %u",
+                "Subsystem sftp internal-sftp", f"SetEnv BAKEAMI_LAB={self.lab_id}",
+                "PrintMotd no", "MaxStartups 200", "MaxSessions 64", "LoginGraceTime 60"))
             with open(self._sshd_log, "ab") as log:
                 self._sshd = subprocess.Popen(
                     [*_DIE_WITH_US, "/usr/sbin/sshd", "-f", str(config), "-D", "-e"],

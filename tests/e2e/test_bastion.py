@@ -28,33 +28,8 @@ import threading
 
 import pytest
 
-from lab import SSH_USER
+from lab import SSH_USER, sshd_config
 from plain_sshd import free_port, require_root_and_sshd, wait_listening
-
-BASTION_CONFIG = """\
-# the bastion of a bakeami e2e test (tests/e2e/test_bastion.py)
-Port {port}
-ListenAddress 127.0.0.1
-AddressFamily inet
-HostKey {host_key}
-PidFile {pid_file}
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin no
-AllowUsers {user}
-AuthorizedKeysFile none
-AuthorizedKeysCommand /bin/cat {keys}
-AuthorizedKeysCommandUser root
-AllowTcpForwarding local
-PermitOpen {permit}
-PermitTTY no
-ForceCommand /bin/false
-LogLevel DEBUG1
-UseDNS no
-MaxStartups 50
-"""
 
 DIRECT = re.compile(r"server_request_direct_tcpip: originator 127\.0\.0\.1 port \d+, "
                     r"target (\S+) port (\d+)")
@@ -76,10 +51,12 @@ class Bastion:
         self.log = work / "bastion.log"
         self.port = free_port()
         config = work / "bastion_sshd_config"
-        config.write_text(BASTION_CONFIG.format(
-            port=self.port, host_key=self.host_key, pid_file=work / "bastion.pid",
-            user=SSH_USER, keys=self.keys,
-            permit=" ".join(f"127.0.0.1:{p}" for p in (target_port, *also))))
+        permit = " ".join(f"127.0.0.1:{p}" for p in (target_port, *also))
+        config.write_text(sshd_config(
+            "the bastion of a bakeami e2e test (tests/e2e/test_bastion.py)", self.port,
+            self.host_key, work / "bastion.pid", SSH_USER, f"/bin/cat {self.keys}",
+            "AllowTcpForwarding local", f"PermitOpen {permit}", "PermitTTY no",
+            "ForceCommand /bin/false", "LogLevel DEBUG1", "MaxStartups 50"))
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-f", str(config), "-D", "-E",
                                       str(self.log)], stdin=subprocess.DEVNULL)
         wait_listening(self.port, self.proc, "the bastion's sshd", self.log)

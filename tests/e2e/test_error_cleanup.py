@@ -55,27 +55,16 @@ def test_cleanup_default_runs_it_then_cleans_up(lab, clean_lab, bakeami, tmp_pat
     assert logs and f"{MARK}-ec" in logs[0].read_text(), logs
 
 
-def test_abort_runs_nothing_and_keeps_everything(lab, clean_lab, bakeami, tmp_path):
+@pytest.mark.parametrize("on_error, runs_it", [("abort", False),
+                                              ("run-cleanup-provisioner", True)])
+def test_keeping_modes_keep_everything_for_cleanup_journal(lab, clean_lab, bakeami, tmp_path,
+                                                           on_error, runs_it):
     journal = tmp_path / "j.jsonl"
-    r = bakeami.run(["build", "-color=false", "-on-error=abort", "--journal", str(journal),
+    r = bakeami.run(["build", "-color=false", f"-on-error={on_error}", "--journal", str(journal),
                      template(tmp_path, lab)])
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
-    assert not ran(out), out
-    assert lab.leftovers()["instances"], out
-    assert f"bakeami cleanup --journal {journal}" in out, out
-    r = bakeami.run(["cleanup", "--journal", str(journal)])
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert not lab.leftovers()["instances"]
-
-
-def test_run_cleanup_provisioner_runs_it_then_keeps_everything(lab, clean_lab, bakeami, tmp_path):
-    journal = tmp_path / "j.jsonl"
-    r = bakeami.run(["build", "-color=false", "-on-error=run-cleanup-provisioner",
-                     "--journal", str(journal), template(tmp_path, lab)])
-    out = r.stdout + r.stderr
-    assert r.returncode == 1, out
-    assert ran(out), out
+    assert ran(out) == runs_it, out
     assert lab.leftovers()["instances"], out
     assert f"bakeami cleanup --journal {journal}" in out, out
     r = bakeami.run(["cleanup", "--journal", str(journal)])

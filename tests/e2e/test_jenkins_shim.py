@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import REPO  # noqa: E402
-from test_role_refresh import _role_for, _signed_by, _token  # noqa: E402
+from test_role_refresh import _role_for, _signed_by, _token, assert_renewed_sessions  # noqa: E402
 
 JB = REPO / "build" / "java"
 PLUGIN_JAR = REPO / "build" / "bakeami-plugin.jar"
@@ -284,26 +284,11 @@ def test_a_role_entry_is_assumed_and_renewed_by_the_library(lab, clean_lab, java
     ami = printed_ami(out)
     clean_lab.keep_images([ami])
 
-    calls = lab.requests()
-    assumed = [c for c in calls if c.action == "AssumeRole"]
     # Every AssumeRole came from the library (its session name, not the plugin's "Jenkins"),
-    # signed with the entry's keys, with the entry's external id and token duration.
-    assert all(c.status == 200 and c.params["RoleArn"] == ROLE and
-               c.params["RoleSessionName"] == "bakeami-bakeami-e2e-7" and
-               c.params["ExternalId"] == "e2e-external" and c.params["DurationSeconds"] == "900" and
-               _token(c) is None and _signed_by(c) == key for c in assumed), [c.params for c in assumed]
-    sessions = realism.sessions
-    assert len(assumed) == len(sessions) >= 3, [c.time for c in assumed]
-    assert [a for a in realism.answered if a[1] == "ExpiredToken"] == []
-    ec2 = [c for c in calls if c.service == "ec2"]
-    for c in ec2:
-        issued, expires = sessions[_token(c)]
-        assert issued <= c.time < expires, (c.action, c.time, issued, expires)
-    # The cleanup (the instance's shutdown outlives a renewal) ended on a renewed session.
-    terminate = next(c for c in ec2 if c.action == "TerminateInstances")
-    deleted = [c for c in ec2 if c.action == "DeleteSecurityGroup" and c.status == 200]
-    assert deleted and _token(deleted[-1]) != _token(terminate), [c.time for c in deleted]
-    assert [c.action for c in ec2].count("DeleteKeyPair") == 1
+    # signed with the entry's keys, with the entry's external id and token duration; the cleanup
+    # (the instance's shutdown outlives a renewal) ended on a renewed session.
+    assert_renewed_sessions(lab, key, RoleArn=ROLE, RoleSessionName="bakeami-bakeami-e2e-7",
+                            ExternalId="e2e-external", DurationSeconds="900")
     assert secret not in out
 
 

@@ -41,6 +41,33 @@ def _role_for(lab, user):
         "Statement": [{"Effect": "Allow", "Action": ["ec2:*", "ssm:*"], "Resource": "*"}]}))
 
 
+def assert_renewed_sessions(lab, key, **params):
+    """What both the CLI and the Jenkins step must show of a role renewed through a bake and its
+    cleanup: every AssumeRole signed with the base key (no session token) and carrying `params`,
+    one session per AssumeRole (3 or more), no call refused as expired, every EC2 call inside its
+    session, the cleanup's last group deletion on a session other than the terminate's, and one
+    DeleteKeyPair. Returns the EC2 calls, the AssumeRole calls and the sessions."""
+    calls = lab.requests()
+    assumed = [c for c in calls if c.action == "AssumeRole"]
+    assert all(c.status == 200 and _token(c) is None and _signed_by(c) == key and
+               all(c.params.get(k) == v for k, v in params.items()) for c in assumed), \
+        [c.params for c in assumed]
+    realism = lab.proxy.realism
+    sessions = realism.sessions
+    assert len(assumed) == len(sessions) >= 3, [c.time for c in assumed]
+    # Renewed ahead of expiry: nothing was ever refused, so nothing had to be sent again.
+    assert [a for a in realism.answered if a[1] == "ExpiredToken"] == []
+    ec2 = [c for c in calls if c.service == "ec2"]
+    for c in ec2:
+        issued, expires = sessions[_token(c)]
+        assert issued <= c.time < expires, (c.action, c.time, issued, expires)
+    terminate = next(c for c in ec2 if c.action == "TerminateInstances")
+    deleted = [c for c in ec2 if c.action == "DeleteSecurityGroup" and c.status == 200]
+    assert deleted and _token(deleted[-1]) != _token(terminate), [c.time for c in deleted]
+    assert [c.action for c in ec2].count("DeleteKeyPair") == 1
+    return ec2, assumed, sessions
+
+
 def test_role_is_renewed_through_a_long_bake_and_its_cleanup(lab, clean_lab, bakeami, tmp_path):
     key, _ = lab.enable_iam_auth(actions=("ec2:*", "ssm:*", "sts:*", "iam:*", "s3:*"), user="refresher")
     _role_for(lab, "refresher")
@@ -58,30 +85,16 @@ def test_role_is_renewed_through_a_long_bake_and_its_cleanup(lab, clean_lab, bak
     ami = json.loads(result.read_text())["amis"][lab.region]
     clean_lab.keep_images([ami])
 
-    calls = lab.requests()
-    assumed = [c for c in calls if c.action == "AssumeRole"]
-    assert all(c.status == 200 and c.params["RoleArn"] == ROLE and
-               c.params["RoleSessionName"] == "e2e-refresh" and
-               _token(c) is None and _signed_by(c) == key for c in assumed), assumed
-    sessions = realism.sessions
-    assert len(assumed) == len(sessions) >= 3, [c.time for c in assumed]
-    # Renewed ahead of expiry: nothing was ever refused, so nothing had to be sent again.
-    assert [a for a in realism.answered if a[1] == "ExpiredToken"] == []
-    ec2 = [c for c in calls if c.service == "ec2"]
-    for c in ec2:
-        issued, expires = sessions[_token(c)]
-        assert issued <= c.time < expires, (c.action, c.time, issued, expires)
+    ec2, assumed, sessions = assert_renewed_sessions(lab, key, RoleArn=ROLE,
+                                                     RoleSessionName="e2e-refresh")
     # Renewed once per session, not per call.
     assert len(sessions) <= 1 + (ec2[-1].time - assumed[0].time) / (RENEW_AFTER - 5), \
         [c.time for c in assumed]
     # The cleanup went on past the expiry of the session it started with, on a renewed one.
     terminate = next(c for c in ec2 if c.action == "TerminateInstances")
     deleted = [c for c in ec2 if c.action == "DeleteSecurityGroup" and c.status == 200]
-    assert deleted and sessions[_token(terminate)][1] < deleted[-1].time, \
+    assert sessions[_token(terminate)][1] < deleted[-1].time, \
         (terminate.time, sessions[_token(terminate)], [c.time for c in deleted])
-    assert _token(deleted[-1]) != _token(terminate)
-    assert [c.action for c in ec2].count("DeleteKeyPair") == 1
-
 
 def test_bad_role_settings_are_refused_before_any_call(lab, clean_lab, bakeami):
     r = bakeami.run(["bake", *lab.ssh_vars(), "--assume-role", "arn:aws:iam::12345:role/x",
