@@ -30,7 +30,7 @@ static int describe_images(bk_aws *aws, const char *name)
 {
 	const char *self = "self";
 	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters};
+	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters, false};
 	bk_ec2_images imgs;
 	int rc = name ? bk_kv_add(&filters, "name", name) : 0;
 

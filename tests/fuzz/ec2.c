@@ -18,7 +18,7 @@ static void images(int named)
 {
 	bk_ec2_images imgs = {0};
 	const char *self = "self";
-	bk_ec2_image_query q = {NULL, 0, &self, 1, NULL};
+	bk_ec2_image_query q = {NULL, 0, &self, 1, NULL, false};
 
 	if (named)
 		bk_ec2_describe_images_named(&imgs, fuzz_client(), NULL, "fuzz-image");

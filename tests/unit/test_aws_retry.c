@@ -633,6 +633,62 @@ static void create_image_adopts_only_its_own_duplicate(void **state)
 	stub_stop(&s);
 }
 
+/* A describe answer may be shared with other bakes (ec2_shared.c): each
+ * reads its own part, and an answer without it is its "not found". */
+static void describes_read_their_own_part(void **state)
+{
+	char *replies[] = {
+		reply("200 OK", "", "<DescribeInstancesResponse><reservationSet><item><instancesSet>"
+		      "<item><instanceId>i-other</instanceId><instanceState><name>running</name>"
+		      "</instanceState></item></instancesSet></item></reservationSet>"
+		      "</DescribeInstancesResponse>"),
+		reply("200 OK", "", "<DescribeInstancesResponse><reservationSet><item><instancesSet>"
+		      "<item><instanceId>i-other</instanceId><instanceState><name>running</name>"
+		      "</instanceState></item></instancesSet></item><item><instancesSet><item>"
+		      "<instanceId>i-mine</instanceId><instanceState><name>pending</name>"
+		      "</instanceState></item></instancesSet></item></reservationSet>"
+		      "</DescribeInstancesResponse>"),
+		reply("200 OK", "", "<DescribeImagesResponse><imagesSet><item><imageId>ami-other"
+		      "</imageId><name>web-10</name></item><item><imageId>ami-mine</imageId>"
+		      "<name>web-1</name><imageState>pending</imageState></item></imagesSet>"
+		      "</DescribeImagesResponse>"),
+		reply("200 OK", "", "<DescribeImagesResponse><imagesSet><item><imageId>ami-other"
+		      "</imageId><name>web-10</name></item><item><imageId>ami-mine</imageId>"
+		      "<name>web-1</name></item></imagesSet></DescribeImagesResponse>"),
+		NULL};
+	const char *ids[] = {"ami-mine"};
+	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL, false};
+	bk_ec2_instance inst;
+	bk_ec2_images imgs;
+	fixture f;
+	stub s;
+
+	(void)state;
+	stub_start(&s, replies);
+	client(&f, 0, NULL);
+	assert_int_equal(bk_ec2_describe_instance(&inst, f.aws, "i-mine"), BAKEAMI_ENOTFOUND);
+	assert_int_equal(bk_ec2_describe_instance(&inst, f.aws, "i-mine"), 0);
+	assert_string_equal(inst.id, "i-mine");
+	assert_string_equal(inst.state, "pending");
+	bk_ec2_instance_free(&inst);
+	assert_int_equal(bk_ec2_describe_images(&imgs, f.aws, NULL, &q), 0);
+	assert_int_equal(imgs.count, 1);
+	assert_string_equal(imgs.items[0].id, "ami-mine");
+	bk_ec2_images_free(&imgs);
+	/* The name filter is a pattern: only the exact name is ours. */
+	assert_int_equal(bk_ec2_describe_images_named(&imgs, f.aws, NULL, "web-1"), 0);
+	assert_int_equal(imgs.count, 1);
+	assert_string_equal(imgs.items[0].id, "ami-mine");
+	bk_ec2_images_free(&imgs);
+	stub_join(&s);
+	assert_non_null(strstr(s.requests.ptr, "InstanceId.1=i-mine"));
+	assert_non_null(strstr(s.requests.ptr, "ImageId.1=ami-mine"));
+	assert_non_null(strstr(s.requests.ptr, "Owner.1=self&Filter.1.Name=name&Filter.1.Value.1=web-1"));
+	assert_int_equal(bk_aws_call_count(f.aws, "ec2"), 4);
+	client_free(&f);
+	stub_stop(&s);
+}
+
 static void delete_group_waits_out_dependency_violation(void **state)
 {
 	char *replies[] = {
@@ -707,6 +763,7 @@ int main(void)
 		cmocka_unit_test(two_threads_share_one_client),
 		cmocka_unit_test(create_image_looks_before_resending),
 		cmocka_unit_test(create_image_adopts_only_its_own_duplicate),
+		cmocka_unit_test(describes_read_their_own_part),
 		cmocka_unit_test(delete_group_waits_out_dependency_violation),
 		cmocka_unit_test(renews_ahead_and_checks_role_settings),
 	};

@@ -31,10 +31,15 @@ typedef struct {
 	const char *const *image_ids;  size_t image_ids_count;
 	const char *const *owners;     size_t owners_count;
 	const bk_kv *filters;          /* name -> value (one value per name) */
+	/* A lookup whose answer may be that of the same query another bake of
+	 * the process has in flight (a source AMI's filters). */
+	bool shared;
 } bk_ec2_image_query;
 
 /* Images matching the query, sorted newest first by creation date.
- * BAKEAMI_ENOTFOUND when an ImageId is unknown (InvalidAMIID.NotFound). */
+ * BAKEAMI_ENOTFOUND when an ImageId is unknown (InvalidAMIID.NotFound).
+ * One ImageId alone is asked together with the other bakes' of the
+ * process asking at about the same time (ec2_shared.c). */
 int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 			   const bk_ec2_image_query *q);
 /* The account's own images called exactly `name` in region (NULL: the

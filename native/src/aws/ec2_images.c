@@ -91,39 +91,88 @@ static int newest_first(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
-static int parse_images(bk_ec2_images *out, xmlDocPtr doc)
+/* The answer's images, or only those whose child `field` reads `value`
+ * (an answer shared with others holds theirs too; a name filter is a
+ * wildcard pattern, and only the exact name counts). */
+static int parse_images(bk_ec2_images *out, xmlDocPtr doc, const char *field, const char *value)
 {
 	xmlNodePtr root = xmlDocGetRootElement(doc), it;
 	size_t n = 0;
 	int rc = 0;
 
 	for (it = bk_ec2__first_item(root, "imagesSet"); it; it = bk_ec2__next_item(it))
-		n++;
+		n += !field || bk_ec2__item_is(it, field, value);
 	if (n && !(out->items = calloc(n, sizeof(*out->items))))
 		return bk_oom();
 	for (it = bk_ec2__first_item(root, "imagesSet"); it && rc == 0; it = bk_ec2__next_item(it))
-		rc = parse_image(&out->items[out->count++], it);
+		if (!field || bk_ec2__item_is(it, field, value))
+			rc = parse_image(&out->items[out->count++], it);
 	if (rc == 0 && out->count) /* qsort's array may not be NULL, even for 0 items */
 		qsort(out->items, out->count, sizeof(*out->items), newest_first);
 	return rc;
+}
+
+/* Callers tell "no such image" (gone, or not yet visible) from failures. */
+static int not_found(int rc, const char *code)
+{
+	return rc == BAKEAMI_EAWS && strcmp(code, "InvalidAMIID.NotFound") == 0 ? BAKEAMI_ENOTFOUND
+		: rc;
+}
+
+/* One DescribeImages, shared with the other bakes of the process asking
+ * the same kind at about the same time (ec2_shared.c): base plus `id` in
+ * `list`, the answer read for the images whose `field` is id; list NULL:
+ * base alone, the answer read whole. */
+typedef struct {
+	const bk_params *base;
+	const char *list;       /* "ImageId", "Filter.1.Value" */
+	const char *id;
+	const char *field;      /* "imageId", "name" */
+} image_ask;
+
+static int describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
+			   const image_ask *a)
+{
+	bk_ec2__shared s;
+	char code[64] = "";
+	int rc = bk_ec2__shared_call(&s, aws, region, "DescribeImages", a->base, a->list, a->id,
+				     code);
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = not_found(rc, code)) == 0)
+		rc = parse_images(out, s.doc, a->list ? a->field : NULL, a->id);
+	if (rc < 0)
+		bk_ec2_images_free(out);
+	bk_ec2__shared_done(&s);
+	return rc;
+}
+
+/* One image by id, and nothing else asked: asked with the others' ids. */
+static bool by_id_alone(const bk_ec2_image_query *q)
+{
+	return q->image_ids_count == 1 && !q->owners_count && (!q->filters || !q->filters->count);
 }
 
 int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 			   const bk_ec2_image_query *q)
 {
 	bk_params p = BK_KV_INIT;
+	image_ask a = {&p, NULL, NULL, NULL};
 	xmlDocPtr doc = NULL;
 	char code[64] = "";
-	int rc = image_query_params(&p, q);
+	int rc;
 
+	if (by_id_alone(q)) {
+		a = (image_ask){NULL, "ImageId", q->image_ids[0], "imageId"};
+		return describe_images(out, aws, region, &a);
+	}
 	memset(out, 0, sizeof(*out));
-	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, region, "DescribeImages", &p, code);
-	/* Callers tell "no such image" (gone, or not yet visible) from failures. */
-	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidAMIID.NotFound") == 0)
-		rc = BAKEAMI_ENOTFOUND;
-	if (rc == 0)
-		rc = parse_images(out, doc);
+	if ((rc = image_query_params(&p, q)) == 0 && q->shared)
+		rc = describe_images(out, aws, region, &a);
+	else if (rc == 0)
+		rc = not_found(bk_ec2__call(&doc, aws, region, "DescribeImages", &p, code), code);
+	if (rc == 0 && doc)
+		rc = parse_images(out, doc, NULL, NULL);
 	if (rc < 0)
 		bk_ec2_images_free(out);
 	xmlFreeDoc(doc);
@@ -131,32 +180,20 @@ int bk_ec2_describe_images(bk_ec2_images *out, bk_aws *aws, const char *region,
 	return rc;
 }
 
-/* The name filter is a wildcard pattern: only the exact name counts. */
-static void keep_exact_name(bk_ec2_images *imgs, const char *name)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < imgs->count; i++) {
-		if (imgs->items[i].name && strcmp(imgs->items[i].name, name) == 0)
-			imgs->items[kept++] = imgs->items[i];
-		else
-			image_clear(&imgs->items[i]);
-	}
-	imgs->count = kept;
-}
-
+/* The name filter of many bakes' names at once: each reads its own. */
 int bk_ec2_describe_images_named(bk_ec2_images *out, bk_aws *aws, const char *region,
 				 const char *name)
 {
-	const char *self = "self";
-	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, &self, 1, &filters};
-	int rc = bk_kv_add(&filters, "name", name);
+	bk_params base = BK_KV_INIT;
+	image_ask a = {&base, "Filter.1.Value", name, "name"};
+	int rc = bk_params_add(&base, "Owner.1", "self");
 
 	memset(out, 0, sizeof(*out));
-	if (rc == 0 && (rc = bk_ec2_describe_images(out, aws, region, &q)) == 0)
-		keep_exact_name(out, name);
-	bk_kv_free(&filters);
+	if (rc == 0)
+		rc = bk_params_add(&base, "Filter.1.Name", "name");
+	if (rc == 0)
+		rc = describe_images(out, aws, region, &a);
+	bk_kv_free(&base);
 	return rc;
 }
 
@@ -279,7 +316,7 @@ static int look_for_snapshots(bk_strv *out, bk_aws *aws, const char *image_id)
 		rc = 0;
 	}
 	if (rc == 0 && doc)
-		rc = parse_images(&imgs, doc);
+		rc = parse_images(&imgs, doc, NULL, NULL);
 	for (size_t i = 0; rc == 0 && imgs.count && i < imgs.items[0].snapshot_ids.count; i++)
 		rc = bk_strv_push(out, imgs.items[0].snapshot_ids.items[i]);
 	bk_ec2_images_free(&imgs);

@@ -174,28 +174,40 @@ int bk_ec2_run_instance(bk_ec2_instance *out, bk_aws *aws, const bk_ec2_run_requ
 
 /* ---- DescribeInstances / TerminateInstances --------------------------------- */
 
+/* The instance's item in a DescribeInstances answer (which may be of
+ * several), or NULL. */
+static xmlNodePtr instance_item(xmlDocPtr doc, const char *instance_id)
+{
+	xmlNodePtr res = bk_ec2__first_item(xmlDocGetRootElement(doc), "reservationSet");
+
+	for (; res; res = bk_ec2__next_item(res))
+		for (xmlNodePtr it = bk_ec2__first_item(res, "instancesSet"); it;
+		     it = bk_ec2__next_item(it))
+			if (bk_ec2__item_is(it, "instanceId", instance_id))
+				return it;
+	return NULL;
+}
+
+/* Shared with the other bakes of the process waiting on theirs (ec2_shared.c). */
 int bk_ec2_describe_instance(bk_ec2_instance *out, bk_aws *aws, const char *instance_id)
 {
-	bk_params p = BK_KV_INIT;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res, item = NULL;
-	char code[64];
-	int rc = bk_params_add(&p, "InstanceId.1", instance_id);
+	bk_ec2__shared s;
+	xmlNodePtr item;
+	char code[64] = "";
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, NULL, "DescribeInstances", &p, code);
+	rc = bk_ec2__shared_call(&s, aws, NULL, "DescribeInstances", NULL, "InstanceId", instance_id,
+				 code);
 	/* Right after RunInstances EC2 may not know the id yet. */
 	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidInstanceID.NotFound") == 0)
 		rc = BAKEAMI_ENOTFOUND;
 	if (rc == 0) {
-		res = bk_ec2__first_item(xmlDocGetRootElement(doc), "reservationSet");
-		item = bk_ec2__first_item(res, "instancesSet");
+		item = instance_item(s.doc, instance_id);
 		rc = item ? parse_instance(out, item)
 			  : bk_err(BAKEAMI_ENOTFOUND, "DescribeInstances: %s not found", instance_id);
 	}
-	xmlFreeDoc(doc);
-	bk_kv_free(&p);
+	bk_ec2__shared_done(&s);
 	return rc;
 }
 

@@ -19,6 +19,24 @@ int bk_ec2__call(xmlDocPtr *out, bk_aws *aws, const char *region, const char *ac
 int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *action,
 		   const bk_params *p, char code[64]);
 
+/* ---- describes shared by the bakes of a process (ec2_shared.c) ---- */
+typedef struct bk_ec2__group bk_ec2__group;
+typedef struct {
+	xmlDocPtr doc;             /* the answer, maybe others' too: read it, never change it */
+	xmlDocPtr own;             /* a call of our own, when the shared one said nothing of ours */
+	bk_ec2__group *group;
+	bk_coalesce_reply reply;
+} bk_ec2__shared;
+/* `action` with the parameters base (NULL: none) and, with list, id as
+ * list.1 ("InstanceId.1"), sent with the ids of others asking with the same
+ * base at about the same time; without list, an identical request in
+ * flight answers it. The answer may lack id (the caller's "not found") and
+ * hold others'. 0 with out->doc, or an error with its code;
+ * bk_ec2__shared_done afterwards, whatever the rc. */
+int bk_ec2__shared_call(bk_ec2__shared *out, bk_aws *aws, const char *region, const char *action,
+			const bk_params *base, const char *list, const char *id, char code[64]);
+void bk_ec2__shared_done(bk_ec2__shared *s);
+
 /* prefix.1, prefix.2, ... = vals */
 int bk_ec2__list(bk_params *p, const char *prefix, const char *const *vals, size_t n);
 /* Filter.<n>.Name = name, Filter.<n>.Value.N = vals */
@@ -43,5 +61,7 @@ int bk_ec2__text(char **out, xmlNodePtr node, const char *name, bool required);
 /* The <item> children of the list element `name` under parent. */
 xmlNodePtr bk_ec2__first_item(xmlNodePtr parent, const char *name);
 xmlNodePtr bk_ec2__next_item(xmlNodePtr item);
+/* The item's child `name` reads `value`. */
+bool bk_ec2__item_is(xmlNodePtr item, const char *name, const char *value);
 
 #endif

@@ -166,3 +166,12 @@ int bk_ec2__parse_tags(bk_kv *out, xmlNodePtr parent)
 	}
 	return rc;
 }
+
+bool bk_ec2__item_is(xmlNodePtr item, const char *name, const char *value)
+{
+	char *text = bk_xml_child_text(item, name);
+	bool is = text && !strcmp(text, value);
+
+	free(text);
+	return is;
+}

@@ -59,7 +59,7 @@ static int find_image(bakeami_bake *b, bk_ec2_images *out)
 {
 	const char *self[1] = {"self"};
 	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
+	bk_ec2_image_query q = {NULL, 0, self, 1, &filters, false};
 	const char *region = bk_aws_region(b->aws);
 	int rc = bk_kv_add(&filters, "image-id", b->promote_ami);
 

@@ -12,7 +12,7 @@ static int copy_available(bakeami_bake *b, void *arg)
 {
 	region_ctx *r = arg;
 	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, NULL, 0, &filters};
+	bk_ec2_image_query q = {NULL, 0, NULL, 0, &filters, false};
 	bk_ec2_images imgs = {0};
 	int rc;
 

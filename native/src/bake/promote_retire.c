@@ -48,7 +48,7 @@ static int retire_region(promo *p, region_ctx *r)
 {
 	const char *self[1] = {"self"};
 	bk_kv filters = BK_KV_INIT, in_use = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
+	bk_ec2_image_query q = {NULL, 0, self, 1, &filters, false};
 	bk_ec2_images imgs = {0};
 	bk_strv old = BK_STRV_INIT;
 	int rc = bk_kv_add(&filters, "tag:" BK_FAMILY_TAG, p->family);

@@ -184,7 +184,7 @@ static int delete_found_snapshots(bk_reaper *r, const bk_entry *img, const bk_st
 static int image_snapshots(bk_strv *out, bk_reaper *r, const bk_entry *e)
 {
 	const char *ids[1] = {e->id};
-	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL};
+	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL, false};
 	bk_ec2_images imgs = {0};
 	int rc = bk_ec2_describe_images(&imgs, r->aws, e->region, &q);
 

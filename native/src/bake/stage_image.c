@@ -62,7 +62,7 @@ done:
 static int image_available(bakeami_bake *b, void *arg)
 {
 	const char *ids[1] = {b->image_id};
-	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL};
+	bk_ec2_image_query q = {ids, 1, NULL, 0, NULL, false};
 	bk_ec2_images imgs = {0};
 	int rc;
 

@@ -87,7 +87,7 @@ static int lookup(bakeami_bake *b, bk_ec2_images *out, const char *tag, const ch
 {
 	const char *self[1] = {"self"};
 	bk_kv filters = BK_KV_INIT;
-	bk_ec2_image_query q = {NULL, 0, self, 1, &filters};
+	bk_ec2_image_query q = {NULL, 0, self, 1, &filters, false};
 	char *name = bk_sprintf("tag:%s", tag);
 	int rc = name ? bk_kv_add(&filters, name, value) : bk_oom();
 

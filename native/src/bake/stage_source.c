@@ -18,6 +18,7 @@ static int describe_source(bakeami_bake *b, const bk_build_config *c)
 		q.owners = (const char *const *)c->source_ami_owners.items;
 		q.owners_count = c->source_ami_owners.count;
 		q.filters = &c->source_ami_filters;
+		q.shared = true;   /* the same lookup by many bakes at once: one call */
 	}
 	return bk_ec2_describe_images(&b->sources, b->aws, NULL, &q);
 }

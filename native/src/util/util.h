@@ -186,6 +186,39 @@ double bk_poller_next(const bk_poller *p);
  * BAKEAMI_ECANCELLED. */
 int bk_poller_wait(bk_poller *p);
 
+/* ---- one call for many askers (coalesce.c) -------------------------- */
+/* Askers of one kind of call (one group) that ask at about the same time
+ * share a call: a lone asker sends at once; those who ask while a call is
+ * in flight go together in the next (at most max_ids ids; the same id
+ * once), and an id the call in flight carries rides on it. */
+typedef struct bk_coalesce bk_coalesce;
+typedef struct bk_coalesce_batch bk_coalesce_batch;
+/* One call for ids[0..n): 0 with *answer (anything; freed by the group's
+ * free_answer after its last reader), or an error code with the thread's
+ * message set and code (64 bytes, may stay "") filled. ctx is the
+ * sender's own. */
+typedef int (*bk_coalesce_send)(void **answer, char code[64], const char *const *ids, size_t n,
+				void *ctx);
+typedef struct {
+	const void *answer;     /* the call's answer, shared: read it, never change it */
+	size_t ids;             /* how many ids the call carried */
+	char code[64];          /* the call's error code, "" if none */
+	bool sent;              /* this asker sent the call */
+	bk_coalesce_batch *batch;
+} bk_coalesce_reply;
+int bk_coalesce_new(bk_coalesce **out, size_t max_ids, void (*free_answer)(void *));
+/* Once no asker is left. */
+void bk_coalesce_free(bk_coalesce *c);
+/* The rc of the call that carried id, its error message set on this
+ * thread too, and *r its answer; BAKEAMI_ECANCELLED as soon as `cancel` is
+ * set while waiting. A call cut short by its sender's cancel is sent again
+ * for the others. bk_coalesce_done after reading, whatever the rc. */
+int bk_coalesce_ask(bk_coalesce_reply *r, bk_coalesce *c, const char *id, const bk_cancel *cancel,
+		    bk_coalesce_send send, void *ctx);
+void bk_coalesce_done(bk_coalesce *c, bk_coalesce_reply *r);
+/* How many askers the call in flight and the next one have (for tests). */
+void bk_coalesce_askers(bk_coalesce *c, int *in_flight, int *next);
+
 /* ---- logger: lower layers report through this, the bake formats ---- */
 typedef enum { BK_LOG_DEBUG, BK_LOG_INFO, BK_LOG_WARN, BK_LOG_ERROR } bk_log_level;
 typedef struct {
