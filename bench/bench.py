@@ -286,9 +286,12 @@ def bench_many(lab: Lab, work: Path, n: int, files: Path, ssh_part: float, calls
         wall = time.monotonic() - t0
         procs[tool] = {"wall": wall, "ok": rcs.count(0), "rss_sum": sum(rss), "rss_max": max(rss)}
         lab.reset()
+    describes = ("DescribeImages", "DescribeInstances")
     return {"n": n, "single_wall": single.wall, "single_rss": single.rss_mb, "wall": inproc.wall,
             "rss": inproc.rss_mb, "ok": inproc.out.count("rc=0 "), "mixed": len(mixed),
-            "floor": floor, "procs": procs}
+            "floor": floor, "procs": procs, "single_calls": len(single.calls), "calls": len(inproc.calls),
+            "single_describes": sum(c in describes for c in single.calls),
+            "describes": sum(c in describes for c in inproc.calls)}
 
 
 # ---- 3. upload ---------------------------------------------------------------------------
@@ -561,6 +564,12 @@ def report(res: dict, argv: list[str]) -> str:
                   f"{verdict(m['wall'] <= 0.25 * pp['wall'])}; ≤ 1.5 × the lab floor: "
                   f"{m['wall'] / m['floor']:.2f}, {verdict(m['wall'] <= 1.5 * m['floor'])}; peak RSS ≤ 48 MB: "
                   f"{verdict(m['rss'] <= 48)}. Lines of another bake in a bake's log callback: {m['mixed']}.", ""]
+        if "calls" in m:
+            lines += [f"EC2 calls of the {m['n']} bakes in one process: {m['calls']}, of them {m['describes']} "
+                      f"describes (DescribeImages, DescribeInstances), against {m['n']} × one bake's "
+                      f"{m['single_calls']} = {m['n'] * m['single_calls']} and {m['n'] * m['single_describes']}: "
+                      "bakes waiting on a describe at about the same time share one call "
+                      "(native/src/aws/ec2_shared.c).", ""]
     if "upload" in res:
         lines += ["### Upload to the loopback sshd", "",
                   "| | bytes | bakeami (file provisioner) | OpenSSH sftp | OpenSSH scp | sftp ÷ bakeami | target |",
