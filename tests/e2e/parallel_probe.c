@@ -1,6 +1,7 @@
 /*
  * parallel_probe.c - N bakes at once in one process, through the public
- * API only: proves the library keeps no shared mutable state.
+ * API only: proves bakes do not mix (what they share is only who sends a
+ * describe: aws/ec2_shared.c).
  * usage: parallel_probe N TEMPLATE [-var K=V]...
  * Prints "bake I: rc=R ami=AMI run=RUN lines=L mixed=M" per bake, M being
  * the events its callback got that name another run; exit 0 when all baked.
