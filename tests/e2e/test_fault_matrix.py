@@ -8,9 +8,10 @@ Each cell asserts what the user sees and what is true in the lab, not a log word
 - zero leftovers: instances, volumes, key pairs, groups, images, snapshots, S3 objects (the
   image a succeeded bake made is its product, and stays);
 - zero duplicates: never more than one instance, key pair, group or image of each create;
-- the summary's counts are true: "cleaned up: N deleted, F failed, L left" lists N items, F
-  and L are 0, and N is what the bake made and no longer exists (counted from what moto
-  answered through the proxy, not from the bake's own lines).
+- the summary's counts are true: "cleaned up: N deleted, G already gone, F failed, L left"
+  lists N items, G, F and L are 0, and N is what the bake made and no longer exists (counted
+  from what moto answered through the proxy, not from the bake's own lines); after a kill,
+  what was gone before `cleanup --journal` came is counted as already gone, not deleted.
 
 `make test-faults` runs this file and prints the table (cells, passed). Cells share the
 session's lab (conftest.py) and keep its waits short: slow states last 2-3 s. Each cell ends
@@ -33,8 +34,9 @@ from conftest import Bakeami
 from test_bake import _wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUMMARY = re.compile(r"^\s*cleaned up: (\d+) deleted, (\d+) failed, (\d+) left\s*$", re.M)
-CLEANUP_COUNTS = re.compile(r"\b(\d+) deleted, (\d+) failed\b")
+SUMMARY = re.compile(r"^\s*cleaned up: (\d+) deleted, (\d+) already gone, (\d+) failed, (\d+) left\s*$",
+                     re.M)
+CLEANUP_COUNTS = re.compile(r"\b(\d+) deleted, (\d+) already gone, (\d+) failed\b")
 FAULTS = ("throttle", "5xx", "reset", "drop", "slow", "cancel")
 SLOW_S = 2.0  # how long a slow state or a slow answer lasts
 LONG_S = 60.0  # a state that outlasts the cell (it is cancelled or killed first)
@@ -155,16 +157,18 @@ def _made(lab) -> dict[str, int]:
 
 
 def _summary(out: str) -> tuple[int, int, int, list[str]]:
-    """The bake's "cleaned up:" line and the "- item" lines under it."""
+    """The bake's "cleaned up:" line (nothing of its own was already gone) and the "- item"
+    lines under it."""
     found = list(SUMMARY.finditer(out))
     assert len(found) == 1, f"expected one cleanup summary line:\n{out}"
     m = found[0]
+    assert m[2] == "0", f"the bake's own resources were already gone:\n{out}"
     items = []
     for line in out[m.end():].splitlines()[1:]:
         if not line.startswith("      - "):
             break
         items.append(line[len("      - "):])
-    return int(m[1]), int(m[2]), int(m[3]), items
+    return int(m[1]), int(m[3]), int(m[4]), items
 
 
 def _check(lab, out: str, result_path, kept_image: bool) -> dict:
@@ -484,19 +488,53 @@ def test_kill_then_cleanup_journal(lab, clean_lab, bakeami, tmp_path, kill):
     assert r.returncode == 0, out
     left = lab._leftovers_of(product)
     assert not left, f"left behind after cleanup --journal: {left}\n{out}"
-    m = CLEANUP_COUNTS.findall(out)
-    assert m, out
-    deleted, failed = map(int, m[-1])
+    deleted, gone, _ = _cleanup_counts(out, failed=0)
     listed = re.findall(r"cleanup: deleted \S+ (\S+)", out)
     there = {item.split()[0] for items in before.values() for item in items}
-    assert failed == 0 and deleted == len(listed) == len(set(listed)), out
-    assert there <= set(listed), (there, listed)  # everything that was there, deleted once
-    # ... and beyond it only an instance the journal named that was already gone (its
-    # TerminateInstances answers as for a live one: counted as deleted; open in issue 12)
-    assert all(x.startswith("i-") for x in set(listed) - there), (there, listed)
+    assert set(listed) == there and deleted == len(listed) == len(there), (there, out)
+    # ... and beyond it only what the journal named that was already gone, said so
+    was_gone = re.findall(r"cleanup: already gone: \S+ (\S+)", out)
+    assert gone == len(was_gone) and not set(was_gone) & there, out
     made = _made(lab)
     assert made["instance"] <= 1 and made["key-pair"] <= 1 and made["security-group"] <= 1, made
     clean_lab.keep_images(product)
+
+
+def _cleanup_counts(out: str, failed: int) -> tuple[int, int, int]:
+    """`bakeami cleanup`'s closing "N deleted, G already gone, F failed"."""
+    m = CLEANUP_COUNTS.findall(out)
+    assert m, out
+    counts = tuple(map(int, m[-1]))
+    assert counts[2] == failed, out
+    return counts
+
+
+def test_kill_then_gone_out_of_band_then_cleanup_journal(lab, clean_lab, bakeami, tmp_path):
+    """A bake SIGKILLed mid-provisioning, then its instance terminated and its key pair deleted
+    by someone else (straight in moto, not through the proxy): `cleanup --journal` deletes the
+    group, says the other two were already gone, and counts them apart."""
+    proc = bakeami.start(_args(lab, tmp_path, _template(tmp_path), "-var", "sleep=3600"))
+    _read_until(proc, "provisioning-started")
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.kill_ssh_sessions()
+    ec2 = lab.ec2()
+    instance = next(i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+                    for i in r["Instances"] if i["InstanceId"] not in lab.before)
+    key = next(k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"])
+    group = next(g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]
+                 if g["GroupName"] != "default")
+    ec2.terminate_instances(InstanceIds=[instance])
+    ec2.delete_key_pair(KeyName=key)
+    r = bakeami.run(["cleanup", "--journal", str(tmp_path / "journal.jsonl")])
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert _cleanup_counts(out, failed=0) == (1, 2, 0), out
+    assert re.findall(r"cleanup: deleted \S+ (\S+)", out) == [group], out
+    assert sorted(re.findall(r"cleanup: already gone: \S+ (\S+)", out)) == sorted([instance, key]), out
+    assert not lab._leftovers_of(()), out
+    journal = [json.loads(x) for x in (tmp_path / "journal.jsonl").read_text().splitlines() if x.strip()]
+    assert journal[-1].get("event") == "done" and journal[-1].get("status") == "cleaned", journal[-1]
 
 
 def _finished_images(lab, tmp_path) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "templates", "bake.json")
-SUMMARY = re.compile(r"cleaned up: (\d+) deleted, (\d+) failed, (\d+) left")
+SUMMARY = re.compile(r"cleaned up: (\d+) deleted, 0 already gone, (\d+) failed, (\d+) left")
 
 
 def _template(tmp_path, **builder):

@@ -14,22 +14,35 @@ from test_bake import _wait_for
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _template(tmp_path):
+def _template(tmp_path, kept_volume=False):
+    """bake.json with one quick shell provisioner; kept_volume: plus an extra EBS volume that
+    does not go with the instance (delete_on_termination false, as Packer's default is)."""
     with open(os.path.join(HERE, "templates", "bake.json")) as f:
         tpl = json.load(f)
     tpl["provisioners"] = [{"type": "shell", "inline": [
         "echo provisioning-started", "sleep {{user `sleep`}}", "echo provisioning-done"]}]
+    if kept_volume:
+        tpl["builders"][0]["launch_block_device_mappings"] = [
+            {"device_name": "/dev/sdf", "volume_size": 1, "volume_type": "gp3",
+             "delete_on_termination": False}]
     path = tmp_path / "lease.json"
     path.write_text(json.dumps(tpl))
     return str(path)
 
 
 def _expiries(lab):
-    """Resource id -> bakeami:expires of the instances, groups and key pairs (what --stale
-    sweeps; the volumes go with their instance)."""
-    tags = lab.ec2().describe_tags(Filters=[{"Name": "key", "Values": ["bakeami:expires"]}])["Tags"]
+    """Resource id -> bakeami:expires of the instances, their volumes, groups and key pairs
+    (what --stale sweeps) that still exist (moto keeps a deleted resource's tags)."""
+    ec2 = lab.ec2()
+    tags = ec2.describe_tags(Filters=[{"Name": "key", "Values": ["bakeami:expires"]}])["Tags"]
+    volumes = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
     return {t["ResourceId"]: t["Value"] for t in tags
-            if t["ResourceId"].startswith(("i-", "sg-", "key-"))}
+            if t["ResourceId"].startswith(("i-", "sg-", "key-"))
+            or t["ResourceId"] in volumes}
+
+
+def _volumes(ids):
+    return {i for i in ids if i.startswith("vol-")}
 
 
 def _when(iso):
@@ -53,11 +66,12 @@ def test_live_bake_keeps_its_lease(lab, clean_lab, bakeami, tmp_path):
                           "--lease-renew", "2s", _template(tmp_path)])
     head = _read_until(proc, "provisioning-started")
     first = _expiries(lab)
-    assert len(first) == 3, first  # key pair, group, instance
+    # key pair, group, instance and its root volume (tagged on create, held once it runs)
+    assert len(first) == 4 and len(_volumes(first)) == 1, first
     _sleep_past(max(first.values()))
     r = bakeami.run(["cleanup", "--stale"])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r"\b0 deleted, 0 failed", r.stdout), r.stdout
+    assert re.search(r"\b0 deleted, 0 already gone, 0 failed", r.stdout), r.stdout
     now = _expiries(lab)
     assert set(now) == set(first) and all(_when(now[i]) > _when(first[i]) for i in now), (first, now)
     out, err = proc.communicate(timeout=120)
@@ -69,15 +83,20 @@ def test_live_bake_keeps_its_lease(lab, clean_lab, bakeami, tmp_path):
 
 def test_dead_bake_lease_runs_out(lab, clean_lab, bakeami, tmp_path):
     """A bake SIGKILLed mid-provisioning renews nothing: once its lease is over, --stale removes
-    its instance, group and key pair; before that, nothing."""
+    its instance, group and key pair, and the extra volume that outlives the instance (the
+    root volume goes with it); before that, nothing."""
     proc = bakeami.start(["bake", *lab.ssh_vars(), "-var", "sleep=3600", "--lease", "4s",
-                          "--lease-renew", "1s", _template(tmp_path)])
+                          "--lease-renew", "1s", _template(tmp_path, kept_volume=True)])
     _read_until(proc, "provisioning-started")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     lab.kill_ssh_sessions()
     expiries = _expiries(lab)
-    assert len(expiries) == 3, expiries
+    # moto makes no root volume when RunInstances names block devices (EC2 would, from the
+    # AMI): the one volume is the extra one, attached and kept on termination
+    assert len(expiries) == 4 and len(_volumes(expiries)) == 1, expiries
+    kept = next(iter(_volumes(expiries)))
+    assert lab.ec2().describe_volumes(VolumeIds=[kept])["Volumes"][0]["State"] == "in-use"
     r = bakeami.run(["cleanup", "--stale"])
     if time.time() < _when(min(expiries.values())):  # still leased: kept
         assert r.returncode == 0 and lab.leftovers()["instances"], r.stdout + r.stderr
@@ -86,8 +105,10 @@ def test_dead_bake_lease_runs_out(lab, clean_lab, bakeami, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     for kind in ("instance", "security-group", "key-pair"):
         assert f"deleted {kind}" in r.stdout, r.stdout
-    assert "3 deleted, 0 failed" in r.stdout, r.stdout
+    assert f"deleted volume {kept}" in r.stdout, r.stdout
+    assert "4 deleted, 0 already gone, 0 failed" in r.stdout, r.stdout
     assert not lab.leftovers(), lab.leftovers()
+    assert not {v["VolumeId"] for v in lab.ec2().describe_volumes()["Volumes"]} & set(expiries)
 
 
 def test_lease_options_are_checked(lab, clean_lab, bakeami, tmp_path):

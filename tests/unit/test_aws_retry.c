@@ -710,7 +710,10 @@ static void delete_group_waits_out_dependency_violation(void **state)
 	assert_int_equal(bk_ec2_delete_security_group(f.aws, "sg-1", bk_now()),
 			 BAKEAMI_ETIMEOUT);
 	assert_non_null(strstr(bk_err_msg(), "DependencyViolation"));
-	assert_int_equal(bk_ec2_delete_security_group(f.aws, "sg-1", bk_now() + 1.0), 0);
+	/* gone already: said apart from deleted */
+	assert_int_equal(bk_ec2_delete_security_group(f.aws, "sg-1", bk_now() + 1.0),
+			 BAKEAMI_ENOTFOUND);
+	assert_non_null(strstr(bk_err_msg(), "already gone"));
 	assert_int_equal(bk_aws_call_count(f.aws, "ec2"), 4);
 	client_free(&f);
 	stub_stop(&s);

@@ -16,11 +16,13 @@
 
 #define MAX 32
 
-/* The fake backend: what was asked, in order; ids in `fail` refuse. */
+/* The fake backend: what was asked, in order; the id in `fail` refuses,
+ * the one in `gone` was gone already. */
 static struct {
 	char calls[MAX][96];
 	size_t n;
 	const char *fail;
+	const char *gone;
 } F;
 
 static int fake_undo(bk_reaper *r, const bk_entry *e)
@@ -30,6 +32,8 @@ static int fake_undo(bk_reaper *r, const bk_entry *e)
 		 e->region ? "@" : "", e->region ? e->region : "");
 	if (F.fail && e->id && !strcmp(e->id, F.fail))
 		return bk_err(BAKEAMI_EAWS, "injected: %s refused", e->id);
+	if (F.gone && e->id && !strcmp(e->id, F.gone))
+		return bk_err(BAKEAMI_ENOTFOUND, "%s: already gone", e->id);
 	return 0;
 }
 
@@ -83,7 +87,7 @@ static size_t add(bk_journal *j, const char *kind, const char *id, const char *r
 
 static bk_reaper reaper(bk_journal *j, bk_strv *cleaned, bk_strv *failed)
 {
-	return (bk_reaper){NULL, j, {NULL, NULL}, cleaned, failed, NULL, bk_now() + 60, fakes,
+	return (bk_reaper){NULL, j, {NULL, NULL}, cleaned, failed, NULL, NULL, bk_now() + 60, fakes,
 			   BK_ARRAY_SIZE(fakes), false};
 }
 
@@ -124,6 +128,33 @@ static void test_ledger__unwinds_in_reverse_what_is_live(void **state)
 	bk_journal_free(j);
 	bk_strv_free(&cleaned);
 	bk_strv_free(&failed);
+}
+
+/* What was gone before its undo is listed apart, not as deleted, and
+ * settled all the same: a second walk does nothing. */
+static void test_ledger__already_gone_is_counted_apart(void **state)
+{
+	bk_strv cleaned = BK_STRV_INIT, failed = BK_STRV_INIT, gone = BK_STRV_INIT;
+	bk_journal *j = fresh();
+	bk_reaper r = reaper(j, &cleaned, &failed);
+
+	(void)state;
+	r.gone = &gone;
+	F.gone = "i-ended";
+	add(j, "instance", "i-ended", NULL, NULL, BK_CREATED);
+	add(j, "image", "ami-1", NULL, NULL, BK_CREATED);
+	assert_int_equal(bk_unwind(&r, 0), 0);
+	assert_int_equal(cleaned.count, 1);
+	assert_string_equal(cleaned.items[0], "image ami-1");
+	assert_int_equal(gone.count, 1);
+	assert_string_equal(gone.items[0], "instance i-ended");
+	assert_int_equal(failed.count, 0);
+	assert_string_equal(bk_err_msg(), "");
+	assert_int_equal(bk_unwind_count(&r, 0), 0);
+	bk_journal_free(j);
+	bk_strv_free(&cleaned);
+	bk_strv_free(&failed);
+	bk_strv_free(&gone);
 }
 
 /* A promotion's rollback: only what came after its mark, listed as rolled back. */
@@ -253,8 +284,8 @@ static void test_ledger__kinds_table(void **state)
 	static const char *const changes[] = {"launch-permission", "volume-permission", "tags",
 					      "deprecation", "ssm-parameter", "iam-role-policy",
 					      "instance-profile-role"};
-	static const char *const resources[] = {"instance", "security-group", "key-pair", "image",
-						"snapshot", "s3-bundle", "iam-role",
+	static const char *const resources[] = {"instance", "volume", "security-group", "key-pair",
+						"image", "snapshot", "s3-bundle", "iam-role",
 						"instance-profile", "fleet", "launch-template"};
 	size_t n;
 	const bk_kind *k = bk_kinds(&n);
@@ -280,7 +311,10 @@ static void test_ledger__kinds_table(void **state)
 	/* amazon-instance's bundle: found by its intent's bucket/prefix, not by tag */
 	assert_false(bk_kind_of(&r, "s3-bundle")->by_tag);
 	assert_non_null(bk_kind_of(&r, "s3-bundle")->find);
-	assert_null(bk_kind_of(&r, "volume"));
+	/* volumes: swept by tag once their instance is gone, never journalled */
+	assert_true(bk_kind_of(&r, "volume")->by_tag);
+	assert_true(bk_kind_of(&r, "instance") < bk_kind_of(&r, "volume"));
+	assert_null(bk_kind_of(&r, "volume")->find);
 }
 
 static void assert_describes(const char *kind, const char *id, const char *region,
@@ -400,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_ledger__snapshots_follow_their_image),
 		cmocka_unit_test(test_ledger__a_failed_undo_stays_live),
 		cmocka_unit_test(test_ledger__replay_of_a_torn_journal),
+		cmocka_unit_test(test_ledger__already_gone_is_counted_apart),
 		cmocka_unit_test(test_ledger__kinds_table),
 		cmocka_unit_test(test_ledger__undo_entries_describe_the_undo),
 		cmocka_unit_test(test_ledger__found_resources_join_the_ledger),

@@ -72,6 +72,13 @@ int bk_aws_role_mfa_check(int duration, const char *mfa_serial, const char *mfa_
  * BAKEAMI_ECANCELLED. */
 int bk_aws_backoff(bk_aws *aws, const char *service, const char *action, const char *why,
 		   int retry);
+/* The last call this thread made was sent again after an attempt that
+ * may have acted (a network error, a 5xx): a delete answered "not found"
+ * then was most likely done by its own first send, not "already gone". */
+bool bk_aws_last_call_resent(void);
+/* A delete's "not found" code: BAKEAMI_ENOTFOUND (already gone, message
+ * naming what), or 0 when the call was re-sent (its first send did it). */
+int bk_aws_gone(const char *what, const char *id);
 /* Number of calls made so far per service ("ec2"), retries included. */
 long bk_aws_call_count(const bk_aws *aws, const char *service);
 

@@ -92,6 +92,7 @@ typedef struct {
 	char *image_id;
 	bk_kv tags;
 	char *architecture;   /* x86_64, arm64, i386 */
+	bk_strv volume_ids;   /* its EBS volumes (blockDeviceMapping), once attached */
 } bk_ec2_instance;
 void bk_ec2_instance_free(bk_ec2_instance *inst);
 
@@ -139,6 +140,13 @@ int bk_ec2_delete_fleet(bk_aws *aws, const char *id);
 
 /* ENOTFOUND when EC2 does not (yet) know the id. */
 int bk_ec2_describe_instance(bk_ec2_instance *out, bk_aws *aws, const char *instance_id);
+/* A volume's state ("available", "in-use", ...): a new string in *state;
+ * BAKEAMI_ENOTFOUND when it does not exist. */
+int bk_ec2_volume_state(char **state, bk_aws *aws, const char *volume_id);
+/* DeleteVolume; one already gone: BAKEAMI_ENOTFOUND. */
+int bk_ec2_delete_volume(bk_aws *aws, const char *volume_id);
+/* BAKEAMI_ENOTFOUND: it was gone or going (terminated, shutting-down)
+ * already; so for every delete below, to tell "already gone" apart. */
 int bk_ec2_terminate_instance(bk_aws *aws, const char *instance_id);
 
 typedef struct {
@@ -164,11 +172,11 @@ int bk_ec2_create_tags(bk_aws *aws, const char *region, const char *const *resou
 
 /* ---- finding bakeami resources by tag (cleanup --run-id / --stale) ---- */
 typedef struct {
-	char *type;    /* "instance", "key-pair", "security-group", "image", "snapshot" */
+	char *type;    /* "instance", "volume", "key-pair", "security-group", "image", "snapshot" */
 	char *id;      /* for key pairs, the key name */
 	char *run_id;  /* bakeami:run-id */
 	char *expires; /* bakeami:expires, ISO 8601 */
-	char *state;   /* instances: state; else NULL */
+	char *state;   /* instances and volumes: state; else NULL */
 } bk_ec2_tagged;
 typedef struct {
 	bk_ec2_tagged *items;
@@ -246,7 +254,7 @@ int bk_ssm_get_parameter(bk_ssm_parameter *out, bk_aws *aws, const char *region,
 /* PutParameter with Overwrite; type NULL: String, data_type NULL: text. */
 int bk_ssm_put_parameter(bk_aws *aws, const char *region, const char *name,
 			 const char *value, const char *type, const char *data_type);
-/* DeleteParameter; one already gone counts as deleted. */
+/* DeleteParameter; one already gone: BAKEAMI_ENOTFOUND. */
 int bk_ssm_delete_parameter(bk_aws *aws, const char *region, const char *name);
 
 /* Secrets Manager GetSecretValue of the current version (AWSCURRENT):

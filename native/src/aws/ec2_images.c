@@ -378,7 +378,8 @@ int bk_ec2_create_image(char **out_image_id, bk_aws *aws, const bk_ec2_image_req
 
 /* ---- removal ------------------------------------------------------------- */
 
-/* Run a delete-style call, treating the listed "already gone" codes as done. */
+/* Run a delete-style call; the listed "already gone" codes are
+ * BAKEAMI_ENOTFOUND, so a cleanup can say it had nothing to delete. */
 static int delete_call(bk_aws *aws, const char *region, const char *action,
 		       const char *key, const char *id, const char *const *gone, size_t ngone)
 {
@@ -388,12 +389,10 @@ static int delete_call(bk_aws *aws, const char *region, const char *action,
 	int rc = bk_params_add(&p, key, id);
 
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, region, action, &p, code);
+		rc = bk_ec2__delete(&doc, aws, region, action, &p, code);
 	for (size_t i = 0; rc == BAKEAMI_EAWS && i < ngone; i++)
-		if (strcmp(code, gone[i]) == 0) {
-			bk_err_clear();
-			rc = 0;
-		}
+		if (strcmp(code, gone[i]) == 0)
+			rc = bk_aws_gone(action, id);
 	xmlFreeDoc(doc);
 	bk_kv_free(&p);
 	return rc;
@@ -418,9 +417,9 @@ int bk_ec2_delete_snapshot(bk_aws *aws, const char *region, const char *snapshot
 int bk_ec2_deregister_image_and_snapshots(bk_aws *aws, const char *region,
 					  const bk_ec2_image *img, bool with_snapshots)
 {
-	int rc = bk_ec2_deregister_image(aws, region, img->id);
+	int rc = bk_gone_is_done(bk_ec2_deregister_image(aws, region, img->id));
 
 	for (size_t i = 0; rc == 0 && with_snapshots && i < img->snapshot_ids.count; i++)
-		rc = bk_ec2_delete_snapshot(aws, region, img->snapshot_ids.items[i]);
+		rc = bk_gone_is_done(bk_ec2_delete_snapshot(aws, region, img->snapshot_ids.items[i]));
 	return rc;
 }

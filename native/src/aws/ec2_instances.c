@@ -19,7 +19,22 @@ void bk_ec2_instance_free(bk_ec2_instance *inst)
 	free(inst->subnet_id);
 	free(inst->image_id);
 	bk_kv_free(&inst->tags);
+	bk_strv_free(&inst->volume_ids);
 	memset(inst, 0, sizeof(*inst));
+}
+
+static int parse_volumes(bk_strv *out, xmlNodePtr item)
+{
+	int rc = 0;
+
+	for (xmlNodePtr m = bk_ec2__first_item(item, "blockDeviceMapping"); m && rc == 0;
+	     m = bk_ec2__next_item(m)) {
+		char *id = bk_xml_child_text(bk_xml_child(m, "ebs"), "volumeId");
+		if (id && *id)
+			rc = bk_strv_push(out, id);
+		free(id);
+	}
+	return rc;
 }
 
 static int parse_instance(bk_ec2_instance *out, xmlNodePtr item)
@@ -46,6 +61,8 @@ static int parse_instance(bk_ec2_instance *out, xmlNodePtr item)
 		rc = bk_ec2__text(&out->architecture, item, "architecture", false);
 	if (rc == 0)
 		rc = bk_ec2__parse_tags(&out->tags, item);
+	if (rc == 0)
+		rc = parse_volumes(&out->volume_ids, item);
 	if (rc < 0)
 		bk_ec2_instance_free(out);
 	return rc;
@@ -211,6 +228,18 @@ int bk_ec2_describe_instance(bk_ec2_instance *out, bk_aws *aws, const char *inst
 	return rc;
 }
 
+/* The instance was terminated (or being terminated) before this call:
+ * TerminateInstances answers as for a live one, with its previous state. */
+static bool was_ending(xmlDocPtr doc)
+{
+	xmlNodePtr item = bk_ec2__first_item(xmlDocGetRootElement(doc), "instancesSet");
+	char *prev = item ? bk_xml_child_text(bk_xml_child(item, "previousState"), "name") : NULL;
+	bool ending = prev && (!strcmp(prev, "terminated") || !strcmp(prev, "shutting-down"));
+
+	free(prev);
+	return ending;
+}
+
 int bk_ec2_terminate_instance(bk_aws *aws, const char *instance_id)
 {
 	bk_params p = BK_KV_INIT;
@@ -219,11 +248,51 @@ int bk_ec2_terminate_instance(bk_aws *aws, const char *instance_id)
 	int rc = bk_params_add(&p, "InstanceId.1", instance_id);
 
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, NULL, "TerminateInstances", &p, code);
-	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidInstanceID.NotFound") == 0) {
-		bk_err_clear();   /* already gone is what we wanted */
-		rc = 0;
-	}
+		rc = bk_ec2__delete(&doc, aws, NULL, "TerminateInstances", &p, code);
+	if ((rc == BAKEAMI_EAWS && strcmp(code, "InvalidInstanceID.NotFound") == 0) ||
+	    (rc == 0 && was_ending(doc)))
+		rc = bk_aws_gone("instance", instance_id);
+	xmlFreeDoc(doc);
+	bk_kv_free(&p);
+	return rc;
+}
+
+/* ---- volumes ---------------------------------------------------------------- */
+
+int bk_ec2_volume_state(char **state, bk_aws *aws, const char *volume_id)
+{
+	bk_params p = BK_KV_INIT;
+	xmlDocPtr doc = NULL;
+	xmlNodePtr item;
+	char code[64];
+	int rc = bk_params_add(&p, "VolumeId.1", volume_id);
+
+	*state = NULL;
+	if (rc == 0)
+		rc = bk_ec2__call(&doc, aws, NULL, "DescribeVolumes", &p, code);
+	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidVolume.NotFound") == 0)
+		rc = bk_err(BAKEAMI_ENOTFOUND, "volume %s: already gone", volume_id);
+	item = rc == 0 ? bk_ec2__first_item(xmlDocGetRootElement(doc), "volumeSet") : NULL;
+	if (rc == 0 && !item)
+		rc = bk_err(BAKEAMI_ENOTFOUND, "volume %s: already gone", volume_id);
+	if (rc == 0)
+		rc = bk_ec2__text(state, item, "status", true);
+	xmlFreeDoc(doc);
+	bk_kv_free(&p);
+	return rc;
+}
+
+int bk_ec2_delete_volume(bk_aws *aws, const char *volume_id)
+{
+	bk_params p = BK_KV_INIT;
+	xmlDocPtr doc = NULL;
+	char code[64];
+	int rc = bk_params_add(&p, "VolumeId", volume_id);
+
+	if (rc == 0)
+		rc = bk_ec2__delete(&doc, aws, NULL, "DeleteVolume", &p, code);
+	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidVolume.NotFound") == 0)
+		rc = bk_aws_gone("volume", volume_id);
 	xmlFreeDoc(doc);
 	bk_kv_free(&p);
 	return rc;

@@ -18,6 +18,9 @@ int bk_ec2__call(xmlDocPtr *out, bk_aws *aws, const char *region, const char *ac
  * is re-sent only by our retry loop (http.c says why). */
 int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *action,
 		   const bk_params *p, char code[64]);
+/* A delete goes the same way: a libcurl re-send we never hear of would
+ * make its own success read as "already gone" (bk_aws_gone). */
+#define bk_ec2__delete bk_ec2__create
 
 /* ---- describes shared by the bakes of a process (ec2_shared.c) ---- */
 typedef struct bk_ec2__group bk_ec2__group;

@@ -187,16 +187,35 @@ int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name
 	return rc;
 }
 
+/* EC2 answers DeleteKeyPair true for a name it does not know, so only a
+ * DescribeKeyPairs first can tell a key pair already gone. */
+static int key_pair_exists(bk_aws *aws, const char *name)
+{
+	bk_params p = BK_KV_INIT;
+	xmlDocPtr doc = NULL;
+	char code[64];
+	int rc = bk_params_add(&p, "KeyName.1", name);
+
+	if (rc == 0)
+		rc = bk_ec2__call(&doc, aws, NULL, "DescribeKeyPairs", &p, code);
+	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidKeyPair.NotFound") == 0)
+		rc = bk_err(BAKEAMI_ENOTFOUND, "key pair %s: already gone", name);
+	xmlFreeDoc(doc);
+	bk_kv_free(&p);
+	return rc;
+}
+
 int bk_ec2_delete_key_pair(bk_aws *aws, const char *name)
 {
 	bk_params p = BK_KV_INIT;
 	xmlDocPtr doc = NULL;
-	/* By name: moto ignores KeyPairId, and EC2 answers true for an unknown
-	 * name, so a repeated delete is harmless. */
-	int rc = bk_params_add(&p, "KeyName", name);
+	/* By name: moto ignores KeyPairId. */
+	int rc = key_pair_exists(aws, name);
 
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, NULL, "DeleteKeyPair", &p, NULL);
+		rc = bk_params_add(&p, "KeyName", name);
+	if (rc == 0)
+		rc = bk_ec2__delete(&doc, aws, NULL, "DeleteKeyPair", &p, NULL);
 	xmlFreeDoc(doc);
 	bk_kv_free(&p);
 	return rc;
@@ -313,13 +332,12 @@ int bk_ec2_delete_security_group(bk_aws *aws, const char *group_id, double deadl
 	bk_poller_start(&wait, &po);
 	while (rc == 0) {
 		xmlDocPtr doc = NULL;
-		rc = bk_ec2__call(&doc, aws, NULL, "DeleteSecurityGroup", &p, code);
+		rc = bk_ec2__delete(&doc, aws, NULL, "DeleteSecurityGroup", &p, code);
 		xmlFreeDoc(doc);
 		if (rc != BAKEAMI_EAWS)
 			break;
 		if (strcmp(code, "InvalidGroup.NotFound") == 0) {
-			bk_err_clear();
-			rc = 0;
+			rc = bk_aws_gone("security group", group_id);
 			break;
 		}
 		if (!group_in_use(code))

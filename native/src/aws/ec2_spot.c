@@ -164,6 +164,30 @@ void bk_ec2_fleet_free(bk_ec2_fleet *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* DeleteFleets answers 200 whatever happened to each fleet: a fleet it
+ * could not delete is in the unsuccessful set (fleetIdDoesNotExist: gone
+ * already), one deleted before says so in its previous state. */
+static int fleet_deleted(xmlDocPtr doc, const char *id)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	xmlNodePtr bad = bk_ec2__first_item(root, "unsuccessfulFleetDeletionSet");
+	xmlNodePtr ok = bk_ec2__first_item(root, "successfulFleetDeletionSet");
+	char *code = bad ? bk_xml_child_text(bk_xml_child(bad, "error"), "code") : NULL;
+	char *prev = ok ? bk_xml_child_text(ok, "previousFleetState") : NULL;
+	int rc = 0;
+
+	if (bad && code && !strcmp(code, "fleetIdDoesNotExist"))
+		rc = bk_aws_gone("fleet", id);
+	else if (bad)
+		rc = bk_err(BAKEAMI_EAWS, "DeleteFleets: fleet %s not deleted: %s", id,
+			    code ? code : "no reason given");
+	else if (prev && bk_str_starts(prev, "deleted"))
+		rc = bk_aws_gone("fleet", id);
+	free(code);
+	free(prev);
+	return rc;
+}
+
 static int delete_call(bk_aws *aws, const char *action, const char *key, const char *id,
 		       const char *gone)
 {
@@ -175,9 +199,11 @@ static int delete_call(bk_aws *aws, const char *action, const char *key, const c
 	if (rc == 0 && !strcmp(action, "DeleteFleets"))
 		rc = bk_params_add(&p, "TerminateInstances", "true");
 	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, NULL, action, &p, code);
+		rc = bk_ec2__delete(&doc, aws, NULL, action, &p, code);
 	if (rc == BAKEAMI_EAWS && !strcmp(code, gone))
-		rc = BAKEAMI_ENOTFOUND;
+		rc = bk_aws_gone(action, id);
+	if (rc == 0 && !strcmp(action, "DeleteFleets"))
+		rc = fleet_deleted(doc, id);
 	xmlFreeDoc(doc);
 	bk_kv_free(&p);
 	return rc;

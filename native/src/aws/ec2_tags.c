@@ -105,8 +105,8 @@ static int set_str(char **slot, const char *val)
 static int tags_params(bk_params *p, const char *next_token)
 {
 	static const char *const keys[] = {TAG_RUN_ID, TAG_EXPIRES};
-	static const char *const types[] = {"instance", "key-pair", "security-group", "image",
-					    "snapshot"};
+	static const char *const types[] = {"instance", "volume", "key-pair", "security-group",
+					    "image", "snapshot"};
 	int rc = bk_ec2__filter(p, 1, "key", keys, BK_ARRAY_SIZE(keys));
 
 	if (rc == 0)
@@ -191,6 +191,25 @@ static int sweep_tags(bk_ec2_tagged_list *l, bk_kv *expiries, bk_aws *aws, const
 
 /* ---- details per type ----------------------------------------------------------- */
 
+/* The volumes of a live instance that go with it (DeleteOnTermination):
+ * volume id -> "with-instance". */
+static int mark_volumes(bk_kv *acc, xmlNodePtr inst, const char *state)
+{
+	int rc = 0;
+
+	for (xmlNodePtr m = bk_ec2__first_item(inst, "blockDeviceMapping");
+	     m && rc == 0 && strcmp(state, "terminated"); m = bk_ec2__next_item(m)) {
+		xmlNodePtr ebs = bk_xml_child(m, "ebs");
+		char *id = bk_xml_child_text(ebs, "volumeId");
+		char *dot = bk_xml_child_text(ebs, "deleteOnTermination");
+		if (id && dot && !strcmp(dot, "true"))
+			rc = bk_kv_set(acc, id, "with-instance");
+		free(id);
+		free(dot);
+	}
+	return rc;
+}
+
 /* Instance id -> state name, from a DescribeInstances page. */
 static int take_states(xmlDocPtr doc, bk_kv *acc)
 {
@@ -205,9 +224,29 @@ static int take_states(xmlDocPtr doc, bk_kv *acc)
 			char *state = bk_xml_child_text(bk_xml_child(i, "instanceState"), "name");
 			if (id && state)
 				rc = bk_kv_set(acc, id, state);
+			if (rc == 0 && state)
+				rc = mark_volumes(acc, i, state);
 			free(id);
 			free(state);
 		}
+	return rc;
+}
+
+/* Volume id -> its state, from a DescribeVolumes page; one the instances'
+ * answer marked "with-instance" keeps the mark. */
+static int take_volume_states(xmlDocPtr doc, bk_kv *acc)
+{
+	int rc = 0;
+
+	for (xmlNodePtr v = bk_ec2__first_item(xmlDocGetRootElement(doc), "volumeSet");
+	     v && rc == 0; v = bk_ec2__next_item(v)) {
+		char *id = bk_xml_child_text(v, "volumeId");
+		char *state = bk_xml_child_text(v, "status");
+		if (id && state && !bk_kv_get(acc, id))
+			rc = bk_kv_set(acc, id, state);
+		free(id);
+		free(state);
+	}
 	return rc;
 }
 
@@ -260,8 +299,19 @@ static int ids_of_type(bk_strv *out, const bk_ec2_tagged_list *l, const char *ty
 	return rc;
 }
 
-/* Apply per-id details: instance states, key names (key pairs are deleted
- * by name; one whose name is unknown is gone and dropped). */
+/* Dropped from the sweep: a key pair or volume EC2 no longer knows (its
+ * tags may outlive it), and a volume that goes with its instance. */
+static bool drop(const bk_ec2_tagged *t, const char *state, const char *name)
+{
+	if (!strcmp(t->type, "key-pair"))
+		return !name;
+	if (!strcmp(t->type, "volume"))
+		return !state || !strcmp(state, "with-instance");
+	return false;
+}
+
+/* Apply per-id details: instance and volume states, key names (key pairs
+ * are deleted by name). */
 static int apply_details(bk_ec2_tagged_list *l, const bk_kv *expiries, const bk_kv *states,
 			 const bk_kv *key_names)
 {
@@ -273,18 +323,17 @@ static int apply_details(bk_ec2_tagged_list *l, const bk_kv *expiries, const bk_
 		const char *exp = bk_kv_get(expiries, t->id);
 		const char *state = bk_kv_get(states, t->id);
 		const char *name = bk_kv_get(key_names, t->id);
-		bool is_key = strcmp(t->type, "key-pair") == 0;
 
+		if (rc == 0 && drop(t, state, name)) {
+			tagged_clear(t);
+			continue;
+		}
 		if (rc == 0 && exp)
 			rc = set_str(&t->expires, exp);
 		if (rc == 0 && state)
 			rc = set_str(&t->state, state);
 		if (rc == 0 && name)
 			rc = set_str(&t->id, name);
-		if (rc == 0 && is_key && !name) {
-			tagged_clear(t);
-			continue;
-		}
 		l->items[kept++] = *t;
 	}
 	l->count = kept;
@@ -294,15 +343,20 @@ static int apply_details(bk_ec2_tagged_list *l, const bk_kv *expiries, const bk_
 static int add_details(bk_ec2_tagged_list *l, const bk_kv *expiries, bk_aws *aws,
 		       const char *region)
 {
-	bk_strv instances = BK_STRV_INIT, keys = BK_STRV_INIT;
+	bk_strv instances = BK_STRV_INIT, keys = BK_STRV_INIT, volumes = BK_STRV_INIT;
 	bk_kv states = BK_KV_INIT, key_names = BK_KV_INIT;
 	int rc = ids_of_type(&instances, l, "instance");
 
 	if (rc == 0)
 		rc = ids_of_type(&keys, l, "key-pair");
 	if (rc == 0)
+		rc = ids_of_type(&volumes, l, "volume");
+	if (rc == 0)
 		rc = describe_ids(&states, aws, region, "DescribeInstances", "instance-id",
 				  &instances, take_states);
+	if (rc == 0)
+		rc = describe_ids(&states, aws, region, "DescribeVolumes", "volume-id", &volumes,
+				  take_volume_states);
 	if (rc == 0)
 		rc = describe_ids(&key_names, aws, region, "DescribeKeyPairs", "key-pair-id",
 				  &keys, take_key_names);
@@ -310,14 +364,16 @@ static int add_details(bk_ec2_tagged_list *l, const bk_kv *expiries, bk_aws *aws
 		rc = apply_details(l, expiries, &states, &key_names);
 	bk_strv_free(&instances);
 	bk_strv_free(&keys);
+	bk_strv_free(&volumes);
 	bk_kv_free(&states);
 	bk_kv_free(&key_names);
 	return rc;
 }
 
 /*
- * Calls: DescribeTags (one page per 1000 tags), then one DescribeInstances
- * and one DescribeKeyPairs when such resources were found (per 200).
+ * Calls: DescribeTags (one page per 1000 tags), then one DescribeInstances,
+ * DescribeVolumes and DescribeKeyPairs when such resources were found (per
+ * 200).
  */
 int bk_ec2_find_tagged(bk_ec2_tagged_list *out, bk_aws *aws, const char *region,
 		       const char *run_id)

@@ -254,9 +254,11 @@ static void set_method(CURL *c, const bk_http_req *req)
  * something goes on a new connection (CURLOPT_FRESH_CONNECT), which
  * libcurl never re-sends: a lost answer comes back to query.c, which
  * logs, backs off and re-sends only what is safe (a ClientToken), and
- * CreateImage, which has none, looks for its image first. Every other call
- * (reads, deletes, tags) may be re-sent by libcurl: doing it twice is
- * harmless, and they keep the warm connection. Each create still adopts
+ * CreateImage, which has none, looks for its image first. A delete goes
+ * the same way: re-sent unseen, its own success would come back as "not
+ * found" and be counted as already gone (query.c tracks our re-sends).
+ * Every other call (reads, tags) may be re-sent by libcurl: doing it
+ * twice is harmless, and they keep the warm connection. Each create still adopts
  * its own resource on Duplicate (ec2_net.c, ec2_images.c), whoever re-sent.
  */
 /* Caller holds aws->lock. */

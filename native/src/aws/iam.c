@@ -67,7 +67,18 @@ static int tag_params(bk_params *p, const bk_kv *tags)
 	return rc;
 }
 
-/* Parameters name=value (NULL values left out), then the call. */
+/* A delete: on a new connection (only our loop re-sends it), and
+ * NoSuchEntity is "already gone" unless its first send may have done it. */
+static int delete_call(bk_aws *aws, const char *action, const bk_params *p)
+{
+	char code[64];
+	int rc = iam_call(aws, action, p, true, code);
+
+	return rc == BAKEAMI_ENOTFOUND && bk_aws_last_call_resent() ? bk_gone_is_done(rc) : rc;
+}
+
+/* Parameters name=value (NULL values left out), then the call (exists:
+ * a create's "exists already" code; "delete": a delete). */
 static int named_call(bk_aws *aws, const char *action, const char *const *kv, size_t n,
 		      const bk_kv *tags, const char *exists)
 {
@@ -79,7 +90,9 @@ static int named_call(bk_aws *aws, const char *action, const char *const *kv, si
 			rc = bk_params_add(&p, kv[i], kv[i + 1]);
 	if (rc == 0)
 		rc = tag_params(&p, tags);
-	if (rc == 0)
+	if (rc == 0 && exists && !strcmp(exists, "delete"))
+		rc = delete_call(aws, action, &p);
+	else if (rc == 0)
 		rc = exists ? create_call(aws, action, &p, exists) : plain_call(aws, action, &p);
 	bk_kv_free(&p);
 	return rc;
@@ -124,28 +137,28 @@ int bk_iam_remove_role_from_instance_profile(bk_aws *aws, const char *profile, c
 {
 	const char *kv[] = {"InstanceProfileName", profile, "RoleName", role};
 
-	return named_call(aws, "RemoveRoleFromInstanceProfile", kv, BK_ARRAY_SIZE(kv), NULL, NULL);
+	return named_call(aws, "RemoveRoleFromInstanceProfile", kv, BK_ARRAY_SIZE(kv), NULL, "delete");
 }
 
 int bk_iam_delete_role_policy(bk_aws *aws, const char *role, const char *policy)
 {
 	const char *kv[] = {"RoleName", role, "PolicyName", policy};
 
-	return named_call(aws, "DeleteRolePolicy", kv, BK_ARRAY_SIZE(kv), NULL, NULL);
+	return named_call(aws, "DeleteRolePolicy", kv, BK_ARRAY_SIZE(kv), NULL, "delete");
 }
 
 int bk_iam_delete_instance_profile(bk_aws *aws, const char *name)
 {
 	const char *kv[] = {"InstanceProfileName", name};
 
-	return named_call(aws, "DeleteInstanceProfile", kv, BK_ARRAY_SIZE(kv), NULL, NULL);
+	return named_call(aws, "DeleteInstanceProfile", kv, BK_ARRAY_SIZE(kv), NULL, "delete");
 }
 
 int bk_iam_delete_role(bk_aws *aws, const char *name)
 {
 	const char *kv[] = {"RoleName", name};
 
-	return named_call(aws, "DeleteRole", kv, BK_ARRAY_SIZE(kv), NULL, NULL);
+	return named_call(aws, "DeleteRole", kv, BK_ARRAY_SIZE(kv), NULL, "delete");
 }
 
 static int exists(bk_aws *aws, const char *action, const char *key, const char *name)

@@ -116,11 +116,28 @@ static int maybe_renew(bk_aws *aws, const call_spec *cs, const failure *f, bool 
 	return rc < 0 ? rc : 1;
 }
 
+static _Thread_local bool resent_uncertain;
+
+bool bk_aws_last_call_resent(void)
+{
+	return resent_uncertain;
+}
+
+int bk_aws_gone(const char *what, const char *id)
+{
+	if (resent_uncertain) {
+		bk_err_clear();
+		return 0;
+	}
+	return bk_err(BAKEAMI_ENOTFOUND, "%s %s: already gone", what, id);
+}
+
 static int run(bk_aws *aws, const call_spec *cs, bk_http_resp *resp, failure *f)
 {
 	bool renewed = false;
 	int rc;
 
+	resent_uncertain = false;
 	for (int retry = 0;; retry++) {
 		if (bk_cancelled(bk_aws__cancel(aws)))
 			return bk_err(BAKEAMI_ECANCELLED, "%s: cancelled", cs->action);
@@ -144,6 +161,8 @@ static int run(bk_aws *aws, const call_spec *cs, bk_http_resp *resp, failure *f)
 		    retry >= aws->retry.max_retries ||
 		    (cs->stop_when_uncertain && bk_aws__uncertain(f->status, f->code)))
 			return fail_with(f, cs->action);
+		if (bk_aws__uncertain(f->status, f->code))
+			resent_uncertain = true;
 		rc = bk_aws_backoff(aws, cs->req.service, cs->action,
 				     f->code[0] ? f->code : "network error", retry + 1);
 		if (rc < 0)

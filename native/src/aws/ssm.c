@@ -110,9 +110,7 @@ int bk_ssm_delete_parameter(bk_aws *aws, const char *region, const char *name)
 	char code[64];
 	int rc = ssm_call(aws, region, "DeleteParameter", name_body(name), NULL, code);
 
-	if (rc == BAKEAMI_EAWS && strcmp(code, "ParameterNotFound") == 0) {
-		bk_err_clear();
-		rc = 0;
-	}
+	if (rc == BAKEAMI_EAWS && strcmp(code, "ParameterNotFound") == 0)
+		rc = bk_aws_gone("SSM parameter", name);
 	return rc;
 }

@@ -210,6 +210,7 @@ static void free_lists(bakeami_bake *b)
 	bk_strv_free(&b->owned);
 	bk_strv_free(&b->secrets);
 	bk_strv_free(&b->cleaned);
+	bk_strv_free(&b->gone);
 	bk_strv_free(&b->cleanup_failed);
 	bk_strv_free(&b->left);
 	bk_strv_free(&b->image_snapshots);

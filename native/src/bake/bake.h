@@ -136,6 +136,7 @@ struct bakeami_bake {
 	/* report */
 	bk_strv cleaned;              /* "terminated instance i-..." */
 	bk_strv cleanup_failed;
+	bk_strv gone;                 /* already gone when cleanup came to it */
 	bk_strv left;                 /* resources kept on --on-error abort */
 	long ec2_calls;
 	char *result_json;
@@ -333,6 +334,11 @@ void bk_lease_init(bk_lease *l);
 /* Extend id's expiry with the others' from now on; the first starts the
  * renewing thread. */
 int bk_lease_hold(bakeami_bake *b, const char *id);
+/* An instance's EBS volumes (tagged on create) are held with it. */
+int bk_lease_hold_volumes(bakeami_bake *b, const bk_ec2_instance *inst);
+/* What is deleted before CLEANUP (the test instance) is renewed no more:
+ * one CreateTags for every id, and one that is gone would fail them all. */
+void bk_lease_release(bakeami_bake *b, const char *id);
 /* No renewal after this returns (CLEANUP); safe to call twice. */
 void bk_lease_stop(bk_lease *l);
 void bk_lease_free(bk_lease *l);

@@ -96,7 +96,7 @@ static int open_aws(bk_aws **aws, const bakeami_cleanup_options *o, const char *
  * uses; then the tag sweep for what was created but never journalled
  * (killed mid-call). */
 static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv *cleaned,
-		       bk_strv *failed)
+		       bk_strv *gone, bk_strv *failed)
 {
 	bk_journal *j = NULL;
 	bk_aws *aws = NULL;
@@ -108,7 +108,8 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 	l = j ? bk_journal_ledger(j) : NULL;
 	rc = open_aws(&aws, o, o->region ? o->region : l ? l->region : NULL, log);
 	if (rc == 0) {
-		bk_reaper r = {aws, j, log, cleaned, failed, NULL, bk_now() + 15 * 60, NULL, 0, true};
+		bk_reaper r = {aws, j, log, cleaned, failed, gone, NULL, bk_now() + 15 * 60, NULL, 0,
+			       true};
 		if (l) {
 			bk_logf(&log, BK_LOG_INFO, "journal %s: run %s, %zu entries to undo",
 				o->journal_path, l->run_id, bk_unwind_count(&r, 0));
@@ -127,7 +128,7 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 
 int bakeami_cleanup_run(const bakeami_cleanup_options *o)
 {
-	bk_strv cleaned = BK_STRV_INIT, failed = BK_STRV_INIT;
+	bk_strv cleaned = BK_STRV_INIT, gone = BK_STRV_INIT, failed = BK_STRV_INIT;
 	cleanup_log cl = {o, bk_now()};
 	bk_logger log = {cleanup_emit, &cl};
 	int rc, modes;
@@ -140,12 +141,14 @@ int bakeami_cleanup_run(const bakeami_cleanup_options *o)
 			      "journal_path, run_id and stale");
 	if ((rc = bakeami_init()) < 0)
 		return rc;
-	rc = run_cleanup(o, log, &cleaned, &failed);
-	if (rc == 0 || failed.count || cleaned.count)
-		bk_logf(&log, BK_LOG_INFO, "%zu deleted, %zu failed", cleaned.count, failed.count);
+	rc = run_cleanup(o, log, &cleaned, &gone, &failed);
+	if (rc == 0 || failed.count || cleaned.count || gone.count)
+		bk_logf(&log, BK_LOG_INFO, "%zu deleted, %zu already gone, %zu failed", cleaned.count,
+			gone.count, failed.count);
 	if (rc == 0 && failed.count)
 		rc = bk_err(BAKEAMI_ERROR, "%zu resources could not be deleted", failed.count);
 	bk_strv_free(&cleaned);
+	bk_strv_free(&gone);
 	bk_strv_free(&failed);
 	return rc;
 }

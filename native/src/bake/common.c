@@ -82,7 +82,7 @@ bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c)
 bk_reaper bk_bake_reaper(bakeami_bake *b, double deadline_s)
 {
 	return (bk_reaper){b->aws, b->journal, bk_bake_logger(b), &b->cleaned,
-			   &b->cleanup_failed, NULL, bk_now() + deadline_s, b->kinds, b->kinds_count,
+			   &b->cleanup_failed, &b->gone, NULL, bk_now() + deadline_s, b->kinds, b->kinds_count,
 			   true};
 }
 

@@ -8,7 +8,9 @@
  * still uses: a live run's expiry is always at least lease - renew ahead.
  * The thread starts with the first temporary resource and stops when
  * CLEANUP begins (what is deleted needs no lease); it shares the run's
- * AWS client, which serializes calls.
+ * AWS client, which serializes calls. An instance's EBS volumes are held
+ * from the moment it runs (EC2 names them then), so `cleanup --stale`
+ * sweeps them on the same lease.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -139,6 +141,33 @@ int bk_lease_hold(bakeami_bake *b, const char *id)
 	}
 	pthread_mutex_unlock(&l->mu);
 	return rc;
+}
+
+int bk_lease_hold_volumes(bakeami_bake *b, const bk_ec2_instance *inst)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < inst->volume_ids.count; i++)
+		rc = bk_lease_hold(b, inst->volume_ids.items[i]);
+	return rc;
+}
+
+void bk_lease_release(bakeami_bake *b, const char *id)
+{
+	bk_lease *l = &b->lease;
+	size_t kept = 0;
+
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < l->ids.count; i++) {
+		if (!strcmp(l->ids.items[i], id))
+			free(l->ids.items[i]);
+		else
+			l->ids.items[kept++] = l->ids.items[i];
+	}
+	l->ids.count = kept;
+	if (l->ids.items)
+		l->ids.items[kept] = NULL;
+	pthread_mutex_unlock(&l->mu);
 }
 
 void bk_lease_stop(bk_lease *l)

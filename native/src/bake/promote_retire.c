@@ -16,9 +16,10 @@ static void retire_image(promo *p, region_ctx *r, const bk_ec2_image *img, const
 			img->name ? img->name : "", r->region, user);
 		return;
 	}
-	rc = bk_ec2_deregister_image(r->aws, r->region, img->id);
+	rc = bk_gone_is_done(bk_ec2_deregister_image(r->aws, r->region, img->id));
 	for (size_t i = 0; rc == 0 && i < img->snapshot_ids.count; i++)
-		rc = bk_ec2_delete_snapshot(r->aws, r->region, img->snapshot_ids.items[i]);
+		rc = bk_gone_is_done(bk_ec2_delete_snapshot(r->aws, r->region,
+							    img->snapshot_ids.items[i]));
 	if (rc == 0)
 		bk_step(p->b, "keep_last: retired %s (%s) in %s and %zu snapshot%s", img->id,
 			img->name ? img->name : "", r->region, img->snapshot_ids.count,

@@ -48,11 +48,47 @@ static bool group_to_delete(const bk_reaper *r)
 	return false;
 }
 
+/* One already shutting down (ENOTFOUND) is still waited for: what comes
+ * after it (its group, its volumes) needs it terminated. */
 static int undo_instance(bk_reaper *r, const bk_entry *e)
 {
-	int rc = bk_ec2_terminate_instance(r->aws, e->id);
+	int rc = bk_ec2_terminate_instance(r->aws, e->id), w;
 
-	return rc == 0 && !group_to_delete(r) ? wait_terminated(r, e->id) : rc;
+	if ((rc != 0 && rc != BAKEAMI_ENOTFOUND) || group_to_delete(r))
+		return rc;
+	w = wait_terminated(r, e->id);
+	return w < 0 ? w : rc;
+}
+
+/* 1 once the volume can be deleted (detached), BAKEAMI_ENOTFOUND when it is
+ * gone or going, 0 while an instance still holds it. */
+static int volume_free(bk_reaper *r, const char *id)
+{
+	char *state = NULL;
+	int rc = bk_ec2_volume_state(&state, r->aws, id);
+
+	if (rc == 0 && !strcmp(state, "deleting"))
+		rc = bk_err(BAKEAMI_ENOTFOUND, "volume %s: already being deleted", id);
+	else if (rc == 0)
+		rc = strcmp(state, "in-use") != 0;
+	free(state);
+	return rc;
+}
+
+/* A volume our run tagged that does not go with its instance (found by the
+ * sweep): once its instance has let go of it, within the deadline. */
+static int undo_volume(bk_reaper *r, const bk_entry *e)
+{
+	bk_poll_opts po = {.deadline = r->deadline, .first_s = 0.25, .max_s = 15, .factor = 2};
+	bk_poller wait;
+	int rc;
+
+	bk_poller_start(&wait, &po);
+	while ((rc = volume_free(r, e->id)) == 0)
+		if (bk_poller_wait(&wait) != 0)
+			return bk_err(BAKEAMI_ETIMEOUT, "volume %s still in use at the cleanup "
+				      "deadline", e->id);
+	return rc < 0 ? rc : bk_ec2_delete_volume(r->aws, e->id);
 }
 
 static int undo_security_group(bk_reaper *r, const bk_entry *e)
@@ -215,8 +251,11 @@ static int undo_image(bk_reaper *r, const bk_entry *e)
 
 	if (rc == 0)
 		rc = bk_ec2_deregister_image(r->aws, e->region, e->id);
-	if (rc == 0)
-		rc = known ? delete_children(r, e) : delete_found_snapshots(r, e, &found);
+	/* An image already gone may have left its snapshots: they still go. */
+	if (rc == 0 || rc == BAKEAMI_ENOTFOUND) {
+		int c = known ? delete_children(r, e) : delete_found_snapshots(r, e, &found);
+		rc = c < 0 ? c : rc;
+	}
 	bk_strv_free(&found);
 	return rc;
 }
@@ -247,9 +286,11 @@ static int undo_bundle(bk_reaper *r, const bk_entry *e)
 
 	if (rc == 0)
 		rc = bk_s3_delete_prefix(&n, r->aws, e->region, bucket, prefix);
-	if (rc == 0)
+	if (rc == 0 && n)
 		bk_logf(&r->log, BK_LOG_INFO, "s3://%s/%s*: %zu object%s deleted", bucket, prefix,
 			n, n == 1 ? "" : "s");
+	else if (rc == 0)
+		rc = bk_err(BAKEAMI_ENOTFOUND, "s3://%s/%s*: no objects", bucket, prefix);
 	free(bucket);
 	free(prefix);
 	return rc;
@@ -285,6 +326,8 @@ static int find_bundle(bk_reaper *r, const bk_entry *e, char **id)
 static const bk_kind kinds[] = {
 	{"fleet", false, false, undo_fleet, describe_resource, NULL},
 	{"instance", false, true, undo_instance, describe_resource, find_tagged},
+	/* never journalled: the instance's, swept by tag once it let go */
+	{"volume", false, true, undo_volume, describe_resource, NULL},
 	{"security-group", false, true, undo_security_group, describe_resource, find_tagged},
 	{"key-pair", false, true, undo_key_pair, describe_resource, find_tagged},
 	{"launch-template", false, false, undo_launch_template, describe_resource, NULL},
@@ -344,19 +387,33 @@ static void forget_failure(bk_strv *failed, const char *what)
 	}
 }
 
-/* Log it and list it, or list why it failed; journal it as deleted. */
+/* Where a done undo is listed: gone apart from what this cleanup did. */
+static bk_strv *done_list(const bk_reaper *r, bool gone)
+{
+	if (gone && r->gone)
+		return r->gone;
+	return r->rolled_back ? r->rolled_back : r->cleaned;
+}
+
+/* Log it and list it, or list why it failed; journal it as deleted (gone
+ * or deleted, it is settled). */
 static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int rc)
 {
 	char *what = k->describe(r, e);
 	const char *w = what ? what : e->kind;
+	bool gone = rc == BAKEAMI_ENOTFOUND;
 
+	if (gone) {
+		bk_err_clear();
+		rc = 0;
+	}
 	if (rc == 0 && n >= 0 && r->journal)
 		rc = bk_journal_set(r->journal, (size_t)n, BK_DELETED, NULL);
 	if (rc == 0) {
 		forget_failure(r->failed, w);
-		bk_logf(&r->log, BK_LOG_INFO, r->rolled_back || k->change ? "rolled back: %s"
-			: "deleted %s", w);
-		bk_strv_push(r->rolled_back ? r->rolled_back : r->cleaned, w);
+		bk_logf(&r->log, BK_LOG_INFO, gone ? "already gone: %s" : r->rolled_back ||
+			k->change ? "rolled back: %s" : "deleted %s", w);
+		bk_strv_push(done_list(r, gone), w);
 	} else {
 		char *why = bk_sprintf("%s: %s", w, bk_err_msg());
 		bk_logf(&r->log, r->rolled_back ? BK_LOG_WARN : BK_LOG_ERROR, r->rolled_back
@@ -369,18 +426,14 @@ static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int
 	return rc;
 }
 
-/* Gone already counts as undone: cleanup is idempotent. */
+/* Gone already is undone too (cleanup is idempotent), and said so. */
 static int undo_one(bk_reaper *r, const bk_entry *e, long n)
 {
 	const bk_kind *k = bk_kind_of(r, e->kind);
-	int rc;
 
 	if (!k)
 		return bk_err(BAKEAMI_EINVALID, "unknown resource kind %s", e->kind);
-	rc = k->undo(r, e);
-	if (rc == BAKEAMI_ENOTFOUND)
-		rc = 0;
-	return report(r, k, e, n, rc);
+	return report(r, k, e, n, k->undo(r, e));
 }
 
 /* An entry to undo: created, or a change that may have been made. A

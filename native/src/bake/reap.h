@@ -7,8 +7,11 @@
  * reverse and undoes every live entry: a created resource, or a change
  * intended or made (a kill may fall between the intent and the call, and
  * every undo is safe to repeat). Each undo is logged, listed in the
- * cleaned (or rolled_back) or failed lists and journalled as deleted; a
- * resource already gone counts as deleted.
+ * cleaned (or rolled_back), gone or failed lists and journalled as
+ * deleted. A resource already gone (its undo answered BAKEAMI_ENOTFOUND:
+ * ended by someone else, or by an earlier cleanup killed before it could
+ * journal it) is listed as gone, not as deleted: the counts say what this
+ * cleanup did.
  */
 #ifndef BK_REAP_H
 #define BK_REAP_H
@@ -42,6 +45,7 @@ struct bk_reaper {
 	bk_logger log;
 	bk_strv *cleaned;      /* "instance i-..." */
 	bk_strv *failed;       /* "instance i-...: <why>" */
+	bk_strv *gone;         /* already gone before its undo; NULL: listed as cleaned */
 	bk_strv *rolled_back;  /* non-NULL: a promotion's rollback, listed here */
 	double deadline;       /* bk_now() seconds: cleanup's own, never cancelled */
 	const bk_kind *kinds;  /* NULL: bk_kinds(); tests swap in fakes */

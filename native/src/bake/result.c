@@ -45,6 +45,7 @@ static cJSON *cleanup_report(const bakeami_bake *b)
 
 	if (c) {
 		cJSON_AddItemToObject(c, "deleted", string_array(&b->cleaned));
+		cJSON_AddItemToObject(c, "already_gone", string_array(&b->gone));
 		cJSON_AddItemToObject(c, "failed", string_array(&b->cleanup_failed));
 		cJSON_AddItemToObject(c, "left", string_array(&b->left));
 		cJSON_AddItemToObject(c, "rolled_back", string_array(&b->rolled_back));
@@ -132,10 +133,13 @@ static void emit_summary(bakeami_bake *b)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    stages: %s", stages.ptr);
 	if (b->logs_dir)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    provisioning logs: %s", b->logs_dir);
-	bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    cleaned up: %zu deleted, %zu failed, %zu left",
-		b->cleaned.count, b->cleanup_failed.count, b->left.count);
+	bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "    cleaned up: %zu deleted, %zu already gone, "
+		"%zu failed, %zu left", b->cleaned.count, b->gone.count, b->cleanup_failed.count,
+		b->left.count);
 	for (size_t i = 0; i < b->cleaned.count; i++)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "      - %s", b->cleaned.items[i]);
+	for (size_t i = 0; i < b->gone.count; i++)
+		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "      ~ %s (already gone)", b->gone.items[i]);
 	for (size_t i = 0; i < b->cleanup_failed.count; i++)
 		bk_emit(b, BAKEAMI_EVENT_SUMMARY, 0, "      ! %s", b->cleanup_failed.items[i]);
 	bk_buf_free(&stages);

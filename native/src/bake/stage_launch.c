@@ -164,6 +164,8 @@ int bk_wait_running(bakeami_bake *b, bk_ec2_instance *inst, char **ssh_host)
 	int rc = bk_poll(b, b->cfg->instance_timeout_s, "the instance to run",
 			 instance_running, inst, &b->work_cancel);
 
+	if (rc == 0)
+		rc = bk_lease_hold_volumes(b, inst);
 	if (rc == 0 && !ssh_host)
 		bk_step(b, "%s running (%s)", inst->id, b->cfg->instance_type);
 	if (rc < 0 || !ssh_host || (rc = pick_ssh_host(ssh_host, b, inst)) < 0)

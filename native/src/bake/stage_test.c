@@ -67,6 +67,10 @@ static void drop_test_instance(bakeami_bake *b, bk_ssh **ssh)
 
 	bk_ssh_free(*ssh);
 	*ssh = NULL;
+	for (size_t i = 0; i < b->test_instance.volume_ids.count; i++)
+		bk_lease_release(b, b->test_instance.volume_ids.items[i]);
+	if (b->test_instance.id)
+		bk_lease_release(b, b->test_instance.id);
 	if (b->test_instance.id && bk_reap(&r, "instance", b->test_instance.id) == 0) {
 		bk_ec2_instance_free(&b->test_instance);
 		memset(&b->test_instance, 0, sizeof(b->test_instance));

@@ -53,6 +53,14 @@ void bk_err_clear(void)
 	last_error[0] = '\0';
 }
 
+int bk_gone_is_done(int rc)
+{
+	if (rc != BAKEAMI_ENOTFOUND)
+		return rc;
+	bk_err_clear();
+	return 0;
+}
+
 const char *bakeami_error_last(void)
 {
 	return last_error;

@@ -26,6 +26,9 @@ const char *bk_err_msg(void);
 /* An allocation failed: set "out of memory", return BAKEAMI_ENOMEM. */
 int bk_oom(void);
 void bk_err_clear(void);
+/* A delete's BAKEAMI_ENOTFOUND ("already gone") as success, for a caller
+ * that only needs the thing not to exist; any other rc unchanged. */
+int bk_gone_is_done(int rc);
 
 /* ---- growable byte buffer, always NUL-terminated when ptr != NULL --- */
 typedef struct {
