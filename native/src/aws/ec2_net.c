@@ -187,35 +187,27 @@ int bk_ec2_import_key_pair(char **out_key_pair_id, bk_aws *aws, const char *name
 	return rc;
 }
 
-/* EC2 answers DeleteKeyPair true for a name it does not know, so only a
- * DescribeKeyPairs first can tell a key pair already gone. */
-static int key_pair_exists(bk_aws *aws, const char *name)
-{
-	bk_params p = BK_KV_INIT;
-	xmlDocPtr doc = NULL;
-	char code[64];
-	int rc = bk_params_add(&p, "KeyName.1", name);
-
-	if (rc == 0)
-		rc = bk_ec2__call(&doc, aws, NULL, "DescribeKeyPairs", &p, code);
-	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidKeyPair.NotFound") == 0)
-		rc = bk_err(BAKEAMI_ENOTFOUND, "key pair %s: already gone", name);
-	xmlFreeDoc(doc);
-	bk_kv_free(&p);
-	return rc;
-}
-
+/*
+ * EC2 answers DeleteKeyPair true for a name it does not know too; its
+ * answer names the keyPairId it deleted, and none when there was nothing
+ * (moto answers so): that tells "already gone" without a DescribeKeyPairs
+ * first, which would cost every bake a call. By name: moto ignores
+ * KeyPairId.
+ */
 int bk_ec2_delete_key_pair(bk_aws *aws, const char *name)
 {
 	bk_params p = BK_KV_INIT;
 	xmlDocPtr doc = NULL;
-	/* By name: moto ignores KeyPairId. */
-	int rc = key_pair_exists(aws, name);
+	char *id = NULL;
+	int rc = bk_params_add(&p, "KeyName", name);
 
 	if (rc == 0)
-		rc = bk_params_add(&p, "KeyName", name);
-	if (rc == 0)
 		rc = bk_ec2__delete(&doc, aws, NULL, "DeleteKeyPair", &p, NULL);
+	if (rc == 0)
+		rc = bk_ec2__text(&id, xmlDocGetRootElement(doc), "keyPairId", false);
+	if (rc == 0 && (!id || !*id))
+		rc = bk_aws_gone("key pair", name);
+	free(id);
 	xmlFreeDoc(doc);
 	bk_kv_free(&p);
 	return rc;
