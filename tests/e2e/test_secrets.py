@@ -207,9 +207,16 @@ def prefix():
     Path("/tmp/bakeami-e2e-instance-marker").unlink(missing_ok=True)
 
 
-def test_no_secret_after_an_instance_bake(lab, clean_lab, bakeami, tmp_path, prefix):
+PACKER_UPLOAD = ("sudo -i -n ec2-upload-bundle -b {{.BucketName}} -m {{.ManifestPath}} -a {{.AccessKey}} "
+                 "-s {{.SecretKey}} -d {{.BundleDirectory}} --batch --region {{.Region}} --retry")
+
+
+@pytest.mark.parametrize("upload_command", [None, PACKER_UPLOAD], ids=["default", "packer-own"])
+def test_no_secret_after_an_instance_bake(lab, clean_lab, bakeami, tmp_path, prefix, upload_command):
     """amazon-instance: the x509 key goes to the instance for the bundle, and must not stay
-    there, nor show in any output."""
+    there, nor show in any output. A template's own bundle_upload_command keeps Packer's
+    fields: Packer's default, written out, shows the secret key in the instance's process list,
+    and the scanner sees it there (and nowhere else)."""
     values = _secrets()
     key_lines = [x for x in X509_KEY.read_text().splitlines() if x and "-----" not in x]
     values.update({f"x509 key line {i}": line for i, line in enumerate(key_lines[:3])})
@@ -218,6 +225,8 @@ def test_no_secret_after_an_instance_bake(lab, clean_lab, bakeami, tmp_path, pre
     b = tpl["builders"][0]
     b["x509_cert_path"] = str((HERE / "../../examples/seed/lab-x509/cert.pem").resolve())
     b["x509_key_path"] = str(X509_KEY.resolve())
+    if upload_command:
+        b["bundle_upload_command"] = upload_command
     tpl["variables"]["secret_word"] = ""
     tpl["sensitive-variables"] = ["secret_word"]
     tpl["provisioners"] = [{"type": "shell", "environment_vars": ["WORD={{user `secret_word`}}"],
@@ -229,7 +238,15 @@ def test_no_secret_after_an_instance_bake(lab, clean_lab, bakeami, tmp_path, pre
     clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
     clean_lab.keep_s3(f"bakeami-e2e-bundles/{prefix}.")
     assert r.returncode == 0, r.stdout + r.stderr
-    # the bundle tools' command line carries the secret key on the instance, as Packer's does
-    # (bundle_upload_command's -s {{.SecretKey}}); that one process is the template's choice
-    found = [f for f in found if "ec2-upload-bundle" not in f]
+    if upload_command:
+        assert "-s <sensitive>" in _upload_line(r.stdout), r.stdout
+        assert found and all("ec2-upload-bundle" in f and "AWS secret key" in f for f in found), found
+        return
+    # the default bundle_upload_command hands ec2-upload-bundle the keys in its environment,
+    # from a 0600 file, not as Packer's -a/-s: no process shows the secret key
+    assert "ec2-upload-bundle" in r.stdout and "-s " not in _upload_line(r.stdout), r.stdout
     assert not found, "\n".join(found)
+
+
+def _upload_line(out: str) -> str:
+    return next(x for x in out.splitlines() if "running bundle_upload_command" in x)

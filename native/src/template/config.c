@@ -757,8 +757,17 @@ static int set_defaults(bk_build_config *cfg, const bk_template *tpl)
 	"-c {{.CertPath}} -r {{.Architecture}} -e {{.PrivatePath}}/* -d {{.Destination}} " \
 	"-p {{.Prefix}} --batch --no-filter"
 #define BUNDLE_UPLOAD_HEAD "sudo -i -n ec2-upload-bundle -b {{.BucketName}} -m {{.ManifestPath}} "
-#define BUNDLE_UPLOAD_KEYS "-a {{.AccessKey}} -s {{.SecretKey}} "
 #define BUNDLE_UPLOAD_TAIL "-d {{.BundleDirectory}} --batch --region {{.Region}} --retry"
+/* Packer's default passes the keys as -a {{.AccessKey}} -s {{.SecretKey}}:
+ * the secret key is then on the instance's process list for every user to
+ * read. Ours gives the same tool the same keys through the environment it
+ * reads them from when -a/-s/-t are not given (AWS_ACCESS_KEY,
+ * AWS_SECRET_KEY, AWS_DELEGATION_TOKEN), sourced by root from a 0600 file
+ * the bake uploads (stage_upload_bundle.c), removed once read. The folders
+ * and names are plain characters (validate.c), safe inside the quotes. */
+#define BUNDLE_UPLOAD_ENV "sudo -i -n sh -c '. {{.CredentialsFile}} && rm -f " \
+	"{{.CredentialsFile}} && exec ec2-upload-bundle -b {{.BucketName}} -m {{.ManifestPath}} " \
+	BUNDLE_UPLOAD_TAIL "'"
 
 /* Unset or empty (an unset variable) takes Packer's default. */
 static int default_str(char **s, const char *value)
@@ -798,8 +807,7 @@ static int instance_defaults(bk_cfg_ctx *c)
 	    (rc = default_str(&cfg->bundle_vol_command, BUNDLE_VOL_DEFAULT)) < 0)
 		return rc;
 	return default_str(&cfg->bundle_upload_command, cfg->iam_instance_profile
-			   ? BUNDLE_UPLOAD_HEAD BUNDLE_UPLOAD_TAIL
-			   : BUNDLE_UPLOAD_HEAD BUNDLE_UPLOAD_KEYS BUNDLE_UPLOAD_TAIL);
+			   ? BUNDLE_UPLOAD_HEAD BUNDLE_UPLOAD_TAIL : BUNDLE_UPLOAD_ENV);
 }
 
 bool bk_build_is_instance(const bk_build_config *c)

@@ -323,8 +323,9 @@ static int check_remote_dir(bk_cfg_ctx *c, const char *bpath, const char *key, c
 }
 
 /* The fields each bundle command is rendered with (bake/stage_bundle.c,
- * stage_upload_bundle.c): Packer's, plus ManifestName and Prefix for the
- * upload. Checked now, so a typo fails before any AWS call. */
+ * stage_upload_bundle.c): Packer's, plus ManifestName, Prefix and
+ * CredentialsFile for the upload. Checked now, so a typo fails before any
+ * AWS call. */
 static int check_bundle_command(bk_cfg_ctx *c, const char *bpath, const char *key,
 				const char *tmpl, bool upload)
 {
@@ -334,6 +335,7 @@ static int check_bundle_command(bk_cfg_ctx *c, const char *bpath, const char *ke
 		{"PrivatePath", NULL, false}};
 	static const bk_cmd_field up[] = {{"AccessKey", NULL, false},
 		{"BucketName", NULL, false}, {"BundleDirectory", NULL, false},
+		{"CredentialsFile", NULL, false},
 		{"ManifestPath", NULL, false}, {"ManifestName", NULL, false},
 		{"Prefix", NULL, false}, {"Region", NULL, false}, {"SecretKey", NULL, false},
 		{"Token", NULL, false}};
