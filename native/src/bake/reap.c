@@ -369,10 +369,11 @@ const bk_kind *bk_kind_of(const bk_reaper *r, const char *name)
 /* ---- the walk -------------------------------------------------------------- */
 
 /* A delete that failed (or was cut short) earlier in the run and has now
- * been done is no failure: the summary lists what is left undone. */
-static void forget_failure(bk_strv *failed, const char *what)
+ * been done is no failure: the summary lists what is left undone. True
+ * when there was one. */
+static bool forget_failure(bk_strv *failed, const char *what)
 {
-	size_t n = strlen(what), kept = 0;
+	size_t n = strlen(what), kept = 0, before = failed ? failed->count : 0;
 
 	for (size_t i = 0; failed && i < failed->count; i++) {
 		char *f = failed->items[i];
@@ -385,6 +386,7 @@ static void forget_failure(bk_strv *failed, const char *what)
 		failed->count = kept;
 		failed->items[kept] = NULL;
 	}
+	return failed && kept < before;
 }
 
 /* Where a done undo is listed: gone apart from what this cleanup did. */
@@ -409,8 +411,11 @@ static int report(bk_reaper *r, const bk_kind *k, const bk_entry *e, long n, int
 	}
 	if (rc == 0 && n >= 0 && r->journal)
 		rc = bk_journal_set(r->journal, (size_t)n, BK_DELETED, NULL);
+	/* Gone after our own earlier try failed or was cut short (a cancel
+	 * while its answer was on the way): that try most likely did it. */
+	if (rc == 0 && forget_failure(r->failed, w))
+		gone = false;
 	if (rc == 0) {
-		forget_failure(r->failed, w);
 		bk_logf(&r->log, BK_LOG_INFO, gone ? "already gone: %s" : r->rolled_back ||
 			k->change ? "rolled back: %s" : "deleted %s", w);
 		bk_strv_push(done_list(r, gone), w);
