@@ -47,37 +47,17 @@ SSH_HOST = "127.0.0.1"
 AKC_ROOT = Path("/usr/local/lib/bakeami-test")  # root-owned, as sshd demands for the command
 SUDOERS = Path("/etc/sudoers.d/bakeami-test")
 # amazon-instance's bundle tools, as the instance runs them: `sudo -i -n ec2-bundle-vol ...` (a
-# root login shell, whose /etc/profile sets PATH) and the seed's `sudo -n ec2-upload-bundle`
-# (sudo's secure_path) find only the system's folders, never a PATH the lab's sshd could set
-# (sudo resets the environment). So the system's folders hold one dispatcher per tool, the same
-# for every lab, that runs the stand-in of the lab whose sshd started the session: sshd marks
-# the session with SetEnv BAKEAMI_LAB, and where sudo dropped it the dispatcher (root by then)
-# reads it from the first ancestor process that has it (sudo itself still does). Each lab's
-# stand-ins (wrappers that run tests/e2e/bin's with that lab's S3) are in its own root-owned
-# folder, so labs on one machine never use each other's. /usr/local/sbin comes first on root's
-# PATH and sudo's secure_path; /usr/local/bin serves a command run without sudo.
-STAND_IN_DIRS = (Path("/usr/local/sbin"), Path("/usr/local/bin"))
+# root login shell) and the seed's `sudo -n ec2-upload-bundle` (sudo's secure_path) both find
+# /usr/local/bin. The wrappers there run tests/e2e/bin's stand-ins with the lab's S3.
+STAND_IN_DIR = Path("/usr/local/bin")
 STAND_INS = ("ec2-bundle-vol", "ec2-upload-bundle")
+# A reverted design put a per-lab dispatcher in /usr/local/sbin, ahead of STAND_IN_DIR on
+# root's PATH; one left on a machine would shadow these wrappers, so a lab removes it.
+_OLD_DISPATCHER_DIR, _OLD_DISPATCHER_MARK = Path("/usr/local/sbin"), "# bakeami e2e lab dispatcher"
 _STAND_IN_WRAPPER = """#!/bin/sh
 # bakeami e2e lab {lab_id}: amazon-instance's bundle tool, a stand-in (tests/e2e/bin/{name})
 BAKEAMI_LAB_S3_ENDPOINT={endpoint} BAKEAMI_LAB_UPLOAD_FAIL={fail_file} \\
   exec {python} {script} "$@"
-"""
-_DISPATCHER_MARK = "# bakeami e2e lab dispatcher"
-_DISPATCHER = """#!/bin/sh
-{mark} (tests/e2e/lab.py): runs {name} of the lab whose sshd started this session
-# (its SetEnv BAKEAMI_LAB, here or in the nearest ancestor process that has it: sudo drops it
-# from its child's environment but keeps it in its own); the same file for every lab.
-lab=${{BAKEAMI_LAB:-}}
-pid=$PPID
-while [ -z "$lab" ] && [ "${{pid:-0}}" -gt 1 ]; do
-  lab=$(tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | sed -n 's/^BAKEAMI_LAB=//p' | head -n 1)
-  pid=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
-done
-case "$lab" in
-  ""|*[!0-9a-f-]*) echo "{name}: not in a bakeami e2e lab session (no BAKEAMI_LAB)" >&2; exit 127 ;;
-esac
-exec {root}/"$lab"/bin/{name} "$@"
 """
 TEST_CREDS = ("AKIDBAKEAMILAB0000", "bakeami-lab-secret-key")
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "ftp_proxy", "no_proxy"}
@@ -301,7 +281,8 @@ class Lab:
             self.proxy = None
         _kill(self._moto)
         self._moto = None
-        shutil.rmtree(self.akc_dir, ignore_errors=True)  # its stand-ins with it
+        self._remove_stand_ins()
+        shutil.rmtree(self.akc_dir, ignore_errors=True)
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
@@ -354,37 +335,47 @@ class Lab:
         _check_root_owned(self.akc)
 
     def _install_stand_ins(self) -> None:
-        """The lab's own bundle tools in its root-owned folder, and the shared dispatchers in
-        STAND_IN_DIRS (written when missing or of an older lab; a foreign file of that name is
-        an error, never overwritten). The dispatchers stay: they are the same for every lab,
-        and one lab's stop must not take them from another that still runs."""
+        """The bundle tools' wrappers; one of a lab that is gone is replaced, a foreign file
+        of that name is an error (never overwritten)."""
         self._upload_fail = self.tmp / "upload-fail"
-        self.bin_dir = self.akc_dir / "bin"
-        self.bin_dir.mkdir(mode=0o755)
+        self._replaced: dict[str, str] = {}
         for name in STAND_INS:
-            own = self.bin_dir / name
-            own.write_text(_STAND_IN_WRAPPER.format(
+            old = _OLD_DISPATCHER_DIR / name
+            if old.exists() and _OLD_DISPATCHER_MARK in old.read_text(errors="replace"):
+                old.unlink(missing_ok=True)
+            dst = STAND_IN_DIR / name
+            if dst.exists() and "# bakeami e2e lab " not in dst.read_text(errors="replace"):
+                raise LabError(f"{dst} exists and is not a bakeami lab stand-in: not replacing it")
+            if dst.exists():  # a lab still running (one test starts a second lab): put back later
+                self._replaced[name] = dst.read_text(errors="replace")
+            tmp = dst.with_name(f".{name}.{self.lab_id}")
+            tmp.write_text(_STAND_IN_WRAPPER.format(
                 lab_id=self.lab_id, name=name, endpoint=shlex.quote(f"http://127.0.0.1:{self.moto_port}"),
                 fail_file=shlex.quote(str(self._upload_fail)),
                 python=shlex.quote(sys.executable),  # the one with boto3 (tests/deps.sh)
                 script=shlex.quote(str(Path(__file__).resolve().parent / "bin" / name))))
-            os.chmod(own, 0o755)
-            for folder in STAND_IN_DIRS:
-                self._install_dispatcher(folder / name)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, dst)
 
-    @staticmethod
-    def _install_dispatcher(dst: Path) -> None:
-        name = dst.name
-        text = _DISPATCHER.format(mark=_DISPATCHER_MARK, name=name, root=shlex.quote(str(AKC_ROOT)))
-        current = dst.read_text(errors="replace") if dst.exists() else None
-        if current == text:
-            return
-        if current is not None and "# bakeami e2e lab " not in current:
-            raise LabError(f"{dst} exists and is not a bakeami lab stand-in: not replacing it")
-        tmp = dst.with_name(f".{name}.{os.getpid()}-{secrets.token_hex(3)}")
-        tmp.write_text(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, dst)  # atomic: a lab running meanwhile sees the old or the new one
+    def _remove_stand_ins(self) -> None:
+        """Ours go; the wrapper of a lab started before this one and still running comes back
+        (labs nest: a test may start and stop a second lab inside the session's)."""
+        for name in STAND_INS:
+            dst = STAND_IN_DIR / name
+            try:
+                if f"# bakeami e2e lab {self.lab_id}:" not in dst.read_text(errors="replace"):
+                    continue
+                before = getattr(self, "_replaced", {}).get(name)
+                owner = re.search(r"# bakeami e2e lab (\d+)-", before or "")
+                if owner and os.path.exists(f"/proc/{owner.group(1)}"):
+                    tmp = dst.with_name(f".{name}.{self.lab_id}")
+                    tmp.write_text(before)
+                    os.chmod(tmp, 0o755)
+                    os.replace(tmp, dst)
+                else:
+                    dst.unlink()
+            except OSError:
+                pass
 
     def fail_bundle_upload(self, after: int | None) -> None:
         """The stand-in ec2-upload-bundle exits 1 after uploading `after` objects (None: no

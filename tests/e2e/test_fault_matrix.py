@@ -72,9 +72,10 @@ class Cell:
         self.kept.update(ids)
 
     def _leftovers_of(self, kept):
-        """lab.leftovers(), S3 included: each lab's bundle stand-ins are its own (lab.py), so
-        no other lab's amazon-instance bake uploads into this one's S3."""
-        return dict(self.lab.leftovers(allow_images=kept))
+        """lab.leftovers() but S3: no cell makes a bundle (no amazon-instance row), and the
+        bundle stand-ins in /usr/local/bin are shared by every lab on the machine, so another
+        lab's amazon-instance bake may upload into this one's S3."""
+        return {k: v for k, v in self.lab.leftovers(allow_images=kept).items() if k != "s3_objects"}
 
     def finish(self) -> None:
         self.lab.clear_faults()

@@ -355,37 +355,3 @@ def test_a_stopped_lab_leaves_nothing(tmp_path, report_figure):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
     other.stop()  # idempotent
-
-
-def test_two_labs_use_their_own_bundle_tools(lab, tmp_path):
-    """Two labs at once (as two worktrees' test runs are): a bundle uploaded through each lab's
-    sshd, as Packer's default (`sudo -i -n`) and the seed's (`sudo -n`) commands run the tool,
-    lands in that lab's S3 only; and a stopped lab leaves the other's tools working."""
-    other = Lab().start()
-    try:
-        key = keygen(tmp_path)
-        for each in (lab, other):
-            each.ec2().import_key_pair(KeyName="k2", PublicKeyMaterial=(tmp_path / "key.pub").read_bytes())
-        folder = tmp_path / "bundle"
-        folder.mkdir()  # the tool runs as root (sudo): it reads the pytest folder
-        (folder / "b.part.00").write_bytes(b"part")
-        (folder / "b.manifest.xml").write_text(
-            "<manifest><image><parts><part><filename>b.part.00</filename></part></parts></image></manifest>")
-        for each, sudo in ((lab, "sudo -i -n"), (other, "sudo -n")):
-            r = ssh(each, key, f"{sudo} ec2-upload-bundle -b two-labs-{each.lab_id} -m {folder}/b.manifest.xml "
-                               f"-d {folder} --batch --retry")
-            assert r.returncode == 0 and "Bundle upload completed." in r.stdout, r.stdout + r.stderr
-        assert sorted(lab.s3_objects()) == [f"two-labs-{lab.lab_id}/b.manifest.xml", f"two-labs-{lab.lab_id}/b.part.00"]
-        assert sorted(other.s3_objects()) == [f"two-labs-{other.lab_id}/b.manifest.xml",
-                                              f"two-labs-{other.lab_id}/b.part.00"]
-    finally:
-        other.stop()
-    r = ssh(lab, key, f"sudo -i -n ec2-upload-bundle -b two-labs-again -m {folder}/b.manifest.xml -d {folder}")
-    assert r.returncode == 0 and "Bundle upload completed." in r.stdout, r.stdout + r.stderr
-    assert "two-labs-again/b.part.00" in lab.s3_objects()
-    lab.ec2().delete_key_pair(KeyName="k2")
-    s3 = lab._client("s3", lab.region)
-    for name in (f"two-labs-{lab.lab_id}", "two-labs-again"):
-        for o in s3.list_objects_v2(Bucket=name).get("Contents", []):
-            s3.delete_object(Bucket=name, Key=o["Key"])
-        s3.delete_bucket(Bucket=name)
