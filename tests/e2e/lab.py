@@ -680,8 +680,7 @@ class Lab:
         allowed = set(allow_images) | self._catalogue
         found: dict[str, list[str]] = {
             "instances": [f"{i['InstanceId']} ({i['State']['Name']})"
-                          for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-                          if i["State"]["Name"] != "terminated"],
+                          for i in self.instances(region) if i["State"]["Name"] != "terminated"],
             "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
             "security_groups": [f"{g['GroupId']} ({g['GroupName']})"
                                 for g in ec2.describe_security_groups()["SecurityGroups"]
@@ -707,6 +706,14 @@ class Lab:
                                    if not any(o.startswith(p) for p in allow_s3)]
             found.update(self.iam_leftovers())
         return Leftovers((k, v) for k, v in found.items() if v)
+
+    def instances(self, region: str | None = None) -> list[dict]:
+        """Every instance moto knows in `region` (default: lab.region), terminated ones too, from
+        every page: moto answers DescribeInstances 100 reservations a page, and a session that
+        keeps its terminated instances (the fault matrix) passes that."""
+        ec2 = self._client("ec2", region or self.region)
+        return [i for page in ec2.get_paginator("describe_instances").paginate()
+                for r in page["Reservations"] for i in r["Instances"]]
 
     def iam_leftovers(self) -> dict[str, list[str]]:
         """IAM is global: the roles and instance profiles a bake made (path /bakeami/), with

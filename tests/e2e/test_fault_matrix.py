@@ -59,8 +59,7 @@ class Cell:
             lab.reset_calls()
             lab.clear_faults()
             lab.proxy.clear_stand_ins()
-        self.before = {i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
-                       for i in r["Instances"]}
+        self.before = {i["InstanceId"] for i in lab.instances()}
 
     def __getattr__(self, name):
         return getattr(self.lab, name)
@@ -148,8 +147,7 @@ def _acted(lab, action) -> int:
 
 def _made(lab) -> dict[str, int]:
     """What the bake made in moto, whatever it was told: per kind."""
-    instances = [i for r in lab.ec2().describe_instances()["Reservations"] for i in r["Instances"]
-                 if i["InstanceId"] not in lab.before]
+    instances = [i for i in lab.instances() if i["InstanceId"] not in lab.before]
     images = _acted(lab, "CreateImage") + _acted(lab, "CopyImage")
     return {"instance": len(instances), "key-pair": _acted(lab, "ImportKeyPair"),
             "security-group": _acted(lab, "CreateSecurityGroup"), "image": images,
@@ -519,8 +517,7 @@ def test_kill_then_gone_out_of_band_then_cleanup_journal(lab, clean_lab, bakeami
     proc.wait(timeout=10)
     lab.kill_ssh_sessions()
     ec2 = lab.ec2()
-    instance = next(i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
-                    for i in r["Instances"] if i["InstanceId"] not in lab.before)
+    instance = next(i["InstanceId"] for i in lab.instances() if i["InstanceId"] not in lab.before)
     key = next(k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"])
     group = next(g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]
                  if g["GroupName"] != "default")
