@@ -56,7 +56,7 @@ STAND_INS = ("ec2-bundle-vol", "ec2-upload-bundle")
 _OLD_DISPATCHER_DIR, _OLD_DISPATCHER_MARK = Path("/usr/local/sbin"), "# bakeami e2e lab dispatcher"
 _STAND_IN_WRAPPER = """#!/bin/sh
 # bakeami e2e lab {lab_id}: amazon-instance's bundle tool, a stand-in (tests/e2e/bin/{name})
-BAKEAMI_LAB_S3_ENDPOINT={endpoint} BAKEAMI_LAB_UPLOAD_FAIL={fail_file} \\
+BAKEAMI_LAB_S3_ENDPOINT={endpoint} BAKEAMI_LAB_UPLOAD_FAIL={fail_file} BAKEAMI_LAB_UPLOAD_HOLD={hold_file} \\
   exec {python} {script} "$@"
 """
 TEST_CREDS = ("AKIDBAKEAMILAB0000", "bakeami-lab-secret-key")
@@ -338,6 +338,7 @@ class Lab:
         """The bundle tools' wrappers; one of a lab that is gone is replaced, a foreign file
         of that name is an error (never overwritten)."""
         self._upload_fail = self.tmp / "upload-fail"
+        self._upload_hold = self.tmp / "upload-hold"
         self._replaced: dict[str, str] = {}
         for name in STAND_INS:
             old = _OLD_DISPATCHER_DIR / name
@@ -351,7 +352,7 @@ class Lab:
             tmp = dst.with_name(f".{name}.{self.lab_id}")
             tmp.write_text(_STAND_IN_WRAPPER.format(
                 lab_id=self.lab_id, name=name, endpoint=shlex.quote(f"http://127.0.0.1:{self.moto_port}"),
-                fail_file=shlex.quote(str(self._upload_fail)),
+                fail_file=shlex.quote(str(self._upload_fail)), hold_file=shlex.quote(str(self._upload_hold)),
                 python=shlex.quote(sys.executable),  # the one with boto3 (tests/deps.sh)
                 script=shlex.quote(str(Path(__file__).resolve().parent / "bin" / name))))
             os.chmod(tmp, 0o755)
@@ -384,6 +385,15 @@ class Lab:
             self._upload_fail.unlink(missing_ok=True)
         else:
             self._upload_fail.write_text(str(after))
+
+    def hold_bundle_upload(self, hold: bool) -> None:
+        """While held, the stand-in ec2-upload-bundle waits (60 s at most) before uploading,
+        so a test that watches the instance's processes sees it run, then lets it go (False).
+        reset() lets it go."""
+        if hold:
+            self._upload_hold.touch()
+        else:
+            self._upload_hold.unlink(missing_ok=True)
 
     def s3_objects(self) -> list[str]:
         """Every object in moto's S3, as "bucket/key"."""
@@ -524,6 +534,7 @@ class Lab:
             self._auth_enabled = False
             self._set_creds(*TEST_CREDS)
         self.fail_bundle_upload(None)
+        self.hold_bundle_upload(False)
         self.proxy.reset_calls()
         self.proxy.clear_faults()
         self.proxy.clear_stand_ins()

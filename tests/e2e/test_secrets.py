@@ -55,8 +55,9 @@ class Watch:
     """While the bake runs: every process's command line, and every file under the instance's
     folders that others may read, scanned for the secrets."""
 
-    def __init__(self, values, skip_pids):
+    def __init__(self, values, skip_pids, on_found=None):
         self.values = values
+        self.on_found = on_found  # called once a secret was found
         self.skip = set(skip_pids)
         self.found = []
         self.stop = threading.Event()
@@ -67,6 +68,8 @@ class Watch:
         while not self.stop.is_set():
             self._processes()
             self._files()
+            if self.found and self.on_found:
+                self.on_found()
             self.rounds += 1
             time.sleep(0.05)
 
@@ -131,7 +134,7 @@ def _scan_tree(root, values, found, started=None, skip=(), uid=None):
         _scan_text(str(p), text, values, found)
 
 
-def _bake(lab, bakeami, tmp_path, values, template, *extra, log_format="text"):
+def _bake(lab, bakeami, tmp_path, values, template, *extra, log_format="text", on_found=None):
     """One bake with the secrets; returns what to scan and what was found while it ran."""
     agent_tmp = tmp_path / "agent-tmp"
     agent_tmp.mkdir(exist_ok=True)
@@ -143,7 +146,7 @@ def _bake(lab, bakeami, tmp_path, values, template, *extra, log_format="text"):
     env = {"AWS_SECRET_ACCESS_KEY": values["AWS secret key"],
            "AWS_SESSION_TOKEN": values["session token"], "TMPDIR": str(agent_tmp)}
     started = time.time() - 1
-    watch = Watch(values, skip_pids=[os.getpid()])
+    watch = Watch(values, skip_pids=[os.getpid()], on_found=on_found)
     watch.thread.start()
     try:
         r = bakeami.run(["bake", *lab.ssh_vars(), "-var-file", var_file,
@@ -225,8 +228,9 @@ def test_no_secret_after_an_instance_bake(lab, clean_lab, bakeami, tmp_path, pre
     b = tpl["builders"][0]
     b["x509_cert_path"] = str((HERE / "../../examples/seed/lab-x509/cert.pem").resolve())
     b["x509_key_path"] = str(X509_KEY.resolve())
-    if upload_command:
+    if upload_command:  # its upload waits until the watch saw its command line
         b["bundle_upload_command"] = upload_command
+        lab.hold_bundle_upload(True)
     tpl["variables"]["secret_word"] = ""
     tpl["sensitive-variables"] = ["secret_word"]
     tpl["provisioners"] = [{"type": "shell", "environment_vars": ["WORD={{user `secret_word`}}"],
@@ -234,7 +238,9 @@ def test_no_secret_after_an_instance_bake(lab, clean_lab, bakeami, tmp_path, pre
                                        "echo baked-into-the-bundle > /tmp/bakeami-e2e-instance-marker"]}]
     template = tmp_path / "instance.json"
     template.write_text(json.dumps(tpl))
-    r, files, found = _bake(lab, bakeami, tmp_path, values, template, "-var", f"prefix={prefix}")
+    r, files, found = _bake(lab, bakeami, tmp_path, values, template, "-var", f"prefix={prefix}",
+                            on_found=lambda: lab.hold_bundle_upload(False))
+    lab.hold_bundle_upload(False)
     clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
     clean_lab.keep_s3(f"bakeami-e2e-bundles/{prefix}.")
     assert r.returncode == 0, r.stdout + r.stderr
