@@ -51,6 +51,11 @@ def _template(tmp_path, checks):
     return path
 
 
+# A native check carrying a sensitive value, alive for a second so that the watcher's rounds
+# (every 50 ms) see every process it makes on the instance: its code must reach the instance's
+# shell other than in a command line.
+CHECK_WITH_SECRET = "echo {{user `secret_word`}}; sleep 1"
+
 class Watch:
     """While the bake runs: every process's command line, and every file under the instance's
     folders that others may read, scanned for the secrets."""
@@ -179,7 +184,7 @@ def _bake(lab, bakeami, tmp_path, values, template, *extra, log_format="text", o
 def test_no_secret_anywhere_after_a_bake(lab, clean_lab, bakeami, tmp_path, log_format):
     values = _secrets()
     template = _template(tmp_path, [
-        {"command": "echo {{user `secret_word`}}", "exit_status": 0},
+        {"command": CHECK_WITH_SECRET, "exit_status": 0},
         {"file": "/tmp", "exists": True}])
     r, files, found = _bake(lab, bakeami, tmp_path, values, template, log_format=log_format)
     clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
@@ -192,7 +197,7 @@ def test_no_secret_anywhere_after_a_bake(lab, clean_lab, bakeami, tmp_path, log_
 def test_no_secret_in_a_failing_check(lab, clean_lab, bakeami, tmp_path):
     """A failing native check prints its command's output: the JUnit file gets it masked."""
     values = _secrets()
-    template = _template(tmp_path, [{"command": "echo {{user `secret_word`}}",
+    template = _template(tmp_path, [{"command": CHECK_WITH_SECRET,
                                      "stdout_matches": "^never-this"}])
     r, files, found = _bake(lab, bakeami, tmp_path, values, template)
     assert r.returncode == 3, r.stdout + r.stderr

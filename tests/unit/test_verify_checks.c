@@ -122,17 +122,24 @@ static char *command_unchecked(const bk_check_type *t, const char *subject)
 }
 
 /* Run a command through sh, as sshd would; its stdout, or NULL. */
+/* Runs a check's code as the instance does: BK_CHECK_SHELL reading it on stdin. */
 static char *run_sh(const char *cmd)
 {
-	FILE *p = popen(cmd, "r");
+	char input[64], *shell;
 	bk_buf b = BK_BUF_INIT;
 	char chunk[4096];
 	size_t n;
+	FILE *p;
 
-	assert_non_null(p);
+	snprintf(input, sizeof(input), "/tmp/bakeami-check-code-%d", (int)getpid());
+	assert_int_equal(bk_file_write(input, cmd, strlen(cmd), 0600), 0);
+	shell = bk_sprintf("%s <%s", BK_CHECK_SHELL, input);
+	assert_non_null(p = popen(shell, "r"));
 	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
 		bk_buf_put(&b, chunk, n);
 	pclose(p);
+	unlink(input);
+	free(shell);
 	return bk_buf_detach(&b);
 }
 
@@ -218,7 +225,8 @@ static void test_commands__every_type_quotes_its_subject(void **state)
 	}
 }
 
-/* The issue's example value, for every type: quoted, never run here. */
+/* The issue's example value, for every type whose subject is data (not a
+ * port, nor a command, which is shell code by design): quoted, never run here. */
 static void test_commands__rm_rf_value_is_one_quoted_word(void **state)
 {
 	static const char word[] = "'x'\\''; rm -rf / #'";
@@ -229,7 +237,7 @@ static void test_commands__rm_rf_value_is_one_quoted_word(void **state)
 	for (size_t i = 0; i < n; i++) {
 		char *cmd, *at;
 
-		if (types[i]->subject == BK_SUBJ_PORT)
+		if (types[i]->subject == BK_SUBJ_PORT || types[i]->subject == BK_SUBJ_COMMAND)
 			continue;
 		cmd = command_unchecked(types[i], "x'; rm -rf / #");
 		at = strstr(cmd, word);
@@ -265,16 +273,18 @@ static void test_commands__port_and_options(void **state)
 	free(cmd);
 }
 
-/* The user's command is shell code by design: it runs as written, in sh. */
+/* The user's command is shell code by design: it runs as written, in sh,
+ * with its stdin at EOF (it reads nothing of ours). */
 static void test_commands__command_runs_as_written(void **state)
 {
 	char *cmd, *out;
 
 	(void)state;
-	cmd = command_for("{\"command\": \"printf '%s|' \\\"it's\\\" $((1+2))\", \"exit_status\": 0}");
-	assert_string_equal(cmd, "sh -c 'printf '\\''%s|'\\'' \"it'\\''s\" $((1+2))' </dev/null");
+	cmd = command_for("{\"command\": \"printf '%s|' \\\"it's\\\" $((1+2)); "
+			  "cat; read x || echo eof\", \"exit_status\": 0}");
+	assert_string_equal(cmd, "printf '%s|' \"it's\" $((1+2)); cat; read x || echo eof");
 	out = run_sh(cmd);
-	assert_string_equal(out, "it's|3|");
+	assert_string_equal(out, "it's|3|eof\n");
 	free(out);
 	free(cmd);
 }

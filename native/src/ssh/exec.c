@@ -59,6 +59,36 @@ static int start_command(bk_ssh *s, LIBSSH2_CHANNEL *ch, const char *cmd, double
 		      bk_ssh__errmsg(s));
 }
 
+static int input_error(bk_ssh *s, int rc)
+{
+	if (bk_ssh__is_drop(rc) || rc == LIBSSH2_ERROR_CHANNEL_CLOSED)
+		return bk_ssh__drop(s, "sending a command its input");
+	return bk_err(BAKEAMI_ESSH, "sending a command its input on %s:%d: %s", s->host, s->port,
+		      bk_ssh__errmsg(s));
+}
+
+/* Inputs are small (a check's shell code, read whole by the command before
+ * it prints anything), so writing all of it before reading cannot stall. */
+static int send_input(bk_ssh *s, LIBSSH2_CHANNEL *ch, const char *input, double deadline,
+		      double timeout_s)
+{
+	size_t len = strlen(input), off = 0;
+	ssize_t n = 0;
+	int w;
+
+	while (off < len || (n = libssh2_channel_send_eof(ch)) != 0) {
+		if (off < len && (n = libssh2_channel_write(ch, input + off, len - off)) >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n != LIBSSH2_ERROR_EAGAIN)
+			return input_error(s, (int)n);
+		if ((w = bk_ssh__wait(s, deadline)) < 0)
+			return fail_wait(s, w, timeout_s);
+	}
+	return 0;
+}
+
 /* Read one chunk of a stream: 1 data, 0 none now, <0 libssh2 error. */
 static int read_chunk(LIBSSH2_CHANNEL *ch, bk_lines *lines, int idx)
 {
@@ -169,6 +199,12 @@ static void channel_release(bk_ssh *s, LIBSSH2_CHANNEL *ch)
 int bk_ssh_exec(int *exit_status_out, bk_ssh *s, const char *cmd, double timeout_s,
 		bk_ssh_line_cb cb, void *payload)
 {
+	return bk_ssh_exec_input(exit_status_out, s, cmd, NULL, timeout_s, cb, payload);
+}
+
+int bk_ssh_exec_input(int *exit_status_out, bk_ssh *s, const char *cmd, const char *input,
+		      double timeout_s, bk_ssh_line_cb cb, void *payload)
+{
 	bk_lines lines[2] = {BK_LINES_INIT(1, cb, payload), BK_LINES_INIT(2, cb, payload)};
 	double deadline = timeout_s > 0 ? bk_now() + timeout_s : 0;
 	LIBSSH2_CHANNEL *ch = NULL;
@@ -180,6 +216,8 @@ int bk_ssh_exec(int *exit_status_out, bk_ssh *s, const char *cmd, double timeout
 			      s ? s->port : 0);
 	rc = open_channel(s, &ch, deadline, timeout_s);
 	rc = rc ? rc : start_command(s, ch, cmd, deadline, timeout_s);
+	if (rc == 0 && input)
+		rc = send_input(s, ch, input, deadline, timeout_s);
 	rc = rc ? rc : pump(s, ch, lines, deadline, timeout_s);
 	bk_lines_finish(&lines[0]);
 	bk_lines_finish(&lines[1]);

@@ -75,6 +75,9 @@ typedef bk_line_cb bk_ssh_line_cb;
  * before a status arrived: BAKEAMI_ESSH is returned then). timeout_s 0: none. */
 int bk_ssh_exec(int *exit_status, bk_ssh *s, const char *cmd, double timeout_s,
 		bk_ssh_line_cb cb, void *payload);
+/* The same, with input (a C string) sent as the command's stdin, then EOF. */
+int bk_ssh_exec_input(int *exit_status, bk_ssh *s, const char *cmd, const char *input,
+		      double timeout_s, bk_ssh_line_cb cb, void *payload);
 
 /* ---- tunnel.c: reaching a host through a bastion ------------------- */
 

@@ -12,14 +12,11 @@
 
 /* ---- command ---------------------------------------------------------- */
 
-/* The user's command is shell code by design; it runs as the SSH user in
- * sh, whatever the login shell, with no stdin to wait on. */
+/* The user's command is shell code by design: it is the check's code as it
+ * stands, run as the SSH user by BK_CHECK_SHELL. */
 static int command_command(bk_buf *cmd, const bk_check *check)
 {
-	int rc = bk_buf_puts(cmd, "sh -c ");
-
-	rc = rc ? rc : bk_sh_quote(cmd, check->subject);
-	return rc ? rc : bk_buf_puts(cmd, " </dev/null");
+	return bk_buf_puts(cmd, check->subject);
 }
 
 static char *snippet(const char *text, size_t len)

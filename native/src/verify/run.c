@@ -118,8 +118,8 @@ static int run_check(const runner *rn, const bk_check *check)
 	if (!cmd)
 		return bk_err(BAKEAMI_EINVALID, "a check that bk_verify_validate would refuse");
 	/* The command is never logged: a command check may carry secrets. */
-	rc = bk_ssh_exec(&status, rn->ctx->ssh, cmd, bk_check_timeout(check) + EXEC_GRACE_S,
-			 on_output, &cap);
+	rc = bk_ssh_exec_input(&status, rn->ctx->ssh, BK_CHECK_SHELL, cmd,
+			       bk_check_timeout(check) + EXEC_GRACE_S, on_output, &cap);
 	secs = bk_now() - t0;
 	rc = rc == 0 ? judge(rn, check, &cap, status, secs) : exec_failed(rn, check, rc, secs);
 	free(cmd);

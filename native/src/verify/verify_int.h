@@ -133,8 +133,16 @@ const void *bk_check_field_get(const bk_check *c, const bk_field *f);
 void bk_check_init(bk_check *c, const bk_check_type *t);
 void bk_check_free(bk_check *c);
 
-/* The whole remote command for a check (NULL on a bad check or ENOMEM). */
+/* The whole remote command for a check (NULL on a bad check or ENOMEM): shell
+ * code, run as BK_CHECK_SHELL's stdin. A command check's code is the user's
+ * command itself. */
 char *bk_check_command(const bk_check *check);
+/* What runs a check's code on the instance: the code comes in on stdin, so
+ * no process there has it in its arguments, which every user of the instance
+ * can read with ps (a command check may carry sensitive variables). Its own
+ * stdin is then at EOF, as </dev/null would leave it; it runs in sh,
+ * whatever the login shell. */
+#define BK_CHECK_SHELL "sh -c 'c=$(cat) && eval \"$c\"'"
 /* Judge a check's output. Fills v; the message of a failure starts with
  * the subject: "service nginx: expected running, found inactive".
  * 0, or BAKEAMI_ENOMEM / BAKEAMI_EINVALID (not a known check). */
