@@ -378,40 +378,20 @@ int bk_ec2_create_image(char **out_image_id, bk_aws *aws, const bk_ec2_image_req
 
 /* ---- removal ------------------------------------------------------------- */
 
-/* Run a delete-style call; the listed "already gone" codes are
- * BAKEAMI_ENOTFOUND, so a cleanup can say it had nothing to delete. */
-static int delete_call(bk_aws *aws, const char *region, const char *action,
-		       const char *key, const char *id, const char *const *gone, size_t ngone)
-{
-	bk_params p = BK_KV_INIT;
-	xmlDocPtr doc = NULL;
-	char code[64];
-	int rc = bk_params_add(&p, key, id);
-
-	if (rc == 0)
-		rc = bk_ec2__delete(&doc, aws, region, action, &p, code);
-	for (size_t i = 0; rc == BAKEAMI_EAWS && i < ngone; i++)
-		if (strcmp(code, gone[i]) == 0)
-			rc = bk_aws_gone(action, id);
-	xmlFreeDoc(doc);
-	bk_kv_free(&p);
-	return rc;
-}
-
 int bk_ec2_deregister_image(bk_aws *aws, const char *region, const char *image_id)
 {
 	static const char *const gone[] = {"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"};
 
-	return delete_call(aws, region, "DeregisterImage", "ImageId", image_id, gone,
-			   BK_ARRAY_SIZE(gone));
+	return bk_ec2__delete_one(aws, region, "DeregisterImage", "ImageId", image_id, "DeregisterImage",
+				  gone, BK_ARRAY_SIZE(gone));
 }
 
 int bk_ec2_delete_snapshot(bk_aws *aws, const char *region, const char *snapshot_id)
 {
 	static const char *const gone[] = {"InvalidSnapshot.NotFound"};
 
-	return delete_call(aws, region, "DeleteSnapshot", "SnapshotId", snapshot_id, gone,
-			   BK_ARRAY_SIZE(gone));
+	return bk_ec2__delete_one(aws, region, "DeleteSnapshot", "SnapshotId", snapshot_id, "DeleteSnapshot",
+				  gone, BK_ARRAY_SIZE(gone));
 }
 
 int bk_ec2_deregister_image_and_snapshots(bk_aws *aws, const char *region,

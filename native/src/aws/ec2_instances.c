@@ -284,16 +284,8 @@ int bk_ec2_volume_state(char **state, bk_aws *aws, const char *volume_id)
 
 int bk_ec2_delete_volume(bk_aws *aws, const char *volume_id)
 {
-	bk_params p = BK_KV_INIT;
-	xmlDocPtr doc = NULL;
-	char code[64];
-	int rc = bk_params_add(&p, "VolumeId", volume_id);
+	static const char *const gone[] = {"InvalidVolume.NotFound"};
 
-	if (rc == 0)
-		rc = bk_ec2__delete(&doc, aws, NULL, "DeleteVolume", &p, code);
-	if (rc == BAKEAMI_EAWS && strcmp(code, "InvalidVolume.NotFound") == 0)
-		rc = bk_aws_gone("volume", volume_id);
-	xmlFreeDoc(doc);
-	bk_kv_free(&p);
-	return rc;
+	return bk_ec2__delete_one(aws, NULL, "DeleteVolume", "VolumeId", volume_id, "volume", gone,
+				  BK_ARRAY_SIZE(gone));
 }

@@ -21,6 +21,10 @@ int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *
 /* A delete goes the same way: a libcurl re-send we never hear of would
  * make its own success read as "already gone" (bk_aws_gone). */
 #define bk_ec2__delete bk_ec2__create
+/* A delete of one resource, key=id; an answer with one of the gone codes is
+ * bk_aws_gone(what, id), so a cleanup can say it had nothing to delete. */
+int bk_ec2__delete_one(bk_aws *aws, const char *region, const char *action, const char *key,
+		       const char *id, const char *what, const char *const *gone, size_t ngone);
 
 /* ---- describes shared by the bakes of a process (ec2_shared.c) ---- */
 typedef struct bk_ec2__group bk_ec2__group;

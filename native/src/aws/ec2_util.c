@@ -19,6 +19,24 @@ int bk_ec2__create(xmlDocPtr *out, bk_aws *aws, const char *region, const char *
 	return bk_aws__query(out, aws, &call, code);
 }
 
+int bk_ec2__delete_one(bk_aws *aws, const char *region, const char *action, const char *key,
+		       const char *id, const char *what, const char *const *gone, size_t ngone)
+{
+	bk_params p = BK_KV_INIT;
+	xmlDocPtr doc = NULL;
+	char code[64];
+	int rc = bk_params_add(&p, key, id);
+
+	if (rc == 0)
+		rc = bk_ec2__delete(&doc, aws, region, action, &p, code);
+	for (size_t i = 0; rc == BAKEAMI_EAWS && i < ngone; i++)
+		if (strcmp(code, gone[i]) == 0)
+			rc = bk_aws_gone(what, id);
+	xmlFreeDoc(doc);
+	bk_kv_free(&p);
+	return rc;
+}
+
 int bk_ec2__list(bk_params *p, const char *prefix, const char *const *vals, size_t n)
 {
 	char key[256];
