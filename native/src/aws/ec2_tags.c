@@ -232,39 +232,36 @@ static int take_states(xmlDocPtr doc, bk_kv *acc)
 	return rc;
 }
 
+/* key -> value of each item of a page's set; keep_first: an entry already
+ * there stays. */
+static int take_pairs(xmlDocPtr doc, bk_kv *acc, const char *set, const char *key,
+		      const char *value, bool keep_first)
+{
+	int rc = 0;
+
+	for (xmlNodePtr it = bk_ec2__first_item(xmlDocGetRootElement(doc), set);
+	     it && rc == 0; it = bk_ec2__next_item(it)) {
+		char *k = bk_xml_child_text(it, key);
+		char *v = bk_xml_child_text(it, value);
+		if (k && v && !(keep_first && bk_kv_get(acc, k)))
+			rc = bk_kv_set(acc, k, v);
+		free(k);
+		free(v);
+	}
+	return rc;
+}
+
 /* Volume id -> its state, from a DescribeVolumes page; one the instances'
  * answer marked "with-instance" keeps the mark. */
 static int take_volume_states(xmlDocPtr doc, bk_kv *acc)
 {
-	int rc = 0;
-
-	for (xmlNodePtr v = bk_ec2__first_item(xmlDocGetRootElement(doc), "volumeSet");
-	     v && rc == 0; v = bk_ec2__next_item(v)) {
-		char *id = bk_xml_child_text(v, "volumeId");
-		char *state = bk_xml_child_text(v, "status");
-		if (id && state && !bk_kv_get(acc, id))
-			rc = bk_kv_set(acc, id, state);
-		free(id);
-		free(state);
-	}
-	return rc;
+	return take_pairs(doc, acc, "volumeSet", "volumeId", "status", true);
 }
 
 /* Key pair id -> key name, from DescribeKeyPairs. */
 static int take_key_names(xmlDocPtr doc, bk_kv *acc)
 {
-	int rc = 0;
-
-	for (xmlNodePtr k = bk_ec2__first_item(xmlDocGetRootElement(doc), "keySet");
-	     k && rc == 0; k = bk_ec2__next_item(k)) {
-		char *id = bk_xml_child_text(k, "keyPairId");
-		char *name = bk_xml_child_text(k, "keyName");
-		if (id && name)
-			rc = bk_kv_set(acc, id, name);
-		free(id);
-		free(name);
-	}
-	return rc;
+	return take_pairs(doc, acc, "keySet", "keyPairId", "keyName", false);
 }
 
 /* Describe the resources of one type with an id filter (no NotFound error
