@@ -35,12 +35,18 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "valgrind: runs a binary under valgrind (given to every test whose name "
                    "says valgrind; make check-asan deselects them: valgrind cannot run ASan binaries)")
+    config.addinivalue_line(
+        "markers", "jni: drives the library through the Java shim (every test of "
+                   "test_jenkins_shim.py; make check-asan deselects them: the JVM would need "
+                   "libasan preloaded)")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "valgrind" in item.name:
             item.add_marker(pytest.mark.valgrind)
+        if item.path.name == "test_jenkins_shim.py":
+            item.add_marker(pytest.mark.jni)
 
 
 @pytest.fixture(autouse=True)
