@@ -9,10 +9,16 @@
  *   aws_probe s3-list BUCKET PREFIX      signed S3 ListObjectsV2, one key a line
  *   aws_probe s3-delete BUCKET PREFIX    every object under PREFIX deleted
  *   aws_probe s3-head BUCKET KEY         HeadObject: exists=1 or exists=0
+ *   aws_probe describe-instances-shared FIRST ID...
+ *                                 DescribeInstances of FIRST, then "asked first",
+ *                                 a line read from stdin, then one thread per ID,
+ *                                 each with its own client as each bake has;
+ *                                 "id=<id> rc=<rc> state=<state>" each
  *
  * Prints "source=<credential source>" first, then the result; on failure
  * "error: <message>" on stderr and exit status 1.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +109,70 @@ static int s3(bk_aws *aws, const char *cmd, const char *bucket, const char *arg)
 	return rc == BAKEAMI_ENOTFOUND ? 0 : rc;
 }
 
+typedef struct {
+	const bk_aws_config *cfg;
+	const char *id;
+	pthread_t thread;
+	int rc;
+	char *state;
+} describer;
+
+static void *describe_one(void *arg)
+{
+	describer *d = arg;
+	bk_ec2_instance inst = {0};
+	bk_aws *aws = NULL;
+
+	/* A client sends one call at a time: the bakes that share are many clients. */
+	if ((d->rc = bk_aws_new(&aws, d->cfg)) == 0)
+		d->rc = bk_ec2_describe_instance(&inst, aws, d->id);
+	if (d->rc == 0)
+		d->state = bk_strdup(inst.state ? inst.state : "");
+	bk_ec2_instance_free(&inst);
+	bk_aws_free(aws);
+	return NULL;
+}
+
+static int start(describer *d, const bk_aws_config *cfg, const char *id)
+{
+	d->cfg = cfg;
+	d->id = id;
+	d->state = NULL;
+	return pthread_create(&d->thread, NULL, describe_one, d) ? bk_err(BAKEAMI_ERROR, "pthread_create")
+								   : 0;
+}
+
+static void report(describer *d)
+{
+	pthread_join(d->thread, NULL);
+	printf("id=%s rc=%d state=%s\n", d->id, d->rc, d->state ? d->state : "");
+	free(d->state);
+}
+
+/* The first id's call is in flight (the test delays it at the proxy) when
+ * the others ask, so they share the next call: the test says when, on
+ * stdin, once the proxy has seen the first. */
+static int describe_shared(const bk_aws_config *cfg, char **ids, int n)
+{
+	describer *d = calloc((size_t)n, sizeof(*d));
+	char line[16];
+	int started = 0, rc = d ? start(&d[0], cfg, ids[0]) : bk_oom();
+
+	if (rc == 0) {
+		started = 1;
+		printf("asked first\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			rc = bk_err(BAKEAMI_EINVALID, "no go-ahead on stdin");
+	}
+	for (; rc == 0 && started < n; started++)
+		rc = start(&d[started], cfg, ids[started]);
+	for (int i = 0; i < started; i++)
+		report(&d[i]);
+	free(d);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	bk_aws_config cfg = {0};
@@ -123,6 +193,8 @@ int main(int argc, char **argv)
 			rc = whoami(aws);
 		else if (strcmp(argv[1], "ssm-get") == 0 && argc > 2)
 			rc = ssm_get(aws, argv[2]);
+		else if (strcmp(argv[1], "describe-instances-shared") == 0 && argc > 2)
+			rc = describe_shared(&cfg, argv + 2, argc - 2);
 		else if (!strncmp(argv[1], "s3-", 3) && argc > 3)
 			rc = s3(aws, argv[1], argv[2], argv[3]);
 		else
