@@ -157,3 +157,48 @@ def test_missing_credentials_and_region_are_named(probe, tmp_path):
     assert "AWS_REGION" in res.stderr and "AWS_DEFAULT_REGION" in res.stderr
     res = run(probe, env | {"AWS_PROFILE": "nope", "AWS_REGION": "us-east-1"}, "whoami")
     assert res.returncode == 1 and 'AWS profile "nope" not found' in res.stderr
+
+
+UNKNOWN = "i-0123456789abcdef0"  # well-formed, never launched
+
+
+def _ids(call):
+    return sorted(v for k, v in call.params.items() if k.startswith("InstanceId."))
+
+
+def test_shared_describe_refused_for_one_id_falls_back_to_each_alone(clean_lab, probe):
+    """Bakes waiting on their instances share one DescribeInstances (ec2_shared.c); when EC2
+    refuses it for one unknown id, the others learn nothing from it and each asks alone."""
+    lab = clean_lab.lab
+    ec2 = lab.ec2()
+    ami = ec2.describe_images(Owners=["amazon"], Filters=[
+        {"Name": "name", "Values": ["al2023-ami-2023.*-x86_64"]}])["Images"][0]["ImageId"]
+    a, b = (i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2)["Instances"])
+    try:
+        # The first call is held at the proxy, so B's and the unknown id's asks meet behind it.
+        lab.inject("DescribeInstances", kind="delay", delay=4, nth=1, count=1)
+        proc = subprocess.Popen([str(probe), "describe-instances-shared", a, b, UNKNOWN], env=lab.env(),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            assert proc.stdout.readline().startswith("source="), proc.stderr.read()
+            assert proc.stdout.readline() == "asked first\n"
+            lab.wait_for_call("DescribeInstances", timeout=30)
+            out, err = proc.communicate("go\n", timeout=60)
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+        assert proc.returncode == 0, out + err
+        got = dict(re.findall(r"^id=(\S+) (rc=\S+ state=\S*)$", out, re.M))
+        assert got == {a: "rc=0 state=running", b: "rc=0 state=running",
+                       UNKNOWN: "rc=-9 state="}, out + err  # -9: BAKEAMI_ENOTFOUND
+        reqs = lab.requests("ec2", "DescribeInstances")
+        calls = [_ids(c) for c in reqs]
+        seen = [(round(c.time - reqs[0].time, 2), c.fault, c.status, _ids(c)) for c in reqs]
+        assert reqs[0].fault == "delay", seen
+        assert len(calls) == 4, seen
+        assert calls[0] == [a], calls
+        assert calls[1] == sorted([b, UNKNOWN]), "no shared call: %r" % calls
+        assert sorted(calls[2:]) == sorted([[b], [UNKNOWN]]), "no fallback: %r" % calls
+    finally:
+        ec2.terminate_instances(InstanceIds=[a, b])
