@@ -6,13 +6,18 @@ groups, images and snapshots made by the bake.
 """
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import probe_binary
+from lab import SSH_USER
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "templates", "bake.json")
@@ -352,7 +357,6 @@ def _tidy_template(tmp_path, folder, second_status):
 @pytest.mark.parametrize("second_status", [0, 4])
 def test_scripts_removed_from_the_instance(lab, clean_lab, bakeami, tmp_path, second_status):
     # The lab's instance is this machine: the folder is what the instance's /tmp would hold.
-    import tempfile
     folder = tempfile.mkdtemp(prefix="bakeami-tidy-", dir="/tmp")
     os.chmod(folder, 0o1777)
     try:
@@ -372,3 +376,64 @@ def test_scripts_removed_from_the_instance(lab, clean_lab, bakeami, tmp_path, se
         for name in os.listdir(folder):
             os.unlink(os.path.join(folder, name))
         os.rmdir(folder)
+
+
+def _restorer(path: Path):
+    """Puts `path` back as it was (content and mode, or absent, and its folder) when called."""
+    old = path.read_bytes() if path.exists() else None
+    mode = path.stat().st_mode if old is not None else None
+    had_folder = path.parent.exists()
+
+    def restore():
+        if not had_folder:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        elif old is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(old)
+            os.chmod(path, mode)
+    return restore
+
+
+def test_temporary_key_leaves_both_authorized_keys(lab, clean_lab, bakeami, tmp_path):
+    # The lab's instance is this machine. A provisioner does what cloud-init does on EC2: the
+    # key pair's public key goes into the user's authorized_keys (written by the user, so
+    # bakeami edits it directly) and, behind a forced command, into root's (only through
+    # sudo). Other lines must stay; the temporary key's must go from both.
+    record = Path(tempfile.mkdtemp(prefix="bakeami-keys-", dir="/tmp"))
+    os.chmod(record, 0o1777)
+    user_file = Path(pwd.getpwnam(SSH_USER).pw_dir) / ".ssh" / "authorized_keys"
+    root_file = Path("/root/.ssh/authorized_keys")
+    restores = [_restorer(user_file), _restorer(root_file)]
+    user_other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherUserKeyStaysInThisFile0000000000 other@user"
+    root_other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherRootKeyStaysInThisFile0000000000 other@root"
+    keys = record / "keys"
+    (record / "root.sh").write_text(
+        f"mkdir -p /root/.ssh\n{{ echo '{root_other}'; "
+        f"sed 's/^/command=\"echo Please login as {SSH_USER}\" /' {keys}; }} >> {root_file}\n")
+    tpl = json.loads(open(TEMPLATE).read())
+    tpl["provisioners"] = [{"type": "shell", "inline": [
+        "mkdir -p ~/.ssh && chmod 700 ~/.ssh",
+        f"sudo -n {lab.akc} {SSH_USER} > {keys}",
+        f"{{ echo '{user_other}'; cat {keys}; }} >> ~/.ssh/authorized_keys",
+        f"sudo -n sh {record}/root.sh",
+        # Both files hold the key before bakeami removes it, or the bake fails here.
+        f"[ $(grep -c . ~/.ssh/authorized_keys) -eq 2 ] && sudo -n grep -q 'Please login' {root_file}",
+    ]}]
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(tpl))
+    try:
+        r = bakeami.run(bake_args(lab, template=str(path)))
+        assert r.returncode == 0, r.stdout + r.stderr
+        clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+        assert "temporary key removed from authorized_keys" in r.stdout
+        ours = keys.read_text().split()
+        assert len(keys.read_text().splitlines()) == 1 and ours[0] == "ssh-ed25519", keys.read_text()
+        for f, other in ((user_file, user_other), (root_file, root_other)):
+            text = f.read_text()
+            assert other in text.splitlines(), (f, text)
+            assert ours[1] not in text, (f, text)
+    finally:
+        for restore in restores:
+            restore()
+        shutil.rmtree(record, ignore_errors=True)

@@ -112,8 +112,10 @@ static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const
 	return rc;
 }
 
-/* The shell loop that takes our key's line out of authorized_keys; the
- * public key's base64 body identifies the line. */
+/* The command that takes our key's line out of authorized_keys, the public
+ * key's base64 body naming the line: the files we may write directly, the
+ * rest in one sudo (each sudo costs a PAM session). Without sudo they stay;
+ * a sed that fails exits 3, which sudo's own refusal (1) never is. */
 static int clear_key_command(char **out, const bakeami_bake *b)
 {
 	const char *line = bk_ssh_key_public_line(b->key), *body = strchr(line, ' ');
@@ -121,10 +123,11 @@ static int clear_key_command(char **out, const bakeami_bake *b)
 
 	if (!body || !(blob = bk_strndup(body + 1, strcspn(body + 1, " "))))
 		return bk_oom();
-	*out = bk_sprintf("for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
-			  "if [ -w \"$f\" ]; then sed -i '\\#%s#d' \"$f\"; "
-			  "elif sudo -n test -f \"$f\" 2>/dev/null; then sudo -n sed -i '\\#%s#d' \"$f\"; fi; "
-			  "done", blob, blob);
+	*out = bk_sprintf("{ set --; for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
+			  "if [ -w \"$f\" ]; then sed -i '\\#%s#d' \"$f\" || exit; else set -- \"$@\" \"$f\"; fi; "
+			  "done; [ $# -eq 0 ] || { sudo -n sh -c 'for f; do if [ -f \"$f\" ]; then "
+			  "sed -i \"\\#%s#d\" \"$f\" 2>&1 || exit 3; fi; done' sh \"$@\" 2>/dev/null; "
+			  "[ $? -ne 3 ]; }; }", blob, blob);
 	free(blob);
 	return *out ? 0 : bk_oom();
 }
