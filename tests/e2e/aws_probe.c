@@ -137,7 +137,6 @@ static int start(describer *d, const bk_aws_config *cfg, const char *id)
 {
 	d->cfg = cfg;
 	d->id = id;
-	d->state = NULL;
 	return pthread_create(&d->thread, NULL, describe_one, d) ? bk_err(BAKEAMI_ERROR, "pthread_create")
 								   : 0;
 }

@@ -427,8 +427,9 @@ def test_temporary_key_leaves_both_authorized_keys(lab, clean_lab, bakeami, tmp_
         assert r.returncode == 0, r.stdout + r.stderr
         clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
         assert "temporary key removed from authorized_keys" in r.stdout
-        ours = keys.read_text().split()
-        assert len(keys.read_text().splitlines()) == 1 and ours[0] == "ssh-ed25519", keys.read_text()
+        recorded = keys.read_text()
+        ours = recorded.split()
+        assert len(recorded.splitlines()) == 1 and ours[0] == "ssh-ed25519", recorded
         for f, other in ((user_file, user_other), (root_file, root_other)):
             text = f.read_text()
             assert other in text.splitlines(), (f, text)

@@ -123,11 +123,11 @@ static int clear_key_command(char **out, const bakeami_bake *b)
 
 	if (!body || !(blob = bk_strndup(body + 1, strcspn(body + 1, " "))))
 		return bk_oom();
-	*out = bk_sprintf("{ set --; for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
-			  "if [ -w \"$f\" ]; then sed -i '\\#%s#d' \"$f\" || exit; else set -- \"$@\" \"$f\"; fi; "
-			  "done; [ $# -eq 0 ] || { sudo -n sh -c 'for f; do if [ -f \"$f\" ]; then "
-			  "sed -i \"\\#%s#d\" \"$f\" 2>&1 || exit 3; fi; done' sh \"$@\" 2>/dev/null; "
-			  "[ $? -ne 3 ]; }; }", blob, blob);
+	*out = bk_sprintf("{ k='\\#%s#d'; set --; for f in \"$HOME/.ssh/authorized_keys\" /root/.ssh/authorized_keys; do "
+			  "if [ -w \"$f\" ]; then sed -i \"$k\" \"$f\" || exit; else set -- \"$@\" \"$f\"; fi; "
+			  "done; [ $# -eq 0 ] || { sudo -n sh -c 'k=$1; shift; for f; do if [ -f \"$f\" ]; then "
+			  "sed -i \"$k\" \"$f\" 2>&1 || exit 3; fi; done' sh \"$k\" \"$@\" 2>/dev/null; "
+			  "[ $? -ne 3 ]; }; }", blob);
 	free(blob);
 	return *out ? 0 : bk_oom();
 }
