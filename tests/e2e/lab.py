@@ -46,6 +46,9 @@ SSH_USER = "bakeami"
 SSH_HOST = "127.0.0.1"
 AKC_ROOT = Path("/usr/local/lib/bakeami-test")  # root-owned, as sshd demands for the command
 SUDOERS = Path("/etc/sudoers.d/bakeami-test")
+# A test's rule read after SUDOERS (sudo reads the folder in name order; the last match wins)
+# that takes the passwordless sudo away; a lab removes one a killed test left.
+SUDO_ASKS = SUDOERS.with_name("zz-bakeami-test-asks")
 # amazon-instance's bundle tools, as the instance runs them: `sudo -i -n ec2-bundle-vol ...` (a
 # root login shell) and the seed's `sudo -n ec2-upload-bundle` (sudo's secure_path) both find
 # /usr/local/bin. The wrappers there run tests/e2e/bin's stand-ins with the lab's S3.
@@ -182,6 +185,7 @@ def ensure_test_user() -> None:
     shadow = subprocess.run(["getent", "shadow", SSH_USER], capture_output=True, text=True).stdout
     if shadow.split(":")[1:2] != ["*"]:
         _run("usermod", "-p", "*", SSH_USER)  # sshd refuses locked ("!") accounts
+    SUDO_ASKS.unlink(missing_ok=True)
     rule = f"{SSH_USER} ALL=(ALL) NOPASSWD:ALL\n"
     try:
         current = SUDOERS.read_text()

@@ -4,6 +4,7 @@ Each test gets a reset lab and must leave nothing behind: the clean_lab
 fixture checks moto after the test for instances, key pairs, security
 groups, images and snapshots made by the bake.
 """
+import contextlib
 import json
 import os
 import pwd
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import probe_binary
-from lab import SSH_USER
+from lab import SSH_USER, SUDO_ASKS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "templates", "bake.json")
@@ -395,46 +396,88 @@ def _restorer(path: Path):
     return restore
 
 
-def test_temporary_key_leaves_both_authorized_keys(lab, clean_lab, bakeami, tmp_path):
-    # The lab's instance is this machine. A provisioner does what cloud-init does on EC2: the
-    # key pair's public key goes into the user's authorized_keys (written by the user, so
-    # bakeami edits it directly) and, behind a forced command, into root's (only through
-    # sudo). Other lines must stay; the temporary key's must go from both.
+USER_OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherUserKeyStaysInThisFile0000000000 other@user"
+ROOT_OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherRootKeyStaysInThisFile0000000000 other@root"
+USER_KEYS = Path(pwd.getpwnam(SSH_USER).pw_dir) / ".ssh" / "authorized_keys"
+ROOT_KEYS = Path("/root/.ssh/authorized_keys")
+
+
+@contextlib.contextmanager
+def _planted_key(lab, tmp_path, *after):
+    """A template whose provisioner does what cloud-init does on EC2 (the lab's instance is
+    this machine): the key pair's public key goes into the user's authorized_keys (written by
+    the user, so bakeami edits it directly) and, behind a forced command, into root's (only
+    through sudo), each beside another line; then the provisioner runs `after`. Yields the
+    template and the file the key was recorded in; puts both files back afterwards."""
     record = Path(tempfile.mkdtemp(prefix="bakeami-keys-", dir="/tmp"))
     os.chmod(record, 0o1777)
-    user_file = Path(pwd.getpwnam(SSH_USER).pw_dir) / ".ssh" / "authorized_keys"
-    root_file = Path("/root/.ssh/authorized_keys")
-    restores = [_restorer(user_file), _restorer(root_file)]
-    user_other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherUserKeyStaysInThisFile0000000000 other@user"
-    root_other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherRootKeyStaysInThisFile0000000000 other@root"
+    restores = [_restorer(USER_KEYS), _restorer(ROOT_KEYS)]
     keys = record / "keys"
     (record / "root.sh").write_text(
-        f"mkdir -p /root/.ssh\n{{ echo '{root_other}'; "
-        f"sed 's/^/command=\"echo Please login as {SSH_USER}\" /' {keys}; }} >> {root_file}\n")
+        f"mkdir -p /root/.ssh\n{{ echo '{ROOT_OTHER}'; "
+        f"sed 's/^/command=\"echo Please login as {SSH_USER}\" /' {keys}; }} >> {ROOT_KEYS}\n")
     tpl = json.loads(open(TEMPLATE).read())
     tpl["provisioners"] = [{"type": "shell", "inline": [
         "mkdir -p ~/.ssh && chmod 700 ~/.ssh",
         f"sudo -n {lab.akc} {SSH_USER} > {keys}",
-        f"{{ echo '{user_other}'; cat {keys}; }} >> ~/.ssh/authorized_keys",
+        f"{{ echo '{USER_OTHER}'; cat {keys}; }} >> ~/.ssh/authorized_keys",
         f"sudo -n sh {record}/root.sh",
         # Both files hold the key before bakeami removes it, or the bake fails here.
-        f"[ $(grep -c . ~/.ssh/authorized_keys) -eq 2 ] && sudo -n grep -q 'Please login' {root_file}",
+        f"[ $(grep -c . ~/.ssh/authorized_keys) -eq 2 ] && sudo -n grep -q 'Please login' {ROOT_KEYS}",
+        *after,
     ]}]
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(tpl))
     try:
-        r = bakeami.run(bake_args(lab, template=str(path)))
-        assert r.returncode == 0, r.stdout + r.stderr
-        clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
-        assert "temporary key removed from authorized_keys" in r.stdout
-        recorded = keys.read_text()
-        ours = recorded.split()
-        assert len(recorded.splitlines()) == 1 and ours[0] == "ssh-ed25519", recorded
-        for f, other in ((user_file, user_other), (root_file, root_other)):
-            text = f.read_text()
-            assert other in text.splitlines(), (f, text)
-            assert ours[1] not in text, (f, text)
+        yield path, keys
     finally:
         for restore in restores:
             restore()
         shutil.rmtree(record, ignore_errors=True)
+
+
+def _our_key(keys: Path) -> str:
+    """The base64 body of the one key line the provisioner recorded."""
+    recorded = keys.read_text()
+    ours = recorded.split()
+    assert len(recorded.splitlines()) == 1 and ours[0] == "ssh-ed25519", recorded
+    return ours[1]
+
+
+def test_temporary_key_leaves_both_authorized_keys(lab, clean_lab, bakeami, tmp_path):
+    # Other lines must stay; the temporary key's must go from both files.
+    with _planted_key(lab, tmp_path) as (path, keys):
+        r = bakeami.run(bake_args(lab, template=str(path)))
+        assert r.returncode == 0, r.stdout + r.stderr
+        clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+        assert "temporary key removed from authorized_keys" in r.stdout
+        ours = _our_key(keys)
+        for f, other in ((USER_KEYS, USER_OTHER), (ROOT_KEYS, ROOT_OTHER)):
+            text = f.read_text()
+            assert other in text.splitlines(), (f, text)
+            assert ours not in text, (f, text)
+
+
+def test_temporary_key_without_passwordless_sudo(lab, clean_lab, bakeami, tmp_path):
+    # An image whose user has no passwordless sudo: the provisioner's last step takes it away
+    # (a rule read after the lab's asks for a password), and proves it is gone. The key leaves
+    # the user's file; root's cannot be checked: the bake succeeds, its warning names the
+    # file, and root's file is as it was.
+    asks = tmp_path / "asks"
+    asks.write_text(f"Defaults:{SSH_USER} timestamp_timeout=0\n{SSH_USER} ALL=(ALL) PASSWD: ALL\n")
+    try:
+        with _planted_key(lab, tmp_path, f"sudo -n install -m 0440 {asks} {SUDO_ASKS}",
+                          "! sudo -n true 2>/dev/null") as (path, keys):
+            r = bakeami.run(bake_args(lab, template=str(path)))
+            out = r.stdout + r.stderr
+            assert r.returncode == 0, out
+            clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
+            assert f"not checked, no passwordless sudo: {ROOT_KEYS}" in out, out
+            assert "were not checked (no passwordless sudo) and may keep it" in out, out
+            assert "temporary key removed from authorized_keys" not in out, out
+            ours = _our_key(keys)
+            user_text, root_text = USER_KEYS.read_text(), ROOT_KEYS.read_text()
+            assert USER_OTHER in user_text.splitlines() and ours not in user_text, user_text
+            assert ROOT_OTHER in root_text.splitlines() and ours in root_text, root_text
+    finally:
+        SUDO_ASKS.unlink(missing_ok=True)

@@ -112,10 +112,15 @@ static int run_one(bakeami_bake *b, size_t index, const bk_provisioner *p, const
 	return rc;
 }
 
+/* The exit status of the key's removal when files we cannot write were
+ * left unchecked: no sed (it exits 1 or 4) nor rm gives it. */
+#define KEY_UNCHECKED 10
+
 /* The command that takes our key's line out of authorized_keys, the public
  * key's base64 body naming the line: the files we may write directly, the
- * rest in one sudo (each sudo costs a PAM session). Without sudo they stay;
- * a sed that fails exits 3, which sudo's own refusal (1) never is. */
+ * rest in one sudo (each sudo costs a PAM session). A sed that fails there
+ * exits 3, which sudo's own refusal (1) never is; a refusal names the files
+ * it left and exits KEY_UNCHECKED. */
 static int clear_key_command(char **out, const bakeami_bake *b)
 {
 	const char *line = bk_ssh_key_public_line(b->key), *body = strchr(line, ' ');
@@ -127,7 +132,8 @@ static int clear_key_command(char **out, const bakeami_bake *b)
 			  "if [ -w \"$f\" ]; then sed -i \"$k\" \"$f\" || exit; else set -- \"$@\" \"$f\"; fi; "
 			  "done; [ $# -eq 0 ] || { sudo -n sh -c 'k=$1; shift; for f; do if [ -f \"$f\" ]; then "
 			  "sed -i \"$k\" \"$f\" 2>&1 || exit 3; fi; done' sh \"$k\" \"$@\" 2>/dev/null; "
-			  "[ $? -ne 3 ]; }; }", blob);
+			  "s=$?; [ $s -ne 3 ] || exit 3; [ $s -eq 0 ] || { echo \"not checked, no passwordless "
+			  "sudo: $*\"; exit %d; }; }; }", blob, KEY_UNCHECKED);
 	free(blob);
 	return *out ? 0 : bk_oom();
 }
@@ -145,11 +151,15 @@ static int tidy_instance(bakeami_bake *b, const bk_strv *files, bool clear_key)
 		rc = bk_oom();
 	if (rc == 0 && *cmd)
 		rc = bk_ssh_exec(&status, b->ssh, cmd, 60, bk_output_line, b);
-	if (rc == 0 && *cmd && status != 0)
+	if (rc == 0 && *cmd && status != 0 && !(key && status == KEY_UNCHECKED))
 		rc = bk_err(BAKEAMI_EPROVISION, "%s exited with status %d", key ? "removing the "
 			    "scripts and the temporary key from authorized_keys" : "removing the "
 			    "provisioners' scripts", status);
-	if (rc == 0 && key)
+	if (rc == 0 && key && status == KEY_UNCHECKED)
+		bk_warn(b, "temporary key removed from the authorized_keys files %s can write; the "
+			"others, named above, were not checked (no passwordless sudo) and may keep it",
+			b->cfg->ssh_username);
+	else if (rc == 0 && key)
 		bk_step(b, "temporary key removed from authorized_keys");
 	free(rm);
 	free(key);
