@@ -472,6 +472,20 @@ class Lab:
             _terminate(doomed)
         return len(doomed)
 
+    def cpu_seconds(self, settle: float = 3.0) -> dict[str, float]:
+        """CPU seconds used so far by moto, and by sshd with every process it has reaped (its
+        connections, the AuthorizedKeysCommand, the shells of the sessions): who a crowded run's
+        wall went to. Waits up to `settle` s for sshd's finished connections to be reaped first."""
+        deadline = time.monotonic() + settle
+        while _descendants(self._sshd.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def used(pid: int, reaped: bool) -> float:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # [11:15]: utime stime cutime cstime
+            return sum(int(x) for x in fields[11:15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
+        return {"moto": used(self._moto.pid, False), "sshd": used(self._sshd.pid, True)}
+
     # -- talking to moto directly (not counted) --------------------------------------------
     def _client(self, service: str, region: str):
         key = (service, region)
