@@ -398,8 +398,12 @@ def _restorer(path: Path):
 
 USER_OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherUserKeyStaysInThisFile0000000000 other@user"
 ROOT_OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherRootKeyStaysInThisFile0000000000 other@root"
-USER_KEYS = Path(pwd.getpwnam(SSH_USER).pw_dir) / ".ssh" / "authorized_keys"
 ROOT_KEYS = Path("/root/.ssh/authorized_keys")
+
+
+def _user_keys() -> Path:
+    """The SSH user's authorized_keys (the user exists once a lab has started, not at import)."""
+    return Path(pwd.getpwnam(SSH_USER).pw_dir) / ".ssh" / "authorized_keys"
 
 
 @contextlib.contextmanager
@@ -411,7 +415,7 @@ def _planted_key(lab, tmp_path, *after):
     template and the file the key was recorded in; puts both files back afterwards."""
     record = Path(tempfile.mkdtemp(prefix="bakeami-keys-", dir="/tmp"))
     os.chmod(record, 0o1777)
-    restores = [_restorer(USER_KEYS), _restorer(ROOT_KEYS)]
+    restores = [_restorer(_user_keys()), _restorer(ROOT_KEYS)]
     keys = record / "keys"
     (record / "root.sh").write_text(
         f"mkdir -p /root/.ssh\n{{ echo '{ROOT_OTHER}'; "
@@ -452,7 +456,7 @@ def test_temporary_key_leaves_both_authorized_keys(lab, clean_lab, bakeami, tmp_
         clean_lab.keep_images([img["ImageId"] for img in images_named_e2e(lab)])
         assert "temporary key removed from authorized_keys" in r.stdout
         ours = _our_key(keys)
-        for f, other in ((USER_KEYS, USER_OTHER), (ROOT_KEYS, ROOT_OTHER)):
+        for f, other in ((_user_keys(), USER_OTHER), (ROOT_KEYS, ROOT_OTHER)):
             text = f.read_text()
             assert other in text.splitlines(), (f, text)
             assert ours not in text, (f, text)
@@ -476,7 +480,7 @@ def test_temporary_key_without_passwordless_sudo(lab, clean_lab, bakeami, tmp_pa
             assert "were not checked (no passwordless sudo) and may keep it" in out, out
             assert "temporary key removed from authorized_keys" not in out, out
             ours = _our_key(keys)
-            user_text, root_text = USER_KEYS.read_text(), ROOT_KEYS.read_text()
+            user_text, root_text = _user_keys().read_text(), ROOT_KEYS.read_text()
             assert USER_OTHER in user_text.splitlines() and ours not in user_text, user_text
             assert ROOT_OTHER in root_text.splitlines() and ours in root_text, root_text
     finally:
