@@ -119,14 +119,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat's fields after the command name: [state, ppid, pgrp, session, ...]."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def _processes() -> dict[int, list[str]]:
-    """pid -> /proc/PID/stat fields after the command name: [state, ppid, pgrp, session, ...]."""
+    """pid -> _stat(pid), for every process."""
     out = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open(f"/proc/{entry}/stat") as f:
-                    out[int(entry)] = f.read().rsplit(")", 1)[1].split()
+                out[int(entry)] = _stat(entry)
             except (OSError, IndexError):
                 continue
     return out
@@ -481,9 +486,8 @@ class Lab:
             time.sleep(0.05)
 
         def used(pid: int, reaped: bool) -> float:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()  # [11:15]: utime stime cutime cstime
-            return sum(int(x) for x in fields[11:15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
+            times = _stat(pid)[11:15 if reaped else 13]  # utime stime, then cutime cstime
+            return sum(int(x) for x in times) / os.sysconf("SC_CLK_TCK")
         return {"moto": used(self._moto.pid, False), "sshd": used(self._sshd.pid, True)}
 
     # -- talking to moto directly (not counted) --------------------------------------------

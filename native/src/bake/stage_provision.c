@@ -145,17 +145,19 @@ static int tidy_instance(bakeami_bake *b, const bk_strv *files, bool clear_key)
 {
 	char *rm = NULL, *key = NULL, *cmd = NULL;
 	int status = -1, rc = bk_provision_rm_command(&rm, files);
+	bool unchecked;
 
 	rc = rc || !clear_key ? rc : clear_key_command(&key, b);
 	if (rc == 0 && !(cmd = bk_sprintf("%s%s%s", rm, *rm && key ? " && " : "", key ? key : "")))
 		rc = bk_oom();
 	if (rc == 0 && *cmd)
 		rc = bk_ssh_exec(&status, b->ssh, cmd, 60, bk_output_line, b);
-	if (rc == 0 && *cmd && status != 0 && !(key && status == KEY_UNCHECKED))
+	unchecked = rc == 0 && key && status == KEY_UNCHECKED;
+	if (rc == 0 && *cmd && status != 0 && !unchecked)
 		rc = bk_err(BAKEAMI_EPROVISION, "%s exited with status %d", key ? "removing the "
 			    "scripts and the temporary key from authorized_keys" : "removing the "
 			    "provisioners' scripts", status);
-	if (rc == 0 && key && status == KEY_UNCHECKED)
+	if (unchecked)
 		bk_warn(b, "temporary key removed from the authorized_keys files %s can write; the "
 			"others, named above, were not checked (no passwordless sudo) and may keep it",
 			b->cfg->ssh_username);
