@@ -330,6 +330,72 @@ static void endpoints_refuse_a_host_in_the_region(void **state)
 	unsetenv("AWS_ENDPOINT_URL");
 }
 
+/* custom_endpoint_ec2 as the AWS SDK reads one: https:// when no scheme is
+ * named; what a signed request cannot carry is refused, naming where. */
+static void endpoint_urls_parsed(void **state)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{"ec2.example.com", "https://ec2.example.com"},
+		{"http://127.0.0.1:5000/", "http://127.0.0.1:5000"},
+		{"https://vpce-1.ec2.us-east-1.vpce.amazonaws.com", "https://vpce-1.ec2.us-east-1.vpce.amazonaws.com"},
+		{"HTTPS://Example.com:8443/aws//", "https://Example.com:8443/aws"},
+	};
+	static const struct { const char *in, *why; } bad[] = {
+		{"not a url", "Bad hostname"},
+		{"ftp://example.com", "only https:// and http://"},
+		{"https://user:pw@example.com", "the endpoint URL names a user"},
+		{"https://example.com/?x=1", "it has a query"},
+		{"https://example.com/#top", "it has a fragment"},
+		{"", "is not an endpoint URL"},
+	};
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < BK_ARRAY_SIZE(ok); i++) {
+		assert_int_equal(bk_aws_endpoint_parse(&out, ok[i].in, "t.json: x"), 0);
+		assert_string_equal(out, ok[i].out);
+		free(out);
+	}
+	for (size_t i = 0; i < BK_ARRAY_SIZE(bad); i++) {
+		assert_int_equal(bk_aws_endpoint_parse(&out, bad[i].in, "t.json: x"), BAKEAMI_EINVALID);
+		assert_null(out);
+		assert_true(bk_str_starts(bk_err_msg(), "t.json: x: "));
+		assert_non_null(strstr(bk_err_msg(), bad[i].why));
+		assert_null(strstr(bk_err_msg(), "pw@"));
+	}
+}
+
+/* Packer's session-wide endpoint: EC2 and IAM in every region, over the
+ * environment's; the other services keep theirs. */
+static void session_endpoint_takes_ec2_and_iam(void **state)
+{
+	bk_aws_config cfg = {0};
+	bk_aws *aws;
+	char *e;
+
+	(void)state;
+	setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:5000", 1);
+	cfg.access_key_id = "AKIDEXAMPLE";
+	cfg.secret_access_key = "secret";
+	cfg.region = "us-east-1";
+	cfg.session_endpoint = "https://ec2.example.com";
+	assert_int_equal(bk_aws_new(&aws, &cfg), 0);
+	for (int i = 0; i < 3; i++) {
+		const char *service = i == 2 ? "iam" : "ec2", *region = i ? "eu-west-1" : "us-east-1";
+		assert_int_equal(bk_aws__endpoint(&e, aws, service, region), 0);
+		assert_string_equal(e, "https://ec2.example.com");
+		free(e);
+	}
+	assert_int_equal(bk_aws__endpoint(&e, aws, "ssm", "eu-west-1"), 0);
+	assert_string_equal(e, "https://ssm.eu-west-1.amazonaws.com");
+	free(e);
+	bk_aws_free(aws);
+	assert_int_equal(bk_aws__endpoint(&e, NULL, "ec2", "us-east-1"), 0);
+	assert_string_equal(e, "http://127.0.0.1:5000");
+	free(e);
+	unsetenv("AWS_ENDPOINT_URL_EC2");
+}
+
 /* ---- the loop, against the stub ---------------------------------------------- */
 
 static void retries_throttling_and_5xx_then_succeeds(void **state)
@@ -756,6 +822,8 @@ int main(void)
 		cmocka_unit_test(encodes_forms_rfc3986),
 		cmocka_unit_test(endpoints_follow_env),
 		cmocka_unit_test(endpoints_refuse_a_host_in_the_region),
+		cmocka_unit_test(endpoint_urls_parsed),
+		cmocka_unit_test(session_endpoint_takes_ec2_and_iam),
 		cmocka_unit_test(retries_throttling_and_5xx_then_succeeds),
 		cmocka_unit_test(client_errors_are_not_retried),
 		cmocka_unit_test(gives_up_after_max_retries),

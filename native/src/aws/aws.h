@@ -36,6 +36,13 @@ typedef struct {
 	 * session is then shared (bk_aws__mfa_session) and never renewed. */
 	const char *role_mfa_serial;
 	const char *role_mfa_token;
+	/* Packer's custom_endpoint_ec2 and insecure_skip_tls_verify: they are
+	 * its SDK session's, so EC2 and IAM calls in every region go to
+	 * session_endpoint (a URL bk_aws_endpoint_parse gave; NULL: the
+	 * environment's) and skip_tls_verify leaves those calls' certificates
+	 * unchecked. Other services keep AWS_ENDPOINT_URL_<SERVICE>. */
+	const char *session_endpoint;
+	bool skip_tls_verify;
 	int max_retries;            /* 0: 10 */
 	const bk_cancel *cancel;    /* may be NULL */
 	bk_logger log;              /* retries and credential source are logged */
@@ -92,6 +99,11 @@ int bk_params_addf(bk_params *p, const char *key, const char *fmt, ...) BK_PRINT
  * else BAKEAMI_EINVALID "<where>: "<region>" is not an AWS region". */
 int bk_aws_region_check(const char *region, const char *where);
 bool bk_aws_endpoint_configured(void);
+
+/* *out = url as an endpoint: https:// when it names no scheme, as the AWS
+ * SDK reads one; no trailing '/'. Anything but an http(s) URL of a host,
+ * with no user, query or fragment, is BAKEAMI_EINVALID naming `where`. */
+int bk_aws_endpoint_parse(char **out, const char *url, const char *where);
 
 /* Endpoint URL for service in region: AWS_ENDPOINT_URL_<SERVICE>, then
  * AWS_ENDPOINT_URL, then https://<service>.<region>.amazonaws.com. NULL (error

@@ -52,6 +52,8 @@ struct bk_aws {
 	bk_refresh refresh;
 	struct bk_creds_node *retired; /* replaced credentials, kept until free so
 	                                * strings read via bk_aws_credentials() stay valid */
+	char *session_endpoint;        /* EC2 and IAM (bk_aws_config); NULL: none */
+	bool skip_tls_verify;          /* for those calls */
 	bk_retry_policy retry;
 	long connect_timeout_s;        /* TCP+TLS connect, per attempt */
 	long stall_timeout_s;          /* no byte for this long ends the attempt */
@@ -140,7 +142,9 @@ int bk_aws__creds_set(bk_aws_creds *c, const char *access_key, const char *secre
 int bk_aws__resolve_region(char **out, const bk_aws_config *cfg);
 /* bk_aws_endpoint with its error code: BAKEAMI_EINVALID for a region that is
  * not a DNS name (when no endpoint is configured), else ENOMEM. */
-int bk_aws__endpoint(char **out, const char *service, const char *region);
+int bk_aws__endpoint(char **out, const bk_aws *aws, const char *service, const char *region);
+/* The calls Packer makes through its session: custom_endpoint_ec2's. */
+bool bk_aws__session_service(const char *service);
 int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg);
 /* Renew the client's credentials once past their renewal time (five
  * minutes before they expire, or a quarter of their life for short ones),

@@ -176,8 +176,15 @@ int bk_aws_region_check(const char *region, const char *where)
 		      where, region ? region : "");
 }
 
-int bk_aws__endpoint(char **out, const char *service, const char *region)
+bool bk_aws__session_service(const char *service)
 {
+	return strcmp(service, "ec2") == 0 || strcmp(service, "iam") == 0;
+}
+
+int bk_aws__endpoint(char **out, const bk_aws *aws, const char *service, const char *region)
+{
+	if (aws && aws->session_endpoint && bk_aws__session_service(service))
+		return (*out = bk_strdup(aws->session_endpoint)) ? 0 : bk_oom();
 	if ((*out = env_endpoint(service)))
 		return 0;
 	if (strcmp(service, "iam") == 0)   /* global: one endpoint per partition */
@@ -199,7 +206,68 @@ char *bk_aws_endpoint(const char *service, const char *region)
 {
 	char *url;
 
-	return bk_aws__endpoint(&url, service, region) == 0 ? url : NULL;
+	return bk_aws__endpoint(&url, NULL, service, region) == 0 ? url : NULL;
+}
+
+static int bad_endpoint(const char *where, const char *url, const char *why)
+{
+	return bk_err(BAKEAMI_EINVALID, "%s: \"%s\" is not an endpoint URL: %s", where, url, why);
+}
+
+/* The parts a signed request may not carry: a user (curl would send it
+ * as Basic auth beside the signature), a query or fragment (the request's
+ * own go there). */
+static const char *extra_part(CURLU *u)
+{
+	static const struct { CURLUPart part; const char *what; } parts[] = {
+		{CURLUPART_USER, "it names a user"}, {CURLUPART_QUERY, "it has a query"},
+		{CURLUPART_FRAGMENT, "it has a fragment"},
+	};
+	char *v = NULL;
+
+	for (size_t i = 0; i < BK_ARRAY_SIZE(parts); i++) {
+		bool has = curl_url_get(u, parts[i].part, &v, 0) == CURLUE_OK;
+		curl_free(v);
+		v = NULL;
+		if (has)
+			return parts[i].what;
+	}
+	return NULL;
+}
+
+int bk_aws_endpoint_parse(char **out, const char *url, const char *where)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *full = NULL;
+	CURLUcode uc;
+	const char *why;
+	int rc = 0;
+
+	*out = NULL;
+	if (!u)
+		return bk_oom();
+	if ((uc = curl_url_set(u, CURLUPART_URL, url, CURLU_DEFAULT_SCHEME)) != CURLUE_OK)
+		rc = bad_endpoint(where, url, curl_url_strerror(uc));
+	else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		 (strcmp(scheme, "https") && strcmp(scheme, "http")))
+		rc = bad_endpoint(where, url, "only https:// and http:// are AWS endpoints");
+	else if ((why = extra_part(u)))   /* a user's URL may hold a password: not echoed */
+		rc = strcmp(why, "it names a user") ? bad_endpoint(where, url, why)
+			: bk_err(BAKEAMI_EINVALID, "%s: the endpoint URL names a user: AWS calls "
+				 "are signed, never sent with a user and password", where);
+	else if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK)
+		rc = bk_oom();
+	if (rc == 0) {
+		size_t n = strlen(full);
+		while (n > 0 && full[n - 1] == '/')   /* as env_endpoint: "host/" is "host" */
+			n--;
+		if (!(*out = bk_strndup(full, n)))
+			rc = bk_oom();
+	}
+	curl_free(scheme);
+	curl_free(full);
+	curl_url_cleanup(u);
+	return rc;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -260,10 +328,13 @@ int bk_aws_new(bk_aws **out, const bk_aws_config *cfg)
 	for (int i = 0; i < BK_SVC_COUNT; i++)
 		atomic_init(&aws->calls[i], 0);
 	aws->log = cfg->log;
+	aws->skip_tls_verify = cfg->skip_tls_verify;
+	if (cfg->session_endpoint && !(aws->session_endpoint = bk_strdup(cfg->session_endpoint)))
+		rc = bk_oom();
 	aws->retry = retry_policy(cfg);
 	aws->connect_timeout_s = env_seconds("BAKEAMI_HTTP_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S);
 	aws->stall_timeout_s = env_seconds("BAKEAMI_HTTP_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT_S);
-	if (!(aws->curl = curl_easy_init()))
+	if (rc == 0 && !(aws->curl = curl_easy_init()))
 		rc = bk_err(BAKEAMI_ERROR, "curl_easy_init failed");
 	if (rc == 0)
 		rc = bk_aws__resolve_region(&aws->region, cfg);
@@ -284,6 +355,7 @@ void bk_aws_free(bk_aws *aws)
 		return;
 	if (aws->curl)
 		curl_easy_cleanup(aws->curl);
+	free(aws->session_endpoint);
 	bk_aws__creds_clear(&aws->creds);
 	bk_aws__creds_clear(&aws->refresh.source);
 	free(aws->refresh.role_arn);

@@ -69,6 +69,8 @@ typedef struct {
 	const char *iam_instance_profile; /* name or ARN; NULL: none */
 	const char *user_data;           /* plain text; base64-encoded here */
 	const char *availability_zone;
+	const char *tenancy;             /* Placement.Tenancy; NULL: EC2's default */
+	bool unlimited_cpu_credits;      /* CreditSpecification (T2 Unlimited) */
 	int associate_public_ip;         /* -1 unset, 0, 1 */
 	const char *http_tokens;         /* "required" (default) or "optional" */
 	int http_put_response_hop_limit; /* 0: unset */

@@ -153,6 +153,11 @@ int bk_ec2__run_params(bk_params *p, const bk_ec2_run_request *r)
 	if (rc == 0)
 		rc = optional_param(p, "Placement.AvailabilityZone", r->availability_zone);
 	if (rc == 0)
+		rc = optional_param(p, "Placement.Tenancy", r->tenancy);
+	if (rc == 0)
+		rc = optional_param(p, "CreditSpecification.CpuCredits",
+				    r->unlimited_cpu_credits ? "unlimited" : NULL);
+	if (rc == 0)
 		rc = metadata_params(p, r);
 	if (rc == 0)
 		rc = optional_param(p, "InstanceInitiatedShutdownBehavior", r->shutdown_behavior);

@@ -81,7 +81,7 @@ static int group_key(char **out, bk_aws *aws, const char *region, const char *ac
 		     const char *query)
 {
 	char *endpoint = NULL;
-	int rc = bk_aws__endpoint(&endpoint, "ec2", region);
+	int rc = bk_aws__endpoint(&endpoint, aws, "ec2", region);
 
 	if (rc < 0)
 		return rc;

@@ -71,13 +71,20 @@ static int reap_tagged(bk_reaper *r, const char *run_id, const bakeami_cleanup_o
 	return rc < 0 ? rc : failed ? BAKEAMI_ERROR : 0;
 }
 
-static int open_aws(bk_aws **aws, const bakeami_cleanup_options *o, const char *region,
+/* In the bake's region, and where its EC2 and IAM calls went (the
+ * journal's custom_endpoint_ec2). */
+static int open_aws(bk_aws **aws, const bakeami_cleanup_options *o, const bk_ledger *l,
 		    bk_logger log)
 {
 	bk_aws_config ac = {0};
 
-	ac.region = region;
+	ac.region = o->region ? o->region : l ? l->region : NULL;
+	ac.session_endpoint = l ? l->endpoint : NULL;
+	ac.skip_tls_verify = l && l->skip_tls_verify;
 	ac.log = log;
+	if (ac.session_endpoint)
+		bk_logf(&log, BK_LOG_INFO, "EC2 and IAM calls go to %s (the journal's "
+			"custom_endpoint_ec2)", ac.session_endpoint);
 	if (o->version >= 2) {   /* a version 1 caller's struct ends before these */
 		ac.role_arn = o->role_arn;
 		ac.role_external_id = o->role_external_id;
@@ -106,7 +113,7 @@ static int run_cleanup(const bakeami_cleanup_options *o, bk_logger log, bk_strv 
 	if (o->journal_path && (rc = bk_journal_reopen(&j, o->journal_path)) < 0)
 		return rc;
 	l = j ? bk_journal_ledger(j) : NULL;
-	rc = open_aws(&aws, o, o->region ? o->region : l ? l->region : NULL, log);
+	rc = open_aws(&aws, o, l, log);
 	if (rc == 0) {
 		bk_reaper r = {aws, j, log, cleaned, failed, gone, NULL, bk_now() + 15 * 60, NULL, 0,
 			       true};

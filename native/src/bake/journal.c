@@ -169,6 +169,7 @@ void bk_ledger_free(bk_ledger *l)
 	free(l->items);
 	free(l->run_id);
 	free(l->region);
+	free(l->endpoint);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -384,6 +385,19 @@ int bk_journal_kept(bk_journal *j, const char *kind, const char *id)
 	return settle(j, kind, id, BK_KEPT);
 }
 
+int bk_journal_endpoint(bk_journal *j, const char *url, bool skip_tls_verify)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->mu);
+	rc = append_plain(j, "endpoint", "url", url, "skip_tls_verify",
+			  skip_tls_verify ? "true" : NULL);
+	if (rc == 0 && (rc = set_str(&j->ledger.endpoint, url)) == 0)
+		j->ledger.skip_tls_verify = skip_tls_verify;
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
 int bk_journal_done(bk_journal *j, const char *status)
 {
 	int rc;
@@ -474,6 +488,10 @@ static int apply_record(bk_ledger *l, const cJSON *o)
 	if (!strcmp(ev, "start")) {
 		int rc = set_str(&l->run_id, str_field(o, "id"));
 		return rc ? rc : set_str(&l->region, str_field(o, "region"));
+	}
+	if (!strcmp(ev, "endpoint")) {
+		l->skip_tls_verify = str_field(o, "skip_tls_verify") != NULL;
+		return set_str(&l->endpoint, str_field(o, "url"));
 	}
 	if (!strcmp(ev, "done")) {
 		l->done = 1;

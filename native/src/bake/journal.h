@@ -30,6 +30,8 @@ typedef struct {
 typedef struct {
 	char *run_id;
 	char *region;       /* the run's */
+	char *endpoint;     /* the template's custom_endpoint_ec2; NULL: none */
+	int skip_tls_verify;
 	int done;           /* a done record was written */
 	bk_entry *items;    /* in order of intent */
 	size_t count;
@@ -46,6 +48,9 @@ typedef struct bk_journal bk_journal;
 /* Create (mode 0600, parent dirs made) and write the start record. */
 int bk_journal_open(bk_journal **out, const char *path, const char *run_id,
 		    const char *region);
+/* Record where the run's EC2 and IAM calls go (custom_endpoint_ec2, and
+ * insecure_skip_tls_verify), so a cleanup from the journal goes there too. */
+int bk_journal_endpoint(bk_journal *j, const char *url, bool skip_tls_verify);
 /* Rebuild the ledger of an existing journal and append to it. */
 int bk_journal_reopen(bk_journal **out, const char *path);
 /* Add an entry in state st (BK_INTENDED before a create call or change;

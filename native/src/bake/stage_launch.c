@@ -40,6 +40,8 @@ static void fill_request(bk_ec2_run_request *r, const bakeami_bake *b, const cha
 	r->iam_instance_profile = b->iam_profile ? b->iam_profile : c->iam_instance_profile;
 	r->user_data = c->user_data;
 	r->availability_zone = c->availability_zone;
+	r->tenancy = c->tenancy;
+	r->unlimited_cpu_credits = c->enable_t2_unlimited;
 	r->associate_public_ip = c->associate_public_ip_address;
 	r->http_tokens = c->http_tokens ? c->http_tokens : "required";
 	r->http_put_response_hop_limit = c->http_put_response_hop_limit;

@@ -223,7 +223,7 @@ static int make_aws(bakeami_bake *b, const bk_build_config *c)
 	if ((rc = bk_aws_new(&b->aws, &ac)) < 0)
 		return rc;
 	if (c->custom_endpoint_ec2)
-		bk_warn(b, "custom_endpoint_ec2 is ignored: set AWS_ENDPOINT_URL_EC2 instead");
+		bk_step(b, "EC2 and IAM calls go to %s (custom_endpoint_ec2)", c->custom_endpoint_ec2);
 	/* Temporary credentials from the chain are secrets too. */
 	const bk_aws_creds *cr = bk_aws_credentials(b->aws);
 	if ((rc = bk_add_secret(b, cr->secret_access_key)) < 0 ||
@@ -232,7 +232,7 @@ static int make_aws(bakeami_bake *b, const bk_build_config *c)
 	return 0;
 }
 
-static int open_journal(bakeami_bake *b)
+static int open_journal(bakeami_bake *b, const bk_build_config *c)
 {
 	char *path = b->opts.journal_path ? bk_strdup(b->opts.journal_path)
 		: bk_sprintf(".bakeami/journal/%s.jsonl", b->run_id);
@@ -241,6 +241,9 @@ static int open_journal(bakeami_bake *b)
 	if (!path)
 		return bk_oom();
 	rc = bk_journal_open(&b->journal, path, b->run_id, bk_aws_region(b->aws));
+	if (rc == 0 && c->custom_endpoint_ec2)
+		rc = bk_journal_endpoint(b->journal, c->custom_endpoint_ec2,
+					 c->insecure_skip_tls_verify);
 	if (rc == 0)
 		bk_step(b, "run %s, journal %s", b->run_id, path);
 	free(path);
@@ -268,7 +271,7 @@ int bk_stage_validate(bakeami_bake *b)
 	bk_run_use_builder_list(b, bk_template_config(b->tpl));
 	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0)
 		return rc;
-	return open_journal(b);
+	return open_journal(b, bk_template_config(b->tpl));
 }
 
 /* `bakeami validate` has no bake: its events come from the VALIDATE stage

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../aws/aws.h"
 #include "../verify/verify.h"
 #include "template_int.h"
 
@@ -533,6 +534,22 @@ static int set_local_file(bk_cfg_ctx *c, const cJSON *v, const char *path, size_
 	return rc;
 }
 
+/* An endpoint URL, kept as the AWS layer will use it (https:// added). */
+static int set_endpoint(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	char **dst = AT(c, off, char *), *url = NULL, where[512];
+	int rc = bk_tpl_get_str(dst, c, v, path);
+
+	if (rc != 0 || !*dst || !**dst)
+		return rc;
+	snprintf(where, sizeof(where), "%s: %s", c->file, path);
+	if ((rc = bk_aws_endpoint_parse(&url, *dst, where)) == 0) {
+		free(*dst);
+		*dst = url;
+	}
+	return rc;
+}
+
 static int noop(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
 	(void)c, (void)v, (void)path, (void)off;
@@ -548,7 +565,8 @@ static const field fields[] = {
 	{"secret_key", set_str, OFF(secret_key), 0},
 	{"token", set_str, OFF(token), 0},
 	{"profile", set_str, OFF(profile), 0},
-	{"custom_endpoint_ec2", set_str, OFF(custom_endpoint_ec2), 0},
+	{"custom_endpoint_ec2", set_endpoint, OFF(custom_endpoint_ec2), 0},
+	{"insecure_skip_tls_verify", set_bool, OFF(insecure_skip_tls_verify), 0},
 	{"max_retries", set_int, OFF(max_retries), 0},
 	{"aws_polling", set_polling, 0, 0},
 	{"skip_region_validation", set_bool, OFF(skip_region_validation), 0},
@@ -563,6 +581,8 @@ static const field fields[] = {
 	{"subnet_filter", set_net_filter, OFF(subnet_filters), 0},
 	{"security_group_filter", set_net_filter, OFF(security_group_filters), 0},
 	{"availability_zone", set_str, OFF(availability_zone), 0},
+	{"tenancy", set_str, OFF(tenancy), 0},
+	{"enable_t2_unlimited", set_bool, OFF(enable_t2_unlimited), 0},
 	{"security_group_id", set_sg_id, 0, 0},
 	{"security_group_ids", set_sg_ids, 0, 0},
 	{"temporary_security_group_source_cidrs", set_cidrs,
@@ -622,9 +642,7 @@ static const field fields[] = {
 	{"skip_metadata_api_check", check_bool, 0, 0},
 	{"skip_credential_validation", check_bool, 0, 0},
 	{"skip_profile_validation", check_bool, 0, 0},
-	{"insecure_skip_tls_verify", check_bool, 0, 0},
 	{"decode_authorization_messages", check_bool, 0, 0},
-	{"enable_t2_unlimited", check_bool, 0, 0},
 	{"enable_unlimited_credits", check_bool, 0, 0},
 	{"temporary_security_group_source_public_ip", check_bool, 0, 0},
 	{"ssh_pty", check_bool, 0, 0},
@@ -634,7 +652,6 @@ static const field fields[] = {
 	{"ssh_file_transfer_method", check_str, 0, 0},
 	{"temporary_key_pair_name", check_str, 0, 0},
 	{"temporary_key_pair_type", check_str, 0, 0},
-	{"tenancy", check_str, 0, 0},
 	{"placement_tenancy", check_str, 0, 0},
 	{"imds_support", check_str, 0, 0},
 	{"deprecate_at", check_str, 0, 0},
@@ -887,7 +904,8 @@ void bk_build_config_free(bk_build_config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++)
-		if (fields[i].set == set_str || fields[i].set == set_local_file)
+		if (fields[i].set == set_str || fields[i].set == set_local_file ||
+		    fields[i].set == set_endpoint)
 			free(*(char **)((char *)cfg + fields[i].off));
 	free(cfg->builder_type);
 	free(cfg->build_name);

@@ -267,7 +267,8 @@ typedef struct {
 	/* AWS access */
 	char *region;
 	char *access_key, *secret_key, *token, *profile;
-	char *custom_endpoint_ec2;
+	char *custom_endpoint_ec2;           /* an endpoint URL (bk_aws_endpoint_parse); NULL: unset */
+	int insecure_skip_tls_verify;
 	/* source */
 	char *source_ami;                    /* NULL when a filter is used */
 	bk_kv source_ami_filters;            /* source_ami_filter.filters */
@@ -276,6 +277,8 @@ typedef struct {
 	/* instance */
 	char *instance_type;
 	char *subnet_id, *vpc_id, *availability_zone;
+	char *tenancy;                       /* default, dedicated, host; NULL: unset */
+	int enable_t2_unlimited;
 	bk_strv security_group_ids;
 	/* Packer's network filters, looked up at CREATE_SECURITY_GROUP when the
 	 * id they stand for is not given */

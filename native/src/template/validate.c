@@ -249,8 +249,26 @@ static int check_spot(bk_cfg_ctx *c, const char *bpath)
 	return 0;
 }
 
+/* Packer 1.6.6's rule: CPU credits are a T2 setting, and a spot request
+ * takes none. */
+static int check_t2_unlimited(bk_cfg_ctx *c, const char *bpath)
+{
+	const bk_build_config *cfg = c->cfg;
+
+	if (!cfg->enable_t2_unlimited)
+		return 0;
+	if (cfg->spot_price)
+		return ferr(c, bpath, "enable_t2_unlimited", "T2 Unlimited cannot be used with a "
+			    "spot instance (spot_price)");
+	if (!set(cfg->instance_type) || !bk_str_starts(cfg->instance_type, "t2."))
+		return ferr(c, bpath, "enable_t2_unlimited", "T2 Unlimited enabled with a non-T2 "
+			    "instance type: %s", set(cfg->instance_type) ? cfg->instance_type : "none");
+	return 0;
+}
+
 static int check_instance(bk_cfg_ctx *c, const char *bpath)
 {
+	static const char *const tenancy[] = {"default", "dedicated", "host", NULL};
 	static const char *const shutdown[] = {"stop", "terminate", NULL};
 	static const char *const tokens[] = {"required", "optional", NULL};
 	static const char *const endpoint[] = {"enabled", "disabled", NULL};
@@ -273,7 +291,16 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 		rc = ferr(c, bpath, "user_data_file", "use either user_data or user_data_file, "
 			  "not both");
 	if (rc == 0)
+		rc = check_choice(c, bpath, "tenancy", cfg->tenancy, tenancy,
+				  "default, dedicated, host");
+	if (rc == 0)
 		rc = check_spot(c, bpath);
+	if (rc == 0)
+		rc = check_t2_unlimited(c, bpath);
+	if (rc == 0 && cfg->insecure_skip_tls_verify)
+		bk_tpl_warn(c->warnings, "%s.insecure_skip_tls_verify: the EC2 and IAM endpoints' "
+			    "TLS certificates are not checked: anyone on the network path can read "
+			    "and answer those calls", bpath);
 	if (rc == 0 && set(cfg->iam_instance_profile) && cfg->temp_iam_policy) {
 		/* Packer's StepIamInstanceProfile: the given profile wins */
 		bk_tpl_warn(c->warnings, "%s.temporary_iam_instance_profile_policy_document is "

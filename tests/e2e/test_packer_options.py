@@ -1,0 +1,201 @@
+"""Packer 1.6.6 options that change where the calls go or what is launched, run beside Packer:
+custom_endpoint_ec2 (EC2 and IAM calls go there, Packer's session-wide endpoint, and a cleanup
+from the journal follows it), insecure_skip_tls_verify (tried against a TLS front of the lab
+with a self-signed certificate), tenancy and enable_t2_unlimited (what RunInstances carries,
+compared with what Debian's Packer 1.6.6 sends for the same template through the same proxy).
+
+The bakes here run with no AWS_ENDPOINT_URL at all: only the template says where the lab is,
+and the machine reaches nothing but loopback, so a call sent anywhere else fails the bake."""
+import json
+import os
+import selectors
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+
+from lab import SSH_USER
+
+NO_ENDPOINT = {"AWS_ENDPOINT_URL": None}
+
+
+def template(lab, tmp_path, endpoint, **builder):
+    """One template both tools run unchanged (as bench/bench.py's): the lab's endpoint, the
+    credentials in the template, 1 s polling for Packer's waiters."""
+    key, secret = lab._creds
+    b = {
+        "type": "amazon-ebs",
+        "region": lab.region,
+        "access_key": key,
+        "secret_key": secret,
+        "custom_endpoint_ec2": endpoint,
+        "skip_region_validation": True,
+        "aws_polling": {"delay_seconds": 1, "max_attempts": 120},
+        "source_ami_filter": {"filters": {"name": "al2023-ami-2023.*-x86_64",
+                                          "virtualization-type": "hvm"},
+                              "owners": ["amazon"], "most_recent": True},
+        "instance_type": "t3.micro",
+        "ssh_username": SSH_USER,
+        "ssh_host": lab.ssh_host,
+        "ssh_port": lab.ssh_port,
+        "ssh_timeout": "1m",
+        "ami_name": "options {{timestamp}} {{uuid}}",
+    }
+    b.update(builder)
+    path = tmp_path / "options.json"
+    path.write_text(json.dumps({"builders": [b], "provisioners": [
+        {"type": "shell", "inline": ["echo provisioned"]}]}))
+    return str(path)
+
+
+def packer_build(lab, tmp_path, tpl):
+    exe = shutil.which("packer")
+    if not exe:
+        pytest.fail("packer (Debian's 1.6.6) is not installed: tests/deps.sh installs it")
+    (tmp_path / "home").mkdir(exist_ok=True)
+    env = lab.env(HOME=str(tmp_path / "home"), CHECKPOINT_DISABLE="1", PACKER_NO_COLOR="1",
+                  PACKER_CACHE_DIR=str(tmp_path / "cache"), AWS_ENDPOINT_URL=None)
+    return subprocess.run([exe, "build", "-color=false", tpl], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+
+
+def launch_params(lab):
+    run = lab.requests(service="ec2", action="RunInstances")
+    assert len(run) == 1, lab.calls()
+    return run[0].params
+
+
+@pytest.mark.keeps_images
+def test_tenancy_and_t2_unlimited_sent_as_packer_sends_them(lab, clean_lab, bakeami, tmp_path):
+    tpl = template(lab, tmp_path, lab.endpoint, instance_type="t2.micro", tenancy="dedicated",
+                   enable_t2_unlimited=True)
+    theirs = packer_build(lab, tmp_path, tpl)
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    packer_sent = launch_params(lab)
+    lab.reset_calls()
+
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert f"EC2 and IAM calls go to {lab.endpoint} (custom_endpoint_ec2)" in out, out
+    ours = launch_params(lab)
+    for key, want in (("Placement.Tenancy", "dedicated"), ("CreditSpecification.CpuCredits",
+                                                           "unlimited")):
+        assert packer_sent.get(key) == want, (key, packer_sent)
+        assert ours.get(key) == want, (key, ours)
+    # (moto launches every instance with default tenancy whatever it is sent: the request is
+    # what can be compared)
+
+
+def test_without_the_options_neither_is_sent(lab, clean_lab, bakeami, tmp_path):
+    tpl = template(lab, tmp_path, lab.endpoint)
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    sent = launch_params(lab)
+    assert "Placement.Tenancy" not in sent and "CreditSpecification.CpuCredits" not in sent, sent
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+
+def test_cleanup_from_the_journal_goes_to_the_templates_endpoint(lab, clean_lab, bakeami, tmp_path):
+    """Killed while CreateImage is held: the instance, group and key pair exist. With no
+    endpoint in the environment, `bakeami cleanup --journal` can find them only where the
+    journal says the bake's calls went."""
+    journal = tmp_path / "j.jsonl"
+    tpl = template(lab, tmp_path, lab.endpoint + "/")
+    lab.inject("CreateImage", kind="hold", delay=120)
+    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=NO_ENDPOINT)
+    lab.wait_for_call("CreateImage", timeout=60)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()
+    start = [json.loads(line) for line in journal.read_text().splitlines()][:2]
+    assert start[1] == {"t": start[1]["t"], "event": "endpoint", "url": lab.endpoint}, start
+    assert lab.ec2().describe_key_pairs()["KeyPairs"], "the kill should have left the key pair"
+
+    r = bakeami.run(["cleanup", "--journal", str(journal)], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert f"EC2 and IAM calls go to {lab.endpoint} (the journal's custom_endpoint_ec2)" in out, out
+    assert "deleted instance" in out and "deleted key-pair" in out, out
+
+
+# ---- insecure_skip_tls_verify against a TLS front with a self-signed certificate ----------
+class TlsFront:
+    """https://127.0.0.1:PORT in front of the lab's proxy, with a certificate no CA signed."""
+
+    def __init__(self, upstream: str, tmp_path):
+        cert, key = tmp_path / "front.crt", tmp_path / "front.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.upstream = (urlsplit(upstream).hostname, urlsplit(upstream).port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.refused = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.refused += 1   # the client would not take our certificate
+            conn.close()
+            return
+        with tls, socket.create_connection(self.upstream) as up:
+            sel = selectors.DefaultSelector()
+            sel.register(tls, selectors.EVENT_READ, up)
+            sel.register(up, selectors.EVENT_READ, tls)
+            while True:
+                for key, _ in sel.select():
+                    try:
+                        data = key.fileobj.recv(65536)
+                    except (ssl.SSLError, OSError):
+                        data = b""
+                    if not data:
+                        return
+                    key.data.sendall(data)
+                    while isinstance(key.fileobj, ssl.SSLSocket) and key.fileobj.pending():
+                        key.data.sendall(key.fileobj.recv(65536))
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def tls_front(lab, tmp_path):
+    front = TlsFront(lab.endpoint, tmp_path)
+    yield front
+    front.close()
+
+
+def test_self_signed_endpoint_refused_unless_insecure_skip_tls_verify(lab, clean_lab, bakeami,
+                                                                     tmp_path, tls_front):
+    tpl = template(lab, tmp_path, tls_front.url)
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "certificate" in out, out
+    assert tls_front.refused >= 1 and lab.calls() == [], lab.calls()
+
+    tpl = template(lab, tmp_path, tls_front.url, insecure_skip_tls_verify=True)
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "insecure_skip_tls_verify: the EC2 and IAM endpoints' TLS certificates are not " \
+           "checked" in out, out
+    assert lab.calls(service="ec2").count("RunInstances") == 1, lab.calls()
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
