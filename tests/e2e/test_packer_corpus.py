@@ -11,6 +11,8 @@ Each NAME.json has a NAME.expect.json: what form of a real-world template it exe
   accept it with those values in its dump; the builds are also compared with what `packer
   inspect` lists and the variables with what `packer console` prints for them, so Packer
   itself vouches for those;
+  Where bakeami accepts an option Packer acts on without acting on it, "bakeami_warns" lists
+  the warnings that say so;
 - for a template Packer rejects: a piece of Packer's message ("packer_says") and of ours
   ("bakeami_says"), so both refuse it for the same fault;
 - for a template Packer rejects and bakeami knowingly accepts ("bakeami": "accepts": the seed's
@@ -102,6 +104,8 @@ def check_accepted(name, exp, ours, home):
     for item in exp.get("absent", []):
         build, path = item.split(":", 1)
         assert path not in builds[build]["values"], f"{name}: {build}: {path} should be unset"
+    for warning in exp.get("bakeami_warns", []):
+        assert warning in ours.stderr, f"{name}: no warning {warning!r}:\n{ours.stderr}"
     want_vars = exp.get("variables", {})
     if want_vars:
         theirs = packer_variables(name, home, exp, list(want_vars))

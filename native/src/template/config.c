@@ -649,7 +649,7 @@ static const field fields[] = {
 	{"ssh_handshake_attempts", check_int, 0, 0},
 	{"ssh_keep_alive_interval", check_dur, 0, 0},
 	{"ssh_read_write_timeout", check_dur, 0, 0},
-	{"ssh_file_transfer_method", check_str, 0, 0},
+	{"ssh_file_transfer_method", set_str, OFF(ssh_file_transfer_method), 0},
 	{"temporary_key_pair_name", check_str, 0, 0},
 	{"temporary_key_pair_type", check_str, 0, 0},
 	{"placement_tenancy", check_str, 0, 0},
@@ -680,6 +680,26 @@ static const field fields[] = {
 	{"bundle_vol_command", set_str, OFF(bundle_vol_command), INSTANCE_ONLY},
 };
 
+/* Accepted, but Packer acts on them and bakeami does not: why, warned when
+ * the template gives one a value (true, non-empty). */
+static const struct {
+	const char *key, *why;
+} not_acted_on[] = {
+	{"ssh_pty", "commands run without a terminal, so a sudo that requires one (Defaults "
+	 "requiretty) fails"},
+	{"temporary_key_pair_name", "the temporary key pair is named bakeami-<run id>"},
+	{"ami_product_codes", "the product codes are not attached to the image "
+	 "(ModifyImageAttribute ProductCodes can attach them after the bake)"},
+};
+
+static const char *why_not_acted_on(const char *key)
+{
+	for (size_t i = 0; i < BK_ARRAY_SIZE(not_acted_on); i++)
+		if (strcmp(not_acted_on[i].key, key) == 0)
+			return not_acted_on[i].why;
+	return NULL;
+}
+
 static const field *find_field(const char *key)
 {
 	for (size_t i = 0; i < BK_ARRAY_SIZE(fields); i++)
@@ -691,6 +711,17 @@ static const field *find_field(const char *key)
 static bool is_instance(const bk_cfg_ctx *c)
 {
 	return strcmp(c->cfg->builder_type, "amazon-instance") == 0;
+}
+
+/* A value that asks for something: true, a non-empty string or list. */
+static bool given(const cJSON *v)
+{
+	const char *s = cJSON_GetStringValue(v);
+
+	if (s)
+		return *s && strcmp(s, "false") && strcmp(s, "0");
+	return cJSON_IsTrue(v) || (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) ||
+	       (cJSON_IsNumber(v) && v->valuedouble != 0);
 }
 
 static int read_fields(bk_cfg_ctx *c, const char *bpath)
@@ -707,8 +738,11 @@ static int read_fields(bk_cfg_ctx *c, const char *bpath)
 			snprintf(what, sizeof(what), "an %s builder", c->cfg->builder_type);
 			rc = bk_tpl_unknown_key(c, path, it->string, fields, sizeof(*fields),
 						BK_ARRAY_SIZE(fields), what);
-		} else
-			rc = f->set(c, it, path, f->off);
+		} else if ((rc = f->set(c, it, path, f->off)) == 0 && given(it) &&
+			   why_not_acted_on(it->string)) {
+			bk_tpl_warn(c->warnings, "%s is accepted and not acted on: %s", path,
+				    why_not_acted_on(it->string));
+		}
 		free(path);
 	}
 	return rc;

@@ -278,6 +278,7 @@ typedef struct {
 	char *instance_type;
 	char *subnet_id, *vpc_id, *availability_zone;
 	char *tenancy;                       /* default, dedicated, host; NULL: unset */
+	char *ssh_file_transfer_method;      /* sftp, scp (Packer's); files go over SFTP */
 	int enable_t2_unlimited;
 	bk_strv security_group_ids;
 	/* Packer's network filters, looked up at CREATE_SECURITY_GROUP when the

@@ -172,10 +172,19 @@ static int check_bastion(bk_cfg_ctx *c, const char *bpath)
 	return set(cfg->ssh_bastion_private_key_file) ? check_bastion_key(c, bpath) : 0;
 }
 
+static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const char *v,
+			const char *const *list, const char *listed)
+{
+	if (!set(v) || one_of(v, list))
+		return 0;
+	return ferr(c, bpath, key, "\"%s\" is not one of %s", v, listed);
+}
+
 static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const ifaces[] = {"public_ip", "private_ip", "public_dns",
 					     "private_dns", NULL};
+	static const char *const transfer[] = {"sftp", "scp", NULL};
 	bk_build_config *cfg = c->cfg;
 	int rc;
 
@@ -191,16 +200,14 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 		return ferr(c, bpath, "ssh_interface", "\"%s\" is not supported (use public_ip, "
 			    "private_ip, public_dns or private_dns)", cfg->ssh_interface);
 	}
+	if ((rc = check_choice(c, bpath, "ssh_file_transfer_method", cfg->ssh_file_transfer_method,
+			       transfer, "sftp, scp")) != 0)
+		return rc;
+	if (set(cfg->ssh_file_transfer_method) && !strcmp(cfg->ssh_file_transfer_method, "scp"))
+		bk_tpl_warn(c->warnings, "%s.ssh_file_transfer_method \"scp\": bakeami sends files "
+			    "over SFTP, so the instance's sshd needs its sftp subsystem", bpath);
 	rc = check_ssh_key(c, bpath);
 	return rc ? rc : check_bastion(c, bpath);
-}
-
-static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const char *v,
-			const char *const *list, const char *listed)
-{
-	if (!set(v) || one_of(v, list))
-		return 0;
-	return ferr(c, bpath, key, "\"%s\" is not one of %s", v, listed);
 }
 
 /* spot_price_auto_product: Packer 1.6.6 reads it and only warns it is
