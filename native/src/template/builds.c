@@ -70,7 +70,7 @@ static int check_one(const char *file, const cJSON *b, size_t i)
 	if (!cJSON_IsString(type))
 		return bk_tpl_err(file, path, "type: expected a string, got %s",
 				  bk_tpl_json_type(type));
-	if (name && !cJSON_IsString(name))
+	if (name && !cJSON_IsString(name) && !cJSON_IsNull(name))   /* null: unset, as in Packer */
 		return bk_tpl_err(file, path, "name: expected a string, got %s",
 				  bk_tpl_json_type(name));
 	return 0;

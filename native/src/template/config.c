@@ -738,6 +738,8 @@ static int read_fields(bk_cfg_ctx *c, const char *bpath)
 			snprintf(what, sizeof(what), "an %s builder", c->cfg->builder_type);
 			rc = bk_tpl_unknown_key(c, path, it->string, fields, sizeof(*fields),
 						BK_ARRAY_SIZE(fields), what);
+		} else if (cJSON_IsNull(it)) {
+			/* Packer's decoding: null leaves an option unset, whatever its type. */
 		} else if ((rc = f->set(c, it, path, f->off)) == 0 && given(it) &&
 			   why_not_acted_on(it->string)) {
 			bk_tpl_warn(c->warnings, "%s is accepted and not acted on: %s", path,

@@ -54,7 +54,7 @@ static int kms_keys(bk_promote_plan *p, const cJSON *keys)
 	const cJSON *it;
 	int rc = 0;
 
-	if (!keys)
+	if (!keys || cJSON_IsNull(keys))   /* null: unset, as in Packer */
 		return 0;
 	if (!cJSON_IsObject(keys))
 		return (p->kms_bad = bk_strdup("")) ? 0 : bk_oom();

@@ -257,9 +257,12 @@ static int read_keys(const prov *p, const pkey *keys, bool strict)
 	return rc;
 }
 
+/* NULL for a null too: Packer's decoding leaves such an option unset. */
 static const cJSON *get(const prov *p, const char *key)
 {
-	return cJSON_GetObjectItemCaseSensitive(p->obj, key);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->obj, key);
+
+	return cJSON_IsNull(v) ? NULL : v;
 }
 
 /* ---- local paths ----------------------------------------------------- */
