@@ -113,7 +113,7 @@ def test_cleanup_from_the_journal_goes_to_the_templates_endpoint(lab, clean_lab,
     proc.wait(timeout=10)
     lab.clear_faults()
     start = [json.loads(line) for line in journal.read_text().splitlines()][:2]
-    assert start[1] == {"t": start[1]["t"], "event": "endpoint", "url": lab.endpoint}, start
+    assert start[1] == {"t": start[1]["t"], "event": "access", "endpoint": lab.endpoint}, start
     assert lab.ec2().describe_key_pairs()["KeyPairs"], "the kill should have left the key pair"
 
     r = bakeami.run(["cleanup", "--journal", str(journal)], env_extra=NO_ENDPOINT)
@@ -199,3 +199,84 @@ def test_self_signed_endpoint_refused_unless_insecure_skip_tls_verify(lab, clean
            "checked" in out, out
     assert lab.calls(service="ec2").count("RunInstances") == 1, lab.calls()
     clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+
+# ---- assume_role: the role Packer 1.6.6's session assumes --------------------------------
+ROLE = "arn:aws:iam::123456789012:role/template-baker"
+ASSUME_ROLE = {"role_arn": ROLE, "session_name": "tpl-bake", "duration_seconds": 900,
+               "policy": json.dumps({"Version": "2012-10-17", "Statement": [
+                   {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}),
+               "policy_arns": ["arn:aws:iam::aws:policy/AmazonEC2FullAccess"],
+               "tags": {"Project": "web"}, "transitive_tag_keys": ["Project"]}
+
+
+def _token(call):
+    return next((v for k, v in call.headers if k.lower() == "x-amz-security-token"), None)
+
+
+def _signed_by(call):
+    auth = next((v for k, v in call.headers if k.lower() == "authorization"), "")
+    return auth.split("Credential=", 1)[1].split("/", 1)[0]
+
+
+def _only_the_role_can_bake(lab):
+    """moto's IAM mode: the template's key may assume the role and read (the lab's sshd looks up
+    key pairs with it, the leak check lists what is left), but create and delete nothing; the
+    role may do what a bake does. The role is made before IAM checks start."""
+    iam = lab.client("iam", "us-east-1")
+    iam.create_role(RoleName="template-baker", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/template-role-user"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"]}]}))
+    iam.put_role_policy(RoleName="template-baker", PolicyName="bake", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
+    key, _ = lab.enable_iam_auth(actions=("sts:AssumeRole", "ec2:Describe*", "s3:List*", "s3:Get*",
+                                          "iam:List*", "iam:Get*"), user="template-role-user")
+    return key
+
+
+def sts_only(lab):
+    """STS keeps the environment's endpoint: custom_endpoint_ec2 is EC2's and IAM's."""
+    return {**NO_ENDPOINT, "AWS_ENDPOINT_URL_STS": lab.endpoint}
+
+
+def test_assume_role_block_is_assumed_for_every_call(lab, clean_lab, bakeami, tmp_path):
+    key = _only_the_role_can_bake(lab)
+    tpl = template(lab, tmp_path, lab.endpoint, assume_role=ASSUME_ROLE)
+    r = bakeami.run(["bake", tpl], env_extra=sts_only(lab))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assumed = lab.requests(action="AssumeRole")
+    assert assumed and all(c.status == 200 and _signed_by(c) == key for c in assumed), assumed
+    want = {"RoleArn": ROLE, "RoleSessionName": "tpl-bake", "DurationSeconds": "900",
+            "Policy": ASSUME_ROLE["policy"],
+            "PolicyArns.member.1.arn": "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
+            "Tags.member.1.Key": "Project", "Tags.member.1.Value": "web",
+            "TransitiveTagKeys.member.1": "Project"}
+    assert {k: assumed[0].params.get(k) for k in want} == want, assumed[0].params
+    ec2 = lab.requests(service="ec2")
+    assert ec2 and all(_token(c) and _signed_by(c) != key for c in ec2), \
+        [(c.action, _signed_by(c)) for c in ec2]
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+
+def test_cleanup_from_the_journal_assumes_the_templates_role(lab, clean_lab, bakeami, tmp_path):
+    """Killed while CreateImage is held; the template's key alone may not delete anything, so
+    `bakeami cleanup --journal` succeeds only by assuming the role the journal names."""
+    _only_the_role_can_bake(lab)
+    journal = tmp_path / "j.jsonl"
+    tpl = template(lab, tmp_path, lab.endpoint, assume_role=ASSUME_ROLE)
+    lab.inject("CreateImage", kind="hold", delay=120)
+    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=sts_only(lab))
+    lab.wait_for_call("CreateImage", timeout=60)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()
+    access = json.loads(journal.read_text().splitlines()[1])
+    assert access["event"] == "access" and access["role_arn"] == ROLE, access
+
+    r = bakeami.run(["cleanup", "--journal", str(journal)], env_extra=sts_only(lab))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert f"assuming the journal's role {ROLE} (the template's assume_role)" in out, out
+    assert "deleted instance" in out and "deleted key-pair" in out, out

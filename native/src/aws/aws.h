@@ -36,6 +36,13 @@ typedef struct {
 	 * session is then shared (bk_aws__mfa_session) and never renewed. */
 	const char *role_mfa_serial;
 	const char *role_mfa_token;
+	/* The session's own limits and tags (Packer's assume_role block): a
+	 * policy document, managed policy ARNs, session tags and which of them
+	 * are transitive. NULL/empty: none. */
+	const char *role_policy;
+	const bk_strv *role_policy_arns;
+	const bk_kv *role_tags;
+	const bk_strv *role_transitive_tag_keys;
 	/* Packer's custom_endpoint_ec2 and insecure_skip_tls_verify: they are
 	 * its SDK session's, so EC2 and IAM calls in every region go to
 	 * session_endpoint (a URL bk_aws_endpoint_parse gave; NULL: the

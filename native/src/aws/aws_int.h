@@ -29,6 +29,7 @@ typedef struct {
 	char *external_id;     /* NULL: none */
 	char *session_name;
 	int duration;          /* seconds, 0: STS default */
+	bk_kv session;         /* Policy, PolicyArns, Tags, TransitiveTagKeys as sent */
 	char *mfa_serial;      /* MFA: the device, and its code for the first call */
 	char *mfa_token;
 	bool mfa_warned;       /* MFA: the "cannot be renewed" warning was logged */
@@ -146,6 +147,8 @@ int bk_aws__endpoint(char **out, const bk_aws *aws, const char *service, const c
 /* The calls Packer makes through its session: custom_endpoint_ec2's. */
 bool bk_aws__session_service(const char *service);
 int bk_aws__resolve_creds(bk_aws *aws, const bk_aws_config *cfg);
+/* Free what r holds (not r->base, the caller's) and zero it; secrets wiped. */
+void bk_aws__refresh_clear(bk_refresh *r);
 /* Renew the client's credentials once past their renewal time (five
  * minutes before they expire, or a quarter of their life for short ones),
  * or now when force is set. 0 when nothing needed doing. */

@@ -357,15 +357,8 @@ void bk_aws_free(bk_aws *aws)
 		curl_easy_cleanup(aws->curl);
 	free(aws->session_endpoint);
 	bk_aws__creds_clear(&aws->creds);
-	bk_aws__creds_clear(&aws->refresh.source);
-	free(aws->refresh.role_arn);
-	free(aws->refresh.external_id);
-	free(aws->refresh.session_name);
-	free(aws->refresh.mfa_serial);
-	if (aws->refresh.mfa_token)   /* set when bk_aws_new failed before its first call */
-		explicit_bzero(aws->refresh.mfa_token, strlen(aws->refresh.mfa_token));
-	free(aws->refresh.mfa_token);
 	bk_aws_free(aws->refresh.base);
+	bk_aws__refresh_clear(&aws->refresh);   /* wipes an MFA code bk_aws_new never spent */
 	while (aws->retired) {
 		struct bk_creds_node *next = aws->retired->next;
 		bk_aws__creds_clear(&aws->retired->creds);

@@ -219,12 +219,13 @@ int bk_aws__resolve_region(char **out, const bk_aws_config *cfg)
 
 /* ---- STS AssumeRole ------------------------------------------------------------- */
 
-static void refresh_clear(bk_refresh *r)
+void bk_aws__refresh_clear(bk_refresh *r)
 {
 	bk_aws__creds_clear(&r->source);
 	free(r->role_arn);
 	free(r->external_id);
 	free(r->session_name);
+	bk_kv_free(&r->session);
 	free(r->mfa_serial);
 	wipe_free(r->mfa_token);
 	memset(r, 0, sizeof(*r));
@@ -262,6 +263,8 @@ static int assume_role_params(bk_params *p, const bk_refresh *r)
 		rc = bk_params_add(p, "ExternalId", r->external_id);
 	if (rc == 0 && r->duration > 0)
 		rc = bk_params_addf(p, "DurationSeconds", "%d", r->duration);
+	for (size_t i = 0; rc == 0 && i < r->session.count; i++)
+		rc = bk_params_add(p, r->session.keys[i], r->session.vals[i]);
 	if (rc == 0 && r->mfa_token)
 		rc = bk_params_add(p, "SerialNumber", r->mfa_serial);
 	if (rc == 0 && r->mfa_token)
@@ -358,7 +361,7 @@ static int role_source(bk_aws *aws, const profile_files *f, const char *name, in
 			    "credentials", name, src);
 	if (rc == BAKEAMI_ENOTFOUND)   /* a role_arn profile promised credentials */
 		rc = BAKEAMI_EINVALID;
-	refresh_clear(&inner);   /* only the last hop is renewed */
+	bk_aws__refresh_clear(&inner);   /* only the last hop is renewed */
 	free(src);
 	return rc;
 }
@@ -376,7 +379,7 @@ static int from_role(bk_aws *aws, const profile_files *f, const char *name, int 
 	if (rc == 0 && (rc = bk_aws__assume_role(aws, r, out)) < 0)
 		bk_err_wrap(rc, "AWS profile \"%s\"", name);
 	if (rc < 0)
-		refresh_clear(r);
+		bk_aws__refresh_clear(r);
 	return rc;
 }
 
@@ -543,6 +546,35 @@ static int caller_role_mfa(bk_refresh *r, const bk_aws_config *cfg)
 	       (r->mfa_token = bk_strdup(cfg->role_mfa_token)) ? 0 : bk_oom();
 }
 
+/* AssumeRole's list parameters: Name.member.N[.Field]. */
+static int add_member(bk_params *p, const char *name, size_t n, const char *field,
+		      const char *val)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "%s.member.%zu%s%s", name, n, field ? "." : "",
+		 field ? field : "");
+	return bk_params_add(p, key, val);
+}
+
+static int session_params(bk_params *p, const bk_aws_config *cfg)
+{
+	int rc = cfg->role_policy ? bk_params_add(p, "Policy", cfg->role_policy) : 0;
+
+	for (size_t i = 0; rc == 0 && cfg->role_policy_arns && i < cfg->role_policy_arns->count; i++)
+		rc = add_member(p, "PolicyArns", i + 1, "arn", cfg->role_policy_arns->items[i]);
+	for (size_t i = 0; rc == 0 && cfg->role_tags && i < cfg->role_tags->count; i++) {
+		rc = add_member(p, "Tags", i + 1, "Key", cfg->role_tags->keys[i]);
+		if (rc == 0)
+			rc = add_member(p, "Tags", i + 1, "Value", cfg->role_tags->vals[i]);
+	}
+	for (size_t i = 0; rc == 0 && cfg->role_transitive_tag_keys &&
+	     i < cfg->role_transitive_tag_keys->count; i++)
+		rc = add_member(p, "TransitiveTagKeys", i + 1, NULL,
+				cfg->role_transitive_tag_keys->items[i]);
+	return rc;
+}
+
 static int caller_role_settings(bk_refresh *r, const bk_aws_config *cfg)
 {
 	char hex[9];
@@ -552,7 +584,7 @@ static int caller_role_settings(bk_refresh *r, const bk_aws_config *cfg)
 	if (!(r->role_arn = bk_strdup(cfg->role_arn)) ||
 	    (cfg->role_external_id && !(r->external_id = bk_strdup(cfg->role_external_id))))
 		return bk_oom();
-	if ((rc = caller_role_mfa(r, cfg)) < 0)
+	if ((rc = caller_role_mfa(r, cfg)) < 0 || (rc = session_params(&r->session, cfg)) < 0)
 		return rc;
 	if (cfg->role_session_name)
 		return (r->session_name = bk_strdup(cfg->role_session_name)) ? 0 : bk_oom();
@@ -577,7 +609,9 @@ static int from_caller_role(bk_aws *aws, const bk_aws_config *cfg)
 	if (rc < 0)
 		return rc;
 	base.role_arn = base.role_external_id = base.role_session_name = NULL;
-	base.role_mfa_serial = base.role_mfa_token = NULL;
+	base.role_mfa_serial = base.role_mfa_token = base.role_policy = NULL;
+	base.role_policy_arns = base.role_transitive_tag_keys = NULL;
+	base.role_tags = NULL;
 	base.role_duration = 0;
 	if ((rc = bk_aws_new(&aws->refresh.base, &base)) < 0)
 		return rc;

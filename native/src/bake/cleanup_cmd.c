@@ -71,25 +71,38 @@ static int reap_tagged(bk_reaper *r, const char *run_id, const bakeami_cleanup_o
 	return rc < 0 ? rc : failed ? BAKEAMI_ERROR : 0;
 }
 
-/* In the bake's region, and where its EC2 and IAM calls went (the
- * journal's custom_endpoint_ec2). */
+/* Where the bake's EC2 and IAM calls went and the role it assumed (the
+ * template's custom_endpoint_ec2 and assume_role), from its journal. */
+static void journal_access(bk_aws_config *ac, const bk_ledger *l, bk_logger log)
+{
+	ac->session_endpoint = l->endpoint;
+	ac->skip_tls_verify = l->skip_tls_verify;
+	if (l->endpoint)
+		bk_logf(&log, BK_LOG_INFO, "EC2 and IAM calls go to %s (the journal's "
+			"custom_endpoint_ec2)", l->endpoint);
+	if (ac->role_arn || !l->role_arn)
+		return;
+	ac->role_arn = l->role_arn;
+	ac->role_external_id = l->role_external_id;
+	bk_logf(&log, BK_LOG_INFO, "assuming the journal's role %s (the template's assume_role)",
+		l->role_arn);
+}
+
+/* In the bake's region; a role the caller names wins over the journal's. */
 static int open_aws(bk_aws **aws, const bakeami_cleanup_options *o, const bk_ledger *l,
 		    bk_logger log)
 {
 	bk_aws_config ac = {0};
 
 	ac.region = o->region ? o->region : l ? l->region : NULL;
-	ac.session_endpoint = l ? l->endpoint : NULL;
-	ac.skip_tls_verify = l && l->skip_tls_verify;
 	ac.log = log;
-	if (ac.session_endpoint)
-		bk_logf(&log, BK_LOG_INFO, "EC2 and IAM calls go to %s (the journal's "
-			"custom_endpoint_ec2)", ac.session_endpoint);
-	if (o->version >= 2) {   /* a version 1 caller's struct ends before these */
+	if (o->version >= 2 && o->role_arn) {   /* a version 1 caller's struct ends before these */
 		ac.role_arn = o->role_arn;
 		ac.role_external_id = o->role_external_id;
 		ac.role_session_name = o->role_session_name;
 	}
+	if (l)
+		journal_access(&ac, l, log);
 	if (o->version >= 3) {
 		ac.access_key_id = o->access_key_id;
 		ac.secret_access_key = o->secret_access_key;

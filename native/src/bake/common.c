@@ -59,6 +59,29 @@ int bk_bake_tags(bk_kv *out, const bakeami_bake *b, const bk_kv *user_tags)
 	return rc;
 }
 
+static void caller_role(bk_aws_config *ac, const bakeami_options *o)
+{
+	ac->role_arn = o->role_arn;
+	ac->role_external_id = o->role_external_id;
+	ac->role_session_name = o->role_session_name;
+	ac->role_duration = o->role_duration_seconds;
+	ac->role_mfa_serial = o->role_mfa_serial;
+	ac->role_mfa_token = o->role_mfa_token;
+}
+
+static void template_role(bk_aws_config *ac, const bk_build_config *c)
+{
+	ac->role_arn = c->assume_role.role_arn;
+	ac->role_external_id = c->assume_role.external_id;
+	ac->role_session_name = c->assume_role.session_name;
+	ac->role_duration = c->assume_role.duration_seconds;
+	ac->role_policy = c->assume_role.policy;
+	ac->role_policy_arns = &c->assume_role.policy_arns;
+	ac->role_tags = &c->assume_role.tags;
+	ac->role_transitive_tag_keys = &c->assume_role.transitive_tag_keys;
+}
+
+/* The caller's role (options, --assume-role) wins over the template's. */
 bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c)
 {
 	bool caller_keys = b->opts.access_key_id != NULL;
@@ -70,12 +93,10 @@ bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c)
 	ac.profile = c->profile;
 	ac.session_endpoint = c->custom_endpoint_ec2;
 	ac.skip_tls_verify = c->insecure_skip_tls_verify;
-	ac.role_arn = b->opts.role_arn;
-	ac.role_external_id = b->opts.role_external_id;
-	ac.role_session_name = b->opts.role_session_name;
-	ac.role_duration = b->opts.role_duration_seconds;
-	ac.role_mfa_serial = b->opts.role_mfa_serial;
-	ac.role_mfa_token = b->opts.role_mfa_token;
+	if (b->opts.role_arn || !c->assume_role.role_arn)
+		caller_role(&ac, &b->opts);
+	else
+		template_role(&ac, c);
 	ac.cancel = &b->work_cancel;
 	ac.log = bk_bake_logger(b);
 	return ac;

@@ -170,6 +170,8 @@ void bk_ledger_free(bk_ledger *l)
 	free(l->run_id);
 	free(l->region);
 	free(l->endpoint);
+	free(l->role_arn);
+	free(l->role_external_id);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -385,15 +387,45 @@ int bk_journal_kept(bk_journal *j, const char *kind, const char *id)
 	return settle(j, kind, id, BK_KEPT);
 }
 
-int bk_journal_endpoint(bk_journal *j, const char *url, bool skip_tls_verify)
+static int access_json(cJSON **out, const bk_run_access *a)
 {
-	int rc;
+	char ts[32];
+	cJSON *o = cJSON_CreateObject();
+
+	bk_iso8601(ts, bk_wall());
+	if (!o || !add_str(o, "t", ts) || !add_str(o, "event", "access") ||
+	    !add_str(o, "endpoint", a->endpoint) ||
+	    (a->skip_tls_verify && !cJSON_AddTrueToObject(o, "skip_tls_verify")) ||
+	    !add_str(o, "role_arn", a->role_arn) || !add_str(o, "role_external_id", a->role_external_id)) {
+		cJSON_Delete(o);
+		return bk_oom();
+	}
+	*out = o;
+	return 0;
+}
+
+static int ledger_access(bk_ledger *l, const char *endpoint, bool skip_tls_verify,
+			 const char *role_arn, const char *external_id)
+{
+	int rc = set_str(&l->endpoint, endpoint);
+
+	if (rc == 0)
+		rc = set_str(&l->role_arn, role_arn);
+	if (rc == 0)
+		rc = set_str(&l->role_external_id, external_id);
+	l->skip_tls_verify = skip_tls_verify;
+	return rc;
+}
+
+int bk_journal_access(bk_journal *j, const bk_run_access *a)
+{
+	cJSON *o = NULL;
+	int rc = access_json(&o, a);
 
 	pthread_mutex_lock(&j->mu);
-	rc = append_plain(j, "endpoint", "url", url, "skip_tls_verify",
-			  skip_tls_verify ? "true" : NULL);
-	if (rc == 0 && (rc = set_str(&j->ledger.endpoint, url)) == 0)
-		j->ledger.skip_tls_verify = skip_tls_verify;
+	if (rc == 0 && (rc = append(j, o)) == 0)
+		rc = ledger_access(&j->ledger, a->endpoint, a->skip_tls_verify, a->role_arn,
+				   a->role_external_id);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -489,10 +521,10 @@ static int apply_record(bk_ledger *l, const cJSON *o)
 		int rc = set_str(&l->run_id, str_field(o, "id"));
 		return rc ? rc : set_str(&l->region, str_field(o, "region"));
 	}
-	if (!strcmp(ev, "endpoint")) {
-		l->skip_tls_verify = str_field(o, "skip_tls_verify") != NULL;
-		return set_str(&l->endpoint, str_field(o, "url"));
-	}
+	if (!strcmp(ev, "access"))
+		return ledger_access(l, str_field(o, "endpoint"),
+				     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "skip_tls_verify")),
+				     str_field(o, "role_arn"), str_field(o, "role_external_id"));
 	if (!strcmp(ev, "done")) {
 		l->done = 1;
 		return 0;

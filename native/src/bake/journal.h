@@ -30,8 +30,12 @@ typedef struct {
 typedef struct {
 	char *run_id;
 	char *region;       /* the run's */
-	char *endpoint;     /* the template's custom_endpoint_ec2; NULL: none */
+	/* Where the run's calls went and as whom (the template's
+	 * custom_endpoint_ec2, insecure_skip_tls_verify, assume_role), for a
+	 * cleanup from the journal; NULL: none */
+	char *endpoint;
 	int skip_tls_verify;
+	char *role_arn, *role_external_id;
 	int done;           /* a done record was written */
 	bk_entry *items;    /* in order of intent */
 	size_t count;
@@ -48,9 +52,14 @@ typedef struct bk_journal bk_journal;
 /* Create (mode 0600, parent dirs made) and write the start record. */
 int bk_journal_open(bk_journal **out, const char *path, const char *run_id,
 		    const char *region);
-/* Record where the run's EC2 and IAM calls go (custom_endpoint_ec2, and
- * insecure_skip_tls_verify), so a cleanup from the journal goes there too. */
-int bk_journal_endpoint(bk_journal *j, const char *url, bool skip_tls_verify);
+typedef struct {
+	const char *endpoint;                      /* NULL: the environment's */
+	bool skip_tls_verify;
+	const char *role_arn, *role_external_id;   /* NULL: none */
+} bk_run_access;
+/* Record where the run's EC2 and IAM calls go and the role it assumes
+ * (the template's), so a cleanup from the journal does the same. */
+int bk_journal_access(bk_journal *j, const bk_run_access *a);
 /* Rebuild the ledger of an existing journal and append to it. */
 int bk_journal_reopen(bk_journal **out, const char *path);
 /* Add an entry in state st (BK_INTENDED before a create call or change;

@@ -224,6 +224,9 @@ static int make_aws(bakeami_bake *b, const bk_build_config *c)
 		return rc;
 	if (c->custom_endpoint_ec2)
 		bk_step(b, "EC2 and IAM calls go to %s (custom_endpoint_ec2)", c->custom_endpoint_ec2);
+	if (b->opts.role_arn && c->assume_role.role_arn)
+		bk_warn(b, "the template's assume_role (%s) is not used: the caller's role %s is",
+			c->assume_role.role_arn, b->opts.role_arn);
 	/* Temporary credentials from the chain are secrets too. */
 	const bk_aws_creds *cr = bk_aws_credentials(b->aws);
 	if ((rc = bk_add_secret(b, cr->secret_access_key)) < 0 ||
@@ -234,6 +237,10 @@ static int make_aws(bakeami_bake *b, const bk_build_config *c)
 
 static int open_journal(bakeami_bake *b, const bk_build_config *c)
 {
+	const bool template_role = !b->opts.role_arn && c->assume_role.role_arn;
+	bk_run_access a = {c->custom_endpoint_ec2, c->insecure_skip_tls_verify,
+			   template_role ? c->assume_role.role_arn : NULL,
+			   template_role ? c->assume_role.external_id : NULL};
 	char *path = b->opts.journal_path ? bk_strdup(b->opts.journal_path)
 		: bk_sprintf(".bakeami/journal/%s.jsonl", b->run_id);
 	int rc;
@@ -241,9 +248,8 @@ static int open_journal(bakeami_bake *b, const bk_build_config *c)
 	if (!path)
 		return bk_oom();
 	rc = bk_journal_open(&b->journal, path, b->run_id, bk_aws_region(b->aws));
-	if (rc == 0 && c->custom_endpoint_ec2)
-		rc = bk_journal_endpoint(b->journal, c->custom_endpoint_ec2,
-					 c->insecure_skip_tls_verify);
+	if (rc == 0 && (a.endpoint || a.role_arn))
+		rc = bk_journal_access(b->journal, &a);
 	if (rc == 0)
 		bk_step(b, "run %s, journal %s", b->run_id, path);
 	free(path);

@@ -391,6 +391,30 @@ static int set_metadata(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t 
 	return rc;
 }
 
+/* Packer 1.6.6's assume_role block; checked whole in validate.c. */
+static int set_assume_role(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	static const char *const keys[] = {"role_arn", "session_name", "external_id",
+		"duration_seconds", "policy", "policy_arns", "tags", "transitive_tag_keys", NULL};
+	static const struct { const char *key; char kind; size_t at; } parts[] = {
+		{"role_arn", 's', offsetof(bk_build_config, assume_role.role_arn)},
+		{"session_name", 's', offsetof(bk_build_config, assume_role.session_name)},
+		{"external_id", 's', offsetof(bk_build_config, assume_role.external_id)},
+		{"policy", 's', offsetof(bk_build_config, assume_role.policy)},
+		{"duration_seconds", 'i', offsetof(bk_build_config, assume_role.duration_seconds)},
+		{"policy_arns", 'v', offsetof(bk_build_config, assume_role.policy_arns)},
+		{"transitive_tag_keys", 'v', offsetof(bk_build_config, assume_role.transitive_tag_keys)},
+		{"tags", 'k', offsetof(bk_build_config, assume_role.tags)},
+	};
+	int rc = bk_tpl_only_keys(c, v, path, keys, NULL);
+
+	(void)off;
+	for (size_t i = 0; rc == 0 && i < BK_ARRAY_SIZE(parts); i++)
+		rc = bk_tpl_get_opt((char *)c->cfg + parts[i].at, c, v, parts[i].key, path,
+				    parts[i].kind);
+	return rc;
+}
+
 /* Packer's aws_polling drives the waiters: a wait lasts delay x attempts
  * (the SDK's 15 s x 40, and 120 attempts for images, when unset). */
 static int set_polling(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
@@ -565,6 +589,7 @@ static const field fields[] = {
 	{"secret_key", set_str, OFF(secret_key), 0},
 	{"token", set_str, OFF(token), 0},
 	{"profile", set_str, OFF(profile), 0},
+	{"assume_role", set_assume_role, 0, 0},
 	{"custom_endpoint_ec2", set_endpoint, OFF(custom_endpoint_ec2), 0},
 	{"insecure_skip_tls_verify", set_bool, OFF(insecure_skip_tls_verify), 0},
 	{"max_retries", set_int, OFF(max_retries), 0},
@@ -958,6 +983,13 @@ void bk_build_config_free(bk_build_config *cfg)
 	bk_kv_free(&cfg->security_group_filters);
 	bk_strv_free(&cfg->source_ami_owners);
 	bk_strv_free(&cfg->security_group_ids);
+	free(cfg->assume_role.role_arn);
+	free(cfg->assume_role.session_name);
+	free(cfg->assume_role.external_id);
+	free(cfg->assume_role.policy);
+	bk_strv_free(&cfg->assume_role.policy_arns);
+	bk_strv_free(&cfg->assume_role.transitive_tag_keys);
+	bk_kv_free(&cfg->assume_role.tags);
 	bk_strv_free(&cfg->temporary_security_group_source_cidrs);
 	bdms_free(cfg->launch_bdms, cfg->launch_bdms_count);
 	bdms_free(cfg->ami_bdms, cfg->ami_bdms_count);

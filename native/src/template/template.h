@@ -267,6 +267,13 @@ typedef struct {
 	/* AWS access */
 	char *region;
 	char *access_key, *secret_key, *token, *profile;
+	/* assume_role: the role Packer 1.6.6's session assumes; role_arn NULL: none */
+	struct {
+		char *role_arn, *session_name, *external_id, *policy;
+		int duration_seconds;
+		bk_strv policy_arns, transitive_tag_keys;
+		bk_kv tags;
+	} assume_role;
 	char *custom_endpoint_ec2;           /* an endpoint URL (bk_aws_endpoint_parse); NULL: unset */
 	int insecure_skip_tls_verify;
 	/* source */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../aws/aws.h"
 #include "../provision/cmdtmpl.h"
 #include "../ssh/ssh.h"
 #include "template_int.h"
@@ -273,6 +274,56 @@ static int check_t2_unlimited(bk_cfg_ctx *c, const char *bpath)
 	return 0;
 }
 
+#define STS_MAX_TAGS 50
+
+static int check_session_tags(bk_cfg_ctx *c, const char *bpath)
+{
+	const bk_kv *tags = &c->cfg->assume_role.tags;
+	const bk_strv *transitive = &c->cfg->assume_role.transitive_tag_keys;
+
+	if (tags->count > STS_MAX_TAGS)
+		return ferr(c, bpath, "assume_role.tags", "%zu session tags: STS takes at most %d",
+			    tags->count, STS_MAX_TAGS);
+	for (size_t i = 0; i < tags->count; i++)
+		if (!*tags->keys[i] || strlen(tags->keys[i]) > 128 || strlen(tags->vals[i]) > 256)
+			return ferr(c, bpath, "assume_role.tags", "\"%s\": STS takes keys of 1 to 128 "
+				    "characters and values of at most 256", tags->keys[i]);
+	for (size_t i = 0; i < transitive->count; i++)
+		if (!bk_kv_get(tags, transitive->items[i]))
+			return ferr(c, bpath, "assume_role.transitive_tag_keys", "\"%s\" is not one "
+				    "of assume_role.tags", transitive->items[i]);
+	return 0;
+}
+
+/* Beyond Packer, which then silently assumes nothing: a block without
+ * role_arn would run the bake with the caller's own credentials. */
+static int check_assume_role(bk_cfg_ctx *c, const char *bpath)
+{
+	const bk_build_config *cfg = c->cfg;
+	const cJSON *block = cJSON_GetObjectItemCaseSensitive(cfg->builder, "assume_role");
+	cJSON *doc = NULL;
+	char where[512];
+	int rc;
+
+	if (!set(cfg->assume_role.role_arn))
+		return block && !cJSON_IsNull(block)
+			? ferr(c, bpath, "assume_role.role_arn", "required in an assume_role block")
+			: 0;
+	snprintf(where, sizeof(where), "%s: %s.assume_role", c->file, bpath);
+	if ((rc = bk_aws_role_check(cfg->assume_role.role_arn, cfg->assume_role.external_id,
+				    cfg->assume_role.session_name, where)) < 0 ||
+	    (rc = bk_aws_role_mfa_check(cfg->assume_role.duration_seconds, NULL, NULL, where)) < 0)
+		return rc;
+	if (cfg->assume_role.policy && !cJSON_IsObject(doc = cJSON_Parse(cfg->assume_role.policy)))
+		rc = ferr(c, bpath, "assume_role.policy", "is not a JSON policy document");
+	cJSON_Delete(doc);
+	for (size_t i = 0; rc == 0 && i < cfg->assume_role.policy_arns.count; i++)
+		if (!bk_str_starts(cfg->assume_role.policy_arns.items[i], "arn:"))
+			rc = ferr(c, bpath, "assume_role.policy_arns", "\"%s\" is not a policy ARN",
+				  cfg->assume_role.policy_arns.items[i]);
+	return rc ? rc : check_session_tags(c, bpath);
+}
+
 static int check_instance(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const tenancy[] = {"default", "dedicated", "host", NULL};
@@ -304,6 +355,8 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 		rc = check_spot(c, bpath);
 	if (rc == 0)
 		rc = check_t2_unlimited(c, bpath);
+	if (rc == 0)
+		rc = check_assume_role(c, bpath);
 	if (rc == 0 && cfg->insecure_skip_tls_verify)
 		bk_tpl_warn(c->warnings, "%s.insecure_skip_tls_verify: the EC2 and IAM endpoints' "
 			    "TLS certificates are not checked: anyone on the network path can read "
