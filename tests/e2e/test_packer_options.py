@@ -280,3 +280,57 @@ def test_cleanup_from_the_journal_assumes_the_templates_role(lab, clean_lab, bak
     assert r.returncode == 0, out
     assert f"assuming the journal's role {ROLE} (the template's assume_role)" in out, out
     assert "deleted instance" in out and "deleted key-pair" in out, out
+
+
+# ---- tag blocks and ssh_wait_timeout, Packer 1.6.6's other spellings ---------------------
+def _instances(lab):
+    """Every instance moto knows (terminated ones too): id -> its tags."""
+    res = lab.ec2().describe_instances()["Reservations"]
+    return {i["InstanceId"]: {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+            for r in res for i in r["Instances"]}
+
+
+@pytest.mark.keeps_images
+def test_tag_blocks_add_to_the_tag_maps_as_in_packer(lab, clean_lab, bakeami, tmp_path):
+    """tag and run_tag in JSON (a list, or one object) beside tags and run_tags: a block's
+    value wins over the map's, as Packer's CopyOn writes it over; both tools tag alike."""
+    tpl = template(lab, tmp_path, lab.endpoint, tags={"Name": "blocks", "Team": "map"},
+                   tag=[{"key": "Team", "value": "block"}, {"key": "Tier", "value": "web"}],
+                   run_tags={"Purpose": "map"}, run_tag={"key": "Owner", "value": "ops"})
+    got = {}
+    for tool in ("packer", "bakeami"):
+        before = _instances(lab)
+        if tool == "packer":
+            r = packer_build(lab, tmp_path, tpl)
+        else:
+            r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+        assert r.returncode == 0, r.stdout + r.stderr
+        made = _instances(lab).keys() - before.keys()
+        assert len(made) == 1, made
+        instance = _instances(lab)[made.pop()]
+        image = lab.ec2().describe_images(Owners=["self"], Filters=[
+            {"Name": "tag:Team", "Values": ["block"]}])["Images"]
+        image = [i for i in image if i["ImageId"] not in {g[2] for g in got.values()}]
+        assert len(image) == 1, image
+        tags = {t["Key"]: t["Value"] for t in image[0].get("Tags", [])}
+        got[tool] = ({k: v for k, v in tags.items() if k in ("Name", "Team", "Tier")},
+                     {k: v for k, v in instance.items() if k in ("Purpose", "Owner")},
+                     image[0]["ImageId"])
+    got = {tool: g[:2] for tool, g in got.items()}
+    want = ({"Name": "blocks", "Team": "block", "Tier": "web"}, {"Purpose": "map", "Owner": "ops"})
+    assert got["packer"] == want, got
+    assert got["bakeami"] == want, got
+
+
+def test_ssh_wait_timeout_wins_over_ssh_timeout(lab, clean_lab, bakeami, tmp_path):
+    """Packer 1.6.6's old name still counts, and over the new one (measured: Packer gave up
+    after 4 s with ssh_wait_timeout 4s and ssh_timeout 60s against a closed port)."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    tpl = template(lab, tmp_path, lab.endpoint, ssh_port=port, ssh_timeout="5m",
+                   ssh_wait_timeout="2s")
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT, timeout=90)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "ssh_timeout (2s) passed" in out, out

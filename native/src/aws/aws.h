@@ -25,6 +25,7 @@ typedef struct {
 	const char *secret_access_key;
 	const char *session_token;
 	const char *profile;        /* NULL: $AWS_PROFILE, else "default" */
+	const char *credentials_file; /* NULL: $AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials */
 	const char *region;         /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION, profile region */
 	/* A role to assume with the credentials above (or the chain's), renewed
 	 * before it expires for as long as the client lives; NULL: none. */

@@ -103,12 +103,13 @@ static void files_free(profile_files *f)
 	free(f->config_path);
 }
 
-static int files_load(profile_files *f)
+static int files_load(profile_files *f, const bk_aws_config *cfg)
 {
 	int rc;
 
 	memset(f, 0, sizeof(*f));
-	f->credentials_path = aws_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	f->credentials_path = cfg->credentials_file ? bk_strdup(cfg->credentials_file)
+		: aws_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	f->config_path = aws_path("AWS_CONFIG_FILE", "config");
 	rc = read_optional(&f->credentials, f->credentials_path);
 	if (rc == 0)
@@ -202,7 +203,7 @@ int bk_aws__resolve_region(char **out, const bk_aws_config *cfg)
 			return rc;
 		return (*out = bk_strdup(v)) ? 0 : bk_oom();
 	}
-	if ((rc = files_load(&f)) < 0)
+	if ((rc = files_load(&f, cfg)) < 0)
 		return rc;
 	*out = prof_get(&f, profile, "region");
 	files_free(&f);
@@ -414,7 +415,7 @@ static int from_files(bk_aws *aws, const bk_aws_config *cfg)
 	profile_files f;
 	bool chosen;
 	const char *name = profile_name(cfg, &chosen);
-	int rc = files_load(&f);
+	int rc = files_load(&f, cfg);
 
 	if (rc < 0)
 		return rc;

@@ -91,6 +91,7 @@ bk_aws_config bk_bake_aws_config(bakeami_bake *b, const bk_build_config *c)
 	ac.secret_access_key = caller_keys ? b->opts.secret_access_key : c->secret_key;
 	ac.session_token = caller_keys ? b->opts.session_token : c->token;
 	ac.profile = c->profile;
+	ac.credentials_file = c->shared_credentials_file;
 	ac.session_endpoint = c->custom_endpoint_ec2;
 	ac.skip_tls_verify = c->insecure_skip_tls_verify;
 	if (b->opts.role_arn || !c->assume_role.role_arn)

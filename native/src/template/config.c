@@ -24,8 +24,10 @@ typedef struct {
 	unsigned flags;
 } field;
 
-/* SSH_ONLY: required only when the communicator is ssh */
-enum { INSTANCE_ONLY = 1, REQUIRED = 2, SSH_ONLY = 4 };
+/* SSH_ONLY: required only when the communicator is ssh; BLOCK: a Packer tag
+ * block (tag, run_tag, ...), read after the maps it adds to, as Packer's
+ * CopyOn does */
+enum { INSTANCE_ONLY = 1, REQUIRED = 2, SSH_ONLY = 4, BLOCK = 8 };
 
 #define OFF(f) offsetof(bk_build_config, f)
 #define AT(c, off, type) ((type *)((char *)(c)->cfg + (off)))
@@ -123,11 +125,6 @@ static int check_any(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off
 	return 0;
 }
 
-static int unsupported(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
-{
-	(void)v, (void)off;
-	return bk_tpl_err(c->file, path, "not supported by bakeami yet");
-}
 
 /* Keyboard-interactive asks a person at the bake; nobody answers in CI. */
 static int set_no_interactive(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
@@ -558,6 +555,51 @@ static int set_local_file(bk_cfg_ctx *c, const cJSON *v, const char *path, size_
 	return rc;
 }
 
+static int read_tag_block(bk_cfg_ctx *c, const cJSON *o, const char *path, bk_kv *tags)
+{
+	static const char *const keys[] = {"key", "value", NULL};
+	char *k = NULL, *v = NULL;
+	int rc = bk_tpl_only_keys(c, o, path, keys, NULL);
+
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&k, c, o, "key", path, 's');
+	if (rc == 0)
+		rc = bk_tpl_get_opt(&v, c, o, "value", path, 's');
+	if (rc == 0 && (!k || !*k))
+		rc = bk_tpl_err(c->file, path, "key: must not be empty");
+	if (rc == 0)
+		rc = bk_kv_set(tags, k, v ? v : "");
+	free(k);
+	free(v);
+	return rc;
+}
+
+/* Packer's tag blocks in JSON: {"key": K, "value": V}, or a list of them,
+ * added to (and over) the map of the same tags. */
+static int set_tag_blocks(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
+{
+	const cJSON *it;
+	char *ip;
+	size_t i = 0;
+	int rc = 0;
+
+	if (cJSON_IsObject(v))
+		return read_tag_block(c, v, path, AT(c, off, bk_kv));
+	if (!cJSON_IsArray(v))
+		return bk_tpl_err(c->file, path, "expected a list of {\"key\", \"value\"} objects, "
+				  "got %s", bk_tpl_json_type(v));
+	cJSON_ArrayForEach(it, v) {
+		if (rc != 0)
+			break;
+		if (!(ip = bk_tpl_jpath_index(path, i++)))
+			return bk_oom();
+		rc = cJSON_IsObject(it) ? read_tag_block(c, it, ip, AT(c, off, bk_kv))
+			: bk_tpl_err(c->file, ip, "expected an object, got %s", bk_tpl_json_type(it));
+		free(ip);
+	}
+	return rc;
+}
+
 /* An endpoint URL, kept as the AWS layer will use it (https:// added). */
 static int set_endpoint(bk_cfg_ctx *c, const cJSON *v, const char *path, size_t off)
 {
@@ -589,6 +631,7 @@ static const field fields[] = {
 	{"secret_key", set_str, OFF(secret_key), 0},
 	{"token", set_str, OFF(token), 0},
 	{"profile", set_str, OFF(profile), 0},
+	{"shared_credentials_file", set_local_file, OFF(shared_credentials_file), 0},
 	{"assume_role", set_assume_role, 0, 0},
 	{"custom_endpoint_ec2", set_endpoint, OFF(custom_endpoint_ec2), 0},
 	{"insecure_skip_tls_verify", set_bool, OFF(insecure_skip_tls_verify), 0},
@@ -632,6 +675,10 @@ static const field fields[] = {
 	{"run_tags", set_kv, OFF(run_tags), 0},
 	{"run_volume_tags", set_kv, OFF(run_volume_tags), 0},
 	{"snapshot_tags", set_kv, OFF(snapshot_tags), 0},
+	{"tag", set_tag_blocks, OFF(tags), BLOCK},
+	{"run_tag", set_tag_blocks, OFF(run_tags), BLOCK},
+	{"run_volume_tag", set_tag_blocks, OFF(run_volume_tags), BLOCK},
+	{"snapshot_tag", set_tag_blocks, OFF(snapshot_tags), BLOCK},
 	{"skip_create_ami", set_bool, OFF(skip_create_ami), 0},
 	{"force_deregister", set_bool, OFF(force_deregister), 0},
 	{"force_delete_snapshot", set_bool, OFF(force_delete_snapshot), 0},
@@ -648,6 +695,7 @@ static const field fields[] = {
 	{"ssh_host", set_str, OFF(ssh_host), 0},
 	{"ssh_port", set_int, OFF(ssh_port), 0},
 	{"ssh_timeout", set_dur, OFF(ssh_timeout_s), 0},
+	{"ssh_wait_timeout", set_dur, OFF(ssh_wait_timeout_s), 0},
 	{"ssh_keypair_name", set_str, OFF(ssh_keypair_name), 0},
 	{"ssh_private_key_file", set_str, OFF(ssh_private_key_file), 0},
 	{"ssh_host_key_fingerprint", set_str, OFF(ssh_host_key_fingerprint), 0},
@@ -676,6 +724,10 @@ static const field fields[] = {
 	{"ssh_read_write_timeout", check_dur, 0, 0},
 	{"ssh_file_transfer_method", set_str, OFF(ssh_file_transfer_method), 0},
 	{"temporary_key_pair_name", check_str, 0, 0},
+	{"temporary_key_pair_bits", check_int, 0, 0},
+	{"no_ephemeral", check_bool, 0, 0},
+	{"windows_password_timeout", check_dur, 0, 0},
+	{"ssh_disable_agent_forwarding", check_bool, 0, 0},
 	{"temporary_key_pair_type", check_str, 0, 0},
 	{"placement_tenancy", check_str, 0, 0},
 	{"imds_support", check_str, 0, 0},
@@ -689,10 +741,8 @@ static const field fields[] = {
 	{"spot_instance_types", set_strv, OFF(spot_instance_types), 0},
 	{"spot_price_auto_product", set_str, OFF(spot_price_auto_product), 0},
 	{"spot_tags", set_kv, OFF(spot_tags), 0},
+	{"spot_tag", set_tag_blocks, OFF(spot_tags), BLOCK},
 	{"spot_fallback_on_demand", set_bool, OFF(spot_fallback_on_demand), 0},
-	{"ssh_password", unsupported, 0, 0},
-	{"ssh_bastion_certificate_file", unsupported, 0, 0},
-	{"ssh_proxy_host", unsupported, 0, 0},
 	/* amazon-instance (instance-store bundles) */
 	{"account_id", set_str, OFF(account_id), INSTANCE_ONLY | REQUIRED},
 	{"s3_bucket", set_str, OFF(s3_bucket), INSTANCE_ONLY | REQUIRED},
@@ -705,6 +755,49 @@ static const field fields[] = {
 	{"bundle_vol_command", set_str, OFF(bundle_vol_command), INSTANCE_ONLY},
 };
 
+/* Packer 1.6.6 has these; bakeami refuses them, saying why, rather than
+ * bake without what they ask for. */
+static const struct {
+	const char *key, *why;
+} refused[] = {
+	{"ssh_password", "not supported: a password in a template ends up in logs and "
+	 "journals; log in with a key (ssh_private_key_file, or the temporary key pair) or the "
+	 "agent (ssh_agent_auth)"},
+	{"ssh_certificate_file", "not supported: log in with a key file or the agent"},
+	{"ssh_bastion_certificate_file", "not supported: log in to the bastion with a key file "
+	 "or the agent"},
+	{"ssh_proxy_host", "not supported: bakeami goes through no SOCKS proxy; a bastion "
+	 "(ssh_bastion_host) is supported"},
+	{"ssh_proxy_port", "not supported: bakeami goes through no SOCKS proxy; a bastion "
+	 "(ssh_bastion_host) is supported"},
+	{"ssh_proxy_username", "not supported: bakeami goes through no SOCKS proxy; a bastion "
+	 "(ssh_bastion_host) is supported"},
+	{"ssh_proxy_password", "not supported: bakeami goes through no SOCKS proxy; a bastion "
+	 "(ssh_bastion_host) is supported"},
+	{"ssh_local_tunnels", "not supported: bakeami forwards no ports for the provisioners"},
+	{"ssh_remote_tunnels", "not supported: bakeami forwards no ports for the provisioners"},
+	{"session_manager_port", "not supported: bakeami reaches the instance over SSH, not "
+	 "through Session Manager"},
+	{"pause_before_ssm", "not supported: bakeami reaches the instance over SSH, not through "
+	 "Session Manager"},
+	{"mfa_code", "not supported in a template: give the MFA code in the options "
+	 "(role_mfa_serial, role_mfa_token) with the role it unlocks"},
+	{"vault_aws_engine", "not supported: bakeami reads no credentials from Vault; give the "
+	 "bake AWS credentials (environment, profile, instance role, or a role to assume)"},
+	{"block_duration_minutes", "not supported: EC2 no longer sells spot blocks "
+	 "(defined-duration spot instances)"},
+};
+
+static const char *why_refused(const char *key)
+{
+	if (bk_str_starts(key, "winrm_"))
+		return "not supported: WinRM is for Windows, which bakeami does not bake";
+	for (size_t i = 0; i < BK_ARRAY_SIZE(refused); i++)
+		if (strcmp(refused[i].key, key) == 0)
+			return refused[i].why;
+	return NULL;
+}
+
 /* Accepted, but Packer acts on them and bakeami does not: why, warned when
  * the template gives one a value (true, non-empty). */
 static const struct {
@@ -712,6 +805,8 @@ static const struct {
 } not_acted_on[] = {
 	{"ssh_pty", "commands run without a terminal, so a sudo that requires one (Defaults "
 	 "requiretty) fails"},
+	{"no_ephemeral", "the instance-store drives are not hidden from the launch's block "
+	 "device mappings (a Windows setting)"},
 	{"temporary_key_pair_name", "the temporary key pair is named bakeami-<run id>"},
 	{"ami_product_codes", "the product codes are not attached to the image "
 	 "(ModifyImageAttribute ProductCodes can attach them after the bake)"},
@@ -749,28 +844,50 @@ static bool given(const cJSON *v)
 	       (cJSON_IsNumber(v) && v->valuedouble != 0);
 }
 
+/* One option: refused with the reason, unknown, unset (null), or read. */
+static int read_field(bk_cfg_ctx *c, const cJSON *it, const char *path)
+{
+	const field *f = find_field(it->string);
+	char what[64];
+	int rc;
+
+	if (why_refused(it->string))
+		return cJSON_IsNull(it) ? 0 : bk_tpl_err(c->file, path, "%s", why_refused(it->string));
+	if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c))) {
+		snprintf(what, sizeof(what), "an %s builder", c->cfg->builder_type);
+		return bk_tpl_unknown_key(c, path, it->string, fields, sizeof(*fields),
+					  BK_ARRAY_SIZE(fields), what);
+	}
+	if (cJSON_IsNull(it))   /* Packer's decoding: null leaves an option unset, whatever its type */
+		return 0;
+	if ((rc = f->set(c, it, path, f->off)) == 0 && given(it) && why_not_acted_on(it->string))
+		bk_tpl_warn(c->warnings, "%s is accepted and not acted on: %s", path,
+			    why_not_acted_on(it->string));
+	return rc;
+}
+
+static bool is_block(const char *key)
+{
+	const field *f = find_field(key);
+
+	return f && (f->flags & BLOCK);
+}
+
+/* The tag blocks last, over the maps they add to. */
 static int read_fields(bk_cfg_ctx *c, const char *bpath)
 {
 	int rc = 0;
 
-	for (const cJSON *it = c->cfg->builder->child; it && rc == 0; it = it->next) {
-		const field *f = find_field(it->string);
-		char *path = bk_tpl_jpath_key(bpath, it->string);
-		if (!path)
-			return bk_oom();
-		if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c))) {
-			char what[64];
-			snprintf(what, sizeof(what), "an %s builder", c->cfg->builder_type);
-			rc = bk_tpl_unknown_key(c, path, it->string, fields, sizeof(*fields),
-						BK_ARRAY_SIZE(fields), what);
-		} else if (cJSON_IsNull(it)) {
-			/* Packer's decoding: null leaves an option unset, whatever its type. */
-		} else if ((rc = f->set(c, it, path, f->off)) == 0 && given(it) &&
-			   why_not_acted_on(it->string)) {
-			bk_tpl_warn(c->warnings, "%s is accepted and not acted on: %s", path,
-				    why_not_acted_on(it->string));
+	for (int blocks = 0; blocks < 2; blocks++) {
+		for (const cJSON *it = c->cfg->builder->child; it && rc == 0; it = it->next) {
+			char *path;
+			if (is_block(it->string) != (blocks == 1))
+				continue;
+			if (!(path = bk_tpl_jpath_key(bpath, it->string)))
+				return bk_oom();
+			rc = read_field(c, it, path);
+			free(path);
 		}
-		free(path);
 	}
 	return rc;
 }

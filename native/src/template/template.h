@@ -267,6 +267,7 @@ typedef struct {
 	/* AWS access */
 	char *region;
 	char *access_key, *secret_key, *token, *profile;
+	char *shared_credentials_file;       /* found (next to the template, else cwd); NULL: unset */
 	/* assume_role: the role Packer 1.6.6's session assumes; role_arn NULL: none */
 	struct {
 		char *role_arn, *session_name, *external_id, *policy;
@@ -331,6 +332,7 @@ typedef struct {
 	char *ssh_host;
 	int ssh_port;
 	double ssh_timeout_s;
+	double ssh_wait_timeout_s;           /* Packer's old name: when set, it wins */
 	char *ssh_keypair_name, *ssh_private_key_file;
 	char *ssh_host_key_fingerprint;
 	int ssh_clear_authorized_keys;       /* default 1 */

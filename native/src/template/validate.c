@@ -191,6 +191,8 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 
 	if (cfg->ssh_port < 1 || cfg->ssh_port > 65535)
 		return ferr(c, bpath, "ssh_port", "%d is not a TCP port (1-65535)", cfg->ssh_port);
+	if (cfg->ssh_wait_timeout_s > 0)   /* Packer 1.6.6's communicator does the same */
+		cfg->ssh_timeout_s = cfg->ssh_wait_timeout_s;
 	if (cfg->ssh_timeout_s <= 0)
 		return ferr(c, bpath, "ssh_timeout", "must be longer than 0");
 	if (!set(cfg->ssh_interface)) {
