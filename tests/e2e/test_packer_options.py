@@ -334,3 +334,23 @@ def test_ssh_wait_timeout_wins_over_ssh_timeout(lab, clean_lab, bakeami, tmp_pat
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert "ssh_timeout (2s) passed" in out, out
+
+
+def test_shared_credentials_file_holds_the_profile(lab, clean_lab, bakeami, tmp_path):
+    """No keys in the environment or the template: the profile is read from the template's
+    shared_credentials_file (next to it), not from AWS_SHARED_CREDENTIALS_FILE's (empty)."""
+    key, secret = lab._creds
+    (tmp_path / "bake-credentials").write_text(
+        f"[bake]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
+    tpl = template(lab, tmp_path, lab.endpoint, profile="bake",
+                   shared_credentials_file="bake-credentials")
+    tpl_json = json.loads(open(tpl).read())
+    for k in ("access_key", "secret_key"):
+        del tpl_json["builders"][0][k]
+    open(tpl, "w").write(json.dumps(tpl_json))
+    r = bakeami.run(["bake", tpl], env_extra={**NO_ENDPOINT, "AWS_ACCESS_KEY_ID": None,
+                                              "AWS_SECRET_ACCESS_KEY": None})
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "AWS credentials from profile bake" in out, out
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
