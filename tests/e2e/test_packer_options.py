@@ -354,3 +354,43 @@ def test_shared_credentials_file_holds_the_profile(lab, clean_lab, bakeami, tmp_
     assert r.returncode == 0, out
     assert "AWS credentials from profile bake" in out, out
     clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+
+def test_pause_before_connecting_connects_waits_and_connects_again(lab, clean_lab, bakeami,
+                                                                  tmp_path):
+    """Packer's StepConnect: the connection is made, the pause waited out, and the connection
+    made again (to the same host key) before the first provisioner runs."""
+    tpl = template(lab, tmp_path, lab.endpoint, pause_before_connecting="2s")
+    r = bakeami.run(["bake", "--log-format", "json", tpl], env_extra=NO_ENDPOINT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    def at(text):
+        return [e["t"] for e in events if text in e.get("text", "")]
+    connected, paused = at("connected to "), at("pausing 2s before connecting")
+    assert len(connected) == 2 and len(paused) == 1 and at("reconnecting to"), \
+        [e["text"] for e in events]
+    assert connected[0] <= paused[0] and connected[1] - paused[0] >= 2.0, (connected, paused)
+    assert at("provisioners[0] (shell)")[0] >= connected[1]
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+
+def test_ssh_ciphers_and_key_exchanges_are_the_only_ones_offered(lab, clean_lab, bakeami,
+                                                                 tmp_path):
+    """A cipher sshd takes: the bake runs, the names libssh2 lacks left out with a warning. A
+    key exchange only that OpenSSH 9 no longer accepts (diffie-hellman-group1-sha1): no
+    handshake, so nothing else was offered."""
+    tpl = template(lab, tmp_path, lab.endpoint, ssh_ciphers=["aes128-gcm@openssh.com", "aes256-ctr"],
+                   ssh_key_exchange_algorithms=["curve25519-sha256"])
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert '"aes128-gcm@openssh.com" is left out: libssh2 does not offer it' in out, out
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+    tpl = template(lab, tmp_path, lab.endpoint, ssh_timeout="3s",
+                   ssh_key_exchange_algorithms=["diffie-hellman-group1-sha1"])
+    r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT, timeout=90)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "SSH handshake failed: Unable to exchange encryption keys; sshd and the bake have " \
+           "no key exchange or cipher in common" in out, out

@@ -15,6 +15,9 @@ static const char *diagnosis(const char *why)
 		return "nothing answers at the address: a security group, network ACL, route or "
 		       "firewall drops the packets, or it is not the instance's reachable address "
 		       "(ssh_interface, associate_public_ip_address)";
+	if (strcasestr(why, "exchange encryption keys"))
+		return "sshd and the bake have no key exchange or cipher in common "
+		       "(ssh_key_exchange_algorithms, ssh_ciphers)";
 	if (strcasestr(why, "handshake"))
 		return "the port takes connections but no SSH server answers on it in time";
 	if (strcasestr(why, "authentication"))
@@ -146,6 +149,8 @@ int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host)
 	o.agent_auth = c->ssh_agent_auth;
 	o.timeout_s = c->ssh_timeout_s;
 	o.host_key_fingerprint = c->ssh_host_key_fingerprint;
+	o.ciphers = &c->ssh_ciphers;
+	o.kex = &c->ssh_kex;
 	o.cancel = &b->work_cancel;
 	o.log = bk_bake_logger(b);
 	if (c->ssh_bastion_host && (t = tunnel_index(b, host)) < 0)
@@ -165,7 +170,25 @@ int bk_connect(bakeami_bake *b, bk_ssh **out, const char *host)
 	return rc == BAKEAMI_ETIMEOUT ? timed_out(b, rc) : rc;
 }
 
+/* Packer's pause_before_connecting: once the instance answers, wait, then
+ * connect afresh, to the same host key (its boot may restart sshd yet). */
+static int pause_then_reconnect(bakeami_bake *b)
+{
+	double pause = b->cfg->pause_before_connecting_s;
+	int rc;
+
+	bk_step(b, "pausing %gs before connecting (pause_before_connecting)", pause);
+	if ((rc = bk_sleep_ms(&b->work_cancel, (long)(pause * 1000))) < 0)
+		return rc;
+	rc = bk_ssh_reconnect(b->ssh, 0);
+	return rc == BAKEAMI_ETIMEOUT ? timed_out(b, rc) : rc;
+}
+
 int bk_stage_wait_ssh(bakeami_bake *b)
 {
-	return bk_connect(b, &b->ssh, b->ssh_host);
+	int rc = bk_connect(b, &b->ssh, b->ssh_host);
+
+	if (rc == 0 && b->cfg->pause_before_connecting_s > 0)
+		rc = pause_then_reconnect(b);
+	return rc;
 }

@@ -260,6 +260,79 @@ static void session_close(bk_ssh *s)
 	s->alive = false;
 }
 
+/* ---- ciphers and key exchanges ------------------------------------------ */
+
+static int method_type(const char *kind)
+{
+	return strcmp(kind, "kex") == 0 ? LIBSSH2_METHOD_KEX : LIBSSH2_METHOD_CRYPT_CS;
+}
+
+static bool listed(const char *const *algs, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(algs[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int list_of(char **out, const char *const *algs, int n)
+{
+	bk_buf b = BK_BUF_INIT;
+
+	for (int i = 0; i < n; i++)
+		if (bk_buf_printf(&b, "%s%s", i ? ", " : "", algs[i]) < 0) {
+			bk_buf_free(&b);
+			return bk_oom();
+		}
+	return (*out = b.ptr ? b.ptr : bk_strdup("")) ? 0 : bk_oom();
+}
+
+int bk_ssh_methods_missing(bk_strv *missing, char **have, const char *kind, const bk_strv *names)
+{
+	LIBSSH2_SESSION *session;
+	const char **algs = NULL;
+	int n, rc = bk_ssh_global_init();
+
+	*have = NULL;
+	if (rc < 0)
+		return rc;
+	if (!(session = libssh2_session_init()))
+		return bk_oom();
+	if ((n = libssh2_session_supported_algs(session, method_type(kind), &algs)) < 0)
+		rc = bk_err(BAKEAMI_ESSH, "libssh2 lists no %s algorithms (%d)", kind, n);
+	for (size_t i = 0; rc == 0 && i < names->count; i++)
+		if (!listed(algs, n, names->items[i]))
+			rc = bk_strv_push(missing, names->items[i]);
+	if (rc == 0)
+		rc = list_of(have, algs, n);
+	if (n > 0)
+		libssh2_free(session, algs);
+	libssh2_session_free(session);
+	return rc;
+}
+
+static char *joined(const bk_strv *v)
+{
+	bk_buf b = BK_BUF_INIT;
+
+	for (size_t i = 0; v && i < v->count; i++)
+		if (bk_buf_printf(&b, "%s%s", i ? "," : "", v->items[i]) < 0) {
+			bk_buf_free(&b);
+			return NULL;
+		}
+	return b.ptr;
+}
+
+static void prefer(bk_ssh *s)
+{
+	if (s->ciphers) {
+		libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_CS, s->ciphers);
+		libssh2_session_method_pref(s->session, LIBSSH2_METHOD_CRYPT_SC, s->ciphers);
+	}
+	if (s->kex)
+		libssh2_session_method_pref(s->session, LIBSSH2_METHOD_KEX, s->kex);
+}
+
 static int session_open(bk_ssh *s)
 {
 	if (!(s->session = libssh2_session_init_ex(NULL, NULL, NULL, s)))
@@ -271,6 +344,7 @@ static int session_open(bk_ssh *s)
 	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
 				    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
 				    "ecdsa-sha2-nistp521,ssh-rsa");
+	prefer(s);
 	libssh2_keepalive_config(s->session, 1, KEEPALIVE_S);
 	return 0;
 }
@@ -510,8 +584,11 @@ static int copy_options(bk_ssh *s, const bk_ssh_options *o)
 	s->dial_host = bk_strdup(o->dial_host);
 	s->dial_port = o->dial_port;
 	s->known_hosts = bk_strdup(o->known_hosts);
+	s->ciphers = o->ciphers && o->ciphers->count ? joined(o->ciphers) : NULL;
+	s->kex = o->kex && o->kex->count ? joined(o->kex) : NULL;
 	if (!s->host || !s->user || (o->host_key_fingerprint && !s->pin) ||
-	    (o->dial_host && !s->dial_host) || (o->known_hosts && !s->known_hosts))
+	    (o->dial_host && !s->dial_host) || (o->known_hosts && !s->known_hosts) ||
+	    (o->ciphers && o->ciphers->count && !s->ciphers) || (o->kex && o->kex->count && !s->kex))
 		return bk_oom();
 	return 0;
 }
@@ -589,6 +666,8 @@ void bk_ssh_free(bk_ssh *s)
 	free(s->pin);
 	free(s->dial_host);
 	free(s->known_hosts);
+	free(s->ciphers);
+	free(s->kex);
 	free(s->host_key_line);
 	free(s);
 }

@@ -49,7 +49,17 @@ typedef struct {
 	/* The host is up and set up (a bastion, not a booting instance): a
 	 * refused login is final instead of retried until the deadline. */
 	int settled;
+	/* The only ciphers and key exchanges to offer, most preferred first
+	 * (Packer's ssh_ciphers, ssh_key_exchange_algorithms); NULL or empty:
+	 * libssh2's own. */
+	const bk_strv *ciphers;
+	const bk_strv *kex;
 } bk_ssh_options;
+
+/* The names libssh2 does not offer as a cipher ("cipher") or key exchange
+ * ("kex"), into *missing, and what it does offer, comma-separated, into
+ * *have (a new string). It drops the missing ones from what it offers. */
+int bk_ssh_methods_missing(bk_strv *missing, char **have, const char *kind, const bk_strv *names);
 
 typedef struct bk_ssh bk_ssh;
 

@@ -26,6 +26,7 @@ struct bk_ssh {
 	const bk_ssh_key *key;
 	bool agent_auth, settled;
 	char *dial_host, *known_hosts;   /* NULL: host, trust on first use */
+	char *ciphers, *kex;             /* comma lists for method_pref; NULL: libssh2's */
 	int dial_port;
 	double timeout_s, retry_interval_s;
 	const bk_cancel *cancel;

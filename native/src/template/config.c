@@ -696,6 +696,9 @@ static const field fields[] = {
 	{"ssh_port", set_int, OFF(ssh_port), 0},
 	{"ssh_timeout", set_dur, OFF(ssh_timeout_s), 0},
 	{"ssh_wait_timeout", set_dur, OFF(ssh_wait_timeout_s), 0},
+	{"pause_before_connecting", set_dur, OFF(pause_before_connecting_s), 0},
+	{"ssh_ciphers", set_strv, OFF(ssh_ciphers), 0},
+	{"ssh_key_exchange_algorithms", set_strv, OFF(ssh_kex), 0},
 	{"ssh_keypair_name", set_str, OFF(ssh_keypair_name), 0},
 	{"ssh_private_key_file", set_str, OFF(ssh_private_key_file), 0},
 	{"ssh_host_key_fingerprint", set_str, OFF(ssh_host_key_fingerprint), 0},
@@ -1100,6 +1103,8 @@ void bk_build_config_free(bk_build_config *cfg)
 	bk_kv_free(&cfg->security_group_filters);
 	bk_strv_free(&cfg->source_ami_owners);
 	bk_strv_free(&cfg->security_group_ids);
+	bk_strv_free(&cfg->ssh_ciphers);
+	bk_strv_free(&cfg->ssh_kex);
 	free(cfg->assume_role.role_arn);
 	free(cfg->assume_role.session_name);
 	free(cfg->assume_role.external_id);

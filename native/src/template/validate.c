@@ -181,6 +181,25 @@ static int check_choice(bk_cfg_ctx *c, const char *bpath, const char *key, const
 	return ferr(c, bpath, key, "\"%s\" is not one of %s", v, listed);
 }
 
+/* As Go's SSH client (Packer's) does, names libssh2 lacks are left out,
+ * with a warning; none it offers is an error. */
+static int check_methods(bk_cfg_ctx *c, const char *bpath, const char *kind, const char *key,
+			 const bk_strv *names)
+{
+	bk_strv missing = BK_STRV_INIT;
+	char *have = NULL;
+	int rc = names->count ? bk_ssh_methods_missing(&missing, &have, kind, names) : 0;
+
+	if (rc == 0 && names->count && missing.count == names->count)
+		rc = ferr(c, bpath, key, "libssh2 offers none of these (it has: %s)", have);
+	for (size_t i = 0; rc == 0 && i < missing.count; i++)
+		bk_tpl_warn(c->warnings, "%s.%s: \"%s\" is left out: libssh2 does not offer it",
+			    bpath, key, missing.items[i]);
+	bk_strv_free(&missing);
+	free(have);
+	return rc;
+}
+
 static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const ifaces[] = {"public_ip", "private_ip", "public_dns",
@@ -209,6 +228,9 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 	if (set(cfg->ssh_file_transfer_method) && !strcmp(cfg->ssh_file_transfer_method, "scp"))
 		bk_tpl_warn(c->warnings, "%s.ssh_file_transfer_method \"scp\": bakeami sends files "
 			    "over SFTP, so the instance's sshd needs its sftp subsystem", bpath);
+	if ((rc = check_methods(c, bpath, "cipher", "ssh_ciphers", &cfg->ssh_ciphers)) != 0 ||
+	    (rc = check_methods(c, bpath, "kex", "ssh_key_exchange_algorithms", &cfg->ssh_kex)) != 0)
+		return rc;
 	rc = check_ssh_key(c, bpath);
 	return rc ? rc : check_bastion(c, bpath);
 }
