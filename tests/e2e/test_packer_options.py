@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from lab import SSH_USER
+from lab import SSH_USER, SUDO_ASKS
 
 NO_ENDPOINT = {"AWS_ENDPOINT_URL": None}
 
 
-def template(lab, tmp_path, endpoint, **builder):
+def template(lab, tmp_path, endpoint, provisioners=None, **builder):
     """One template both tools run unchanged (as bench/bench.py's): the lab's endpoint, the
     credentials in the template, 1 s polling for Packer's waiters."""
     key, secret = lab._creds
@@ -47,7 +47,7 @@ def template(lab, tmp_path, endpoint, **builder):
     }
     b.update(builder)
     path = tmp_path / "options.json"
-    path.write_text(json.dumps({"builders": [b], "provisioners": [
+    path.write_text(json.dumps({"builders": [b], "provisioners": provisioners or [
         {"type": "shell", "inline": ["echo provisioned"]}]}))
     return str(path)
 
@@ -394,3 +394,33 @@ def test_ssh_ciphers_and_key_exchanges_are_the_only_ones_offered(lab, clean_lab,
     assert r.returncode == 1, out
     assert "SSH handshake failed: Unable to exchange encryption keys; sshd and the bake have " \
            "no key exchange or cipher in common" in out, out
+
+
+def test_ssh_pty_gives_the_provisioners_a_terminal(lab, clean_lab, bakeami, tmp_path):
+    """sudoers' requiretty (old RHEL and CentOS images have it): without ssh_pty a provisioner's
+    sudo fails; with it the provisioners' commands run in a terminal (stderr on stdout, as
+    there), and so does the removal of the temporary key, whose sudo then works too."""
+    steps = [{"type": "shell", "inline": ["sudo -n true && echo sudo-ok", "tty",
+                                          "echo to-stderr >&2"]}]
+    SUDO_ASKS.write_text(f"Defaults:{SSH_USER} requiretty\n")
+    os.chmod(SUDO_ASKS, 0o440)
+    try:
+        r = bakeami.run(["bake", template(lab, tmp_path, lab.endpoint, steps)],
+                        env_extra=NO_ENDPOINT)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1 and "you must have a tty to run sudo" in out, out
+
+        r = bakeami.run(["bake", "--log-format", "json",
+                         template(lab, tmp_path, lab.endpoint, steps, ssh_pty=True)],
+                        env_extra=NO_ENDPOINT)
+        assert r.returncode == 0, r.stdout + r.stderr
+        events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        output = [(e.get("stream"), e["text"]) for e in events if e.get("kind") == "output"]
+        texts = [t for _, t in output]
+        assert any(t.startswith("/dev/pts/") for t in texts) and "sudo-ok" in texts, output
+        assert ("stdout", "to-stderr") in output, output
+        assert any("temporary key removed from authorized_keys" in e.get("text", "")
+                   for e in events), [e.get("text") for e in events]
+    finally:
+        SUDO_ASKS.unlink(missing_ok=True)
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])

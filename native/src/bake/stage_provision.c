@@ -185,6 +185,8 @@ int bk_stage_provision(bakeami_bake *b)
 
 	if (rc == 0 && b->cfg->provisioners_count)
 		rc = make_logs_dir(b);
+	/* ssh_pty: the provisioners' commands and the tidy (its sudo too) */
+	bk_ssh_set_pty(b->ssh, b->cfg->ssh_pty);
 	for (size_t i = 0; rc == 0 && i < b->cfg->provisioners_count; i++)
 		rc = run_one(b, i, &b->cfg->provisioners[i], &env, &files);
 	bk_kv_free(&env);
@@ -193,6 +195,7 @@ int bk_stage_provision(bakeami_bake *b)
 				     b->cfg->ssh_clear_authorized_keys);
 		rc = rc ? rc : tidy;
 	}
+	bk_ssh_set_pty(b->ssh, false);
 	bk_strv_free(&files);
 	return rc;
 }
@@ -216,12 +219,14 @@ void bk_provision_error_cleanup(bakeami_bake *b)
 	rc = bk_provision_env(&env, b);
 	if (rc == 0 && !b->logs_dir)
 		rc = make_logs_dir(b);
+	bk_ssh_set_pty(b->ssh, b->cfg->ssh_pty);
 	if (rc == 0)
 		rc = run_one(b, b->cfg->provisioners_count, p, &env, &files);
 	if (files.count && bk_ssh_connected(b->ssh)) {
 		int tidy = tidy_instance(b, &files, false);
 		rc = rc ? rc : tidy;
 	}
+	bk_ssh_set_pty(b->ssh, false);
 	if (rc < 0)
 		bk_warn(b, "error-cleanup-provisioner failed: %s", bk_err_msg());
 	bk_kv_free(&env);

@@ -43,6 +43,26 @@ static int open_channel(bk_ssh *s, LIBSSH2_CHANNEL **ch, double deadline, double
 	return 0;
 }
 
+/* Packer's ssh_pty: an xterm of 80x40 with echo off (RFC 4254 terminal
+ * modes: ECHO=0, then TTY_OP_END), so what the command prints is all that
+ * comes back; stderr then arrives on stdout, as on a terminal. */
+static int request_pty(bk_ssh *s, LIBSSH2_CHANNEL *ch, double deadline, double timeout_s)
+{
+	static const char modes[] = {53, 0, 0, 0, 0, 0};
+	int rc, w;
+
+	while ((rc = libssh2_channel_request_pty_ex(ch, "xterm", 5, modes, sizeof(modes), 80, 40,
+						    0, 0)) == LIBSSH2_ERROR_EAGAIN)
+		if ((w = bk_ssh__wait(s, deadline)) < 0)
+			return fail_wait(s, w, timeout_s);
+	if (rc == 0)
+		return 0;
+	if (bk_ssh__is_drop(rc))
+		return bk_ssh__drop(s, "asking for a terminal");
+	return bk_err(BAKEAMI_ESSH, "%s:%d refused a terminal (ssh_pty): %s", s->host, s->port,
+		      bk_ssh__errmsg(s));
+}
+
 static int start_command(bk_ssh *s, LIBSSH2_CHANNEL *ch, const char *cmd, double deadline,
 			 double timeout_s)
 {
@@ -215,6 +235,9 @@ int bk_ssh_exec_input(int *exit_status_out, bk_ssh *s, const char *cmd, const ch
 		return bk_err(BAKEAMI_ESSH, "not connected to %s:%d", s ? s->host : "?",
 			      s ? s->port : 0);
 	rc = open_channel(s, &ch, deadline, timeout_s);
+	/* Input goes to a pipe: a terminal would echo it and never see its end. */
+	if (rc == 0 && s->pty && !input)
+		rc = request_pty(s, ch, deadline, timeout_s);
 	rc = rc ? rc : start_command(s, ch, cmd, deadline, timeout_s);
 	if (rc == 0 && input)
 		rc = send_input(s, ch, input, deadline, timeout_s);
@@ -225,4 +248,10 @@ int bk_ssh_exec_input(int *exit_status_out, bk_ssh *s, const char *cmd, const ch
 	if (ch)
 		channel_release(s, ch);
 	return rc;
+}
+
+void bk_ssh_set_pty(bk_ssh *s, bool on)
+{
+	if (s)
+		s->pty = on;
 }

@@ -76,6 +76,9 @@ int bk_ssh_connected(const bk_ssh *s);
  * key pinned to the one seen first; timeout_s 0: the options' timeout.
  * The key given to bk_ssh_connect must still be alive. */
 int bk_ssh_reconnect(bk_ssh *s, double timeout_s);
+/* From now on (reconnects too) each command without input runs in a
+ * terminal, as Packer's ssh_pty: its stderr arrives as stdout. */
+void bk_ssh_set_pty(bk_ssh *s, bool on);
 
 /* Called once per line as output arrives, split as bk_lines does (util.h);
  * a trailing partial line is flushed at the end. stream: 1 stdout, 2 stderr. */

@@ -25,6 +25,7 @@ struct bk_ssh {
 	int port;
 	const bk_ssh_key *key;
 	bool agent_auth, settled;
+	bool pty;                    /* bk_ssh_set_pty: commands get a terminal */
 	char *dial_host, *known_hosts;   /* NULL: host, trust on first use */
 	char *ciphers, *kex;             /* comma lists for method_pref; NULL: libssh2's */
 	int dial_port;

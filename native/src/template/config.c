@@ -721,13 +721,14 @@ static const field fields[] = {
 	{"decode_authorization_messages", check_bool, 0, 0},
 	{"enable_unlimited_credits", check_bool, 0, 0},
 	{"temporary_security_group_source_public_ip", check_bool, 0, 0},
-	{"ssh_pty", check_bool, 0, 0},
+	{"ssh_pty", set_bool, OFF(ssh_pty), 0},
 	{"ssh_handshake_attempts", check_int, 0, 0},
 	{"ssh_keep_alive_interval", check_dur, 0, 0},
 	{"ssh_read_write_timeout", check_dur, 0, 0},
 	{"ssh_file_transfer_method", set_str, OFF(ssh_file_transfer_method), 0},
 	{"temporary_key_pair_name", check_str, 0, 0},
 	{"temporary_key_pair_bits", check_int, 0, 0},
+	{"skip_save_build_region", check_bool, 0, 0},
 	{"no_ephemeral", check_bool, 0, 0},
 	{"windows_password_timeout", check_dur, 0, 0},
 	{"ssh_disable_agent_forwarding", check_bool, 0, 0},
@@ -806,8 +807,9 @@ static const char *why_refused(const char *key)
 static const struct {
 	const char *key, *why;
 } not_acted_on[] = {
-	{"ssh_pty", "commands run without a terminal, so a sudo that requires one (Defaults "
-	 "requiretty) fails"},
+	{"skip_save_build_region", "the image stays in the build region too (where reuse "
+	 "looks for it and the Jenkins step returns it); deregister it after the copies if it "
+	 "must not"},
 	{"no_ephemeral", "the instance-store drives are not hidden from the launch's block "
 	 "device mappings (a Windows setting)"},
 	{"temporary_key_pair_name", "the temporary key pair is named bakeami-<run id>"},
