@@ -344,7 +344,7 @@ int main(int argc, char **argv)
 		pthread_create(&th, NULL, cancel_later, &o.cancel_after_s);
 	bk_ssh_options so = {argv[o.first_step], atoi(argv[o.first_step + 1]),
 			     argv[o.first_step + 2], key, o.timeout_s, o.retry_s, o.pin,
-			     &cancel_flag, {on_log, NULL}, 0, NULL, 0, NULL, 0};
+			     &cancel_flag, {on_log, NULL}, 0, NULL, 0, NULL, 0, NULL, NULL};
 	rc = bk_ssh_connect(&s, &so);
 	printf("CONNECT %d %s\n", rc, rc ? bk_err_msg() : "");
 	if (rc == 0)

@@ -111,7 +111,7 @@ static int run(const options *o, char **argv, const bk_test_plan *tests, bk_ssh_
 	bk_cancel cancel = {0};
 	bk_logger log = {on_log, NULL};
 	bk_ssh_options so = {argv[o->first], atoi(argv[o->first + 1]), argv[o->first + 2], key,
-			     20, 0, NULL, &cancel, log, 0, NULL, 0, NULL, 0};
+			     20, 0, NULL, &cancel, log, 0, NULL, 0, NULL, 0, NULL, NULL};
 	bk_test_report report = {0};
 	canceller c = {&cancel, o->cancel_after};
 	pthread_t th;

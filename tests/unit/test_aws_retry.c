@@ -343,7 +343,8 @@ static void endpoint_urls_parsed(void **state)
 	static const struct { const char *in, *why; } bad[] = {
 		{"not a url", "Bad hostname"},
 		{"ftp://example.com", "only https:// and http://"},
-		{"https://user:pw@example.com", "the endpoint URL names a user"},
+		{"https://user:pw@example.com", "not an endpoint URL: it names a user"},
+		{"https://user:pw@bad host", "not an endpoint URL: "},
 		{"https://example.com/?x=1", "it has a query"},
 		{"https://example.com/#top", "it has a fragment"},
 		{"", "is not an endpoint URL"},

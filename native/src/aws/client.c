@@ -209,8 +209,11 @@ char *bk_aws_endpoint(const char *service, const char *region)
 	return bk_aws__endpoint(&url, NULL, service, region) == 0 ? url : NULL;
 }
 
+/* A URL with a user may hold a password: it is not echoed. */
 static int bad_endpoint(const char *where, const char *url, const char *why)
 {
+	if (strchr(url, '@'))
+		return bk_err(BAKEAMI_EINVALID, "%s: not an endpoint URL: %s", where, why);
 	return bk_err(BAKEAMI_EINVALID, "%s: \"%s\" is not an endpoint URL: %s", where, url, why);
 }
 
@@ -220,7 +223,8 @@ static int bad_endpoint(const char *where, const char *url, const char *why)
 static const char *extra_part(CURLU *u)
 {
 	static const struct { CURLUPart part; const char *what; } parts[] = {
-		{CURLUPART_USER, "it names a user"}, {CURLUPART_QUERY, "it has a query"},
+		{CURLUPART_USER, "it names a user (AWS calls are signed, never sent with a user "
+		 "and password)"}, {CURLUPART_QUERY, "it has a query"},
 		{CURLUPART_FRAGMENT, "it has a fragment"},
 	};
 	char *v = NULL;
@@ -251,10 +255,8 @@ int bk_aws_endpoint_parse(char **out, const char *url, const char *where)
 	else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		 (strcmp(scheme, "https") && strcmp(scheme, "http")))
 		rc = bad_endpoint(where, url, "only https:// and http:// are AWS endpoints");
-	else if ((why = extra_part(u)))   /* a user's URL may hold a password: not echoed */
-		rc = strcmp(why, "it names a user") ? bad_endpoint(where, url, why)
-			: bk_err(BAKEAMI_EINVALID, "%s: the endpoint URL names a user: AWS calls "
-				 "are signed, never sent with a user and password", where);
+	else if ((why = extra_part(u)))
+		rc = bad_endpoint(where, url, why);
 	else if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK)
 		rc = bk_oom();
 	if (rc == 0) {
