@@ -129,6 +129,39 @@ static void test_journal__torn_line_and_pending_intent(void **state)
 	free(path);
 }
 
+/* Where the calls went and as whom comes back for a cleanup from the file;
+ * a journal without the record has none. */
+static void test_journal__access_record_read_back(void **state)
+{
+	char *path = tmp_path("f.jsonl");
+	bk_run_access a = {"https://ec2.internal.example.com", true,
+			   "arn:aws:iam::123456789012:role/bake", "ext-1"};
+	bk_journal *j = NULL;
+	bk_ledger st;
+
+	(void)state;
+	assert_int_equal(bk_journal_open(&j, path, "bk-a", "us-east-1"), 0);
+	assert_int_equal(bk_journal_access(j, &a), 0);
+	assert_string_equal(bk_journal_ledger(j)->endpoint, a.endpoint);
+	bk_journal_free(j);
+	assert_int_equal(bk_journal_read(&st, path), 0);
+	assert_string_equal(st.endpoint, a.endpoint);
+	assert_int_equal(st.skip_tls_verify, 1);
+	assert_string_equal(st.role_arn, a.role_arn);
+	assert_string_equal(st.role_external_id, "ext-1");
+	bk_ledger_free(&st);
+	unlink(path);
+	assert_int_equal(bk_journal_open(&j, path, "bk-b", "us-east-1"), 0);
+	bk_journal_free(j);
+	assert_int_equal(bk_journal_read(&st, path), 0);
+	assert_null(st.endpoint);
+	assert_null(st.role_arn);
+	assert_int_equal(st.skip_tls_verify, 0);
+	bk_ledger_free(&st);
+	unlink(path);
+	free(path);
+}
+
 static void test_journal__missing_and_empty_files(void **state)
 {
 	char *path = tmp_path("e.jsonl");
@@ -154,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_journal__killed_bake_lists_live_resources_in_order),
 		cmocka_unit_test(test_journal__deleted_and_done),
 		cmocka_unit_test(test_journal__torn_line_and_pending_intent),
+		cmocka_unit_test(test_journal__access_record_read_back),
 		cmocka_unit_test(test_journal__missing_and_empty_files),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
