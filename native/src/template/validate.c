@@ -200,11 +200,29 @@ static int check_methods(bk_cfg_ctx *c, const char *bpath, const char *kind, con
 	return rc;
 }
 
+/* How files go and what the handshake may offer. */
+static int check_ssh_protocol(bk_cfg_ctx *c, const char *bpath)
+{
+	static const char *const transfer[] = {"sftp", "scp", NULL};
+	const bk_build_config *cfg = c->cfg;
+	int rc = check_choice(c, bpath, "ssh_file_transfer_method", cfg->ssh_file_transfer_method,
+			      transfer, "sftp, scp");
+
+	if (rc == 0 && set(cfg->ssh_file_transfer_method) &&
+	    !strcmp(cfg->ssh_file_transfer_method, "scp"))
+		bk_tpl_warn(c->warnings, "%s.ssh_file_transfer_method \"scp\": bakeami sends files "
+			    "over SFTP, so the instance's sshd needs its sftp subsystem", bpath);
+	if (rc == 0)
+		rc = check_methods(c, bpath, "cipher", "ssh_ciphers", &cfg->ssh_ciphers);
+	if (rc == 0)
+		rc = check_methods(c, bpath, "kex", "ssh_key_exchange_algorithms", &cfg->ssh_kex);
+	return rc;
+}
+
 static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const ifaces[] = {"public_ip", "private_ip", "public_dns",
 					     "private_dns", NULL};
-	static const char *const transfer[] = {"sftp", "scp", NULL};
 	bk_build_config *cfg = c->cfg;
 	int rc;
 
@@ -222,14 +240,7 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 		return ferr(c, bpath, "ssh_interface", "\"%s\" is not supported (use public_ip, "
 			    "private_ip, public_dns or private_dns)", cfg->ssh_interface);
 	}
-	if ((rc = check_choice(c, bpath, "ssh_file_transfer_method", cfg->ssh_file_transfer_method,
-			       transfer, "sftp, scp")) != 0)
-		return rc;
-	if (set(cfg->ssh_file_transfer_method) && !strcmp(cfg->ssh_file_transfer_method, "scp"))
-		bk_tpl_warn(c->warnings, "%s.ssh_file_transfer_method \"scp\": bakeami sends files "
-			    "over SFTP, so the instance's sshd needs its sftp subsystem", bpath);
-	if ((rc = check_methods(c, bpath, "cipher", "ssh_ciphers", &cfg->ssh_ciphers)) != 0 ||
-	    (rc = check_methods(c, bpath, "kex", "ssh_key_exchange_algorithms", &cfg->ssh_kex)) != 0)
+	if ((rc = check_ssh_protocol(c, bpath)) != 0)
 		return rc;
 	rc = check_ssh_key(c, bpath);
 	return rc ? rc : check_bastion(c, bpath);
@@ -348,6 +359,18 @@ static int check_assume_role(bk_cfg_ctx *c, const char *bpath)
 	return rc ? rc : check_session_tags(c, bpath);
 }
 
+/* How the bake reaches AWS: the template's role and TLS setting. */
+static int check_access(bk_cfg_ctx *c, const char *bpath)
+{
+	int rc = check_assume_role(c, bpath);
+
+	if (rc == 0 && c->cfg->insecure_skip_tls_verify)
+		bk_tpl_warn(c->warnings, "%s.insecure_skip_tls_verify: the EC2 and IAM endpoints' "
+			    "TLS certificates are not checked: anyone on the network path can read "
+			    "and answer those calls", bpath);
+	return rc;
+}
+
 static int check_instance(bk_cfg_ctx *c, const char *bpath)
 {
 	static const char *const tenancy[] = {"default", "dedicated", "host", NULL};
@@ -379,12 +402,6 @@ static int check_instance(bk_cfg_ctx *c, const char *bpath)
 		rc = check_spot(c, bpath);
 	if (rc == 0)
 		rc = check_t2_unlimited(c, bpath);
-	if (rc == 0)
-		rc = check_assume_role(c, bpath);
-	if (rc == 0 && cfg->insecure_skip_tls_verify)
-		bk_tpl_warn(c->warnings, "%s.insecure_skip_tls_verify: the EC2 and IAM endpoints' "
-			    "TLS certificates are not checked: anyone on the network path can read "
-			    "and answer those calls", bpath);
 	if (rc == 0 && set(cfg->iam_instance_profile) && cfg->temp_iam_policy) {
 		/* Packer's StepIamInstanceProfile: the given profile wins */
 		bk_tpl_warn(c->warnings, "%s.temporary_iam_instance_profile_policy_document is "
@@ -496,8 +513,10 @@ static int check_bundle(bk_cfg_ctx *c, const char *bpath)
 
 int bk_tpl_builder_validate(bk_cfg_ctx *c, const char *bpath)
 {
-	int rc = check_source(c, bpath);
+	int rc = check_access(c, bpath);
 
+	if (rc == 0)
+		rc = check_source(c, bpath);
 	if (rc == 0)
 		rc = check_ami_name(c, bpath);
 	if (rc == 0)
