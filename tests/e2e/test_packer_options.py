@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from lab import SSH_USER, SUDO_ASKS
+from test_role_refresh import _signed_by, _token
 
 NO_ENDPOINT = {"AWS_ENDPOINT_URL": None}
 
@@ -63,6 +64,11 @@ def packer_build(lab, tmp_path, tpl):
                           capture_output=True, text=True, timeout=300)
 
 
+def keep_images(lab, clean_lab):
+    """The images the bakes made are the point: the leak check lets them stay."""
+    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+
+
 def launch_params(lab):
     run = lab.requests(service="ec2", action="RunInstances")
     assert len(run) == 1, lab.calls()
@@ -97,7 +103,7 @@ def test_without_the_options_neither_is_sent(lab, clean_lab, bakeami, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     sent = launch_params(lab)
     assert "Placement.Tenancy" not in sent and "CreditSpecification.CpuCredits" not in sent, sent
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
 
 
 def test_cleanup_from_the_journal_goes_to_the_templates_endpoint(lab, clean_lab, bakeami, tmp_path):
@@ -198,7 +204,7 @@ def test_self_signed_endpoint_refused_unless_insecure_skip_tls_verify(lab, clean
     assert "insecure_skip_tls_verify: the EC2 and IAM endpoints' TLS certificates are not " \
            "checked" in out, out
     assert lab.calls(service="ec2").count("RunInstances") == 1, lab.calls()
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
 
 
 # ---- assume_role: the role Packer 1.6.6's session assumes --------------------------------
@@ -208,15 +214,6 @@ ASSUME_ROLE = {"role_arn": ROLE, "session_name": "tpl-bake", "duration_seconds":
                    {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}),
                "policy_arns": ["arn:aws:iam::aws:policy/AmazonEC2FullAccess"],
                "tags": {"Project": "web"}, "transitive_tag_keys": ["Project"]}
-
-
-def _token(call):
-    return next((v for k, v in call.headers if k.lower() == "x-amz-security-token"), None)
-
-
-def _signed_by(call):
-    auth = next((v for k, v in call.headers if k.lower() == "authorization"), "")
-    return auth.split("Credential=", 1)[1].split("/", 1)[0]
 
 
 def _only_the_role_can_bake(lab):
@@ -257,7 +254,7 @@ def test_assume_role_block_is_assumed_for_every_call(lab, clean_lab, bakeami, tm
     ec2 = lab.requests(service="ec2")
     assert ec2 and all(_token(c) and _signed_by(c) != key for c in ec2), \
         [(c.action, _signed_by(c)) for c in ec2]
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
 
 
 def test_cleanup_from_the_journal_assumes_the_templates_role(lab, clean_lab, bakeami, tmp_path):
@@ -290,6 +287,12 @@ def _instances(lab):
             for r in res for i in r["Instances"]}
 
 
+def _images(lab):
+    """The account's images: id -> its tags."""
+    return {i["ImageId"]: {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+            for i in lab.ec2().describe_images(Owners=["self"])["Images"]}
+
+
 @pytest.mark.keeps_images
 def test_tag_blocks_add_to_the_tag_maps_as_in_packer(lab, clean_lab, bakeami, tmp_path):
     """tag and run_tag in JSON (a list, or one object) beside tags and run_tags: a block's
@@ -299,24 +302,16 @@ def test_tag_blocks_add_to_the_tag_maps_as_in_packer(lab, clean_lab, bakeami, tm
                    run_tags={"Purpose": "map"}, run_tag={"key": "Owner", "value": "ops"})
     got = {}
     for tool in ("packer", "bakeami"):
-        before = _instances(lab)
+        before = _instances(lab), _images(lab)
         if tool == "packer":
             r = packer_build(lab, tmp_path, tpl)
         else:
             r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
         assert r.returncode == 0, r.stdout + r.stderr
-        made = _instances(lab).keys() - before.keys()
-        assert len(made) == 1, made
-        instance = _instances(lab)[made.pop()]
-        image = lab.ec2().describe_images(Owners=["self"], Filters=[
-            {"Name": "tag:Team", "Values": ["block"]}])["Images"]
-        image = [i for i in image if i["ImageId"] not in {g[2] for g in got.values()}]
-        assert len(image) == 1, image
-        tags = {t["Key"]: t["Value"] for t in image[0].get("Tags", [])}
-        got[tool] = ({k: v for k, v in tags.items() if k in ("Name", "Team", "Tier")},
-                     {k: v for k, v in instance.items() if k in ("Purpose", "Owner")},
-                     image[0]["ImageId"])
-    got = {tool: g[:2] for tool, g in got.items()}
+        (instance,), (image,) = (list(now.keys() - then.keys()) for now, then in
+                                 zip((_instances(lab), _images(lab)), before))
+        got[tool] = ({k: v for k, v in _images(lab)[image].items() if k in ("Name", "Team", "Tier")},
+                     {k: v for k, v in _instances(lab)[instance].items() if k in ("Purpose", "Owner")})
     want = ({"Name": "blocks", "Team": "block", "Tier": "web"}, {"Purpose": "map", "Owner": "ops"})
     assert got["packer"] == want, got
     assert got["bakeami"] == want, got
@@ -353,7 +348,7 @@ def test_shared_credentials_file_holds_the_profile(lab, clean_lab, bakeami, tmp_
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert "AWS credentials from profile bake" in out, out
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
 
 
 def test_pause_before_connecting_connects_waits_and_connects_again(lab, clean_lab, bakeami,
@@ -371,7 +366,7 @@ def test_pause_before_connecting_connects_waits_and_connects_again(lab, clean_la
         [e["text"] for e in events]
     assert connected[0] <= paused[0] and connected[1] - paused[0] >= 2.0, (connected, paused)
     assert at("provisioners[0] (shell)")[0] >= connected[1]
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
 
 
 def test_ssh_ciphers_and_key_exchanges_are_the_only_ones_offered(lab, clean_lab, bakeami,
@@ -385,7 +380,7 @@ def test_ssh_ciphers_and_key_exchanges_are_the_only_ones_offered(lab, clean_lab,
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert '"aes128-gcm@openssh.com" is left out: libssh2 does not offer it' in out, out
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
 
     tpl = template(lab, tmp_path, lab.endpoint, ssh_timeout="3s",
                    ssh_key_exchange_algorithms=["diffie-hellman-group1-sha1"])
@@ -423,4 +418,4 @@ def test_ssh_pty_gives_the_provisioners_a_terminal(lab, clean_lab, bakeami, tmp_
                    for e in events), [e.get("text") for e in events]
     finally:
         SUDO_ASKS.unlink(missing_ok=True)
-    clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
+    keep_images(lab, clean_lab)
