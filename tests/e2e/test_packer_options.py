@@ -419,3 +419,38 @@ def test_ssh_pty_gives_the_provisioners_a_terminal(lab, clean_lab, bakeami, tmp_
     finally:
         SUDO_ASKS.unlink(missing_ok=True)
     keep_images(lab, clean_lab)
+
+
+@pytest.mark.keeps_images
+def test_temporary_key_pair_name_names_the_key_pair_as_in_packer(lab, clean_lab, bakeami, tmp_path):
+    tpl = template(lab, tmp_path, lab.endpoint, temporary_key_pair_name="build-key-{{timestamp}}")
+    names = {}
+    for tool in ("packer", "bakeami"):
+        lab.reset_calls()
+        r = packer_build(lab, tmp_path, tpl) if tool == "packer" else \
+            bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+        assert r.returncode == 0, r.stdout + r.stderr
+        made = [c for c in lab.requests(service="ec2") if c.action in ("CreateKeyPair", "ImportKeyPair")]
+        deleted = lab.requests(service="ec2", action="DeleteKeyPair")
+        assert len(made) == 1 and [c.params["KeyName"] for c in deleted] == [made[0].params["KeyName"]]
+        names[tool] = made[0].params["KeyName"]
+    assert all(n.startswith("build-key-") and n[10:].isdigit() for n in names.values()), names
+    assert lab.ec2().describe_key_pairs()["KeyPairs"] == []
+
+
+def test_a_fixed_key_pair_name_in_use_fails_and_leaves_the_other(lab, clean_lab, bakeami, tmp_path):
+    """Another bake's key pair of that name (its run's tag, its key) is neither adopted nor
+    deleted: this bake fails before launching, and the other keeps its key pair."""
+    ec2 = lab.ec2()
+    other = ec2.create_key_pair(KeyName="shared-key", TagSpecifications=[{
+        "ResourceType": "key-pair", "Tags": [{"Key": "bakeami:run-id", "Value": "bk-other0000"}]}])
+    try:
+        tpl = template(lab, tmp_path, lab.endpoint, temporary_key_pair_name="shared-key")
+        r = bakeami.run(["bake", tpl], env_extra=NO_ENDPOINT)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, out
+        assert "RunInstances" not in lab.calls(service="ec2"), lab.calls()
+        left = ec2.describe_key_pairs()["KeyPairs"]
+        assert [k["KeyPairId"] for k in left] == [other["KeyPairId"]], (left, out)
+    finally:
+        ec2.delete_key_pair(KeyName="shared-key")

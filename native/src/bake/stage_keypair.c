@@ -53,7 +53,9 @@ int bk_stage_create_keypair(bakeami_bake *b)
 		return user_key(b);
 	if (b->cfg->ssh_agent_auth)
 		return agent_key(b);
-	if (!(name = bk_sprintf("bakeami-%s", b->run_id)))
+	name = b->cfg->temporary_key_pair_name && *b->cfg->temporary_key_pair_name
+		? bk_strdup(b->cfg->temporary_key_pair_name) : bk_sprintf("bakeami-%s", b->run_id);
+	if (!name)
 		return bk_oom();
 	if ((rc = bk_ssh_key_generate(&b->key, name)) < 0 ||
 	    (rc = bk_add_secret(b, bk_ssh_key_private_pem(b->key))) < 0 ||

@@ -726,7 +726,7 @@ static const field fields[] = {
 	{"ssh_keep_alive_interval", check_dur, 0, 0},
 	{"ssh_read_write_timeout", check_dur, 0, 0},
 	{"ssh_file_transfer_method", set_str, OFF(ssh_file_transfer_method), 0},
-	{"temporary_key_pair_name", check_str, 0, 0},
+	{"temporary_key_pair_name", set_str, OFF(temporary_key_pair_name), 0},
 	{"temporary_key_pair_bits", check_int, 0, 0},
 	{"skip_save_build_region", check_bool, 0, 0},
 	{"no_ephemeral", check_bool, 0, 0},
@@ -812,7 +812,6 @@ static const struct {
 	 "must not"},
 	{"no_ephemeral", "the instance-store drives are not hidden from the launch's block "
 	 "device mappings (a Windows setting)"},
-	{"temporary_key_pair_name", "the temporary key pair is named bakeami-<run id>"},
 	{"ami_product_codes", "the product codes are not attached to the image "
 	 "(ModifyImageAttribute ProductCodes can attach them after the bake)"},
 };

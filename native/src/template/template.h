@@ -336,6 +336,7 @@ typedef struct {
 	double pause_before_connecting_s;    /* connect, wait this long, connect again */
 	bk_strv ssh_ciphers, ssh_kex;        /* the only ones offered; empty: libssh2's */
 	int ssh_pty;                         /* provisioners' commands get a terminal */
+	char *temporary_key_pair_name;       /* NULL: bakeami-<run id> */
 	char *ssh_keypair_name, *ssh_private_key_file;
 	char *ssh_host_key_fingerprint;
 	int ssh_clear_authorized_keys;       /* default 1 */

@@ -200,6 +200,23 @@ static int check_methods(bk_cfg_ctx *c, const char *bpath, const char *kind, con
 	return rc;
 }
 
+/* EC2's rule for a key pair's name: 1 to 255 ASCII characters. */
+static int check_key_pair_name(bk_cfg_ctx *c, const char *bpath)
+{
+	const char *name = c->cfg->temporary_key_pair_name;
+
+	if (!set(name))   /* "" is unset, as in Packer: the default name */
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return ferr(c, bpath, "temporary_key_pair_name", "EC2 takes printable ASCII "
+				    "characters only");
+	if (strlen(name) > 255)
+		return ferr(c, bpath, "temporary_key_pair_name", "EC2 takes at most 255 characters, "
+			    "not %zu", strlen(name));
+	return 0;
+}
+
 /* How files go and what the handshake may offer. */
 static int check_ssh_protocol(bk_cfg_ctx *c, const char *bpath)
 {
@@ -240,7 +257,7 @@ static int check_ssh(bk_cfg_ctx *c, const char *bpath)
 		return ferr(c, bpath, "ssh_interface", "\"%s\" is not supported (use public_ip, "
 			    "private_ip, public_dns or private_dns)", cfg->ssh_interface);
 	}
-	if ((rc = check_ssh_protocol(c, bpath)) != 0)
+	if ((rc = check_ssh_protocol(c, bpath)) != 0 || (rc = check_key_pair_name(c, bpath)) != 0)
 		return rc;
 	rc = check_ssh_key(c, bpath);
 	return rc ? rc : check_bastion(c, bpath);
