@@ -454,3 +454,29 @@ def test_a_fixed_key_pair_name_in_use_fails_and_leaves_the_other(lab, clean_lab,
         assert [k["KeyPairId"] for k in left] == [other["KeyPairId"]], (left, out)
     finally:
         ec2.delete_key_pair(KeyName="shared-key")
+
+
+def test_cleanup_journal_leaves_a_foreign_key_pair_of_the_fixed_name(lab, clean_lab, bakeami,
+                                                                     tmp_path):
+    """Killed while its ImportKeyPair was held (it never reached EC2); meanwhile another run
+    made a key pair of that fixed name. cleanup --journal looks for the intent's key pair by
+    this run's tag (reap.c, find_tagged), so the other run's is left alone."""
+    journal = tmp_path / "j.jsonl"
+    tpl = template(lab, tmp_path, lab.endpoint, temporary_key_pair_name="fixed-key")
+    lab.inject("ImportKeyPair", kind="hold", delay=120)
+    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=NO_ENDPOINT)
+    lab.wait_for_call("ImportKeyPair", timeout=60)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()
+    ec2 = lab.ec2()
+    other = ec2.create_key_pair(KeyName="fixed-key", TagSpecifications=[{
+        "ResourceType": "key-pair", "Tags": [{"Key": "bakeami:run-id", "Value": "bk-other0000"}]}])
+    try:
+        r = bakeami.run(["cleanup", "--journal", str(journal)], env_extra=NO_ENDPOINT)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        left = ec2.describe_key_pairs()["KeyPairs"]
+        assert [k["KeyPairId"] for k in left] == [other["KeyPairId"]], (left, out)
+    finally:
+        ec2.delete_key_pair(KeyName="fixed-key")
