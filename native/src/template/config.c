@@ -759,8 +759,12 @@ static const field fields[] = {
 	{"bundle_vol_command", set_str, OFF(bundle_vol_command), INSTANCE_ONLY},
 };
 
+static const char NO_TUNNELS[] = "not supported: bakeami forwards no ports for the provisioners";
+static const char NO_SSM[] = "not supported: bakeami reaches the instance over SSH, not through "
+	"Session Manager";
+
 /* Packer 1.6.6 has these; bakeami refuses them, saying why, rather than
- * bake without what they ask for. */
+ * bake without what they ask for. A key ending in '_' is a prefix. */
 static const struct {
 	const char *key, *why;
 } refused[] = {
@@ -770,35 +774,29 @@ static const struct {
 	{"ssh_certificate_file", "not supported: log in with a key file or the agent"},
 	{"ssh_bastion_certificate_file", "not supported: log in to the bastion with a key file "
 	 "or the agent"},
-	{"ssh_proxy_host", "not supported: bakeami goes through no SOCKS proxy; a bastion "
+	{"ssh_proxy_", "not supported: bakeami goes through no SOCKS proxy; a bastion "
 	 "(ssh_bastion_host) is supported"},
-	{"ssh_proxy_port", "not supported: bakeami goes through no SOCKS proxy; a bastion "
-	 "(ssh_bastion_host) is supported"},
-	{"ssh_proxy_username", "not supported: bakeami goes through no SOCKS proxy; a bastion "
-	 "(ssh_bastion_host) is supported"},
-	{"ssh_proxy_password", "not supported: bakeami goes through no SOCKS proxy; a bastion "
-	 "(ssh_bastion_host) is supported"},
-	{"ssh_local_tunnels", "not supported: bakeami forwards no ports for the provisioners"},
-	{"ssh_remote_tunnels", "not supported: bakeami forwards no ports for the provisioners"},
-	{"session_manager_port", "not supported: bakeami reaches the instance over SSH, not "
-	 "through Session Manager"},
-	{"pause_before_ssm", "not supported: bakeami reaches the instance over SSH, not through "
-	 "Session Manager"},
+	{"ssh_local_tunnels", NO_TUNNELS},
+	{"ssh_remote_tunnels", NO_TUNNELS},
+	{"session_manager_port", NO_SSM},
+	{"pause_before_ssm", NO_SSM},
 	{"mfa_code", "not supported in a template: give the MFA code in the options "
 	 "(role_mfa_serial, role_mfa_token) with the role it unlocks"},
 	{"vault_aws_engine", "not supported: bakeami reads no credentials from Vault; give the "
 	 "bake AWS credentials (environment, profile, instance role, or a role to assume)"},
 	{"block_duration_minutes", "not supported: EC2 no longer sells spot blocks "
 	 "(defined-duration spot instances)"},
+	{"winrm_", "not supported: WinRM is for Windows, which bakeami does not bake"},
 };
 
 static const char *why_refused(const char *key)
 {
-	if (bk_str_starts(key, "winrm_"))
-		return "not supported: WinRM is for Windows, which bakeami does not bake";
-	for (size_t i = 0; i < BK_ARRAY_SIZE(refused); i++)
-		if (strcmp(refused[i].key, key) == 0)
+	for (size_t i = 0; i < BK_ARRAY_SIZE(refused); i++) {
+		size_t n = strlen(refused[i].key);
+		if (refused[i].key[n - 1] == '_' ? !strncmp(refused[i].key, key, n)
+		    : !strcmp(refused[i].key, key))
 			return refused[i].why;
+	}
 	return NULL;
 }
 
