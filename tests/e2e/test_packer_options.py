@@ -6,6 +6,8 @@ compared with what Debian's Packer 1.6.6 sends for the same template through the
 
 The bakes here run with no AWS_ENDPOINT_URL at all: only the template says where the lab is,
 and the machine reaches nothing but loopback, so a call sent anywhere else fails the bake."""
+import datetime
+import ipaddress
 import json
 import os
 import selectors
@@ -17,6 +19,10 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from lab import SSH_USER, SUDO_ASKS
 from test_role_refresh import _signed_by, _token
@@ -134,10 +140,7 @@ class TlsFront:
     """https://127.0.0.1:PORT in front of the lab's proxy, with a certificate no CA signed."""
 
     def __init__(self, upstream: str, tmp_path):
-        cert, key = tmp_path / "front.crt", tmp_path / "front.key"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        cert, key = self._self_signed(tmp_path)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.upstream = (urlsplit(upstream).hostname, urlsplit(upstream).port)
@@ -145,6 +148,26 @@ class TlsFront:
         self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
         self.refused = 0
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _self_signed(tmp_path):
+        """A day's certificate for 127.0.0.1, made with cryptography (moto's own dependency)."""
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                .sign(key, hashes.SHA256()))
+        cert_path, key_path = tmp_path / "front.crt", tmp_path / "front.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
 
     def _accept(self):
         while True:
