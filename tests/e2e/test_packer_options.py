@@ -70,6 +70,16 @@ def packer_build(lab, tmp_path, tpl):
                           capture_output=True, text=True, timeout=300)
 
 
+def _kill_while_held(lab, bakeami, tpl, journal, action, env):
+    """A bake SIGKILLed while the proxy holds its `action` (which never reaches EC2)."""
+    lab.inject(action, kind="hold", delay=120)
+    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=env)
+    lab.wait_for_call(action, timeout=60)
+    proc.kill()
+    proc.wait(timeout=10)
+    lab.clear_faults()
+
+
 def keep_images(lab, clean_lab):
     """The images the bakes made are the point: the leak check lets them stay."""
     clean_lab.keep_images([i["ImageId"] for i in lab.ec2().describe_images(Owners=["self"])["Images"]])
@@ -118,12 +128,7 @@ def test_cleanup_from_the_journal_goes_to_the_templates_endpoint(lab, clean_lab,
     journal says the bake's calls went."""
     journal = tmp_path / "j.jsonl"
     tpl = template(lab, tmp_path, lab.endpoint + "/")
-    lab.inject("CreateImage", kind="hold", delay=120)
-    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=NO_ENDPOINT)
-    lab.wait_for_call("CreateImage", timeout=60)
-    proc.kill()
-    proc.wait(timeout=10)
-    lab.clear_faults()
+    _kill_while_held(lab, bakeami, tpl, journal, "CreateImage", NO_ENDPOINT)
     start = [json.loads(line) for line in journal.read_text().splitlines()][:2]
     assert start[1] == {"t": start[1]["t"], "event": "access", "endpoint": lab.endpoint}, start
     assert lab.ec2().describe_key_pairs()["KeyPairs"], "the kill should have left the key pair"
@@ -286,12 +291,7 @@ def test_cleanup_from_the_journal_assumes_the_templates_role(lab, clean_lab, bak
     _only_the_role_can_bake(lab)
     journal = tmp_path / "j.jsonl"
     tpl = template(lab, tmp_path, lab.endpoint, assume_role=ASSUME_ROLE)
-    lab.inject("CreateImage", kind="hold", delay=120)
-    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=sts_only(lab))
-    lab.wait_for_call("CreateImage", timeout=60)
-    proc.kill()
-    proc.wait(timeout=10)
-    lab.clear_faults()
+    _kill_while_held(lab, bakeami, tpl, journal, "CreateImage", sts_only(lab))
     access = json.loads(journal.read_text().splitlines()[1])
     assert access["event"] == "access" and access["role_arn"] == ROLE, access
 
@@ -486,12 +486,7 @@ def test_cleanup_journal_leaves_a_foreign_key_pair_of_the_fixed_name(lab, clean_
     this run's tag (reap.c, find_tagged), so the other run's is left alone."""
     journal = tmp_path / "j.jsonl"
     tpl = template(lab, tmp_path, lab.endpoint, temporary_key_pair_name="fixed-key")
-    lab.inject("ImportKeyPair", kind="hold", delay=120)
-    proc = bakeami.start(["bake", "--journal", str(journal), tpl], env_extra=NO_ENDPOINT)
-    lab.wait_for_call("ImportKeyPair", timeout=60)
-    proc.kill()
-    proc.wait(timeout=10)
-    lab.clear_faults()
+    _kill_while_held(lab, bakeami, tpl, journal, "ImportKeyPair", NO_ENDPOINT)
     ec2 = lab.ec2()
     other = ec2.create_key_pair(KeyName="fixed-key", TagSpecifications=[{
         "ResourceType": "key-pair", "Tags": [{"Key": "bakeami:run-id", "Value": "bk-other0000"}]}])
