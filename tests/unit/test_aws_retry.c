@@ -645,7 +645,7 @@ static void create_image_looks_before_resending(void **state)
 		      "<creationDate>2026-01-01T00:00:00.000Z</creationDate>"
 		      "</item></imagesSet></DescribeImagesResponse>"),
 		NULL};
-	bk_ec2_image_request req = {"i-1", "web-1", NULL, 1, NULL, 0, NULL, NULL, NULL};
+	bk_ec2_image_request req = {"i-1", "web-1", NULL, NULL, 0, NULL, NULL, NULL};
 	char *ami = NULL;
 	fixture f;
 	stub s;
@@ -678,7 +678,7 @@ static void create_image_adopts_only_its_own_duplicate(void **state)
 		      "</item></imagesSet></DescribeImagesResponse>"),
 		NULL};
 	bk_kv tags = BK_KV_INIT;
-	bk_ec2_image_request req = {"i-1", "web-1", NULL, 1, NULL, 0, &tags, NULL, NULL};
+	bk_ec2_image_request req = {"i-1", "web-1", NULL, NULL, 0, &tags, NULL, NULL};
 	char *ami = NULL;
 	fixture f;
 	stub s;

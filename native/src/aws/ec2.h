@@ -155,7 +155,6 @@ typedef struct {
 	const char *instance_id;
 	const char *name;
 	const char *description;
-	int no_reboot;
 	const bk_bdm *bdms; size_t bdms_count;
 	const bk_kv *image_tags;
 	const bk_kv *snapshot_tags;

@@ -208,8 +208,6 @@ static int create_image_params(bk_params *p, const bk_ec2_image_request *req)
 		rc = bk_params_add(p, "Name", req->name);
 	if (rc == 0 && req->description)
 		rc = bk_params_add(p, "Description", req->description);
-	if (rc == 0 && req->no_reboot)
-		rc = bk_params_add(p, "NoReboot", "true");
 	if (rc == 0)
 		rc = bk_ec2__bdms(p, req->bdms, req->bdms_count);
 	/* Snapshot tags go on with CreateTags afterwards (see tag_snapshots). */

@@ -41,7 +41,6 @@ int bk_stage_create_image(bakeami_bake *b)
 	req.instance_id = b->instance.id;
 	req.name = tmp_name ? tmp_name : c->ami_name;
 	req.description = c->ami_description;
-	req.no_reboot = c->no_reboot;
 	req.bdms = c->ami_bdms;
 	req.bdms_count = c->ami_bdms_count;
 	req.client_token = token;

@@ -325,7 +325,6 @@ typedef struct {
 	bk_kv tags, run_tags, run_volume_tags, snapshot_tags;
 	int skip_create_ami;
 	int force_deregister, force_delete_snapshot;
-	int no_reboot;                       /* disable_stop_instance / explicit */
 	bk_strv ami_regions;
 	/* communicator */
 	char *ssh_username;
