@@ -197,8 +197,14 @@ BAKEAMI_EXTERN(int) bakeami_bake_run(bakeami_bake *bake);
 BAKEAMI_EXTERN(void) bakeami_bake_cancel(bakeami_bake *bake);
 /** The run id (known from bakeami_bake_new on). */
 BAKEAMI_EXTERN(const char *) bakeami_bake_run_id(const bakeami_bake *bake);
-/** The AMI id in `region` (NULL: the build region), or NULL. */
+/**
+ * The AMI id in `region`, or NULL. With region NULL, the bake's AMI: the
+ * build region's, or when the build region keeps none
+ * (skip_save_build_region) the first copy's, in ami_regions order.
+ */
 BAKEAMI_EXTERN(const char *) bakeami_bake_ami(const bakeami_bake *bake, const char *region);
+/** The region of bakeami_bake_ami(bake, NULL), or NULL. */
+BAKEAMI_EXTERN(const char *) bakeami_bake_ami_region(const bakeami_bake *bake);
 /**
  * The build region (opts->region, else the template's, else AWS_REGION),
  * once the run has resolved it (from its first state on); NULL before

@@ -241,11 +241,20 @@ JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_ami0(JNIEnv *env, jc
 	return out;
 }
 
+/* Java pairs the region with ami(): the AMI's, which differs from the
+ * build region's with skip_save_build_region; the build region without one. */
+static const char *ami_or_build_region(const bakeami_bake *b)
+{
+	const char *r = bakeami_bake_ami_region(b);
+
+	return r ? r : bakeami_bake_region(b);
+}
+
 JNIEXPORT jbyteArray JNICALL Java_io_bakeami_nativelib_Bake_region0(JNIEnv *env, jclass cls, jlong h,
 								    jint i)
 {
 	(void)cls;
-	return bake_str(env, h, i, bakeami_bake_region);
+	return bake_str(env, h, i, ami_or_build_region);
 }
 
 /* i < 0: the combined document of every build. */

@@ -165,6 +165,26 @@ def test_reuse_true_returns_the_cached_ami(lab, clean_lab, java_classes, tmp_pat
     assert sorted(i["ImageId"] for i in own_images(lab)) == sorted([first, again])
 
 
+def test_skip_save_build_region_returns_the_copy(lab, clean_lab, java_classes, tmp_path):
+    """With skip_save_build_region the build region keeps no image: the step returns the copy's
+    AMI, and so does the builder's BAKEAMI_AMI_ID."""
+    ws = tmp_path / "ws"
+    shutil.copytree(TEMPLATES / "reuse", ws / "reuse")
+    template = ws / "reuse" / "reuse.json"
+    doc = json.loads(template.read_text())
+    del doc["reuse"]
+    doc["builders"][0].update(skip_save_build_region=True, ami_regions=["us-west-2"])
+    template.write_text(json.dumps(doc))
+    props = {"bakeami.test.workspace": ws, "bakeami.test.template": "reuse/reuse.json"}
+    for via in ("step", "builder"):
+        out = run_java(lab, "bakeWithReuse", tmp_path, props={**props, "bakeami.test.via": via})
+        ami = printed_ami(out)
+        assert own_images(lab) == [], (via, out)
+        west = lab.ec2("us-west-2").describe_images(Owners=["self"])["Images"]
+        assert ami in [i["ImageId"] for i in west], (via, ami, out)
+        clean_lab.keep_images([ami])
+
+
 def test_two_builds_return_a_map_and_only_picks_one(lab, clean_lab, java_classes, tmp_path):
     """Issue 11: a two-builder template through the step (a map of build name to AMI) and
     through the builder with only=web (one AMI, as for a one-builder template)."""

@@ -498,3 +498,80 @@ def test_cleanup_journal_leaves_a_foreign_key_pair_of_the_fixed_name(lab, clean_
         assert [k["KeyPairId"] for k in left] == [other["KeyPairId"]], (left, out)
     finally:
         ec2.delete_key_pair(KeyName="fixed-key")
+
+
+def _own(lab, region):
+    """The account's images in region (id -> name) and its snapshots."""
+    ec2 = lab.ec2(region)
+    images = {i["ImageId"]: i["Name"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    snaps = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    return images, snaps
+
+
+def test_skip_save_build_region_keeps_only_the_copies_as_packer(lab, clean_lab, bakeami, tmp_path):
+    """Packer 1.6.6 copies the image to ami_regions, then deregisters it in the build region and
+    deletes its snapshots; bakeami leaves the same images behind, and its result, summary and
+    the AMI a caller gets (bakeami_bake_ami) name the copy (Packer's artifact still lists the
+    deleted build-region image)."""
+    west = "us-west-2"
+    tpl = template(lab, tmp_path, lab.endpoint, skip_save_build_region=True, ami_regions=[west],
+                   ami_name="skip {{timestamp}} {{uuid}}", tags={"Name": "skip-save"})
+    kept = {}
+    for tool in ("packer", "bakeami"):
+        (east_before, east_snaps), (west_before, _) = _own(lab, lab.region), _own(lab, west)
+        lab.reset_calls()
+        result = tmp_path / "result.json"
+        r = packer_build(lab, tmp_path, tpl) if tool == "packer" else bakeami.run(
+            ["bake", "--result", str(result), tpl], env_extra=NO_ENDPOINT)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        (east, snaps), (west_now, _) = _own(lab, lab.region), _own(lab, west)
+        assert east == east_before and snaps == east_snaps, (tool, out)
+        (copy,) = west_now.keys() - west_before.keys()
+        assert west_now[copy].startswith("skip "), (tool, west_now)
+        made = [c.params.get("Name") for c in lab.requests(service="ec2", action="CreateImage")]
+        assert len(made) == 1 and lab.calls(service="ec2").count("DeregisterImage") == 1, (tool, made)
+        kept[tool] = copy
+        if tool == "bakeami":
+            res = json.loads(result.read_text())
+            assert res["amis"] == {west: copy}, res
+            assert "the copies' source, is deregistered at cleanup" in out, out
+            assert f"AMI {west}: {copy}" in r.stdout, out
+            # the build region's image had the template's name (Packer's: 7 random characters)
+            assert made[0] == west_now[copy], made
+    clean_lab.keep_images(kept.values())
+
+
+def test_skip_save_build_region_keeps_the_tested_image_when_the_copy_fails(lab, clean_lab, bakeami,
+                                                                          tmp_path):
+    """A failed promotion never costs the tested image, skip_save_build_region or not: the copy
+    is rolled back, the image stays in the build region (Packer deletes it) and the bake says how
+    to promote it again."""
+    tpl = template(lab, tmp_path, lab.endpoint, skip_save_build_region=True,
+                   ami_regions=["us-west-2"])
+    lab.inject("CopyImage", kind="error", status=400, code="InvalidParameterValue",
+               message="the copy is refused", count=None)
+    result = tmp_path / "result.json"
+    r = bakeami.run(["bake", "--result", str(result), tpl], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    res = json.loads(result.read_text())
+    image = res["amis"][lab.region]
+    assert list(res["amis"]) == [lab.region], res
+    assert f"retry the promotion with: bakeami promote --ami {image}" in out, out
+    assert image in _own(lab, lab.region)[0], out
+    assert not _own(lab, "us-west-2")[0], out
+    clean_lab.keep_images([image])
+
+
+def test_skip_save_build_region_refuses_reuse_from_the_command_line(lab, clean_lab, bakeami,
+                                                                    tmp_path):
+    """--reuse is known only when the bake starts: refused then, before any AWS call."""
+    tpl = template(lab, tmp_path, lab.endpoint, skip_save_build_region=True,
+                   ami_regions=["us-west-2"])
+    r = bakeami.run(["bake", "--reuse", tpl], env_extra=NO_ENDPOINT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 2, out
+    assert "skip_save_build_region: reuse looks for a tested image in the build region" in out, out
+    assert lab.calls() == [], lab.calls()
+

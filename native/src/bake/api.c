@@ -178,11 +178,33 @@ const char *bakeami_bake_run_id(const bakeami_bake *bake)
 	return bake ? bake->run_id : NULL;
 }
 
+/* The bake's own AMI: the build region's, else the first copy's (with
+ * skip_save_build_region the build region keeps none); -1: none. */
+static long main_ami(const bakeami_bake *bake)
+{
+	if (!bake || !bake->aws || !bake->amis.count)
+		return -1;
+	for (size_t i = 0; i < bake->amis.count; i++)
+		if (!strcmp(bake->amis.keys[i], bk_aws_region(bake->aws)))
+			return (long)i;
+	return 0;
+}
+
 const char *bakeami_bake_ami(const bakeami_bake *bake, const char *region)
 {
-	if (!bake || !bake->aws)
-		return NULL;
-	return bk_kv_get(&bake->amis, region ? region : bk_aws_region(bake->aws));
+	long i;
+
+	if (region)
+		return bake && bake->aws ? bk_kv_get(&bake->amis, region) : NULL;
+	i = main_ami(bake);
+	return i < 0 ? NULL : bake->amis.vals[i];
+}
+
+const char *bakeami_bake_ami_region(const bakeami_bake *bake)
+{
+	long i = main_ami(bake);
+
+	return i < 0 ? NULL : bake->amis.keys[i];
 }
 
 const char *bakeami_bake_region(const bakeami_bake *bake)

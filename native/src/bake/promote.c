@@ -239,8 +239,8 @@ static void report(promo *p)
 {
 	bk_buf where = BK_BUF_INIT;
 
-	for (size_t i = 0; i < p->n; i++)
-		bk_buf_printf(&where, "%s%s %s", i ? ", " : "", p->regions[i].region,
+	for (size_t i = p->first; i < p->n; i++)
+		bk_buf_printf(&where, "%s%s %s", i > p->first ? ", " : "", p->regions[i].region,
 			      p->regions[i].image_id);
 	bk_step(p->b, "promoted %s: %s", p->in->image_id, where.ptr ? where.ptr : "");
 	bk_buf_free(&where);
@@ -276,6 +276,7 @@ int bk_promote(bakeami_bake *b, const bk_promo_input *in)
 	p.in = in;
 	p.plan = &b->cfg->promote;
 	p.mark = bk_journal_ledger(b->journal)->count;
+	p.first = b->cfg->skip_save_build_region ? 1 : 0;
 	atomic_init(&p.failed, 0);
 	rc = plan(&p);
 	if (rc == 0)

@@ -130,7 +130,7 @@ int bk_promo_shares(promo *p)
 
 	if (bk_ec2_perms_empty(&p->share) && !p->snap_users.count && !p->snap_groups.count)
 		return 0;
-	for (size_t i = 0; rc == 0 && i < p->n; i++)
+	for (size_t i = p->first; rc == 0 && i < p->n; i++)
 		if ((rc = launch_share(p, &p->regions[i])) == 0)
 			rc = snapshot_share(p, &p->regions[i]);
 	return rc;
@@ -166,7 +166,7 @@ int bk_promo_deprecation(promo *p)
 {
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && p->deprecate_at[0] && i < p->n; i++)
+	for (size_t i = p->first; rc == 0 && p->deprecate_at[0] && i < p->n; i++)
 		rc = deprecate(p, &p->regions[i]);
 	return rc;
 }
@@ -233,7 +233,7 @@ int bk_promo_pointer(promo *p)
 {
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && p->plan->ssm_parameter && i < p->n; i++)
+	for (size_t i = p->first; rc == 0 && p->plan->ssm_parameter && i < p->n; i++)
 		rc = point_region(p, &p->regions[i]);
 	return rc;
 }
@@ -299,7 +299,7 @@ int bk_promo_tags(promo *p)
 {
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && p->final_tags.count && i < p->n; i++)
+	for (size_t i = p->first; rc == 0 && p->final_tags.count && i < p->n; i++)
 		rc = tag_region(p, &p->regions[i]);
 	return rc;
 }

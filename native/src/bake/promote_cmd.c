@@ -159,6 +159,10 @@ int bk_promote_image(bakeami_bake *b, const bk_ec2_image *img)
 	if (rc == 0 && (rc = bk_promote(b, &in)) < 0)
 		bk_warn(b, "retry the promotion with: bakeami promote --ami %s %s", img->id,
 			b->opts.template_path);
+	else if (rc == 0 && b->cfg->skip_save_build_region)
+		bk_step(b, "skip_save_build_region: %s stays in %s, unshared and untagged: "
+			"bakeami promote never deletes the image it promotes", img->id,
+			bk_aws_region(b->aws));
 	bk_kv_free(&tags);
 	bk_kv_free(&snap_tags);
 	return rc;

@@ -48,6 +48,8 @@ struct promo {
 	char *family;
 	region_ctx *regions;
 	size_t n;
+	size_t first;            /* the first region that keeps its image: 1 when
+	                            skip_save_build_region leaves regions[0] a source only */
 };
 
 /* promote.c: an entry for region r, intended before its call, then made. */

@@ -75,7 +75,7 @@ static int retire_region(promo *p, region_ctx *r)
 
 void bk_promo_retire(promo *p)
 {
-	for (size_t i = 0; p->plan->keep_last > 0 && p->family && i < p->n; i++)
+	for (size_t i = p->first; p->plan->keep_last > 0 && p->family && i < p->n; i++)
 		if (retire_region(p, &p->regions[i]) < 0)
 			bk_warn(p->b, "keep_last: could not retire old %s images in %s: %s", p->family,
 				p->regions[i].region, bk_err_msg());

@@ -213,6 +213,17 @@ static int agent_ready(const bk_build_config *c)
 		      "the key (ssh-add) in the bake's environment", opt);
 }
 
+/* The build region is known now (--region, AWS_REGION, the profile's), and
+ * so is --reuse: the template's check again with both. */
+static int skip_save_ready(const bakeami_bake *b, const bk_build_config *c)
+{
+	bool reuse = b->opts.reuse ? b->opts.reuse > 0 : c->reuse.enabled;
+
+	if (b->kind == BK_RUN_PROMOTION)
+		return 0;
+	return bk_skip_save_check(c, b->opts.template_path, bk_aws_region(b->aws), reuse);
+}
+
 static int make_aws(bakeami_bake *b, const bk_build_config *c)
 {
 	bk_aws_config ac = bk_bake_aws_config(b, c);
@@ -275,7 +286,8 @@ int bk_stage_validate(bakeami_bake *b)
 	bk_step(b, "template %s (%s)", b->opts.template_path,
 		bk_template_config(b->tpl)->builder_type);
 	bk_run_use_builder_list(b, bk_template_config(b->tpl));
-	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0)
+	if ((rc = make_aws(b, bk_template_config(b->tpl))) < 0 ||
+	    (rc = skip_save_ready(b, bk_template_config(b->tpl))) < 0)
 		return rc;
 	return open_journal(b, bk_template_config(b->tpl));
 }

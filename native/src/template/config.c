@@ -728,7 +728,7 @@ static const field fields[] = {
 	{"ssh_file_transfer_method", set_str, OFF(ssh_file_transfer_method), 0},
 	{"temporary_key_pair_name", set_str, OFF(temporary_key_pair_name), 0},
 	{"temporary_key_pair_bits", check_int, 0, 0},
-	{"skip_save_build_region", check_bool, 0, 0},
+	{"skip_save_build_region", set_bool, OFF(skip_save_build_region), 0},
 	{"no_ephemeral", check_bool, 0, 0},
 	{"windows_password_timeout", check_dur, 0, 0},
 	{"ssh_disable_agent_forwarding", check_bool, 0, 0},
@@ -805,9 +805,6 @@ static const char *why_refused(const char *key)
 static const struct {
 	const char *key, *why;
 } not_acted_on[] = {
-	{"skip_save_build_region", "the image stays in the build region too (where reuse "
-	 "looks for it and the Jenkins step returns it); deregister it after the copies if it "
-	 "must not"},
 	{"no_ephemeral", "the instance-store drives are not hidden from the launch's block "
 	 "device mappings (a Windows setting)"},
 	{"ami_product_codes", "the product codes are not attached to the image "

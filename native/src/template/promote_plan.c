@@ -197,11 +197,43 @@ static int check_deprecate_at(const bk_promote_plan *p, const char *file)
 	return 0;
 }
 
+static bool copies_elsewhere(const bk_strv *regions, const char *build_region)
+{
+	for (size_t i = 0; i < regions->count; i++)
+		if (!build_region || strcmp(regions->items[i], build_region))
+			return true;
+	return false;
+}
+
+/* Packer 1.6.6 copies the image to ami_regions and then deletes it in the
+ * build region, even when no copy was made: it reports an image that no
+ * longer exists. Here a bake that would keep no image does not start. */
+int bk_skip_save_check(const bk_build_config *c, const char *file, const char *build_region,
+		       bool reuse)
+{
+	if (!c->skip_save_build_region || c->skip_create_ami)
+		return 0;
+	if (reuse)
+		return bk_err(BAKEAMI_EINVALID, "%s: builders[0].skip_save_build_region: reuse "
+			      "looks for a tested image in the build region, where "
+			      "skip_save_build_region keeps none; turn one of them off", file);
+	if (copies_elsewhere(&c->ami_regions, build_region) ||
+	    copies_elsewhere(&c->promote.regions, build_region))
+		return 0;
+	return bk_err(BAKEAMI_EINVALID, "%s: builders[0].skip_save_build_region: the image "
+		      "would be kept nowhere: ami_regions (or promote.regions) names no region "
+		      "besides the build region%s%s", file, build_region ? " " : "",
+		      build_region ? build_region : "");
+}
+
 int bk_promote_check(const bk_build_config *c, const char *file)
 {
 	const bk_promote_plan *p = &c->promote;
-	int rc = check_kms_keys(p, file);
+	int rc = bk_skip_save_check(c, file, c->region && *c->region ? c->region : NULL,
+				    c->reuse.enabled);
 
+	if (rc == 0)
+		rc = check_kms_keys(p, file);
 	if (rc == 0)
 		rc = check_deprecate_at(p, file);
 	if (rc == 0 && p->deprecate_after_days > BK_MAX_DEPRECATE_DAYS)

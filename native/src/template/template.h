@@ -326,6 +326,7 @@ typedef struct {
 	int skip_create_ami;
 	int force_deregister, force_delete_snapshot;
 	bk_strv ami_regions;
+	int skip_save_build_region;          /* the build region's image is only the copies' source */
 	/* communicator */
 	char *ssh_username;
 	char *ssh_host;
@@ -408,6 +409,11 @@ bool bk_promote_wanted(const bk_build_config *c);
 /* Checks of the promotion settings beyond the template module's, made at
  * VALIDATE without any AWS call: "<file>: <json.path>: <what>". */
 int bk_promote_check(const bk_build_config *c, const char *file);
+/* skip_save_build_region keeps the image only in copies: some region besides
+ * build_region (NULL: not known yet) must take one, and reuse, which looks
+ * in the build region, must be off. */
+int bk_skip_save_check(const bk_build_config *c, const char *file, const char *build_region,
+		       bool reuse);
 /* The family images are grouped by for keep_last: promote.family, else the
  * template's file name without ".json". A new string. */
 char *bk_promote_family(const bk_build_config *c);

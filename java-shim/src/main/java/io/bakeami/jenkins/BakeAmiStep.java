@@ -24,7 +24,8 @@ import org.kohsuke.stapler.DataBoundSetter;
 
 /**
  * {@code def ami = bakeAmi template: 'images/web.json', vars: [version: env.BUILD_NUMBER]}: bakes
- * a tested AMI on the current node and returns its id in the build region; when several builds
+ * a tested AMI on the current node and returns its id in the build region (with
+ * skip_save_build_region, which keeps none there, its first copy's); when several builds
  * (builders) of the template ran, a map of build name to AMI id.
  */
 public class BakeAmiStep extends Step {

@@ -15,7 +15,10 @@ public final class BakeOutcome implements Serializable {
     public final int code;
     public final int exitCode;
     public final String message;
-    /** The one build's AMI in its build region, that region and its run id (null with several builds). */
+    /**
+     * The one build's AMI (in the build region, or its first copy's with skip_save_build_region),
+     * that AMI's region and the run id (null with several builds).
+     */
     public final String ami;
     public final String region;
     public final String runId;
@@ -31,7 +34,7 @@ public final class BakeOutcome implements Serializable {
         this.exitCode = exitCode;
         this.message = message;
         this.ami = withAmi ? bake.ami() : null;
-        this.region = bake != null ? bake.region() : null; // the library's bakeami_bake_region
+        this.region = bake != null ? bake.region() : null; // the AMI's, else bakeami_bake_region
         this.runId = bake != null ? bake.runId() : null;
         this.resultJson = bake != null ? bake.resultJson() : null;
         this.builds = bake != null ? new ArrayList<>(bake.builds()) : new ArrayList<>();

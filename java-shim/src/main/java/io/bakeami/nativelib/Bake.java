@@ -26,8 +26,8 @@ public final class Bake implements AutoCloseable {
 
     /**
      * What one build came to, after {@link #run()}: its name (the builder's name, else its type)
-     * and type, run id, AMI in its build region (null when it failed or kept none), that region,
-     * and its error (null when it succeeded).
+     * and type, run id, AMI (as {@link #ami()}: null when it failed or kept none), that AMI's
+     * region (else the build region), and its error (null when it succeeded).
      */
     public record Build(String name, String type, String runId, String ami, String region, String error)
             implements Serializable {
@@ -164,19 +164,25 @@ public final class Bake implements AutoCloseable {
         }
     }
 
-    /** The one build's AMI id in the build region, or null. */
+    /**
+     * The one build's AMI id: in the build region, or with {@code skip_save_build_region} (which
+     * keeps none there) the first copy's; null if it kept none.
+     */
     public String ami() {
         return ami(null);
     }
 
-    /** The one build's AMI id in {@code region} (null: the build region), or null. After run. */
+    /** The one build's AMI id in {@code region} (null: {@link #ami()}'s), or null. After run. */
     public String ami(String region) {
         synchronized (lock) {
             return finished() && one() ? str(ami0(handle, 0, utf8(region))) : null;
         }
     }
 
-    /** The one build's region (option, template or AWS_REGION), or null if it never resolved it. After run. */
+    /**
+     * The region of {@link #ami()}, else the one build's region (option, template or AWS_REGION), or
+     * null if it never resolved it. After run.
+     */
     public String region() {
         synchronized (lock) {
             return finished() && one() ? str(region0(handle, 0)) : null;
