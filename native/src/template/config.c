@@ -719,8 +719,6 @@ static const field fields[] = {
 	{"skip_credential_validation", check_bool, 0, 0},
 	{"skip_profile_validation", check_bool, 0, 0},
 	{"decode_authorization_messages", check_bool, 0, 0},
-	{"enable_unlimited_credits", check_bool, 0, 0},
-	{"temporary_security_group_source_public_ip", check_bool, 0, 0},
 	{"ssh_pty", set_bool, OFF(ssh_pty), 0},
 	{"ssh_handshake_attempts", check_int, 0, 0},
 	{"ssh_keep_alive_interval", check_dur, 0, 0},
@@ -733,8 +731,6 @@ static const field fields[] = {
 	{"windows_password_timeout", check_dur, 0, 0},
 	{"ssh_disable_agent_forwarding", check_bool, 0, 0},
 	{"temporary_key_pair_type", check_str, 0, 0},
-	{"placement_tenancy", check_str, 0, 0},
-	{"imds_support", check_str, 0, 0},
 	{"deprecate_at", check_str, 0, 0},
 	{"ami_product_codes", check_strv, 0, 0},
 	{"ami_org_arns", check_strv, 0, 0},
@@ -787,6 +783,15 @@ static const struct {
 	{"block_duration_minutes", "not supported: EC2 no longer sells spot blocks "
 	 "(defined-duration spot instances)"},
 	{"winrm_", "not supported: WinRM is for Windows, which bakeami does not bake"},
+	/* the amazon plugin's (Packer 1.7 on), unknown to 1.6.6: not silently ignored */
+	{"placement_tenancy", "not a Packer 1.6.6 option (the amazon plugin's): set tenancy, "
+	 "which bakeami sends as Placement.Tenancy"},
+	{"enable_unlimited_credits", "not a Packer 1.6.6 option (the amazon plugin's): "
+	 "enable_t2_unlimited asks for unlimited credits on a t2 instance"},
+	{"imds_support", "not a Packer 1.6.6 option (the amazon plugin's): bakeami does not "
+	 "set the image's ImdsSupport"},
+	{"temporary_security_group_source_public_ip", "not a Packer 1.6.6 option (the amazon "
+	 "plugin's): list the addresses in temporary_security_group_source_cidrs"},
 };
 
 static const char *why_refused(const char *key)
