@@ -575,3 +575,33 @@ def test_skip_save_build_region_refuses_reuse_from_the_command_line(lab, clean_l
     assert "skip_save_build_region: reuse looks for a tested image in the build region" in out, out
     assert lab.calls() == [], lab.calls()
 
+
+def _mappings(params):
+    """RunInstances' BlockDeviceMapping.N.* as {device: {field: value}}."""
+    by_n = {}
+    for key, value in params.items():
+        parts = key.split(".")
+        if parts[0] == "BlockDeviceMapping" and len(parts) >= 3:
+            by_n.setdefault(parts[1], {})[".".join(parts[2:])] = value
+    return {m.pop("DeviceName"): m for m in by_n.values()}
+
+
+@pytest.mark.keeps_images
+def test_no_ephemeral_maps_xvdca_to_xvdcz_to_no_device_as_packer(lab, clean_lab, bakeami, tmp_path):
+    """no_ephemeral adds xvdca-xvdcz, mapped to no device, to the launch's mappings, as Packer's
+    StepRunSourceInstance; a device the template maps keeps its own mapping."""
+    tpl = template(lab, tmp_path, lab.endpoint, no_ephemeral=True, launch_block_device_mappings=[
+        {"device_name": "/dev/xvda", "volume_size": 9, "delete_on_termination": True}])
+    sent = {}
+    for tool in ("packer", "bakeami"):
+        lab.reset_calls()
+        r = packer_build(lab, tmp_path, tpl) if tool == "packer" else bakeami.run(
+            ["bake", tpl], env_extra=NO_ENDPOINT)
+        assert r.returncode == 0, r.stdout + r.stderr
+        sent[tool] = _mappings(launch_params(lab))
+    hidden = {f"xvdc{c}" for c in "abcdefghijklmnopqrstuvwxyz"}
+    for tool, maps in sent.items():
+        assert {d for d, m in maps.items() if "NoDevice" in m} == hidden, (tool, maps)
+        assert maps["/dev/xvda"].get("Ebs.VolumeSize") == "9", (tool, maps)
+    assert {d: m.get("NoDevice") for d, m in sent["bakeami"].items()} == \
+        {d: m.get("NoDevice") for d, m in sent["packer"].items()}, sent

@@ -27,7 +27,7 @@ typedef struct {
 /* SSH_ONLY: required only when the communicator is ssh; BLOCK: a Packer tag
  * block (tag, run_tag, ...), read after the maps it adds to, as Packer's
  * CopyOn does */
-enum { INSTANCE_ONLY = 1, REQUIRED = 2, SSH_ONLY = 4, BLOCK = 8 };
+enum { INSTANCE_ONLY = 1, REQUIRED = 2, SSH_ONLY = 4, BLOCK = 8, EBS_ONLY = 16 };
 
 #define OFF(f) offsetof(bk_build_config, f)
 #define AT(c, off, type) ((type *)((char *)(c)->cfg + (off)))
@@ -673,11 +673,11 @@ static const field fields[] = {
 	{"ami_virtualization_type", set_str, OFF(ami_virtualization_type), 0},
 	{"tags", set_kv, OFF(tags), 0},
 	{"run_tags", set_kv, OFF(run_tags), 0},
-	{"run_volume_tags", set_kv, OFF(run_volume_tags), 0},
+	{"run_volume_tags", set_kv, OFF(run_volume_tags), EBS_ONLY},
 	{"snapshot_tags", set_kv, OFF(snapshot_tags), 0},
 	{"tag", set_tag_blocks, OFF(tags), BLOCK},
 	{"run_tag", set_tag_blocks, OFF(run_tags), BLOCK},
-	{"run_volume_tag", set_tag_blocks, OFF(run_volume_tags), BLOCK},
+	{"run_volume_tag", set_tag_blocks, OFF(run_volume_tags), BLOCK | EBS_ONLY},
 	{"snapshot_tag", set_tag_blocks, OFF(snapshot_tags), BLOCK},
 	{"skip_create_ami", set_bool, OFF(skip_create_ami), 0},
 	{"force_deregister", set_bool, OFF(force_deregister), 0},
@@ -727,7 +727,7 @@ static const field fields[] = {
 	{"temporary_key_pair_name", set_str, OFF(temporary_key_pair_name), 0},
 	{"temporary_key_pair_bits", check_int, 0, 0},
 	{"skip_save_build_region", set_bool, OFF(skip_save_build_region), 0},
-	{"no_ephemeral", check_bool, 0, 0},
+	{"no_ephemeral", set_bool, OFF(no_ephemeral), EBS_ONLY},
 	{"windows_password_timeout", check_dur, 0, 0},
 	{"ssh_disable_agent_forwarding", check_bool, 0, 0},
 	{"temporary_key_pair_type", check_str, 0, 0},
@@ -810,8 +810,6 @@ static const char *why_refused(const char *key)
 static const struct {
 	const char *key, *why;
 } not_acted_on[] = {
-	{"no_ephemeral", "the instance-store drives are not hidden from the launch's block "
-	 "device mappings (a Windows setting)"},
 	{"ami_product_codes", "the product codes are not attached to the image "
 	 "(ModifyImageAttribute ProductCodes can attach them after the bake)"},
 };
@@ -857,7 +855,8 @@ static int read_field(bk_cfg_ctx *c, const cJSON *it, const char *path)
 
 	if (why_refused(it->string))
 		return cJSON_IsNull(it) ? 0 : bk_tpl_err(c->file, path, "%s", why_refused(it->string));
-	if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c))) {
+	if (!f || ((f->flags & INSTANCE_ONLY) && !is_instance(c)) ||
+	    ((f->flags & EBS_ONLY) && is_instance(c))) {
 		snprintf(what, sizeof(what), "an %s builder", c->cfg->builder_type);
 		return bk_tpl_unknown_key(c, path, it->string, fields, sizeof(*fields),
 					  BK_ARRAY_SIZE(fields), what);
@@ -989,6 +988,42 @@ static void strip_dashes(char *s)
 		*w = '\0';
 }
 
+static bool mapped(const bk_build_config *cfg, const char *device)
+{
+	for (size_t i = 0; i < cfg->launch_bdms_count; i++)
+		if (!strcmp(cfg->launch_bdms[i].device_name, device))
+			return true;
+	return false;
+}
+
+/* no_ephemeral, as Packer's StepRunSourceInstance: xvdca-xvdcz, where EC2
+ * puts instance-store drives, mapped to no device at launch (a device the
+ * template maps already keeps its mapping, which EC2 would refuse twice). */
+static int hide_ephemeral(bk_build_config *cfg)
+{
+	char dev[8];
+	bk_bdm *b;
+
+	if (!cfg->no_ephemeral)
+		return 0;
+	for (char l = 'a'; l <= 'z'; l++) {
+		snprintf(dev, sizeof(dev), "xvdc%c", l);
+		if (mapped(cfg, dev))
+			continue;
+		if (!(b = realloc(cfg->launch_bdms, (cfg->launch_bdms_count + 1) * sizeof(*b))))
+			return bk_oom();
+		cfg->launch_bdms = b;
+		b = &b[cfg->launch_bdms_count];
+		memset(b, 0, sizeof(*b));
+		b->delete_on_termination = b->encrypted = -1;
+		b->no_device = 1;
+		if (!(b->device_name = bk_strdup(dev)))
+			return bk_oom();
+		cfg->launch_bdms_count++;
+	}
+	return 0;
+}
+
 static int instance_defaults(bk_cfg_ctx *c)
 {
 	bk_build_config *cfg = c->cfg;
@@ -1035,6 +1070,8 @@ static int builder_build(bk_cfg_ctx *c)
 		rc = check_required(c, bpath);
 	if (rc == 0)
 		rc = instance_defaults(c);
+	if (rc == 0)
+		rc = hide_ephemeral(cfg);
 	if (rc == 0)
 		rc = bk_tpl_builder_validate(c, bpath);
 	if (rc == 0)

@@ -318,6 +318,7 @@ typedef struct {
 	int http_put_response_hop_limit;
 	char *http_endpoint;
 	bk_bdm *launch_bdms; size_t launch_bdms_count;
+	int no_ephemeral;                    /* xvdca-xvdcz mapped to no device at launch */
 	bk_bdm *ami_bdms; size_t ami_bdms_count;
 	/* image */
 	char *ami_name;
