@@ -188,3 +188,28 @@ def test_group_names_resolved_in_the_build_vpc(lab, clean_lab, bakeami, prefix, 
     assert r.returncode == 2, r.stdout + r.stderr
     assert f'no security group named "no-such-group" in {vpc}' in r.stderr, r.stderr
     assert "RunInstances" not in lab.calls(service="ec2")
+
+
+def test_skip_save_build_region_keeps_the_copy_and_the_bundle(lab, clean_lab, bakeami, prefix,
+                                                              tmp_path):
+    """skip_save_build_region with amazon-instance: the registered image goes once its copy is
+    available; its bundle stays in S3, as Packer never touches S3."""
+    doc = json.loads(TEMPLATE.read_text())
+    b = doc["builders"][0]
+    for k in ("x509_cert_path", "x509_key_path"):
+        b[k] = str((TEMPLATE.parent / b[k]).resolve())
+    b.update(skip_save_build_region=True, ami_regions=["us-west-2"])
+    template = tmp_path / "instance.json"
+    template.write_text(json.dumps(doc))
+    result = tmp_path / "result.json"
+    r = bakeami.run(args(lab, prefix, "--result", result, template=template))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    res = json.loads(result.read_text())
+    (copy,) = [i["ImageId"] for i in lab.ec2("us-west-2").describe_images(Owners=["self"])["Images"]]
+    assert res["amis"] == {"us-west-2": copy}, res
+    assert own_images(lab) == [], out
+    assert lab.calls(service="ec2").count("DeregisterImage") == 1, lab.calls(service="ec2")
+    assert f"{BUCKET}/{prefix}.manifest.xml" in bundle_objects(lab, prefix), out
+    clean_lab.keep_images([copy])
+    clean_lab.keep_s3(f"{BUCKET}/{prefix}.")
